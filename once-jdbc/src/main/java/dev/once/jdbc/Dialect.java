@@ -1,0 +1,101 @@
+package dev.once.jdbc;
+
+import java.sql.Connection;
+import java.sql.DatabaseMetaData;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Locale;
+import java.util.StringJoiner;
+
+/**
+ * What differs between databases: how statements are written and how errors are classified.
+ * Errors are classified by SQLState and vendor code only, never by message text.
+ */
+abstract class Dialect {
+
+    /** The kinds of failure Once reacts to. */
+    enum Failure {
+        UNIQUE_VIOLATION,
+        SERIALIZATION,
+        DEADLOCK,
+        LOCK_TIMEOUT,
+        OTHER;
+
+        boolean transientFailure() {
+            return this == SERIALIZATION || this == DEADLOCK || this == LOCK_TIMEOUT;
+        }
+    }
+
+    static Dialect of(Connection connection) throws SQLException {
+        DatabaseMetaData meta = connection.getMetaData();
+        String product = meta.getDatabaseProductName().toLowerCase(Locale.ROOT);
+        if (product.contains("postgres")) return new PostgresDialect();
+        if (product.contains("sqlite")) return new SqliteDialect();
+        if (product.contains("mariadb")
+                || (product.contains("mysql")
+                        && meta.getDatabaseProductVersion()
+                                .toLowerCase(Locale.ROOT)
+                                .contains("mariadb"))) {
+            return new MariaDbDialect();
+        }
+        throw new SQLException("Once does not support " + meta.getDatabaseProductName() + " "
+                + meta.getDatabaseProductVersion() + " yet; supported: PostgreSQL, MariaDB, SQLite");
+    }
+
+    abstract String name();
+
+    abstract Failure classify(SQLException e);
+
+    /** Classifies the first exception in the chain (causes and next exceptions) that is not OTHER. */
+    final Failure classifyChain(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof SQLException sql) {
+                for (SQLException n = sql; n != null; n = n.getNextException()) {
+                    Failure f = classify(n);
+                    if (f != Failure.OTHER) return f;
+                }
+            }
+        }
+        return Failure.OTHER;
+    }
+
+    abstract String quote(String identifier);
+
+    /**
+     * True when a conflicting row can be found with a single conflict-free statement: {@code INSERT ...
+     * ON CONFLICT (target) DO NOTHING RETURNING *}. MariaDB has no conflict target, so it inserts plainly
+     * and catches the duplicate-key error instead (which keeps conflicts on other keys visible).
+     */
+    abstract boolean hasTargetedConflictClause();
+
+    /** Locking clause that makes a SELECT read the latest committed row, or "" where reads already do. */
+    abstract String latestRowLock();
+
+    /** Whether {@code UPDATE ... RETURNING} exists. */
+    abstract boolean updateReturns();
+
+    /** Largest number of bind parameters Once puts in one statement. */
+    int maxParameters() {
+        return 32_000;
+    }
+
+    /** A predicate that is true when the existing and incoming values of the column differ. */
+    abstract String differs(String existingColumn, String incomingColumn);
+
+    /** Clause that locks the rows a SELECT reads until the transaction ends ("" where the database locks whole files). */
+    abstract String rowLock();
+
+    String columnList(List<String> columns) {
+        StringJoiner j = new StringJoiner(", ");
+        for (String c : columns) j.add(quote(c));
+        return j.toString();
+    }
+
+    /**
+     * Reads the unique keys (primary key, unique constraints, plain unique indexes) of a table; keys
+     * that cannot serve as a conflict target (partial or expression indexes) are left out.
+     */
+    List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {
+        return TableInfo.jdbcUniqueKeys(c, name, columns);
+    }
+}

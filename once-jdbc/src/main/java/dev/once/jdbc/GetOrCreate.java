@@ -1,0 +1,251 @@
+package dev.once.jdbc;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Supplier;
+
+/**
+ * Get-or-create and update-or-create that stay correct when many processes race for one key.
+ *
+ * <h2>getOrCreate</h2>
+ * <ol>
+ *   <li>{@code SELECT} by the lookup columns. Found: done, nothing written.
+ *   <li>Insert lookup + defaults. PostgreSQL and SQLite: {@code INSERT ... ON CONFLICT (key) DO NOTHING
+ *       RETURNING *}, where {@code key} is a unique key within the lookup columns; a conflict on any
+ *       other unique key still raises its error. MariaDB has no conflict target ({@code ON DUPLICATE KEY}
+ *       fires on every key), so it inserts plainly and catches the duplicate-key error.
+ *   <li>A row came back: created. Otherwise another transaction holds the key: {@code SELECT} again,
+ *       on MariaDB with a locking read, which sees the latest committed row at every isolation level.
+ *   <li>Still nothing: on MariaDB the duplicate was on another key, so the original error is
+ *       rethrown. On PostgreSQL, a row with the key that differs in the other lookup columns is
+ *       reported as a unique violation; a row the snapshot cannot see is a {@link
+ *       SnapshotConflictException}, retried in a fresh transaction when Once owns it.
+ * </ol>
+ * Invariants: a lookup never inserts a second row for its key (the unique index decides, not the
+ * read); a failed insert never loses the caller's transaction (savepoint); defaults are computed
+ * only on the way to an insert.
+ *
+ * <h2>updateOrCreate</h2>
+ * {@code UPDATE ... WHERE lookup} takes the row lock; if it matched nothing, insert as above; if the
+ * insert lost a race, the next round's UPDATE finds the winner's row. Bounded rounds.
+ */
+final class GetOrCreate {
+    private static final int ROUNDS = 4;
+
+    private final Dialect d;
+
+    GetOrCreate(Dialect dialect) {
+        this.d = dialect;
+    }
+
+    GetOrCreateResult getOrCreate(
+            Connection c,
+            boolean callerOwned,
+            TableInfo t,
+            Map<String, Object> lookup,
+            List<String> key,
+            Supplier<Map<String, Object>> defaults)
+            throws SQLException {
+        Map<String, Object> row = select(c, t, lookup, "");
+        if (row != null) return new GetOrCreateResult(row, false);
+        Map<String, Object> values = merge(t, lookup, defaults.get());
+        if (d.hasTargetedConflictClause()) {
+            Map<String, Object> inserted = Transactions.guarded(c, callerOwned, () -> insert(c, t, values, key));
+            if (inserted != null) return new GetOrCreateResult(Sql.canonical(t, inserted), true);
+            row = select(c, t, lookup, "");
+            if (row != null) return new GetOrCreateResult(row, false);
+            throw unresolved(c, t, lookup, key);
+        }
+        try {
+            Map<String, Object> inserted = Transactions.guarded(c, callerOwned, () -> insert(c, t, values, null));
+            return new GetOrCreateResult(Sql.canonical(t, inserted), true);
+        } catch (SQLException e) {
+            if (d.classify(e) != Dialect.Failure.UNIQUE_VIOLATION) throw e;
+            row = select(c, t, lookup, d.latestRowLock());
+            if (row != null) return new GetOrCreateResult(row, false);
+            throw e; // the duplicate was on another unique key, or on the key with other lookup values
+        }
+    }
+
+    GetOrCreateResult updateOrCreate(
+            Connection c,
+            boolean callerOwned,
+            TableInfo t,
+            Map<String, Object> lookup,
+            List<String> key,
+            Map<String, Object> updates,
+            Map<String, Object> createDefaults)
+            throws SQLException {
+        Map<String, Object> values = merge(t, lookup, updates);
+        values.putAll(createDefaults);
+        for (int round = 1; ; round++) {
+            Map<String, Object> row = updated(c, t, lookup, updates);
+            if (row != null) return new GetOrCreateResult(row, false);
+            SQLException duplicate = null;
+            Map<String, Object> inserted = null;
+            try {
+                inserted = Transactions.guarded(
+                        c, callerOwned, () -> insert(c, t, values, d.hasTargetedConflictClause() ? key : null));
+            } catch (SQLException e) {
+                if (d.classify(e) != Dialect.Failure.UNIQUE_VIOLATION || d.hasTargetedConflictClause()) throw e;
+                duplicate = e;
+            }
+            if (inserted != null) return new GetOrCreateResult(Sql.canonical(t, inserted), true);
+            if (select(c, t, lookup, d.latestRowLock()) == null) {
+                if (duplicate != null) throw duplicate;
+                throw unresolved(c, t, lookup, key);
+            }
+            if (round >= ROUNDS) {
+                throw Transactions.snapshotConflict("updateOrCreate on " + t.name() + lookup.keySet(), duplicate);
+            }
+        }
+    }
+
+    /** Batch getOrCreate: one SELECT for all, one INSERT for the missing, one SELECT for lost races. */
+    List<GetOrCreateResult> getOrCreateAll(
+            Connection c,
+            boolean callerOwned,
+            TableInfo t,
+            List<Map<String, Object>> lookups,
+            List<String> key,
+            java.util.function.Function<Map<String, Object>, Map<String, Object>> defaults)
+            throws SQLException {
+        List<String> columns = new ArrayList<>(lookups.get(0).keySet());
+        Map<List<Object>, Map<String, Object>> found = new LinkedHashMap<>();
+        Map<List<Object>, Boolean> created = new LinkedHashMap<>();
+        Map<List<Object>, Map<String, Object>> wanted = new LinkedHashMap<>();
+        for (Map<String, Object> l : lookups) wanted.putIfAbsent(Sql.keyOf(l, columns), l);
+        selectAll(c, t, columns, new ArrayList<>(wanted.values()), found);
+        List<Map<String, Object>> missing = new ArrayList<>();
+        wanted.forEach((k, l) -> {
+            if (!found.containsKey(k)) missing.add(l);
+        });
+        if (!missing.isEmpty() && d.hasTargetedConflictClause()) {
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (Map<String, Object> l : missing) rows.add(merge(t, l, defaults.apply(l)));
+            for (List<Map<String, Object>> chunk : chunks(rows)) {
+                for (Map<String, Object> r : Transactions.guarded(c, callerOwned, () -> insertAll(c, t, chunk, key))) {
+                    List<Object> k = Sql.keyOf(r, columns);
+                    found.put(k, Sql.canonical(t, r));
+                    created.put(k, true);
+                }
+            }
+            List<Map<String, Object>> lost = new ArrayList<>();
+            for (Map<String, Object> l : missing) if (!found.containsKey(Sql.keyOf(l, columns))) lost.add(l);
+            selectAll(c, t, columns, lost, found);
+            for (Map<String, Object> l : lost) {
+                if (!found.containsKey(Sql.keyOf(l, columns))) throw unresolved(c, t, l, key);
+            }
+        } else {
+            for (Map<String, Object> l : missing) {
+                GetOrCreateResult r = getOrCreate(c, callerOwned, t, l, key, () -> defaults.apply(l));
+                found.put(Sql.keyOf(l, columns), r.row());
+                if (r.created()) created.put(Sql.keyOf(l, columns), true);
+            }
+        }
+        List<GetOrCreateResult> out = new ArrayList<>(lookups.size());
+        for (Map<String, Object> l : lookups) {
+            List<Object> k = Sql.keyOf(l, columns);
+            out.add(new GetOrCreateResult(found.get(k), created.remove(k) != null));
+        }
+        return out;
+    }
+
+    private void selectAll(
+            Connection c,
+            TableInfo t,
+            List<String> columns,
+            List<Map<String, Object>> lookups,
+            Map<List<Object>, Map<String, Object>> into)
+            throws SQLException {
+        for (List<Map<String, Object>> chunk : chunks(lookups)) {
+            List<Object> params = new ArrayList<>();
+            for (Map<String, Object> l : chunk) params.addAll(Sql.values(l, columns));
+            String sql = "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.in(d, columns, chunk.size());
+            for (Map<String, Object> r : Sql.query(c, sql, params))
+                into.put(Sql.keyOf(r, columns), Sql.canonical(t, r));
+        }
+    }
+
+    private List<List<Map<String, Object>>> chunks(List<Map<String, Object>> rows) {
+        return Sql.chunks(rows, d.maxParameters());
+    }
+
+    private Map<String, Object> select(Connection c, TableInfo t, Map<String, Object> lookup, String lock)
+            throws SQLException {
+        String sql = "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet()) + lock;
+        Map<String, Object> row = Sql.first(c, sql, new ArrayList<>(lookup.values()));
+        return row == null ? null : Sql.canonical(t, row);
+    }
+
+    /** UPDATE the row (taking its lock) and return it, or null when no row has the lookup values. */
+    private Map<String, Object> updated(
+            Connection c, TableInfo t, Map<String, Object> lookup, Map<String, Object> updates) throws SQLException {
+        if (updates.isEmpty()) {
+            return select(c, t, lookup, d.rowLock());
+        }
+        List<Object> params = new ArrayList<>(updates.values());
+        params.addAll(lookup.values());
+        String sql = "UPDATE " + t.quotedName() + " SET " + Sql.assignments(d, updates.keySet()) + " WHERE "
+                + Sql.equalities(d, lookup.keySet());
+        if (d.updateReturns()) {
+            Map<String, Object> row = Sql.first(c, sql + " RETURNING *", params);
+            return row == null ? null : Sql.canonical(t, row);
+        }
+        if (Sql.update(c, sql, params) == 0) return select(c, t, lookup, d.rowLock());
+        return select(c, t, lookup, "");
+    }
+
+    /** INSERT one row and return it; with a conflict key, null when a row with that key exists. */
+    private Map<String, Object> insert(Connection c, TableInfo t, Map<String, Object> values, List<String> key)
+            throws SQLException {
+        List<Map<String, Object>> rows = insertAll(c, t, List.of(values), key);
+        return rows.isEmpty() ? null : rows.get(0);
+    }
+
+    private List<Map<String, Object>> insertAll(
+            Connection c, TableInfo t, List<Map<String, Object>> rows, List<String> key) throws SQLException {
+        List<String> columns = new ArrayList<>(rows.get(0).keySet());
+        List<Object> params = new ArrayList<>(rows.size() * columns.size());
+        for (Map<String, Object> r : rows) params.addAll(Sql.values(r, columns));
+        String sql = "INSERT INTO " + t.quotedName() + " (" + d.columnList(columns) + ") VALUES "
+                + Sql.tuples(columns.size(), rows.size())
+                + (key == null ? "" : " ON CONFLICT (" + d.columnList(key) + ") DO NOTHING") + " RETURNING *";
+        return Sql.query(c, sql, params);
+    }
+
+    private Map<String, Object> merge(TableInfo t, Map<String, Object> lookup, Map<String, ?> extra) {
+        Map<String, Object> values = new LinkedHashMap<>(lookup);
+        if (extra == null) return values;
+        t.resolve(extra, "defaults").forEach((column, value) -> {
+            if (values.containsKey(column) && !Objects.equals(values.get(column), value)) {
+                throw new IllegalArgumentException("defaults set " + column + " = " + value + " but the lookup has "
+                        + column + " = " + values.get(column));
+            }
+            values.put(column, value);
+        });
+        return values;
+    }
+
+    /** The insert found a conflicting row on the key that the lookup cannot see: say why. */
+    private SQLException unresolved(Connection c, TableInfo t, Map<String, Object> lookup, List<String> key)
+            throws SQLException {
+        if (key.size() < lookup.size()) {
+            Map<String, Object> keyValues = new LinkedHashMap<>();
+            for (String k : key) keyValues.put(k, lookup.get(k));
+            if (select(c, t, keyValues, "") != null) {
+                return new SQLException(
+                        "getOrCreate on " + t.name() + ": a row with " + keyValues
+                                + " exists but differs in the other lookup columns; unique key " + key
+                                + " forbids a second one",
+                        "23505");
+            }
+        }
+        return Transactions.snapshotConflict("getOrCreate on " + t.name() + lookup.keySet(), null);
+    }
+}

@@ -1,0 +1,346 @@
+package dev.once.jdbc;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import javax.sql.DataSource;
+
+/**
+ * Race-free get-or-create and upsert on PostgreSQL, MariaDB and SQLite.
+ *
+ * <pre>{@code
+ * Once once = Once.using(dataSource);
+ * GetOrCreateResult r = once.getOrCreate("quotes", Map.of("item", "AAPL"), () -> Map.of("price", fetchPrice()));
+ * }</pre>
+ *
+ * <p>Every method comes in two forms. Without a {@link Connection} Once borrows one from the data
+ * source and owns the transaction: it retries serialization failures, deadlocks and snapshot
+ * conflicts with jittered backoff. With a connection in auto-commit mode it does the same on that
+ * connection. With a connection whose auto-commit is off the caller owns the transaction: failed
+ * writes roll back to their own savepoint, and what only a new transaction can resolve is thrown as
+ * {@link SnapshotConflictException}.
+ *
+ * <p>Before the first use of a table for a given set of key columns, Once reads the database's
+ * metadata and throws {@link NotAtomicException} when no unique index makes the operation atomic.
+ * Table and column names come from code: they are validated against the metadata and quoted; values
+ * are always bound parameters. Instances are thread-safe; make one per database and keep it.
+ */
+public final class Once {
+    private final DataSource dataSource;
+    private final RetryPolicy retry;
+    private final Map<String, TableInfo> tables = new ConcurrentHashMap<>();
+    private volatile Dialect dialect;
+
+    private Once(DataSource dataSource, RetryPolicy retry) {
+        this.dataSource = dataSource;
+        this.retry = retry;
+    }
+
+    /** Once on this data source, with the default retry policy (8 attempts, 2-200 ms jittered backoff). */
+    public static Once using(DataSource dataSource) {
+        return builder(dataSource).build();
+    }
+
+    public static Builder builder(DataSource dataSource) {
+        return new Builder(Objects.requireNonNull(dataSource, "dataSource"));
+    }
+
+    /** Options for {@link Once}. */
+    public static final class Builder {
+        private final DataSource dataSource;
+        private int maxAttempts = RetryPolicy.DEFAULT.maxAttempts();
+        private Duration baseDelay = RetryPolicy.DEFAULT.baseDelay();
+        private Duration maxDelay = RetryPolicy.DEFAULT.maxDelay();
+
+        private Builder(DataSource dataSource) {
+            this.dataSource = dataSource;
+        }
+
+        /** How many times a unit of work runs at most when it keeps meeting transient failures. */
+        public Builder maxAttempts(int maxAttempts) {
+            this.maxAttempts = maxAttempts;
+            return this;
+        }
+
+        /** Backoff between attempts: a random delay below min(max, base * 2^attempt). */
+        public Builder backoff(Duration base, Duration max) {
+            this.baseDelay = Objects.requireNonNull(base);
+            this.maxDelay = Objects.requireNonNull(max);
+            return this;
+        }
+
+        public Once build() {
+            return new Once(dataSource, new RetryPolicy(maxAttempts, baseDelay, maxDelay));
+        }
+    }
+
+    // ---- getOrCreate ----
+
+    /** Returns the row with these lookup values, inserting lookup + defaults if there is none. */
+    public GetOrCreateResult getOrCreate(String table, Map<String, ?> lookup, Map<String, ?> defaults)
+            throws SQLException {
+        return getOrCreate(table, lookup, () -> defaults);
+    }
+
+    /** As {@link #getOrCreate(String, Map, Map)}; the defaults are computed only when a row is to be inserted. */
+    public GetOrCreateResult getOrCreate(
+            String table, Map<String, ?> lookup, Supplier<? extends Map<String, ?>> defaults) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            return getOrCreate(c, table, lookup, defaults);
+        }
+    }
+
+    public GetOrCreateResult getOrCreate(
+            Connection c, String table, Map<String, ?> lookup, Supplier<? extends Map<String, ?>> defaults)
+            throws SQLException {
+        TableInfo t = table(c, table);
+        Map<String, Object> l = lookup(t, lookup);
+        List<String> key = keyFor(t, l.keySet(), "getOrCreate");
+        Supplier<Map<String, Object>> once = memoize(defaults);
+        return transactions(c)
+                .run(
+                        c,
+                        "getOrCreate on " + t.name() + l.keySet(),
+                        false,
+                        -1,
+                        (conn, callerOwned) ->
+                                new GetOrCreate(dialect).getOrCreate(conn, callerOwned, t, l, key, once));
+    }
+
+    /** Batch getOrCreate: every lookup's row with its created flag, in the order of the lookups. */
+    public List<GetOrCreateResult> getOrCreateAll(
+            String table,
+            List<? extends Map<String, ?>> lookups,
+            Function<Map<String, Object>, ? extends Map<String, ?>> defaults)
+            throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            return getOrCreateAll(c, table, lookups, defaults);
+        }
+    }
+
+    public List<GetOrCreateResult> getOrCreateAll(
+            Connection c,
+            String table,
+            List<? extends Map<String, ?>> lookups,
+            Function<Map<String, Object>, ? extends Map<String, ?>> defaults)
+            throws SQLException {
+        if (lookups.isEmpty()) return List.of();
+        TableInfo t = table(c, table);
+        List<Map<String, Object>> ls = new ArrayList<>();
+        for (Map<String, ?> l : lookups) ls.add(lookup(t, l));
+        sameColumns(ls, "lookup");
+        List<String> key = keyFor(t, ls.get(0).keySet(), "getOrCreateAll");
+        return transactions(c)
+                .run(
+                        c,
+                        "getOrCreateAll on " + t.name() + ls.get(0).keySet(),
+                        true,
+                        -1,
+                        (conn, callerOwned) -> new GetOrCreate(dialect)
+                                .getOrCreateAll(conn, callerOwned, t, ls, key, l -> nullToEmpty(defaults.apply(l))));
+    }
+
+    // ---- updateOrCreate ----
+
+    /**
+     * Updates the columns in {@code updates} of the row with these lookup values (taking its row lock), or
+     * inserts lookup + updates + createDefaults when there is none. createDefaults never touch an existing row.
+     */
+    public GetOrCreateResult updateOrCreate(
+            String table, Map<String, ?> lookup, Map<String, ?> updates, Map<String, ?> createDefaults)
+            throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            return updateOrCreate(c, table, lookup, updates, createDefaults);
+        }
+    }
+
+    public GetOrCreateResult updateOrCreate(
+            Connection c, String table, Map<String, ?> lookup, Map<String, ?> updates, Map<String, ?> createDefaults)
+            throws SQLException {
+        TableInfo t = table(c, table);
+        Map<String, Object> l = lookup(t, lookup);
+        Map<String, Object> u = t.resolve(nullToEmpty(updates), "updates");
+        Map<String, Object> cd = t.resolve(nullToEmpty(createDefaults), "createDefaults");
+        List<String> key = keyFor(t, l.keySet(), "updateOrCreate");
+        return transactions(c)
+                .run(
+                        c,
+                        "updateOrCreate on " + t.name() + l.keySet(),
+                        true,
+                        -1,
+                        (conn, callerOwned) ->
+                                new GetOrCreate(dialect).updateOrCreate(conn, callerOwned, t, l, key, u, cd));
+    }
+
+    // ---- upsert ----
+
+    /** Inserts the row, or does what {@code spec} says to the row with the same key. */
+    public UpsertOutcome upsert(String table, Map<String, ?> row, Upsert spec) throws SQLException {
+        return upsertAll(table, List.of(row), spec).get(0);
+    }
+
+    public UpsertOutcome upsert(Connection c, String table, Map<String, ?> row, Upsert spec) throws SQLException {
+        return upsertAll(c, table, List.of(row), spec).get(0);
+    }
+
+    /**
+     * Upserts many rows in as few statements as the database's parameter limit allows (thousands of rows
+     * per round trip), returning each row's outcome in input order. Rows repeating a key are merged.
+     */
+    public List<UpsertOutcome> upsertAll(String table, List<? extends Map<String, ?>> rows, Upsert spec)
+            throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            return upsertAll(c, table, rows, spec);
+        }
+    }
+
+    public List<UpsertOutcome> upsertAll(Connection c, String table, List<? extends Map<String, ?>> rows, Upsert spec)
+            throws SQLException {
+        Objects.requireNonNull(spec, "spec");
+        if (rows.isEmpty()) return List.of();
+        TableInfo t = table(c, table);
+        List<Map<String, Object>> rs = new ArrayList<>();
+        for (Map<String, ?> r : rows) rs.add(t.resolve(r, "upsert row"));
+        sameColumns(rs, "upsert row");
+        Set<String> columns = rs.get(0).keySet();
+        List<String> named =
+                new ArrayList<>(t.resolve(asKeys(spec.keyColumns), "Upsert.on").keySet());
+        List<String> key = t.keyExactly(named)
+                .orElseThrow(() -> new NotAtomicException("upsert on " + t.name()
+                        + "(" + String.join(", ", named) + ") is not atomic: no unique index is on exactly ("
+                        + String.join(", ", named) + "). Add UNIQUE (" + String.join(", ", named) + ")."));
+        for (String k : key) {
+            if (!columns.contains(k)) throw new IllegalArgumentException("upsert rows must set key column " + k);
+        }
+        for (Map<String, Object> r : rs) for (String k : key) nonNullKey(t, k, r.get(k));
+        List<String> updateColumns = new ArrayList<>();
+        if (spec.update) {
+            List<String> asked = spec.updateColumns.isEmpty()
+                    ? new ArrayList<>(columns)
+                    : new ArrayList<>(
+                            t.resolve(asKeys(spec.updateColumns), "doUpdate").keySet());
+            for (String u : asked) {
+                if (!columns.contains(u))
+                    throw new IllegalArgumentException("doUpdate names " + u + ", which the rows do not set");
+                if (!key.contains(u)) updateColumns.add(u);
+            }
+            for (Upsert.Guard g : spec.guards) {
+                if (!columns.contains(t.spelling(g.column()))) {
+                    throw new IllegalArgumentException(
+                            "onlyIfIncoming names " + g.column() + ", which the rows do not set");
+                }
+            }
+        }
+        if (dialect instanceof MariaDbDialect) {
+            for (List<String> other : t.uniqueKeys()) {
+                if (!other.equals(key) && columns.containsAll(other)) {
+                    throw new NotAtomicException("upsert on " + t.name() + key + " on MariaDB: the rows also set every"
+                            + " column of unique key " + other + ", and ON DUPLICATE KEY UPDATE would act on whichever"
+                            + " key conflicts. Leave " + other
+                            + " out of the rows, or use getOrCreate/updateOrCreate.");
+                }
+            }
+        }
+        Upsert resolved = spec;
+        return transactions(c)
+                .run(
+                        c,
+                        "upsert on " + t.name() + key,
+                        true,
+                        dialect instanceof MariaDbDialect ? Connection.TRANSACTION_REPEATABLE_READ : -1,
+                        (conn, callerOwned) ->
+                                new Upserts(dialect).upsertAll(conn, t, rs, resolved, key, updateColumns));
+    }
+
+    // ---- shared ----
+
+    private TableInfo table(Connection c, String table) throws SQLException {
+        Dialect d = dialect;
+        if (d == null) dialect = d = Dialect.of(c);
+        TableInfo.Name name = TableInfo.Name.parse(table);
+        TableInfo t = tables.get(name.toString());
+        if (t == null) {
+            t = TableInfo.read(c, d, name);
+            tables.put(name.toString(), t);
+        }
+        return t;
+    }
+
+    /** Forgets what was read of a table's columns and indexes, e.g. after a migration changed them. */
+    public void forgetMetadata() {
+        tables.clear();
+    }
+
+    private Transactions transactions(Connection c) {
+        return new Transactions(dialect, retry);
+    }
+
+    private static Map<String, Object> lookup(TableInfo t, Map<String, ?> lookup) {
+        if (lookup == null || lookup.isEmpty())
+            throw new IllegalArgumentException("lookup must name at least one column");
+        Map<String, Object> l = t.resolve(lookup, "lookup");
+        l.forEach((column, value) -> nonNullKey(t, column, value));
+        return l;
+    }
+
+    private static void nonNullKey(TableInfo t, String column, Object value) {
+        if (value == null) {
+            throw new IllegalArgumentException("key value for " + t.name() + "." + column + " is null: unique indexes"
+                    + " treat NULLs as distinct, so no constraint could keep a second such row out");
+        }
+    }
+
+    private static List<String> keyFor(TableInfo t, Set<String> lookupColumns, String operation)
+            throws NotAtomicException {
+        return t.keyWithin(lookupColumns).orElseThrow(() -> {
+            String cols = String.join(", ", lookupColumns);
+            return new NotAtomicException(operation + " on " + t.name() + "(" + cols + ") is not atomic: no unique"
+                    + " index covers (" + cols + "), so concurrent callers would insert duplicates. Add UNIQUE ("
+                    + cols + ").");
+        });
+    }
+
+    private static void sameColumns(List<Map<String, Object>> rows, String what) {
+        Set<String> first = rows.get(0).keySet();
+        for (int i = 1; i < rows.size(); i++) {
+            if (!rows.get(i).keySet().equals(first)) {
+                throw new IllegalArgumentException(
+                        what + " " + i + " has columns " + rows.get(i).keySet() + " but " + what + " 0 has " + first
+                                + "; every row of a batch must set the same columns");
+            }
+        }
+    }
+
+    private static Map<String, Object> asKeys(List<String> columns) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        for (String c : new LinkedHashSet<>(columns)) m.put(c, Boolean.TRUE);
+        return m;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> nullToEmpty(Map<String, ?> m) {
+        return m == null ? Map.of() : (Map<String, Object>) m;
+    }
+
+    private static Supplier<Map<String, Object>> memoize(Supplier<? extends Map<String, ?>> supplier) {
+        Objects.requireNonNull(supplier, "defaults");
+        return new Supplier<>() {
+            private Map<String, Object> value;
+
+            @Override
+            public Map<String, Object> get() {
+                if (value == null) value = nullToEmpty(supplier.get());
+                return value;
+            }
+        };
+    }
+}

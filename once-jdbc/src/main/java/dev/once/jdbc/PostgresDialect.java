@@ -1,0 +1,56 @@
+package dev.once.jdbc;
+
+import java.sql.SQLException;
+
+final class PostgresDialect extends Dialect {
+
+    @Override
+    String name() {
+        return "PostgreSQL";
+    }
+
+    @Override
+    Failure classify(SQLException e) {
+        String state = e.getSQLState();
+        if (state == null) return Failure.OTHER;
+        return switch (state) {
+            case "23505" -> Failure.UNIQUE_VIOLATION;
+            case "40001" -> Failure.SERIALIZATION;
+            case "40P01" -> Failure.DEADLOCK;
+            case "55P03" -> Failure.LOCK_TIMEOUT;
+            default -> Failure.OTHER;
+        };
+    }
+
+    @Override
+    String quote(String identifier) {
+        return '"' + identifier + '"';
+    }
+
+    @Override
+    boolean hasTargetedConflictClause() {
+        return true;
+    }
+
+    @Override
+    String latestRowLock() {
+        // At READ COMMITTED each statement sees the latest committed rows; at REPEATABLE READ a row
+        // committed after the snapshot raises a serialization failure on insert, handled by the caller.
+        return "";
+    }
+
+    @Override
+    boolean updateReturns() {
+        return true;
+    }
+
+    @Override
+    String differs(String existingColumn, String incomingColumn) {
+        return existingColumn + " IS DISTINCT FROM " + incomingColumn;
+    }
+
+    @Override
+    String rowLock() {
+        return " FOR UPDATE";
+    }
+}

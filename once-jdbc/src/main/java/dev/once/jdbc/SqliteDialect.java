@@ -1,0 +1,111 @@
+package dev.once.jdbc;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+
+final class SqliteDialect extends Dialect {
+    // Primary and extended result codes, https://www.sqlite.org/rescode.html
+    private static final int BUSY = 5;
+    private static final int LOCKED = 6;
+    private static final int CONSTRAINT = 19;
+    private static final int BUSY_SNAPSHOT = 517;
+    private static final int CONSTRAINT_PRIMARYKEY = 1555;
+    private static final int CONSTRAINT_UNIQUE = 2067;
+
+    @Override
+    String name() {
+        return "SQLite";
+    }
+
+    @Override
+    Failure classify(SQLException e) {
+        // The driver's getErrorCode() gives the primary code (19 for every constraint); the extended
+        // code tells a unique violation from NOT NULL, and a stale snapshot from a busy lock.
+        int code = e instanceof org.sqlite.SQLiteException s ? s.getResultCode().code : e.getErrorCode();
+        return switch (code) {
+            case CONSTRAINT_UNIQUE, CONSTRAINT_PRIMARYKEY -> Failure.UNIQUE_VIOLATION;
+            case BUSY_SNAPSHOT -> Failure.SERIALIZATION;
+            case BUSY, LOCKED -> Failure.LOCK_TIMEOUT;
+            default -> (code & 0xff) == BUSY ? Failure.LOCK_TIMEOUT : Failure.OTHER;
+        };
+    }
+
+    @Override
+    String quote(String identifier) {
+        return '"' + identifier + '"';
+    }
+
+    @Override
+    boolean hasTargetedConflictClause() {
+        return true;
+    }
+
+    @Override
+    String latestRowLock() {
+        return "";
+    }
+
+    @Override
+    boolean updateReturns() {
+        return true;
+    }
+
+    @Override
+    String differs(String existingColumn, String incomingColumn) {
+        return existingColumn + " IS NOT " + incomingColumn;
+    }
+
+    /** SQLite's PRAGMAs tell partial indexes apart, which its JDBC metadata does not. */
+    @Override
+    List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {
+        List<List<String>> keys = new ArrayList<>();
+        String schema = name.schema() == null ? "main" : name.schema();
+        try (Statement s = c.createStatement()) {
+            List<String> pk = new ArrayList<>();
+            try (ResultSet rs =
+                    s.executeQuery("PRAGMA " + quote(schema) + ".table_info(" + quote(name.table()) + ")")) {
+                List<int[]> order = new ArrayList<>();
+                List<String> names = new ArrayList<>();
+                while (rs.next()) {
+                    int position = rs.getInt("pk");
+                    if (position > 0) {
+                        order.add(new int[] {position, names.size()});
+                        names.add(rs.getString("name"));
+                    }
+                }
+                order.sort((a, b) -> Integer.compare(a[0], b[0]));
+                for (int[] o : order) pk.add(names.get(o[1]));
+            }
+            if (!pk.isEmpty()) keys.add(TableInfo.canonical(pk, columns));
+            List<String> indexes = new ArrayList<>();
+            try (ResultSet rs =
+                    s.executeQuery("PRAGMA " + quote(schema) + ".index_list(" + quote(name.table()) + ")")) {
+                while (rs.next()) {
+                    if (rs.getInt("unique") == 1 && rs.getInt("partial") == 0) indexes.add(rs.getString("name"));
+                }
+            }
+            for (String index : indexes) {
+                List<String> key = new ArrayList<>();
+                boolean plain = true;
+                try (ResultSet rs = s.executeQuery("PRAGMA " + quote(schema) + ".index_info(" + quote(index) + ")")) {
+                    while (rs.next()) {
+                        String column = rs.getString("name");
+                        if (column == null) plain = false; // expression index
+                        else key.add(column);
+                    }
+                }
+                if (plain && !key.isEmpty()) keys.add(TableInfo.canonical(key, columns));
+            }
+        }
+        return keys;
+    }
+
+    @Override
+    String rowLock() {
+        return "";
+    }
+}

@@ -1,0 +1,212 @@
+package dev.once.jdbc;
+
+import java.sql.Connection;
+import java.sql.DatabaseMetaData;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * A table as the database's metadata describes it: its columns, spelled as the database spells them,
+ * and the unique keys that can make an insert atomic. Read once per table and kept.
+ */
+final class TableInfo {
+    private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_$]{0,62}");
+
+    /** A validated, possibly schema-qualified table name, as the caller wrote it. */
+    record Name(String schema, String table) {
+        static Name parse(String name) {
+            if (name == null) throw new IllegalArgumentException("table name is null");
+            String[] parts = name.split("\\.", -1);
+            if (parts.length > 2) throw badName(name);
+            for (String p : parts) if (!IDENTIFIER.matcher(p).matches()) throw badName(name);
+            return parts.length == 2 ? new Name(parts[0], parts[1]) : new Name(null, parts[0]);
+        }
+
+        private static IllegalArgumentException badName(String name) {
+            return new IllegalArgumentException("invalid table name '" + name
+                    + "': use letters, digits and _ (optionally schema.table); Once quotes identifiers itself");
+        }
+
+        @Override
+        public String toString() {
+            return schema == null ? table : schema + "." + table;
+        }
+    }
+
+    private final Name name;
+    private final String quotedName;
+    private final Map<String, String> columnsByLowerName; // lower-case -> as the database spells it
+    private final List<List<String>> uniqueKeys;
+
+    private TableInfo(Name name, String quotedName, List<String> columns, List<List<String>> uniqueKeys) {
+        this.name = name;
+        this.quotedName = quotedName;
+        this.columnsByLowerName = new LinkedHashMap<>();
+        for (String c : columns) columnsByLowerName.put(c.toLowerCase(Locale.ROOT), c);
+        this.uniqueKeys = List.copyOf(uniqueKeys);
+    }
+
+    static TableInfo read(Connection c, Dialect dialect, Name requested) throws SQLException {
+        DatabaseMetaData meta = c.getMetaData();
+        String catalog = dialect instanceof MariaDbDialect && requested.schema() == null ? c.getCatalog() : null;
+        String schemaPattern = requested.schema();
+        if (dialect instanceof MariaDbDialect && requested.schema() != null) {
+            catalog = requested.schema();
+            schemaPattern = null;
+        }
+        if (dialect instanceof PostgresDialect && schemaPattern == null) schemaPattern = c.getSchema();
+        for (String candidate : new LinkedHashSet<>(List.of(
+                requested.table(),
+                requested.table().toLowerCase(Locale.ROOT),
+                requested.table().toUpperCase(Locale.ROOT)))) {
+            List<String> columns = new ArrayList<>();
+            String schema = null;
+            try (ResultSet rs = meta.getColumns(catalog, escape(meta, schemaPattern), escape(meta, candidate), "%")) {
+                TreeMap<Integer, String> byPosition = new TreeMap<>();
+                while (rs.next()) {
+                    if (!candidate.equals(rs.getString("TABLE_NAME"))) continue; // '_' is a pattern
+                    byPosition.put(rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"));
+                    schema =
+                            dialect instanceof MariaDbDialect ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
+                }
+                columns.addAll(byPosition.values());
+            }
+            if (columns.isEmpty()) continue;
+            Name actual = new Name(requested.schema() == null ? null : schema, candidate);
+            Name lookupName = new Name(schema, candidate);
+            String quoted =
+                    (actual.schema() == null ? "" : dialect.quote(actual.schema()) + ".") + dialect.quote(candidate);
+            return new TableInfo(actual, quoted, columns, dialect.uniqueKeys(c, lookupName, columns));
+        }
+        throw new IllegalArgumentException(
+                "table " + requested + " does not exist (or is not visible to " + meta.getUserName() + ")");
+    }
+
+    private static String escape(DatabaseMetaData meta, String pattern) throws SQLException {
+        if (pattern == null) return null;
+        String esc = meta.getSearchStringEscape();
+        if (esc == null || esc.isEmpty()) return pattern;
+        return pattern.replace(esc, esc + esc).replace("_", esc + "_").replace("%", esc + "%");
+    }
+
+    /** Unique keys from JDBC metadata: the primary key, and unique indexes without predicate or expression. */
+    static List<List<String>> jdbcUniqueKeys(Connection c, Name name, List<String> columns) throws SQLException {
+        DatabaseMetaData meta = c.getMetaData();
+        boolean catalogIsSchema =
+                meta.getDatabaseProductName().toLowerCase(Locale.ROOT).matches(".*(mariadb|mysql).*");
+        String catalog = catalogIsSchema ? name.schema() : null;
+        String schema = catalogIsSchema ? null : name.schema();
+        List<List<String>> keys = new ArrayList<>();
+        try (ResultSet rs = meta.getPrimaryKeys(catalog, schema, name.table())) {
+            TreeMap<Integer, String> pk = new TreeMap<>();
+            while (rs.next()) pk.put(rs.getInt("KEY_SEQ"), rs.getString("COLUMN_NAME"));
+            if (!pk.isEmpty()) keys.add(canonical(pk.values(), columns));
+        }
+        Map<String, TreeMap<Integer, String>> indexes = new LinkedHashMap<>();
+        Set<String> unusable = new LinkedHashSet<>();
+        try (ResultSet rs = meta.getIndexInfo(catalog, schema, name.table(), true, false)) {
+            while (rs.next()) {
+                String index = rs.getString("INDEX_NAME");
+                if (index == null || rs.getBoolean("NON_UNIQUE")) continue;
+                String column = rs.getString("COLUMN_NAME");
+                String filter = rs.getString("FILTER_CONDITION");
+                if (filter != null && !filter.isBlank()) unusable.add(index);
+                if (column == null || find(columns, unquote(column)).isEmpty()) unusable.add(index);
+                else
+                    indexes.computeIfAbsent(index, k -> new TreeMap<>())
+                            .put((int) rs.getShort("ORDINAL_POSITION"), unquote(column));
+            }
+        }
+        indexes.forEach((index, cols) -> {
+            if (!unusable.contains(index)) keys.add(canonical(cols.values(), columns));
+        });
+        return keys;
+    }
+
+    private static String unquote(String column) {
+        return column.length() > 1 && column.startsWith("\"") && column.endsWith("\"")
+                ? column.substring(1, column.length() - 1)
+                : column;
+    }
+
+    private static Optional<String> find(List<String> columns, String column) {
+        return columns.stream().filter(c -> c.equalsIgnoreCase(column)).findFirst();
+    }
+
+    static List<String> canonical(Collection<String> key, List<String> columns) {
+        List<String> out = new ArrayList<>();
+        for (String k : key) out.add(find(columns, k).orElse(k));
+        return List.copyOf(out);
+    }
+
+    Name name() {
+        return name;
+    }
+
+    String quotedName() {
+        return quotedName;
+    }
+
+    List<List<String>> uniqueKeys() {
+        return uniqueKeys;
+    }
+
+    /**
+     * Maps the caller's column names to the database's spelling, failing with one message that lists
+     * every unknown name and the table's columns.
+     */
+    Map<String, Object> resolve(Map<String, ?> values, String what) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        List<String> unknown = new ArrayList<>();
+        for (Map.Entry<String, ?> e : values.entrySet()) {
+            String column = e.getKey() == null
+                    ? null
+                    : columnsByLowerName.get(e.getKey().toLowerCase(Locale.ROOT));
+            if (column == null) unknown.add(String.valueOf(e.getKey()));
+            else if (out.containsKey(column))
+                throw new IllegalArgumentException(what + " names column " + column + " twice");
+            else out.put(column, e.getValue());
+        }
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException(what + " names unknown column" + (unknown.size() > 1 ? "s " : " ")
+                    + String.join(", ", unknown) + " of table " + name + "; its columns are "
+                    + String.join(", ", columnsByLowerName.values()));
+        }
+        return out;
+    }
+
+    /**
+     * The unique key that makes an insert keyed by these columns atomic: one whose columns all belong
+     * to them, the exact match first, else the narrowest. Empty when none exists.
+     */
+    Optional<List<String>> keyWithin(Collection<String> lookupColumns) {
+        Set<String> lookup = new LinkedHashSet<>();
+        for (String c : lookupColumns) lookup.add(c.toLowerCase(Locale.ROOT));
+        return uniqueKeys.stream()
+                .filter(k -> k.stream().allMatch(c -> lookup.contains(c.toLowerCase(Locale.ROOT))))
+                .min(Comparator.comparingInt((List<String> k) -> k.size() == lookup.size() ? 0 : 1)
+                        .thenComparingInt(List::size));
+    }
+
+    /** The table's spelling of a column name; names it does not have are returned as given. */
+    String spelling(String column) {
+        return columnsByLowerName.getOrDefault(column.toLowerCase(Locale.ROOT), column);
+    }
+
+    /** The unique key with exactly these columns, in any order. */
+    Optional<List<String>> keyExactly(Collection<String> columns) {
+        return keyWithin(columns).filter(k -> k.size() == new LinkedHashSet<>(columns).size());
+    }
+}

@@ -1,0 +1,102 @@
+package dev.once.jdbc;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What an upsert does when a row with the same key exists: nothing, or update it with the incoming
+ * values, optionally only when a condition on the existing and incoming values holds.
+ *
+ * <pre>{@code
+ * Upsert.on("sku").doNothing()
+ * Upsert.on("sku").doUpdate()                        // every incoming column but the key
+ * Upsert.on("sku").doUpdate("price").onlyIfChanged() // UNCHANGED when the price is the same
+ * Upsert.on("sku").doUpdate().onlyIfIncoming("version", Upsert.Comparison.GREATER)
+ * }</pre>
+ */
+public final class Upsert {
+    /** How the incoming value compares with the existing one for the update to happen. */
+    public enum Comparison {
+        GREATER(">"),
+        GREATER_OR_EQUAL(">="),
+        LESS("<"),
+        LESS_OR_EQUAL("<="),
+        NOT_EQUAL("<>");
+
+        final String operator;
+
+        Comparison(String operator) {
+            this.operator = operator;
+        }
+    }
+
+    record Guard(String column, Comparison comparison) {}
+
+    final List<String> keyColumns;
+    final boolean update;
+    final List<String> updateColumns;
+    final boolean onlyIfChanged;
+    final List<Guard> guards;
+
+    private Upsert(
+            List<String> keyColumns,
+            boolean update,
+            List<String> updateColumns,
+            boolean onlyIfChanged,
+            List<Guard> guards) {
+        this.keyColumns = List.copyOf(keyColumns);
+        this.update = update;
+        this.updateColumns = List.copyOf(updateColumns);
+        this.onlyIfChanged = onlyIfChanged;
+        this.guards = List.copyOf(guards);
+    }
+
+    /** The columns that identify a row; a unique index on exactly these columns must exist. */
+    public static Upsert on(String... keyColumns) {
+        if (keyColumns.length == 0) throw new IllegalArgumentException("Upsert.on needs at least one key column");
+        for (String c : keyColumns) Objects.requireNonNull(c, "key column");
+        return new Upsert(List.of(keyColumns), true, List.of(), false, List.of());
+    }
+
+    /** Leave an existing row as it is. */
+    public Upsert doNothing() {
+        return new Upsert(keyColumns, false, List.of(), false, List.of());
+    }
+
+    /** Update these columns of an existing row with the incoming values; none named: every non-key column given. */
+    public Upsert doUpdate(String... columns) {
+        return new Upsert(keyColumns, true, List.of(columns), onlyIfChanged, guards);
+    }
+
+    /** Update only when at least one updated column's value differs (NULLs compare as values). */
+    public Upsert onlyIfChanged() {
+        requireUpdate();
+        return new Upsert(keyColumns, true, updateColumns, true, guards);
+    }
+
+    /**
+     * Update only when {@code incoming.column <comparison> existing.column}, or the existing value is
+     * NULL; e.g. {@code onlyIfIncoming("version", GREATER)} keeps the newest version. Conditions add up (AND).
+     */
+    public Upsert onlyIfIncoming(String column, Comparison comparison) {
+        requireUpdate();
+        List<Guard> g = new ArrayList<>(guards);
+        g.add(new Guard(Objects.requireNonNull(column), Objects.requireNonNull(comparison)));
+        return new Upsert(keyColumns, true, updateColumns, onlyIfChanged, g);
+    }
+
+    private void requireUpdate() {
+        if (!update) throw new IllegalStateException("a condition needs doUpdate(), not doNothing()");
+    }
+
+    boolean conditional() {
+        return onlyIfChanged || !guards.isEmpty();
+    }
+
+    @Override
+    public String toString() {
+        return "Upsert.on" + keyColumns + (update ? ".doUpdate" + updateColumns : ".doNothing()")
+                + (onlyIfChanged ? ".onlyIfChanged()" : "") + (guards.isEmpty() ? "" : ".onlyIfIncoming" + guards);
+    }
+}

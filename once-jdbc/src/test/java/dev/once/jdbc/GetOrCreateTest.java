@@ -1,0 +1,243 @@
+package dev.once.jdbc;
+
+import static dev.once.jdbc.testing.TestDatabases.count;
+import static dev.once.jdbc.testing.TestDatabases.execute;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class GetOrCreateTest {
+    private static final Map<Db, HikariDataSource> POOLS = new java.util.EnumMap<>(Db.class);
+
+    static synchronized HikariDataSource pool(Db db) {
+        return POOLS.computeIfAbsent(db, d -> TestDatabases.pool(d, 4));
+    }
+
+    @AfterAll
+    static void closePools() {
+        POOLS.values().forEach(HikariDataSource::close);
+    }
+
+    /** quotes(id, item UNIQUE, sku UNIQUE, price) */
+    static String quotes(Db db) throws SQLException {
+        String t = TestDatabases.newTable("quotes");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (" + db.idColumn()
+                        + ", item VARCHAR(50) NOT NULL UNIQUE, sku VARCHAR(50) UNIQUE, price INT)");
+        return t;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_absent_insertsOnceThenFinds(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+
+        GetOrCreateResult first = once.getOrCreate(t, Map.of("item", "AAPL"), Map.of("price", 190));
+        GetOrCreateResult second = once.getOrCreate(t, Map.of("item", "AAPL"), Map.of("price", 999));
+
+        assertThat(first.created()).isTrue();
+        assertThat(second.created()).isFalse();
+        assertThat(((Number) second.get("price")).intValue()).isEqualTo(190);
+        assertThat(second.get("id").toString()).isEqualTo(first.get("id").toString());
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_lazyDefaults_runOnlyWhenCreating(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+        AtomicInteger calls = new AtomicInteger();
+
+        once.getOrCreate(t, Map.of("item", "MSFT"), () -> Map.of("price", calls.incrementAndGet()));
+        once.getOrCreate(t, Map.of("item", "MSFT"), () -> Map.of("price", calls.incrementAndGet()));
+        once.getOrCreate(t, Map.of("item", "MSFT"), () -> Map.of("price", calls.incrementAndGet()));
+
+        assertThat(calls).hasValue(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_noUniqueIndex_refusesAndNamesConstraint(Db db) throws SQLException {
+        String t = TestDatabases.newTable("plain");
+        execute(db, "CREATE TABLE " + t + " (" + db.idColumn() + ", item VARCHAR(50), price INT)");
+        Once once = Once.using(pool(db));
+
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "AAPL"), Map.of()))
+                .isInstanceOf(NotAtomicException.class)
+                .hasMessageContaining("getOrCreate on " + t + "(item) is not atomic")
+                .hasMessageContaining("Add UNIQUE (item).");
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isZero();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_partialUniqueIndex_refuses(Db db) throws SQLException {
+        assumeTrue(db.hasPartialIndexes(), "MariaDB has no partial indexes");
+        String t = TestDatabases.newTable("partial");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (" + db.idColumn() + ", item VARCHAR(50), price INT)",
+                "CREATE UNIQUE INDEX " + t + "_item ON " + t + " (item) WHERE price > 0");
+        Once once = Once.using(pool(db));
+
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "AAPL"), Map.of()))
+                .isInstanceOf(NotAtomicException.class);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_compositeLookupWithinUniqueKey_usesIt(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+
+        GetOrCreateResult r = once.getOrCreate(t, Map.of("item", "IBM", "price", 5), Map.of());
+        GetOrCreateResult again = once.getOrCreate(t, Map.of("item", "IBM", "price", 5), Map.of());
+
+        assertThat(r.created()).isTrue();
+        assertThat(again.created()).isFalse();
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "IBM", "price", 6), Map.of()))
+                .isInstanceOf(SQLException.class)
+                .isNotInstanceOf(SnapshotConflictException.class);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_unknownColumns_listsThem(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "A"), Map.of("prise", 1, "colour", "red")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown columns")
+                .hasMessageContaining("prise")
+                .hasMessageContaining("colour")
+                .hasMessageContaining("its columns are id, item, sku, price");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_invalidIdentifierOrNullKey_refused(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+
+        assertThatThrownBy(() -> once.getOrCreate(t + "; DROP TABLE x", Map.of("item", "A"), Map.of()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("invalid table name");
+        java.util.HashMap<String, Object> nullLookup = new java.util.HashMap<>();
+        nullLookup.put("item", null);
+        assertThatThrownBy(() -> once.getOrCreate(t, nullLookup, Map.of()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("is null");
+        assertThatThrownBy(() -> once.getOrCreate("no_such_table", Map.of("item", "A"), Map.of()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("does not exist");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_collidesOnOtherKey_rethrowsOriginalAndKeepsRow(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+        once.getOrCreate(t, Map.of("item", "AAPL"), Map.of("sku", "S1", "price", 1));
+
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "GOOG"), Map.of("sku", "S1", "price", 2)))
+                .isInstanceOfSatisfying(
+                        SQLException.class,
+                        e -> assertThat(uniqueViolation(db, e)).isTrue());
+
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE item = 'AAPL'")).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_failureInCallerTransaction_rollsBackOnlyToSavepoint(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+        once.getOrCreate(t, Map.of("item", "AAPL"), Map.of("sku", "S1"));
+
+        try (Connection c = pool(db).getConnection()) {
+            c.setAutoCommit(false);
+            GetOrCreateResult before = once.getOrCreate(c, t, Map.of("item", "B"), () -> Map.of("sku", "S2"));
+            assertThatThrownBy(() -> once.getOrCreate(c, t, Map.of("item", "C"), () -> Map.of("sku", "S1")))
+                    .isInstanceOfSatisfying(
+                            SQLException.class,
+                            e -> assertThat(uniqueViolation(db, e)).isTrue());
+            GetOrCreateResult after = once.getOrCreate(c, t, Map.of("item", "D"), () -> Map.of("sku", "S4"));
+            c.commit();
+            assertThat(before.created()).isTrue();
+            assertThat(after.created()).isTrue();
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(3);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE item = 'C'")).isZero();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_rowCommittedAfterCallerSnapshot_explainsOrFindsIt(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+        try (Connection c = pool(db).getConnection()) {
+            if (db != Db.SQLITE) c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+            c.setAutoCommit(false);
+            try {
+                countIn(c, "SELECT COUNT(*) FROM " + t); // takes the snapshot
+                once.getOrCreate(t, Map.of("item", "LATE"), Map.of("price", 7)); // another connection commits
+
+                if (db == Db.MARIADB) {
+                    // InnoDB's locking read sees the latest committed row: found, not an error.
+                    GetOrCreateResult r = once.getOrCreate(c, t, Map.of("item", "LATE"), () -> Map.of("price", 8));
+                    assertThat(r.created()).isFalse();
+                    assertThat(((Number) r.get("price")).intValue()).isEqualTo(7);
+                } else {
+                    assertThatThrownBy(() -> once.getOrCreate(c, t, Map.of("item", "LATE"), () -> Map.of("price", 8)))
+                            .isInstanceOf(SnapshotConflictException.class)
+                            .hasMessageContaining("Roll back and run the transaction again")
+                            .extracting(e -> ((SQLException) e).getSQLState())
+                            .isEqualTo("40001");
+                }
+            } finally {
+                c.rollback();
+                c.setAutoCommit(true);
+                c.setTransactionIsolation(
+                        Connection.TRANSACTION_SERIALIZABLE == c.getTransactionIsolation()
+                                ? Connection.TRANSACTION_SERIALIZABLE
+                                : c.getTransactionIsolation());
+            }
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
+
+    static long countIn(Connection c, String sql) throws SQLException {
+        try (var s = c.createStatement();
+                var rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    static boolean uniqueViolation(Db db, SQLException e) {
+        return switch (db) {
+            case POSTGRES -> "23505".equals(e.getSQLState());
+            case MARIADB -> e.getErrorCode() == 1062;
+            case SQLITE ->
+                e instanceof org.sqlite.SQLiteException s
+                        && s.getResultCode() == org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE;
+        };
+    }
+}
