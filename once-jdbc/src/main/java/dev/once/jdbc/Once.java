@@ -275,6 +275,17 @@ public final class Once {
         return t;
     }
 
+    /**
+     * Whether an error from this database means "run the transaction again": a {@link
+     * SnapshotConflictException}, a serialization failure, a deadlock or a lock timeout, classified by
+     * SQLState and vendor code. For callers that own their transactions and retry them.
+     */
+    public boolean isTransient(SQLException e) {
+        if (e instanceof SnapshotConflictException) return true;
+        Dialect d = dialect;
+        return d != null && d.classifyChain(e).transientFailure();
+    }
+
     /** Forgets what was read of a table's columns and indexes, e.g. after a migration changed them. */
     public void forgetMetadata() {
         tables.clear();
