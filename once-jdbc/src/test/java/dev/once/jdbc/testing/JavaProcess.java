@@ -1,0 +1,24 @@
+package dev.once.jdbc.testing;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Starts a main class in a new JVM with this JVM's java and test class path. */
+public final class JavaProcess {
+    private JavaProcess() {}
+
+    public static Process start(Class<?> main, Path output, String... args) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx256m", "-cp", classPath, main.getName()));
+        command.addAll(List.of(args));
+        Files.createDirectories(output.getParent());
+        return new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(output.toFile())
+                .start();
+    }
+}
