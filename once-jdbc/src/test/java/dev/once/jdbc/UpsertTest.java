@@ -1,0 +1,179 @@
+package dev.once.jdbc;
+
+import static dev.once.jdbc.UpsertOutcome.INSERTED;
+import static dev.once.jdbc.UpsertOutcome.UNCHANGED;
+import static dev.once.jdbc.UpsertOutcome.UPDATED;
+import static dev.once.jdbc.testing.TestDatabases.count;
+import static dev.once.jdbc.testing.TestDatabases.execute;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class UpsertTest {
+
+    /** prices(id, sku UNIQUE, price, version, note) */
+    static String prices(Db db) throws SQLException {
+        String t = TestDatabases.newTable("prices");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (" + db.idColumn()
+                        + ", sku VARCHAR(50) NOT NULL UNIQUE, price INT, version INT, note VARCHAR(50))");
+        return t;
+    }
+
+    private static Once once(Db db) {
+        return Once.using(GetOrCreateTest.pool(db));
+    }
+
+    private static long value(Db db, String t, String column, String sku) throws SQLException {
+        return count(db, "SELECT " + column + " FROM " + t + " WHERE sku = '" + sku + "'");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_doNothing_insertsThenLeaves(Db db) throws SQLException {
+        String t = prices(db);
+        Upsert spec = Upsert.on("sku").doNothing();
+
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 1), spec)).isEqualTo(INSERTED);
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 2), spec)).isEqualTo(UNCHANGED);
+
+        assertThat(value(db, t, "price", "A")).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_doUpdate_insertsThenUpdatesOnlyNamedColumns(Db db) throws SQLException {
+        String t = prices(db);
+        once(db).upsert(
+                        t,
+                        Map.of("sku", "A", "price", 1, "note", "first"),
+                        Upsert.on("sku").doUpdate());
+
+        UpsertOutcome o = once(db).upsert(
+                        t,
+                        Map.of("sku", "A", "price", 2, "note", "second"),
+                        Upsert.on("sku").doUpdate("price"));
+
+        assertThat(o).isEqualTo(UPDATED);
+        assertThat(value(db, t, "price", "A")).isEqualTo(2);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE note = 'first'"))
+                .isEqualTo(1);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_onlyIfChanged_sameValuesUnchanged(Db db) throws SQLException {
+        String t = prices(db);
+        Upsert spec = Upsert.on("sku").doUpdate().onlyIfChanged();
+        once(db).upsert(t, Map.of("sku", "A", "price", 1), spec);
+
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 1), spec)).isEqualTo(UNCHANGED);
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 3), spec)).isEqualTo(UPDATED);
+        assertThat(value(db, t, "price", "A")).isEqualTo(3);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_onlyIfIncomingGreater_keepsNewestVersion(Db db) throws SQLException {
+        String t = prices(db);
+        Upsert spec = Upsert.on("sku").doUpdate().onlyIfIncoming("version", Upsert.Comparison.GREATER);
+        once(db).upsert(t, Map.of("sku", "A", "price", 10, "version", 5), spec);
+
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 4, "version", 4), spec))
+                .isEqualTo(UNCHANGED);
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 6, "version", 6), spec))
+                .isEqualTo(UPDATED);
+        assertThat(value(db, t, "price", "A")).isEqualTo(6);
+        assertThat(value(db, t, "version", "A")).isEqualTo(6);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsertAll_thousandsWithDuplicateKeys_reportsEveryRow(Db db) throws SQLException {
+        String t = prices(db);
+        List<Map<String, Object>> first = new ArrayList<>();
+        for (int i = 0; i < 3000; i++) first.add(Map.of("sku", "S" + i, "price", i));
+        assertThat(once(db).upsertAll(t, first, Upsert.on("sku").doUpdate().onlyIfChanged()))
+                .hasSize(3000)
+                .containsOnly(INSERTED);
+
+        // 2000 existing keys (half with a new price), 1000 new, and a key repeated inside the batch
+        List<Map<String, Object>> second = new ArrayList<>();
+        for (int i = 1000; i < 4000; i++) second.add(Map.of("sku", "S" + i, "price", i < 2000 ? i + 1 : i));
+        second.add(Map.of("sku", "S3999", "price", -1));
+        List<UpsertOutcome> outcomes =
+                once(db).upsertAll(t, second, Upsert.on("sku").doUpdate().onlyIfChanged());
+
+        assertThat(outcomes).hasSize(3001);
+        assertThat(outcomes.subList(0, 1000)).containsOnly(UPDATED);
+        assertThat(outcomes.subList(1000, 2000)).containsOnly(UNCHANGED);
+        assertThat(outcomes.subList(2000, 3001)).containsOnly(INSERTED);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(4000);
+        assertThat(value(db, t, "price", "S3999")).isEqualTo(-1); // the last occurrence wins
+        assertThat(value(db, t, "price", "S1500")).isEqualTo(1501);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_noUniqueIndexOnKey_refuses(Db db) throws SQLException {
+        String t = prices(db);
+        assertThatThrownBy(() -> once(db).upsert(
+                                t,
+                                Map.of("sku", "A", "price", 1),
+                                Upsert.on("price").doUpdate()))
+                .isInstanceOf(NotAtomicException.class)
+                .hasMessageContaining("Add UNIQUE (price).");
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isZero();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_inCallerTransaction_commitsWithCaller(Db db) throws SQLException {
+        String t = prices(db);
+        try (Connection c = GetOrCreateTest.pool(db).getConnection()) {
+            c.setAutoCommit(false);
+            once(db).upsert(
+                            c,
+                            t,
+                            Map.of("sku", "A", "price", 1),
+                            Upsert.on("sku").doUpdate());
+            c.rollback();
+            once(db).upsert(
+                            c,
+                            t,
+                            Map.of("sku", "B", "price", 2),
+                            Upsert.on("sku").doUpdate());
+            c.commit();
+            c.setAutoCommit(true);
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE sku = 'A'")).isZero();
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE sku = 'B'")).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_rowsMissingKeyOrNamingUnknownColumns_refused(Db db) throws SQLException {
+        String t = prices(db);
+        assertThatThrownBy(() ->
+                        once(db).upsert(t, Map.of("price", 1), Upsert.on("sku").doUpdate()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("must set key column sku");
+        assertThatThrownBy(() -> once(db).upsert(
+                                t,
+                                Map.of("sku", "A", "cost", 1),
+                                Upsert.on("sku").doUpdate()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown column cost");
+    }
+}
