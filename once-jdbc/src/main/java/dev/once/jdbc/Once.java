@@ -283,7 +283,14 @@ public final class Once {
     public boolean isTransient(SQLException e) {
         if (e instanceof SnapshotConflictException) return true;
         Dialect d = dialect;
-        return d != null && d.classifyChain(e).transientFailure();
+        if (d == null) {
+            try (Connection c = dataSource.getConnection()) {
+                dialect = d = Dialect.of(c);
+            } catch (SQLException unreachable) {
+                return false;
+            }
+        }
+        return d.classifyChain(e).transientFailure();
     }
 
     /** Forgets what was read of a table's columns and indexes, e.g. after a migration changed them. */
