@@ -1,0 +1,128 @@
+package dev.once.cli;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.Driver;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.Locale;
+import java.util.Properties;
+
+/**
+ * A database the command works on: one given by JDBC URL, or an embedded PostgreSQL started for the
+ * run and stopped after it.
+ */
+final class Database implements AutoCloseable {
+    static final String SUPPORTED =
+            "jdbc:postgresql://HOST[:PORT]/DB, jdbc:mariadb://HOST[:PORT]/DB or jdbc:sqlite:FILE";
+
+    final String url;
+    final String user;
+    final String password;
+    final String description;
+    private final EmbeddedPostgres embedded;
+
+    private Database(String url, String user, String password, String description, EmbeddedPostgres embedded) {
+        this.url = url;
+        this.user = user;
+        this.password = password;
+        this.description = description;
+        this.embedded = embedded;
+    }
+
+    /** The database at this URL, checked: the driver accepts the URL and a connection opens. */
+    static Database connect(String url, String user, String password) {
+        if (url == null || !url.startsWith("jdbc:")) {
+            throw new UserError("--db '" + url + "' is not a JDBC URL; use " + SUPPORTED);
+        }
+        try {
+            Driver driver = DriverManager.getDriver(url);
+            if (driver == null) throw new SQLException("no driver");
+        } catch (SQLException e) {
+            throw new UserError("no JDBC driver accepts '" + redact(url) + "'; use " + SUPPORTED);
+        }
+        Database db = new Database(url, user, password, redact(url), null);
+        db.check();
+        return db;
+    }
+
+    /** An embedded PostgreSQL in a temporary directory, removed on close. */
+    static Database embeddedPostgres() {
+        try {
+            EmbeddedPostgres pg = EmbeddedPostgres.builder().start();
+            String url = "jdbc:postgresql://localhost:" + pg.getPort() + "/postgres";
+            Database db = new Database(url, "postgres", null, "embedded PostgreSQL", pg);
+            db.check();
+            return db;
+        } catch (IOException e) {
+            throw new UserError("could not start the embedded PostgreSQL: " + Errors.describe(e), e);
+        }
+    }
+
+    private void check() {
+        DriverManager.setLoginTimeout(10);
+        try (Connection c = DriverManager.getConnection(url, properties())) {
+            c.isValid(5);
+        } catch (SQLException e) {
+            throw new UserError("cannot connect to " + description + ": " + Errors.describe(e), e);
+        }
+    }
+
+    Properties properties() {
+        Properties p = new Properties();
+        if (user != null) p.setProperty("user", user);
+        if (password != null) p.setProperty("password", password);
+        if (isSqlite()) {
+            p.setProperty("busy_timeout", "30000");
+            p.setProperty("journal_mode", "WAL");
+        }
+        return p;
+    }
+
+    Connection open() throws SQLException {
+        return DriverManager.getConnection(url, properties());
+    }
+
+    HikariDataSource pool(int size) {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(url);
+        config.setDataSourceProperties(properties());
+        config.setMaximumPoolSize(size);
+        config.setMinimumIdle(0);
+        config.setPoolName("once");
+        return new HikariDataSource(config);
+    }
+
+    boolean isSqlite() {
+        return url.startsWith("jdbc:sqlite:");
+    }
+
+    /** An auto-generated primary key column in this database's DDL. */
+    String idColumn() throws SQLException {
+        try (Connection c = open()) {
+            String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
+            if (product.contains("postgres")) return "id BIGSERIAL PRIMARY KEY";
+            if (product.contains("sqlite")) return "id INTEGER PRIMARY KEY AUTOINCREMENT";
+            return "id BIGINT AUTO_INCREMENT PRIMARY KEY";
+        }
+    }
+
+    /** The URL without password parameters, for output. */
+    static String redact(String url) {
+        return url == null ? null : url.replaceAll("(?i)(password=)[^&;]*", "$1***");
+    }
+
+    @Override
+    public void close() {
+        if (embedded != null) {
+            try {
+                embedded.close();
+            } catch (IOException ignored) {
+                // best effort: the directory is temporary
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package dev.once.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code once} command. */
+@Command(
+        name = "once",
+        mixinStandardHelpOptions = true,
+        usageHelpWidth = 100,
+        versionProvider = OnceCommand.Version.class,
+        subcommands = {RacecheckCommand.class, CommandLine.HelpCommand.class},
+        description = {
+            "Once makes get-or-create safe when many processes race for the same key.",
+            "",
+            "Run 'once help COMMAND' for a command's options."
+        },
+        footer = {"", "Exit codes: 0 success, 1 the check found a problem, 2 bad input or unreachable database."})
+public final class OnceCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new OnceCommand());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            boolean verbose = parseResult.originalArgs().contains("--verbose");
+            commandLine.getErr().println("once " + commandLine.getCommandName() + ": " + Errors.describe(e));
+            if (verbose) e.printStackTrace(commandLine.getErr());
+            return e instanceof UserError u ? u.exitCode() : 2;
+        });
+        cli.setParameterExceptionHandler((e, args) -> {
+            CommandLine c = e.getCommandLine();
+            c.getErr().println("once " + c.getCommandName() + ": " + e.getMessage());
+            c.getErr().println("Run 'once " + (c == cli ? "" : c.getCommandName() + " ") + "--help' for the options.");
+            return 2;
+        });
+        return cli;
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = OnceCommand.class.getPackage().getImplementationVersion();
+            return new String[] {"once " + (v == null ? "development build" : v)};
+        }
+    }
+}

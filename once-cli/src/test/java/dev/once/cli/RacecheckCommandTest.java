@@ -1,0 +1,130 @@
+package dev.once.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Runs {@code once racecheck} as a user would, with real worker processes and real databases. */
+class RacecheckCommandTest {
+
+    record Run(int exit, String out, String err) {
+        JsonNode json() throws Exception {
+            List<String> lines = out.lines().toList();
+            return new ObjectMapper().readTree(lines.get(lines.size() - 1));
+        }
+    }
+
+    static Run once(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cli = OnceCommand.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int exit = cli.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void racecheck_once_noDuplicatesNoErrors(Db db) throws Exception {
+        Run run = once("racecheck", "--db", TestDatabases.url(db), "--procs", "3", "--threads", "2", "--seconds", "3");
+
+        assertThat(run.exit()).as(run.out() + run.err()).isZero();
+        JsonNode json = run.json();
+        assertThat(json.get("strategy").asText()).isEqualTo("once");
+        assertThat(json.get("errors").asLong()).isZero();
+        assertThat(json.get("duplicate_groups").asLong()).isZero();
+        assertThat(json.get("rows").asLong()).isPositive();
+        assertThat(json.get("ops").asLong())
+                .isGreaterThanOrEqualTo(json.get("rows").asLong());
+        assertThat(json.get("procs").asInt()).isEqualTo(3);
+        assertThat(run.out()).contains("verdict           OK");
+    }
+
+    @Test
+    void racecheck_naive_findsDuplicatesAndExitsOne() throws Exception {
+        Run run = once(
+                "racecheck",
+                "--db",
+                TestDatabases.url(Db.POSTGRES),
+                "--strategy",
+                "naive",
+                "--procs",
+                "3",
+                "--threads",
+                "2",
+                "--seconds",
+                "3");
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(1);
+        assertThat(run.json().get("duplicate_groups").asLong()).isPositive();
+        assertThat(run.out()).contains("verdict           RACE");
+    }
+
+    @Test
+    void racecheck_notAJdbcUrl_oneLineExitTwo() {
+        Run run = once("racecheck", "--db", "postgres://nowhere");
+
+        assertThat(run.exit()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err()).contains("is not a JDBC URL").doesNotContain("\tat ");
+    }
+
+    @Test
+    void racecheck_unreachableDatabase_oneLineExitTwo() {
+        Run run = once("racecheck", "--db", "jdbc:postgresql://127.0.0.1:1/nowhere", "--seconds", "1");
+
+        assertThat(run.exit()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err())
+                .contains("cannot connect to jdbc:postgresql://127.0.0.1:1/nowhere")
+                .doesNotContain("\tat ");
+    }
+
+    @Test
+    void racecheck_wrongCredentials_oneLineExitTwoPasswordHidden() {
+        Run run = once(
+                "racecheck",
+                "--db",
+                TestDatabases.url(Db.POSTGRES).replace("user=postgres", "user=nosuch") + "&password=secret");
+
+        assertThat(run.exit()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err()).contains("nosuch").doesNotContain("secret");
+    }
+
+    @Test
+    void racecheck_verbose_printsStackTrace() {
+        Run run = once("racecheck", "--db", "jdbc:postgresql://127.0.0.1:1/nowhere", "--verbose");
+
+        assertThat(run.exit()).isEqualTo(2);
+        assertThat(run.err()).contains("\tat ");
+    }
+
+    @Test
+    void racecheck_outOfRange_exitTwoWithHint() {
+        Run run = once("racecheck", "--procs", "0");
+
+        assertThat(run.exit()).isEqualTo(2);
+        assertThat(run.err())
+                .contains("--procs must be between 1 and 64, not 0")
+                .contains("--help");
+    }
+
+    @Test
+    void help_listsRacecheck() {
+        Run run = once("--help");
+
+        assertThat(run.exit()).isZero();
+        assertThat(run.out()).contains("racecheck");
+    }
+}
