@@ -59,20 +59,33 @@ abstract class Dialect {
         return Failure.OTHER;
     }
 
-    abstract String quote(String identifier);
+    /** Quotes a validated identifier (the SQL standard's double quotes, where the database follows it). */
+    String quote(String identifier) {
+        return '"' + identifier + '"';
+    }
 
     /**
      * True when a conflicting row can be found with a single conflict-free statement: {@code INSERT ...
      * ON CONFLICT (target) DO NOTHING RETURNING *}. MariaDB has no conflict target, so it inserts plainly
      * and catches the duplicate-key error instead (which keeps conflicts on other keys visible).
      */
-    abstract boolean hasTargetedConflictClause();
+    boolean hasTargetedConflictClause() {
+        return true;
+    }
 
-    /** Locking clause that makes a SELECT read the latest committed row, or "" where reads already do. */
-    abstract String latestRowLock();
+    /**
+     * Locking clause that makes a SELECT read the latest committed row, or "" where reads already do
+     * (PostgreSQL at READ COMMITTED; at REPEATABLE READ its insert raises a serialization failure
+     * instead, and SQLite has one writer at a time).
+     */
+    String latestRowLock() {
+        return "";
+    }
 
     /** Whether {@code UPDATE ... RETURNING} exists. */
-    abstract boolean updateReturns();
+    boolean updateReturns() {
+        return true;
+    }
 
     /** Largest number of bind parameters Once puts in one statement. */
     int maxParameters() {

@@ -106,7 +106,7 @@ public final class Once {
         Map<String, Object> l = lookup(t, lookup);
         List<String> key = keyFor(t, l.keySet(), "getOrCreate");
         Supplier<Map<String, Object>> once = memoize(defaults);
-        return transactions(c)
+        return transactions()
                 .run(
                         c,
                         "getOrCreate on " + t.name() + l.keySet(),
@@ -139,7 +139,7 @@ public final class Once {
         for (Map<String, ?> l : lookups) ls.add(lookup(t, l));
         sameColumns(ls, "lookup");
         List<String> key = keyFor(t, ls.get(0).keySet(), "getOrCreateAll");
-        return transactions(c)
+        return transactions()
                 .run(
                         c,
                         "getOrCreateAll on " + t.name() + ls.get(0).keySet(),
@@ -171,7 +171,7 @@ public final class Once {
         Map<String, Object> u = t.resolve(nullToEmpty(updates), "updates");
         Map<String, Object> cd = t.resolve(nullToEmpty(createDefaults), "createDefaults");
         List<String> key = keyFor(t, l.keySet(), "updateOrCreate");
-        return transactions(c)
+        return transactions()
                 .run(
                         c,
                         "updateOrCreate on " + t.name() + l.keySet(),
@@ -250,15 +250,13 @@ public final class Once {
                 }
             }
         }
-        Upsert resolved = spec;
-        return transactions(c)
+        return transactions()
                 .run(
                         c,
                         "upsert on " + t.name() + key,
                         true,
                         dialect instanceof MariaDbDialect ? Connection.TRANSACTION_REPEATABLE_READ : -1,
-                        (conn, callerOwned) ->
-                                new Upserts(dialect).upsertAll(conn, t, rs, resolved, key, updateColumns));
+                        (conn, callerOwned) -> new Upserts(dialect).upsertAll(conn, t, rs, spec, key, updateColumns));
     }
 
     // ---- shared ----
@@ -298,7 +296,7 @@ public final class Once {
         tables.clear();
     }
 
-    private Transactions transactions(Connection c) {
+    private Transactions transactions() {
         return new Transactions(dialect, retry);
     }
 

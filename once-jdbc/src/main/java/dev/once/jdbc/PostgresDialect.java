@@ -23,28 +23,6 @@ final class PostgresDialect extends Dialect {
     }
 
     @Override
-    String quote(String identifier) {
-        return '"' + identifier + '"';
-    }
-
-    @Override
-    boolean hasTargetedConflictClause() {
-        return true;
-    }
-
-    @Override
-    String latestRowLock() {
-        // At READ COMMITTED each statement sees the latest committed rows; at REPEATABLE READ a row
-        // committed after the snapshot raises a serialization failure on insert, handled by the caller.
-        return "";
-    }
-
-    @Override
-    boolean updateReturns() {
-        return true;
-    }
-
-    @Override
     String differs(String existingColumn, String incomingColumn) {
         return existingColumn + " IS DISTINCT FROM " + incomingColumn;
     }

@@ -35,26 +35,6 @@ final class SqliteDialect extends Dialect {
     }
 
     @Override
-    String quote(String identifier) {
-        return '"' + identifier + '"';
-    }
-
-    @Override
-    boolean hasTargetedConflictClause() {
-        return true;
-    }
-
-    @Override
-    String latestRowLock() {
-        return "";
-    }
-
-    @Override
-    boolean updateReturns() {
-        return true;
-    }
-
-    @Override
     String differs(String existingColumn, String incomingColumn) {
         return existingColumn + " IS NOT " + incomingColumn;
     }

@@ -34,6 +34,16 @@ import java.util.function.UnaryOperator;
 final class Upserts {
     private final Dialect d;
 
+    /** One upsertAll call: what every chunk's statement needs, and where outcomes are collected. */
+    private record Batch(
+            Connection c,
+            TableInfo t,
+            Upsert spec,
+            List<String> key,
+            boolean update,
+            List<String> updateColumns,
+            Map<List<Object>, UpsertOutcome> outcomes) {}
+
     Upserts(Dialect dialect) {
         this.d = dialect;
     }
@@ -53,97 +63,69 @@ final class Upserts {
             if (update) merged.remove(k);
             merged.putIfAbsent(k, r);
         }
-        Map<List<Object>, UpsertOutcome> outcomes = new HashMap<>();
+        Batch b = new Batch(c, t, spec, key, update, updateColumns, new HashMap<>());
         for (List<Map<String, Object>> chunk : Sql.chunks(new ArrayList<>(merged.values()), d.maxParameters())) {
-            if (d instanceof PostgresDialect) postgres(c, t, chunk, spec, key, update, updateColumns, outcomes);
-            else if (d instanceof SqliteDialect) sqlite(c, t, chunk, spec, key, update, updateColumns, outcomes);
-            else mariadb(c, t, chunk, spec, key, update, updateColumns, outcomes);
+            if (d instanceof PostgresDialect) postgres(b, chunk);
+            else if (d instanceof SqliteDialect) sqlite(b, chunk);
+            else mariadb(b, chunk);
         }
         List<UpsertOutcome> out = new ArrayList<>(rows.size());
-        for (Map<String, Object> r : rows) out.add(outcomes.get(Sql.keyOf(r, key)));
+        for (Map<String, Object> r : rows) out.add(b.outcomes.get(Sql.keyOf(r, key)));
         return out;
     }
 
-    private void postgres(
-            Connection c,
-            TableInfo t,
-            List<Map<String, Object>> chunk,
-            Upsert spec,
-            List<String> key,
-            boolean update,
-            List<String> updateColumns,
-            Map<List<Object>, UpsertOutcome> outcomes)
-            throws SQLException {
+    private void postgres(Batch b, List<Map<String, Object>> chunk) throws SQLException {
         List<Object> params = new ArrayList<>();
-        String sql = insert(t, chunk, params) + conflictClause(t, spec, key, update, updateColumns) + " RETURNING "
-                + d.columnList(key) + (update ? ", (xmax = 0) AS once_inserted" : "");
-        for (Map<String, Object> r : chunk) outcomes.put(Sql.keyOf(r, key), UpsertOutcome.UNCHANGED);
-        for (Map<String, Object> r : Sql.query(c, sql, params)) {
-            boolean inserted = !update || Boolean.TRUE.equals(r.get("once_inserted"));
-            outcomes.put(Sql.keyOf(r, key), inserted ? UpsertOutcome.INSERTED : UpsertOutcome.UPDATED);
+        String sql = insert(b.t, chunk, params) + conflictClause(b) + " RETURNING " + d.columnList(b.key)
+                + (b.update ? ", (xmax = 0) AS once_inserted" : "");
+        for (Map<String, Object> r : chunk) b.outcomes.put(Sql.keyOf(r, b.key), UpsertOutcome.UNCHANGED);
+        for (Map<String, Object> r : Sql.query(b.c, sql, params)) {
+            boolean inserted = !b.update || Boolean.TRUE.equals(r.get("once_inserted"));
+            b.outcomes.put(Sql.keyOf(r, b.key), inserted ? UpsertOutcome.INSERTED : UpsertOutcome.UPDATED);
         }
     }
 
-    private void sqlite(
-            Connection c,
-            TableInfo t,
-            List<Map<String, Object>> chunk,
-            Upsert spec,
-            List<String> key,
-            boolean update,
-            List<String> updateColumns,
-            Map<List<Object>, UpsertOutcome> outcomes)
-            throws SQLException {
-        Set<List<Object>> existing = existingKeys(c, t, chunk, key, "");
+    private void sqlite(Batch b, List<Map<String, Object>> chunk) throws SQLException {
+        Set<List<Object>> existing = existingKeys(b, chunk, "");
         List<Object> params = new ArrayList<>();
-        String sql = insert(t, chunk, params) + conflictClause(t, spec, key, update, updateColumns) + " RETURNING "
-                + d.columnList(key);
-        for (Map<String, Object> r : chunk) outcomes.put(Sql.keyOf(r, key), UpsertOutcome.UNCHANGED);
-        for (Map<String, Object> r : Sql.query(c, sql, params)) {
-            List<Object> k = Sql.keyOf(r, key);
-            outcomes.put(k, existing.contains(k) ? UpsertOutcome.UPDATED : UpsertOutcome.INSERTED);
+        String sql = insert(b.t, chunk, params) + conflictClause(b) + " RETURNING " + d.columnList(b.key);
+        for (Map<String, Object> r : chunk) b.outcomes.put(Sql.keyOf(r, b.key), UpsertOutcome.UNCHANGED);
+        for (Map<String, Object> r : Sql.query(b.c, sql, params)) {
+            List<Object> k = Sql.keyOf(r, b.key);
+            b.outcomes.put(k, existing.contains(k) ? UpsertOutcome.UPDATED : UpsertOutcome.INSERTED);
         }
     }
 
-    private void mariadb(
-            Connection c,
-            TableInfo t,
-            List<Map<String, Object>> chunk,
-            Upsert spec,
-            List<String> key,
-            boolean update,
-            List<String> updateColumns,
-            Map<List<Object>, UpsertOutcome> outcomes)
-            throws SQLException {
+    private void mariadb(Batch b, List<Map<String, Object>> chunk) throws SQLException {
         Set<List<Object>> existing;
         Set<List<Object>> toUpdate = new HashSet<>();
-        if (update && spec.conditional()) {
+        if (b.update && b.spec.conditional()) {
             existing = new HashSet<>();
-            for (Map<String, Object> r : conditionRows(c, t, chunk, spec, key, updateColumns)) {
-                List<Object> k = Sql.keyOf(r, key);
+            for (Map<String, Object> r : conditionRows(b, chunk)) {
+                List<Object> k = Sql.keyOf(r, b.key);
                 existing.add(k);
                 Object yes = r.get("once_update");
                 if (yes instanceof Number n ? n.intValue() != 0 : Boolean.TRUE.equals(yes)) toUpdate.add(k);
             }
         } else {
-            existing = existingKeys(c, t, chunk, key, d.rowLock());
-            if (update) toUpdate.addAll(existing);
+            existing = existingKeys(b, chunk, d.rowLock());
+            if (b.update) toUpdate.addAll(existing);
         }
         List<Map<String, Object>> write = new ArrayList<>();
         for (Map<String, Object> r : chunk) {
-            List<Object> k = Sql.keyOf(r, key);
+            List<Object> k = Sql.keyOf(r, b.key);
             UpsertOutcome o = !existing.contains(k)
                     ? UpsertOutcome.INSERTED
                     : toUpdate.contains(k) ? UpsertOutcome.UPDATED : UpsertOutcome.UNCHANGED;
-            outcomes.put(k, o);
+            b.outcomes.put(k, o);
             if (o != UpsertOutcome.UNCHANGED) write.add(r);
         }
         if (write.isEmpty()) return;
         List<Object> params = new ArrayList<>();
         StringJoiner set = new StringJoiner(", ");
-        if (update) for (String u : updateColumns) set.add(d.quote(u) + " = VALUES(" + d.quote(u) + ")");
-        else set.add(d.quote(key.get(0)) + " = " + d.quote(key.get(0)));
-        Sql.update(c, insert(t, write, params) + " ON DUPLICATE KEY UPDATE " + set, params);
+        if (b.update) for (String u : b.updateColumns) set.add(d.quote(u) + " = VALUES(" + d.quote(u) + ")");
+        else set.add(d.quote(b.key.get(0)) + " = " + d.quote(b.key.get(0)));
+        Sql.update(b.c, insert(b.t, write, params) + " ON DUPLICATE KEY UPDATE " + set, params);
     }
 
     private String insert(TableInfo t, List<Map<String, Object>> rows, List<Object> params) {
@@ -153,27 +135,25 @@ final class Upserts {
                 + Sql.tuples(columns.size(), rows.size());
     }
 
-    private String conflictClause(
-            TableInfo t, Upsert spec, List<String> key, boolean update, List<String> updateColumns) {
-        String target = " ON CONFLICT (" + d.columnList(key) + ")";
-        if (!update) return target + " DO NOTHING";
+    private String conflictClause(Batch b) {
+        String target = " ON CONFLICT (" + d.columnList(b.key) + ")";
+        if (!b.update) return target + " DO NOTHING";
         StringJoiner set = new StringJoiner(", ");
-        for (String u : updateColumns) set.add(d.quote(u) + " = excluded." + d.quote(u));
-        String table = d.quote(t.name().table());
-        String condition = condition(spec, updateColumns, c -> table + "." + d.quote(c), c -> "excluded." + d.quote(c));
+        for (String u : b.updateColumns) set.add(d.quote(u) + " = excluded." + d.quote(u));
+        String table = d.quote(b.t.name().table());
+        String condition = condition(b, c -> table + "." + d.quote(c), c -> "excluded." + d.quote(c));
         return target + " DO UPDATE SET " + set + (condition.isEmpty() ? "" : " WHERE " + condition);
     }
 
     /** The update's condition: any updated column differs (onlyIfChanged) AND every guard holds. */
-    private String condition(
-            Upsert spec, List<String> updateColumns, UnaryOperator<String> existing, UnaryOperator<String> incoming) {
+    private String condition(Batch b, UnaryOperator<String> existing, UnaryOperator<String> incoming) {
         StringJoiner all = new StringJoiner(" AND ");
-        if (spec.onlyIfChanged) {
+        if (b.spec.onlyIfChanged) {
             StringJoiner any = new StringJoiner(" OR ", "(", ")");
-            for (String u : updateColumns) any.add(d.differs(existing.apply(u), incoming.apply(u)));
+            for (String u : b.updateColumns) any.add(d.differs(existing.apply(u), incoming.apply(u)));
             all.add(any.toString());
         }
-        for (Upsert.Guard g : spec.guards) {
+        for (Upsert.Guard g : b.spec.guards) {
             String e = existing.apply(g.column());
             all.add("(" + e + " IS NULL OR " + incoming.apply(g.column()) + " " + g.comparison().operator + " " + e
                     + ")");
@@ -181,27 +161,18 @@ final class Upserts {
         return all.toString();
     }
 
-    private Set<List<Object>> existingKeys(
-            Connection c, TableInfo t, List<Map<String, Object>> rows, List<String> key, String lock)
-            throws SQLException {
+    private Set<List<Object>> existingKeys(Batch b, List<Map<String, Object>> rows, String lock) throws SQLException {
         List<Object> params = new ArrayList<>();
-        for (Map<String, Object> r : rows) params.addAll(Sql.values(r, key));
-        String sql = "SELECT " + d.columnList(key) + " FROM " + t.quotedName() + " WHERE " + Sql.in(d, key, rows.size())
-                + lock;
+        for (Map<String, Object> r : rows) params.addAll(Sql.values(r, b.key));
+        String sql = "SELECT " + d.columnList(b.key) + " FROM " + b.t.quotedName() + " WHERE "
+                + Sql.in(d, b.key, rows.size()) + lock;
         Set<List<Object>> existing = new HashSet<>();
-        for (Map<String, Object> r : Sql.query(c, sql, params)) existing.add(Sql.keyOf(r, key));
+        for (Map<String, Object> r : Sql.query(b.c, sql, params)) existing.add(Sql.keyOf(r, b.key));
         return existing;
     }
 
     /** MariaDB: locks the existing rows and evaluates the condition against the incoming values. */
-    private List<Map<String, Object>> conditionRows(
-            Connection c,
-            TableInfo t,
-            List<Map<String, Object>> rows,
-            Upsert spec,
-            List<String> key,
-            List<String> updateColumns)
-            throws SQLException {
+    private List<Map<String, Object>> conditionRows(Batch b, List<Map<String, Object>> rows) throws SQLException {
         List<String> columns = new ArrayList<>(rows.get(0).keySet());
         List<Object> params = new ArrayList<>();
         StringJoiner incoming = new StringJoiner(" UNION ALL ", "(", ")");
@@ -214,13 +185,12 @@ final class Upserts {
             params.addAll(Sql.values(r, columns));
         }
         StringJoiner on = new StringJoiner(" AND ");
-        for (String k : key) on.add("once_t." + d.quote(k) + " = once_v." + d.quote(k));
-        String condition =
-                condition(spec, updateColumns, col -> "once_t." + d.quote(col), col -> "once_v." + d.quote(col));
+        for (String k : b.key) on.add("once_t." + d.quote(k) + " = once_v." + d.quote(k));
+        String condition = condition(b, col -> "once_t." + d.quote(col), col -> "once_v." + d.quote(col));
         List<String> selected = new ArrayList<>();
-        for (String k : key) selected.add("once_t." + d.quote(k));
+        for (String k : b.key) selected.add("once_t." + d.quote(k));
         String sql = "SELECT " + String.join(", ", selected) + ", (" + condition + ") AS once_update FROM "
-                + t.quotedName() + " once_t JOIN " + incoming + " once_v ON " + on + d.rowLock();
-        return Sql.query(c, sql, params);
+                + b.t.quotedName() + " once_t JOIN " + incoming + " once_v ON " + on + d.rowLock();
+        return Sql.query(b.c, sql, params);
     }
 }

@@ -13,20 +13,12 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 class GetOrCreateTest {
-    private static final Map<Db, HikariDataSource> POOLS = new java.util.EnumMap<>(Db.class);
-
-    static synchronized HikariDataSource pool(Db db) {
-        return POOLS.computeIfAbsent(db, d -> TestDatabases.pool(d, 4));
-    }
-
-    @AfterAll
-    static void closePools() {
-        POOLS.values().forEach(HikariDataSource::close);
+    static HikariDataSource pool(Db db) {
+        return TestDatabases.shared(db);
     }
 
     /** quotes(id, item UNIQUE, sku UNIQUE, price) */

@@ -32,8 +32,11 @@ public final class TestDatabases {
         return URLS.computeIfAbsent(db, TestDatabases::start);
     }
 
-    public static HikariDataSource pool(Db db, int size) {
-        return pool(db, size, -1);
+    private static final Map<Db, HikariDataSource> SHARED = new EnumMap<>(Db.class);
+
+    /** A small pool per database, shared by the tests of this JVM and closed with it. */
+    public static synchronized HikariDataSource shared(Db db) {
+        return SHARED.computeIfAbsent(db, d -> pool(d, 4, -1));
     }
 
     /** A connection pool whose connections default to this isolation level (-1: the database's default). */
