@@ -1,0 +1,11 @@
+package dev.once.cache;
+
+/**
+ * A value could not be had: the loader failed (here, or in the process that led the load), a cached
+ * failure is still fresh, or the cache table is unreachable and the cache fails closed.
+ */
+public class CacheLoadException extends RuntimeException {
+    public CacheLoadException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

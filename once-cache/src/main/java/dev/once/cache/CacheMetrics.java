@@ -1,0 +1,71 @@
+package dev.once.cache;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+
+/**
+ * The cache's meters, tagged with its namespace: {@code once.cache.requests} by result (hit, near_hit,
+ * miss, coalesced_local, coalesced_remote, stale, negative_hit, fail_open), {@code once.cache.loads} by
+ * outcome, {@code once.cache.lease.takeovers}, {@code once.cache.lease.lost} and the {@code
+ * once.cache.wait} histogram of cross-process waits.
+ */
+final class CacheMetrics {
+    final Counter hit;
+    final Counter nearHit;
+    final Counter miss;
+    final Counter coalescedLocal;
+    final Counter coalescedRemote;
+    final Counter stale;
+    final Counter negativeHit;
+    final Counter failOpen;
+    final Counter loadSuccess;
+    final Counter loadFailure;
+    final Counter takeovers;
+    final Counter leaseLost;
+    final Timer wait;
+
+    CacheMetrics(MeterRegistry registry, String namespace) {
+        hit = request(registry, namespace, "hit");
+        nearHit = request(registry, namespace, "near_hit");
+        miss = request(registry, namespace, "miss");
+        coalescedLocal = request(registry, namespace, "coalesced_local");
+        coalescedRemote = request(registry, namespace, "coalesced_remote");
+        stale = request(registry, namespace, "stale");
+        negativeHit = request(registry, namespace, "negative_hit");
+        failOpen = request(registry, namespace, "fail_open");
+        loadSuccess = Counter.builder("once.cache.loads")
+                .tag("namespace", namespace)
+                .tag("outcome", "success")
+                .description("loader calls")
+                .register(registry);
+        loadFailure = Counter.builder("once.cache.loads")
+                .tag("namespace", namespace)
+                .tag("outcome", "failure")
+                .description("loader calls")
+                .register(registry);
+        takeovers = Counter.builder("once.cache.lease.takeovers")
+                .tag("namespace", namespace)
+                .description("claims taken from a leader whose lease lapsed")
+                .register(registry);
+        leaseLost = Counter.builder("once.cache.lease.lost")
+                .tag("namespace", namespace)
+                .description("leaders whose lease was taken over before they wrote")
+                .register(registry);
+        wait = Timer.builder("once.cache.wait")
+                .tag("namespace", namespace)
+                .description("time waiting for another process's load")
+                .publishPercentileHistogram()
+                .maximumExpectedValue(Duration.ofSeconds(30))
+                .register(registry);
+    }
+
+    private static Counter request(MeterRegistry registry, String namespace, String result) {
+        return Counter.builder("once.cache.requests")
+                .tag("namespace", namespace)
+                .tag("result", result)
+                .description("cache requests by how they were answered")
+                .register(registry);
+    }
+}

@@ -1,0 +1,79 @@
+package dev.once.cache;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JavaType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+
+/** Turns values into the bytes stored in the cache table and back. */
+public interface Codec<V> {
+    byte[] encode(V value);
+
+    V decode(byte[] bytes);
+
+    /** Bytes as they are. */
+    static Codec<byte[]> bytes() {
+        return new Codec<>() {
+            @Override
+            public byte[] encode(byte[] value) {
+                return value;
+            }
+
+            @Override
+            public byte[] decode(byte[] bytes) {
+                return bytes;
+            }
+        };
+    }
+
+    /** Strings as UTF-8. */
+    static Codec<String> string() {
+        return new Codec<>() {
+            @Override
+            public byte[] encode(String value) {
+                return value.getBytes(StandardCharsets.UTF_8);
+            }
+
+            @Override
+            public String decode(byte[] bytes) {
+                return new String(bytes, StandardCharsets.UTF_8);
+            }
+        };
+    }
+
+    /** JSON through Jackson, for a class. */
+    static <V> Codec<V> json(Class<V> type) {
+        return json(new ObjectMapper(), new ObjectMapper().constructType(type));
+    }
+
+    /** JSON through Jackson, for a generic type: {@code Codec.json(new TypeReference<List<Quote>>() {})}. */
+    static <V> Codec<V> json(TypeReference<V> type) {
+        return json(new ObjectMapper(), new ObjectMapper().constructType(type));
+    }
+
+    /** JSON through your own configured ObjectMapper. */
+    static <V> Codec<V> json(ObjectMapper mapper, JavaType type) {
+        return new Codec<>() {
+            @Override
+            public byte[] encode(V value) {
+                try {
+                    return mapper.writeValueAsBytes(value);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(
+                            "cannot encode " + value.getClass().getName() + " as JSON", e);
+                }
+            }
+
+            @Override
+            public V decode(byte[] bytes) {
+                try {
+                    return mapper.readValue(bytes, type);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot decode a cached value as " + type, e);
+                }
+            }
+        };
+    }
+}

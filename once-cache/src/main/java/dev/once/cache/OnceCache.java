@@ -1,0 +1,49 @@
+package dev.once.cache;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import javax.sql.DataSource;
+
+/**
+ * A durable cache on a SQL table in which each key costs one loader call across every process
+ * that shares the table, however many ask at once.
+ *
+ * <pre>{@code
+ * OnceCache<Quote> quotes = OnceCache.builder(dataSource)
+ *         .namespace("quotes")
+ *         .ttl(Duration.ofMinutes(10))
+ *         .codec(Codec.json(Quote.class))
+ *         .build();
+ * Quote q = quotes.get("AAPL", () -> paidApi.quote("AAPL"));
+ * }</pre>
+ *
+ * Implementations are thread-safe. Close the cache to stop its background threads and release the
+ * connection its PostgreSQL listener holds.
+ */
+public interface OnceCache<V> extends AutoCloseable {
+
+    /** A builder for a cache on this data source, storing {@code byte[]} until {@link OnceCacheBuilder#codec} says otherwise. */
+    static OnceCacheBuilder<byte[]> builder(DataSource dataSource) {
+        return new OnceCacheBuilder<>(dataSource, Codec.bytes());
+    }
+
+    /**
+     * The value for the key: from the cache when fresh, else from the loader, called once for the key
+     * across all processes while the others wait for its value.
+     *
+     * @throws CacheLoadException when the loader failed, here or in the process that led the load
+     */
+    V get(String key, Callable<? extends V> loader);
+
+    /** {@link #get} without blocking the caller; the load runs on a virtual thread. */
+    CompletableFuture<V> getAsync(String key, Callable<? extends V> loader);
+
+    /** Removes the key from the table and from every process's near cache. */
+    void purge(String key);
+
+    /** Removes every key of this cache's namespace. */
+    void purgeAll();
+
+    @Override
+    void close();
+}

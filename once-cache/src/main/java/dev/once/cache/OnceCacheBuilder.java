@@ -1,0 +1,200 @@
+package dev.once.cache;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Objects;
+import javax.sql.DataSource;
+
+/** Options for an {@link OnceCache}; every one has a default but the data source. */
+public final class OnceCacheBuilder<V> {
+    /** Opens a connection; used for the PostgreSQL listener's dedicated connection. */
+    public interface ConnectionOpener {
+        Connection open() throws SQLException;
+    }
+
+    final DataSource dataSource;
+    Codec<V> codec;
+    String namespace = "default";
+    String table = "once_entry";
+    Duration ttl = Duration.ofMinutes(10);
+    Duration lease = Duration.ofSeconds(5);
+    Duration staleWhileRevalidate = Duration.ZERO;
+    Duration negativeTtl = Duration.ZERO;
+    int failedRoundsBeforeError = 2;
+    long nearCacheSize;
+    Duration nearCacheMaxAge = Duration.ofSeconds(1);
+    boolean notify = true;
+    ConnectionOpener listenerConnection;
+    Duration pollMin = Duration.ofMillis(2);
+    Duration pollMax = Duration.ofMillis(50);
+    boolean failOpen = true;
+    boolean createTable = true;
+    int maxValueBytes = 4 * 1024 * 1024;
+    Duration cleanupInterval = Duration.ofMinutes(5);
+    MeterRegistry meterRegistry = Metrics.globalRegistry;
+
+    OnceCacheBuilder(DataSource dataSource, Codec<V> codec) {
+        this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+        this.codec = codec;
+    }
+
+    /** How values become bytes: {@link Codec#bytes()}, {@link Codec#string()}, {@link Codec#json(Class)}. */
+    @SuppressWarnings("unchecked")
+    public <W> OnceCacheBuilder<W> codec(Codec<W> codec) {
+        OnceCacheBuilder<W> self = (OnceCacheBuilder<W>) this;
+        self.codec = Objects.requireNonNull(codec, "codec");
+        return self;
+    }
+
+    /** Keys live in a namespace; caches with different namespaces share a table without meeting. */
+    public OnceCacheBuilder<V> namespace(String namespace) {
+        if (namespace == null || namespace.isBlank() || namespace.length() > 200) {
+            throw new IllegalArgumentException("namespace must be 1 to 200 characters");
+        }
+        this.namespace = namespace;
+        return this;
+    }
+
+    /** The cache table (default {@code once_entry}). */
+    public OnceCacheBuilder<V> table(String table) {
+        this.table = Schema.validTable(table);
+        return this;
+    }
+
+    /** How long a value stays fresh, by the database's clock (default 10 minutes). */
+    public OnceCacheBuilder<V> ttl(Duration ttl) {
+        this.ttl = positive(ttl, "ttl");
+        return this;
+    }
+
+    /**
+     * How long a leader's claim lasts without renewal (default 5 s). It is renewed every third of this
+     * while the loader runs, so only a crashed leader lets it lapse; waiters then take over.
+     */
+    public OnceCacheBuilder<V> lease(Duration lease) {
+        this.lease = positive(lease, "lease");
+        return this;
+    }
+
+    /** Serve an expired value for this long after its TTL while exactly one process refreshes it. Off by default. */
+    public OnceCacheBuilder<V> staleWhileRevalidate(Duration window) {
+        this.staleWhileRevalidate = nonNegative(window, "staleWhileRevalidate");
+        return this;
+    }
+
+    /** Cache loader failures for this long, so every caller gets the error without calling the loader. Off by default. */
+    public OnceCacheBuilder<V> negativeTtl(Duration negativeTtl) {
+        this.negativeTtl = nonNegative(negativeTtl, "negativeTtl");
+        return this;
+    }
+
+    /**
+     * When another process's loader fails, waiters claim the key and retry; after this many failed
+     * rounds they give up with a {@link CacheLoadException} (default 2).
+     */
+    public OnceCacheBuilder<V> failedRoundsBeforeError(int rounds) {
+        if (rounds < 0) throw new IllegalArgumentException("failedRoundsBeforeError must be >= 0");
+        this.failedRoundsBeforeError = rounds;
+        return this;
+    }
+
+    /**
+     * An in-process near cache (Caffeine) of at most {@code maxEntries} values, each kept no longer than
+     * its remaining TTL. Purges reach other processes' near caches through NOTIFY on PostgreSQL; elsewhere
+     * entries are also capped by {@link #nearCacheMaxAge}. Off by default.
+     */
+    public OnceCacheBuilder<V> nearCache(long maxEntries) {
+        if (maxEntries < 0) throw new IllegalArgumentException("nearCache size must be >= 0");
+        this.nearCacheSize = maxEntries;
+        return this;
+    }
+
+    /** The longest a near-cache entry lives where purges cannot be broadcast (default 1 s). */
+    public OnceCacheBuilder<V> nearCacheMaxAge(Duration maxAge) {
+        this.nearCacheMaxAge = positive(maxAge, "nearCacheMaxAge");
+        return this;
+    }
+
+    /**
+     * Wake waiters with PostgreSQL LISTEN/NOTIFY (default on; ignored elsewhere). Off: waiters poll, the
+     * mode for PostgreSQL-compatible engines without NOTIFY.
+     */
+    public OnceCacheBuilder<V> notify(boolean notify) {
+        this.notify = notify;
+        return this;
+    }
+
+    /**
+     * How the PostgreSQL listener opens its dedicated connection, e.g. {@code () ->
+     * DriverManager.getConnection(url, user, password)}. Default: it borrows one from the data source
+     * and keeps it.
+     */
+    public OnceCacheBuilder<V> listenerConnection(ConnectionOpener opener) {
+        this.listenerConnection = Objects.requireNonNull(opener);
+        return this;
+    }
+
+    /** Polling waiters re-read after min, doubling up to max (defaults 2 ms and 50 ms). */
+    public OnceCacheBuilder<V> polling(Duration min, Duration max) {
+        this.pollMin = positive(min, "polling min");
+        this.pollMax = positive(max, "polling max");
+        if (max.compareTo(min) < 0) throw new IllegalArgumentException("polling max must be >= min");
+        return this;
+    }
+
+    /**
+     * When the database is unreachable: true (default) calls the loader directly, still one call per key
+     * per process, and resumes caching when the database returns; false throws {@link CacheLoadException}.
+     */
+    public OnceCacheBuilder<V> failOpen(boolean failOpen) {
+        this.failOpen = failOpen;
+        return this;
+    }
+
+    /** Create the table on first use when it is missing (default true). */
+    public OnceCacheBuilder<V> createTable(boolean createTable) {
+        this.createTable = createTable;
+        return this;
+    }
+
+    /** Values above this size are refused with a clear error (default 4 MiB). */
+    public OnceCacheBuilder<V> maxValueBytes(int maxValueBytes) {
+        if (maxValueBytes <= 0) throw new IllegalArgumentException("maxValueBytes must be positive");
+        this.maxValueBytes = maxValueBytes;
+        return this;
+    }
+
+    /** How often expired rows are deleted in small batches (default 5 minutes; zero turns it off). */
+    public OnceCacheBuilder<V> cleanupInterval(Duration interval) {
+        this.cleanupInterval = nonNegative(interval, "cleanupInterval");
+        return this;
+    }
+
+    /** Where metrics go (default Micrometer's global registry). */
+    public OnceCacheBuilder<V> meterRegistry(MeterRegistry registry) {
+        this.meterRegistry = Objects.requireNonNull(registry);
+        return this;
+    }
+
+    /** Checks the database, creates the table if allowed, and starts the background threads. */
+    public OnceCache<V> build() {
+        try {
+            return new SqlOnceCache<>(this);
+        } catch (SQLException e) {
+            throw new CacheLoadException("cannot start the cache on table " + table + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Duration positive(Duration d, String name) {
+        if (d == null || d.isNegative() || d.isZero()) throw new IllegalArgumentException(name + " must be positive");
+        return d;
+    }
+
+    private static Duration nonNegative(Duration d, String name) {
+        if (d == null || d.isNegative()) throw new IllegalArgumentException(name + " must not be negative");
+        return d;
+    }
+}

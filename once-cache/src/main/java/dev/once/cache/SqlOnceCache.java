@@ -1,0 +1,365 @@
+package dev.once.cache;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.HexFormat;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The claim protocol: one loader call per key across every process sharing the table.
+ *
+ * <ol>
+ *   <li><b>In process.</b> One future per key per JVM: the first caller resolves the key, the others
+ *       wait on its future ({@code coalesced_local}), so N threads make one database round trip.
+ *   <li><b>Read.</b> {@code SELECT} by primary key. A fresh value is a hit: nothing is written, no lock
+ *       is taken. A fresh cached failure is thrown. An expired value inside the stale-while-revalidate
+ *       window is served while one background claim refreshes it.
+ *   <li><b>Claim.</b> When no one may serve the key and no live lease exists, {@code INSERT ... ON
+ *       CONFLICT DO UPDATE ... WHERE (the value expired and the lease is free or lapsed) RETURNING
+ *       lease_owner}. Whoever reads back its own token is the leader. Times are the database's clock.
+ *   <li><b>Load.</b> The leader calls the loader while {@link LeaseKeeper} renews its lease, then
+ *       writes the value only if it still holds the lease (fencing), and NOTIFYs the key.
+ *   <li><b>Wait.</b> Others wait for the key's signal, woken by NOTIFY (PostgreSQL) or by polling with
+ *       backoff, and re-read. A waiter that finds the lease lapsed (the leader died) claims the key itself.
+ *   <li><b>Failure.</b> A failing leader releases the claim with the error text (or, opt-in, caches the
+ *       failure for {@code negativeTtl}); its in-process callers get the exception, other processes'
+ *       waiters claim and retry, giving up after {@code failedRoundsBeforeError} failed rounds.
+ *   <li><b>Database down.</b> Fail open (default): the loader is called directly, still once per key
+ *       per process; a warning is logged once per outage, and caching resumes by itself.
+ * </ol>
+ * Invariants: a fresh value is never overwritten except by a purge; a leader whose lease was taken
+ * over writes nothing; a lease lives only while its leader is alive (renewals), so a crash costs
+ * waiters at most one lease.
+ */
+final class SqlOnceCache<V> implements OnceCache<V> {
+    private static final Logger log = LoggerFactory.getLogger(SqlOnceCache.class);
+    private static final long SAFETY_NET_MILLIS = 1_000;
+    private static final long OUTAGE_RETRY_NANOS = 1_000_000_000L;
+
+    private final OnceCacheBuilder<V> config;
+    private final EntryStore store;
+    private final Codec<V> codec;
+    private final CacheMetrics metrics;
+    private final NearCache<V> near;
+    private final Waiters waiters = new Waiters();
+    private final LeaseKeeper leases;
+    private final NotifyListener listener;
+    private final Janitor janitor;
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    private final ConcurrentHashMap<String, CompletableFuture<V>> inFlight = new ConcurrentHashMap<>();
+    private final String process = Long.toString(ProcessHandle.current().pid(), 36) + "-"
+            + Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
+    private final AtomicLong claims = new AtomicLong();
+    private final AtomicBoolean outage = new AtomicBoolean();
+    private volatile long outageUntilNanos;
+    private final String channel;
+
+    SqlOnceCache(OnceCacheBuilder<V> config) throws SQLException {
+        this.config = config;
+        this.codec = config.codec;
+        StoreDialect dialect;
+        try (Connection c = config.dataSource.getConnection()) {
+            dialect = StoreDialect.of(c);
+        }
+        this.store = new EntryStore(config.dataSource, dialect, config.table, config.namespace);
+        if (config.createTable) store.createTableIfAbsent();
+        this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
+        boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
+        this.near = new NearCache<>(config.nearCacheSize, notify ? Long.MAX_VALUE : config.nearCacheMaxAge.toNanos());
+        this.leases = new LeaseKeeper(config.lease.toMillis());
+        this.channel = ("once_" + config.table).toLowerCase(java.util.Locale.ROOT);
+        this.listener = notify
+                ? new NotifyListener(
+                        config.listenerConnection != null
+                                ? config.listenerConnection
+                                : config.dataSource::getConnection,
+                        channel,
+                        this::onNotification,
+                        waiters::wakeAll)
+                : null;
+        this.janitor = config.cleanupInterval.isZero()
+                ? null
+                : new Janitor(store, config.cleanupInterval, config.staleWhileRevalidate.toMillis() + 60_000);
+    }
+
+    @Override
+    public V get(String key, Callable<? extends V> loader) {
+        try {
+            return getAsync(key, loader, false).join();
+        } catch (CompletionException e) {
+            throw unwrap(e.getCause());
+        }
+    }
+
+    @Override
+    public CompletableFuture<V> getAsync(String key, Callable<? extends V> loader) {
+        return getAsync(key, loader, true);
+    }
+
+    private CompletableFuture<V> getAsync(String key, Callable<? extends V> loader, boolean async) {
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(loader, "loader");
+        String hash = hash(key);
+        V nearValue = near.get(hash);
+        if (nearValue != null) {
+            metrics.nearHit.increment();
+            return CompletableFuture.completedFuture(nearValue);
+        }
+        CompletableFuture<V> mine = new CompletableFuture<>();
+        CompletableFuture<V> running = inFlight.putIfAbsent(hash, mine);
+        if (running != null) {
+            metrics.coalescedLocal.increment();
+            return running;
+        }
+        Runnable resolve = () -> {
+            try {
+                mine.complete(resolve(key, hash, loader));
+            } catch (Throwable t) {
+                mine.completeExceptionally(t);
+            } finally {
+                inFlight.remove(hash, mine);
+            }
+        };
+        if (async) executor.execute(resolve);
+        else resolve.run(); // the first caller resolves in its own thread: no hand-off on the hit path
+        return mine;
+    }
+
+    private V resolve(String key, String hash, Callable<? extends V> loader) throws Exception {
+        if (outage.get() && System.nanoTime() < outageUntilNanos) return loadDirectly(loader);
+        try {
+            V v = protocol(key, hash, loader);
+            if (outage.compareAndSet(true, false))
+                log.warn("once-cache: the database is reachable again; caching resumed");
+            return v;
+        } catch (SQLException e) {
+            if (!config.failOpen) throw new CacheLoadException("the cache table is unreachable: " + e.getMessage(), e);
+            if (outage.compareAndSet(false, true)) {
+                log.warn(
+                        "once-cache: the database is unreachable ({}); calling loaders directly until it is back",
+                        e.getMessage());
+            }
+            outageUntilNanos = System.nanoTime() + OUTAGE_RETRY_NANOS;
+            return loadDirectly(loader);
+        }
+    }
+
+    private V loadDirectly(Callable<? extends V> loader) throws Exception {
+        metrics.failOpen.increment();
+        return load(loader);
+    }
+
+    private V protocol(String key, String hash, Callable<? extends V> loader) throws Exception {
+        long pollMillis = config.pollMin.toMillis();
+        long waitStarted = 0;
+        int failedRounds = 0;
+        String lastReleased = null;
+        while (true) {
+            var signal = waiters.signal(hash);
+            Entry e = store.read(hash);
+            if (e != null && e.fresh()) {
+                if (e.state() == Entry.FAILED) {
+                    metrics.negativeHit.increment();
+                    throw new CacheLoadException("cached failure for key " + key + ": " + e.error(), null);
+                }
+                if (waitStarted != 0) {
+                    metrics.wait.record(System.nanoTime() - waitStarted, java.util.concurrent.TimeUnit.NANOSECONDS);
+                    metrics.coalescedRemote.increment();
+                } else {
+                    metrics.hit.increment();
+                }
+                V v = codec.decode(e.value());
+                near.put(hash, v, e.remainingMillis());
+                return v;
+            }
+            if (e != null
+                    && e.state() == Entry.READY
+                    && e.now() < e.expiresAt() + config.staleWhileRevalidate.toMillis()) {
+                metrics.stale.increment();
+                if (!e.leased()) executor.execute(() -> refresh(key, hash, loader));
+                return codec.decode(e.value());
+            }
+            if (e == null || !e.leased()) {
+                if (waitStarted != 0
+                        && e != null
+                        && e.error() != null
+                        && !e.error().equals(lastReleased)) {
+                    lastReleased = e.error();
+                    if (++failedRounds > config.failedRoundsBeforeError) {
+                        throw new CacheLoadException(
+                                "the loader for key " + key + " failed in another process " + failedRounds
+                                        + " times; last error: " + e.error(),
+                                null);
+                    }
+                }
+                String token = process + "-" + claims.incrementAndGet();
+                if (store.claim(hash, key, token, config.lease.toMillis())) {
+                    if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
+                    if (waitStarted == 0) metrics.miss.increment();
+                    return lead(key, hash, token, loader);
+                }
+                continue; // lost the race: the winner's lease is visible now
+            }
+            if (waitStarted == 0) waitStarted = System.nanoTime();
+            long untilLapse = e.leaseUntil() - e.now() + 1;
+            boolean notified = listener != null && listener.listening();
+            Waiters.await(signal, Math.min(notified ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
+            pollMillis = Math.min(pollMillis * 2, config.pollMax.toMillis());
+        }
+    }
+
+    /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
+    private V lead(String key, String hash, String token, Callable<? extends V> loader) throws Exception {
+        LeaseKeeper.Held held = leases.keep(() -> store.renew(hash, token, config.lease.toMillis()));
+        V value;
+        byte[] bytes;
+        try {
+            value = load(loader);
+            if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
+            bytes = codec.encode(value);
+            if (bytes.length > config.maxValueBytes) {
+                throw new CacheLoadException(
+                        "the value for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
+                                + config.maxValueBytes + " (maxValueBytes)",
+                        null);
+            }
+        } catch (Exception | Error failure) {
+            held.stop();
+            try {
+                String error = describe(failure);
+                if (config.negativeTtl.isZero()) store.release(hash, token, error);
+                else store.complete(hash, token, Entry.FAILED, null, error, config.negativeTtl.toMillis());
+                notifyKey(hash);
+            } catch (SQLException e) {
+                failure.addSuppressed(e);
+            }
+            throw failure;
+        }
+        held.stop();
+        try {
+            if (store.complete(hash, token, Entry.READY, bytes, null, config.ttl.toMillis())) {
+                notifyKey(hash);
+                near.put(hash, value, config.ttl.toMillis());
+            } else {
+                metrics.leaseLost.increment(); // fenced: a newer leader's value stands
+            }
+        } catch (SQLException e) {
+            if (!config.failOpen) throw e;
+            log.warn(
+                    "once-cache could not store the value for key {} ({}); returning it uncached", key, e.getMessage());
+        }
+        return value;
+    }
+
+    private V load(Callable<? extends V> loader) throws Exception {
+        try {
+            V v = loader.call();
+            metrics.loadSuccess.increment();
+            return v;
+        } catch (Exception | Error e) {
+            metrics.loadFailure.increment();
+            throw e;
+        }
+    }
+
+    /** Stale-while-revalidate: claim in the background; the winner reloads, everyone else keeps serving. */
+    private void refresh(String key, String hash, Callable<? extends V> loader) {
+        try {
+            String token = process + "-" + claims.incrementAndGet();
+            if (store.claim(hash, key, token, config.lease.toMillis())) lead(key, hash, token, loader);
+        } catch (Exception e) {
+            log.warn("once-cache could not refresh key {}: {}", key, e.getMessage());
+        }
+    }
+
+    private void notifyKey(String hash) {
+        waiters.wake(hash);
+        if (listener == null) return;
+        try {
+            store.execute("SELECT pg_notify(?, ?)", channel, "k/" + config.namespace + "/" + hash);
+        } catch (SQLException e) {
+            log.debug("NOTIFY failed; waiters will poll", e);
+        }
+    }
+
+    private void onNotification(String payload) {
+        int last = payload.lastIndexOf('/');
+        if (last < 0 || !payload.substring(2, last).equals(config.namespace)) return;
+        String hash = payload.substring(last + 1);
+        switch (payload.charAt(0)) {
+            case 'k' -> waiters.wake(hash);
+            case 'p' -> near.invalidate(hash);
+            case 'P' -> near.invalidateAll();
+            default -> {}
+        }
+    }
+
+    @Override
+    public void purge(String key) {
+        String hash = hash(key);
+        near.invalidate(hash);
+        try {
+            store.purge(hash);
+            if (listener != null)
+                store.execute("SELECT pg_notify(?, ?)", channel, "p/" + config.namespace + "/" + hash);
+        } catch (SQLException e) {
+            throw new CacheLoadException("cannot purge key " + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void purgeAll() {
+        near.invalidateAll();
+        try {
+            store.purgeAll();
+            if (listener != null) store.execute("SELECT pg_notify(?, ?)", channel, "P/" + config.namespace + "/*");
+        } catch (SQLException e) {
+            throw new CacheLoadException("cannot purge namespace " + config.namespace + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (listener != null) listener.close();
+        if (janitor != null) janitor.close();
+        leases.close();
+        executor.shutdown();
+    }
+
+    static String hash(String key) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            return HexFormat.of().formatHex(sha.digest(key.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String describe(Throwable t) {
+        String m = t.getMessage();
+        return t.getClass().getName() + (m == null ? "" : ": " + (m.length() > 1000 ? m.substring(0, 1000) : m));
+    }
+
+    private static RuntimeException unwrap(Throwable t) {
+        if (t instanceof ExecutionException || t instanceof CompletionException) t = t.getCause();
+        if (t instanceof CacheLoadException c) return c;
+        if (t instanceof RuntimeException r) return new CacheLoadException(r.getMessage(), r);
+        if (t instanceof Error err) throw err;
+        return new CacheLoadException("the loader failed: " + t, t);
+    }
+}

@@ -1,0 +1,70 @@
+package dev.once.cache;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Locale;
+
+/** The few places where the cache's SQL differs between databases. Times are epoch milliseconds. */
+enum StoreDialect {
+    POSTGRES("(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT", "postgresql"),
+    MARIADB("CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)", "mariadb"),
+    SQLITE("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)", "sqlite");
+
+    /** The database clock, in epoch milliseconds: leases and TTLs never use the replicas' clocks. */
+    final String now;
+    /** The name of the shipped DDL file, {@code schema-NAME.sql}. */
+    final String schemaName;
+
+    StoreDialect(String now, String schemaName) {
+        this.now = now;
+        this.schemaName = schemaName;
+    }
+
+    static StoreDialect of(Connection c) throws SQLException {
+        String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
+        String version = c.getMetaData().getDatabaseProductVersion().toLowerCase(Locale.ROOT);
+        if (product.contains("postgres")) return POSTGRES;
+        if (product.contains("sqlite")) return SQLITE;
+        if (product.contains("mariadb") || version.contains("mariadb")) return MARIADB;
+        throw new SQLException("once-cache does not support " + c.getMetaData().getDatabaseProductName()
+                + " yet; supported: PostgreSQL, MariaDB, SQLite");
+    }
+
+    /**
+     * Claims the key for {@code owner} when nobody may serve or is producing it: no row, or a row whose
+     * value has expired (or was never written) and whose lease is free or lapsed. Returns the lease
+     * owner after the statement: the caller is the leader when it is its own token.
+     */
+    String claim(String table) {
+        String claimable = "(" + table + ".lease_until IS NULL OR " + table + ".lease_until <= " + now + ") AND ("
+                + table + ".state = 0 OR " + table + ".expires_at <= " + now + ")";
+        String insert = "INSERT INTO " + table + " (namespace, key_hash, key_text, state, lease_owner, lease_until,"
+                + " updated_at) VALUES (?, ?, ?, 0, ?, " + now + " + ?, " + now + ")";
+        return switch (this) {
+            case POSTGRES, SQLITE ->
+                insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
+                        + " lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,"
+                        + " updated_at = excluded.updated_at WHERE " + claimable + " RETURNING lease_owner";
+            // MariaDB assigns ON DUPLICATE KEY UPDATE columns in order: the first assignment
+            // evaluates the condition on the old row and keeps it in a session variable.
+            case MARIADB ->
+                insert + " ON DUPLICATE KEY UPDATE"
+                        + " lease_owner = IF(@once_claim := (" + claimable.replace(table + ".", "") + "),"
+                        + " VALUES(lease_owner), lease_owner),"
+                        + " lease_until = IF(@once_claim, VALUES(lease_until), lease_until),"
+                        + " updated_at = IF(@once_claim, VALUES(updated_at), updated_at) RETURNING lease_owner";
+        };
+    }
+
+    /** Deletes up to {@code ?} expired, unleased rows of a namespace older than {@code now - ?}. */
+    String deleteExpired(String table) {
+        String expired =
+                "namespace = ? AND expires_at < " + now + " - ? AND (lease_until IS NULL OR lease_until < " + now + ")";
+        return switch (this) {
+            case MARIADB -> "DELETE FROM " + table + " WHERE " + expired + " LIMIT ?";
+            case POSTGRES, SQLITE ->
+                "DELETE FROM " + table + " WHERE (namespace, key_hash) IN (SELECT namespace, key_hash FROM " + table
+                        + " WHERE " + expired + " LIMIT ?)";
+        };
+    }
+}

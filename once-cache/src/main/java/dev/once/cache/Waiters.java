@@ -1,0 +1,38 @@
+package dev.once.cache;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Wake-up signals for keys whose value another process is producing. A waiter takes the key's signal
+ * <em>before</em> it reads the row, so a wake-up that arrives between the read and the wait is not lost.
+ */
+final class Waiters {
+    private final ConcurrentHashMap<String, CompletableFuture<Void>> signals = new ConcurrentHashMap<>();
+
+    CompletableFuture<Void> signal(String keyHash) {
+        return signals.computeIfAbsent(keyHash, k -> new CompletableFuture<>());
+    }
+
+    void wake(String keyHash) {
+        CompletableFuture<Void> s = signals.remove(keyHash);
+        if (s != null) s.complete(null);
+    }
+
+    /** After a listener reconnects, notifications may have been missed: every waiter re-reads. */
+    void wakeAll() {
+        for (String k : signals.keySet()) wake(k);
+    }
+
+    /** Waits for the signal or the timeout, whichever comes first. */
+    static void await(CompletableFuture<Void> signal, long timeoutMillis) throws InterruptedException {
+        try {
+            signal.get(Math.max(1, timeoutMillis), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException ignored) {
+            // time to re-read the row
+        }
+    }
+}

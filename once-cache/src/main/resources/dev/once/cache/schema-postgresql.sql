@@ -1,0 +1,16 @@
+-- once-cache table for PostgreSQL. once-cache creates it on first use unless told not to
+-- (createTable(false)); apply this file with your migrations instead if your DBA prefers.
+CREATE TABLE IF NOT EXISTS once_entry (
+    namespace   VARCHAR(200) NOT NULL,
+    key_hash    CHAR(64)     NOT NULL,  -- SHA-256 of the key, hex
+    key_text    TEXT         NOT NULL,
+    state       SMALLINT     NOT NULL,  -- 0 nothing stored, 1 value, 2 cached failure
+    value       BYTEA,
+    error       TEXT,
+    expires_at  BIGINT,                 -- epoch ms, database clock
+    lease_owner VARCHAR(80),            -- the leader's claim token, NULL when free
+    lease_until BIGINT,                 -- epoch ms, database clock
+    updated_at  BIGINT       NOT NULL,
+    PRIMARY KEY (namespace, key_hash)
+);
+CREATE INDEX IF NOT EXISTS once_entry_expires ON once_entry (namespace, expires_at);

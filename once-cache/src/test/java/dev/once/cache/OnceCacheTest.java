@@ -1,0 +1,241 @@
+package dev.once.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class OnceCacheTest {
+
+    static OnceCacheBuilder<String> builder(Db db, SimpleMeterRegistry registry) {
+        return OnceCache.builder(TestDatabases.shared(db))
+                .namespace(TestDatabases.newTable("ns"))
+                .codec(Codec.string())
+                .meterRegistry(registry);
+    }
+
+    static double count(SimpleMeterRegistry r, String name, String tag, String value) {
+        var c = r.find(name).tag(tag, value).counter();
+        return c == null ? 0 : c.count();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_absentThenPresent_loaderOnceThenHit(Db db) {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache = builder(db, registry).build()) {
+            assertThat(cache.get("AAPL", () -> "v" + calls.incrementAndGet())).isEqualTo("v1");
+            assertThat(cache.get("AAPL", () -> "v" + calls.incrementAndGet())).isEqualTo("v1");
+            assertThat(cache.get("MSFT", () -> "v" + calls.incrementAndGet())).isEqualTo("v2");
+        }
+        assertThat(calls).hasValue(2);
+        assertThat(count(registry, "once.cache.requests", "result", "hit")).isEqualTo(1);
+        assertThat(count(registry, "once.cache.requests", "result", "miss")).isEqualTo(2);
+        assertThat(count(registry, "once.cache.loads", "outcome", "success")).isEqualTo(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_manyThreadsOneKey_oneLoaderCall(Db db) throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        AtomicInteger calls = new AtomicInteger();
+        List<String> results = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (OnceCache<String> cache = builder(db, registry).build()) {
+            CountDownLatch start = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        start.await();
+                        results.add(cache.get("k", () -> {
+                            Thread.sleep(100);
+                            return "v" + calls.incrementAndGet();
+                        }));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }));
+            }
+            start.countDown();
+            for (Thread t : threads) t.join();
+        }
+        assertThat(calls).hasValue(1);
+        assertThat(results).hasSize(16).containsOnly("v1");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_afterTtl_reloads(Db db) throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache = builder(db, new SimpleMeterRegistry())
+                .ttl(Duration.ofMillis(300))
+                .build()) {
+            assertThat(cache.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v1");
+            Thread.sleep(400);
+            assertThat(cache.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v2");
+        }
+        assertThat(calls).hasValue(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void purge_key_reloadsOnlyThatKey(Db db) {
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache = builder(db, new SimpleMeterRegistry()).build()) {
+            cache.get("a", () -> "a" + calls.incrementAndGet());
+            cache.get("b", () -> "b" + calls.incrementAndGet());
+            cache.purge("a");
+            assertThat(cache.get("a", () -> "a" + calls.incrementAndGet())).isEqualTo("a3");
+            assertThat(cache.get("b", () -> "b" + calls.incrementAndGet())).isEqualTo("b2");
+            cache.purgeAll();
+            assertThat(cache.get("b", () -> "b" + calls.incrementAndGet())).isEqualTo("b4");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_loaderFails_notCachedByDefault(Db db) {
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache = builder(db, new SimpleMeterRegistry()).build()) {
+            assertThatThrownBy(() -> cache.get("k", () -> {
+                        calls.incrementAndGet();
+                        throw new IllegalStateException("upstream 503");
+                    }))
+                    .isInstanceOf(CacheLoadException.class)
+                    .hasMessageContaining("upstream 503");
+            assertThat(cache.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v2");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_negativeTtl_failureCachedWithoutCallingLoader(Db db) {
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache = builder(db, new SimpleMeterRegistry())
+                .negativeTtl(Duration.ofMinutes(1))
+                .build()) {
+            assertThatThrownBy(() -> cache.get("k", () -> {
+                        calls.incrementAndGet();
+                        throw new IllegalStateException("not found upstream");
+                    }))
+                    .isInstanceOf(CacheLoadException.class);
+            assertThatThrownBy(() -> cache.get("k", () -> "v" + calls.incrementAndGet()))
+                    .isInstanceOf(CacheLoadException.class)
+                    .hasMessageContaining("cached failure")
+                    .hasMessageContaining("not found upstream");
+        }
+        assertThat(calls).hasValue(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_valueOverLimit_clearErrorAndNotStored(Db db) {
+        try (OnceCache<String> cache =
+                builder(db, new SimpleMeterRegistry()).maxValueBytes(10).build()) {
+            assertThatThrownBy(() -> cache.get("k", () -> "x".repeat(11)))
+                    .isInstanceOf(CacheLoadException.class)
+                    .hasMessageContaining("is 11 bytes, over the cache's limit of 10 (maxValueBytes)");
+            assertThat(cache.get("k", () -> "small")).isEqualTo("small");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_hits_neverWrite(Db db) throws SQLException {
+        String ns = TestDatabases.newTable("ns");
+        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(db))
+                .namespace(ns)
+                .codec(Codec.string())
+                .build()) {
+            cache.get("k", () -> "v");
+            long updated = TestDatabases.count(db, "SELECT updated_at FROM once_entry WHERE namespace = '" + ns + "'");
+            long version = db == Db.POSTGRES ? xmin(ns) : 0;
+            for (int i = 0; i < 50; i++) cache.get("k", () -> "other");
+            assertThat(TestDatabases.count(db, "SELECT updated_at FROM once_entry WHERE namespace = '" + ns + "'"))
+                    .isEqualTo(updated);
+            if (db == Db.POSTGRES) assertThat(xmin(ns)).isEqualTo(version); // no new row version at all
+        }
+    }
+
+    private static long xmin(String ns) throws SQLException {
+        return TestDatabases.count(
+                Db.POSTGRES, "SELECT xmin::text::bigint FROM once_entry WHERE namespace = '" + ns + "'");
+    }
+
+    @Test
+    void codec_json_roundTripsGenericTypes() {
+        try (OnceCache<Map<String, List<Integer>>> cache = OnceCache.builder(TestDatabases.shared(Db.SQLITE))
+                .namespace(TestDatabases.newTable("ns"))
+                .codec(Codec.json(new TypeReference<Map<String, List<Integer>>>() {}))
+                .build()) {
+            Map<String, List<Integer>> v = Map.of("a", List.of(1, 2));
+            assertThat(cache.get("k", () -> v)).isEqualTo(v);
+            assertThat(cache.get("k", () -> Map.of())).isEqualTo(v);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void store_leaderWhoseLeaseWasTakenOver_cannotOverwrite(Db db) throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        try (OnceCache<String> ignored = OnceCache.builder(TestDatabases.shared(db))
+                .namespace(ns)
+                .codec(Codec.string())
+                .build()) {
+            var store = new EntryStore(
+                    TestDatabases.shared(db), StoreDialect.of(TestDatabases.connect(db)), "once_entry", ns);
+            String hash = SqlOnceCache.hash("k");
+            assertThat(store.claim(hash, "k", "old-leader", 50)).isTrue();
+            assertThat(store.claim(hash, "k", "new-leader", 5_000)).isFalse(); // lease still live
+            Thread.sleep(120);
+            assertThat(store.claim(hash, "k", "new-leader", 5_000)).isTrue(); // lapsed: taken over
+            assertThat(store.complete(hash, "new-leader", Entry.READY, "new".getBytes(), null, 60_000))
+                    .isTrue();
+            assertThat(store.complete(hash, "old-leader", Entry.READY, "old".getBytes(), null, 60_000))
+                    .isFalse();
+            assertThat(store.renew(hash, "old-leader", 5_000)).isFalse();
+            assertThat(new String(store.read(hash).value())).isEqualTo("new");
+            assertThat(store.claim(hash, "k", "third", 5_000)).isFalse(); // a fresh value is not claimable
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void build_manyReplicasAtOnce_createTheTableOnce(Db db) throws Exception {
+        String table = TestDatabases.newTable("cache");
+        List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch start = new CountDownLatch(1);
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                try {
+                    start.await();
+                    OnceCache.builder(TestDatabases.shared(db))
+                            .table(table)
+                            .build()
+                            .close();
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            }));
+        }
+        start.countDown();
+        for (Thread t : threads) t.join();
+        assertThat(errors).isEmpty();
+        assertThat(TestDatabases.count(db, "SELECT COUNT(*) FROM " + table)).isZero();
+    }
+}
