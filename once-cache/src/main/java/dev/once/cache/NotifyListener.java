@@ -1,41 +1,102 @@
 package dev.once.cache;
 
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import javax.sql.DataSource;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One dedicated PostgreSQL connection per cache that LISTENs on the table's channel and hands each
- * payload to the cache, which wakes the waiting futures of that key. On a broken connection it
- * reconnects with backoff and asks the cache to wake every waiter, since notifications sent meanwhile
+ * One dedicated PostgreSQL connection per data source and table in a JVM, shared by every cache on
+ * them, that LISTENs on the table's channel and hands each payload to the caches, which wake the
+ * waiting futures of that key. The connection is opened outside the pool when the data source tells
+ * its URL (HikariCP and most pools do), so it never takes a pool slot. On a broken connection it
+ * reconnects with backoff and asks the caches to wake every waiter, since notifications sent meanwhile
  * are lost; polling remains the safety net throughout.
  */
 final class NotifyListener implements AutoCloseable {
+    /** What a cache hears. */
+    record Subscriber(Consumer<String> onPayload, Runnable onReconnect) {}
+
+    private record Key(DataSource dataSource, String channel) {}
+
+    private static final Map<Key, NotifyListener> SHARED = new HashMap<>();
+
+    /** The listener for this data source and channel, started on first use. */
+    static synchronized NotifyListener subscribe(
+            DataSource dataSource, OnceCacheBuilder.ConnectionOpener opener, String channel, Subscriber subscriber) {
+        NotifyListener l = SHARED.computeIfAbsent(
+                new Key(dataSource, channel),
+                k -> new NotifyListener(opener != null ? opener : outsidePool(dataSource), channel));
+        l.subscribers.add(subscriber);
+        if (l.listening) subscriber.onReconnect().run();
+        return l;
+    }
+
+    /** Stops hearing; the last subscriber to leave closes the connection. */
+    static synchronized void unsubscribe(DataSource dataSource, String channel, Subscriber subscriber) {
+        Key key = new Key(dataSource, channel);
+        NotifyListener l = SHARED.get(key);
+        if (l == null) return;
+        l.subscribers.remove(subscriber);
+        if (l.subscribers.isEmpty()) {
+            SHARED.remove(key);
+            l.close();
+        }
+    }
+
+    /**
+     * Opens a connection with the data source's own URL and credentials when it exposes them (HikariCP's
+     * getJdbcUrl/getUsername/getPassword, or getUrl/getUser), else borrows one from it for good.
+     */
+    static OnceCacheBuilder.ConnectionOpener outsidePool(DataSource ds) {
+        String url = property(ds, "getJdbcUrl", "getUrl", "getURL");
+        if (url == null) return ds::getConnection;
+        String user = property(ds, "getUsername", "getUser");
+        String password = property(ds, "getPassword");
+        return () -> {
+            Properties p = new Properties();
+            if (user != null) p.setProperty("user", user);
+            if (password != null) p.setProperty("password", password);
+            return DriverManager.getConnection(url, p);
+        };
+    }
+
+    private static String property(Object target, String... getters) {
+        for (String getter : getters) {
+            try {
+                Object v = target.getClass().getMethod(getter).invoke(target);
+                if (v instanceof String s && !s.isBlank()) return s;
+            } catch (ReflectiveOperationException | RuntimeException ignored) {
+                // not this pool's name for it
+            }
+        }
+        return null;
+    }
+
+    private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
     private static final Logger log = LoggerFactory.getLogger(NotifyListener.class);
 
     private final OnceCacheBuilder.ConnectionOpener opener;
     private final String channel;
-    private final Consumer<String> onPayload;
-    private final Runnable onReconnect;
     private final Thread thread;
     private volatile boolean closed;
     private volatile boolean listening;
     private volatile Connection connection;
 
-    NotifyListener(
-            OnceCacheBuilder.ConnectionOpener opener,
-            String channel,
-            Consumer<String> onPayload,
-            Runnable onReconnect) {
+    private NotifyListener(OnceCacheBuilder.ConnectionOpener opener, String channel) {
         this.opener = opener;
         this.channel = channel;
-        this.onPayload = onPayload;
-        this.onReconnect = onReconnect;
         this.thread = Thread.ofPlatform()
                 .daemon()
                 .name("once-cache-listener-" + channel)
@@ -59,11 +120,13 @@ final class NotifyListener implements AutoCloseable {
                 PGConnection pg = c.unwrap(PGConnection.class);
                 listening = true;
                 backoff = 100;
-                onReconnect.run();
+                for (Subscriber sub : subscribers) sub.onReconnect().run();
                 while (!closed) {
                     PGNotification[] notifications = pg.getNotifications(500);
                     if (notifications == null) continue;
-                    for (PGNotification n : notifications) onPayload.accept(n.getParameter());
+                    for (PGNotification n : notifications) {
+                        for (Subscriber sub : subscribers) sub.onPayload().accept(n.getParameter());
+                    }
                 }
             } catch (SQLException | RuntimeException e) {
                 listening = false;
@@ -91,7 +154,7 @@ final class NotifyListener implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         closed = true;
         Connection c = connection;
         if (c != null) {

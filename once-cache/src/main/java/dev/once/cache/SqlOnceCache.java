@@ -68,6 +68,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final AtomicBoolean outage = new AtomicBoolean();
     private volatile long outageUntilNanos;
     private final String channel;
+    private final NotifyListener.Subscriber subscriber;
 
     SqlOnceCache(OnceCacheBuilder<V> config) throws SQLException {
         this.config = config;
@@ -82,15 +83,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
         this.near = new NearCache<>(config.nearCacheSize, notify ? Long.MAX_VALUE : config.nearCacheMaxAge.toNanos());
         this.leases = new LeaseKeeper(config.lease.toMillis());
-        this.channel = ("once_" + config.table).toLowerCase(java.util.Locale.ROOT);
+        this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
+        this.subscriber = new NotifyListener.Subscriber(this::onNotification, waiters::wakeAll);
         this.listener = notify
-                ? new NotifyListener(
-                        config.listenerConnection != null
-                                ? config.listenerConnection
-                                : config.dataSource::getConnection,
-                        channel,
-                        this::onNotification,
-                        waiters::wakeAll)
+                ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
                 : null;
         this.janitor = config.cleanupInterval.isZero()
                 ? null
@@ -335,7 +331,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public void close() {
-        if (listener != null) listener.close();
+        if (listener != null) NotifyListener.unsubscribe(config.dataSource, channel, subscriber);
         if (janitor != null) janitor.close();
         leases.close();
         executor.shutdown();

@@ -1,0 +1,155 @@
+package dev.once.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Stale-while-revalidate, the near cache and purges across caches, failures shared across caches. */
+class FreshnessTest {
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_staleWhileRevalidate_servesStaleWhileExactlyOneRefreshes(Db db) throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        String ns = TestDatabases.newTable("ns");
+        List<OnceCache<String>> replicas = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            replicas.add(OnceCache.builder(TestDatabases.shared(db))
+                    .namespace(ns)
+                    .codec(Codec.string())
+                    .ttl(Duration.ofMillis(300))
+                    .staleWhileRevalidate(Duration.ofMinutes(1))
+                    .meterRegistry(registry)
+                    .build());
+        }
+        try {
+            assertThat(replicas.get(0).get("k", () -> "v" + calls.incrementAndGet()))
+                    .isEqualTo("v1");
+            Thread.sleep(400); // expired, inside the stale window
+            List<CompletableFuture<String>> gets = new ArrayList<>();
+            for (int i = 0; i < 30; i++) {
+                gets.add(replicas.get(i % 3).getAsync("k", () -> {
+                    Thread.sleep(200);
+                    return "v" + calls.incrementAndGet();
+                }));
+            }
+            for (CompletableFuture<String> g : gets)
+                assertThat(g.get(10, TimeUnit.SECONDS)).isEqualTo("v1");
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> replicas.get(1).get("k", () -> "never").equals("v2"));
+            assertThat(calls).hasValue(2); // one load, one refresh, across 3 caches and 30 stale reads
+        } finally {
+            replicas.forEach(OnceCache::close);
+        }
+        assertThat(registry.find("once.cache.requests")
+                        .tag("result", "stale")
+                        .counter()
+                        .count())
+                .isPositive();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void nearCache_purgeInOneCache_reachesTheOther(Db db) throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        AtomicInteger calls = new AtomicInteger();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (OnceCache<String> a = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .nearCache(100)
+                        .nearCacheMaxAge(Duration.ofMillis(500))
+                        .meterRegistry(registry)
+                        .build();
+                OnceCache<String> b = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .nearCache(100)
+                        .nearCacheMaxAge(Duration.ofMillis(500))
+                        .build()) {
+            assertThat(a.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v1");
+            assertThat(b.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v1");
+            assertThat(a.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v1");
+            assertThat(registry.find("once.cache.requests")
+                            .tag("result", "near_hit")
+                            .counter()
+                            .count())
+                    .isEqualTo(1);
+
+            b.purge("k");
+
+            // PostgreSQL broadcasts the purge at once; elsewhere the near entry lives at most nearCacheMaxAge
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> a.get("k", () -> "v" + calls.incrementAndGet()).equals("v2"));
+        }
+        assertThat(calls).hasValue(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_leaderInAnotherCacheFails_waiterRetriesAndSucceeds(Db db) throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        try (OnceCache<String> leader = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .build();
+                OnceCache<String> waiter = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .build()) {
+            CompletableFuture<String> failing = leader.getAsync("k", () -> {
+                Thread.sleep(300);
+                throw new IllegalStateException("upstream 500");
+            });
+            Thread.sleep(100);
+            CompletableFuture<String> waiting = waiter.getAsync("k", () -> "recovered");
+
+            assertThat(waiting.get(10, TimeUnit.SECONDS)).isEqualTo("recovered");
+            assertThatThrownBy(() -> failing.get(10, TimeUnit.SECONDS)).hasMessageContaining("upstream 500");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_loaderFailsEverywhere_everyCallerGetsAClearError(Db db) throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        AtomicInteger calls = new AtomicInteger();
+        List<OnceCache<String>> caches = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            caches.add(OnceCache.builder(TestDatabases.shared(db))
+                    .namespace(ns)
+                    .codec(Codec.string())
+                    .failedRoundsBeforeError(1)
+                    .build());
+        }
+        try {
+            List<CompletableFuture<String>> gets = new ArrayList<>();
+            for (OnceCache<String> c : caches) {
+                gets.add(c.getAsync("k", () -> {
+                    calls.incrementAndGet();
+                    Thread.sleep(150);
+                    throw new IllegalStateException("upstream down");
+                }));
+            }
+            for (CompletableFuture<String> g : gets) {
+                assertThatThrownBy(() -> g.get(30, TimeUnit.SECONDS)).hasMessageContaining("upstream down");
+            }
+        } finally {
+            caches.forEach(OnceCache::close);
+        }
+        assertThat(calls.get()).isBetween(1, 5);
+    }
+}
