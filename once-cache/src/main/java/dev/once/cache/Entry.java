@@ -20,6 +20,11 @@ record Entry(int state, byte[] value, String error, long expiresAt, String lease
         return leaseOwner != null && leaseUntil > now;
     }
 
+    /** No one may serve it and no one is producing it: the state in which a claim succeeds. */
+    boolean claimable() {
+        return !leased() && !fresh();
+    }
+
     long remainingMillis() {
         return expiresAt - now;
     }

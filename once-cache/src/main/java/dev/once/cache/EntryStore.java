@@ -24,8 +24,14 @@ final class EntryStore {
     private final String purge;
     private final String purgeAll;
     private final String deleteExpired;
+    private final String notifyChannel;
+    private volatile Boolean changeIsolation;
 
-    EntryStore(DataSource dataSource, StoreDialect dialect, String table, String namespace) {
+    /**
+     * @param notifyChannel PostgreSQL channel to NOTIFY when a key is written or released, in the same
+     *     statement; null for none
+     */
+    EntryStore(DataSource dataSource, StoreDialect dialect, String table, String namespace, String notifyChannel) {
         this.dataSource = dataSource;
         this.dialect = dialect;
         this.table = table;
@@ -43,6 +49,7 @@ final class EntryStore {
         this.purge = "DELETE FROM " + table + pk;
         this.purgeAll = "DELETE FROM " + table + " WHERE namespace = ?";
         this.deleteExpired = dialect.deleteExpired(table);
+        this.notifyChannel = notifyChannel;
     }
 
     StoreDialect dialect() {
@@ -99,12 +106,12 @@ final class EntryStore {
      */
     boolean complete(String keyHash, String owner, int state, byte[] value, String error, long ttlMillis)
             throws SQLException {
-        return update(complete, state, value, error, ttlMillis, namespace, keyHash, owner) == 1;
+        return write(complete, keyHash, state, value, error, ttlMillis, namespace, keyHash, owner);
     }
 
     /** Frees the lease without a value, recording why, so a waiter can claim and retry. */
     boolean release(String keyHash, String owner, String error) throws SQLException {
-        return update(release, error, namespace, keyHash, owner) == 1;
+        return write(release, keyHash, error, namespace, keyHash, owner);
     }
 
     void purge(String keyHash) throws SQLException {
@@ -118,6 +125,21 @@ final class EntryStore {
     /** Deletes at most {@code limit} rows that expired more than {@code graceMillis} ago; returns how many. */
     int deleteExpired(long graceMillis, int limit) throws SQLException {
         return update(deleteExpired, namespace, graceMillis, limit);
+    }
+
+    /** An UPDATE of one row; on PostgreSQL with NOTIFY, the notification goes in the same statement. */
+    private boolean write(String sql, String keyHash, Object... params) throws SQLException {
+        if (notifyChannel == null) return update(sql, params) == 1;
+        String notifying = "WITH u AS (" + sql + " RETURNING 1) SELECT pg_notify(?, ?) FROM u";
+        try (Connection c = connection();
+                PreparedStatement ps = c.prepareStatement(notifying)) {
+            for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
+            ps.setString(params.length + 1, notifyChannel);
+            ps.setString(params.length + 2, "k/" + namespace + "/" + keyHash);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
     }
 
     private int update(String sql, Object... params) throws SQLException {
@@ -137,14 +159,22 @@ final class EntryStore {
         }
     }
 
+    /**
+     * A pooled connection in auto-commit at READ COMMITTED. Whether the pool's connections need their
+     * isolation changed is learnt from the first one (asking every time costs a round trip on some
+     * drivers); the pool restores what was changed when the connection returns.
+     */
     private Connection connection() throws SQLException {
         Connection c = dataSource.getConnection();
         try {
             if (!c.getAutoCommit()) c.setAutoCommit(true);
-            if (dialect != StoreDialect.SQLITE
-                    && c.getTransactionIsolation() != Connection.TRANSACTION_READ_COMMITTED) {
-                c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+            Boolean change = changeIsolation;
+            if (change == null) {
+                change = dialect != StoreDialect.SQLITE
+                        && c.getTransactionIsolation() != Connection.TRANSACTION_READ_COMMITTED;
+                changeIsolation = change;
             }
+            if (change) c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
             return c;
         } catch (SQLException e) {
             c.close();

@@ -77,13 +77,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         try (Connection c = config.dataSource.getConnection()) {
             dialect = StoreDialect.of(c);
         }
-        this.store = new EntryStore(config.dataSource, dialect, config.table, config.namespace);
+        boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
+        this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
+        this.store =
+                new EntryStore(config.dataSource, dialect, config.table, config.namespace, notify ? channel : null);
         if (config.createTable) store.createTableIfAbsent();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
-        boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
         this.near = new NearCache<>(config.nearCacheSize, notify ? Long.MAX_VALUE : config.nearCacheMaxAge.toNanos());
         this.leases = new LeaseKeeper(config.lease.toMillis());
-        this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
         this.subscriber = new NotifyListener.Subscriber(this::onNotification, waiters::wakeAll);
         this.listener = notify
                 ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
@@ -138,7 +139,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     private V resolve(String key, String hash, Callable<? extends V> loader) throws Exception {
         if (outage.get() && System.nanoTime() < outageUntilNanos) return loadDirectly(loader);
-        try {
+        try (Waiters.Done ignored = () -> waiters.forget(hash)) {
             V v = protocol(key, hash, loader);
             if (outage.compareAndSet(true, false))
                 log.warn("once-cache: the database is reachable again; caching resumed");
@@ -166,8 +167,32 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         int failedRounds = 0;
         String lastReleased = null;
         while (true) {
-            var signal = waiters.signal(hash);
+            // While waiting, take the wake-up signal before each read, so a wake-up in between is not lost.
+            var signal = waitStarted != 0 ? waiters.signal(hash) : null;
             Entry e = store.read(hash);
+            String token = e == null || e.claimable() ? process + "-" + claims.incrementAndGet() : null;
+            if (token != null && store.claim(hash, key, token, config.lease.toMillis())) {
+                boolean stale = e != null
+                        && e.state() == Entry.READY
+                        && e.now() < e.expiresAt() + config.staleWhileRevalidate.toMillis();
+                if (stale) { // serve the old value; this process refreshes it in the background
+                    metrics.stale.increment();
+                    executor.execute(() -> refresh(key, hash, token, loader));
+                    return codec.decode(e.value());
+                }
+                if (waitStarted != 0
+                        && e != null
+                        && e.error() != null
+                        && !e.error().equals(lastReleased)) {
+                    if (++failedRounds > config.failedRoundsBeforeError) {
+                        store.release(hash, token, e.error());
+                        throw failedElsewhere(key, failedRounds, e.error());
+                    }
+                }
+                if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
+                if (waitStarted == 0) metrics.miss.increment();
+                return lead(key, hash, token, loader);
+            }
             if (e != null && e.fresh()) {
                 if (e.state() == Entry.FAILED) {
                     metrics.negativeHit.increment();
@@ -186,8 +211,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             if (e != null
                     && e.state() == Entry.READY
                     && e.now() < e.expiresAt() + config.staleWhileRevalidate.toMillis()) {
-                metrics.stale.increment();
-                if (!e.leased()) executor.execute(() -> refresh(key, hash, loader));
+                metrics.stale.increment(); // another process is refreshing it
                 return codec.decode(e.value());
             }
             if (e == null || !e.leased()) {
@@ -196,27 +220,26 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                         && e.error() != null
                         && !e.error().equals(lastReleased)) {
                     lastReleased = e.error();
-                    if (++failedRounds > config.failedRoundsBeforeError) {
-                        throw new CacheLoadException(
-                                "the loader for key " + key + " failed in another process " + failedRounds
-                                        + " times; last error: " + e.error(),
-                                null);
-                    }
+                    if (++failedRounds > config.failedRoundsBeforeError)
+                        throw failedElsewhere(key, failedRounds, e.error());
                 }
-                String token = process + "-" + claims.incrementAndGet();
-                if (store.claim(hash, key, token, config.lease.toMillis())) {
-                    if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
-                    if (waitStarted == 0) metrics.miss.increment();
-                    return lead(key, hash, token, loader);
-                }
-                continue; // lost the race: the winner's lease is visible now
+                continue; // lost the claim race, or the row changed between read and claim: look again
             }
-            if (waitStarted == 0) waitStarted = System.nanoTime();
+            if (signal == null) { // first sight of another leader: look again holding the signal
+                waitStarted = System.nanoTime();
+                continue;
+            }
             long untilLapse = e.leaseUntil() - e.now() + 1;
             boolean notified = listener != null && listener.listening();
             Waiters.await(signal, Math.min(notified ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
             pollMillis = Math.min(pollMillis * 2, config.pollMax.toMillis());
         }
+    }
+
+    private static CacheLoadException failedElsewhere(String key, int rounds, String error) {
+        return new CacheLoadException(
+                "the loader for key " + key + " failed in another process " + rounds + " times; last error: " + error,
+                null);
     }
 
     /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
@@ -273,24 +296,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
     }
 
-    /** Stale-while-revalidate: claim in the background; the winner reloads, everyone else keeps serving. */
-    private void refresh(String key, String hash, Callable<? extends V> loader) {
+    /** Stale-while-revalidate: this process won the claim; it reloads while everyone serves the old value. */
+    private void refresh(String key, String hash, String token, Callable<? extends V> loader) {
         try {
-            String token = process + "-" + claims.incrementAndGet();
-            if (store.claim(hash, key, token, config.lease.toMillis())) lead(key, hash, token, loader);
+            lead(key, hash, token, loader);
         } catch (Exception e) {
             log.warn("once-cache could not refresh key {}: {}", key, e.getMessage());
         }
     }
 
+    /** Wakes this process's waiters; other processes hear the NOTIFY sent with the write itself. */
     private void notifyKey(String hash) {
         waiters.wake(hash);
-        if (listener == null) return;
-        try {
-            store.execute("SELECT pg_notify(?, ?)", channel, "k/" + config.namespace + "/" + hash);
-        } catch (SQLException e) {
-            log.debug("NOTIFY failed; waiters will poll", e);
-        }
     }
 
     private void onNotification(String payload) {
@@ -337,13 +354,16 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         executor.shutdown();
     }
 
-    static String hash(String key) {
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            return HexFormat.of().formatHex(sha.digest(key.getBytes(StandardCharsets.UTF_8)));
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+            throw new IllegalStateException("this JVM has no SHA-256", e);
         }
+    });
+
+    static String hash(String key) {
+        return HexFormat.of().formatHex(SHA256.get().digest(key.getBytes(StandardCharsets.UTF_8)));
     }
 
     private static String describe(Throwable t) {

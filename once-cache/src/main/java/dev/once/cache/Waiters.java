@@ -17,6 +17,16 @@ final class Waiters {
         return signals.computeIfAbsent(keyHash, k -> new CompletableFuture<>());
     }
 
+    /** Ends a resolution's interest in the key's signal, so finished keys leave no futures behind. */
+    interface Done extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    void forget(String keyHash) {
+        signals.remove(keyHash);
+    }
+
     void wake(String keyHash) {
         CompletableFuture<Void> s = signals.remove(keyHash);
         if (s != null) s.complete(null);

@@ -197,7 +197,7 @@ class OnceCacheTest {
                 .codec(Codec.string())
                 .build()) {
             var store = new EntryStore(
-                    TestDatabases.shared(db), StoreDialect.of(TestDatabases.connect(db)), "once_entry", ns);
+                    TestDatabases.shared(db), StoreDialect.of(TestDatabases.connect(db)), "once_entry", ns, null);
             String hash = SqlOnceCache.hash("k");
             assertThat(store.claim(hash, "k", "old-leader", 50)).isTrue();
             assertThat(store.claim(hash, "k", "new-leader", 5_000)).isFalse(); // lease still live

@@ -89,7 +89,10 @@ final class Database implements AutoCloseable {
     HikariDataSource pool(int size) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(url);
-        config.setDataSourceProperties(properties());
+        Properties p = properties();
+        if (user != null) config.setUsername(p.remove("user").toString());
+        if (password != null) config.setPassword(p.remove("password").toString());
+        config.setDataSourceProperties(p);
         config.setMaximumPoolSize(size);
         config.setMinimumIdle(0);
         config.setPoolName("once");

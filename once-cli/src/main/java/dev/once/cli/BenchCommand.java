@@ -1,0 +1,135 @@
+package dev.once.cli;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.once.cli.bench.Bench;
+import dev.once.cli.bench.BenchTarget;
+import dev.once.cli.bench.Settings;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code once bench}: Once's costs measured against the database's own limit, pair by pair, in one run. */
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        usageHelpWidth = 100,
+        description = {
+            "Measures Once against the database's own limit, each pair alternated in one run at equal threads:",
+            "  cache-hit      OnceCache.get on cached keys (near cache off) vs a plain primary-key SELECT loop",
+            "  cache-miss     OnceCache.get on new keys, 0 ms loader, vs a plain INSERT ... ON CONFLICT DO NOTHING loop",
+            "  cache-waiters  3 processes x 4 callers ask for a new key at once, 100 ms loader: loader calls",
+            "                 per key and the waiters' latency, with NOTIFY and polling (PostgreSQL)",
+            "Prints progress, then a table; every figure goes to DIR/bench.json.",
+            ""
+        },
+        footer = {
+            "",
+            "Not yet measured here (see the README's status): getOrCreate pairs, pgbench, the proxy against nginx.",
+            "",
+            "Exit codes: 0 every target met, 1 a target missed, 2 bad input or unreachable database."
+        })
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(
+            names = "--db",
+            paramLabel = "JDBC_URL",
+            defaultValue = "${env:ONCE_DB_URL}",
+            description = "Database to measure (env ONCE_DB_URL). Default: an embedded PostgreSQL.")
+    String db;
+
+    @Option(names = "--user", defaultValue = "${env:ONCE_DB_USER}", description = "Database user (env ONCE_DB_USER).")
+    String user;
+
+    @Option(
+            names = "--password",
+            defaultValue = "${env:ONCE_DB_PASSWORD}",
+            description = "Database password (env ONCE_DB_PASSWORD).")
+    String password;
+
+    @Option(names = "--quick", description = "1 and 4 threads, 3 short repetitions, 20 waiter rounds.")
+    boolean quick;
+
+    @Option(
+            names = "--only",
+            split = ",",
+            paramLabel = "NAME",
+            description = "Run only these: ${COMPLETION-CANDIDATES}.",
+            completionCandidates = Names.class)
+    List<String> only = new ArrayList<>();
+
+    @Option(
+            names = "--threads",
+            split = ",",
+            paramLabel = "N",
+            description = "Thread counts (default 1,4,16,64; quick: 1,4).")
+    List<Integer> threads;
+
+    @Option(
+            names = "--out",
+            paramLabel = "DIR",
+            defaultValue = "once-bench",
+            description = "Where bench.json goes (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--verbose", description = "Print stack traces of failures.")
+    boolean verbose;
+
+    static final class Names extends ArrayList<String> {
+        Names() {
+            super(new java.util.TreeSet<>(Bench.NAMES));
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Set<String> names = new LinkedHashSet<>(only);
+        for (String n : names) {
+            if (!Bench.NAMES.contains(n)) {
+                throw new ParameterException(
+                        spec.commandLine(),
+                        "--only " + n + " is not a benchmark; choose from " + new java.util.TreeSet<>(Bench.NAMES));
+            }
+        }
+        PrintWriter o = spec.commandLine().getOut();
+        Settings settings = quick ? Settings.quick(o) : Settings.full(o);
+        if (threads != null) {
+            for (int t : threads) {
+                if (t < 1 || t > 512)
+                    throw new ParameterException(spec.commandLine(), "--threads must be 1..512, not " + t);
+            }
+            settings = new Settings(
+                    List.copyOf(threads),
+                    settings.warmupMillis(),
+                    settings.repetitions(),
+                    settings.repetitionMillis(),
+                    settings.burstRounds(),
+                    o);
+        }
+        if (db == null || db.isBlank()) o.println("starting an embedded PostgreSQL (no --db given) ...");
+        o.flush();
+        int poolSize =
+                settings.threads().stream().mapToInt(Integer::intValue).max().orElse(1) + 4;
+        try (Database database = db == null || db.isBlank()
+                        ? Database.embeddedPostgres()
+                        : Database.connect(db, user, password);
+                HikariDataSource pool = database.pool(poolSize)) {
+            o.println("database: " + database.description + "; "
+                    + Runtime.getRuntime().availableProcessors() + " cores");
+            BenchTarget target =
+                    new BenchTarget(database.url, database.user, database.password, database.description, pool);
+            return Bench.run(target, settings, names, out) ? 0 : 1;
+        }
+    }
+}

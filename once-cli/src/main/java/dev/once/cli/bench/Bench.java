@@ -1,0 +1,113 @@
+package dev.once.cli.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** Runs the selected benchmarks, prints the table and writes every figure to {@code bench.json}. */
+public final class Bench {
+    /** The benchmarks {@code --only} can name. */
+    public static final Set<String> NAMES = Set.of("cache-hit", "cache-miss", "cache-waiters");
+
+    private Bench() {}
+
+    /** @return true when every target was met */
+    public static boolean run(BenchTarget target, Settings settings, Set<String> only, Path outDir) throws Exception {
+        Results results = new Results();
+        CacheBench cache = new CacheBench(target, settings, results);
+        if (selected(only, "cache-hit")) cache.hits();
+        if (selected(only, "cache-miss")) cache.misses();
+        if (selected(only, "cache-waiters")) cache.waiters(3, 4, 100);
+        print(results, settings);
+        Files.createDirectories(outDir);
+        Path json = outDir.resolve("bench.json");
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("when", Instant.now().toString());
+        doc.put("database", target.description());
+        doc.put("cores", Runtime.getRuntime().availableProcessors());
+        doc.put(
+                "settings",
+                Map.of(
+                        "threads",
+                        settings.threads(),
+                        "warmup_ms",
+                        settings.warmupMillis(),
+                        "repetitions",
+                        settings.repetitions(),
+                        "repetition_ms",
+                        settings.repetitionMillis(),
+                        "burst_rounds",
+                        settings.burstRounds()));
+        List<Object> pairs = new ArrayList<>();
+        results.pairs.forEach(p -> pairs.add(p.json()));
+        List<Object> bursts = new ArrayList<>();
+        results.bursts.forEach(b -> bursts.add(b.json()));
+        doc.put("pairs", pairs);
+        doc.put("waiters", bursts);
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), doc);
+        settings.progress("%nwrote %s", json.toAbsolutePath());
+        return results.pairs.stream().allMatch(p -> p.ratio() >= p.target());
+    }
+
+    private static boolean selected(Set<String> only, String name) {
+        return only.isEmpty() || only.contains(name);
+    }
+
+    private static void print(Results r, Settings s) {
+        s.progress(
+                "%nThroughput, median of %d repetitions (min..max), candidate and baseline alternated in one run:",
+                s.repetitions());
+        s.progress(
+                "%-28s %7s %24s %24s %7s %7s",
+                "benchmark", "threads", "candidate ops/s", "baseline ops/s", "ratio", "target");
+        for (Results.Pair p : r.pairs) {
+            s.progress(
+                    "%-28s %7d %24s %24s %6.2fx %6.2fx %s",
+                    p.name(),
+                    p.threads(),
+                    spread(p.candidateOps()),
+                    spread(p.baselineOps()),
+                    p.ratio(),
+                    p.target(),
+                    p.ratio() >= p.target() ? "" : "MISSED");
+        }
+        if (!r.bursts.isEmpty()) {
+            s.progress("%nCross-process waiters (latency from the request to the value, ms):");
+            s.progress(
+                    "%-9s %5s %8s %7s %16s %11s %11s %11s %11s",
+                    "mode",
+                    "procs",
+                    "callers",
+                    "rounds",
+                    "loader calls/key",
+                    "waiter p50",
+                    "waiter p99",
+                    "all p50",
+                    "all p99");
+            for (Results.Burst b : r.bursts) {
+                s.progress(
+                        "%-9s %5d %8d %7d %16.2f %11.1f %11.1f %11.1f %11.1f",
+                        b.mode(),
+                        b.processes(),
+                        b.callersPerProcess(),
+                        b.rounds(),
+                        b.loaderCallsPerKey(),
+                        Stats.percentile(b.waiterMillis(), 50),
+                        Stats.percentile(b.waiterMillis(), 99),
+                        Stats.percentile(b.allMillis(), 50),
+                        Stats.percentile(b.allMillis(), 99));
+            }
+        }
+    }
+
+    private static String spread(List<Double> xs) {
+        return String.format("%,.0f (%,.0f..%,.0f)", Stats.median(xs), Stats.min(xs), Stats.max(xs));
+    }
+}

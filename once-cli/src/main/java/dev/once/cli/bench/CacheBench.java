@@ -1,0 +1,248 @@
+package dev.once.cli.bench;
+
+import dev.once.cache.Codec;
+import dev.once.cache.OnceCache;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * once-cache against the database's own limit, each pair in one run at equal threads: hits against a
+ * plain primary-key SELECT loop on the same table, misses (0 ms loader) against a plain {@code INSERT
+ * ... ON CONFLICT DO NOTHING} loop; and cross-process waiters' latency with a 100 ms loader.
+ */
+final class CacheBench {
+    private static final int HOT_KEYS = 1_000;
+    private static final String VALUE = "x".repeat(100);
+
+    private final BenchTarget target;
+    private final Settings settings;
+    private final Results results;
+    private final String product;
+
+    CacheBench(BenchTarget target, Settings settings, Results results) throws Exception {
+        this.target = target;
+        this.settings = settings;
+        this.results = results;
+        try (Connection c = target.pool().getConnection()) {
+            this.product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    void hits() throws Exception {
+        String ns = "bench-hit-" + ThreadLocalRandom.current().nextInt(1_000_000);
+        try (OnceCache<String> cache = cache(ns, true)) {
+            String[] keys = new String[HOT_KEYS];
+            String[] hashes = new String[HOT_KEYS];
+            for (int k = 0; k < HOT_KEYS; k++) {
+                keys[k] = "key-" + k;
+                hashes[k] = sha256(keys[k]);
+                cache.get(keys[k], () -> VALUE);
+            }
+            String select = "SELECT value FROM once_entry WHERE namespace = ? AND key_hash = ?";
+            for (int threads : settings.threads()) {
+                compare(
+                        "cache hit (near cache off)",
+                        threads,
+                        "OnceCache.get, hit",
+                        "plain PK SELECT",
+                        0.8,
+                        (t, i) -> cache.get(keys[index(i, t)], () -> {
+                            throw new IllegalStateException("a hit was expected");
+                        }),
+                        (t, i) -> {
+                            try (Connection c = target.pool().getConnection();
+                                    PreparedStatement ps = c.prepareStatement(select)) {
+                                ps.setString(1, ns);
+                                ps.setString(2, hashes[index(i, t)]);
+                                try (ResultSet rs = ps.executeQuery()) {
+                                    if (!rs.next()) throw new IllegalStateException("row missing");
+                                    rs.getBytes(1);
+                                }
+                            }
+                        });
+            }
+        }
+    }
+
+    void misses() throws Exception {
+        String ns = "bench-miss-" + ThreadLocalRandom.current().nextInt(1_000_000);
+        try (Connection c = target.pool().getConnection();
+                Statement s = c.createStatement()) {
+            s.execute("DROP TABLE IF EXISTS once_bench_plain");
+            s.execute("CREATE TABLE once_bench_plain (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
+        }
+        String insert = product.contains("maria") || product.contains("mysql")
+                ? "INSERT INTO once_bench_plain (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE k = k"
+                : "INSERT INTO once_bench_plain (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING";
+        try (OnceCache<String> cache = cache(ns, true)) {
+            for (int threads : settings.threads()) {
+                String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;
+                compare(
+                        "cache miss (0 ms loader)",
+                        threads,
+                        "OnceCache.get, miss",
+                        "plain INSERT ON CONFLICT DO NOTHING",
+                        0.5,
+                        (t, i) -> cache.get("m-" + run + "-" + t + "-" + i + "-" + System.nanoTime(), () -> VALUE),
+                        (t, i) -> {
+                            try (Connection c = target.pool().getConnection();
+                                    PreparedStatement ps = c.prepareStatement(insert)) {
+                                ps.setString(1, "p-" + run + "-" + t + "-" + i + "-" + System.nanoTime());
+                                ps.setString(2, VALUE);
+                                ps.executeUpdate();
+                            }
+                        });
+            }
+        }
+        try (Connection c = target.pool().getConnection();
+                Statement s = c.createStatement()) {
+            s.execute("DROP TABLE IF EXISTS once_bench_plain");
+        }
+    }
+
+    /** P processes x C callers ask for a new key at once, round after round; the loader takes 100 ms. */
+    void waiters(int processes, int callers, long loaderMillis) throws Exception {
+        List<Boolean> modes = product.contains("postgres") ? List.of(true, false) : List.of(false);
+        for (boolean notify : modes) {
+            String mode = notify ? "notify" : "polling";
+            String ns = "bench-wait-" + ThreadLocalRandom.current().nextInt(1_000_000);
+            settings.progress(
+                    "waiters (%s): starting %d processes x %d callers, %d rounds of a %d ms loader ...",
+                    mode, processes, callers, settings.burstRounds(), loaderMillis);
+            List<Process> ps = new ArrayList<>();
+            List<BufferedReader> outs = new ArrayList<>();
+            try {
+                for (int p = 0; p < processes; p++) {
+                    Process process = worker(ns, callers, loaderMillis, notify);
+                    ps.add(process);
+                    BufferedReader r =
+                            new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+                    outs.add(r);
+                }
+                for (BufferedReader r : outs) expect(r, "ready");
+                List<Double> waiterMillis = new ArrayList<>();
+                List<Double> allMillis = new ArrayList<>();
+                long loads = 0;
+                int warmup = Math.max(5, settings.burstRounds() / 10); // JIT and connections, not recorded
+                for (int round = -warmup; round < settings.burstRounds(); round++) {
+                    String key = "burst-" + round;
+                    for (Process p : ps) {
+                        Writer w = p.outputWriter(StandardCharsets.UTF_8);
+                        w.write("burst " + key + "\n");
+                        w.flush();
+                    }
+                    for (BufferedReader r : outs) {
+                        String[] f = expect(r, "done " + key).split(" ");
+                        int processLoads = Integer.parseInt(f[2]);
+                        if (round < 0) continue;
+                        loads += processLoads;
+                        for (int i = 3; i < f.length; i++) {
+                            double ms = Long.parseLong(f[i]) / 1000.0;
+                            allMillis.add(ms);
+                            if (processLoads == 0) waiterMillis.add(ms);
+                        }
+                    }
+                    if (round >= 0 && (round + 1) % 10 == 0)
+                        settings.progress("  round %d/%d", round + 1, settings.burstRounds());
+                }
+                results.bursts.add(new Results.Burst(
+                        "cache waiters",
+                        mode,
+                        processes,
+                        callers,
+                        settings.burstRounds(),
+                        loaderMillis,
+                        (double) loads / settings.burstRounds(),
+                        waiterMillis,
+                        allMillis));
+            } finally {
+                ps.forEach(Process::destroyForcibly);
+            }
+        }
+    }
+
+    private static String expect(BufferedReader r, String prefix) throws Exception {
+        String line;
+        while ((line = r.readLine()) != null) {
+            if (line.startsWith(prefix)) return line;
+        }
+        throw new IllegalStateException("a bench worker process ended before it said '" + prefix + "'");
+    }
+
+    private Process worker(String ns, int callers, long loaderMillis, boolean notify) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        String url = target.url();
+        if (target.user() != null && !url.contains("user="))
+            url += (url.contains("?") ? "&" : "?") + "user=" + target.user();
+        ProcessBuilder pb = new ProcessBuilder(
+                java,
+                "-Xmx256m",
+                "-cp",
+                classPath,
+                BenchWorker.class.getName(),
+                url,
+                ns,
+                String.valueOf(callers),
+                String.valueOf(loaderMillis),
+                String.valueOf(notify));
+        if (target.password() != null) pb.environment().put("ONCE_DB_PASSWORD", target.password());
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        return pb.start();
+    }
+
+    private OnceCache<String> cache(String ns, boolean notify) {
+        return OnceCache.builder(target.pool())
+                .namespace(ns)
+                .codec(Codec.string())
+                .notify(notify)
+                .meterRegistry(new SimpleMeterRegistry())
+                .build();
+    }
+
+    private void compare(
+            String name,
+            int threads,
+            String candidate,
+            String baseline,
+            double target,
+            Throughput.Op candidateOp,
+            Throughput.Op baselineOp)
+            throws Exception {
+        settings.progress("%s, %d thread(s): warm-up ...", name, threads);
+        Throughput.measure(threads, settings.warmupMillis(), candidateOp);
+        Throughput.measure(threads, settings.warmupMillis(), baselineOp);
+        List<Double> c = new ArrayList<>();
+        List<Double> b = new ArrayList<>();
+        for (int r = 0; r < settings.repetitions(); r++) {
+            c.add(Throughput.measure(threads, settings.repetitionMillis(), candidateOp));
+            b.add(Throughput.measure(threads, settings.repetitionMillis(), baselineOp));
+            settings.progress(
+                    "  rep %d/%d: %s %,.0f/s, %s %,.0f/s",
+                    r + 1, settings.repetitions(), candidate, c.get(r), baseline, b.get(r));
+        }
+        results.pairs.add(new Results.Pair(name, threads, candidate, baseline, c, b, target));
+    }
+
+    private static int index(long i, int thread) {
+        return (int) ((i * 7919 + thread * 104729L) % HOT_KEYS);
+    }
+
+    private static String sha256(String s) throws Exception {
+        return HexFormat.of()
+                .formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+    }
+}
