@@ -3,7 +3,7 @@ package dev.once.cache;
 /**
  * One row of the cache table as read, with the database's clock at the moment of the read.
  *
- * @param state 0 nothing stored yet (claimed or released), 1 a value, 2 a cached failure
+ * @param state 0 nothing stored yet (claimed or released), 1 a value, 2 a cached failure, 3 pass-through
  * @param expiresAt when the value or failure stops being fresh, epoch ms, database clock
  * @param leaseUntil when the current leader's lease lapses, or 0 when nobody holds one
  */
@@ -11,6 +11,7 @@ record Entry(int state, byte[] value, String error, long expiresAt, String lease
     static final int EMPTY = 0;
     static final int READY = 1;
     static final int FAILED = 2;
+    static final int PASS = 3;
 
     boolean fresh() {
         return state != EMPTY && expiresAt > now;

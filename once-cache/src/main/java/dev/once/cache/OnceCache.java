@@ -35,6 +35,9 @@ public interface OnceCache<V> extends AutoCloseable {
      */
     V get(String key, Callable<? extends V> loader);
 
+    /** As {@link #get}, telling where the value came from. */
+    CacheResult<V> lookup(String key, Callable<? extends V> loader);
+
     /** {@link #get} without blocking the caller; the load runs on a virtual thread. */
     CompletableFuture<V> getAsync(String key, Callable<? extends V> loader);
 

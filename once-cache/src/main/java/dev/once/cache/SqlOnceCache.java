@@ -61,7 +61,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final NotifyListener listener;
     private final Janitor janitor;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
-    private final ConcurrentHashMap<String, CompletableFuture<V>> inFlight = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, CompletableFuture<CacheResult<V>>> inFlight = new ConcurrentHashMap<>();
     private final String process = Long.toString(ProcessHandle.current().pid(), 36) + "-"
             + Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
     private final AtomicLong claims = new AtomicLong();
@@ -96,8 +96,13 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public V get(String key, Callable<? extends V> loader) {
+        return lookup(key, loader).value();
+    }
+
+    @Override
+    public CacheResult<V> lookup(String key, Callable<? extends V> loader) {
         try {
-            return getAsync(key, loader, false).join();
+            return lookupAsync(key, loader, false).join();
         } catch (CompletionException e) {
             throw unwrap(e.getCause());
         }
@@ -105,23 +110,31 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public CompletableFuture<V> getAsync(String key, Callable<? extends V> loader) {
-        return getAsync(key, loader, true);
+        return lookupAsync(key, loader, true).thenApply(CacheResult::value);
     }
 
-    private CompletableFuture<V> getAsync(String key, Callable<? extends V> loader, boolean async) {
+    private CompletableFuture<CacheResult<V>> lookupAsync(String key, Callable<? extends V> loader, boolean async) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
         String hash = hash(key);
         V nearValue = near.get(hash);
         if (nearValue != null) {
             metrics.nearHit.increment();
-            return CompletableFuture.completedFuture(nearValue);
+            return CompletableFuture.completedFuture(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
         }
-        CompletableFuture<V> mine = new CompletableFuture<>();
-        CompletableFuture<V> running = inFlight.putIfAbsent(hash, mine);
+        CompletableFuture<CacheResult<V>> mine = new CompletableFuture<>();
+        CompletableFuture<CacheResult<V>> running = inFlight.putIfAbsent(hash, mine);
         if (running != null) {
             metrics.coalescedLocal.increment();
-            return running;
+            return running.thenCompose(r -> switch (r.source()) {
+                case HIT, NEAR_HIT, STALE -> CompletableFuture.completedFuture(r);
+                case MISS, COALESCED ->
+                    CompletableFuture.completedFuture(new CacheResult<>(r.value(), CacheResult.Source.COALESCED));
+                // a pass-through answer is the leader's alone: load our own
+                case BYPASS ->
+                    CompletableFuture.supplyAsync(
+                            () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS), executor);
+            });
         }
         Runnable resolve = () -> {
             try {
@@ -137,13 +150,13 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return mine;
     }
 
-    private V resolve(String key, String hash, Callable<? extends V> loader) throws Exception {
+    private CacheResult<V> resolve(String key, String hash, Callable<? extends V> loader) throws Exception {
         if (outage.get() && System.nanoTime() < outageUntilNanos) return loadDirectly(loader);
         try (Waiters.Done ignored = () -> waiters.forget(hash)) {
-            V v = protocol(key, hash, loader);
+            CacheResult<V> r = protocol(key, hash, loader);
             if (outage.compareAndSet(true, false))
                 log.warn("once-cache: the database is reachable again; caching resumed");
-            return v;
+            return r;
         } catch (SQLException e) {
             if (!config.failOpen) throw new CacheLoadException("the cache table is unreachable: " + e.getMessage(), e);
             if (outage.compareAndSet(false, true)) {
@@ -156,12 +169,34 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
     }
 
-    private V loadDirectly(Callable<? extends V> loader) throws Exception {
+    private CacheResult<V> loadDirectly(Callable<? extends V> loader) throws Exception {
         metrics.failOpen.increment();
-        return load(loader);
+        return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
     }
 
-    private V protocol(String key, String hash, Callable<? extends V> loader) throws Exception {
+    /** Loads without the cache, taking the value out of a {@link Bypass}. */
+    private V loadOrPass(Callable<? extends V> loader) throws Exception {
+        try {
+            return load(loader);
+        } catch (Bypass b) {
+            return passed(b);
+        }
+    }
+
+    private V bypassed(Callable<? extends V> loader) {
+        try {
+            return loadOrPass(loader);
+        } catch (Exception e) {
+            throw new CompletionException(e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private V passed(Bypass b) {
+        return (V) b.value();
+    }
+
+    private CacheResult<V> protocol(String key, String hash, Callable<? extends V> loader) throws Exception {
         long pollMillis = config.pollMin.toMillis();
         long waitStarted = 0;
         int failedRounds = 0;
@@ -178,7 +213,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 if (stale) { // serve the old value; this process refreshes it in the background
                     metrics.stale.increment();
                     executor.execute(() -> refresh(key, hash, token, loader));
-                    return codec.decode(e.value());
+                    return new CacheResult<>(codec.decode(e.value()), CacheResult.Source.STALE);
                 }
                 if (waitStarted != 0
                         && e != null
@@ -194,25 +229,28 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 return lead(key, hash, token, loader);
             }
             if (e != null && e.fresh()) {
+                if (e.state() == Entry.PASS) return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
                 if (e.state() == Entry.FAILED) {
                     metrics.negativeHit.increment();
                     throw new CacheLoadException("cached failure for key " + key + ": " + e.error(), null);
                 }
+                CacheResult.Source source = CacheResult.Source.HIT;
                 if (waitStarted != 0) {
                     metrics.wait.record(System.nanoTime() - waitStarted, java.util.concurrent.TimeUnit.NANOSECONDS);
                     metrics.coalescedRemote.increment();
+                    source = CacheResult.Source.COALESCED;
                 } else {
                     metrics.hit.increment();
                 }
                 V v = codec.decode(e.value());
                 near.put(hash, v, e.remainingMillis());
-                return v;
+                return new CacheResult<>(v, source);
             }
             if (e != null
                     && e.state() == Entry.READY
                     && e.now() < e.expiresAt() + config.staleWhileRevalidate.toMillis()) {
                 metrics.stale.increment(); // another process is refreshing it
-                return codec.decode(e.value());
+                return new CacheResult<>(codec.decode(e.value()), CacheResult.Source.STALE);
             }
             if (e == null || !e.leased()) {
                 if (waitStarted != 0
@@ -243,12 +281,25 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
-    private V lead(String key, String hash, String token, Callable<? extends V> loader) throws Exception {
+    private CacheResult<V> lead(String key, String hash, String token, Callable<? extends V> loader) throws Exception {
         LeaseKeeper.Held held = leases.keep(() -> store.renew(hash, token, config.lease.toMillis()));
         V value;
         byte[] bytes;
         try {
-            value = load(loader);
+            try {
+                value = load(loader);
+            } catch (Bypass pass) {
+                held.stop();
+                store.complete(
+                        hash,
+                        token,
+                        Entry.PASS,
+                        null,
+                        "pass-through",
+                        pass.remember().toMillis());
+                notifyKey(hash);
+                return new CacheResult<>(passed(pass), CacheResult.Source.BYPASS);
+            }
             if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
             bytes = codec.encode(value);
             if (bytes.length > config.maxValueBytes) {
@@ -282,7 +333,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             log.warn(
                     "once-cache could not store the value for key {} ({}); returning it uncached", key, e.getMessage());
         }
-        return value;
+        return new CacheResult<>(value, CacheResult.Source.MISS);
     }
 
     private V load(Callable<? extends V> loader) throws Exception {
@@ -290,6 +341,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             V v = loader.call();
             metrics.loadSuccess.increment();
             return v;
+        } catch (Bypass pass) {
+            metrics.loadSuccess.increment();
+            throw pass;
         } catch (Exception | Error e) {
             metrics.loadFailure.increment();
             throw e;
