@@ -1,0 +1,115 @@
+package dev.once.proxy;
+
+import dev.once.cache.OnceCache;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import javax.sql.DataSource;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * A caching reverse proxy in front of one upstream, on Jetty 12 with virtual threads, whose cache is
+ * a once-cache table: any number of replicas on one database make one upstream call per key.
+ *
+ * <pre>{@code
+ * try (OnceProxy proxy = OnceProxy.start(ProxyConfig.builder(URI.create("https://api.example.com")).build(), dataSource)) {
+ *     proxy.awaitStop();
+ * }
+ * }</pre>
+ */
+public final class OnceProxy implements AutoCloseable {
+    private final Server server;
+    private final ServerConnector connector;
+    private final Upstream upstream;
+    private final Map<Route, OnceCache<StoredResponse>> caches;
+
+    private OnceProxy(
+            Server server, ServerConnector connector, Upstream upstream, Map<Route, OnceCache<StoredResponse>> caches) {
+        this.server = server;
+        this.connector = connector;
+        this.upstream = upstream;
+        this.caches = caches;
+    }
+
+    /** Creates the caches (and their table if missing), starts the upstream client and the server. */
+    public static OnceProxy start(ProxyConfig config, DataSource dataSource) throws Exception {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        Map<Route, OnceCache<StoredResponse>> caches = new LinkedHashMap<>();
+        for (Route route : config.routes()) {
+            caches.put(
+                    route,
+                    OnceCache.builder(dataSource)
+                            .namespace(config.namespace() + " " + route.prefix())
+                            .ttl(route.ttl())
+                            .staleWhileRevalidate(route.staleWhileRevalidate())
+                            .codec(StoredResponse.CODEC)
+                            .maxValueBytes(
+                                    (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes() + 64 * 1024))
+                            .meterRegistry(registry)
+                            .build());
+        }
+        Upstream upstream = new Upstream(config);
+        QueuedThreadPool threads = new QueuedThreadPool();
+        threads.setName("once-proxy");
+        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        Server server = new Server(threads);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setRequestHeaderSize(config.maxRequestHeaderBytes());
+        http.setSendServerVersion(false);
+        http.setSendXPoweredBy(false);
+        ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+        connector.setHost(config.host());
+        connector.setPort(config.port());
+        server.addConnector(connector);
+        GracefulHandler graceful = new GracefulHandler();
+        graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, () -> reachable(dataSource)));
+        server.setHandler(graceful);
+        server.setStopTimeout(config.drainTimeout().toMillis());
+        server.setStopAtShutdown(false);
+        try {
+            server.start();
+        } catch (Exception e) {
+            upstream.close();
+            caches.values().forEach(OnceCache::close);
+            throw e;
+        }
+        return new OnceProxy(server, connector, upstream, caches);
+    }
+
+    private static boolean reachable(DataSource dataSource) {
+        try (Connection c = dataSource.getConnection()) {
+            return c.isValid(2);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    /** The port it listens on (useful with port 0). */
+    public int port() {
+        return connector.getLocalPort();
+    }
+
+    public void awaitStop() throws InterruptedException {
+        server.join();
+    }
+
+    /** Stops accepting, lets in-flight requests finish within the drain timeout, then closes the caches. */
+    @Override
+    public void close() throws Exception {
+        try {
+            server.stop();
+        } finally {
+            upstream.close();
+            caches.values().forEach(OnceCache::close);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+package dev.once.proxy;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Everything {@code once serve} needs to know. Build with {@link #builder(URI)}; every field but the
+ * upstream has a default.
+ */
+public record ProxyConfig(
+        URI upstream,
+        String host,
+        int port,
+        List<Route> routes,
+        String adminToken,
+        long maxRequestBodyBytes,
+        int maxRequestHeaderBytes,
+        long maxCachedResponseBytes,
+        Duration connectTimeout,
+        Duration upstreamTimeout,
+        Duration passThroughMemory,
+        Duration drainTimeout,
+        boolean keyAuthorization,
+        boolean accessLog,
+        String namespace) {
+
+    public ProxyConfig {
+        Objects.requireNonNull(upstream, "upstream");
+        if (!"http".equals(upstream.getScheme()) && !"https".equals(upstream.getScheme())) {
+            throw new IllegalArgumentException("upstream must be an http:// or https:// URL, not " + upstream);
+        }
+        if (upstream.getHost() == null) throw new IllegalArgumentException("upstream " + upstream + " has no host");
+        if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
+        routes = routes.stream()
+                .sorted(Comparator.comparingInt((Route r) -> r.prefix().length())
+                        .reversed())
+                .toList();
+    }
+
+    public static Builder builder(URI upstream) {
+        return new Builder(upstream);
+    }
+
+    /** The route for a path: the longest matching prefix, or null (not cached). */
+    Route route(String path) {
+        for (Route r : routes) if (r.matches(path)) return r;
+        return null;
+    }
+
+    /** Options with their defaults. */
+    public static final class Builder {
+        private final URI upstream;
+        private String host = "0.0.0.0";
+        private int port = 8080;
+        private List<Route> routes = List.of(Route.of("/", Duration.ofMinutes(10)));
+        private String adminToken;
+        private long maxRequestBodyBytes = 1 << 20;
+        private int maxRequestHeaderBytes = 16 << 10;
+        private long maxCachedResponseBytes = 8 << 20;
+        private Duration connectTimeout = Duration.ofSeconds(5);
+        private Duration upstreamTimeout = Duration.ofSeconds(30);
+        private Duration passThroughMemory = Duration.ofSeconds(10);
+        private Duration drainTimeout = Duration.ofSeconds(10);
+        private boolean keyAuthorization = true;
+        private boolean accessLog;
+        private String namespace = "proxy";
+
+        private Builder(URI upstream) {
+            this.upstream = upstream;
+        }
+
+        public Builder host(String host) {
+            this.host = host;
+            return this;
+        }
+
+        public Builder port(int port) {
+            this.port = port;
+            return this;
+        }
+
+        public Builder routes(List<Route> routes) {
+            this.routes = List.copyOf(routes);
+            return this;
+        }
+
+        public Builder adminToken(String token) {
+            this.adminToken = token == null || token.isBlank() ? null : token;
+            return this;
+        }
+
+        public Builder maxRequestBodyBytes(long bytes) {
+            this.maxRequestBodyBytes = bytes;
+            return this;
+        }
+
+        public Builder maxRequestHeaderBytes(int bytes) {
+            this.maxRequestHeaderBytes = bytes;
+            return this;
+        }
+
+        public Builder maxCachedResponseBytes(long bytes) {
+            this.maxCachedResponseBytes = bytes;
+            return this;
+        }
+
+        public Builder connectTimeout(Duration d) {
+            this.connectTimeout = d;
+            return this;
+        }
+
+        public Builder upstreamTimeout(Duration d) {
+            this.upstreamTimeout = d;
+            return this;
+        }
+
+        public Builder drainTimeout(Duration d) {
+            this.drainTimeout = d;
+            return this;
+        }
+
+        public Builder keyAuthorization(boolean b) {
+            this.keyAuthorization = b;
+            return this;
+        }
+
+        public Builder accessLog(boolean b) {
+            this.accessLog = b;
+            return this;
+        }
+
+        /** Cache namespace prefix: proxies sharing a database and namespace share answers (default "proxy"). */
+        public Builder namespace(String namespace) {
+            this.namespace = namespace;
+            return this;
+        }
+
+        public ProxyConfig build() {
+            return new ProxyConfig(
+                    upstream,
+                    host,
+                    port,
+                    routes,
+                    adminToken,
+                    maxRequestBodyBytes,
+                    maxRequestHeaderBytes,
+                    maxCachedResponseBytes,
+                    connectTimeout,
+                    upstreamTimeout,
+                    passThroughMemory,
+                    drainTimeout,
+                    keyAuthorization,
+                    accessLog,
+                    namespace);
+        }
+    }
+}

@@ -1,0 +1,276 @@
+package dev.once.proxy;
+
+import dev.once.cache.Bypass;
+import dev.once.cache.CacheLoadException;
+import dev.once.cache.CacheResult;
+import dev.once.cache.OnceCache;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The proxy's request path. Refuses what would make it an open proxy: CONNECT here, and absolute-form
+ * targets naming another authority than Host in Jetty's parser (400); every request goes to the one
+ * configured upstream, whatever its target says. Serves the admin endpoints under {@code /-/}, answers cacheable requests through the
+ * route's {@link OnceCache} (one upstream call per key across replicas) and forwards the rest.
+ * Every answer says what happened in {@code X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS}.
+ */
+final class ProxyHandler extends Handler.Abstract {
+    private static final Logger access = LoggerFactory.getLogger("dev.once.proxy.access");
+
+    private final ProxyConfig config;
+    private final Upstream upstream;
+    private final Map<Route, OnceCache<StoredResponse>> caches;
+    private final PrometheusMeterRegistry registry;
+    private final BooleanSupplier databaseUp;
+
+    ProxyHandler(
+            ProxyConfig config,
+            Upstream upstream,
+            Map<Route, OnceCache<StoredResponse>> caches,
+            PrometheusMeterRegistry registry,
+            BooleanSupplier databaseUp) {
+        this.config = config;
+        this.upstream = upstream;
+        this.caches = caches;
+        this.registry = registry;
+        this.databaseUp = databaseUp;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+        long start = System.nanoTime();
+        String method = request.getMethod();
+        HttpURI uri = request.getHttpURI();
+        String status;
+        if (method.equals("CONNECT")) {
+            status = text(
+                    response,
+                    callback,
+                    405,
+                    "BYPASS",
+                    "CONNECT is refused: this is a reverse proxy, not an open proxy\n");
+        } else if (uri.getPath() != null && uri.getPath().startsWith("/-/")) {
+            status = admin(request, response, callback, uri.getPath());
+        } else {
+            status = proxy(request, response, callback, method, uri);
+        }
+        if (config.accessLog()) {
+            access.info(
+                    "{} {} {} {} {}ms",
+                    Request.getRemoteAddr(request),
+                    method,
+                    uri.getPathQuery(),
+                    status,
+                    (System.nanoTime() - start) / 1_000_000);
+        }
+        return true;
+    }
+
+    private String proxy(Request request, Response response, Callback callback, String method, HttpURI uri)
+            throws IOException {
+        String lengthHeader = request.getHeaders().get(HttpHeader.CONTENT_LENGTH);
+        if (lengthHeader != null && parseLong(lengthHeader) > config.maxRequestBodyBytes()) {
+            return text(
+                    response,
+                    callback,
+                    413,
+                    "BYPASS",
+                    "request body over " + config.maxRequestBodyBytes() + " bytes\n");
+        }
+        byte[] body = readBody(request);
+        if (body == null) {
+            return text(
+                    response,
+                    callback,
+                    413,
+                    "BYPASS",
+                    "request body over " + config.maxRequestBodyBytes() + " bytes\n");
+        }
+        String pathQuery = uri.getPathQuery();
+        HttpFields headers = request.getHeaders();
+        String client = Request.getRemoteAddr(request);
+        String scheme = request.isSecure() ? "https" : "http";
+        Route route = config.route(uri.getPath());
+        OnceCache<StoredResponse> cache = route == null ? null : caches.get(route);
+        try {
+            if (cache == null || !route.methods().contains(method)) {
+                StoredResponse r = upstream.forward(method, pathQuery, headers, body, client, scheme);
+                return write(request, response, callback, r, "BYPASS");
+            }
+            String key = CacheKey.of(
+                    method,
+                    uri.getPath(),
+                    uri.getQuery(),
+                    route.vary(),
+                    h -> headers.getValuesList(h),
+                    body,
+                    route.bodyInKey(),
+                    config.keyAuthorization());
+            CacheResult<StoredResponse> result = cache.lookup(key, () -> {
+                StoredResponse r = upstream.forward(method, pathQuery, headers, body, client, scheme);
+                if (!storable(route, r)) throw new Bypass(r, config.passThroughMemory());
+                return r;
+            });
+            String outcome = switch (result.source()) {
+                case HIT, NEAR_HIT -> "HIT";
+                case MISS -> "MISS";
+                case COALESCED -> "COALESCED";
+                case STALE -> "STALE";
+                case BYPASS -> "BYPASS";
+            };
+            return write(request, response, callback, result.value(), outcome);
+        } catch (UpstreamFailure e) {
+            return text(response, callback, e.status, "BYPASS", e.getMessage() + "\n");
+        } catch (CacheLoadException e) {
+            UpstreamFailure cause = find(e);
+            if (cause != null) return text(response, callback, cause.status, "BYPASS", cause.getMessage() + "\n");
+            return text(
+                    response,
+                    callback,
+                    502,
+                    "BYPASS",
+                    "the upstream answer could not be had: " + e.getMessage() + "\n");
+        } catch (IllegalArgumentException e) {
+            return text(response, callback, 400, "BYPASS", "bad request target: " + e.getMessage() + "\n");
+        }
+    }
+
+    /** api mode: the route's statuses, and never no-store, private or Set-Cookie answers unless the route says so. */
+    private static boolean storable(Route route, StoredResponse r) {
+        if (!route.statuses().contains(r.status())) return false;
+        if (route.cachePrivate()) return true;
+        if (r.header("Set-Cookie") != null) return false;
+        for (String cc : r.headerValues("Cache-Control")) {
+            String v = cc.toLowerCase(Locale.ROOT);
+            if (v.contains("no-store") || v.contains("private")) return false;
+        }
+        return true;
+    }
+
+    private String write(Request request, Response response, Callback callback, StoredResponse r, String outcome) {
+        response.setStatus(r.status());
+        HttpFields.Mutable h = response.getHeaders();
+        for (String[] header : r.headers()) h.add(header[0], header[1]);
+        h.put("X-Once-Cache", outcome);
+        counter(outcome, r.status()).increment();
+        boolean head = request.getMethod().equals("HEAD");
+        if (!head) h.put(HttpHeader.CONTENT_LENGTH, r.body().length);
+        response.write(true, head ? ByteBuffer.allocate(0) : ByteBuffer.wrap(r.body()), callback);
+        return r.status() + " " + outcome;
+    }
+
+    private String text(Response response, Callback callback, int status, String outcome, String body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
+        response.getHeaders().put("X-Once-Cache", outcome);
+        counter(outcome, status).increment();
+        response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        return status + " " + outcome;
+    }
+
+    private Counter counter(String outcome, int status) {
+        return Counter.builder("once.proxy.responses")
+                .tag("cache", outcome)
+                .tag("status", Integer.toString(status))
+                .description("responses by X-Once-Cache outcome and status")
+                .register(registry);
+    }
+
+    private String admin(Request request, Response response, Callback callback, String path) {
+        switch (path) {
+            case "/-/health" -> {
+                boolean up = databaseUp.getAsBoolean();
+                return json(
+                        response,
+                        callback,
+                        200,
+                        "{\"status\":\"ready\",\"database\":\"" + (up ? "up" : "down") + "\"}\n");
+            }
+            case "/-/metrics" -> {
+                response.setStatus(200);
+                response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+                response.write(true, ByteBuffer.wrap(registry.scrape().getBytes(StandardCharsets.UTF_8)), callback);
+                return "200 ADMIN";
+            }
+            case "/-/purge" -> {
+                if (!request.getMethod().equals("POST")) {
+                    return text(response, callback, 405, "BYPASS", "purge takes POST\n");
+                }
+                String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+                if (config.adminToken() == null
+                        || auth == null
+                        || !constantTimeEquals(auth, "Bearer " + config.adminToken())) {
+                    response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+                    return text(
+                            response,
+                            callback,
+                            401,
+                            "BYPASS",
+                            config.adminToken() == null
+                                    ? "purge is disabled: no admin token is configured (ONCE_ADMIN_TOKEN)\n"
+                                    : "purge needs Authorization: Bearer <admin token>\n");
+                }
+                caches.values().forEach(OnceCache::purgeAll);
+                return json(response, callback, 200, "{\"purged\":\"all\"}\n");
+            }
+            default -> {
+                return text(
+                        response,
+                        callback,
+                        404,
+                        "BYPASS",
+                        "unknown admin endpoint; try /-/health, /-/metrics, POST /-/purge\n");
+            }
+        }
+    }
+
+    private static String json(Response response, Callback callback, int status, String body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        return status + " ADMIN";
+    }
+
+    /** The body, or null when it is over the limit. */
+    private byte[] readBody(Request request) throws IOException {
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, config.maxRequestBodyBytes() + 1));
+            return body.length > config.maxRequestBodyBytes() ? null : body;
+        }
+    }
+
+    private static long parseLong(String s) {
+        try {
+            return Long.parseLong(s.trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static boolean constantTimeEquals(String a, String b) {
+        return java.security.MessageDigest.isEqual(
+                a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static UpstreamFailure find(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) if (c instanceof UpstreamFailure u) return u;
+        return null;
+    }
+}

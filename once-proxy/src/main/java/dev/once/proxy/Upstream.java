@@ -1,0 +1,146 @@
+package dev.once.proxy;
+
+import java.net.ConnectException;
+import java.net.URI;
+import java.nio.channels.UnresolvedAddressException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.CompletableResponseListener;
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+
+/** Forwards one request to the upstream with Jetty's client and buffers the answer, up to a limit. */
+final class Upstream implements AutoCloseable {
+    /** RFC 9110 7.6.1: hop-by-hop headers are never forwarded. */
+    static final Set<String> HOP_BY_HOP = Set.of(
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade");
+
+    private final HttpClient client = new HttpClient();
+    private final ProxyConfig config;
+
+    Upstream(ProxyConfig config) throws Exception {
+        this.config = config;
+        client.setConnectTimeout(config.connectTimeout().toMillis());
+        client.setFollowRedirects(false);
+        client.setUserAgentField(null); // the caller's User-Agent is forwarded as it is
+        client.getContentDecoderFactories().clear(); // bodies pass through as the upstream encoded them
+        client.setMaxConnectionsPerDestination(256);
+        client.start();
+    }
+
+    StoredResponse forward(
+            String method,
+            String pathAndQuery,
+            HttpFields requestHeaders,
+            byte[] body,
+            String clientAddress,
+            String scheme) {
+        URI target = config.upstream()
+                .resolve(
+                        pathAndQuery.startsWith("/")
+                                ? config.upstream().getRawPath().replaceAll("/$", "") + pathAndQuery
+                                : pathAndQuery);
+        Request request = client.newRequest(target)
+                .method(method)
+                .timeout(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        List<String> listedInConnection = connectionTokens(requestHeaders);
+        request.headers(h -> {
+            h.remove(HttpHeader.ACCEPT_ENCODING);
+            for (HttpField f : requestHeaders) {
+                String name = f.getName().toLowerCase(Locale.ROOT);
+                if (HOP_BY_HOP.contains(name)
+                        || listedInConnection.contains(name)
+                        || name.equals("host")
+                        || name.equals("content-length")
+                        || name.equals("x-forwarded-for")
+                        || name.equals("x-forwarded-proto")) {
+                    continue;
+                }
+                h.add(f.getName(), f.getValue());
+            }
+            String prior = requestHeaders.get("X-Forwarded-For");
+            h.put("X-Forwarded-For", prior == null ? clientAddress : prior + ", " + clientAddress);
+            h.put("X-Forwarded-Proto", scheme);
+        });
+        if (body.length > 0) request.body(new BytesRequestContent(contentType(requestHeaders), body));
+        try {
+            ContentResponse r = new CompletableResponseListener(
+                            request, (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes()))
+                    .send()
+                    .get();
+            List<String[]> headers = new ArrayList<>();
+            List<String> dropped = connectionTokens(r.getHeaders());
+            for (HttpField f : r.getHeaders()) {
+                String name = f.getName().toLowerCase(Locale.ROOT);
+                if (HOP_BY_HOP.contains(name) || dropped.contains(name) || name.equals("content-length")) continue;
+                headers.add(new String[] {f.getName(), f.getValue()});
+            }
+            return new StoredResponse(r.getStatus(), headers, r.getContent());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UpstreamFailure(502, "interrupted while waiting for the upstream", e);
+        } catch (ExecutionException e) {
+            throw classify(e.getCause());
+        }
+    }
+
+    private UpstreamFailure classify(Throwable cause) {
+        if (cause instanceof TimeoutException) {
+            return new UpstreamFailure(
+                    504,
+                    "the upstream did not answer within "
+                            + config.upstreamTimeout().toMillis() + " ms",
+                    cause);
+        }
+        if (cause instanceof ConnectException
+                || cause instanceof UnresolvedAddressException
+                || cause instanceof java.net.SocketTimeoutException) {
+            return new UpstreamFailure(
+                    502, "the upstream " + config.upstream() + " is unreachable: " + cause.getMessage(), cause);
+        }
+        if (cause instanceof IllegalArgumentException
+                && String.valueOf(cause.getMessage()).contains("capacity")) {
+            return new UpstreamFailure(
+                    502,
+                    "the upstream answer is larger than max-response-bytes (" + config.maxCachedResponseBytes() + ")",
+                    cause);
+        }
+        return new UpstreamFailure(502, "the upstream failed: " + cause, cause);
+    }
+
+    private static String contentType(HttpFields headers) {
+        String ct = headers.get(HttpHeader.CONTENT_TYPE);
+        return ct == null ? "application/octet-stream" : ct;
+    }
+
+    private static List<String> connectionTokens(HttpFields headers) {
+        List<String> tokens = new ArrayList<>();
+        for (String v : headers.getValuesList(HttpHeader.CONNECTION)) {
+            for (String t : v.split(",")) tokens.add(t.trim().toLowerCase(Locale.ROOT));
+        }
+        return tokens;
+    }
+
+    @Override
+    public void close() throws Exception {
+        client.stop();
+    }
+}

@@ -1,0 +1,260 @@
+package dev.once.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import dev.once.proxy.testing.FakeUpstream;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The proxy over real HTTP, in front of a local fake upstream, on the test PostgreSQL. */
+class ProxyTest {
+    private final HttpClient http =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private FakeUpstream upstream;
+    private OnceProxy proxy;
+
+    private void start(long latencyMillis, UnaryOperator<ProxyConfig.Builder> options) throws Exception {
+        upstream = new FakeUpstream(latencyMillis);
+        ProxyConfig.Builder b = ProxyConfig.builder(URI.create(upstream.url()))
+                .host("127.0.0.1")
+                .port(0)
+                .namespace(TestDatabases.newTable("proxy"));
+        proxy = OnceProxy.start(options.apply(b).build(), TestDatabases.shared(Db.POSTGRES));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (proxy != null) proxy.close();
+        if (upstream != null) upstream.close();
+    }
+
+    private HttpResponse<String> get(String path, String... headers) throws Exception {
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path));
+        if (headers.length > 0) r.headers(headers);
+        return http.send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String cache(HttpResponse<?> r) {
+        return r.headers().firstValue("X-Once-Cache").orElse("none");
+    }
+
+    @Test
+    void get_twice_missThenHitOneUpstreamCall() throws Exception {
+        start(20, b -> b);
+        HttpResponse<String> first = get("/quotes/AAPL?b=2&a=1");
+        HttpResponse<String> second = get("/quotes/AAPL?a=1&b=2"); // the same query, other order
+
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(cache(first)).isEqualTo("MISS");
+        assertThat(cache(second)).isEqualTo("HIT");
+        assertThat(second.body()).isEqualTo(first.body());
+        assertThat(second.headers().firstValue("X-Upstream-Call")).contains("1");
+        assertThat(upstream.totalCalls()).isEqualTo(1);
+    }
+
+    @Test
+    void get_burstOfTwelve_oneUpstreamCall() throws Exception {
+        start(100, b -> b);
+        List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            burst.add(http.sendAsync(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/burst"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        List<String> outcomes = new ArrayList<>();
+        for (var f : burst) {
+            assertThat(f.get().statusCode()).isEqualTo(200);
+            outcomes.add(cache(f.get()));
+        }
+        assertThat(upstream.calls("/burst")).isEqualTo(1);
+        assertThat(outcomes.stream().filter("MISS"::equals).count()).isEqualTo(1);
+        assertThat(outcomes).containsOnly("MISS", "COALESCED");
+    }
+
+    @Test
+    void get_differentAuthorization_neverSharesAnswers() throws Exception {
+        start(10, b -> b);
+        HttpResponse<String> alice = get("/auth", "Authorization", "Bearer alice");
+        HttpResponse<String> bob = get("/auth", "Authorization", "Bearer bob");
+        HttpResponse<String> aliceAgain = get("/auth", "Authorization", "Bearer alice");
+
+        assertThat(alice.body()).startsWith("auth=Bearer alice");
+        assertThat(bob.body()).startsWith("auth=Bearer bob");
+        assertThat(cache(bob)).isEqualTo("MISS");
+        assertThat(cache(aliceAgain)).isEqualTo("HIT");
+        assertThat(aliceAgain.body()).isEqualTo(alice.body());
+        assertThat(upstream.calls("/auth")).isEqualTo(2);
+    }
+
+    @Test
+    void get_setCookieNoStorePrivate_neverCached() throws Exception {
+        start(10, b -> b);
+        for (String path : List.of("/cookie", "/nostore", "/private")) {
+            HttpResponse<String> a = get(path);
+            HttpResponse<String> b = get(path);
+            assertThat(cache(a)).as(path).isEqualTo("BYPASS");
+            assertThat(cache(b)).as(path).isEqualTo("BYPASS");
+            assertThat(b.body()).as(path).isNotEqualTo(a.body());
+            assertThat(upstream.calls(path)).as(path).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void get_statusNotInRoute_passedThrough() throws Exception {
+        start(
+                10,
+                b -> b.routes(List.of(new Route(
+                        "/",
+                        Set.of("GET"),
+                        Duration.ofMinutes(1),
+                        Set.of(200),
+                        List.of(),
+                        false,
+                        Duration.ZERO,
+                        false))));
+        assertThat(get("/status/500").statusCode()).isEqualTo(500);
+        assertThat(get("/status/500").statusCode()).isEqualTo(500);
+        assertThat(upstream.calls("/status/500")).isEqualTo(2);
+    }
+
+    @Test
+    void post_notInRouteMethods_forwardedUncached() throws Exception {
+        start(10, b -> b);
+        HttpRequest post = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/orders"))
+                .POST(HttpRequest.BodyPublishers.ofString("{}"))
+                .build();
+        assertThat(cache(http.send(post, HttpResponse.BodyHandlers.ofString()))).isEqualTo("BYPASS");
+        assertThat(cache(http.send(post, HttpResponse.BodyHandlers.ofString()))).isEqualTo("BYPASS");
+        assertThat(upstream.calls("/orders")).isEqualTo(2);
+    }
+
+    @Test
+    void post_routeCachesPostWithBodyInKey() throws Exception {
+        start(
+                10,
+                b -> b.routes(List.of(new Route(
+                        "/search",
+                        Set.of("POST"),
+                        Duration.ofMinutes(1),
+                        Route.DEFAULT_STATUSES,
+                        List.of(),
+                        true,
+                        Duration.ZERO,
+                        false))));
+        URI u = URI.create("http://127.0.0.1:" + proxy.port() + "/search");
+        var q1 = HttpRequest.newBuilder(u)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"q\":1}"))
+                .build();
+        var q2 = HttpRequest.newBuilder(u)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"q\":2}"))
+                .build();
+        assertThat(cache(http.send(q1, HttpResponse.BodyHandlers.ofString()))).isEqualTo("MISS");
+        assertThat(cache(http.send(q2, HttpResponse.BodyHandlers.ofString()))).isEqualTo("MISS");
+        assertThat(cache(http.send(q1, HttpResponse.BodyHandlers.ofString()))).isEqualTo("HIT");
+        assertThat(upstream.calls("/search")).isEqualTo(2);
+    }
+
+    @Test
+    void openProxy_connectAndForeignAuthority_refused() throws Exception {
+        start(10, b -> b);
+        assertThat(raw("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"))
+                .contains(" 405 ");
+        assertThat(raw("GET http://example.com/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+                .contains(" 400 ");
+        assertThat(upstream.totalCalls()).isZero();
+    }
+
+    @Test
+    void headers_hopByHopStrippedForwardedForAdded() throws Exception {
+        start(10, b -> b);
+        String seen = rawAll("GET /headers HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Custom: kept\r\nKeep-Alive: timeout=5\r\n"
+                        + "Connection: X-Drop, close\r\nX-Drop: gone\r\n\r\n")
+                .toLowerCase();
+        assertThat(seen)
+                .contains("x-custom: kept")
+                .contains("x-forwarded-for: 127.0.0.1")
+                .contains("x-forwarded-proto: http");
+        assertThat(seen).doesNotContain("keep-alive").doesNotContain("x-drop");
+        assertThat(seen).contains("host: 127.0.0.1:" + upstream.port());
+    }
+
+    @Test
+    void limits_bodyAndHeaderTooLarge() throws Exception {
+        start(10, b -> b.maxRequestBodyBytes(100).maxRequestHeaderBytes(2048));
+        var big = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/x"))
+                .POST(HttpRequest.BodyPublishers.ofString("x".repeat(101)))
+                .build();
+        assertThat(http.send(big, HttpResponse.BodyHandlers.ofString()).statusCode())
+                .isEqualTo(413);
+        assertThat(get("/x", "X-Big", "y".repeat(4096)).statusCode()).isEqualTo(431);
+        assertThat(upstream.totalCalls()).isZero();
+    }
+
+    @Test
+    void upstream_unreachableOrSlow_502And504NotCached() throws Exception {
+        start(10, b -> b.upstreamTimeout(Duration.ofMillis(300)));
+        HttpResponse<String> slow = get("/sleep/2000");
+        assertThat(slow.statusCode()).isEqualTo(504);
+        assertThat(slow.body()).contains("did not answer within 300 ms");
+        upstream.close();
+        HttpResponse<String> down = get("/anything");
+        assertThat(down.statusCode()).isEqualTo(502);
+        assertThat(down.body()).contains("unreachable");
+        assertThat(down.headers().firstValue("Content-Type"))
+                .hasValueSatisfying(ct -> assertThat(ct).startsWith("text/plain"));
+    }
+
+    @Test
+    void admin_healthMetricsAndPurge() throws Exception {
+        start(10, b -> b.adminToken("s3cret"));
+        get("/p");
+        assertThat(get("/-/health").body()).contains("\"database\":\"up\"");
+        assertThat(get("/-/metrics").body())
+                .contains("once_proxy_responses_total")
+                .contains("once_cache_requests_total");
+        HttpRequest purge = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/-/purge"))
+                .POST(HttpRequest.BodyPublishers.noBody())
+                .build();
+        assertThat(http.send(purge, HttpResponse.BodyHandlers.ofString()).statusCode())
+                .isEqualTo(401);
+        HttpRequest authorized = HttpRequest.newBuilder(purge.uri())
+                .header("Authorization", "Bearer s3cret")
+                .POST(HttpRequest.BodyPublishers.noBody())
+                .build();
+        assertThat(http.send(authorized, HttpResponse.BodyHandlers.ofString()).statusCode())
+                .isEqualTo(200);
+        assertThat(cache(get("/p"))).isEqualTo("MISS");
+        assertThat(upstream.calls("/p")).isEqualTo(2);
+    }
+
+    private String rawAll(String request) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", proxy.port())) {
+            s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        }
+    }
+
+    private String raw(String request) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", proxy.port())) {
+            s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+        }
+    }
+}
