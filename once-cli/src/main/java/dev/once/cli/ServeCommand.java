@@ -1,0 +1,244 @@
+package dev.once.cli;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.once.proxy.ConfigFile;
+import dev.once.proxy.OnceProxy;
+import dev.once.proxy.ProxyConfig;
+import dev.once.proxy.Route;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code once serve}: the caching reverse proxy in front of one paid API. */
+@Command(
+        name = "serve",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        usageHelpWidth = 100,
+        description = {
+            "Runs the caching reverse proxy in front of one upstream API: identical requests from any number",
+            "of replicas sharing one database cost one upstream call per key.",
+            "",
+            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...) or from",
+            "the YAML file given with --config; the command line wins over the file.",
+            ""
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  once serve --upstream https://api.example.com                   # SQLite file under ./once-data/",
+            "  once serve --upstream https://api.example.com --db jdbc:postgresql://db:5432/app --user app",
+            "  once serve --config once.yaml --access-log",
+            "",
+            "Every response carries X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS.",
+            "Admin: GET /-/health, GET /-/metrics (Prometheus), POST /-/purge (Authorization: Bearer TOKEN).",
+            "SIGTERM: stops accepting, finishes in-flight requests (up to --drain), exits 0."
+        })
+final class ServeCommand implements Callable<Integer> {
+    static final String DEFAULT_DB = "jdbc:sqlite:once-data/once.db";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(
+            names = "--upstream",
+            paramLabel = "URL",
+            defaultValue = "${env:ONCE_UPSTREAM}",
+            description = "The API to put the cache in front of (env ONCE_UPSTREAM).")
+    String upstream;
+
+    @Option(
+            names = "--port",
+            defaultValue = "${env:ONCE_PORT}",
+            description = "Port to listen on (env ONCE_PORT; default 8080).")
+    Integer port;
+
+    @Option(
+            names = "--host",
+            defaultValue = "${env:ONCE_HOST}",
+            description = "Address to listen on (env ONCE_HOST; default 0.0.0.0).")
+    String host;
+
+    @Option(
+            names = "--db",
+            paramLabel = "JDBC_URL",
+            defaultValue = "${env:ONCE_DB_URL}",
+            description = "Where the cache lives (env ONCE_DB_URL). Default: " + DEFAULT_DB
+                    + ", kept across restarts; a PostgreSQL URL lets replicas share one cache.")
+    String db;
+
+    @Option(names = "--user", defaultValue = "${env:ONCE_DB_USER}", description = "Database user (env ONCE_DB_USER).")
+    String user;
+
+    @Option(
+            names = "--password",
+            defaultValue = "${env:ONCE_DB_PASSWORD}",
+            description = "Database password (env ONCE_DB_PASSWORD).")
+    String password;
+
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            defaultValue = "${env:ONCE_CONFIG}",
+            description = "YAML file with routes and options (env ONCE_CONFIG).")
+    Path config;
+
+    @Option(
+            names = "--mode",
+            defaultValue = "${env:ONCE_MODE}",
+            description = "api (default): a route's TTL decides. http: RFC 9111 semantics (not built yet).")
+    String mode;
+
+    @Option(
+            names = "--ttl",
+            defaultValue = "${env:ONCE_TTL}",
+            description = "TTL of the default route '/' when the config has no routes (env ONCE_TTL; default 10m).")
+    String ttl;
+
+    @Option(
+            names = "--admin-token",
+            defaultValue = "${env:ONCE_ADMIN_TOKEN}",
+            description = "Token for POST /-/purge (env ONCE_ADMIN_TOKEN); without one purge answers 401.")
+    String adminToken;
+
+    @Option(
+            names = "--upstream-timeout",
+            defaultValue = "${env:ONCE_UPSTREAM_TIMEOUT}",
+            description = "Total time for one upstream call before 504 (env ONCE_UPSTREAM_TIMEOUT; default 30s).")
+    String upstreamTimeout;
+
+    @Option(
+            names = "--drain",
+            defaultValue = "${env:ONCE_DRAIN}",
+            description = "How long SIGTERM waits for in-flight requests (default 10s).")
+    String drain;
+
+    @Option(
+            names = "--namespace",
+            defaultValue = "${env:ONCE_NAMESPACE}",
+            description = "Cache namespace; proxies sharing a database and namespace share answers (default proxy).")
+    String namespace;
+
+    @Option(names = "--access-log", description = "One line per request on stdout (env ONCE_ACCESS_LOG=true).")
+    boolean accessLog = Boolean.parseBoolean(System.getenv("ONCE_ACCESS_LOG"));
+
+    @Option(names = "--verbose", description = "Print stack traces of failures.")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws Exception {
+        ConfigFile.Data file = config == null ? new ConfigFile.Data() : readConfig();
+        String up = first(upstream, file.upstream);
+        if (up == null) throw new UserError("--upstream is required (or ONCE_UPSTREAM, or 'upstream:' in --config)");
+        String m = first(mode, file.mode, "api");
+        if (m.equals("http")) throw new UserError("--mode http (RFC 9111 semantics) is not built yet; use --mode api");
+        if (!m.equals("api")) throw new UserError("--mode must be api or http, not " + m);
+        URI upstreamUri;
+        try {
+            upstreamUri = URI.create(up);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--upstream '" + up + "' is not a URL: " + e.getMessage());
+        }
+        ProxyConfig.Builder b = ProxyConfig.builder(upstreamUri)
+                .host(first(host, file.host, "0.0.0.0"))
+                .port(port != null ? port : file.port != null ? file.port : 8080)
+                .adminToken(first(adminToken, file.adminToken))
+                .accessLog(accessLog || Boolean.TRUE.equals(file.accessLog))
+                .namespace(first(namespace, "proxy"))
+                .upstreamTimeout(duration(first(upstreamTimeout, file.upstreamTimeout, "30s"), "--upstream-timeout"))
+                .drainTimeout(duration(first(drain, "10s"), "--drain"));
+        if (file.connectTimeout != null) b.connectTimeout(duration(file.connectTimeout, "connectTimeout"));
+        if (file.maxRequestBodyBytes != null) b.maxRequestBodyBytes(file.maxRequestBodyBytes);
+        if (file.maxResponseBytes != null) b.maxCachedResponseBytes(file.maxResponseBytes);
+        if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
+        List<Route> routes = ConfigFile.routes(file);
+        b.routes(routes != null ? routes : List.of(Route.of("/", duration(first(ttl, "10m"), "--ttl"))));
+        ProxyConfig proxyConfig;
+        try {
+            proxyConfig = b.build();
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+
+        String dbUrl = first(db, file.db, DEFAULT_DB);
+        if (dbUrl.startsWith("jdbc:sqlite:")) {
+            Path parent = Path.of(dbUrl.substring("jdbc:sqlite:".length()).replaceAll("\\?.*", ""))
+                    .toAbsolutePath()
+                    .getParent();
+            if (parent != null) Files.createDirectories(parent);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        try (Database database = Database.connect(dbUrl, first(user, file.dbUser), first(password, file.dbPassword));
+                HikariDataSource pool = database.pool(32)) {
+            OnceProxy proxy;
+            try {
+                proxy = OnceProxy.start(proxyConfig, pool);
+            } catch (java.io.IOException e) {
+                throw new UserError(
+                        "cannot listen on " + proxyConfig.host() + ":" + proxyConfig.port() + ": " + e.getMessage(), e);
+            }
+            AtomicBoolean stopping = new AtomicBoolean();
+            Runnable stop = () -> {
+                if (!stopping.compareAndSet(false, true)) return;
+                out.println("once serve: stopping, finishing in-flight requests (up to "
+                        + proxyConfig.drainTimeout().toSeconds() + " s)");
+                out.flush();
+                try {
+                    proxy.close();
+                } catch (Exception e) {
+                    out.println("once serve: " + Errors.describe(e));
+                }
+            };
+            for (String signal : List.of("TERM", "INT")) {
+                sun.misc.Signal.handle(
+                        new sun.misc.Signal(signal), s -> Thread.ofPlatform().start(stop));
+            }
+            out.printf(
+                    "once serve: listening on http://%s:%d, upstream %s, store %s, mode api, %d route(s)%n",
+                    proxyConfig.host(),
+                    proxy.port(),
+                    proxyConfig.upstream(),
+                    database.description,
+                    proxyConfig.routes().size());
+            out.flush();
+            proxy.awaitStop();
+            out.println("once serve: stopped");
+            out.flush();
+        }
+        return 0;
+    }
+
+    private ConfigFile.Data readConfig() {
+        if (!Files.isReadable(config)) throw new UserError("--config " + config + ": no such readable file");
+        try {
+            return ConfigFile.read(config);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        } catch (java.io.IOException e) {
+            throw new UserError("--config " + config + ": " + e.getMessage());
+        }
+    }
+
+    private static Duration duration(String text, String what) {
+        try {
+            return ConfigFile.duration(text, what);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+    }
+
+    @SafeVarargs
+    private static <T> T first(T... values) {
+        for (T v : values) if (v != null && !(v instanceof String s && s.isBlank())) return v;
+        return null;
+    }
+}

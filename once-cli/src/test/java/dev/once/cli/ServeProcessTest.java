@@ -1,0 +1,203 @@
+package dev.once.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.JavaProcess;
+import dev.once.jdbc.testing.TestDatabases;
+import dev.once.proxy.testing.FakeUpstream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code once serve} as real processes, over real HTTP, in front of a counting fake upstream. */
+class ServeProcessTest {
+    private final HttpClient http = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
+
+    @TempDir
+    Path dir;
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private Process serve(String name, Path workDir, String... args) throws Exception {
+        List<String> all = new ArrayList<>(List.of("serve", "--host", "127.0.0.1"));
+        all.addAll(List.of(args));
+        return JavaProcess.start(OnceCommand.class, dir.resolve(name + ".log"), workDir, all.toArray(String[]::new));
+    }
+
+    private void awaitListening(String name) throws Exception {
+        long deadline = System.currentTimeMillis() + 90_000;
+        Path log = dir.resolve(name + ".log");
+        while (!(Files.exists(log) && Files.readString(log).contains("listening on"))) {
+            assertThat(System.currentTimeMillis())
+                    .as(name + " started: " + (Files.exists(log) ? Files.readString(log) : ""))
+                    .isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void serve_threeReplicasOnePostgres_oneUpstreamCallPerKey() throws Exception {
+        int replicas = 3;
+        int keys = 50;
+        int perKey = 12;
+        String ns = TestDatabases.newTable("serve");
+        try (FakeUpstream upstream = new FakeUpstream(100)) {
+            List<Process> ps = new ArrayList<>();
+            int[] ports = new int[replicas];
+            try {
+                for (int r = 0; r < replicas; r++) {
+                    ports[r] = freePort();
+                    ps.add(serve(
+                            "replica-" + r,
+                            null,
+                            "--upstream",
+                            upstream.url(),
+                            "--port",
+                            String.valueOf(ports[r]),
+                            "--db",
+                            TestDatabases.url(Db.POSTGRES),
+                            "--namespace",
+                            ns));
+                }
+                for (int r = 0; r < replicas; r++) awaitListening("replica-" + r);
+                for (int r = 0; r < replicas; r++) {
+                    assertThat(http.send(
+                                            HttpRequest.newBuilder(
+                                                            URI.create("http://127.0.0.1:" + ports[r] + "/warm-up"))
+                                                    .build(),
+                                            HttpResponse.BodyHandlers.ofString())
+                                    .statusCode())
+                            .isEqualTo(200);
+                }
+                int warmupCalls = upstream.totalCalls();
+                AtomicInteger errors = new AtomicInteger();
+                List<Double> latencies = Collections.synchronizedList(new ArrayList<>());
+                for (int k = 0; k < keys; k++) { // each key: a burst of 12 identical requests over the 3 replicas
+                    List<CompletableFuture<Void>> burst = new ArrayList<>();
+                    for (int i = 0; i < perKey; i++) {
+                        URI u = URI.create("http://127.0.0.1:" + ports[i % replicas] + "/quote/" + k);
+                        long start = System.nanoTime();
+                        burst.add(http.sendAsync(
+                                        HttpRequest.newBuilder(u).build(), HttpResponse.BodyHandlers.ofString())
+                                .thenAccept(resp -> {
+                                    latencies.add((System.nanoTime() - start) / 1e6);
+                                    if (resp.statusCode() != 200 || !resp.body().startsWith("upstream /quote/"))
+                                        errors.incrementAndGet();
+                                })
+                                .exceptionally(e -> {
+                                    errors.incrementAndGet();
+                                    return null;
+                                }));
+                    }
+                    CompletableFuture.allOf(burst.toArray(CompletableFuture[]::new))
+                            .get(60, TimeUnit.SECONDS);
+                }
+                List<Double> sorted = new ArrayList<>(latencies);
+                Collections.sort(sorted);
+                System.out.printf(
+                        "serve 3 replicas: %d requests, upstream calls %d, errors %d, p50 %.1f ms, p99 %.1f ms%n",
+                        sorted.size(),
+                        upstream.totalCalls() - warmupCalls,
+                        errors.get(),
+                        sorted.get(sorted.size() / 2),
+                        sorted.get((int) Math.ceil(sorted.size() * 0.99) - 1));
+                assertThat(errors).hasValue(0);
+                assertThat(sorted).hasSize(keys * perKey);
+                assertThat(upstream.totalCalls() - warmupCalls).isEqualTo(keys);
+                for (int k = 0; k < keys; k++)
+                    assertThat(upstream.calls("/quote/" + k)).isEqualTo(1);
+            } finally {
+                ps.forEach(Process::destroyForcibly);
+            }
+        }
+    }
+
+    @Test
+    void serve_sigterm_finishesInFlightRequestThenExitsZero() throws Exception {
+        try (FakeUpstream upstream = new FakeUpstream(10)) {
+            int port = freePort();
+            Process p = serve("drain", dir, "--upstream", upstream.url(), "--port", String.valueOf(port));
+            try {
+                awaitListening("drain");
+                CompletableFuture<HttpResponse<String>> slow = http.sendAsync(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/sleep/1500"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                Thread.sleep(400);
+                p.destroy(); // SIGTERM
+                HttpResponse<String> r = slow.get(30, TimeUnit.SECONDS);
+                assertThat(r.statusCode()).isEqualTo(200);
+                assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                assertThat(p.exitValue())
+                        .as(Files.readString(dir.resolve("drain.log")))
+                        .isZero();
+                assertThat(Files.readString(dir.resolve("drain.log")))
+                        .contains("stopping")
+                        .contains("stopped");
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void serve_embeddedDefault_keepsItsCacheAcrossRestarts() throws Exception {
+        try (FakeUpstream upstream = new FakeUpstream(10)) {
+            int port = freePort();
+            URI u = URI.create("http://127.0.0.1:" + port + "/kept");
+            for (int run = 0; run < 2; run++) {
+                Process p = serve("run-" + run, dir, "--upstream", upstream.url(), "--port", String.valueOf(port));
+                try {
+                    awaitListening("run-" + run);
+                    HttpResponse<String> r =
+                            http.send(HttpRequest.newBuilder(u).build(), HttpResponse.BodyHandlers.ofString());
+                    assertThat(r.headers().firstValue("X-Once-Cache")).contains(run == 0 ? "MISS" : "HIT");
+                    p.destroy();
+                    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                } finally {
+                    p.destroyForcibly();
+                }
+            }
+            assertThat(upstream.calls("/kept")).isEqualTo(1);
+            assertThat(dir.resolve("once-data/once.db")).exists();
+        }
+    }
+
+    @Test
+    void serve_badInput_oneLineExitTwo() throws Exception {
+        RacecheckCommandTest.Run noUpstream = RacecheckCommandTest.once("serve", "--port", "1");
+        assertThat(noUpstream.exit()).isEqualTo(2);
+        assertThat(noUpstream.err()).contains("--upstream is required").doesNotContain("\tat ");
+
+        RacecheckCommandTest.Run http = RacecheckCommandTest.once("serve", "--upstream", "http://x", "--mode", "http");
+        assertThat(http.exit()).isEqualTo(2);
+        assertThat(http.err()).contains("not built yet");
+
+        Path yaml = dir.resolve("once.yaml");
+        Files.writeString(yaml, "upstream: http://x\nroutes:\n  - prefix: /a\n    tll: 10m\n");
+        RacecheckCommandTest.Run badKey = RacecheckCommandTest.once("serve", "--config", yaml.toString());
+        assertThat(badKey.exit()).isEqualTo(2);
+        assertThat(badKey.err()).contains("unknown key 'tll'");
+    }
+}

@@ -1,0 +1,132 @@
+package dev.once.proxy;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The YAML file of {@code once serve --config}. Every key is optional; command-line options win.
+ *
+ * <pre>
+ * upstream: https://api.example.com
+ * port: 8080
+ * db: jdbc:postgresql://db:5432/app
+ * adminToken: change-me
+ * routes:
+ *   - prefix: /v1/quotes
+ *     methods: [GET]
+ *     ttl: 10m
+ *     statuses: [200, 404]
+ *     vary: [Accept-Language]
+ *   - prefix: /v1/search
+ *     methods: [POST]
+ *     body: true
+ *     ttl: 1h
+ *     staleWhileRevalidate: 5m
+ * </pre>
+ */
+public final class ConfigFile {
+    private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
+
+    @JsonIgnoreProperties(ignoreUnknown = false)
+    public static final class Data {
+        public String upstream;
+        public Integer port;
+        public String host;
+        public String db;
+        public String dbUser;
+        public String dbPassword;
+        public String adminToken;
+        public String mode;
+        public Boolean accessLog;
+        public Long maxRequestBodyBytes;
+        public Long maxResponseBytes;
+        public String connectTimeout;
+        public String upstreamTimeout;
+        public Boolean keyAuthorization;
+        public List<RouteData> routes;
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = false)
+    public static final class RouteData {
+        public String prefix;
+        public List<String> methods;
+        public String ttl;
+        public List<Integer> statuses;
+        public List<String> vary;
+        public Boolean body;
+        public String staleWhileRevalidate;
+        public Boolean cachePrivate;
+    }
+
+    private ConfigFile() {}
+
+    public static Data read(Path file) throws IOException {
+        ObjectMapper yaml =
+                new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+        try {
+            Data d = yaml.readValue(file.toFile(), Data.class);
+            return d == null ? new Data() : d;
+        } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
+            throw new IllegalArgumentException(
+                    file + ": unknown key '" + e.getPropertyName() + "' (line "
+                            + e.getLocation().getLineNr() + "); known keys: " + e.getKnownPropertyIds(),
+                    e);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IllegalArgumentException(
+                    file + ": " + e.getOriginalMessage() + " (line "
+                            + (e.getLocation() == null ? "?" : e.getLocation().getLineNr()) + ")",
+                    e);
+        }
+    }
+
+    /** The routes of the file, or null when it has none. */
+    public static List<Route> routes(Data d) {
+        if (d.routes == null) return null;
+        List<Route> out = new ArrayList<>();
+        for (RouteData r : d.routes) {
+            if (r.prefix == null) throw new IllegalArgumentException("every route needs a prefix");
+            Set<String> methods = r.methods == null ? Set.of("GET", "HEAD") : Set.copyOf(r.methods);
+            boolean body = r.body != null ? r.body : methods.contains("POST") || methods.contains("post");
+            out.add(new Route(
+                    r.prefix,
+                    methods,
+                    duration(r.ttl == null ? "10m" : r.ttl, "ttl of " + r.prefix),
+                    r.statuses == null ? Route.DEFAULT_STATUSES : Set.copyOf(r.statuses),
+                    r.vary == null ? List.of() : r.vary,
+                    body,
+                    r.staleWhileRevalidate == null
+                            ? Duration.ZERO
+                            : duration(r.staleWhileRevalidate, "staleWhileRevalidate"),
+                    Boolean.TRUE.equals(r.cachePrivate)));
+        }
+        return out;
+    }
+
+    /** {@code 500ms}, {@code 30s}, {@code 10m}, {@code 2h}, {@code 1d}. */
+    public static Duration duration(String text, String what) {
+        Matcher m = DURATION.matcher(text.trim().toLowerCase(Locale.ROOT));
+        if (!m.matches()) {
+            throw new IllegalArgumentException(
+                    what + ": '" + text + "' is not a duration; write e.g. 500ms, 30s, 10m, 2h, 1d");
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofDays(n);
+        };
+    }
+}
