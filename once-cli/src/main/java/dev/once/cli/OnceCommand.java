@@ -9,7 +9,13 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         usageHelpWidth = 100,
         versionProvider = OnceCommand.Version.class,
-        subcommands = {ServeCommand.class, RacecheckCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {
+            ServeCommand.class,
+            DemoCommand.class,
+            RacecheckCommand.class,
+            BenchCommand.class,
+            CommandLine.HelpCommand.class
+        },
         description = {
             "Once makes get-or-create safe when many processes race for the same key.",
             "",
