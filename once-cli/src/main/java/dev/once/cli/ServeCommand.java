@@ -128,6 +128,13 @@ final class ServeCommand implements Callable<Integer> {
             description = "Cache namespace; proxies sharing a database and namespace share answers (default proxy).")
     String namespace;
 
+    @Option(
+            names = "--near-cache",
+            defaultValue = "${env:ONCE_NEAR_CACHE}",
+            description =
+                    "Answers also kept in this replica's memory, bounded by their TTL (env ONCE_NEAR_CACHE; default 10000; 0 off).")
+    Long nearCache;
+
     @Option(names = "--access-log", description = "One line per request on stdout (env ONCE_ACCESS_LOG=true).")
     boolean accessLog = Boolean.parseBoolean(System.getenv("ONCE_ACCESS_LOG"));
 
@@ -154,6 +161,7 @@ final class ServeCommand implements Callable<Integer> {
                 .adminToken(first(adminToken, file.adminToken))
                 .accessLog(accessLog || Boolean.TRUE.equals(file.accessLog))
                 .namespace(first(namespace, "proxy"))
+                .nearCacheEntries(nearCache != null ? nearCache : 10_000)
                 .upstreamTimeout(duration(first(upstreamTimeout, file.upstreamTimeout, "30s"), "--upstream-timeout"))
                 .drainTimeout(duration(first(drain, "10s"), "--drain"));
         if (file.connectTimeout != null) b.connectTimeout(duration(file.connectTimeout, "connectTimeout"));

@@ -52,6 +52,7 @@ public final class OnceProxy implements AutoCloseable {
                             .ttl(route.ttl())
                             .staleWhileRevalidate(route.staleWhileRevalidate())
                             .codec(StoredResponse.CODEC)
+                            .nearCache(config.nearCacheEntries())
                             .maxValueBytes(
                                     (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes() + 64 * 1024))
                             .meterRegistry(registry)

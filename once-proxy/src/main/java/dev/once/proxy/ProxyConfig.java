@@ -25,7 +25,8 @@ public record ProxyConfig(
         Duration drainTimeout,
         boolean keyAuthorization,
         boolean accessLog,
-        String namespace) {
+        String namespace,
+        long nearCacheEntries) {
 
     public ProxyConfig {
         Objects.requireNonNull(upstream, "upstream");
@@ -67,6 +68,7 @@ public record ProxyConfig(
         private boolean keyAuthorization = true;
         private boolean accessLog;
         private String namespace = "proxy";
+        private long nearCacheEntries = 10_000;
 
         private Builder(URI upstream) {
             this.upstream = upstream;
@@ -138,6 +140,16 @@ public record ProxyConfig(
             return this;
         }
 
+        /**
+         * Answers kept in each replica's memory too (Caffeine, default 10,000; 0 turns it off), each no
+         * longer than its remaining TTL; purges reach other replicas' copies through NOTIFY on PostgreSQL,
+         * elsewhere a copy lives at most 1 s.
+         */
+        public Builder nearCacheEntries(long entries) {
+            this.nearCacheEntries = entries;
+            return this;
+        }
+
         public ProxyConfig build() {
             return new ProxyConfig(
                     upstream,
@@ -154,7 +166,8 @@ public record ProxyConfig(
                     drainTimeout,
                     keyAuthorization,
                     accessLog,
-                    namespace);
+                    namespace,
+                    nearCacheEntries);
         }
     }
 }
