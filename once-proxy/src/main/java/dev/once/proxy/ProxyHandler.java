@@ -125,7 +125,7 @@ final class ProxyHandler extends Handler.Abstract {
                     config.keyAuthorization());
             CacheResult<StoredResponse> result = cache.lookup(key, () -> {
                 StoredResponse r = upstream.forward(method, pathQuery, headers, body, client, scheme);
-                if (!storable(route, r)) throw new Bypass(r, config.passThroughMemory());
+                if (r.streamed() || !storable(route, r)) throw new Bypass(r, config.passThroughMemory());
                 return r;
             });
             String outcome = switch (result.source()) {
@@ -171,6 +171,21 @@ final class ProxyHandler extends Handler.Abstract {
         h.put("X-Once-Cache", outcome);
         counter(outcome, r.status()).increment();
         boolean head = request.getMethod().equals("HEAD");
+        if (r.streamed()) {
+            if (r.declaredLength() >= 0) h.put(HttpHeader.CONTENT_LENGTH, r.declaredLength());
+            try (java.io.InputStream rest = r.rest();
+                    java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
+                if (!head) {
+                    out.write(r.body());
+                    rest.transferTo(out);
+                }
+            } catch (IOException e) {
+                callback.failed(e);
+                return r.status() + " " + outcome + " (stream broken: " + e.getMessage() + ")";
+            }
+            callback.succeeded();
+            return r.status() + " " + outcome + " streamed";
+        }
         if (!head) h.put(HttpHeader.CONTENT_LENGTH, r.body().length);
         response.write(true, head ? ByteBuffer.allocate(0) : ByteBuffer.wrap(r.body()), callback);
         return r.status() + " " + outcome;

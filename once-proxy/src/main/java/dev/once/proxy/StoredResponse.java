@@ -10,8 +10,20 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 
-/** An upstream answer as the cache keeps it: status, end-to-end headers, body. */
-record StoredResponse(int status, List<String[]> headers, byte[] body) {
+/**
+ * An upstream answer as the cache keeps it: status, end-to-end headers, body. An answer too large to
+ * store also carries the rest of its body as a stream ({@code rest}, with the upstream's declared
+ * length or -1); such an answer is only ever handed over, never stored.
+ */
+record StoredResponse(int status, List<String[]> headers, byte[] body, java.io.InputStream rest, long declaredLength) {
+
+    StoredResponse(int status, List<String[]> headers, byte[] body) {
+        this(status, headers, body, null, -1);
+    }
+
+    boolean streamed() {
+        return rest != null;
+    }
 
     String header(String name) {
         for (String[] h : headers) if (h[0].equalsIgnoreCase(name)) return h[1];

@@ -1,5 +1,7 @@
 package dev.once.proxy;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
 import java.nio.channels.UnresolvedAddressException;
@@ -11,10 +13,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.client.BytesRequestContent;
-import org.eclipse.jetty.client.CompletableResponseListener;
-import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -81,11 +83,10 @@ final class Upstream implements AutoCloseable {
             h.put("X-Forwarded-Proto", scheme);
         });
         if (body.length > 0) request.body(new BytesRequestContent(contentType(requestHeaders), body));
+        InputStreamResponseListener listener = new InputStreamResponseListener();
+        request.send(listener);
         try {
-            ContentResponse r = new CompletableResponseListener(
-                            request, (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes()))
-                    .send()
-                    .get();
+            Response r = listener.get(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
             List<String[]> headers = new ArrayList<>();
             List<String> dropped = connectionTokens(r.getHeaders());
             for (HttpField f : r.getHeaders()) {
@@ -93,12 +94,25 @@ final class Upstream implements AutoCloseable {
                 if (HOP_BY_HOP.contains(name) || dropped.contains(name) || name.equals("content-length")) continue;
                 headers.add(new String[] {f.getName(), f.getValue()});
             }
-            return new StoredResponse(r.getStatus(), headers, r.getContent());
+            InputStream in = listener.getInputStream();
+            long limit = config.maxCachedResponseBytes();
+            long declared = r.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+            // Larger than the cache takes: handed over as a stream, never buffered whole, never stored.
+            if (declared > limit) return new StoredResponse(r.getStatus(), headers, new byte[0], in, declared);
+            byte[] prefix = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+            if (prefix.length > limit) return new StoredResponse(r.getStatus(), headers, prefix, in, declared);
+            in.close();
+            return new StoredResponse(r.getStatus(), headers, prefix);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpstreamFailure(502, "interrupted while waiting for the upstream", e);
         } catch (ExecutionException e) {
             throw classify(e.getCause());
+        } catch (TimeoutException e) {
+            request.abort(e);
+            throw classify(e);
+        } catch (IOException e) {
+            throw classify(e.getCause() != null ? e.getCause() : e);
         }
     }
 

@@ -222,6 +222,20 @@ class ProxyTest {
     }
 
     @Test
+    void get_answerLargerThanTheCacheTakes_streamedThroughNotStored() throws Exception {
+        start(10, b -> b.maxCachedResponseBytes(1 << 20));
+        HttpResponse<String> first = get("/big");
+        HttpResponse<String> second = get("/big");
+
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(first.body()).hasSize(2 << 20);
+        assertThat(second.body()).hasSize(2 << 20);
+        assertThat(cache(first)).isEqualTo("BYPASS");
+        assertThat(cache(second)).isEqualTo("BYPASS");
+        assertThat(upstream.calls("/big")).isEqualTo(2);
+    }
+
+    @Test
     void admin_healthMetricsAndPurge() throws Exception {
         start(10, b -> b.adminToken("s3cret"));
         get("/p");
