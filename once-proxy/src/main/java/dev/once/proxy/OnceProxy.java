@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import javax.sql.DataSource;
 import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -67,7 +66,7 @@ public final class OnceProxy implements AutoCloseable {
         http.setRequestHeaderSize(config.maxRequestHeaderBytes());
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
-        ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+        ServerConnector connector = new ServerConnector(server, new OriginFormOnly(http));
         connector.setHost(config.host());
         connector.setPort(config.port());
         server.addConnector(connector);

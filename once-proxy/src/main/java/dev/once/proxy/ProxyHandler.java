@@ -25,9 +25,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The proxy's request path. Refuses what would make it an open proxy: CONNECT here, and absolute-form
- * targets naming another authority than Host in Jetty's parser (400); every request goes to the one
- * configured upstream, whatever its target says. Serves the admin endpoints under {@code /-/}, answers cacheable requests through the
+ * The proxy's request path. Refuses what would make it an open proxy: CONNECT (405) and absolute-form
+ * targets (400, spotted by {@link OriginFormOnly}); every request goes to the one configured upstream,
+ * whatever its target says. Serves the admin endpoints under {@code /-/}, answers cacheable requests through the
  * route's {@link OnceCache} (one upstream call per key across replicas) and forwards the rest.
  * Every answer says what happened in {@code X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS}.
  */
@@ -66,6 +66,13 @@ final class ProxyHandler extends Handler.Abstract {
                     405,
                     "BYPASS",
                     "CONNECT is refused: this is a reverse proxy, not an open proxy\n");
+        } else if (OriginFormOnly.REFUSED_PATH.equals(uri.getPath())) {
+            status = text(
+                    response,
+                    callback,
+                    400,
+                    "BYPASS",
+                    "absolute-form request targets are refused: this is a reverse proxy\n");
         } else if (uri.getPath() != null && uri.getPath().startsWith("/-/")) {
             status = admin(request, response, callback, uri.getPath());
         } else {

@@ -172,13 +172,18 @@ class ProxyTest {
     }
 
     @Test
-    void openProxy_connectAndForeignAuthority_refused() throws Exception {
+    void openProxy_connectAndAbsoluteForm_refused() throws Exception {
         start(10, b -> b);
         assertThat(raw("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"))
                 .contains(" 405 ");
         assertThat(raw("GET http://example.com/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
                 .contains(" 400 ");
-        assertThat(upstream.totalCalls()).isZero();
+        // the same authority in Host and target: still absolute-form, still refused
+        assertThat(raw("GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"))
+                .contains(" 400 ");
+        assertThat(raw("GET /ok HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"))
+                .contains(" 200 ");
+        assertThat(upstream.totalCalls()).isEqualTo(1); // only the origin-form request
     }
 
     @Test
