@@ -65,6 +65,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final String process = Long.toString(ProcessHandle.current().pid(), 36) + "-"
             + Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
     private final AtomicLong claims = new AtomicLong();
+    private final ConcurrentHashMap<String, String> leading = new ConcurrentHashMap<>(); // claim token -> key hash
     private final AtomicBoolean outage = new AtomicBoolean();
     private volatile long outageUntilNanos;
     private final String channel;
@@ -282,6 +283,16 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
     private CacheResult<V> lead(String key, String hash, String token, Callable<? extends V> loader) throws Exception {
+        leading.put(token, hash);
+        try {
+            return leadHoldingLease(key, hash, token, loader);
+        } finally {
+            leading.remove(token);
+        }
+    }
+
+    private CacheResult<V> leadHoldingLease(String key, String hash, String token, Callable<? extends V> loader)
+            throws Exception {
         LeaseKeeper.Held held = leases.keep(() -> store.renew(hash, token, config.lease.toMillis()));
         V value;
         byte[] bytes;
@@ -402,9 +413,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public void close() {
+        leases.close();
+        // Loads still running lose their claims now rather than when their lease lapses: other processes
+        // take the keys over at once. The abandoned loads' writes are then fenced off.
+        leading.forEach((token, hash) -> {
+            try {
+                store.release(hash, token, "the leading process shut down");
+            } catch (SQLException e) {
+                log.debug("could not release a claim on close; it lapses with its lease", e);
+            }
+        });
         if (listener != null) NotifyListener.unsubscribe(config.dataSource, channel, subscriber);
         if (janitor != null) janitor.close();
-        leases.close();
         executor.shutdown();
     }
 

@@ -152,4 +152,33 @@ class FreshnessTest {
         }
         assertThat(calls.get()).isBetween(1, 5);
     }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void close_whileLeading_releasesTheClaimSoOthersTakeOverAtOnce(Db db) throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        OnceCache<String> leaving = OnceCache.builder(TestDatabases.shared(db))
+                .namespace(ns)
+                .codec(Codec.string())
+                .lease(Duration.ofSeconds(30))
+                .build();
+        try (OnceCache<String> staying = OnceCache.builder(TestDatabases.shared(db))
+                .namespace(ns)
+                .codec(Codec.string())
+                .lease(Duration.ofSeconds(30))
+                .build()) {
+            leaving.getAsync("k", () -> {
+                Thread.sleep(20_000);
+                return "abandoned";
+            });
+            Thread.sleep(300);
+            CompletableFuture<String> waiter = staying.getAsync("k", () -> "taken over");
+            Thread.sleep(300);
+            assertThat(waiter).isNotDone();
+            long closed = System.nanoTime();
+            leaving.close();
+            assertThat(waiter.get(10, TimeUnit.SECONDS)).isEqualTo("taken over");
+            assertThat((System.nanoTime() - closed) / 1_000_000).isLessThan(10_000); // not the 30 s lease
+        }
+    }
 }

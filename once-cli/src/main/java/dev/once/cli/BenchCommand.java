@@ -49,14 +49,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "Database to measure (env ONCE_DB_URL). Default: an embedded PostgreSQL.")
     String db;
 
-    @Option(names = "--user", defaultValue = "${env:ONCE_DB_USER}", description = "Database user (env ONCE_DB_USER).")
-    String user;
-
-    @Option(
-            names = "--password",
-            defaultValue = "${env:ONCE_DB_PASSWORD}",
-            description = "Database password (env ONCE_DB_PASSWORD).")
-    String password;
+    @picocli.CommandLine.Mixin
+    Credentials credentials = new Credentials();
 
     @Option(names = "--quick", description = "1 and 4 threads, 3 short repetitions, 20 waiter rounds.")
     boolean quick;
@@ -117,13 +111,9 @@ final class BenchCommand implements Callable<Integer> {
                     settings.burstRounds(),
                     o);
         }
-        if (db == null || db.isBlank()) o.println("starting an embedded PostgreSQL (no --db given) ...");
-        o.flush();
         int poolSize =
                 settings.threads().stream().mapToInt(Integer::intValue).max().orElse(1) + 4;
-        try (Database database = db == null || db.isBlank()
-                        ? Database.embeddedPostgres()
-                        : Database.connect(db, user, password);
+        try (Database database = Database.givenOrEmbedded(db, credentials, o);
                 HikariDataSource pool = database.pool(poolSize)) {
             o.println("database: " + database.description + "; "
                     + Runtime.getRuntime().availableProcessors() + " cores");

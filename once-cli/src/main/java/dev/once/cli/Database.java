@@ -49,6 +49,17 @@ final class Database implements AutoCloseable {
         return db;
     }
 
+    /**
+     * The database at {@code url}, or, when none is given, an embedded PostgreSQL started for the run
+     * (saying so on {@code out}, since it takes a few seconds).
+     */
+    static Database givenOrEmbedded(String url, Credentials credentials, java.io.PrintWriter out) {
+        if (url != null && !url.isBlank()) return connect(url, credentials.user, credentials.password);
+        out.println("starting an embedded PostgreSQL (no --db given) ...");
+        out.flush();
+        return embeddedPostgres();
+    }
+
     /** An embedded PostgreSQL in a temporary directory, removed on close. */
     static Database embeddedPostgres() {
         try {

@@ -69,14 +69,8 @@ final class RacecheckCommand implements Callable<Integer> {
             description = "Database to race on (env ONCE_DB_URL). Default: an embedded PostgreSQL started for the run.")
     String db;
 
-    @Option(names = "--user", defaultValue = "${env:ONCE_DB_USER}", description = "Database user (env ONCE_DB_USER).")
-    String user;
-
-    @Option(
-            names = "--password",
-            defaultValue = "${env:ONCE_DB_PASSWORD}",
-            description = "Database password (env ONCE_DB_PASSWORD, which keeps it out of the process list).")
-    String password;
+    @picocli.CommandLine.Mixin
+    Credentials credentials = new Credentials();
 
     @Option(names = "--strategy", defaultValue = "once", description = "once or naive (default: ${DEFAULT-VALUE}).")
     RaceStrategy strategy;
@@ -103,10 +97,8 @@ final class RacecheckCommand implements Callable<Integer> {
         range("--seconds", seconds, 1, 3600);
         PrintWriter out = spec.commandLine().getOut();
         out.printf("once racecheck: strategy=%s procs=%d threads=%d seconds=%d%n", strategy, procs, threads, seconds);
-        if (db == null || db.isBlank()) out.println("starting an embedded PostgreSQL (no --db given) ...");
         out.flush();
-        try (Database database =
-                db == null || db.isBlank() ? Database.embeddedPostgres() : Database.connect(db, user, password)) {
+        try (Database database = Database.givenOrEmbedded(db, credentials, out)) {
             out.println("database: " + database.description);
             String table = strategy.table();
             createTable(database, table);

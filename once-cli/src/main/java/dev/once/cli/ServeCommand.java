@@ -76,14 +76,8 @@ final class ServeCommand implements Callable<Integer> {
                     + ", kept across restarts; a PostgreSQL URL lets replicas share one cache.")
     String db;
 
-    @Option(names = "--user", defaultValue = "${env:ONCE_DB_USER}", description = "Database user (env ONCE_DB_USER).")
-    String user;
-
-    @Option(
-            names = "--password",
-            defaultValue = "${env:ONCE_DB_PASSWORD}",
-            description = "Database password (env ONCE_DB_PASSWORD).")
-    String password;
+    @picocli.CommandLine.Mixin
+    Credentials credentials = new Credentials();
 
     @Option(
             names = "--config",
@@ -185,7 +179,8 @@ final class ServeCommand implements Callable<Integer> {
             if (parent != null) Files.createDirectories(parent);
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (Database database = Database.connect(dbUrl, first(user, file.dbUser), first(password, file.dbPassword));
+        try (Database database = Database.connect(
+                        dbUrl, first(credentials.user, file.dbUser), first(credentials.password, file.dbPassword));
                 HikariDataSource pool = database.pool(32)) {
             OnceProxy proxy;
             try {

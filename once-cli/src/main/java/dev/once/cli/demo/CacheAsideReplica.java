@@ -10,15 +10,12 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.util.concurrent.Executors;
 import javax.sql.DataSource;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * A replica running the usual cache-aside code: SELECT the answer, on a miss call the API and INSERT
@@ -33,14 +30,7 @@ final class CacheAsideReplica implements AutoCloseable {
                 HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         String insert = "INSERT INTO " + table + " (k, v) VALUES (?, ?)"
                 + (onConflictDoNothing ? " ON CONFLICT (k) DO NOTHING" : "");
-        QueuedThreadPool threads = new QueuedThreadPool();
-        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
-        server = new Server(threads);
-        ServerConnector connector = new ServerConnector(server);
-        connector.setHost("127.0.0.1");
-        connector.setPort(0);
-        server.addConnector(connector);
-        server.setHandler(new Handler.Abstract() {
+        server = LoopbackServer.start(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {
                 String key = request.getHttpURI().getPath();
@@ -76,11 +66,10 @@ final class CacheAsideReplica implements AutoCloseable {
                 return true;
             }
         });
-        server.start();
     }
 
     int port() {
-        return ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+        return LoopbackServer.port(server);
     }
 
     @Override

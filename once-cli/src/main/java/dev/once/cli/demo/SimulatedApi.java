@@ -2,16 +2,13 @@ package dev.once.cli.demo;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /** A paid API on loopback: every call takes {@code latencyMillis} and is counted (and would be billed). */
 final class SimulatedApi implements AutoCloseable {
@@ -19,14 +16,7 @@ final class SimulatedApi implements AutoCloseable {
     private final AtomicInteger calls = new AtomicInteger();
 
     SimulatedApi(long latencyMillis) throws Exception {
-        QueuedThreadPool threads = new QueuedThreadPool();
-        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
-        server = new Server(threads);
-        ServerConnector connector = new ServerConnector(server);
-        connector.setHost("127.0.0.1");
-        connector.setPort(0);
-        server.addConnector(connector);
-        server.setHandler(new Handler.Abstract() {
+        server = LoopbackServer.start(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) throws Exception {
                 int n = calls.incrementAndGet();
@@ -37,11 +27,10 @@ final class SimulatedApi implements AutoCloseable {
                 return true;
             }
         });
-        server.start();
     }
 
     String url() {
-        return "http://127.0.0.1:" + ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+        return "http://127.0.0.1:" + LoopbackServer.port(server);
     }
 
     int calls() {
