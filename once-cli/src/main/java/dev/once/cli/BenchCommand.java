@@ -25,6 +25,8 @@ import picocli.CommandLine.Spec;
         usageHelpWidth = 100,
         description = {
             "Measures Once against the database's own limit, each pair alternated in one run at equal threads:",
+            "  goc-existing   Once.getOrCreate on existing rows vs a plain SELECT by the same unique key",
+            "  goc-new        Once.getOrCreate creating rows vs a plain INSERT ... ON CONFLICT DO NOTHING loop",
             "  cache-hit      OnceCache.get on cached keys (near cache off) vs a plain primary-key SELECT loop",
             "  cache-miss     OnceCache.get on new keys, 0 ms loader, vs a plain INSERT ... ON CONFLICT DO NOTHING loop",
             "  cache-waiters  3 processes x 4 callers ask for a new key at once, 100 ms loader: loader calls",
@@ -34,7 +36,7 @@ import picocli.CommandLine.Spec;
         },
         footer = {
             "",
-            "Not yet measured here (see the README's status): getOrCreate pairs, pgbench, the proxy against nginx.",
+            "Not yet measured here (see the README's status): pgbench, the proxy against nginx (bench/proxy-vs-nginx.sh).",
             "",
             "Exit codes: 0 every target met, 1 a target missed, 2 bad input or unreachable database."
         })

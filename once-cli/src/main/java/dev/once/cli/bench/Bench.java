@@ -14,13 +14,17 @@ import java.util.Set;
 /** Runs the selected benchmarks, prints the table and writes every figure to {@code bench.json}. */
 public final class Bench {
     /** The benchmarks {@code --only} can name. */
-    public static final Set<String> NAMES = Set.of("cache-hit", "cache-miss", "cache-waiters");
+    public static final Set<String> NAMES =
+            Set.of("goc-existing", "goc-new", "cache-hit", "cache-miss", "cache-waiters");
 
     private Bench() {}
 
     /** @return true when every target was met */
     public static boolean run(BenchTarget target, Settings settings, Set<String> only, Path outDir) throws Exception {
         Results results = new Results();
+        JdbcBench jdbc = new JdbcBench(target, settings, new Pairs(settings, results));
+        if (selected(only, "goc-existing")) jdbc.existing();
+        if (selected(only, "goc-new")) jdbc.created();
         CacheBench cache = new CacheBench(target, settings, results);
         if (selected(only, "cache-hit")) cache.hits();
         if (selected(only, "cache-miss")) cache.misses();

@@ -30,12 +30,14 @@ final class CacheBench {
     private final BenchTarget target;
     private final Settings settings;
     private final Results results;
+    private final Pairs pairs;
     private final String product;
 
     CacheBench(BenchTarget target, Settings settings, Results results) throws Exception {
         this.target = target;
         this.settings = settings;
         this.results = results;
+        this.pairs = new Pairs(settings, results);
         try (Connection c = target.pool().getConnection()) {
             this.product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
         }
@@ -53,7 +55,7 @@ final class CacheBench {
             }
             String select = "SELECT value FROM once_entry WHERE namespace = ? AND key_hash = ?";
             for (int threads : settings.threads()) {
-                compare(
+                pairs.compare(
                         "cache hit (near cache off)",
                         threads,
                         "OnceCache.get, hit",
@@ -90,7 +92,7 @@ final class CacheBench {
         try (OnceCache<String> cache = cache(ns, true)) {
             for (int threads : settings.threads()) {
                 String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;
-                compare(
+                pairs.compare(
                         "cache miss (0 ms loader)",
                         threads,
                         "OnceCache.get, miss",
@@ -211,30 +213,6 @@ final class CacheBench {
                 .notify(notify)
                 .meterRegistry(new SimpleMeterRegistry())
                 .build();
-    }
-
-    private void compare(
-            String name,
-            int threads,
-            String candidate,
-            String baseline,
-            double target,
-            Throughput.Op candidateOp,
-            Throughput.Op baselineOp)
-            throws Exception {
-        settings.progress("%s, %d thread(s): warm-up ...", name, threads);
-        Throughput.measure(threads, settings.warmupMillis(), candidateOp);
-        Throughput.measure(threads, settings.warmupMillis(), baselineOp);
-        List<Double> c = new ArrayList<>();
-        List<Double> b = new ArrayList<>();
-        for (int r = 0; r < settings.repetitions(); r++) {
-            c.add(Throughput.measure(threads, settings.repetitionMillis(), candidateOp));
-            b.add(Throughput.measure(threads, settings.repetitionMillis(), baselineOp));
-            settings.progress(
-                    "  rep %d/%d: %s %,.0f/s, %s %,.0f/s",
-                    r + 1, settings.repetitions(), candidate, c.get(r), baseline, b.get(r));
-        }
-        results.pairs.add(new Results.Pair(name, threads, candidate, baseline, c, b, target));
     }
 
     private static int index(long i, int thread) {

@@ -1,0 +1,120 @@
+package dev.once.cli.bench;
+
+import dev.once.jdbc.Once;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * once-jdbc's getOrCreate against the database's own limit, each pair alternated in one run at equal
+ * threads: existing keys against a plain prepared SELECT by the same unique key, new keys against a
+ * plain {@code INSERT ... ON CONFLICT DO NOTHING}.
+ */
+final class JdbcBench {
+    private static final int HOT_KEYS = 1_000;
+    private static final String VALUE = "x".repeat(100);
+
+    private final BenchTarget target;
+    private final Settings settings;
+    private final Pairs pairs;
+    private final String product;
+
+    JdbcBench(BenchTarget target, Settings settings, Pairs pairs) throws Exception {
+        this.target = target;
+        this.settings = settings;
+        this.pairs = pairs;
+        try (Connection c = target.pool().getConnection()) {
+            this.product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    void existing() throws Exception {
+        String table = table("once_bench_goc_hit");
+        Once once = Once.using(target.pool());
+        for (int k = 0; k < HOT_KEYS; k++) once.getOrCreate(table, Map.of("k", "key-" + k), Map.of("v", VALUE));
+        String select = "SELECT * FROM " + table + " WHERE k = ?";
+        for (int threads : settings.threads()) {
+            pairs.compare(
+                    "getOrCreate, existing key",
+                    threads,
+                    "Once.getOrCreate, found",
+                    "plain SELECT by unique key",
+                    0.8,
+                    (t, i) -> {
+                        if (once.getOrCreate(table, Map.of("k", "key-" + index(i, t)), Map.of("v", VALUE))
+                                .created()) {
+                            throw new IllegalStateException("a found row was expected");
+                        }
+                    },
+                    (t, i) -> {
+                        try (Connection c = target.pool().getConnection();
+                                PreparedStatement ps = c.prepareStatement(select)) {
+                            ps.setString(1, "key-" + index(i, t));
+                            try (ResultSet rs = ps.executeQuery()) {
+                                if (!rs.next()) throw new IllegalStateException("row missing");
+                            }
+                        }
+                    });
+        }
+        drop(table);
+    }
+
+    void created() throws Exception {
+        String table = table("once_bench_goc_new");
+        Once once = Once.using(target.pool());
+        String insert = product.contains("maria") || product.contains("mysql")
+                ? "INSERT INTO " + table + " (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE k = k"
+                : "INSERT INTO " + table + " (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING";
+        for (int threads : settings.threads()) {
+            String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;
+            pairs.compare(
+                    "getOrCreate, new key",
+                    threads,
+                    "Once.getOrCreate, created",
+                    "plain INSERT ON CONFLICT DO NOTHING",
+                    0.8,
+                    (t, i) -> once.getOrCreate(
+                            table,
+                            Map.of("k", "o-" + run + "-" + t + "-" + i + "-" + System.nanoTime()),
+                            Map.of("v", VALUE)),
+                    (t, i) -> {
+                        try (Connection c = target.pool().getConnection();
+                                PreparedStatement ps = c.prepareStatement(insert)) {
+                            ps.setString(1, "p-" + run + "-" + t + "-" + i + "-" + System.nanoTime());
+                            ps.setString(2, VALUE);
+                            ps.executeUpdate();
+                        }
+                    });
+        }
+        drop(table);
+    }
+
+    private String table(String name) throws Exception {
+        String id = product.contains("postgres")
+                ? "id BIGSERIAL PRIMARY KEY"
+                : product.contains("sqlite")
+                        ? "id INTEGER PRIMARY KEY AUTOINCREMENT"
+                        : "id BIGINT AUTO_INCREMENT PRIMARY KEY";
+        try (Connection c = target.pool().getConnection();
+                Statement s = c.createStatement()) {
+            s.execute("DROP TABLE IF EXISTS " + name);
+            s.execute("CREATE TABLE " + name + " (" + id + ", k VARCHAR(100) NOT NULL UNIQUE, v VARCHAR(200))");
+        }
+        return name;
+    }
+
+    private void drop(String table) throws Exception {
+        try (Connection c = target.pool().getConnection();
+                Statement s = c.createStatement()) {
+            s.execute("DROP TABLE " + table);
+        }
+    }
+
+    private static int index(long i, int thread) {
+        return (int) ((i * 7919 + thread * 104729L) % HOT_KEYS);
+    }
+}
