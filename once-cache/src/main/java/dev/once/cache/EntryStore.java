@@ -42,10 +42,12 @@ final class EntryStore {
                 + table + pk;
         this.claim = dialect.claim(table);
         this.renew = "UPDATE " + table + " SET lease_until = " + now + " + ?" + pk + " AND lease_owner = ?";
+        String async = dialect.asyncCommit();
         this.complete = "UPDATE " + table + " SET state = ?, value = ?, error = ?, expires_at = " + now
-                + " + ?, lease_owner = NULL, lease_until = NULL, updated_at = " + now + pk + " AND lease_owner = ?";
+                + " + ?, lease_owner = NULL, lease_until = NULL, updated_at = " + now + async + pk
+                + " AND lease_owner = ?";
         this.release = "UPDATE " + table + " SET lease_owner = NULL, lease_until = NULL, error = ?, updated_at = " + now
-                + pk + " AND lease_owner = ?";
+                + async + pk + " AND lease_owner = ?";
         this.purge = "DELETE FROM " + table + pk;
         this.purgeAll = "DELETE FROM " + table + " WHERE namespace = ?";
         this.deleteExpired = dialect.deleteExpired(table);

@@ -38,8 +38,11 @@ enum StoreDialect {
     String claim(String table) {
         String claimable = "(" + table + ".lease_until IS NULL OR " + table + ".lease_until <= " + now + ") AND ("
                 + table + ".state = 0 OR " + table + ".expires_at <= " + now + ")";
-        String insert = "INSERT INTO " + table + " (namespace, key_hash, key_text, state, lease_owner, lease_until,"
-                + " updated_at) VALUES (?, ?, ?, 0, ?, " + now + " + ?, " + now + ")";
+        String columns = "INSERT INTO " + table + " (namespace, key_hash, key_text, state, lease_owner, lease_until,"
+                + " updated_at) ";
+        String values = "?, ?, ?, 0, ?, " + now + " + ?, " + now;
+        String insert =
+                this == POSTGRES ? columns + "SELECT " + values + asyncCommit() : columns + "VALUES (" + values + ")";
         return switch (this) {
             case POSTGRES, SQLITE ->
                 insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
@@ -54,6 +57,17 @@ enum StoreDialect {
                         + " lease_until = IF(@once_claim, VALUES(lease_until), lease_until),"
                         + " updated_at = IF(@once_claim, VALUES(updated_at), updated_at) RETURNING lease_owner";
         };
+    }
+
+    /**
+     * PostgreSQL: a FROM item that turns off the wait for the WAL flush for this statement's own
+     * transaction ({@code set_config(..., true)} lasts until its commit). The cache's writes are claims,
+     * values and releases that the cache can always redo: a database crash can lose the last moments of
+     * them, which costs a reload, never a wrong answer (a lost claim fences its leader's write off; a lost
+     * value is loaded again). The application's own transactions are untouched. Empty elsewhere.
+     */
+    String asyncCommit() {
+        return this == POSTGRES ? " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS once_async" : "";
     }
 
     /** Deletes up to {@code ?} expired, unleased rows of a namespace older than {@code now - ?}. */

@@ -238,4 +238,26 @@ class OnceCacheTest {
         assertThat(errors).isEmpty();
         assertThat(TestDatabases.count(db, "SELECT COUNT(*) FROM " + table)).isZero();
     }
+
+    @Test
+    void writes_asynchronousCommitStaysInTheirOwnTransaction() throws Exception {
+        // One pooled connection, so the cache's claim and value write run on the one we then inspect.
+        var config = new com.zaxxer.hikari.HikariConfig();
+        config.setJdbcUrl(TestDatabases.url(Db.POSTGRES));
+        config.setMaximumPoolSize(1);
+        config.setConnectionInitSql("SET synchronous_commit = on"); // the embedded server's default is off
+        try (var pool = new com.zaxxer.hikari.HikariDataSource(config);
+                OnceCache<String> cache = OnceCache.builder(pool)
+                        .namespace(TestDatabases.newTable("ns"))
+                        .codec(Codec.string())
+                        .build()) {
+            assertThat(cache.lookup("k", () -> "v").source()).isEqualTo(CacheResult.Source.MISS);
+            try (var c = pool.getConnection();
+                    var st = c.createStatement();
+                    var rs = st.executeQuery("SHOW synchronous_commit")) {
+                rs.next();
+                assertThat(rs.getString(1)).isEqualTo("on"); // the application's transactions keep their durability
+            }
+        }
+    }
 }
