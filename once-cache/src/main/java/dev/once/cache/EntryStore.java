@@ -9,7 +9,8 @@ import javax.sql.DataSource;
 
 /**
  * The cache table's statements. Each runs in auto-commit at READ COMMITTED whatever the pool's
- * default: the claim's conditional upsert must judge the latest committed row. Hits only read.
+ * default: the claim's conditional upsert must judge the latest committed row. Hits only read. On
+ * PostgreSQL the writes do not wait for the WAL flush ({@link StoreDialect#asyncCommit()}).
  */
 final class EntryStore {
     private final DataSource dataSource;
