@@ -7,7 +7,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code once demo}: the problem and the fix side by side, self-contained. */
@@ -56,10 +55,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        check("--keys", keys, 1, 1000);
-        check("--burst", burst, 1, 200);
-        check("--replicas", replicas, 1, 16);
-        check("--latency-ms", (int) Math.min(latencyMillis, Integer.MAX_VALUE), 0, 10_000);
+        Ranges.check(spec, "--keys", keys, 1, 1000);
+        Ranges.check(spec, "--burst", burst, 1, 200);
+        Ranges.check(spec, "--replicas", replicas, 1, 16);
+        Ranges.check(spec, "--latency-ms", latencyMillis, 0, 10_000);
         PrintWriter out = spec.commandLine().getOut();
         out.println("once demo: starting an embedded PostgreSQL ...");
         out.flush();
@@ -68,12 +67,5 @@ final class DemoCommand implements Callable<Integer> {
             new Demo(database.url, database.user, admin, out).run(keys, burst, replicas, latencyMillis);
         }
         return 0;
-    }
-
-    private void check(String option, int value, int min, int max) {
-        if (value < min || value > max) {
-            throw new ParameterException(
-                    spec.commandLine(), option + " must be between " + min + " and " + max + ", not " + value);
-        }
     }
 }

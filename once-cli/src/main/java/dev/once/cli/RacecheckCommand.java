@@ -21,7 +21,6 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -92,9 +91,9 @@ final class RacecheckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        range("--procs", procs, 1, 64);
-        range("--threads", threads, 1, 256);
-        range("--seconds", seconds, 1, 3600);
+        Ranges.check(spec, "--procs", procs, 1, 64);
+        Ranges.check(spec, "--threads", threads, 1, 256);
+        Ranges.check(spec, "--seconds", seconds, 1, 3600);
         PrintWriter out = spec.commandLine().getOut();
         out.printf("once racecheck: strategy=%s procs=%d threads=%d seconds=%d%n", strategy, procs, threads, seconds);
         out.flush();
@@ -105,13 +104,6 @@ final class RacecheckCommand implements Callable<Integer> {
             Race race = new Race(database, table, out);
             race.run();
             return report(database, table, race, out);
-        }
-    }
-
-    private void range(String option, int value, int min, int max) {
-        if (value < min || value > max) {
-            throw new ParameterException(
-                    spec.commandLine(), option + " must be between " + min + " and " + max + ", not " + value);
         }
     }
 

@@ -15,7 +15,6 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -38,9 +37,7 @@ final class CacheBench {
         this.settings = settings;
         this.results = results;
         this.pairs = new Pairs(settings, results);
-        try (Connection c = target.pool().getConnection()) {
-            this.product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
-        }
+        this.product = target.product();
     }
 
     void hits() throws Exception {
@@ -86,9 +83,7 @@ final class CacheBench {
             s.execute("DROP TABLE IF EXISTS once_bench_plain");
             s.execute("CREATE TABLE once_bench_plain (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
         }
-        String insert = product.contains("maria") || product.contains("mysql")
-                ? "INSERT INTO once_bench_plain (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE k = k"
-                : "INSERT INTO once_bench_plain (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING";
+        String insert = target.insertIgnoringDuplicate("once_bench_plain");
         try (OnceCache<String> cache = cache(ns, true)) {
             for (int threads : settings.threads()) {
                 String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;

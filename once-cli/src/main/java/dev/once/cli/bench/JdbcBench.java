@@ -5,7 +5,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -27,9 +26,7 @@ final class JdbcBench {
         this.target = target;
         this.settings = settings;
         this.pairs = pairs;
-        try (Connection c = target.pool().getConnection()) {
-            this.product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
-        }
+        this.product = target.product();
     }
 
     void existing() throws Exception {
@@ -66,9 +63,7 @@ final class JdbcBench {
     void created() throws Exception {
         String table = table("once_bench_goc_new");
         Once once = Once.using(target.pool());
-        String insert = product.contains("maria") || product.contains("mysql")
-                ? "INSERT INTO " + table + " (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE k = k"
-                : "INSERT INTO " + table + " (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING";
+        String insert = target.insertIgnoringDuplicate(table);
         for (int threads : settings.threads()) {
             String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;
             pairs.compare(
