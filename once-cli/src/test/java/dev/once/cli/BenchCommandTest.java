@@ -43,6 +43,12 @@ class BenchCommandTest {
             assertThat(w.get("waiter_ms")).isNotEmpty();
         }
         assertThat(run.out()).contains("Cross-process waiters");
+        String html = java.nio.file.Files.readString(out.resolve("bench.html"));
+        assertThat(html).contains("<svg").contains("getOrCreate, existing key").contains("waiter latency, notify");
+        assertThat(html)
+                .doesNotContain("<script")
+                .doesNotContain("http://")
+                .doesNotContain("https://"); // opens offline
     }
 
     @Test

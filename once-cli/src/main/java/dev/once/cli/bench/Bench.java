@@ -11,7 +11,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Runs the selected benchmarks, prints the table and writes every figure to {@code bench.json}. */
+/**
+ * Runs the selected benchmarks, prints the table, writes every figure to {@code bench.json} and a
+ * self-contained {@code bench.html} report.
+ */
 public final class Bench {
     /** The benchmarks {@code --only} can name. */
     public static final Set<String> NAMES =
@@ -56,7 +59,10 @@ public final class Bench {
         doc.put("pairs", pairs);
         doc.put("waiters", bursts);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), doc);
-        settings.progress("%nwrote %s", json.toAbsolutePath());
+        Path html = outDir.resolve("bench.html");
+        HtmlReport.write(
+                html, results, settings, target.description(), doc.get("when").toString());
+        settings.progress("%nwrote %s and %s", json.toAbsolutePath(), html.toAbsolutePath());
         return results.pairs.stream().allMatch(p -> p.ratio() >= p.target());
     }
 
