@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
 /** {@code once bench}: Once's costs measured against the database's own limit, pair by pair, in one run. */
 @Command(
         name = "bench",
+        header = "Measures Once against the database's own limit, pair by pair.",
         mixinStandardHelpOptions = true,
         sortOptions = false,
         usageHelpWidth = 100,

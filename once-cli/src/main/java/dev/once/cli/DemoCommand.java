@@ -12,6 +12,7 @@ import picocli.CommandLine.Spec;
 /** {@code once demo}: the problem and the fix side by side, self-contained. */
 @Command(
         name = "demo",
+        header = "Cache-aside, ON CONFLICT DO NOTHING and Once side by side, self-contained.",
         mixinStandardHelpOptions = true,
         sortOptions = false,
         usageHelpWidth = 100,

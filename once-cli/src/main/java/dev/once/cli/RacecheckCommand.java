@@ -29,6 +29,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(
         name = "racecheck",
+        header = "Races processes doing get-or-create, then counts duplicate rows.",
         mixinStandardHelpOptions = true,
         sortOptions = false,
         usageHelpWidth = 100,

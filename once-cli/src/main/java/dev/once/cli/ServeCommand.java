@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
 /** {@code once serve}: the caching reverse proxy in front of one paid API. */
 @Command(
         name = "serve",
+        header = "The caching reverse proxy: one upstream call per key across replicas.",
         mixinStandardHelpOptions = true,
         sortOptions = false,
         usageHelpWidth = 100,
