@@ -189,20 +189,14 @@ final class RacecheckCommand implements Callable<Integer> {
         }
 
         private Process start() throws java.io.IOException {
-            String java = ProcessHandle.current().info().command().orElse("java");
-            String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-            ProcessBuilder pb = new ProcessBuilder(
-                    java,
-                    "-Xmx256m",
-                    "-cp",
-                    classPath,
-                    RacecheckWorker.class.getName(),
+            ProcessBuilder pb = WorkerProcess.of(
+                    RacecheckWorker.class,
+                    database.password,
                     database.url,
                     database.user == null ? "" : database.user,
                     strategy.name(),
                     String.valueOf(threads),
                     String.valueOf(seconds));
-            if (database.password != null) pb.environment().put("ONCE_DB_PASSWORD", database.password);
             pb.redirectError(ProcessBuilder.Redirect.INHERIT);
             return pb.start();
         }

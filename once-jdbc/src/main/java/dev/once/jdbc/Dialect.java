@@ -95,6 +95,11 @@ abstract class Dialect {
     /** A predicate that is true when the existing and incoming values of the column differ. */
     abstract String differs(String existingColumn, String incomingColumn);
 
+    /** Whether JDBC metadata calls a schema a catalog (MariaDB/MySQL: a database is a catalog). */
+    boolean schemasAreCatalogs() {
+        return false;
+    }
+
     /** Clause that locks the rows a SELECT reads until the transaction ends ("" where the database locks whole files). */
     abstract String rowLock();
 
@@ -109,6 +114,6 @@ abstract class Dialect {
      * that cannot serve as a conflict target (partial or expression indexes) are left out.
      */
     List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {
-        return TableInfo.jdbcUniqueKeys(c, name, columns);
+        return TableInfo.jdbcUniqueKeys(this, c, name, columns);
     }
 }

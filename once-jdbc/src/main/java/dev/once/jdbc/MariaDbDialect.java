@@ -55,4 +55,9 @@ final class MariaDbDialect extends Dialect {
     String rowLock() {
         return " FOR UPDATE";
     }
+
+    @Override
+    boolean schemasAreCatalogs() {
+        return true;
+    }
 }

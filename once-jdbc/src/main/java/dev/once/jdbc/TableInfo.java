@@ -60,9 +60,9 @@ final class TableInfo {
 
     static TableInfo read(Connection c, Dialect dialect, Name requested) throws SQLException {
         DatabaseMetaData meta = c.getMetaData();
-        String catalog = dialect instanceof MariaDbDialect && requested.schema() == null ? c.getCatalog() : null;
+        String catalog = dialect.schemasAreCatalogs() && requested.schema() == null ? c.getCatalog() : null;
         String schemaPattern = requested.schema();
-        if (dialect instanceof MariaDbDialect && requested.schema() != null) {
+        if (dialect.schemasAreCatalogs() && requested.schema() != null) {
             catalog = requested.schema();
             schemaPattern = null;
         }
@@ -78,8 +78,7 @@ final class TableInfo {
                 while (rs.next()) {
                     if (!candidate.equals(rs.getString("TABLE_NAME"))) continue; // '_' is a pattern
                     byPosition.put(rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"));
-                    schema =
-                            dialect instanceof MariaDbDialect ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
+                    schema = dialect.schemasAreCatalogs() ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
                 }
                 columns.addAll(byPosition.values());
             }
@@ -102,10 +101,10 @@ final class TableInfo {
     }
 
     /** Unique keys from JDBC metadata: the primary key, and unique indexes without predicate or expression. */
-    static List<List<String>> jdbcUniqueKeys(Connection c, Name name, List<String> columns) throws SQLException {
+    static List<List<String>> jdbcUniqueKeys(Dialect dialect, Connection c, Name name, List<String> columns)
+            throws SQLException {
         DatabaseMetaData meta = c.getMetaData();
-        boolean catalogIsSchema =
-                meta.getDatabaseProductName().toLowerCase(Locale.ROOT).matches(".*(mariadb|mysql).*");
+        boolean catalogIsSchema = dialect.schemasAreCatalogs();
         String catalog = catalogIsSchema ? name.schema() : null;
         String schema = catalogIsSchema ? null : name.schema();
         List<List<String>> keys = new ArrayList<>();

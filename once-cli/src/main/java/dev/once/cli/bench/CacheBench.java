@@ -23,8 +23,6 @@ import java.util.concurrent.ThreadLocalRandom;
  * ... ON CONFLICT DO NOTHING} loop; and cross-process waiters' latency with a 100 ms loader.
  */
 final class CacheBench {
-    private static final int HOT_KEYS = 1_000;
-    private static final String VALUE = "x".repeat(100);
 
     private final BenchTarget target;
     private final Settings settings;
@@ -43,12 +41,12 @@ final class CacheBench {
     void hits() throws Exception {
         String ns = "bench-hit-" + ThreadLocalRandom.current().nextInt(1_000_000);
         try (OnceCache<String> cache = cache(ns, true)) {
-            String[] keys = new String[HOT_KEYS];
-            String[] hashes = new String[HOT_KEYS];
-            for (int k = 0; k < HOT_KEYS; k++) {
+            String[] keys = new String[Workload.HOT_KEYS];
+            String[] hashes = new String[Workload.HOT_KEYS];
+            for (int k = 0; k < Workload.HOT_KEYS; k++) {
                 keys[k] = "key-" + k;
                 hashes[k] = sha256(keys[k]);
-                cache.get(keys[k], () -> VALUE);
+                cache.get(keys[k], () -> Workload.VALUE);
             }
             String select = "SELECT value FROM once_entry WHERE namespace = ? AND key_hash = ?";
             for (int threads : settings.threads()) {
@@ -58,14 +56,14 @@ final class CacheBench {
                         "OnceCache.get, hit",
                         "plain PK SELECT",
                         0.8,
-                        (t, i) -> cache.get(keys[index(i, t)], () -> {
+                        (t, i) -> cache.get(keys[Workload.hot(i, t)], () -> {
                             throw new IllegalStateException("a hit was expected");
                         }),
                         (t, i) -> {
                             try (Connection c = target.pool().getConnection();
                                     PreparedStatement ps = c.prepareStatement(select)) {
                                 ps.setString(1, ns);
-                                ps.setString(2, hashes[index(i, t)]);
+                                ps.setString(2, hashes[Workload.hot(i, t)]);
                                 try (ResultSet rs = ps.executeQuery()) {
                                     if (!rs.next()) throw new IllegalStateException("row missing");
                                     rs.getBytes(1);
@@ -83,7 +81,6 @@ final class CacheBench {
             s.execute("DROP TABLE IF EXISTS once_bench_plain");
             s.execute("CREATE TABLE once_bench_plain (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
         }
-        String insert = target.insertIgnoringDuplicate("once_bench_plain");
         try (OnceCache<String> cache = cache(ns, true)) {
             for (int threads : settings.threads()) {
                 String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;
@@ -93,15 +90,8 @@ final class CacheBench {
                         "OnceCache.get, miss",
                         "plain INSERT ON CONFLICT DO NOTHING",
                         0.5,
-                        (t, i) -> cache.get("m-" + run + "-" + t + "-" + i + "-" + System.nanoTime(), () -> VALUE),
-                        (t, i) -> {
-                            try (Connection c = target.pool().getConnection();
-                                    PreparedStatement ps = c.prepareStatement(insert)) {
-                                ps.setString(1, "p-" + run + "-" + t + "-" + i + "-" + System.nanoTime());
-                                ps.setString(2, VALUE);
-                                ps.executeUpdate();
-                            }
-                        });
+                        (t, i) -> cache.get(Workload.fresh("m", run, t, i), () -> Workload.VALUE),
+                        Workload.plainInsert(target, "once_bench_plain", run));
             }
         }
         try (Connection c = target.pool().getConnection();
@@ -180,23 +170,17 @@ final class CacheBench {
     }
 
     private Process worker(String ns, int callers, long loaderMillis, boolean notify) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         String url = target.url();
         if (target.user() != null && !url.contains("user="))
             url += (url.contains("?") ? "&" : "?") + "user=" + target.user();
-        ProcessBuilder pb = new ProcessBuilder(
-                java,
-                "-Xmx256m",
-                "-cp",
-                classPath,
-                BenchWorker.class.getName(),
+        ProcessBuilder pb = dev.once.cli.WorkerProcess.of(
+                BenchWorker.class,
+                target.password(),
                 url,
                 ns,
                 String.valueOf(callers),
                 String.valueOf(loaderMillis),
                 String.valueOf(notify));
-        if (target.password() != null) pb.environment().put("ONCE_DB_PASSWORD", target.password());
         pb.redirectError(ProcessBuilder.Redirect.DISCARD);
         return pb.start();
     }
@@ -208,10 +192,6 @@ final class CacheBench {
                 .notify(notify)
                 .meterRegistry(new SimpleMeterRegistry())
                 .build();
-    }
-
-    private static int index(long i, int thread) {
-        return (int) ((i * 7919 + thread * 104729L) % HOT_KEYS);
     }
 
     private static String sha256(String s) throws Exception {

@@ -14,8 +14,6 @@ import java.util.concurrent.ThreadLocalRandom;
  * plain {@code INSERT ... ON CONFLICT DO NOTHING}.
  */
 final class JdbcBench {
-    private static final int HOT_KEYS = 1_000;
-    private static final String VALUE = "x".repeat(100);
 
     private final BenchTarget target;
     private final Settings settings;
@@ -32,7 +30,8 @@ final class JdbcBench {
     void existing() throws Exception {
         String table = table("once_bench_goc_hit");
         Once once = Once.using(target.pool());
-        for (int k = 0; k < HOT_KEYS; k++) once.getOrCreate(table, Map.of("k", "key-" + k), Map.of("v", VALUE));
+        for (int k = 0; k < Workload.HOT_KEYS; k++)
+            once.getOrCreate(table, Map.of("k", "key-" + k), Map.of("v", Workload.VALUE));
         String select = "SELECT * FROM " + table + " WHERE k = ?";
         for (int threads : settings.threads()) {
             pairs.compare(
@@ -42,7 +41,8 @@ final class JdbcBench {
                     "plain SELECT by unique key",
                     0.8,
                     (t, i) -> {
-                        if (once.getOrCreate(table, Map.of("k", "key-" + index(i, t)), Map.of("v", VALUE))
+                        if (once.getOrCreate(
+                                        table, Map.of("k", "key-" + Workload.hot(i, t)), Map.of("v", Workload.VALUE))
                                 .created()) {
                             throw new IllegalStateException("a found row was expected");
                         }
@@ -50,7 +50,7 @@ final class JdbcBench {
                     (t, i) -> {
                         try (Connection c = target.pool().getConnection();
                                 PreparedStatement ps = c.prepareStatement(select)) {
-                            ps.setString(1, "key-" + index(i, t));
+                            ps.setString(1, "key-" + Workload.hot(i, t));
                             try (ResultSet rs = ps.executeQuery()) {
                                 if (!rs.next()) throw new IllegalStateException("row missing");
                             }
@@ -63,7 +63,6 @@ final class JdbcBench {
     void created() throws Exception {
         String table = table("once_bench_goc_new");
         Once once = Once.using(target.pool());
-        String insert = target.insertIgnoringDuplicate(table);
         for (int threads : settings.threads()) {
             String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;
             pairs.compare(
@@ -73,17 +72,8 @@ final class JdbcBench {
                     "plain INSERT ON CONFLICT DO NOTHING",
                     0.8,
                     (t, i) -> once.getOrCreate(
-                            table,
-                            Map.of("k", "o-" + run + "-" + t + "-" + i + "-" + System.nanoTime()),
-                            Map.of("v", VALUE)),
-                    (t, i) -> {
-                        try (Connection c = target.pool().getConnection();
-                                PreparedStatement ps = c.prepareStatement(insert)) {
-                            ps.setString(1, "p-" + run + "-" + t + "-" + i + "-" + System.nanoTime());
-                            ps.setString(2, VALUE);
-                            ps.executeUpdate();
-                        }
-                    });
+                            table, Map.of("k", Workload.fresh("o", run, t, i)), Map.of("v", Workload.VALUE)),
+                    Workload.plainInsert(target, table, run));
         }
         drop(table);
     }
@@ -107,9 +97,5 @@ final class JdbcBench {
                 Statement s = c.createStatement()) {
             s.execute("DROP TABLE " + table);
         }
-    }
-
-    private static int index(long i, int thread) {
-        return (int) ((i * 7919 + thread * 104729L) % HOT_KEYS);
     }
 }
