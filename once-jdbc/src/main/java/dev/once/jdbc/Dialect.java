@@ -82,6 +82,14 @@ abstract class Dialect {
         return "";
     }
 
+    /**
+     * Whether an {@code INSERT} can run inside a {@code WITH} query, so a read and a conditional insert
+     * are one statement and one round trip (PostgreSQL).
+     */
+    boolean insertsInWith() {
+        return false;
+    }
+
     /** Whether {@code UPDATE ... RETURNING} exists. */
     boolean updateReturns() {
         return true;

@@ -26,7 +26,17 @@ import java.util.function.Supplier;
  *       reported as a unique violation; a row the snapshot cannot see is a {@link
  *       SnapshotConflictException}, retried in a fresh transaction when Once owns it.
  * </ol>
- * Invariants: a lookup never inserts a second row for its key (the unique index decides, not the
+ * On PostgreSQL, when the defaults are given as values (nothing to compute lazily), Once owns the
+ * transaction and lookups on the table have lately mostly missed, steps 1 and 2 are one statement, one
+ * round trip where the plain path takes two:
+ * {@code WITH s AS (SELECT ...), i AS (INSERT ... SELECT ... WHERE NOT EXISTS (SELECT 1 FROM s) ON
+ * CONFLICT (key) DO NOTHING RETURNING *) SELECT ... FROM i UNION ALL SELECT ... FROM s}. A found row
+ * forms no insert tuple, so column defaults such as {@code nextval} are not evaluated; a lost race
+ * returns nothing and goes on at step 3. While lookups mostly find their rows the plain SELECT stays
+ * first: measured on PostgreSQL 15, the combined statement costs a found row about a fifth of its
+ * throughput, and saves a created row a round trip.
+ *
+ * <p>Invariants: a lookup never inserts a second row for its key (the unique index decides, not the
  * read); a failed insert never loses the caller's transaction (savepoint); defaults are computed
  * only on the way to an insert.
  *
@@ -36,6 +46,7 @@ import java.util.function.Supplier;
  */
 final class GetOrCreate {
     private static final int ROUNDS = 4;
+    private static final String CREATED_FLAG = "once$created";
 
     private final Dialect d;
 
@@ -49,9 +60,20 @@ final class GetOrCreate {
             TableInfo t,
             Map<String, Object> lookup,
             List<String> key,
-            Supplier<Map<String, Object>> defaults)
+            Supplier<Map<String, Object>> defaults,
+            boolean eager)
             throws SQLException {
-        Map<String, Object> row = select(c, t, lookup, "");
+        Map<String, Object> row;
+        if (eager && !callerOwned && d.insertsInWith() && t.mostlyMisses()) {
+            GetOrCreateResult r = selectOrInsert(c, t, lookup, key, merge(t, lookup, defaults.get()));
+            t.observeLookup(r == null || r.created());
+            if (r != null) return r;
+            row = select(c, t, lookup, "");
+            if (row != null) return new GetOrCreateResult(row, false);
+            throw unresolved(c, t, lookup, key);
+        }
+        row = select(c, t, lookup, "");
+        t.observeLookup(row == null);
         if (row != null) return new GetOrCreateResult(row, false);
         Map<String, Object> values = merge(t, lookup, defaults.get());
         if (d.hasTargetedConflictClause()) {
@@ -143,7 +165,7 @@ final class GetOrCreate {
             }
         } else {
             for (Map<String, Object> l : missing) {
-                GetOrCreateResult r = getOrCreate(c, callerOwned, t, l, key, () -> defaults.apply(l));
+                GetOrCreateResult r = getOrCreate(c, callerOwned, t, l, key, () -> defaults.apply(l), false);
                 found.put(Sql.keyOf(l, columns), r.row());
                 if (r.created()) created.put(Sql.keyOf(l, columns), true);
             }
@@ -181,6 +203,25 @@ final class GetOrCreate {
         String sql = "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet()) + lock;
         Map<String, Object> row = Sql.first(c, sql, new ArrayList<>(lookup.values()));
         return row == null ? null : Sql.canonical(t, row);
+    }
+
+    /** Steps 1 and 2 in one statement; null when a concurrent insert won the key (step 3 follows). */
+    private GetOrCreateResult selectOrInsert(
+            Connection c, TableInfo t, Map<String, Object> lookup, List<String> key, Map<String, Object> values)
+            throws SQLException {
+        List<String> columns = new ArrayList<>(values.keySet());
+        String created = d.quote(CREATED_FLAG);
+        String sql = "WITH s AS (SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet())
+                + "), i AS (INSERT INTO " + t.quotedName() + " (" + d.columnList(columns) + ") SELECT "
+                + String.join(", ", java.util.Collections.nCopies(columns.size(), "?"))
+                + " WHERE NOT EXISTS (SELECT 1 FROM s) ON CONFLICT (" + d.columnList(key) + ") DO NOTHING RETURNING *)"
+                + " SELECT *, true AS " + created + " FROM i UNION ALL SELECT *, false FROM s";
+        List<Object> params = new ArrayList<>(lookup.values());
+        params.addAll(Sql.values(values, columns));
+        Map<String, Object> row = Sql.first(c, sql, params);
+        if (row == null) return null;
+        boolean wasCreated = Boolean.TRUE.equals(row.remove(CREATED_FLAG));
+        return new GetOrCreateResult(Sql.canonical(t, row), wasCreated);
     }
 
     /** UPDATE the row (taking its lock) and return it, or null when no row has the lookup values. */

@@ -88,7 +88,9 @@ public final class Once {
     /** Returns the row with these lookup values, inserting lookup + defaults if there is none. */
     public GetOrCreateResult getOrCreate(String table, Map<String, ?> lookup, Map<String, ?> defaults)
             throws SQLException {
-        return getOrCreate(table, lookup, () -> defaults);
+        try (Connection c = dataSource.getConnection()) {
+            return getOrCreate(c, table, lookup, () -> defaults, true);
+        }
     }
 
     /** As {@link #getOrCreate(String, Map, Map)}; the defaults are computed only when a row is to be inserted. */
@@ -102,6 +104,23 @@ public final class Once {
     public GetOrCreateResult getOrCreate(
             Connection c, String table, Map<String, ?> lookup, Supplier<? extends Map<String, ?>> defaults)
             throws SQLException {
+        return getOrCreate(c, table, lookup, defaults, false);
+    }
+
+    /** As {@link #getOrCreate(String, Map, Map)} on the caller's connection. */
+    public GetOrCreateResult getOrCreate(Connection c, String table, Map<String, ?> lookup, Map<String, ?> defaults)
+            throws SQLException {
+        return getOrCreate(c, table, lookup, () -> defaults, true);
+    }
+
+    /** @param eager the defaults are values already computed, so reading first saves nothing */
+    private GetOrCreateResult getOrCreate(
+            Connection c,
+            String table,
+            Map<String, ?> lookup,
+            Supplier<? extends Map<String, ?>> defaults,
+            boolean eager)
+            throws SQLException {
         TableInfo t = table(c, table);
         Map<String, Object> l = lookup(t, lookup);
         List<String> key = keyFor(t, l.keySet(), "getOrCreate");
@@ -113,7 +132,7 @@ public final class Once {
                         false,
                         -1,
                         (conn, callerOwned) ->
-                                new GetOrCreate(dialect).getOrCreate(conn, callerOwned, t, l, key, once));
+                                new GetOrCreate(dialect).getOrCreate(conn, callerOwned, t, l, key, once, eager));
     }
 
     /** Batch getOrCreate: every lookup's row with its created flag, in the order of the lookups. */

@@ -28,6 +28,11 @@ final class PostgresDialect extends Dialect {
     }
 
     @Override
+    boolean insertsInWith() {
+        return true;
+    }
+
+    @Override
     String rowLock() {
         return " FOR UPDATE";
     }

@@ -50,6 +50,21 @@ final class TableInfo {
     private final Map<String, String> columnsByLowerName; // lower-case -> as the database spells it
     private final List<List<String>> uniqueKeys;
 
+    /**
+     * How often getOrCreate has lately found no row, as a moving average in [0, 1]: a hint for which
+     * statement shape to try first, updated without locks (a lost update only delays the hint).
+     */
+    private volatile double recentMisses;
+
+    /** Whether lookups on this table have lately mostly missed (rows are being created, not found). */
+    boolean mostlyMisses() {
+        return recentMisses > 0.5;
+    }
+
+    void observeLookup(boolean missed) {
+        recentMisses = recentMisses * 0.875 + (missed ? 0.125 : 0);
+    }
+
     private TableInfo(Name name, String quotedName, List<String> columns, List<List<String>> uniqueKeys) {
         this.name = name;
         this.quotedName = quotedName;

@@ -54,10 +54,13 @@ class ConcurrentGetOrCreateTest {
             race(
                     i -> {
                         for (int k : shuffledKeys(i)) {
-                            if (once.getOrCreate(t, Map.of("k", "key-" + k), () -> Map.of("v", k))
-                                    .created()) {
-                                tally.created.incrementAndGet();
-                            }
+                            // half the threads give defaults as values (PostgreSQL: one statement),
+                            // half as a supplier (read first): both paths race for the same keys
+                            Map<String, Object> lookup = Map.of("k", "key-" + k);
+                            GetOrCreateResult r = i % 2 == 0
+                                    ? once.getOrCreate(t, lookup, Map.of("v", k))
+                                    : once.getOrCreate(t, lookup, () -> Map.of("v", k));
+                            if (r.created()) tally.created.incrementAndGet();
                         }
                     },
                     tally);

@@ -49,6 +49,36 @@ class GetOrCreateTest {
 
     @ParameterizedTest
     @EnumSource(Db.class)
+    void getOrCreate_foundRow_consumesNoGeneratedKey(Db db) throws SQLException {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+
+        long last = 0;
+        for (int i = 0; i < 10; i++) { // creations: on PostgreSQL the next lookups take the one-statement path
+            last = ((Number) once.getOrCreate(t, Map.of("item", "I" + i), Map.of("price", i))
+                            .get("id"))
+                    .longValue();
+        }
+        for (int i = 0; i < 2; i++) {
+            assertThat(once.getOrCreate(t, Map.of("item", "I0"), Map.of("price", 2))
+                            .created())
+                    .isFalse();
+        }
+        for (int i = 0; i < 20; i++) { // and the plain SELECT-first path once hits dominate
+            assertThat(once.getOrCreate(t, Map.of("item", "I1"), Map.of("price", 2))
+                            .created())
+                    .isFalse();
+        }
+        long next = ((Number) once.getOrCreate(t, Map.of("item", "NEW"), Map.of("price", 3))
+                        .get("id"))
+                .longValue();
+
+        // a found row must not evaluate the id's nextval / auto-increment (a gap per read)
+        assertThat(next).isEqualTo(last + 1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
     void getOrCreate_lazyDefaults_runOnlyWhenCreating(Db db) throws SQLException {
         String t = quotes(db);
         Once once = Once.using(pool(db));
