@@ -7,6 +7,7 @@ set -euo pipefail
 seconds="${1:-10}" conns="${2:-64}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
+chmod 755 "$work" # nginx's worker may run as nobody (when started by root): it must reach its cache directory
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -52,7 +53,9 @@ else
 fi
 
 measure() { # name url
-  curl -s -o /dev/null "$2"; curl -s -o /dev/null "$2"
+  curl -s -o /dev/null "$2"
+  local status; status=$(curl -s -o /dev/null -D - "$2" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache" || tolower($1)=="x-once-cache" {print $2}')
+  case "$status" in HIT*) ;; *) echo "$1 does not serve the hot key from its cache (cache status: ${status:-none})" >&2; exit 1;; esac
   wrk -t2 -c"$conns" -d3s "$2" >/dev/null # warm-up
   local rps; rps=$(wrk -t2 -c"$conns" -d"${seconds}s" --latency "$2" | tee "$work/$1.wrk" | awk '/Requests\/sec/ {print $2}')
   echo "$1 $rps $(awk '/ 50%/ {print $2}' "$work/$1.wrk") $(awk '/ 99%/ {print $2}' "$work/$1.wrk")"

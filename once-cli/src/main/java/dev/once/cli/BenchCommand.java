@@ -32,15 +32,17 @@ import picocli.CommandLine.Spec;
             "  cache-miss     OnceCache.get on new keys, 0 ms loader, vs a plain INSERT ... ON CONFLICT DO NOTHING loop",
             "  cache-waiters  3 processes x 4 callers ask for a new key at once, 100 ms loader: loader calls",
             "                 per key and the waiters' latency, with NOTIFY and polling (PostgreSQL)",
-            "Prints progress, then a table; every figure goes to DIR/bench.json.",
+            "  strategies     12 identical requests per key at once, 100 ms loader: loader calls, rows and errors",
+            "                 of select-call-insert (with and without a unique key), ON CONFLICT DO NOTHING, once-cache",
+            "  proxy          one once serve replica, one hot key, 64 connections, against nginx's proxy_cache",
+            "                 (one worker), both loaded by wrk",
+            "On PostgreSQL, pgbench runs the same SELECT and INSERT beside goc-existing and goc-new.",
+            "pgbench, nginx or wrk missing: that part is skipped with a one-line note (Debian: apt-get install",
+            "postgresql-client nginx-light wrk); without wrk the proxy is loaded by Java's HTTP client alone.",
+            "Prints progress, then tables; every figure goes to DIR/bench.json, the charts to DIR/bench.html.",
             ""
         },
-        footer = {
-            "",
-            "Not yet measured here (see the README's status): pgbench, the proxy against nginx (bench/proxy-vs-nginx.sh).",
-            "",
-            "Exit codes: 0 every target met, 1 a target missed, 2 bad input or unreachable database."
-        })
+        footer = {"", "Exit codes: 0 every target met, 1 a target missed, 2 bad input or unreachable database."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -55,7 +57,10 @@ final class BenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     Credentials credentials = new Credentials();
 
-    @Option(names = "--quick", description = "1 and 4 threads, 3 short repetitions, 20 waiter rounds.")
+    @Option(
+            names = "--quick",
+            description =
+                    "1, 4 and 16 threads, 3 one-second repetitions, 20 waiter rounds, 20 strategy keys (about 2 min).")
     boolean quick;
 
     @Option(
@@ -70,14 +75,14 @@ final class BenchCommand implements Callable<Integer> {
             names = "--threads",
             split = ",",
             paramLabel = "N",
-            description = "Thread counts (default 1,4,16,64; quick: 1,4).")
+            description = "Thread counts (default 1,4,16,64; quick: 1,16).")
     List<Integer> threads;
 
     @Option(
             names = "--out",
             paramLabel = "DIR",
             defaultValue = "once-bench",
-            description = "Where bench.json goes (default: ${DEFAULT-VALUE}).")
+            description = "Where bench.json and bench.html go (default: ${DEFAULT-VALUE}).")
     Path out;
 
     @Option(names = "--verbose", description = "Print stack traces of failures.")
@@ -106,13 +111,7 @@ final class BenchCommand implements Callable<Integer> {
                 if (t < 1 || t > 512)
                     throw new ParameterException(spec.commandLine(), "--threads must be 1..512, not " + t);
             }
-            settings = new Settings(
-                    List.copyOf(threads),
-                    settings.warmupMillis(),
-                    settings.repetitions(),
-                    settings.repetitionMillis(),
-                    settings.burstRounds(),
-                    o);
+            settings = settings.withThreads(threads);
         }
         int poolSize =
                 settings.threads().stream().mapToInt(Integer::intValue).max().orElse(1) + 4;

@@ -31,7 +31,7 @@ class BenchCommandTest {
 
         assertThat(run.exit()).as(run.out() + run.err()).isIn(0, 1); // 1 = a target missed on this machine
         JsonNode json = new ObjectMapper().readTree(out.resolve("bench.json").toFile());
-        assertThat(json.get("pairs")).as(run.out()).hasSize(2);
+        assertThat(json.get("pairs")).as(run.out()).hasSize(3); // goc-existing, cache hit near cache off and on
         for (JsonNode pair : json.get("pairs")) {
             assertThat(pair.get("candidate_ops_per_s")).hasSize(3);
             assertThat(pair.get("ratio").asDouble()).isPositive();
@@ -49,6 +49,62 @@ class BenchCommandTest {
                 .doesNotContain("<script")
                 .doesNotContain("http://")
                 .doesNotContain("https://"); // opens offline
+    }
+
+    @Test
+    void bench_strategiesAndProxy_countCallsAndCompareOrSayWhyNot() throws Exception {
+        RacecheckCommandTest.Run run = RacecheckCommandTest.once(
+                "bench",
+                "--quick",
+                "--only",
+                "strategies,proxy",
+                "--threads",
+                "1",
+                "--db",
+                TestDatabases.url(Db.POSTGRES),
+                "--out",
+                out.toString());
+
+        assertThat(run.exit()).as(run.out() + run.err()).isIn(0, 1);
+        JsonNode json = new ObjectMapper().readTree(out.resolve("bench.json").toFile());
+        JsonNode strategies = json.get("strategies");
+        assertThat(strategies).as(run.out()).hasSize(4);
+        for (JsonNode s : strategies) {
+            long keys = s.get("keys").asLong();
+            long calls = s.get("loader_calls").asLong();
+            long rows = s.get("rows").asLong();
+            long errors = s.get("errors").asLong();
+            switch (s.get("strategy").asText()) {
+                case "select, call, insert (no unique index)" ->
+                    assertThat(rows).isEqualTo(calls); // every call a row
+                case "select, call, insert (unique key)" -> {
+                    assertThat(rows).isEqualTo(keys);
+                    assertThat(errors).isEqualTo(calls - keys); // every losing insert an error
+                }
+                case "select, call, INSERT ... ON CONFLICT DO NOTHING" -> {
+                    assertThat(rows).isEqualTo(keys);
+                    assertThat(errors).isZero();
+                }
+                case "once-cache" -> {
+                    assertThat(calls).isEqualTo(keys);
+                    assertThat(rows).isEqualTo(keys);
+                    assertThat(errors).isZero();
+                }
+                default -> throw new AssertionError("unexpected strategy " + s);
+            }
+        }
+        // wrk and nginx are on some machines and not others: either the pair is there or a note says why not
+        boolean compared = json.get("pairs").findValuesAsText("name").contains("proxy hit, 64 connections");
+        if (compared) {
+            assertThat(json.get("latencies")).hasSize(2);
+        } else {
+            assertThat(json.get("notes").toString()).containsAnyOf("wrk not found", "nginx not found");
+            assertThat(json.get("latencies")).hasSize(1); // the replica alone
+            assertThat(json.get("latencies").get(0).get("requests_per_s").asDouble())
+                    .isPositive();
+        }
+        assertThat(java.nio.file.Files.readString(out.resolve("bench.html")))
+                .contains("Loader calls per key by strategy");
     }
 
     @Test

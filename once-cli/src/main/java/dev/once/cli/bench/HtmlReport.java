@@ -65,7 +65,10 @@ final class HtmlReport {
                         .append('>')
                         .append(String.format(Locale.ROOT, "%.2f&times;", p.ratio()))
                         .append("</td><td>")
-                        .append(String.format(Locale.ROOT, "&ge; %.2f&times;", p.target()))
+                        .append(
+                                p.target() > Results.NO_TARGET
+                                        ? String.format(Locale.ROOT, "&ge; %.2f&times;", p.target())
+                                        : "&ndash;")
                         .append("</td></tr>");
             }
             h.append("</table>");
@@ -103,6 +106,72 @@ final class HtmlReport {
             h.append("</table>");
             for (Results.Burst b : r.bursts) h.append(histogram(b));
         }
+        if (!r.references.isEmpty()) {
+            h.append("<h2>Against pgbench</h2><p>PostgreSQL's own C client on the same table: one connection per")
+                    .append(" client, prepared statements, no pool.</p><table><tr><th>benchmark</th><th>clients</th>")
+                    .append("<th>Once ops/s</th><th>pgbench</th><th>tps</th><th>ratio</th></tr>");
+            for (Results.Reference ref : r.references) {
+                double once =
+                        r.pairOf(ref).map(p -> Stats.median(p.candidateOps())).orElse(Double.NaN);
+                h.append("<tr><td>")
+                        .append(esc(ref.pair()))
+                        .append("</td><td>")
+                        .append(ref.threads())
+                        .append("</td><td>")
+                        .append(num(once))
+                        .append("</td><td>")
+                        .append(esc(ref.label()))
+                        .append("</td><td>")
+                        .append(num(ref.opsPerSecond()))
+                        .append("</td><td>")
+                        .append(String.format(Locale.ROOT, "%.2f&times;", once / ref.opsPerSecond()))
+                        .append("</td></tr>");
+            }
+            h.append("</table>");
+        }
+        if (!r.latencies.isEmpty()) {
+            h.append("<h2>Proxy, one hot key, ")
+                    .append(ProxyBench.CONNECTIONS)
+                    .append(" connections</h2><table><tr><th>server</th><th>requests/s</th><th>p50 ms</th>")
+                    .append("<th>p99 ms</th></tr>");
+            for (Results.Latency l : r.latencies) {
+                h.append("<tr><td>")
+                        .append(esc(l.name()))
+                        .append("</td><td>")
+                        .append(num(l.opsPerSecond()))
+                        .append("</td><td>")
+                        .append(String.format(Locale.ROOT, "%.2f", l.p50Millis()))
+                        .append("</td><td>")
+                        .append(String.format(Locale.ROOT, "%.2f", l.p99Millis()))
+                        .append("</td></tr>");
+            }
+            h.append("</table>");
+        }
+        if (!r.strategies.isEmpty()) {
+            h.append("<h2>Loader calls per key by strategy</h2><p>")
+                    .append(r.strategies.get(0).callersPerKey())
+                    .append(" identical requests per key arrive together; the loader takes 100 ms.</p>")
+                    .append(strategyChart(r.strategies))
+                    .append("<table><tr><th>strategy</th><th>keys</th><th>loader calls</th><th>calls per key</th>")
+                    .append("<th>rows</th><th>errors</th></tr>");
+            for (Results.Strategy st : r.strategies) {
+                h.append("<tr><td>")
+                        .append(esc(st.name()))
+                        .append("</td><td>")
+                        .append(st.keys())
+                        .append("</td><td>")
+                        .append(st.loaderCalls())
+                        .append("</td><td>")
+                        .append(String.format(Locale.ROOT, "%.2f", st.callsPerKey()))
+                        .append("</td><td>")
+                        .append(st.rows())
+                        .append("</td><td>")
+                        .append(st.errors())
+                        .append("</td></tr>");
+            }
+            h.append("</table>");
+        }
+        for (String note : r.notes) h.append("<p><em>").append(esc(note)).append("</em></p>");
         h.append("</body></html>\n");
         Files.writeString(file, h, StandardCharsets.UTF_8);
     }
@@ -137,6 +206,38 @@ final class HtmlReport {
                     .append(" text-anchor=middle>")
                     .append(p.threads())
                     .append(p.threads() == 1 ? " thread" : " threads")
+                    .append("</text>");
+        }
+        return svg.append("</svg>").toString();
+    }
+
+    /** Horizontal bars: loader calls per key, one bar per strategy. */
+    private static String strategyChart(List<Results.Strategy> strategies) {
+        double max = 1;
+        for (Results.Strategy st : strategies) max = Math.max(max, st.callsPerKey());
+        int rowHeight = 28;
+        StringBuilder svg = new StringBuilder("<svg width=760 height=" + (strategies.size() * rowHeight + 10)
+                + " role=img aria-label=\"loader calls per key by strategy\">");
+        for (int i = 0; i < strategies.size(); i++) {
+            Results.Strategy st = strategies.get(i);
+            int y = i * rowHeight + 4;
+            int width = (int) Math.max(2, Math.round(340 * st.callsPerKey() / max));
+            svg.append("<text x=0 y=")
+                    .append(y + 16)
+                    .append(" font-size=12>")
+                    .append(esc(st.name()))
+                    .append("</text><rect x=340 y=")
+                    .append(y)
+                    .append(" width=")
+                    .append(width)
+                    .append(" height=20 fill=\"")
+                    .append(st.callsPerKey() <= 1.0 ? CANDIDATE : BASELINE)
+                    .append("\"/><text x=")
+                    .append(346 + width)
+                    .append(" y=")
+                    .append(y + 15)
+                    .append(" font-size=12>")
+                    .append(String.format(Locale.ROOT, "%.2f", st.callsPerKey()))
                     .append("</text>");
         }
         return svg.append("</svg>").toString();

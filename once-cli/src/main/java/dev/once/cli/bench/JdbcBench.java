@@ -19,12 +19,14 @@ final class JdbcBench {
     private final Settings settings;
     private final Pairs pairs;
     private final String product;
+    private final java.util.Optional<PgBench> pgbench;
 
-    JdbcBench(BenchTarget target, Settings settings, Pairs pairs) throws Exception {
+    JdbcBench(BenchTarget target, Settings settings, Pairs pairs, Results results) throws Exception {
         this.target = target;
         this.settings = settings;
         this.pairs = pairs;
         this.product = target.product();
+        this.pgbench = PgBench.forTarget(target, settings, results);
     }
 
     void existing() throws Exception {
@@ -56,6 +58,15 @@ final class JdbcBench {
                             }
                         }
                     });
+            if (pgbench.isPresent()) {
+                pgbench.get()
+                        .reference(
+                                "getOrCreate, existing key",
+                                threads,
+                                "SELECT by unique key",
+                                "\\set n random(0, " + (Workload.HOT_KEYS - 1) + ")\n" + "SELECT * FROM " + table
+                                        + " WHERE k = 'key-' || :n;\n");
+            }
         }
         drop(table);
     }
@@ -74,6 +85,15 @@ final class JdbcBench {
                     (t, i) -> once.getOrCreate(
                             table, Map.of("k", Workload.fresh("o", run, t, i)), Map.of("v", Workload.VALUE)),
                     Workload.plainInsert(target, table, run));
+            if (pgbench.isPresent()) {
+                pgbench.get()
+                        .reference(
+                                "getOrCreate, new key",
+                                threads,
+                                "INSERT ON CONFLICT DO NOTHING",
+                                "INSERT INTO " + table + " (k, v) VALUES ('pgbench-' || gen_random_uuid(), '"
+                                        + Workload.VALUE + "') ON CONFLICT (k) DO NOTHING;\n");
+            }
         }
         drop(table);
     }

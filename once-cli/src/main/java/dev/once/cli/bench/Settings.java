@@ -10,13 +10,19 @@ public record Settings(
         int repetitions,
         long repetitionMillis,
         int burstRounds,
+        int strategyKeys,
         PrintWriter out) {
     public static Settings quick(PrintWriter out) {
-        return new Settings(List.of(1, 4), 1_000, 3, 1_500, 20, out);
+        return new Settings(List.of(1, 16), 500, 3, 800, 20, 20, out);
     }
 
     public static Settings full(PrintWriter out) {
-        return new Settings(List.of(1, 4, 16, 64), 3_000, 5, 4_000, 100, out);
+        return new Settings(List.of(1, 4, 16, 64), 2_000, 5, 3_000, 100, 100, out);
+    }
+
+    public Settings withThreads(List<Integer> threads) {
+        return new Settings(
+                List.copyOf(threads), warmupMillis, repetitions, repetitionMillis, burstRounds, strategyKeys, out);
     }
 
     void progress(String format, Object... args) {

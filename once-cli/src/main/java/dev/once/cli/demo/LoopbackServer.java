@@ -7,10 +7,10 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /** A Jetty server on 127.0.0.1 and a free port, handling requests on virtual threads. */
-final class LoopbackServer {
+public final class LoopbackServer {
     private LoopbackServer() {}
 
-    static Server start(Handler handler) throws Exception {
+    public static Server start(Handler handler) throws Exception {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
         Server server = new Server(threads);
@@ -23,7 +23,7 @@ final class LoopbackServer {
         return server;
     }
 
-    static int port(Server server) {
+    public static int port(Server server) {
         return ((ServerConnector) server.getConnectors()[0]).getLocalPort();
     }
 }

@@ -1,0 +1,238 @@
+package dev.once.cli.bench;
+
+import dev.once.cli.demo.LoopbackServer;
+import dev.once.proxy.OnceProxy;
+import dev.once.proxy.ProxyConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * One {@code once serve} replica (in this process, on the bench's database, near cache on) serving one
+ * hot key at 64 connections, against nginx's {@code proxy_cache} (one worker) on the same upstream, both
+ * loaded by wrk, alternated in one run. Without wrk, Java's HTTP client loads the replica alone; without
+ * nginx there is no baseline. Either is said in a note.
+ */
+final class ProxyBench {
+    static final int CONNECTIONS = 64;
+    private static final byte[] BODY = "x".repeat(1024).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    private final BenchTarget target;
+    private final Settings settings;
+    private final Results results;
+
+    ProxyBench(BenchTarget target, Settings settings, Results results) {
+        this.target = target;
+        this.settings = settings;
+        this.results = results;
+    }
+
+    void run() throws Exception {
+        Server upstream = LoopbackServer.start(new Handler.Abstract() {
+            @Override
+            public boolean handle(org.eclipse.jetty.server.Request request, Response response, Callback callback) {
+                response.getHeaders().put("Content-Type", "text/plain");
+                response.write(true, ByteBuffer.wrap(BODY), callback);
+                return true;
+            }
+        });
+        String origin = "http://127.0.0.1:" + LoopbackServer.port(upstream);
+        ProxyConfig config = ProxyConfig.builder(URI.create(origin))
+                .host("127.0.0.1")
+                .port(0)
+                .namespace("bench-proxy-" + ThreadLocalRandom.current().nextInt(1_000_000))
+                .build();
+        Path work = Files.createTempDirectory("once-bench-nginx");
+        // nginx's worker may run as another user (nobody, when started by root): it must reach its cache
+        Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Process nginx = null;
+        try (OnceProxy proxy = OnceProxy.start(config, target.pool())) {
+            String once = "http://127.0.0.1:" + proxy.port() + "/hot";
+            Optional<Path> wrk = Tools.find("wrk");
+            if (wrk.isEmpty()) {
+                note("wrk not found: the proxy is loaded by Java's HTTP client, without nginx"
+                        + " (Debian: apt-get install wrk nginx-light)");
+                javaLoad(once);
+                return;
+            }
+            Optional<Path> nginxBinary = Tools.find("nginx");
+            String baseline = null;
+            if (nginxBinary.isEmpty()) {
+                note(
+                        "nginx not found: the proxy is measured without its nginx baseline (Debian: apt-get install nginx-light)");
+            } else {
+                int port = freePort();
+                nginx = startNginx(nginxBinary.get(), work, port, origin);
+                baseline = "http://127.0.0.1:" + port + "/hot";
+            }
+            expectHit(once, "X-Once-Cache");
+            if (baseline != null) expectHit(baseline, "X-Cache");
+            String name = "proxy hit, " + CONNECTIONS + " connections";
+            settings.progress("%s: warm-up ...", name);
+            wrk(wrk.get(), once, Math.max(6_000, settings.warmupMillis())); // the JIT compiles the proxy path
+            if (baseline != null) wrk(wrk.get(), baseline, settings.warmupMillis());
+            List<Double> c = new ArrayList<>();
+            List<Double> b = new ArrayList<>();
+            String lastOnce = null;
+            String lastNginx = null;
+            for (int r = 0; r < settings.repetitions(); r++) {
+                lastOnce = wrk(wrk.get(), once, settings.repetitionMillis());
+                c.add(Tools.number(lastOnce, "^Requests/sec:\\s+([0-9.]+)"));
+                if (baseline != null) {
+                    lastNginx = wrk(wrk.get(), baseline, settings.repetitionMillis());
+                    b.add(Tools.number(lastNginx, "^Requests/sec:\\s+([0-9.]+)"));
+                }
+                settings.progress(
+                        "  rep %d/%d: once serve %,.0f/s%s",
+                        r + 1,
+                        settings.repetitions(),
+                        c.get(r),
+                        baseline == null ? "" : String.format(", nginx proxy_cache %,.0f/s", b.get(r)));
+            }
+            latency("once serve (near cache on)", c, lastOnce);
+            if (baseline != null) {
+                latency("nginx proxy_cache (1 worker)", b, lastNginx);
+                results.pairs.add(new Results.Pair(
+                        name, CONNECTIONS, "once serve, 1 replica", "nginx proxy_cache, 1 worker", c, b, 0.8));
+            }
+        } finally {
+            if (nginx != null) {
+                nginx.destroy();
+                nginx.waitFor();
+            }
+            upstream.stop();
+            try (var files = Files.walk(work)) {
+                files.sorted(java.util.Comparator.reverseOrder())
+                        .forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /** A measurement of hits must measure hits: two requests, and the second must say HIT. */
+    private static void expectHit(String url, String header) throws Exception {
+        HttpClient client = HttpClient.newHttpClient();
+        HttpRequest get = HttpRequest.newBuilder(URI.create(url)).build();
+        client.send(get, HttpResponse.BodyHandlers.discarding());
+        HttpResponse<Void> second = client.send(get, HttpResponse.BodyHandlers.discarding());
+        String status = second.headers().firstValue(header).orElse("(none)");
+        if (second.statusCode() != 200 || !status.startsWith("HIT")) {
+            throw new IllegalStateException(url + " does not serve the hot key from its cache: status "
+                    + second.statusCode() + ", " + header + ": " + status);
+        }
+    }
+
+    private void note(String note) {
+        results.notes.add(note);
+        settings.progress("%s", note);
+    }
+
+    private void latency(String name, List<Double> ops, String lastWrk) throws IOException {
+        results.latencies.add(new Results.Latency(
+                name,
+                CONNECTIONS,
+                Stats.median(ops),
+                Tools.wrkMillis(lastWrk, "50%"),
+                Tools.wrkMillis(lastWrk, "99%")));
+    }
+
+    private static String wrk(Path wrk, String url, long millis) throws Exception {
+        long seconds = Math.max(1, Math.round(millis / 1000.0));
+        return Tools.run(
+                List.of(
+                        wrk.toString(),
+                        "-t" + Math.min(2, Runtime.getRuntime().availableProcessors()),
+                        "-c" + CONNECTIONS,
+                        "-d" + seconds + "s",
+                        "--latency",
+                        url),
+                Map.of(),
+                seconds + 30);
+    }
+
+    /** Java's HTTP client on 64 threads: throughput of the replica alone. */
+    private void javaLoad(String url) throws Exception {
+        HttpClient client = HttpClient.newBuilder().build();
+        HttpRequest get = HttpRequest.newBuilder(URI.create(url)).build();
+        Throughput.Op op = (t, i) -> {
+            HttpResponse<byte[]> r = client.send(get, HttpResponse.BodyHandlers.ofByteArray());
+            if (r.statusCode() != 200) throw new IllegalStateException("the proxy answered " + r.statusCode());
+        };
+        settings.progress("proxy hit, %d threads (Java client): warm-up ...", CONNECTIONS);
+        Throughput.measure(CONNECTIONS, settings.warmupMillis(), op);
+        List<Double> ops = new ArrayList<>();
+        for (int r = 0; r < settings.repetitions(); r++) {
+            ops.add(Throughput.measure(CONNECTIONS, settings.repetitionMillis(), op));
+            settings.progress("  rep %d/%d: once serve %,.0f/s", r + 1, settings.repetitions(), ops.get(r));
+        }
+        results.latencies.add(new Results.Latency(
+                "once serve (near cache on), Java client", CONNECTIONS, Stats.median(ops), Double.NaN, Double.NaN));
+    }
+
+    private static Process startNginx(Path nginx, Path work, int port, String origin) throws Exception {
+        Path conf = work.resolve("nginx.conf");
+        Files.createDirectories(work.resolve("cache"));
+        Files.createDirectories(work.resolve("temp"));
+        Files.writeString(conf, """
+                worker_processes 1;
+                pid %1$s/nginx.pid;
+                error_log %1$s/error.log;
+                events { worker_connections 1024; }
+                http {
+                  access_log off;
+                  client_body_temp_path %1$s/temp;
+                  proxy_temp_path %1$s/temp;
+                  proxy_cache_path %1$s/cache levels=1:2 keys_zone=once_bench:10m;
+                  server {
+                    listen 127.0.0.1:%2$d;
+                    location / {
+                      proxy_pass %3$s;
+                      proxy_cache once_bench;
+                      proxy_cache_valid 200 10m;
+                      proxy_cache_lock on;
+                      proxy_http_version 1.1;
+                      proxy_set_header Connection "";
+                      add_header X-Cache $upstream_cache_status;
+                    }
+                  }
+                }
+                """.formatted(work, port, origin));
+        Process p = new ProcessBuilder(
+                        nginx.toString(), "-p", work.toString(), "-c", conf.toString(), "-g", "daemon off;")
+                .redirectErrorStream(true)
+                .redirectOutput(work.resolve("nginx.out").toFile())
+                .start();
+        for (int i = 0; i < 100; i++) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return p;
+            } catch (IOException notYet) {
+                if (!p.isAlive()) break;
+                Thread.sleep(50);
+            }
+        }
+        p.destroyForcibly();
+        throw new IOException("nginx did not start: " + Files.readString(work.resolve("nginx.out")));
+    }
+
+    private static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
