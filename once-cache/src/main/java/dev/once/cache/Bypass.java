@@ -19,7 +19,7 @@ public final class Bypass extends RuntimeException {
         this.remember = Objects.requireNonNull(remember, "remember");
     }
 
-    Object value() {
+    public Object value() {
         return value;
     }
 

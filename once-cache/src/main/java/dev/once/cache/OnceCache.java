@@ -38,6 +38,19 @@ public interface OnceCache<V> extends AutoCloseable {
     /** As {@link #get}, telling where the value came from. */
     CacheResult<V> lookup(String key, Callable<? extends V> loader);
 
+    /**
+     * As {@link #lookup(String, Callable)}, with a loader that sees the expired value it replaces (null
+     * when there is none), e.g. to revalidate it.
+     */
+    CacheResult<V> lookup(String key, Reloader<V> loader);
+
+    /**
+     * What is stored for the key, without loading: {@code HIT} when fresh, {@code STALE} when expired
+     * but still kept, empty when nothing is stored (or the database is unreachable and the cache fails
+     * open).
+     */
+    java.util.Optional<CacheResult<V>> peek(String key);
+
     /** {@link #get} without blocking the caller; the load runs on a virtual thread. */
     CompletableFuture<V> getAsync(String key, Callable<? extends V> loader);
 

@@ -34,6 +34,8 @@ public final class OnceCacheBuilder<V> {
     boolean createTable = true;
     int maxValueBytes = 4 * 1024 * 1024;
     Duration cleanupInterval = Duration.ofMinutes(5);
+    Expiry<V> expiry;
+    Duration retainExpired = Duration.ofMinutes(1);
     MeterRegistry meterRegistry = Metrics.globalRegistry;
 
     OnceCacheBuilder(DataSource dataSource, Codec<V> codec) {
@@ -170,6 +172,24 @@ public final class OnceCacheBuilder<V> {
     /** How often expired rows are deleted in small batches (default 5 minutes; zero turns it off). */
     public OnceCacheBuilder<V> cleanupInterval(Duration interval) {
         this.cleanupInterval = nonNegative(interval, "cleanupInterval");
+        return this;
+    }
+
+    /**
+     * Freshness per value instead of {@link #ttl} and {@link #staleWhileRevalidate}: each stored value
+     * says how long it stays fresh, and how long it may be served stale while it is refreshed.
+     */
+    public OnceCacheBuilder<V> expiry(Expiry<V> expiry) {
+        this.expiry = Objects.requireNonNull(expiry, "expiry");
+        return this;
+    }
+
+    /**
+     * How long expired values are kept beyond their stale window before cleanup deletes them (default
+     * 1 minute): a {@link Reloader} sees them as the previous value, {@link OnceCache#peek} as STALE.
+     */
+    public OnceCacheBuilder<V> retainExpired(Duration retain) {
+        this.retainExpired = nonNegative(retain, "retainExpired");
         return this;
     }
 

@@ -92,7 +92,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 : null;
         this.janitor = config.cleanupInterval.isZero()
                 ? null
-                : new Janitor(store, config.cleanupInterval, config.staleWhileRevalidate.toMillis() + 60_000);
+                : new Janitor(
+                        store,
+                        config.cleanupInterval,
+                        config.staleWhileRevalidate.toMillis() + config.retainExpired.toMillis());
     }
 
     @Override
@@ -102,6 +105,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public CacheResult<V> lookup(String key, Callable<? extends V> loader) {
+        Objects.requireNonNull(loader, "loader");
+        return lookup(key, previous -> loader.call());
+    }
+
+    @Override
+    public CacheResult<V> lookup(String key, Reloader<V> loader) {
         try {
             return lookupAsync(key, loader, false).join();
         } catch (CompletionException e) {
@@ -111,10 +120,30 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public CompletableFuture<V> getAsync(String key, Callable<? extends V> loader) {
-        return lookupAsync(key, loader, true).thenApply(CacheResult::value);
+        Objects.requireNonNull(loader, "loader");
+        return lookupAsync(key, previous -> loader.call(), true).thenApply(CacheResult::value);
     }
 
-    private CompletableFuture<CacheResult<V>> lookupAsync(String key, Callable<? extends V> loader, boolean async) {
+    @Override
+    public java.util.Optional<CacheResult<V>> peek(String key) {
+        Objects.requireNonNull(key, "key");
+        String hash = hash(key);
+        V nearValue = near.get(hash);
+        if (nearValue != null) return java.util.Optional.of(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
+        Entry e;
+        try {
+            e = store.read(hash);
+        } catch (SQLException ex) {
+            if (!config.failOpen)
+                throw new CacheLoadException("the cache table is unreachable: " + ex.getMessage(), ex);
+            return java.util.Optional.empty();
+        }
+        if (e == null || e.state() != Entry.READY || e.value() == null) return java.util.Optional.empty();
+        return java.util.Optional.of(new CacheResult<>(
+                codec.decode(e.value()), e.fresh() ? CacheResult.Source.HIT : CacheResult.Source.STALE));
+    }
+
+    private CompletableFuture<CacheResult<V>> lookupAsync(String key, Reloader<V> loader, boolean async) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
         String hash = hash(key);
@@ -151,7 +180,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return mine;
     }
 
-    private CacheResult<V> resolve(String key, String hash, Callable<? extends V> loader) throws Exception {
+    private CacheResult<V> resolve(String key, String hash, Reloader<V> loader) throws Exception {
         if (outage.get() && System.nanoTime() < outageUntilNanos) return loadDirectly(loader);
         try (Waiters.Done ignored = () -> waiters.forget(hash)) {
             CacheResult<V> r = protocol(key, hash, loader);
@@ -170,21 +199,21 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
     }
 
-    private CacheResult<V> loadDirectly(Callable<? extends V> loader) throws Exception {
+    private CacheResult<V> loadDirectly(Reloader<V> loader) throws Exception {
         metrics.failOpen.increment();
         return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
     }
 
     /** Loads without the cache, taking the value out of a {@link Bypass}. */
-    private V loadOrPass(Callable<? extends V> loader) throws Exception {
+    private V loadOrPass(Reloader<V> loader) throws Exception {
         try {
-            return load(loader);
+            return load(loader, null);
         } catch (Bypass b) {
             return passed(b);
         }
     }
 
-    private V bypassed(Callable<? extends V> loader) {
+    private V bypassed(Reloader<V> loader) {
         try {
             return loadOrPass(loader);
         } catch (Exception e) {
@@ -197,24 +226,36 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return (V) b.value();
     }
 
-    private CacheResult<V> protocol(String key, String hash, Callable<? extends V> loader) throws Exception {
+    private CacheResult<V> protocol(String key, String hash, Reloader<V> loader) throws Exception {
         long pollMillis = config.pollMin.toMillis();
         long waitStarted = 0;
+        long waitStartedDb = 0; // the database clock when this caller began waiting for another's load
         int failedRounds = 0;
         String lastReleased = null;
         while (true) {
             // While waiting, take the wake-up signal before each read, so a wake-up in between is not lost.
             var signal = waitStarted != 0 ? waiters.signal(hash) : null;
             Entry e = store.read(hash);
+            if (waitStarted != 0
+                    && e != null
+                    && e.state() == Entry.READY
+                    && !e.fresh()
+                    && !e.leased()
+                    && e.expiresAt() >= waitStartedDb) {
+                // the load this caller waited for, stored already stale (a value fresh for zero seconds):
+                // it is still the answer to this request, as it is for the leader's own callers
+                metrics.coalescedRemote.increment();
+                return new CacheResult<>(codec.decode(e.value()), CacheResult.Source.COALESCED);
+            }
             String token = e == null || e.claimable() ? process + "-" + claims.incrementAndGet() : null;
             if (token != null && store.claim(hash, key, token, config.lease.toMillis())) {
-                boolean stale = e != null
-                        && e.state() == Entry.READY
-                        && e.now() < e.expiresAt() + config.staleWhileRevalidate.toMillis();
+                V previous =
+                        e != null && e.state() == Entry.READY && e.value() != null ? codec.decode(e.value()) : null;
+                boolean stale = previous != null && e.now() < e.expiresAt() + staleWindowMillis(previous);
                 if (stale) { // serve the old value; this process refreshes it in the background
                     metrics.stale.increment();
-                    executor.execute(() -> refresh(key, hash, token, loader));
-                    return new CacheResult<>(codec.decode(e.value()), CacheResult.Source.STALE);
+                    executor.execute(() -> refresh(key, hash, token, loader, previous));
+                    return new CacheResult<>(previous, CacheResult.Source.STALE);
                 }
                 if (waitStarted != 0
                         && e != null
@@ -227,7 +268,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 }
                 if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
                 if (waitStarted == 0) metrics.miss.increment();
-                return lead(key, hash, token, loader);
+                return lead(key, hash, token, loader, previous);
             }
             if (e != null && e.fresh()) {
                 if (e.state() == Entry.PASS) return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
@@ -247,11 +288,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 near.put(hash, v, e.remainingMillis());
                 return new CacheResult<>(v, source);
             }
-            if (e != null
-                    && e.state() == Entry.READY
-                    && e.now() < e.expiresAt() + config.staleWhileRevalidate.toMillis()) {
-                metrics.stale.increment(); // another process is refreshing it
-                return new CacheResult<>(codec.decode(e.value()), CacheResult.Source.STALE);
+            if (e != null && e.state() == Entry.READY && e.value() != null) {
+                V old = codec.decode(e.value());
+                if (e.now() < e.expiresAt() + staleWindowMillis(old)) {
+                    metrics.stale.increment(); // another process is refreshing it
+                    return new CacheResult<>(old, CacheResult.Source.STALE);
+                }
             }
             if (e == null || !e.leased()) {
                 if (waitStarted != 0
@@ -266,6 +308,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             }
             if (signal == null) { // first sight of another leader: look again holding the signal
                 waitStarted = System.nanoTime();
+                waitStartedDb = e.now();
                 continue;
             }
             long untilLapse = e.leaseUntil() - e.now() + 1;
@@ -282,23 +325,24 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
-    private CacheResult<V> lead(String key, String hash, String token, Callable<? extends V> loader) throws Exception {
+    private CacheResult<V> lead(String key, String hash, String token, Reloader<V> loader, V previous)
+            throws Exception {
         leading.put(token, hash);
         try {
-            return leadHoldingLease(key, hash, token, loader);
+            return leadHoldingLease(key, hash, token, loader, previous);
         } finally {
             leading.remove(token);
         }
     }
 
-    private CacheResult<V> leadHoldingLease(String key, String hash, String token, Callable<? extends V> loader)
+    private CacheResult<V> leadHoldingLease(String key, String hash, String token, Reloader<V> loader, V previous)
             throws Exception {
         LeaseKeeper.Held held = leases.keep(() -> store.renew(hash, token, config.lease.toMillis()));
         V value;
         byte[] bytes;
         try {
             try {
-                value = load(loader);
+                value = load(loader, previous);
             } catch (Bypass pass) {
                 held.stop();
                 store.complete(
@@ -333,9 +377,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
         held.stop();
         try {
-            if (store.complete(hash, token, Entry.READY, bytes, null, config.ttl.toMillis())) {
+            long ttl = freshMillis(value);
+            if (store.complete(hash, token, Entry.READY, bytes, null, ttl)) {
                 notifyKey(hash);
-                near.put(hash, value, config.ttl.toMillis());
+                if (ttl > 0) near.put(hash, value, ttl);
             } else {
                 metrics.leaseLost.increment(); // fenced: a newer leader's value stands
             }
@@ -347,9 +392,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return new CacheResult<>(value, CacheResult.Source.MISS);
     }
 
-    private V load(Callable<? extends V> loader) throws Exception {
+    private V load(Reloader<V> loader, V previous) throws Exception {
         try {
-            V v = loader.call();
+            V v = loader.load(previous);
             metrics.loadSuccess.increment();
             return v;
         } catch (Bypass pass) {
@@ -362,12 +407,24 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     /** Stale-while-revalidate: this process won the claim; it reloads while everyone serves the old value. */
-    private void refresh(String key, String hash, String token, Callable<? extends V> loader) {
+    private void refresh(String key, String hash, String token, Reloader<V> loader, V previous) {
         try {
-            lead(key, hash, token, loader);
+            lead(key, hash, token, loader, previous);
         } catch (Exception e) {
             log.warn("once-cache could not refresh key {}: {}", key, e.getMessage());
         }
+    }
+
+    private long freshMillis(V value) {
+        return config.expiry == null
+                ? config.ttl.toMillis()
+                : Math.max(0, config.expiry.freshFor(value).toMillis());
+    }
+
+    private long staleWindowMillis(V value) {
+        return config.expiry == null
+                ? config.staleWhileRevalidate.toMillis()
+                : Math.max(0, config.expiry.staleWhileRevalidate(value).toMillis());
     }
 
     /** Wakes this process's waiters; other processes hear the NOTIFY sent with the write itself. */

@@ -43,6 +43,14 @@ class BenchCommandTest {
             assertThat(w.get("waiter_ms")).isNotEmpty();
         }
         assertThat(run.out()).contains("Cross-process waiters");
+        // pgbench beside goc-existing where it is installed; where it is not, a note says so (never a failure)
+        if (json.get("notes").toString().contains("pgbench not found")) {
+            assertThat(json.get("references")).isEmpty();
+        } else {
+            assertThat(json.get("references")).as(run.out()).hasSize(1);
+            assertThat(json.get("references").get(0).get("ops_per_s").asDouble())
+                    .isPositive();
+        }
         String html = java.nio.file.Files.readString(out.resolve("bench.html"));
         assertThat(html).contains("<svg").contains("getOrCreate, existing key").contains("waiter latency, notify");
         assertThat(html)

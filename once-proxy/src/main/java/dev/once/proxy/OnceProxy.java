@@ -44,14 +44,15 @@ public final class OnceProxy implements AutoCloseable {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Map<Route, OnceCache<StoredResponse>> caches = new LinkedHashMap<>();
         for (Route route : config.routes()) {
+            var builder = OnceCache.builder(dataSource)
+                    .namespace(config.namespace() + " " + route.prefix())
+                    .ttl(route.ttl())
+                    .staleWhileRevalidate(route.staleWhileRevalidate())
+                    .codec(StoredResponse.CODEC);
+            if (route.http()) builder.expiry(HttpMode.expiry(route)).retainExpired(HttpMode.RETAIN);
             caches.put(
                     route,
-                    OnceCache.builder(dataSource)
-                            .namespace(config.namespace() + " " + route.prefix())
-                            .ttl(route.ttl())
-                            .staleWhileRevalidate(route.staleWhileRevalidate())
-                            .codec(StoredResponse.CODEC)
-                            .nearCache(config.nearCacheEntries())
+                    builder.nearCache(config.nearCacheEntries())
                             .maxValueBytes(
                                     (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes() + 64 * 1024))
                             .meterRegistry(registry)

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -39,6 +40,7 @@ final class ProxyHandler extends Handler.Abstract {
     private final Map<Route, OnceCache<StoredResponse>> caches;
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier databaseUp;
+    private final HttpMode httpMode;
 
     ProxyHandler(
             ProxyConfig config,
@@ -51,6 +53,7 @@ final class ProxyHandler extends Handler.Abstract {
         this.caches = caches;
         this.registry = registry;
         this.databaseUp = databaseUp;
+        this.httpMode = new HttpMode(config, upstream);
     }
 
     @Override
@@ -117,6 +120,12 @@ final class ProxyHandler extends Handler.Abstract {
         Route route = config.route(uri.getPath());
         OnceCache<StoredResponse> cache = route == null ? null : caches.get(route);
         try {
+            if (cache != null && route.http()) {
+                HttpMode.Answer a = httpMode.handle(cache, method, uri, headers, body, client, scheme);
+                return a.cached()
+                        ? writeCached(request, response, callback, a.response(), a.outcome())
+                        : write(request, response, callback, a.response(), a.outcome());
+            }
             if (cache == null || !route.methods().contains(method)) {
                 StoredResponse r = upstream.forward(method, pathQuery, headers, body, client, scheme);
                 return write(request, response, callback, r, "BYPASS");
@@ -169,6 +178,40 @@ final class ProxyHandler extends Handler.Abstract {
             if (v.contains("no-store") || v.contains("private")) return false;
         }
         return true;
+    }
+
+    /** Fields a 304 carries (RFC 9110 15.4.5), besides Age and X-Once-Cache. */
+    private static final java.util.Set<String> NOT_MODIFIED_FIELDS =
+            java.util.Set.of("cache-control", "content-location", "date", "etag", "expires", "vary", "last-modified");
+
+    /**
+     * http mode: a response that went through the cache gets its Age (RFC 9111 5.1) unless the upstream
+     * made it for this very request, and a client's matching conditional request gets 304.
+     */
+    private String writeCached(
+            Request request, Response response, Callback callback, StoredResponse r, String outcome) {
+        List<String[]> headers = new java.util.ArrayList<>();
+        boolean fromOrigin = outcome.equals("MISS");
+        for (String[] h : r.headers()) if (fromOrigin || !h[0].equalsIgnoreCase("Age")) headers.add(h);
+        if (!fromOrigin) {
+            long age = Rfc9111.currentAgeMillis(r, System.currentTimeMillis()) / 1000;
+            headers.add(new String[] {"Age", Long.toString(age)});
+        }
+        if (r.status() == 200 && Rfc9111.notModified(request.getHeaders(), r)) {
+            List<String[]> kept = new java.util.ArrayList<>();
+            for (String[] h : headers) {
+                String name = h[0].toLowerCase(Locale.ROOT);
+                if (NOT_MODIFIED_FIELDS.contains(name) || name.equals("age")) kept.add(h);
+            }
+            response.setStatus(304);
+            HttpFields.Mutable h = response.getHeaders();
+            for (String[] header : kept) h.add(header[0], header[1]);
+            h.put("X-Once-Cache", outcome);
+            counter(outcome, 304).increment();
+            callback.succeeded();
+            return "304 " + outcome;
+        }
+        return write(request, response, callback, r.withHeaders(headers), outcome);
     }
 
     private String write(Request request, Response response, Callback callback, StoredResponse r, String outcome) {

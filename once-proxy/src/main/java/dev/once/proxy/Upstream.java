@@ -55,6 +55,18 @@ final class Upstream implements AutoCloseable {
             byte[] body,
             String clientAddress,
             String scheme) {
+        return forward(method, pathAndQuery, requestHeaders, body, clientAddress, scheme, h -> {});
+    }
+
+    /** As above; {@code adjust} edits the forwarded request's headers last (a cache's own validators). */
+    StoredResponse forward(
+            String method,
+            String pathAndQuery,
+            HttpFields requestHeaders,
+            byte[] body,
+            String clientAddress,
+            String scheme,
+            java.util.function.Consumer<HttpFields.Mutable> adjust) {
         URI target = config.upstream()
                 .resolve(
                         pathAndQuery.startsWith("/")
@@ -81,6 +93,7 @@ final class Upstream implements AutoCloseable {
             String prior = requestHeaders.get("X-Forwarded-For");
             h.put("X-Forwarded-For", prior == null ? clientAddress : prior + ", " + clientAddress);
             h.put("X-Forwarded-Proto", scheme);
+            adjust.accept(h);
         });
         if (body.length > 0) request.body(new BytesRequestContent(contentType(requestHeaders), body));
         InputStreamResponseListener listener = new InputStreamResponseListener();

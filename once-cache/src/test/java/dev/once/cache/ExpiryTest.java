@@ -1,0 +1,150 @@
+package dev.once.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.once.jdbc.testing.Db;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Freshness chosen by each value, loaders that see the value they replace, and peeking without loading. */
+class ExpiryTest {
+    /** "name:millis" is fresh for millis; "name:millis:swr" also stale-while-revalidate for swr ms. */
+    private static final Expiry<String> BY_VALUE = new Expiry<>() {
+        @Override
+        public Duration freshFor(String v) {
+            return Duration.ofMillis(Long.parseLong(v.split(":")[1]));
+        }
+
+        @Override
+        public Duration staleWhileRevalidate(String v) {
+            String[] f = v.split(":");
+            return f.length > 2 ? Duration.ofMillis(Long.parseLong(f[2])) : Duration.ZERO;
+        }
+    };
+
+    private static OnceCacheBuilder<String> builder(Db db, String ns) {
+        return OnceCacheTest.builder(db, new SimpleMeterRegistry())
+                .namespace(ns)
+                .expiry(BY_VALUE)
+                .retainExpired(Duration.ofMinutes(5));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void expiry_eachValueItsOwnLifetime_andTheReloaderSeesTheOldValue(Db db) throws Exception {
+        List<String> previous = Collections.synchronizedList(new ArrayList<>());
+        try (OnceCache<String> cache =
+                builder(db, dev.once.jdbc.testing.TestDatabases.newTable("exp")).build()) {
+            assertThat(cache.get("long", () -> "a:600000")).isEqualTo("a:600000");
+            assertThat(cache.get("short", () -> "b:300")).isEqualTo("b:300");
+
+            Thread.sleep(400);
+            CacheResult<String> longAgain = cache.lookup("long", p -> {
+                previous.add("long<-" + p);
+                return "a2:600000";
+            });
+            CacheResult<String> shortAgain = cache.lookup("short", p -> {
+                previous.add("short<-" + p);
+                return "b2:600000";
+            });
+
+            assertThat(longAgain.value()).isEqualTo("a:600000"); // still fresh: no load
+            assertThat(shortAgain.value()).isEqualTo("b2:600000");
+            assertThat(shortAgain.source()).isEqualTo(CacheResult.Source.MISS);
+            assertThat(previous).containsExactly("short<-b:300");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void peek_neverLoads_tellsFreshFromExpired(Db db) throws Exception {
+        try (OnceCache<String> cache = builder(db, dev.once.jdbc.testing.TestDatabases.newTable("peek"))
+                .build()) {
+            assertThat(cache.peek("k")).isEmpty();
+            cache.get("k", () -> "v:300");
+            assertThat(cache.peek("k")).get().satisfies(r -> {
+                assertThat(r.value()).isEqualTo("v:300");
+                assertThat(r.source()).isIn(CacheResult.Source.HIT, CacheResult.Source.NEAR_HIT);
+            });
+            Thread.sleep(400);
+            assertThat(cache.peek("k")).get().satisfies(r -> {
+                assertThat(r.value()).isEqualTo("v:300");
+                assertThat(r.source()).isEqualTo(CacheResult.Source.STALE);
+            });
+            cache.purge("k");
+            assertThat(cache.peek("k")).isEmpty();
+        }
+    }
+
+    /**
+     * A value fresh for zero seconds (HTTP's no-cache) still answers every caller that waited for its
+     * load, here in two caches that share the table: one loader call for the burst. The next lookup
+     * loads again, shown the stored value.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void expiry_zeroFreshness_waitersInAnotherCacheShareTheLoad(Db db) throws Exception {
+        String ns = dev.once.jdbc.testing.TestDatabases.newTable("zero");
+        AtomicInteger calls = new AtomicInteger();
+        List<String> results = Collections.synchronizedList(new ArrayList<>());
+        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
+        try (OnceCache<String> a = builder(db, ns).build();
+                OnceCache<String> b = builder(db, ns).build()) {
+            CountDownLatch start = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                OnceCache<String> cache = i % 2 == 0 ? a : b;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        start.await();
+                        results.add(cache.get("k", () -> {
+                            Thread.sleep(400);
+                            return "v" + calls.incrementAndGet() + ":0";
+                        }));
+                    } catch (Throwable t) {
+                        errors.add(t);
+                    }
+                }));
+            }
+            start.countDown();
+            for (Thread t : threads) t.join();
+            assertThat(errors).isEmpty();
+            assertThat(calls).hasValue(1);
+            assertThat(results).hasSize(12).containsOnly("v1:0");
+
+            List<String> seen = new ArrayList<>();
+            assertThat(b.lookup("k", p -> {
+                                seen.add(p);
+                                return "v2:0";
+                            })
+                            .value())
+                    .isEqualTo("v2:0");
+            assertThat(seen).containsExactly("v1:0");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void expiry_perValueStaleWhileRevalidate_servesOldWhileOneRefreshRuns(Db db) throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache =
+                builder(db, dev.once.jdbc.testing.TestDatabases.newTable("swr")).build()) {
+            cache.get("k", () -> "v0:200:60000");
+            Thread.sleep(300);
+            CacheResult<String> r = cache.lookup("k", p -> "v" + calls.incrementAndGet() + ":600000");
+            assertThat(r.source()).isEqualTo(CacheResult.Source.STALE);
+            assertThat(r.value()).isEqualTo("v0:200:60000");
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> cache.get("k", () -> "never:1").equals("v1:600000"));
+            assertThat(calls).hasValue(1);
+        }
+    }
+}
