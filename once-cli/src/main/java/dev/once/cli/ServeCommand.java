@@ -90,7 +90,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(
             names = "--mode",
             defaultValue = "${env:ONCE_MODE}",
-            description = "api (default): a route's TTL decides. http: RFC 9111 semantics (not built yet).")
+            description = {
+                "api (default): a route's TTL decides what is stored and for how long; no-store, private and",
+                "  Set-Cookie answers are never stored. For paid APIs that send no cache headers.",
+                "http: RFC 9111 shared-cache semantics (Cache-Control, Expires, Age, ETag revalidation, Vary,",
+                "  invalidation by POST/PUT/DELETE/PATCH) for every route without a ttl of its own (env ONCE_MODE)."
+            })
     String mode;
 
     @Option(
@@ -142,8 +147,8 @@ final class ServeCommand implements Callable<Integer> {
         String up = first(upstream, file.upstream);
         if (up == null) throw new UserError("--upstream is required (or ONCE_UPSTREAM, or 'upstream:' in --config)");
         String m = first(mode, file.mode, "api");
-        if (m.equals("http")) throw new UserError("--mode http (RFC 9111 semantics) is not built yet; use --mode api");
-        if (!m.equals("api")) throw new UserError("--mode must be api or http, not " + m);
+        if (!m.equals("api") && !m.equals("http")) throw new UserError("--mode must be api or http, not " + m);
+        boolean http = m.equals("http");
         URI upstreamUri;
         try {
             upstreamUri = URI.create(up);
@@ -163,10 +168,11 @@ final class ServeCommand implements Callable<Integer> {
         if (file.maxRequestBodyBytes != null) b.maxRequestBodyBytes(file.maxRequestBodyBytes);
         if (file.maxResponseBytes != null) b.maxCachedResponseBytes(file.maxResponseBytes);
         if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
-        List<Route> routes = ConfigFile.routes(file);
-        b.routes(routes != null ? routes : List.of(Route.of("/", duration(first(ttl, "10m"), "--ttl"))));
         ProxyConfig proxyConfig;
         try {
+            List<Route> routes = ConfigFile.routes(file, http);
+            Route fallback = http && ttl == null ? Route.http("/") : Route.of("/", duration(first(ttl, "10m"), "--ttl"));
+            b.routes(routes != null ? routes : List.of(fallback));
             proxyConfig = b.build();
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
@@ -207,11 +213,12 @@ final class ServeCommand implements Callable<Integer> {
                         new sun.misc.Signal(signal), s -> Thread.ofPlatform().start(stop));
             }
             out.printf(
-                    "once serve: listening on http://%s:%d, upstream %s, store %s, mode api, %d route(s)%n",
+                    "once serve: listening on http://%s:%d, upstream %s, store %s, mode %s, %d route(s)%n",
                     proxyConfig.host(),
                     proxy.port(),
                     proxyConfig.upstream(),
                     database.description,
+                    m,
                     proxyConfig.routes().size());
             out.flush();
             proxy.awaitStop();

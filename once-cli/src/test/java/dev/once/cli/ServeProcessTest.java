@@ -190,9 +190,15 @@ class ServeProcessTest {
         assertThat(noUpstream.exit()).isEqualTo(2);
         assertThat(noUpstream.err()).contains("--upstream is required").doesNotContain("\tat ");
 
-        RacecheckCommandTest.Run http = RacecheckCommandTest.once("serve", "--upstream", "http://x", "--mode", "http");
-        assertThat(http.exit()).isEqualTo(2);
-        assertThat(http.err()).contains("not built yet");
+        RacecheckCommandTest.Run mode = RacecheckCommandTest.once("serve", "--upstream", "http://x", "--mode", "rfc");
+        assertThat(mode.exit()).isEqualTo(2);
+        assertThat(mode.err()).contains("--mode must be api or http, not rfc");
+
+        Path badMode = dir.resolve("mode.yaml");
+        Files.writeString(badMode, "upstream: http://x\nroutes:\n  - prefix: /a\n    mode: rfc\n");
+        RacecheckCommandTest.Run routeMode = RacecheckCommandTest.once("serve", "--config", badMode.toString());
+        assertThat(routeMode.exit()).isEqualTo(2);
+        assertThat(routeMode.err()).contains("route /a: mode must be api or http");
 
         Path yaml = dir.resolve("once.yaml");
         Files.writeString(yaml, "upstream: http://x\nroutes:\n  - prefix: /a\n    tll: 10m\n");

@@ -33,6 +33,8 @@ import java.util.regex.Pattern;
  *     body: true
  *     ttl: 1h
  *     staleWhileRevalidate: 5m
+ *   - prefix: /static
+ *     mode: http            # RFC 9111: the upstream's Cache-Control decides
  * </pre>
  */
 public final class ConfigFile {
@@ -67,6 +69,7 @@ public final class ConfigFile {
         public Boolean body;
         public String staleWhileRevalidate;
         public Boolean cachePrivate;
+        public String mode;
     }
 
     private ConfigFile() {}
@@ -90,8 +93,16 @@ public final class ConfigFile {
         }
     }
 
-    /** The routes of the file, or null when it has none. */
+    /** The routes of the file in api mode unless a route says {@code mode: http}, or null when it has none. */
     public static List<Route> routes(Data d) {
+        return routes(d, false);
+    }
+
+    /**
+     * The routes of the file, or null when it has none. A route's {@code mode} decides; without one, a
+     * route with a {@code ttl} is in api mode (a forced TTL) and the others follow {@code httpDefault}.
+     */
+    public static List<Route> routes(Data d, boolean httpDefault) {
         if (d.routes == null) return null;
         List<Route> out = new ArrayList<>();
         for (RouteData r : d.routes) {
@@ -108,9 +119,21 @@ public final class ConfigFile {
                     r.staleWhileRevalidate == null
                             ? Duration.ZERO
                             : duration(r.staleWhileRevalidate, "staleWhileRevalidate"),
-                    Boolean.TRUE.equals(r.cachePrivate)));
+                    Boolean.TRUE.equals(r.cachePrivate),
+                    http(r, httpDefault)));
         }
         return out;
+    }
+
+    private static boolean http(RouteData r, boolean httpDefault) {
+        if (r.mode == null) return httpDefault && r.ttl == null;
+        return switch (r.mode.trim().toLowerCase(Locale.ROOT)) {
+            case "http" -> true;
+            case "api" -> false;
+            default ->
+                throw new IllegalArgumentException(
+                        "route " + r.prefix + ": mode must be api or http, not '" + r.mode + "'");
+        };
     }
 
     /** {@code 500ms}, {@code 30s}, {@code 10m}, {@code 2h}, {@code 1d}. */

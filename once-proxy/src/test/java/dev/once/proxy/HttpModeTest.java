@@ -1,0 +1,585 @@
+package dev.once.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
+import org.eclipse.jetty.http.DateGenerator;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code once serve --mode http} over real HTTP in front of a local origin whose answers each test
+ * scripts: freshness, Age, validation, Vary, invalidation, request directives, stale use, coalescing.
+ */
+class HttpModeTest {
+    private final HttpClient http =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final List<OnceProxy> proxies = new ArrayList<>();
+    private Origin origin;
+
+    @AfterEach
+    void stop() throws Exception {
+        for (OnceProxy p : proxies) p.close();
+        if (origin != null) origin.close();
+    }
+
+    // ---- the origin ----
+
+    record Reply(int status, String body, String... headers) {}
+
+    interface Script {
+        Reply reply(Request request, int call);
+    }
+
+    static final class Origin implements AutoCloseable {
+        final Map<String, Script> scripts = new ConcurrentHashMap<>();
+        final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+        final List<String> conditionals = new CopyOnWriteArrayList<>(); // "path If-None-Match If-Modified-Since"
+        final Server server;
+        volatile long latencyMillis;
+
+        Origin() throws Exception {
+            QueuedThreadPool threads = new QueuedThreadPool();
+            threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+            server = new Server(threads);
+            ServerConnector c = new ServerConnector(server);
+            c.setHost("127.0.0.1");
+            server.addConnector(c);
+            server.setHandler(new Handler.Abstract() {
+                @Override
+                public boolean handle(Request request, Response response, Callback callback) throws Exception {
+                    String path = request.getHttpURI().getPath();
+                    int n = calls.computeIfAbsent(request.getMethod() + " " + path, k -> new AtomicInteger())
+                            .incrementAndGet();
+                    String inm = request.getHeaders().get("If-None-Match");
+                    String ims = request.getHeaders().get("If-Modified-Since");
+                    if (inm != null || ims != null) conditionals.add(path + " " + inm + " " + ims);
+                    Thread.sleep(latencyMillis);
+                    Script s = scripts.getOrDefault(path, (r, k) -> new Reply(404, "no script"));
+                    Reply reply = s.reply(request, n);
+                    response.setStatus(reply.status());
+                    response.getHeaders().put("Date", DateGenerator.formatDate(System.currentTimeMillis()));
+                    for (int i = 0; i + 1 < reply.headers().length; i += 2)
+                        response.getHeaders().add(reply.headers()[i], reply.headers()[i + 1]);
+                    if (reply.status() == 304) {
+                        callback.succeeded();
+                    } else {
+                        response.getHeaders().put("Content-Type", "text/plain");
+                        response.write(true, ByteBuffer.wrap(reply.body().getBytes(StandardCharsets.UTF_8)), callback);
+                    }
+                    return true;
+                }
+            });
+            server.start();
+        }
+
+        int calls(String methodAndPath) {
+            AtomicInteger n = calls.get(methodAndPath);
+            return n == null ? 0 : n.get();
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+        }
+
+        @Override
+        public void close() throws Exception {
+            server.stop();
+        }
+    }
+
+    // ---- helpers ----
+
+    private OnceProxy start(Db db, String namespace) throws Exception {
+        return start(db, namespace, b -> b);
+    }
+
+    private OnceProxy start(Db db, String namespace, java.util.function.UnaryOperator<ProxyConfig.Builder> options)
+            throws Exception {
+        if (origin == null) origin = new Origin();
+        ProxyConfig config = options.apply(ProxyConfig.builder(URI.create(origin.url()))
+                        .host("127.0.0.1")
+                        .port(0)
+                        .namespace(namespace)
+                        .routes(List.of(Route.http("/"))))
+                .build();
+        OnceProxy p = OnceProxy.start(config, TestDatabases.shared(db));
+        proxies.add(p);
+        return p;
+    }
+
+    private OnceProxy start() throws Exception {
+        return start(Db.SQLITE, TestDatabases.newTable("http"));
+    }
+
+    private HttpResponse<String> send(OnceProxy p, String method, String path, String... headers) throws Exception {
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + path))
+                .method(method, HttpRequest.BodyPublishers.noBody());
+        if (headers.length > 0) r.headers(headers);
+        return http.send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> get(OnceProxy p, String path, String... headers) throws Exception {
+        return send(p, "GET", path, headers);
+    }
+
+    private static String cache(HttpResponse<?> r) {
+        return r.headers().firstValue("X-Once-Cache").orElse("none");
+    }
+
+    private static String date(long offsetMillis) {
+        return DateGenerator.formatDate(System.currentTimeMillis() + offsetMillis);
+    }
+
+    // ---- freshness and Age ----
+
+    @Test
+    void maxAge_servedFromCacheWithAge_thenRevalidatedWithItsETag() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/a",
+                (r, n) -> r.getHeaders().get("If-None-Match") != null
+                        ? new Reply(304, "", "Cache-Control", "max-age=60", "ETag", "\"v1\"", "X-Refreshed", "yes")
+                        : new Reply(
+                                200,
+                                "body v1",
+                                "Cache-Control",
+                                "max-age=2",
+                                "ETag",
+                                "\"v1\"")); // Date has whole seconds: up to 1 s of apparent age
+
+        HttpResponse<String> first = get(p, "/a");
+        HttpResponse<String> second = get(p, "/a");
+        assertThat(cache(first)).isEqualTo("MISS");
+        assertThat(first.headers().firstValue("Age")).isEmpty(); // made by the origin for this request
+        assertThat(cache(second)).isEqualTo("HIT");
+        assertThat(second.body()).isEqualTo("body v1");
+        assertThat(second.headers().firstValue("Age")).isPresent();
+        assertThat(Long.parseLong(second.headers().firstValue("Age").get())).isBetween(0L, 1L);
+        assertThat(origin.calls("GET /a")).isEqualTo(1);
+
+        Thread.sleep(2_300);
+        HttpResponse<String> third = get(p, "/a");
+        assertThat(third.statusCode()).isEqualTo(200);
+        assertThat(third.body()).isEqualTo("body v1"); // the 304 freshened the stored body
+        assertThat(third.headers().firstValue("X-Refreshed")).contains("yes"); // with the 304's headers
+        assertThat(origin.conditionals).containsExactly("/a \"v1\" null");
+        HttpResponse<String> fourth = get(p, "/a");
+        assertThat(cache(fourth)).isEqualTo("HIT"); // fresh for 60 s now
+        assertThat(origin.calls("GET /a")).isEqualTo(2);
+    }
+
+    @Test
+    void freshness_precedence_sMaxAgeThenMaxAgeThenExpires() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/s", (r, n) -> new Reply(200, "s" + n, "Cache-Control", "max-age=0, s-maxage=60"));
+        origin.scripts.put(
+                "/m", (r, n) -> new Reply(200, "m" + n, "Cache-Control", "max-age=60", "Expires", date(-60_000)));
+        origin.scripts.put("/e", (r, n) -> new Reply(200, "e" + n, "Expires", date(60_000)));
+        origin.scripts.put("/e0", (r, n) -> new Reply(200, "e0-" + n, "Expires", "0"));
+        origin.scripts.put("/dup", (r, n) -> new Reply(200, "d" + n, "Cache-Control", "max-age=60, max-age=120"));
+        origin.scripts.put("/bad", (r, n) -> new Reply(200, "b" + n, "Cache-Control", "max-age=ten"));
+
+        for (String path : List.of("/s", "/m", "/e", "/e0", "/dup", "/bad")) {
+            get(p, path);
+            get(p, path);
+        }
+        assertThat(origin.calls("GET /s")).isEqualTo(1); // s-maxage wins over max-age=0
+        assertThat(origin.calls("GET /m")).isEqualTo(1); // max-age wins over a past Expires
+        assertThat(origin.calls("GET /e")).isEqualTo(1); // Expires one minute after Date
+        assertThat(origin.calls("GET /e0")).isEqualTo(2); // an invalid Expires is in the past
+        assertThat(origin.calls("GET /dup")).isEqualTo(2); // a duplicated max-age makes it stale
+        assertThat(origin.calls("GET /bad")).isEqualTo(2); // an invalid max-age makes it stale
+    }
+
+    @Test
+    void age_includesTheUpstreamAge_soAnOldAnswerIsNotFresh() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/old", (r, n) -> new Reply(200, "o" + n, "Cache-Control", "max-age=60", "Age", "100"));
+        origin.scripts.put("/young", (r, n) -> new Reply(200, "y" + n, "Cache-Control", "max-age=60", "Age", "30"));
+
+        get(p, "/old");
+        get(p, "/old");
+        get(p, "/young");
+        HttpResponse<String> young = get(p, "/young");
+
+        assertThat(origin.calls("GET /old")).isEqualTo(2);
+        assertThat(origin.calls("GET /young")).isEqualTo(1);
+        assertThat(Long.parseLong(young.headers().firstValue("Age").orElseThrow()))
+                .isBetween(30L, 32L);
+    }
+
+    @Test
+    void heuristic_lastModifiedWithoutExplicitFreshness_isStored() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/lm", (r, n) -> new Reply(200, "lm" + n, "Last-Modified", date(-10L * 24 * 3600 * 1000)));
+        origin.scripts.put("/none", (r, n) -> new Reply(200, "none" + n));
+        origin.scripts.put("/created", (r, n) -> new Reply(201, "c" + n, "Last-Modified", date(-3600_000)));
+
+        for (String path : List.of("/lm", "/none", "/created")) {
+            get(p, path);
+            get(p, path);
+        }
+        assertThat(origin.calls("GET /lm")).isEqualTo(1);
+        assertThat(origin.calls("GET /none")).isEqualTo(2); // nothing to compute freshness from
+        assertThat(origin.calls("GET /created")).isEqualTo(2); // 201 is not cacheable by default
+    }
+
+    // ---- what is never stored ----
+
+    @Test
+    void noStore_private_setCookie_varyStar_authorization_notStored() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/ns", (r, n) -> new Reply(200, "ns" + n, "Cache-Control", "no-store, max-age=60"));
+        origin.scripts.put("/pv", (r, n) -> new Reply(200, "pv" + n, "Cache-Control", "private, max-age=60"));
+        origin.scripts.put(
+                "/ck", (r, n) -> new Reply(200, "ck" + n, "Cache-Control", "max-age=60", "Set-Cookie", "s=" + n));
+        origin.scripts.put("/vs", (r, n) -> new Reply(200, "vs" + n, "Cache-Control", "max-age=60", "Vary", "*"));
+        origin.scripts.put("/au", (r, n) -> new Reply(200, "au" + n, "Cache-Control", "max-age=60"));
+        origin.scripts.put("/pub", (r, n) -> new Reply(200, "pub" + n, "Cache-Control", "public, max-age=60"));
+
+        for (String path : List.of("/ns", "/pv", "/ck", "/vs")) {
+            get(p, path);
+            HttpResponse<String> again = get(p, path);
+            assertThat(again.body()).as(path).endsWith("2");
+        }
+        get(p, "/au", "Authorization", "Bearer a");
+        assertThat(get(p, "/au", "Authorization", "Bearer a").body()).isEqualTo("au2");
+        get(p, "/pub", "Authorization", "Bearer a");
+        assertThat(get(p, "/pub", "Authorization", "Bearer a").body()).isEqualTo("pub1"); // public allows it
+    }
+
+    @Test
+    void cdnCacheControl_overridesCacheControl() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/cdn",
+                (r, n) -> new Reply(200, "cdn" + n, "Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60"));
+        origin.scripts.put(
+                "/cdn0",
+                (r, n) -> new Reply(200, "z" + n, "Cache-Control", "max-age=60", "CDN-Cache-Control", "no-store"));
+
+        get(p, "/cdn");
+        get(p, "/cdn0");
+        assertThat(get(p, "/cdn").body()).isEqualTo("cdn1");
+        assertThat(get(p, "/cdn0").body()).isEqualTo("z2");
+    }
+
+    // ---- no-cache, request directives ----
+
+    @Test
+    void noCacheResponse_storedButRevalidatedOnEveryUse() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/nc",
+                (r, n) -> r.getHeaders().get("If-None-Match") != null
+                        ? new Reply(304, "", "ETag", "\"n\"", "Cache-Control", "no-cache")
+                        : new Reply(200, "nc body", "ETag", "\"n\"", "Cache-Control", "no-cache"));
+
+        for (int i = 0; i < 3; i++) assertThat(get(p, "/nc").body()).isEqualTo("nc body");
+
+        assertThat(origin.calls("GET /nc")).isEqualTo(3);
+        assertThat(origin.conditionals).hasSize(2); // the 2nd and 3rd asked "still \"n\"?" and got 304
+    }
+
+    @Test
+    void requestDirectives_noCacheMaxAgeMinFreshPragma_goUpstream_onlyIfCached504() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/r", (r, n) -> new Reply(200, "r" + n, "Cache-Control", "max-age=60"));
+
+        assertThat(get(p, "/r", "Cache-Control", "only-if-cached").statusCode()).isEqualTo(504);
+        assertThat(origin.calls("GET /r")).isZero();
+        get(p, "/r");
+        assertThat(get(p, "/r", "Cache-Control", "only-if-cached").body()).isEqualTo("r1");
+        assertThat(get(p, "/r", "Cache-Control", "no-cache").body()).isEqualTo("r2");
+        assertThat(get(p, "/r").body()).isEqualTo("r2"); // the revalidated answer is stored
+        assertThat(get(p, "/r", "Pragma", "no-cache").body()).isEqualTo("r3");
+        assertThat(get(p, "/r", "Cache-Control", "min-fresh=120").body()).isEqualTo("r4");
+        Thread.sleep(1_100);
+        assertThat(get(p, "/r", "Cache-Control", "max-age=0").body()).isEqualTo("r5");
+        assertThat(get(p, "/r", "Cache-Control", "max-age=600").body()).isEqualTo("r5");
+        assertThat(get(p, "/r", "Cache-Control", "no-store").body()).isEqualTo("r6");
+        assertThat(get(p, "/r").body()).isEqualTo("r5"); // no-store did not replace the stored one
+    }
+
+    @Test
+    void maxStale_servesAStaleCopyUnlessMustRevalidate() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/st", (r, n) -> new Reply(200, "st" + n, "Cache-Control", "max-age=1"));
+        origin.scripts.put("/mr", (r, n) -> new Reply(200, "mr" + n, "Cache-Control", "max-age=1, must-revalidate"));
+        get(p, "/st");
+        get(p, "/mr");
+        Thread.sleep(1_300);
+
+        HttpResponse<String> stale = get(p, "/st", "Cache-Control", "max-stale=60");
+        assertThat(stale.body()).isEqualTo("st1");
+        assertThat(cache(stale)).isEqualTo("STALE");
+        assertThat(get(p, "/mr", "Cache-Control", "max-stale=60").body()).isEqualTo("mr2");
+    }
+
+    // ---- validation by clients ----
+
+    @Test
+    void clientConditional_matchingETagOrDate_304FromTheCache() throws Exception {
+        OnceProxy p = start();
+        String modified = date(-3_600_000);
+        origin.scripts.put(
+                "/c",
+                (r, n) -> new Reply(
+                        200, "c" + n, "Cache-Control", "max-age=60", "ETag", "W/\"c1\"", "Last-Modified", modified));
+        get(p, "/c");
+
+        HttpResponse<String> etag = get(p, "/c", "If-None-Match", "\"other\", \"c1\"");
+        HttpResponse<String> other = get(p, "/c", "If-None-Match", "\"other\"");
+        HttpResponse<String> since = get(p, "/c", "If-Modified-Since", date(0));
+
+        assertThat(etag.statusCode()).isEqualTo(304);
+        assertThat(etag.body()).isEmpty();
+        assertThat(etag.headers().firstValue("ETag")).contains("W/\"c1\"");
+        assertThat(other.statusCode()).isEqualTo(200);
+        assertThat(since.statusCode()).isEqualTo(304);
+        assertThat(origin.calls("GET /c")).isEqualTo(1);
+        assertThat(origin.conditionals).isEmpty(); // the client's validators were not forwarded
+    }
+
+    // ---- Vary ----
+
+    @Test
+    void vary_eachVariantStoredApart_normalisedValues() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/v",
+                (r, n) -> new Reply(
+                        200,
+                        "lang=" + r.getHeaders().get("Accept-Language") + " call " + n,
+                        "Cache-Control",
+                        "max-age=60",
+                        "Vary",
+                        "Accept-Language"));
+
+        HttpResponse<String> en = get(p, "/v", "Accept-Language", "en, de");
+        HttpResponse<String> fr = get(p, "/v", "Accept-Language", "fr");
+        HttpResponse<String> enAgain = get(p, "/v", "Accept-Language", "en ,  de");
+        HttpResponse<String> frAgain = get(p, "/v", "Accept-Language", "fr");
+        HttpResponse<String> none = get(p, "/v");
+
+        assertThat(en.body()).isEqualTo("lang=en, de call 1");
+        assertThat(fr.body()).isEqualTo("lang=fr call 2");
+        assertThat(enAgain.body()).isEqualTo(en.body());
+        assertThat(cache(enAgain)).isEqualTo("HIT");
+        assertThat(frAgain.body()).isEqualTo(fr.body());
+        assertThat(none.body()).isEqualTo("lang=null call 3");
+        assertThat(origin.calls("GET /v")).isEqualTo(3);
+    }
+
+    // ---- invalidation ----
+
+    @Test
+    void unsafeMethods_invalidateTheUriAndSameOriginLocation() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/item",
+                (r, n) -> r.getMethod().equals("GET")
+                        ? new Reply(200, "item" + n, "Cache-Control", "max-age=60")
+                        : new Reply(200, "changed"));
+        origin.scripts.put("/other", (r, n) -> new Reply(200, "other" + n, "Cache-Control", "max-age=60"));
+        origin.scripts.put("/elsewhere", (r, n) -> new Reply(200, "x" + n, "Cache-Control", "max-age=60"));
+        origin.scripts.put(
+                "/make",
+                (r, n) -> new Reply(
+                        201, "made", "Location", "/other", "Content-Location", "http://another.example/elsewhere"));
+        origin.scripts.put(
+                "/fail",
+                (r, n) -> r.getMethod().equals("GET")
+                        ? new Reply(200, "fail" + n, "Cache-Control", "max-age=60")
+                        : new Reply(500, "no"));
+
+        for (String path : List.of("/item", "/other", "/elsewhere", "/fail")) get(p, path);
+        send(p, "POST", "/item");
+        send(p, "DELETE", "/fail"); // an error answer invalidates nothing
+        send(p, "PUT", "/make");
+
+        assertThat(get(p, "/item").body()).isEqualTo("item2");
+        assertThat(get(p, "/other").body()).isEqualTo("other2");
+        assertThat(get(p, "/elsewhere").body()).isEqualTo("x1"); // another origin's URI
+        assertThat(get(p, "/fail").body()).isEqualTo("fail1");
+    }
+
+    // ---- HEAD ----
+
+    @Test
+    void head_answeredFromTheStoredGet() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/h", (r, n) -> new Reply(200, "head body", "Cache-Control", "max-age=60"));
+        get(p, "/h");
+
+        HttpResponse<String> head = send(p, "HEAD", "/h");
+
+        assertThat(head.statusCode()).isEqualTo(200);
+        assertThat(cache(head)).isEqualTo("HIT");
+        assertThat(head.body()).isEmpty();
+        assertThat(origin.calls("HEAD /h")).isZero();
+        assertThat(origin.calls("GET /h")).isEqualTo(1);
+    }
+
+    // ---- stale use ----
+
+    @Test
+    void staleIfError_servesTheStoredAnswerWhenTheOriginFails() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/sie",
+                (r, n) -> n == 1
+                        ? new Reply(200, "good", "Cache-Control", "max-age=1, stale-if-error=60")
+                        : new Reply(503, "down"));
+        origin.scripts.put(
+                "/nosie",
+                (r, n) -> n == 1 ? new Reply(200, "good", "Cache-Control", "max-age=1") : new Reply(503, "down"));
+        get(p, "/sie");
+        get(p, "/nosie");
+        Thread.sleep(1_300);
+
+        HttpResponse<String> sie = get(p, "/sie");
+        assertThat(sie.statusCode()).isEqualTo(200);
+        assertThat(sie.body()).isEqualTo("good");
+        assertThat(cache(sie)).isEqualTo("STALE");
+        assertThat(get(p, "/nosie").statusCode()).isEqualTo(503);
+    }
+
+    @Test
+    void staleWhileRevalidate_servesStaleAtOnceAndRefreshesInTheBackground() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/swr",
+                (r, n) -> new Reply(
+                        200,
+                        "swr" + n,
+                        "Cache-Control",
+                        (n == 1 ? "max-age=1" : "max-age=60") + ", stale-while-revalidate=60"));
+        get(p, "/swr");
+        Thread.sleep(1_300);
+
+        HttpResponse<String> stale = get(p, "/swr");
+        assertThat(stale.body()).isEqualTo("swr1");
+        assertThat(cache(stale)).isEqualTo("STALE");
+        Awaitility.await()
+                .atMost(Duration.ofSeconds(10))
+                .until(() -> get(p, "/swr").body().equals("swr2"));
+        assertThat(origin.calls("GET /swr")).isEqualTo(2);
+    }
+
+    @Test
+    void staleIfError_alsoWhenTheOriginTimesOut() throws Exception {
+        OnceProxy p = start(Db.SQLITE, TestDatabases.newTable("http"), b -> b.upstreamTimeout(Duration.ofMillis(500)));
+        origin.scripts.put("/slow", (r, n) -> {
+            if (n > 1) sleep(2_000);
+            return new Reply(200, "slow" + n, "Cache-Control", "max-age=1, stale-if-error=60");
+        });
+        get(p, "/slow");
+        Thread.sleep(1_300);
+
+        HttpResponse<String> r = get(p, "/slow");
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).isEqualTo("slow1");
+        assertThat(cache(r)).isEqualTo("STALE");
+    }
+
+    @Test
+    void staleForbidden_byProxyRevalidateAndSMaxAge_evenWithMaxStale() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/pr", (r, n) -> new Reply(200, "pr" + n, "Cache-Control", "max-age=1, proxy-revalidate"));
+        origin.scripts.put("/sm", (r, n) -> new Reply(200, "sm" + n, "Cache-Control", "s-maxage=1"));
+        origin.scripts.put("/ok", (r, n) -> new Reply(200, "ok" + n, "Cache-Control", "max-age=1"));
+        for (String path : List.of("/pr", "/sm", "/ok")) get(p, path);
+        Thread.sleep(1_300);
+
+        assertThat(get(p, "/pr", "Cache-Control", "max-stale").body()).isEqualTo("pr2");
+        assertThat(get(p, "/sm", "Cache-Control", "max-stale").body()).isEqualTo("sm2");
+        assertThat(get(p, "/ok", "Cache-Control", "max-stale").body()).isEqualTo("ok1");
+    }
+
+    @Test
+    void mustUnderstand_knownStatusStoredDespiteNoStore_partialContentNever() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/mu", (r, n) -> new Reply(200, "mu" + n, "Cache-Control", "must-understand, no-store, max-age=60"));
+        origin.scripts.put("/part", (r, n) -> new Reply(206, "part" + n, "Cache-Control", "max-age=60"));
+        get(p, "/mu");
+        get(p, "/part");
+
+        assertThat(get(p, "/mu").body()).isEqualTo("mu1");
+        assertThat(get(p, "/part").body()).isEqualTo("part2");
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ---- coalescing across replicas ----
+
+    @Test
+    void coalescing_threeReplicasOneDatabase_oneUpstreamCallPerKeyAndVariant() throws Exception {
+        String ns = TestDatabases.newTable("httpc");
+        List<OnceProxy> replicas = List.of(start(Db.POSTGRES, ns), start(Db.POSTGRES, ns), start(Db.POSTGRES, ns));
+        origin.latencyMillis = 200;
+        origin.scripts.put("/k", (r, n) -> new Reply(200, "k" + n, "Cache-Control", "max-age=60"));
+        origin.scripts.put(
+                "/kv",
+                (r, n) -> new Reply(
+                        200, r.getHeaders().get("Accept") + n, "Cache-Control", "max-age=60", "Vary", "Accept"));
+        origin.scripts.put("/knc", (r, n) -> new Reply(200, "knc" + n, "Cache-Control", "no-cache", "ETag", "\"e\""));
+
+        List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            OnceProxy p = replicas.get(i % 3);
+            for (String path : List.of("/k", "/knc")) {
+                burst.add(http.sendAsync(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + path))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString()));
+            }
+            burst.add(http.sendAsync(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/kv"))
+                            .header("Accept", i % 2 == 0 ? "text/a" : "text/b")
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        int errors = 0;
+        for (CompletableFuture<HttpResponse<String>> f : burst) if (f.get().statusCode() != 200) errors++;
+
+        assertThat(errors).isZero();
+        assertThat(origin.calls("GET /k")).isEqualTo(1);
+        assertThat(origin.calls("GET /knc")).isEqualTo(1); // waiters share the load of a no-cache answer
+        // one call per variant, and for the first request of a new URI (which learns the Vary) no more
+        assertThat(origin.calls("GET /kv")).isEqualTo(2);
+    }
+}
