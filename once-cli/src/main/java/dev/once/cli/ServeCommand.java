@@ -171,7 +171,8 @@ final class ServeCommand implements Callable<Integer> {
         ProxyConfig proxyConfig;
         try {
             List<Route> routes = ConfigFile.routes(file, http);
-            Route fallback = http && ttl == null ? Route.http("/") : Route.of("/", duration(first(ttl, "10m"), "--ttl"));
+            Route fallback =
+                    http && ttl == null ? Route.http("/") : Route.of("/", duration(first(ttl, "10m"), "--ttl"));
             b.routes(routes != null ? routes : List.of(fallback));
             proxyConfig = b.build();
         } catch (IllegalArgumentException e) {

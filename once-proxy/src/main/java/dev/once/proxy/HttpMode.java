@@ -31,7 +31,8 @@ import org.eclipse.jetty.http.HttpURI;
  * waiting for one revalidation share its answer.
  */
 final class HttpMode {
-    static final Set<String> UNSAFE = Set.of("POST", "PUT", "DELETE", "PATCH");
+    /** RFC 9110 9.2.1: the safe methods; every other one (M-SEARCH too) may change the resource. */
+    static final Set<String> SAFE = Set.of("GET", "HEAD", "OPTIONS", "TRACE");
     /** How long a response is kept after it expires, for revalidation and stale-if-error. */
     static final Duration RETAIN = Duration.ofDays(1);
 
@@ -86,7 +87,7 @@ final class HttpMode {
             String client,
             String scheme) {
         String pathQuery = uri.getPathQuery();
-        if (UNSAFE.contains(method)) {
+        if (!SAFE.contains(method)) {
             StoredResponse r = upstream.forward(method, pathQuery, headers, body, client, scheme);
             if (r.status() < 400) invalidate(cache, uri, headers, r);
             return new Answer(r, "BYPASS", false);
@@ -294,7 +295,10 @@ final class HttpMode {
         return maxStale >= 0 && !Rfc9111.staleForbidden(s) && -remaining <= maxStale * 1000;
     }
 
-    /** RFC 9111 4.4: a successful unsafe request invalidates its URI and same-origin Location / Content-Location. */
+    /**
+     * RFC 9111 4.4: a non-error answer to an unsafe method (or one whose safety is unknown) invalidates
+     * its URI and a same-origin Location / Content-Location.
+     */
     private void invalidate(OnceCache<StoredResponse> cache, HttpURI uri, HttpFields headers, StoredResponse r) {
         List<String[]> targets = new ArrayList<>();
         targets.add(new String[] {uri.getPath(), uri.getQuery()});

@@ -67,6 +67,11 @@ public final class OnceProxy implements AutoCloseable {
         http.setRequestHeaderSize(config.maxRequestHeaderBytes());
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
+        // Jetty caches header fields per connection and by default matches values ignoring case, so a
+        // second request could carry the first one's spelling of its Authorization: never in a proxy
+        http.setHeaderCacheCaseSensitive(true);
+        http.setSendDateHeader(
+                false); // a stored answer keeps its origin's Date (RFC 9110 6.6.1); Upstream adds one if missing
         ServerConnector connector = new ServerConnector(server, new OriginFormOnly(http));
         connector.setHost(config.host());
         connector.setPort(config.port());

@@ -244,6 +244,8 @@ final class ProxyHandler extends Handler.Abstract {
     private String text(Response response, Callback callback, int status, String outcome, String body) {
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
+        response.getHeaders()
+                .put(HttpHeader.DATE, org.eclipse.jetty.http.DateGenerator.formatDate(System.currentTimeMillis()));
         response.getHeaders().put("X-Once-Cache", outcome);
         counter(outcome, status).increment();
         response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);

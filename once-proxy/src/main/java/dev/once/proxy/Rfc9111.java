@@ -28,10 +28,36 @@ final class Rfc9111 {
 
     private Rfc9111() {}
 
-    /** RFC 9213: a CDN-Cache-Control field, when present, replaces Cache-Control and Expires. */
+    /**
+     * RFC 9213: a CDN-Cache-Control field, when present and valid, replaces Cache-Control and Expires.
+     * It is a Structured Field dictionary (RFC 8941); one that does not parse, or that gives a
+     * delta-seconds directive a value that is not an integer, is ignored as a whole.
+     */
     static boolean targeted(StoredResponse r) {
-        return !r.headerValues("CDN-Cache-Control").isEmpty();
+        List<String> lines = r.headerValues("CDN-Cache-Control");
+        if (lines.isEmpty()) return false;
+        for (String line : lines) {
+            for (String member : line.split(",")) {
+                String m = member.trim();
+                if (m.isEmpty()) return false;
+                String keyAndValue = m.split(";", 2)[0].trim();
+                int eq = keyAndValue.indexOf('=');
+                String key = eq < 0 ? keyAndValue : keyAndValue.substring(0, eq);
+                if (!SF_KEY.matcher(key).matches()) return false;
+                if (eq < 0) continue;
+                String value = keyAndValue.substring(eq + 1);
+                if (!SF_ITEM.matcher(value).matches()) return false;
+                if (DELTA_SECONDS.contains(key) && !value.matches("-?\\d{1,15}")) return false;
+            }
+        }
+        return true;
     }
+
+    private static final java.util.regex.Pattern SF_KEY = java.util.regex.Pattern.compile("[a-z*][a-z0-9_\\-.*]*");
+    private static final java.util.regex.Pattern SF_ITEM = java.util.regex.Pattern.compile(
+            "-?\\d{1,15}(\\.\\d{1,3})?|\\?[01]|\"([^\"\\\\]|\\\\[\"\\\\])*\"|[A-Za-z*][!#$%&'*+\\-.^_`|~:/0-9A-Za-z]*");
+    private static final Set<String> DELTA_SECONDS =
+            Set.of("max-age", "s-maxage", "stale-while-revalidate", "stale-if-error");
 
     static CacheControl directives(StoredResponse r) {
         return CacheControl.parse(r.headerValues(targeted(r) ? "CDN-Cache-Control" : "Cache-Control"));
@@ -58,7 +84,9 @@ final class Rfc9111 {
                 && !(cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate"))) {
             return "a request with Authorization, and the response does not allow sharing it";
         }
-        for (String v : r.headerValues("Vary")) if (v.trim().equals("*")) return "Vary: *";
+        for (String v : r.headerValues("Vary")) {
+            for (String member : v.split(",")) if (member.trim().equals("*")) return "Vary: *";
+        }
         if (!r.headerValues("Set-Cookie").isEmpty() && !(cc.has("public") || cc.has("s-maxage"))) {
             return "Set-Cookie without public or s-maxage";
         }
@@ -87,7 +115,7 @@ final class Rfc9111 {
             List<String> expires = r.headerValues("Expires");
             if (expires.size() > 1) return 0; // duplicated: stale
             if (expires.size() == 1) {
-                long e = DateParser.parseDate(expires.get(0).trim());
+                long e = HttpDate.parse(expires.get(0).trim());
                 if (e < 0) return 0; // invalid, such as "0": already expired
                 return Math.max(0, e - date(r));
             }
@@ -112,8 +140,8 @@ final class Rfc9111 {
         long apparent = Math.max(0, r.responseTime() - date(r));
         long ageValue = 0;
         String age = r.header("Age");
-        if (age != null) {
-            long v = CacheControl.deltaSeconds(age.trim());
+        if (age != null) { // the first value of the first line, without parameters ("7200;foo=bar", "0, 7200")
+            long v = CacheControl.deltaSeconds(age.split(",")[0].split(";")[0].trim());
             if (v >= 0) ageValue = v * 1000;
         }
         long delay = Math.max(0, r.responseTime() - r.requestTime());

@@ -35,7 +35,7 @@ final class Upstream implements AutoCloseable {
             "transfer-encoding",
             "upgrade");
 
-    private final HttpClient client = new HttpClient();
+    private final HttpClient client = new HttpClient(caseSensitiveTransport());
     private final ProxyConfig config;
 
     Upstream(ProxyConfig config) throws Exception {
@@ -46,6 +46,17 @@ final class Upstream implements AutoCloseable {
         client.getContentDecoderFactories().clear(); // bodies pass through as the upstream encoded them
         client.setMaxConnectionsPerDestination(256);
         client.start();
+    }
+
+    /**
+     * Jetty's parser caches header fields per connection and, by default, matches their values without
+     * regard to case: a later response could arrive with an earlier one's spelling ("MaX-aGe=3600" for
+     * "max-age=3600"). A proxy must pass values as they were sent.
+     */
+    private static org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP caseSensitiveTransport() {
+        var transport = new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP();
+        transport.setHeaderCacheCaseSensitive(true);
+        return transport;
     }
 
     StoredResponse forward(
@@ -106,6 +117,11 @@ final class Upstream implements AutoCloseable {
                 String name = f.getName().toLowerCase(Locale.ROOT);
                 if (HOP_BY_HOP.contains(name) || dropped.contains(name) || name.equals("content-length")) continue;
                 headers.add(new String[] {f.getName(), f.getValue()});
+            }
+            if (r.getHeaders().get(HttpHeader.DATE) == null) { // RFC 9110 6.6.1: a recipient with a clock adds one
+                headers.add(new String[] {
+                    "Date", org.eclipse.jetty.http.DateGenerator.formatDate(System.currentTimeMillis())
+                });
             }
             InputStream in = listener.getInputStream();
             long limit = config.maxCachedResponseBytes();

@@ -17,7 +17,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.eclipse.jetty.http.DateGenerator;
@@ -27,7 +26,6 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -63,13 +61,7 @@ class HttpModeTest {
         volatile long latencyMillis;
 
         Origin() throws Exception {
-            QueuedThreadPool threads = new QueuedThreadPool();
-            threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
-            server = new Server(threads);
-            ServerConnector c = new ServerConnector(server);
-            c.setHost("127.0.0.1");
-            server.addConnector(c);
-            server.setHandler(new Handler.Abstract() {
+            server = dev.once.proxy.testing.FakeUpstream.loopback(0, new Handler.Abstract() {
                 @Override
                 public boolean handle(Request request, Response response, Callback callback) throws Exception {
                     String path = request.getHttpURI().getPath();
@@ -94,7 +86,6 @@ class HttpModeTest {
                     return true;
                 }
             });
-            server.start();
         }
 
         int calls(String methodAndPath) {
@@ -194,6 +185,20 @@ class HttpModeTest {
     }
 
     @Test
+    void headers_passedWithTheirExactCase_acrossResponsesOnOneUpstreamConnection() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/upper", (r, n) -> new Reply(200, "u", "Cache-Control", "MaX-aGe=60", "X-Token", "ABC"));
+        origin.scripts.put("/lower", (r, n) -> new Reply(200, "l", "Cache-Control", "max-age=60", "X-Token", "abc"));
+
+        HttpResponse<String> upper = get(p, "/upper");
+        HttpResponse<String> lower = get(p, "/lower");
+
+        assertThat(upper.headers().firstValue("Cache-Control")).contains("MaX-aGe=60");
+        assertThat(lower.headers().firstValue("Cache-Control")).contains("max-age=60");
+        assertThat(lower.headers().firstValue("X-Token")).contains("abc");
+    }
+
+    @Test
     void freshness_precedence_sMaxAgeThenMaxAgeThenExpires() throws Exception {
         OnceProxy p = start();
         origin.scripts.put("/s", (r, n) -> new Reply(200, "s" + n, "Cache-Control", "max-age=0, s-maxage=60"));
@@ -214,6 +219,47 @@ class HttpModeTest {
         assertThat(origin.calls("GET /e0")).isEqualTo(2); // an invalid Expires is in the past
         assertThat(origin.calls("GET /dup")).isEqualTo(2); // a duplicated max-age makes it stale
         assertThat(origin.calls("GET /bad")).isEqualTo(2); // an invalid max-age makes it stale
+    }
+
+    @Test
+    void dates_strict_rfc850AndAsctimeAccepted_otherZonesAndShapesNot() throws Exception {
+        OnceProxy p = start();
+        Map<String, String> expires = Map.of(
+                "/imf", "thu, 18 AUG 2050 02:01:18 gmt",
+                "/rfc850", "Thursday, 18-Aug-50 02:01:18 GMT",
+                "/asctime", "Thu Aug 18 02:01:18 2050",
+                "/utc", "Thu, 18 Aug 2050 02:01:18 UTC",
+                "/nocomma", "Thu 18 Aug 2050 02:01:18 GMT",
+                "/onedigit", "Thu, 18 Aug 2050 2:01:18 GMT");
+        expires.forEach(
+                (path, value) -> origin.scripts.put(path, (r, n) -> new Reply(200, path + n, "Expires", value)));
+
+        for (String path : expires.keySet()) {
+            get(p, path);
+            get(p, path);
+        }
+        for (String valid : List.of("/imf", "/rfc850", "/asctime"))
+            assertThat(origin.calls("GET " + valid)).as(valid).isEqualTo(1);
+        for (String invalid : List.of("/utc", "/nocomma", "/onedigit"))
+            assertThat(origin.calls("GET " + invalid)).as(invalid).isEqualTo(2);
+    }
+
+    @Test
+    void date_theOriginsIsKept_andAgeUsesTheFirstValue() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/d", (r, n) -> new Reply(200, "d" + n, "Cache-Control", "max-age=3600", "Age", "0, 7200"));
+        origin.scripts.put("/d2", (r, n) -> new Reply(200, "d" + n, "Cache-Control", "max-age=3600", "Age", "7200, 0"));
+
+        HttpResponse<String> first = get(p, "/d");
+        HttpResponse<String> cached = get(p, "/d");
+        get(p, "/d2");
+        get(p, "/d2");
+
+        assertThat(cached.headers().firstValue("Date"))
+                .isEqualTo(first.headers().firstValue("Date"));
+        assertThat(cached.headers().allValues("Date")).hasSize(1);
+        assertThat(origin.calls("GET /d")).isEqualTo(1);
+        assertThat(origin.calls("GET /d2")).isEqualTo(2); // 7200 s old: stale on arrival
     }
 
     @Test
@@ -271,6 +317,29 @@ class HttpModeTest {
         assertThat(get(p, "/au", "Authorization", "Bearer a").body()).isEqualTo("au2");
         get(p, "/pub", "Authorization", "Bearer a");
         assertThat(get(p, "/pub", "Authorization", "Bearer a").body()).isEqualTo("pub1"); // public allows it
+    }
+
+    @Test
+    void varyWithStarAmongOtherNames_neverStored() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/vs2", (r, n) -> new Reply(200, "vs" + n, "Cache-Control", "max-age=60", "Vary", "Foo, *"));
+        get(p, "/vs2");
+        assertThat(get(p, "/vs2").body()).isEqualTo("vs2");
+    }
+
+    @Test
+    void cdnCacheControl_invalidStructuredField_ignoredForCacheControl() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/cbad",
+                (r, n) -> new Reply(200, "c" + n, "Cache-Control", "no-store", "CDN-Cache-Control", "max-age=\"60\""));
+        origin.scripts.put(
+                "/cjunk",
+                (r, n) -> new Reply(200, "j" + n, "Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60, &&&"));
+        get(p, "/cbad");
+        get(p, "/cjunk");
+        assertThat(get(p, "/cbad").body()).isEqualTo("c2");
+        assertThat(get(p, "/cjunk").body()).isEqualTo("j2");
     }
 
     @Test
@@ -419,11 +488,13 @@ class HttpModeTest {
                         : new Reply(500, "no"));
 
         for (String path : List.of("/item", "/other", "/elsewhere", "/fail")) get(p, path);
+        send(p, "M-SEARCH", "/item"); // a method whose safety is unknown counts as unsafe
+        assertThat(get(p, "/item").body()).isEqualTo("item2");
         send(p, "POST", "/item");
         send(p, "DELETE", "/fail"); // an error answer invalidates nothing
         send(p, "PUT", "/make");
 
-        assertThat(get(p, "/item").body()).isEqualTo("item2");
+        assertThat(get(p, "/item").body()).isEqualTo("item3");
         assertThat(get(p, "/other").body()).isEqualTo("other2");
         assertThat(get(p, "/elsewhere").body()).isEqualTo("x1"); // another origin's URI
         assertThat(get(p, "/fail").body()).isEqualTo("fail1");

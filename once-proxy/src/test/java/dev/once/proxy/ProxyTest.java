@@ -68,6 +68,22 @@ class ProxyTest {
         assertThat(upstream.totalCalls()).isEqualTo(1);
     }
 
+    /**
+     * Jetty's parsers keep a per-connection cache of header fields; by default it matches values without
+     * regard to case, so a second request on a connection could carry the first one's spelling of a
+     * credential. Both the server and the upstream client are set case-sensitive.
+     */
+    @Test
+    void get_authorizationDifferingOnlyInCase_keptExactlyOnOneConnection() throws Exception {
+        start(0, b -> b);
+        HttpResponse<String> lower = get("/auth", "Authorization", "Bearer abc");
+        HttpResponse<String> upper = get("/auth", "Authorization", "Bearer ABC");
+
+        assertThat(lower.body()).startsWith("auth=Bearer abc ");
+        assertThat(upper.body()).startsWith("auth=Bearer ABC ");
+        assertThat(upstream.calls("/auth")).isEqualTo(2);
+    }
+
     @Test
     void get_burstOfTwelve_oneUpstreamCall() throws Exception {
         start(100, b -> b);

@@ -31,14 +31,7 @@ public final class FakeUpstream implements AutoCloseable {
     }
 
     public FakeUpstream(int port, long latencyMillis) throws Exception {
-        QueuedThreadPool threads = new QueuedThreadPool();
-        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
-        server = new Server(threads);
-        ServerConnector connector = new ServerConnector(server);
-        connector.setHost("127.0.0.1");
-        connector.setPort(port);
-        server.addConnector(connector);
-        server.setHandler(new Handler.Abstract() {
+        server = loopback(port, new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) throws Exception {
                 String path = request.getHttpURI().getPath();
@@ -63,7 +56,23 @@ public final class FakeUpstream implements AutoCloseable {
                 return true;
             }
         });
+    }
+
+    /** A started Jetty server on 127.0.0.1 (port 0: a free one) handling requests on virtual threads. */
+    public static Server loopback(int port, Handler handler) throws Exception {
+        QueuedThreadPool threads = new QueuedThreadPool();
+        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        Server server = new Server(threads);
+        org.eclipse.jetty.server.HttpConfiguration http = new org.eclipse.jetty.server.HttpConfiguration();
+        http.setHeaderCacheCaseSensitive(true); // echo header values exactly as sent (Jetty's default does not)
+        ServerConnector connector =
+                new ServerConnector(server, new org.eclipse.jetty.server.HttpConnectionFactory(http));
+        connector.setHost("127.0.0.1");
+        connector.setPort(port);
+        server.addConnector(connector);
+        server.setHandler(handler);
         server.start();
+        return server;
     }
 
     public int port() {
