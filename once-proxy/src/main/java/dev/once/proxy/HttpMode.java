@@ -223,7 +223,10 @@ final class HttpMode {
                     }
                 });
             } catch (UpstreamFailure e) {
-                if (staleIfError(validated)) throw new ServeStale(validated, e.getMessage());
+                // disconnected (unreachable, closed, timed out): RFC 9111 4.2.4 lets a cache serve a stale
+                // response then, unless the response forbids it (must-revalidate, proxy-revalidate, ...)
+                if (validated != null && !Rfc9111.staleForbidden(validated))
+                    throw new ServeStale(validated, e.getMessage());
                 throw e;
             }
             fetched = fetched.timed(requestTime, System.currentTimeMillis());

@@ -15,7 +15,10 @@ final class Rfc9111 {
     /** RFC 9110 15.1: statuses cacheable by default, so heuristic freshness may apply. */
     static final Set<Integer> HEURISTIC = Set.of(200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501);
 
-    /** Statuses this cache understands well enough to store (it does not store partial content). */
+    /**
+     * Statuses this cache understands (for {@code must-understand}). Other final statuses are stored
+     * only with explicit freshness; partial content (206) and 304 never.
+     */
     static final Set<Integer> UNDERSTOOD = Set.of(
             200, 203, 204, 300, 301, 302, 303, 307, 308, 400, 403, 404, 405, 406, 410, 414, 421, 451, 500, 501, 502,
             503, 504);
@@ -76,9 +79,12 @@ final class Rfc9111 {
     static String notStorable(HttpFields request, StoredResponse r, boolean requestNoStore) {
         CacheControl cc = directives(r);
         if (requestNoStore) return "the request says no-store";
-        if (!UNDERSTOOD.contains(r.status())) return "status " + r.status() + " is not stored";
-        boolean understood = cc.has("must-understand"); // RFC 9111 5.2.2.3: overrides no-store for known statuses
-        if (cc.has("no-store") && !understood) return "no-store";
+        if (r.status() < 200 || r.status() == 206 || r.status() == 304 || r.status() > 599) {
+            return "status " + r.status() + " is not stored";
+        }
+        boolean mustUnderstand = cc.has("must-understand"); // RFC 9111 5.2.2.3
+        if (mustUnderstand && !UNDERSTOOD.contains(r.status())) return "must-understand, status " + r.status();
+        if (cc.has("no-store") && !mustUnderstand) return "no-store"; // must-understand overrides no-store
         if (cc.has("private")) return "private";
         if (request.contains("Authorization")
                 && !(cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate"))) {

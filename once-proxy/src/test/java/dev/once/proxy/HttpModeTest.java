@@ -581,6 +581,41 @@ class HttpModeTest {
     }
 
     @Test
+    void disconnected_servesStaleUnlessTheResponseForbidsIt() throws Exception {
+        OnceProxy p = start(Db.SQLITE, TestDatabases.newTable("http"), b -> b.upstreamTimeout(Duration.ofMillis(500)));
+        origin.scripts.put("/dc", (r, n) -> {
+            if (n > 1) sleep(2_000);
+            return new Reply(200, "dc" + n, "Cache-Control", "max-age=1");
+        });
+        origin.scripts.put("/dcmr", (r, n) -> {
+            if (n > 1) sleep(2_000);
+            return new Reply(200, "dcmr" + n, "Cache-Control", "max-age=1, must-revalidate");
+        });
+        get(p, "/dc");
+        get(p, "/dcmr");
+        Thread.sleep(1_300);
+
+        HttpResponse<String> stale = get(p, "/dc");
+        assertThat(stale.body()).isEqualTo("dc1");
+        assertThat(cache(stale)).isEqualTo("STALE");
+        assertThat(get(p, "/dcmr").statusCode()).isEqualTo(504);
+    }
+
+    @Test
+    void unknownStatus_storedOnlyWithExplicitFreshness_andNotWithMustUnderstand() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/u299", (r, n) -> new Reply(299, "u" + n, "Cache-Control", "max-age=60"));
+        origin.scripts.put("/u299h", (r, n) -> new Reply(299, "h" + n, "Last-Modified", date(-3_600_000)));
+        origin.scripts.put(
+                "/u599mu", (r, n) -> new Reply(599, "m" + n, "Cache-Control", "max-age=60, must-understand"));
+        for (String path : List.of("/u299", "/u299h", "/u599mu")) get(p, path);
+
+        assertThat(get(p, "/u299").body()).isEqualTo("u1");
+        assertThat(get(p, "/u299h").body()).isEqualTo("h2"); // no heuristic freshness for an unknown status
+        assertThat(get(p, "/u599mu").body()).isEqualTo("m2");
+    }
+
+    @Test
     void staleForbidden_byProxyRevalidateAndSMaxAge_evenWithMaxStale() throws Exception {
         OnceProxy p = start();
         origin.scripts.put("/pr", (r, n) -> new Reply(200, "pr" + n, "Cache-Control", "max-age=1, proxy-revalidate"));
