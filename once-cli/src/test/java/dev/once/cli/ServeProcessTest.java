@@ -56,8 +56,11 @@ class ServeProcessTest {
         }
     }
 
-    @Test
-    void serve_threeReplicasOnePostgres_oneUpstreamCallPerKey() throws Exception {
+    /** api mode: the route's TTL; http mode: the upstream's max-age=60 (FakeUpstream's /fresh/ paths). */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"api", "http"})
+    void serve_threeReplicasOnePostgres_oneUpstreamCallPerKey(String mode) throws Exception {
+        String prefix = mode.equals("http") ? "/fresh/quote/" : "/quote/";
         int replicas = 3;
         int keys = 50;
         int perKey = 12;
@@ -78,7 +81,9 @@ class ServeProcessTest {
                             "--db",
                             TestDatabases.url(Db.POSTGRES),
                             "--namespace",
-                            ns));
+                            ns,
+                            "--mode",
+                            mode));
                 }
                 for (int r = 0; r < replicas; r++) awaitListening("replica-" + r);
                 for (int r = 0; r < replicas; r++) {
@@ -96,13 +101,13 @@ class ServeProcessTest {
                 for (int k = 0; k < keys; k++) { // each key: a burst of 12 identical requests over the 3 replicas
                     List<CompletableFuture<Void>> burst = new ArrayList<>();
                     for (int i = 0; i < perKey; i++) {
-                        URI u = URI.create("http://127.0.0.1:" + ports[i % replicas] + "/quote/" + k);
+                        URI u = URI.create("http://127.0.0.1:" + ports[i % replicas] + prefix + k);
                         long start = System.nanoTime();
                         burst.add(http.sendAsync(
                                         HttpRequest.newBuilder(u).build(), HttpResponse.BodyHandlers.ofString())
                                 .thenAccept(resp -> {
                                     latencies.add((System.nanoTime() - start) / 1e6);
-                                    if (resp.statusCode() != 200 || !resp.body().startsWith("upstream /quote/"))
+                                    if (resp.statusCode() != 200 || !resp.body().startsWith("upstream " + prefix))
                                         errors.incrementAndGet();
                                 })
                                 .exceptionally(e -> {
@@ -116,7 +121,8 @@ class ServeProcessTest {
                 List<Double> sorted = new ArrayList<>(latencies);
                 Collections.sort(sorted);
                 System.out.printf(
-                        "serve 3 replicas: %d requests, upstream calls %d, errors %d, p50 %.1f ms, p99 %.1f ms%n",
+                        "serve 3 replicas, mode %s: %d requests, upstream calls %d, errors %d, p50 %.1f ms, p99 %.1f ms%n",
+                        mode,
                         sorted.size(),
                         upstream.totalCalls() - warmupCalls,
                         errors.get(),
@@ -126,7 +132,7 @@ class ServeProcessTest {
                 assertThat(sorted).hasSize(keys * perKey);
                 assertThat(upstream.totalCalls() - warmupCalls).isEqualTo(keys);
                 for (int k = 0; k < keys; k++)
-                    assertThat(upstream.calls("/quote/" + k)).isEqualTo(1);
+                    assertThat(upstream.calls(prefix + k)).isEqualTo(1);
             } finally {
                 ps.forEach(Process::destroyForcibly);
             }

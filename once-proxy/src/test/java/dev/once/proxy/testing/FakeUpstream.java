@@ -19,7 +19,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * A paid API stand-in on loopback: answers after {@code latencyMillis}, counts calls per path and
  * query. Paths: {@code /cookie} sets a cookie, {@code /nostore} says no-store, {@code /private} says
  * private, {@code /auth} echoes Authorization, {@code /headers} echoes the headers it got, {@code
- * /status/N} answers N, {@code /sleep/N} waits N ms; anything else echoes its path.
+ * /status/N} answers N, {@code /sleep/N} waits N ms, paths under {@code /fresh/} say {@code
+ * Cache-Control: max-age=60} (for http mode); anything else echoes its path.
  */
 public final class FakeUpstream implements AutoCloseable {
     private final Server server;
@@ -45,6 +46,7 @@ public final class FakeUpstream implements AutoCloseable {
                 if (path.equals("/cookie")) response.getHeaders().add(HttpHeader.SET_COOKIE, "session=" + n);
                 if (path.equals("/nostore")) response.getHeaders().add(HttpHeader.CACHE_CONTROL, "no-store");
                 if (path.equals("/private")) response.getHeaders().add(HttpHeader.CACHE_CONTROL, "private, max-age=60");
+                if (path.startsWith("/fresh/")) response.getHeaders().add(HttpHeader.CACHE_CONTROL, "max-age=60");
                 if (path.equals("/auth"))
                     body = "auth=" + request.getHeaders().get(HttpHeader.AUTHORIZATION) + " call " + n;
                 if (path.equals("/headers")) body = request.getHeaders().toString();
