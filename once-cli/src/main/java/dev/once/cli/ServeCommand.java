@@ -39,6 +39,7 @@ import picocli.CommandLine.Spec;
             "  once serve --upstream https://api.example.com                   # SQLite file under ./once-data/",
             "  once serve --upstream https://api.example.com --db jdbc:postgresql://db:5432/app --user app",
             "  once serve --config once.yaml --access-log",
+            "  once serve --upstream https://origin.example.com --mode http  # the origin's Cache-Control decides",
             "",
             "Every response carries X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS.",
             "Admin: GET /-/health, GET /-/metrics (Prometheus), POST /-/purge (Authorization: Bearer TOKEN).",
@@ -89,13 +90,12 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(
             names = "--mode",
+            paramLabel = "api|http",
             defaultValue = "${env:ONCE_MODE}",
-            description = {
-                "api (default): a route's TTL decides what is stored and for how long; no-store, private and",
-                "  Set-Cookie answers are never stored. For paid APIs that send no cache headers.",
-                "http: RFC 9111 shared-cache semantics (Cache-Control, Expires, Age, ETag revalidation, Vary,",
-                "  invalidation by POST/PUT/DELETE/PATCH) for every route without a ttl of its own (env ONCE_MODE)."
-            })
+            description = "api (default): the route's TTL decides; no-store, private and Set-Cookie answers are never"
+                    + " stored. For paid APIs that send no cache headers. http: RFC 9111 shared caching (Cache-Control,"
+                    + " Expires, Age, ETag revalidation, Vary, invalidation by unsafe methods) for every route without"
+                    + " a ttl of its own (env ONCE_MODE).")
     String mode;
 
     @Option(
