@@ -327,35 +327,22 @@ class HttpModeTest {
         assertThat(get(p, "/vs2").body()).isEqualTo("vs2");
     }
 
+    /** RFC 9213: a valid CDN-Cache-Control replaces Cache-Control; one that is not a valid structured field is ignored. */
     @Test
-    void cdnCacheControl_invalidStructuredField_ignoredForCacheControl() throws Exception {
+    void cdnCacheControl_validOverridesCacheControl_invalidIsIgnored() throws Exception {
         OnceProxy p = start();
-        origin.scripts.put(
-                "/cbad",
-                (r, n) -> new Reply(200, "c" + n, "Cache-Control", "no-store", "CDN-Cache-Control", "max-age=\"60\""));
-        origin.scripts.put(
-                "/cjunk",
-                (r, n) -> new Reply(200, "j" + n, "Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60, &&&"));
-        get(p, "/cbad");
-        get(p, "/cjunk");
-        assertThat(get(p, "/cbad").body()).isEqualTo("c2");
-        assertThat(get(p, "/cjunk").body()).isEqualTo("j2");
-    }
+        Map<String, String[]> cases = Map.of(
+                "/cdn", new String[] {"no-store", "max-age=60", "1"}, // CDN says store: stored
+                "/cdn0", new String[] {"max-age=60", "no-store", "2"}, // CDN says no-store: not stored
+                "/cbad", new String[] {"no-store", "max-age=\"60\"", "2"}, // wrong type: ignored
+                "/cjunk", new String[] {"no-store", "max-age=60, &&&", "2"}); // not a dictionary: ignored
+        cases.forEach((path, c) -> origin.scripts.put(
+                path, (r, n) -> new Reply(200, path + n, "Cache-Control", c[0], "CDN-Cache-Control", c[1])));
 
-    @Test
-    void cdnCacheControl_overridesCacheControl() throws Exception {
-        OnceProxy p = start();
-        origin.scripts.put(
-                "/cdn",
-                (r, n) -> new Reply(200, "cdn" + n, "Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60"));
-        origin.scripts.put(
-                "/cdn0",
-                (r, n) -> new Reply(200, "z" + n, "Cache-Control", "max-age=60", "CDN-Cache-Control", "no-store"));
-
-        get(p, "/cdn");
-        get(p, "/cdn0");
-        assertThat(get(p, "/cdn").body()).isEqualTo("cdn1");
-        assertThat(get(p, "/cdn0").body()).isEqualTo("z2");
+        for (String path : cases.keySet()) get(p, path);
+        for (var e : cases.entrySet()) {
+            assertThat(get(p, e.getKey()).body()).as(e.getKey()).isEqualTo(e.getKey() + e.getValue()[2]);
+        }
     }
 
     // ---- no-cache, request directives ----
@@ -561,23 +548,6 @@ class HttpModeTest {
                 .atMost(Duration.ofSeconds(10))
                 .until(() -> get(p, "/swr").body().equals("swr2"));
         assertThat(origin.calls("GET /swr")).isEqualTo(2);
-    }
-
-    @Test
-    void staleIfError_alsoWhenTheOriginTimesOut() throws Exception {
-        OnceProxy p = start(Db.SQLITE, TestDatabases.newTable("http"), b -> b.upstreamTimeout(Duration.ofMillis(500)));
-        origin.scripts.put("/slow", (r, n) -> {
-            if (n > 1) sleep(2_000);
-            return new Reply(200, "slow" + n, "Cache-Control", "max-age=1, stale-if-error=60");
-        });
-        get(p, "/slow");
-        Thread.sleep(1_300);
-
-        HttpResponse<String> r = get(p, "/slow");
-
-        assertThat(r.statusCode()).isEqualTo(200);
-        assertThat(r.body()).isEqualTo("slow1");
-        assertThat(cache(r)).isEqualTo("STALE");
     }
 
     @Test
