@@ -211,7 +211,39 @@ final class ProxyHandler extends Handler.Abstract {
             callback.succeeded();
             return "304 " + outcome;
         }
+        long[] range = request.getMethod().equals("GET") ? Rfc9111.byteRange(request.getHeaders(), r) : null;
+        if (range != null) return writeRange(response, callback, r, headers, range, outcome);
         return write(request, response, callback, r.withHeaders(headers), outcome);
+    }
+
+    /** RFC 9110 15.3.7 / 15.5.17: one range of a stored complete answer, or 416 when none can be had. */
+    private String writeRange(
+            Response response,
+            Callback callback,
+            StoredResponse r,
+            List<String[]> headers,
+            long[] range,
+            String outcome) {
+        long length = r.body().length;
+        HttpFields.Mutable h = response.getHeaders();
+        for (String[] header : headers) h.add(header[0], header[1]);
+        h.put("X-Once-Cache", outcome);
+        if (range[0] < 0) {
+            response.setStatus(416);
+            h.put(HttpHeader.CONTENT_RANGE, "bytes */" + length);
+            h.put(HttpHeader.CONTENT_LENGTH, 0);
+            counter(outcome, 416).increment();
+            callback.succeeded();
+            return "416 " + outcome;
+        }
+        int from = (int) range[0];
+        int count = (int) (range[1] - range[0] + 1);
+        response.setStatus(206);
+        h.put(HttpHeader.CONTENT_RANGE, "bytes " + range[0] + "-" + range[1] + "/" + length);
+        h.put(HttpHeader.CONTENT_LENGTH, count);
+        counter(outcome, 206).increment();
+        response.write(true, ByteBuffer.wrap(r.body(), from, count), callback);
+        return "206 " + outcome;
     }
 
     private String write(Request request, Response response, Callback callback, StoredResponse r, String outcome) {

@@ -254,6 +254,54 @@ final class Rfc9111 {
         return modified >= 0 && modified <= since;
     }
 
+    /**
+     * RFC 9110 14.2: the one byte range a GET asks of a stored complete response, as {start, end}
+     * inclusive; null to send the whole response (no Range, several ranges, another unit, an If-Range
+     * that does not match); {-1, -1} when the range cannot be satisfied (416).
+     */
+    static long[] byteRange(HttpFields request, StoredResponse r) {
+        String range = request.get("Range");
+        if (range == null || r.status() != 200 || r.streamed()) return null;
+        String ifRange = request.get("If-Range");
+        if (ifRange != null && !ifRangeMatches(ifRange.trim(), r)) return null;
+        String spec = range.trim();
+        if (!spec.regionMatches(true, 0, "bytes=", 0, 6)) return null;
+        spec = spec.substring(6).trim();
+        if (spec.contains(",")) return null; // several ranges: the whole answer is allowed, and simpler
+        long length = r.body().length;
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile("(\\d*)-(\\d*)").matcher(spec);
+        if (!m.matches() || (m.group(1).isEmpty() && m.group(2).isEmpty())) return null;
+        try {
+            if (m.group(1).isEmpty()) { // suffix: the last N bytes
+                long n = Long.parseLong(m.group(2));
+                if (n == 0 || length == 0) return new long[] {-1, -1};
+                return new long[] {Math.max(0, length - n), length - 1};
+            }
+            long start = Long.parseLong(m.group(1));
+            long end = m.group(2).isEmpty() ? length - 1 : Math.min(Long.parseLong(m.group(2)), length - 1);
+            if (!m.group(2).isEmpty() && Long.parseLong(m.group(2)) < start) return null; // invalid: ignore it
+            if (start >= length) return new long[] {-1, -1};
+            return new long[] {start, end};
+        } catch (NumberFormatException tooLarge) {
+            return null;
+        }
+    }
+
+    /** If-Range: a strong ETag equal to the stored one, or the stored Last-Modified exactly. */
+    private static boolean ifRangeMatches(String ifRange, StoredResponse r) {
+        if (ifRange.startsWith("\"") || ifRange.startsWith("W/")) {
+            String etag = r.header("ETag");
+            return etag != null
+                    && !ifRange.startsWith("W/")
+                    && !etag.trim().startsWith("W/")
+                    && etag.trim().equals(ifRange);
+        }
+        String lm = r.header("Last-Modified");
+        long date = HttpDate.parse(ifRange);
+        return lm != null && date >= 0 && date == HttpDate.parse(lm.trim());
+    }
+
     private static String weak(String tag) {
         return tag.startsWith("W/") ? tag.substring(2) : tag;
     }

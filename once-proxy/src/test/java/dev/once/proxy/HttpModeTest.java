@@ -504,6 +504,34 @@ class HttpModeTest {
         assertThat(origin.calls("GET /h")).isEqualTo(1);
     }
 
+    @Test
+    void range_oneRangeServedFromTheStoredAnswer_ifRangeAndUnsatisfiable() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/r0",
+                (r, n) -> new Reply(200, "0123456789", "Cache-Control", "max-age=60", "ETag", "\"s\"", "A", "1"));
+        get(p, "/r0");
+
+        HttpResponse<String> first = get(p, "/r0", "Range", "bytes=0-1");
+        HttpResponse<String> open = get(p, "/r0", "Range", "bytes=7-");
+        HttpResponse<String> suffix = get(p, "/r0", "Range", "bytes=-3");
+        HttpResponse<String> beyond = get(p, "/r0", "Range", "bytes=20-30");
+        HttpResponse<String> stale = get(p, "/r0", "Range", "bytes=0-1", "If-Range", "\"other\"");
+        HttpResponse<String> two = get(p, "/r0", "Range", "bytes=0-1, 4-5");
+
+        assertThat(first.statusCode()).isEqualTo(206);
+        assertThat(first.body()).isEqualTo("01");
+        assertThat(first.headers().firstValue("Content-Range")).contains("bytes 0-1/10");
+        assertThat(first.headers().firstValue("A")).contains("1");
+        assertThat(open.body()).isEqualTo("789");
+        assertThat(suffix.body()).isEqualTo("789");
+        assertThat(beyond.statusCode()).isEqualTo(416);
+        assertThat(beyond.headers().firstValue("Content-Range")).contains("bytes */10");
+        assertThat(stale.statusCode()).isEqualTo(200); // If-Range does not match: the whole answer
+        assertThat(two.statusCode()).isEqualTo(200); // several ranges: the whole answer
+        assertThat(origin.calls("GET /r0")).isEqualTo(1);
+    }
+
     // ---- stale use ----
 
     @Test
