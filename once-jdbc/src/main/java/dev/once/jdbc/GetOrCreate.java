@@ -200,7 +200,9 @@ final class GetOrCreate {
 
     private Map<String, Object> select(Connection c, TableInfo t, Map<String, Object> lookup, String lock)
             throws SQLException {
-        String sql = "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet()) + lock;
+        String sql = t.statement(
+                List.of("select", List.copyOf(lookup.keySet()), lock),
+                () -> "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet()) + lock);
         Map<String, Object> row = Sql.first(c, sql, new ArrayList<>(lookup.values()));
         return row == null ? null : Sql.canonical(t, row);
     }
@@ -210,12 +212,14 @@ final class GetOrCreate {
             Connection c, TableInfo t, Map<String, Object> lookup, List<String> key, Map<String, Object> values)
             throws SQLException {
         List<String> columns = new ArrayList<>(values.keySet());
-        String created = d.quote(CREATED_FLAG);
-        String sql = "WITH s AS (SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet())
-                + "), i AS (INSERT INTO " + t.quotedName() + " (" + d.columnList(columns) + ") SELECT "
-                + String.join(", ", java.util.Collections.nCopies(columns.size(), "?"))
-                + " WHERE NOT EXISTS (SELECT 1 FROM s) ON CONFLICT (" + d.columnList(key) + ") DO NOTHING RETURNING *)"
-                + " SELECT *, true AS " + created + " FROM i UNION ALL SELECT *, false FROM s";
+        String sql = t.statement(
+                List.of("selectOrInsert", List.copyOf(lookup.keySet()), columns, key),
+                () -> "WITH s AS (SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet())
+                        + "), i AS (INSERT INTO " + t.quotedName() + " (" + d.columnList(columns) + ") SELECT "
+                        + String.join(", ", java.util.Collections.nCopies(columns.size(), "?"))
+                        + " WHERE NOT EXISTS (SELECT 1 FROM s) ON CONFLICT (" + d.columnList(key)
+                        + ") DO NOTHING RETURNING *) SELECT *, true AS " + d.quote(CREATED_FLAG)
+                        + " FROM i UNION ALL SELECT *, false FROM s");
         List<Object> params = new ArrayList<>(lookup.values());
         params.addAll(Sql.values(values, columns));
         Map<String, Object> row = Sql.first(c, sql, params);

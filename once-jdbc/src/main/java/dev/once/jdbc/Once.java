@@ -283,12 +283,15 @@ public final class Once {
     private TableInfo table(Connection c, String table) throws SQLException {
         Dialect d = dialect;
         if (d == null) dialect = d = Dialect.of(c);
+        TableInfo t = tables.get(table); // as the caller spelled it: no parsing on the common path
+        if (t != null) return t;
         TableInfo.Name name = TableInfo.Name.parse(table);
-        TableInfo t = tables.get(name.toString());
+        t = tables.get(name.toString());
         if (t == null) {
             t = TableInfo.read(c, d, name);
             tables.put(name.toString(), t);
         }
+        tables.put(table, t);
         return t;
     }
 

@@ -206,6 +206,28 @@ final class TableInfo {
      * to them, the exact match first, else the narrowest. Empty when none exists.
      */
     Optional<List<String>> keyWithin(Collection<String> lookupColumns) {
+        return keys.computeIfAbsent(List.copyOf(lookupColumns), this::findKeyWithin);
+    }
+
+    /** keyWithin by lookup columns: the answer never changes while this metadata is current. */
+    private final java.util.concurrent.ConcurrentHashMap<List<String>, Optional<List<String>>> keys =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Statement texts by their shape (operation and column lists), built once per shape. */
+    private final java.util.concurrent.ConcurrentHashMap<List<Object>, String> statements =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The statement text for a shape, built by {@code build} the first time. */
+    String statement(List<Object> shape, java.util.function.Supplier<String> build) {
+        String sql = statements.get(shape);
+        if (sql == null) {
+            sql = build.get();
+            if (statements.size() < 1_000) statements.put(shape, sql); // bounded: shapes come from code, not data
+        }
+        return sql;
+    }
+
+    private Optional<List<String>> findKeyWithin(Collection<String> lookupColumns) {
         Set<String> lookup = new LinkedHashSet<>();
         for (String c : lookupColumns) lookup.add(c.toLowerCase(Locale.ROOT));
         return uniqueKeys.stream()
