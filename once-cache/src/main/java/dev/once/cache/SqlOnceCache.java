@@ -288,12 +288,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 near.put(hash, v, e.remainingMillis());
                 return new CacheResult<>(v, source);
             }
-            if (e != null && e.state() == Entry.READY && e.value() != null) {
-                V old = codec.decode(e.value());
-                if (e.now() < e.expiresAt() + staleWindowMillis(old)) {
-                    metrics.stale.increment(); // another process is refreshing it
-                    return new CacheResult<>(old, CacheResult.Source.STALE);
-                }
+            V old = servableStale(e);
+            if (old != null) {
+                metrics.stale.increment(); // another process is refreshing it
+                return new CacheResult<>(old, CacheResult.Source.STALE);
             }
             if (e == null || !e.leased()) {
                 if (waitStarted != 0
@@ -419,6 +417,17 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return config.expiry == null
                 ? config.ttl.toMillis()
                 : Math.max(0, config.expiry.freshFor(value).toMillis());
+    }
+
+    /**
+     * The entry's expired value when it is still inside its stale window, else null. Decoded only when
+     * the window depends on the value or is open: waiters come here on every round of their wait.
+     */
+    private V servableStale(Entry e) {
+        if (e == null || e.state() != Entry.READY || e.value() == null) return null;
+        if (config.expiry == null && e.now() >= e.expiresAt() + config.staleWhileRevalidate.toMillis()) return null;
+        V old = codec.decode(e.value());
+        return e.now() < e.expiresAt() + staleWindowMillis(old) ? old : null;
     }
 
     private long staleWindowMillis(V value) {

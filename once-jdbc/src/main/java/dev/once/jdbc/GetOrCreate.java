@@ -63,25 +63,19 @@ final class GetOrCreate {
             Supplier<Map<String, Object>> defaults,
             boolean eager)
             throws SQLException {
-        Map<String, Object> row;
         if (eager && !callerOwned && d.insertsInWith() && t.mostlyMisses()) {
             GetOrCreateResult r = selectOrInsert(c, t, lookup, key, merge(t, lookup, defaults.get()));
             t.observeLookup(r == null || r.created());
-            if (r != null) return r;
-            row = select(c, t, lookup, "");
-            if (row != null) return new GetOrCreateResult(row, false);
-            throw unresolved(c, t, lookup, key);
+            return r != null ? r : afterLostRace(c, t, lookup, key);
         }
-        row = select(c, t, lookup, "");
+        Map<String, Object> row = select(c, t, lookup, "");
         t.observeLookup(row == null);
         if (row != null) return new GetOrCreateResult(row, false);
         Map<String, Object> values = merge(t, lookup, defaults.get());
         if (d.hasTargetedConflictClause()) {
             Map<String, Object> inserted = Transactions.guarded(c, callerOwned, () -> insert(c, t, values, key));
             if (inserted != null) return new GetOrCreateResult(Sql.canonical(t, inserted), true);
-            row = select(c, t, lookup, "");
-            if (row != null) return new GetOrCreateResult(row, false);
-            throw unresolved(c, t, lookup, key);
+            return afterLostRace(c, t, lookup, key);
         }
         try {
             Map<String, Object> inserted = Transactions.guarded(c, callerOwned, () -> insert(c, t, values, null));
@@ -205,6 +199,14 @@ final class GetOrCreate {
                 () -> "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet()) + lock);
         Map<String, Object> row = Sql.first(c, sql, new ArrayList<>(lookup.values()));
         return row == null ? null : Sql.canonical(t, row);
+    }
+
+    /** Step 3 where the insert had a conflict target: another transaction holds the key; read it, or say why not. */
+    private GetOrCreateResult afterLostRace(Connection c, TableInfo t, Map<String, Object> lookup, List<String> key)
+            throws SQLException {
+        Map<String, Object> row = select(c, t, lookup, "");
+        if (row != null) return new GetOrCreateResult(row, false);
+        throw unresolved(c, t, lookup, key);
     }
 
     /** Steps 1 and 2 in one statement; null when a concurrent insert won the key (step 3 follows). */

@@ -86,23 +86,18 @@ final class HttpMode {
             byte[] body,
             String client,
             String scheme) {
-        String pathQuery = uri.getPathQuery();
+        Exchange x = new Exchange(cache, method, uri, headers, body, client, scheme);
         if (!SAFE.contains(method)) {
-            StoredResponse r = upstream.forward(method, pathQuery, headers, body, client, scheme);
+            StoredResponse r = x.forward();
             if (r.status() < 400) invalidate(cache, uri, headers, r);
             return new Answer(r, "BYPASS", false);
         }
-        if (!method.equals("GET") && !method.equals("HEAD")) {
-            return new Answer(upstream.forward(method, pathQuery, headers, body, client, scheme), "BYPASS", false);
-        }
-        CacheControl req = Rfc9111.requestDirectives(headers);
-        if (req.has("no-store")) {
-            return new Answer(upstream.forward(method, pathQuery, headers, body, client, scheme), "BYPASS", false);
-        }
-        String base = baseKey(uri.getPath(), uri.getQuery(), headers, config.keyAuthorization());
+        if (!method.equals("GET") && !method.equals("HEAD")) return x.pass();
+        CacheControl req = x.req;
+        if (req.has("no-store")) return x.pass();
         long now = System.currentTimeMillis();
         if (req.has("only-if-cached") || req.maxStale() >= 0) {
-            Optional<StoredResponse> stored = stored(cache, base, headers).filter(s -> acceptable(req, s, now, true));
+            Optional<StoredResponse> stored = stored(cache, x.base, headers).filter(s -> acceptable(req, s, now, true));
             if (stored.isPresent()) {
                 return new Answer(stored.get(), Rfc9111.remainingMillis(stored.get(), now) > 0 ? "HIT" : "STALE", true);
             }
@@ -114,33 +109,29 @@ final class HttpMode {
                 return new Answer(gateway, "BYPASS", false);
             }
         }
-        Loader loader = new Loader(cache, base, method, pathQuery, headers, client, scheme, req);
         try {
-            CacheResult<StoredResponse> r = cache.lookup(base, previous -> loader.load(base, true, previous));
+            CacheResult<StoredResponse> r = cache.lookup(x.base, previous -> x.load(x.base, true, previous));
             if (r.source() == CacheResult.Source.BYPASS) return new Answer(r.value(), "BYPASS", false);
             StoredResponse s = r.value();
             String outcome = outcome(r.source());
-            String key = base;
+            String key = x.base;
             if (s.isVarySpec()) {
-                key = variantKey(base, s, headers);
+                key = variantKey(x.base, s, headers);
                 String variantKey = key;
                 CacheResult<StoredResponse> v =
-                        cache.lookup(variantKey, previous -> loader.load(variantKey, false, previous));
+                        cache.lookup(variantKey, previous -> x.load(variantKey, false, previous));
                 if (v.source() == CacheResult.Source.BYPASS) return new Answer(v.value(), "BYPASS", false);
                 s = v.value();
                 if (outcome.equals("HIT") || outcome.equals("STALE")) outcome = outcome(v.source());
             }
-            List<String> names = Rfc9111.varyNames(s);
-            if (s.isVarySpec()
-                    || (!names.isEmpty() && !Rfc9111.variant(names, headers).equals(s.variant()))) {
+            if (s.isVarySpec() || !Rfc9111.selectedBy(s, headers)) {
                 // stored for other request headers than these (RFC 9111 4.1), or the upstream changed its
                 // Vary between two loads: answer without the cache
-                return new Answer(upstream.forward(method, pathQuery, headers, body, client, scheme), "BYPASS", false);
+                return x.pass();
             }
             boolean fromStore = outcome.equals("HIT") || outcome.equals("STALE");
             if (fromStore && !acceptable(req, s, System.currentTimeMillis(), false)) {
-                return revalidateNow(
-                        cache, loader, key, key.equals(base), s, method, pathQuery, headers, body, client, scheme);
+                return revalidateNow(x, key, s);
             }
             return new Answer(s, outcome, true);
         } catch (RuntimeException e) {
@@ -151,62 +142,64 @@ final class HttpMode {
     }
 
     /** The client wants fresher than stored (no-cache, max-age, min-fresh): validate now and store the result. */
-    private Answer revalidateNow(
-            OnceCache<StoredResponse> cache,
-            Loader loader,
-            String key,
-            boolean isBase,
-            StoredResponse stored,
-            String method,
-            String pathQuery,
-            HttpFields headers,
-            byte[] body,
-            String client,
-            String scheme) {
+    private Answer revalidateNow(Exchange x, String key, StoredResponse stored) {
         StoredResponse revalidated;
         try {
-            revalidated = loader.load(key, isBase, stored);
+            revalidated = x.load(key, key.equals(x.base), stored);
         } catch (Bypass b) {
             return new Answer((StoredResponse) b.value(), "BYPASS", false);
         }
-        cache.purge(key);
-        cache.lookup(key, previous -> revalidated);
-        if (revalidated.isVarySpec()) {
-            return new Answer(upstream.forward(method, pathQuery, headers, body, client, scheme), "BYPASS", false);
-        }
+        x.cache.purge(key);
+        x.cache.lookup(key, previous -> revalidated);
+        if (revalidated.isVarySpec()) return x.pass();
         return new Answer(revalidated, "MISS", true);
     }
 
-    /** The loader of one request: fetches (conditionally when it has a previous response) and decides storage. */
-    private final class Loader {
-        private final OnceCache<StoredResponse> cache;
-        private final String base;
-        private final String method;
-        private final String pathQuery;
-        private final HttpFields headers;
-        private final String client;
-        private final String scheme;
-        private final CacheControl req;
+    /**
+     * One client request on its way through the cache: what it asks, the key of its URI, and the two ways
+     * it reaches the upstream (forwarded as it is, or loaded for the cache).
+     */
+    private final class Exchange {
+        final OnceCache<StoredResponse> cache;
+        final String method;
+        final String pathQuery;
+        final HttpFields headers;
+        final byte[] body;
+        final String client;
+        final String scheme;
+        final CacheControl req;
+        final String base;
 
-        Loader(
+        Exchange(
                 OnceCache<StoredResponse> cache,
-                String base,
                 String method,
-                String pathQuery,
+                HttpURI uri,
                 HttpFields headers,
+                byte[] body,
                 String client,
-                String scheme,
-                CacheControl req) {
+                String scheme) {
             this.cache = cache;
-            this.base = base;
             this.method = method;
-            this.pathQuery = pathQuery;
+            this.pathQuery = uri.getPathQuery();
             this.headers = headers;
+            this.body = body;
             this.client = client;
             this.scheme = scheme;
-            this.req = req;
+            this.req = Rfc9111.requestDirectives(headers);
+            this.base = baseKey(uri.getPath(), uri.getQuery(), headers, config.keyAuthorization());
         }
 
+        /** The request as it came, to the upstream. */
+        StoredResponse forward() {
+            return upstream.forward(method, pathQuery, headers, body, client, scheme);
+        }
+
+        /** Answered without the cache. */
+        Answer pass() {
+            return new Answer(forward(), "BYPASS", false);
+        }
+
+        /** The cache's load of a key: a GET, conditional when there is a previous response; decides storage. */
         StoredResponse load(String key, boolean isBase, StoredResponse previous) {
             StoredResponse validated = previous != null && !previous.isVarySpec() ? previous : null;
             long requestTime = System.currentTimeMillis();
@@ -232,15 +225,9 @@ final class HttpMode {
             fetched = fetched.timed(requestTime, System.currentTimeMillis());
             if (fetched.streamed()) throw new Bypass(fetched, config.passThroughMemory());
             if (fetched.status() == 304 && validated != null) {
-                StoredResponse freshened = new StoredResponse(
-                        validated.status(),
-                        Rfc9111.freshenedHeaders(validated, fetched),
-                        validated.body(),
-                        null,
-                        -1,
-                        fetched.requestTime(),
-                        fetched.responseTime(),
-                        validated.variant());
+                StoredResponse freshened = validated
+                        .withHeaders(Rfc9111.freshenedHeaders(validated, fetched))
+                        .timed(fetched.requestTime(), fetched.responseTime());
                 if (Rfc9111.notStorable(headers, freshened, false) == null) return freshened;
                 throw new Bypass(freshened, Duration.ZERO);
             }
@@ -275,9 +262,7 @@ final class HttpMode {
         if (s.isPresent() && s.get().isVarySpec()) {
             s = cache.peek(variantKey(base, s.get(), headers)).map(CacheResult::value);
         }
-        return s.filter(r -> !r.isVarySpec()
-                && (Rfc9111.varyNames(r).isEmpty()
-                        || Rfc9111.variant(Rfc9111.varyNames(r), headers).equals(r.variant())));
+        return s.filter(r -> !r.isVarySpec() && Rfc9111.selectedBy(r, headers));
     }
 
     /**
@@ -285,9 +270,10 @@ final class HttpMode {
      * {@code staleAllowed}, staleness up to max-stale is fine where the response permits it.
      */
     private static boolean acceptable(CacheControl req, StoredResponse s, long now, boolean staleAllowed) {
+        if (req.isEmpty() && !staleAllowed) return true; // nothing asked: no header arithmetic on a plain hit
         if (req.has("no-cache")) return false;
         long age = Rfc9111.currentAgeMillis(s, now);
-        long remaining = Rfc9111.remainingMillis(s, now);
+        long remaining = Rfc9111.lifetimeMillis(s) - age;
         long maxAge = req.seconds("max-age");
         if (maxAge >= 0 && age > maxAge * 1000) return false;
         long minFresh = req.seconds("min-fresh");

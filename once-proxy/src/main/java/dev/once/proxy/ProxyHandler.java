@@ -203,11 +203,7 @@ final class ProxyHandler extends Handler.Abstract {
                 String name = h[0].toLowerCase(Locale.ROOT);
                 if (NOT_MODIFIED_FIELDS.contains(name) || name.equals("age")) kept.add(h);
             }
-            response.setStatus(304);
-            HttpFields.Mutable h = response.getHeaders();
-            for (String[] header : kept) h.add(header[0], header[1]);
-            h.put("X-Once-Cache", outcome);
-            counter(outcome, 304).increment();
+            start(response, 304, kept, outcome);
             callback.succeeded();
             return "304 " + outcome;
         }
@@ -225,33 +221,34 @@ final class ProxyHandler extends Handler.Abstract {
             long[] range,
             String outcome) {
         long length = r.body().length;
-        HttpFields.Mutable h = response.getHeaders();
-        for (String[] header : headers) h.add(header[0], header[1]);
-        h.put("X-Once-Cache", outcome);
         if (range[0] < 0) {
-            response.setStatus(416);
+            HttpFields.Mutable h = start(response, 416, headers, outcome);
             h.put(HttpHeader.CONTENT_RANGE, "bytes */" + length);
             h.put(HttpHeader.CONTENT_LENGTH, 0);
-            counter(outcome, 416).increment();
             callback.succeeded();
             return "416 " + outcome;
         }
         int from = (int) range[0];
         int count = (int) (range[1] - range[0] + 1);
-        response.setStatus(206);
+        HttpFields.Mutable h = start(response, 206, headers, outcome);
         h.put(HttpHeader.CONTENT_RANGE, "bytes " + range[0] + "-" + range[1] + "/" + length);
         h.put(HttpHeader.CONTENT_LENGTH, count);
-        counter(outcome, 206).increment();
         response.write(true, ByteBuffer.wrap(r.body(), from, count), callback);
         return "206 " + outcome;
     }
 
-    private String write(Request request, Response response, Callback callback, StoredResponse r, String outcome) {
-        response.setStatus(r.status());
+    /** Status, the answer's headers, X-Once-Cache and the response counter: the start of every proxied answer. */
+    private HttpFields.Mutable start(Response response, int status, List<String[]> headers, String outcome) {
+        response.setStatus(status);
         HttpFields.Mutable h = response.getHeaders();
-        for (String[] header : r.headers()) h.add(header[0], header[1]);
+        for (String[] header : headers) h.add(header[0], header[1]);
         h.put("X-Once-Cache", outcome);
-        counter(outcome, r.status()).increment();
+        counter(outcome, status).increment();
+        return h;
+    }
+
+    private String write(Request request, Response response, Callback callback, StoredResponse r, String outcome) {
+        HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
         boolean head = request.getMethod().equals("HEAD");
         if (r.streamed()) {
             if (r.declaredLength() >= 0) h.put(HttpHeader.CONTENT_LENGTH, r.declaredLength());

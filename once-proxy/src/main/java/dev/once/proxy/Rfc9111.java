@@ -211,6 +211,12 @@ final class Rfc9111 {
         return names;
     }
 
+    /** RFC 9111 4.1: whether this request selects the stored response: no Vary, or equal normalised values. */
+    static boolean selectedBy(StoredResponse r, HttpFields request) {
+        List<String> names = varyNames(r);
+        return names.isEmpty() || variant(names, request).equals(r.variant());
+    }
+
     /**
      * The request's values of the named headers, normalised (RFC 9111 4.1): field lines combined,
      * whitespace around commas removed and runs of whitespace folded; an absent header differs from an

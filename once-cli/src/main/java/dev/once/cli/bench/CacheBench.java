@@ -1,8 +1,6 @@
 package dev.once.cli.bench;
 
-import dev.once.cache.Codec;
 import dev.once.cache.OnceCache;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.Writer;
@@ -45,7 +43,7 @@ final class CacheBench {
     /** Hits against a plain primary-key SELECT loop, with the in-process near cache off or on. */
     private void hits(boolean near) throws Exception {
         String ns = "bench-hit-" + ThreadLocalRandom.current().nextInt(1_000_000);
-        try (OnceCache<String> cache = cache(ns, true, near ? Workload.HOT_KEYS : 0)) {
+        try (OnceCache<String> cache = Workload.cache(target, ns, true, near ? Workload.HOT_KEYS : 0)) {
             String[] keys = new String[Workload.HOT_KEYS];
             String[] hashes = new String[Workload.HOT_KEYS];
             for (int k = 0; k < Workload.HOT_KEYS; k++) {
@@ -86,7 +84,7 @@ final class CacheBench {
             s.execute("DROP TABLE IF EXISTS once_bench_plain");
             s.execute("CREATE TABLE once_bench_plain (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
         }
-        try (OnceCache<String> cache = cache(ns, true, 0)) {
+        try (OnceCache<String> cache = Workload.cache(target, ns, true, 0)) {
             for (int threads : settings.threads()) {
                 String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;
                 pairs.compare(
@@ -188,16 +186,6 @@ final class CacheBench {
                 String.valueOf(notify));
         pb.redirectError(ProcessBuilder.Redirect.DISCARD);
         return pb.start();
-    }
-
-    private OnceCache<String> cache(String ns, boolean notify, long nearEntries) {
-        return OnceCache.builder(target.pool())
-                .namespace(ns)
-                .codec(Codec.string())
-                .notify(notify)
-                .nearCache(nearEntries)
-                .meterRegistry(new SimpleMeterRegistry())
-                .build();
     }
 
     private static String sha256(String s) throws Exception {

@@ -1,8 +1,6 @@
 package dev.once.cli.bench;
 
-import dev.once.cache.Codec;
 import dev.once.cache.OnceCache;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -77,11 +75,7 @@ final class StrategyBench {
                     cacheAside(ignoring, target.insertIgnoringDuplicate(ignoring)),
                     rows(ignoring));
             String ns = "bench-strategy-" + ThreadLocalRandom.current().nextInt(1_000_000);
-            try (OnceCache<String> cache = OnceCache.builder(target.pool())
-                    .namespace(ns)
-                    .codec(Codec.string())
-                    .meterRegistry(new SimpleMeterRegistry())
-                    .build()) {
+            try (OnceCache<String> cache = Workload.cache(target, ns, true, 0)) {
                 measure(
                         "once-cache",
                         keys,

@@ -21,6 +21,17 @@ final class Workload {
         return prefix + "-" + run + "-" + thread + "-" + i + "-" + System.nanoTime();
     }
 
+    /** A string cache on the target for a bench run, metrics kept to itself. */
+    static dev.once.cache.OnceCache<String> cache(BenchTarget target, String ns, boolean notify, long nearEntries) {
+        return dev.once.cache.OnceCache.builder(target.pool())
+                .namespace(ns)
+                .codec(dev.once.cache.Codec.string())
+                .notify(notify)
+                .nearCache(nearEntries)
+                .meterRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry())
+                .build();
+    }
+
     /** The baseline for creating rows: a plain prepared insert of (k, v) that ignores a duplicate k. */
     static Throughput.Op plainInsert(BenchTarget target, String table, String run) throws SQLException {
         String insert = target.insertIgnoringDuplicate(table);
