@@ -17,6 +17,7 @@ import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -44,6 +45,9 @@ final class Upstream implements AutoCloseable {
         client.setFollowRedirects(false);
         client.setUserAgentField(null); // the caller's User-Agent is forwarded as it is
         client.getContentDecoderFactories().clear(); // bodies pass through as the upstream encoded them
+        // The proxy holds no state between requests: a cookie jar would send one client's upstream session
+        // to every later request, whoever made it.
+        client.setHttpCookieStore(new HttpCookieStore.Empty());
         client.setMaxConnectionsPerDestination(256);
         client.start();
     }

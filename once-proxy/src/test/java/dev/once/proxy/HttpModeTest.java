@@ -319,6 +319,19 @@ class HttpModeTest {
         assertThat(get(p, "/pub", "Authorization", "Bearer a").body()).isEqualTo("pub1"); // public allows it
     }
 
+    /** Issue 10 item 1: the proxy holds no cookie jar; an upstream's Set-Cookie reaches only its client. */
+    @Test
+    void cookies_upstreamSetCookie_neverSentOnLaterRequests() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put("/login", (r, n) -> new Reply(200, "in", "Set-Cookie", "session=alice; Path=/"));
+        origin.scripts.put(
+                "/whoami", (r, n) -> new Reply(200, "cookie=" + r.getHeaders().get("Cookie")));
+
+        assertThat(get(p, "/login").headers().firstValue("Set-Cookie")).contains("session=alice; Path=/");
+        assertThat(get(p, "/whoami").body()).isEqualTo("cookie=null");
+        assertThat(get(p, "/whoami", "Cookie", "mine=bob").body()).isEqualTo("cookie=mine=bob");
+    }
+
     @Test
     void varyWithStarAmongOtherNames_neverStored() throws Exception {
         OnceProxy p = start();

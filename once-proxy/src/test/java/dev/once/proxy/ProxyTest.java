@@ -84,6 +84,18 @@ class ProxyTest {
         assertThat(upstream.calls("/auth")).isEqualTo(2);
     }
 
+    /** Issue 10 item 1: an upstream's Set-Cookie must never ride along on anyone's later request. */
+    @Test
+    void cookies_upstreamSetCookie_neverSentOnLaterRequests() throws Exception {
+        start(0, b -> b);
+        get("/cookie"); // the upstream answers Set-Cookie: session=1
+        String anonymous = get("/headers?anonymous").body().toLowerCase();
+        String bob = get("/headers?bob", "Cookie", "mine=bob").body().toLowerCase();
+
+        assertThat(anonymous).doesNotContain("cookie").doesNotContain("session=");
+        assertThat(bob).contains("cookie: mine=bob").doesNotContain("session=");
+    }
+
     @Test
     void get_burstOfTwelve_oneUpstreamCall() throws Exception {
         start(100, b -> b);
