@@ -153,7 +153,7 @@ final class ServeCommand implements Callable<Integer> {
         try {
             upstreamUri = URI.create(up);
         } catch (IllegalArgumentException e) {
-            throw new UserError("--upstream '" + up + "' is not a URL: " + e.getMessage());
+            throw new UserError("--upstream is not a URL: " + ProxyConfig.redact(e.getMessage()));
         }
         ProxyConfig.Builder b = ProxyConfig.builder(upstreamUri)
                 .host(first(host, file.host, "0.0.0.0"))
@@ -168,6 +168,7 @@ final class ServeCommand implements Callable<Integer> {
         if (file.maxRequestBodyBytes != null) b.maxRequestBodyBytes(file.maxRequestBodyBytes);
         if (file.maxResponseBytes != null) b.maxCachedResponseBytes(file.maxResponseBytes);
         if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
+        if (file.credentialHeaders != null) b.credentialHeaders(file.credentialHeaders);
         ProxyConfig proxyConfig;
         try {
             List<Route> routes = ConfigFile.routes(file, http);
@@ -217,7 +218,7 @@ final class ServeCommand implements Callable<Integer> {
                     "once serve: listening on http://%s:%d, upstream %s, store %s, mode %s, %d route(s)%n",
                     proxyConfig.host(),
                     proxy.port(),
-                    proxyConfig.upstream(),
+                    proxyConfig.upstreamForDisplay(),
                     database.description,
                     m,
                     proxyConfig.routes().size());

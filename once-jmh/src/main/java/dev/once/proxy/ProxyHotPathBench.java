@@ -1,9 +1,10 @@
 package dev.once.proxy;
 
+import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.http.HttpFields;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -15,7 +16,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-/** What a proxy hit computes besides I/O: the cache key, and the stored response's codec. */
+/** What a proxy hit computes besides I/O: the forwarded request and its key, and the stored response's codec. */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -23,8 +24,14 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class ProxyHotPathBench {
-    private final Map<String, List<String>> headers =
-            Map.of("accept", List.of("application/json"), "authorization", List.of("Bearer sk-live-0123456789abcdef"));
+    private final HttpFields headers = HttpFields.build()
+            .add("Accept", "application/json")
+            .add("Authorization", "Bearer sk-live-0123456789abcdef")
+            .add("User-Agent", "bench/1.0")
+            .asImmutable();
+    private final ProxyConfig config =
+            ProxyConfig.builder(URI.create("https://api.example.com")).build();
+    private ProxyRequest request;
     private StoredResponse response;
     private byte[] encoded;
 
@@ -37,36 +44,35 @@ public class ProxyHotPathBench {
         h.add(new String[] {"Date", "Wed, 25 Nov 2026 11:00:00 GMT"});
         h.add(new String[] {"X-Request-Id", "c0ffee00-1234-5678-9abc-def012345678"});
         h.add(new String[] {"Vary", "Accept"});
-        response = new StoredResponse(200, h, "x".repeat(1024).getBytes(), null, 1024);
-        encoded = StoredResponse.CODEC.encode(response);
+        response = new StoredResponse(200, h, "x".repeat(1024).getBytes());
+        encoded = Cached.CODEC.encode(response);
+        request = newRequest();
     }
 
-    @Benchmark
-    public String cacheKeyWithAuthorization() {
-        return CacheKey.of(
-                "GET",
-                "/v1/quotes",
-                "venue=XNAS&symbol=AAPL",
-                List.of("accept"),
-                headers::get,
-                new byte[0],
-                false,
-                true);
+    private ProxyRequest newRequest() {
+        return ProxyRequest.of(
+                config, "GET", "/v1/quotes", "venue=XNAS&symbol=AAPL", headers, new byte[0], "127.0.0.1", "http");
     }
 
+    /** The request as forwarded: header rules, route. */
     @Benchmark
-    public String cacheKeyPlain() {
-        return CacheKey.of(
-                "GET", "/v1/quotes", "venue=XNAS&symbol=AAPL", List.of(), headers::get, new byte[0], false, false);
+    public ProxyRequest proxyRequest() {
+        return newRequest();
+    }
+
+    /** api mode's key: every keyed header, the Authorization hashed. */
+    @Benchmark
+    public String apiKeyWithAuthorization() {
+        return request.key();
     }
 
     @Benchmark
     public byte[] storedResponseEncode() {
-        return StoredResponse.CODEC.encode(response);
+        return Cached.CODEC.encode(response);
     }
 
     @Benchmark
-    public StoredResponse storedResponseDecode() {
-        return StoredResponse.CODEC.decode(encoded);
+    public Cached storedResponseDecode() {
+        return Cached.CODEC.decode(encoded);
     }
 }

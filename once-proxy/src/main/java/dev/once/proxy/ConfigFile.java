@@ -22,15 +22,16 @@ import java.util.regex.Pattern;
  * port: 8080
  * db: jdbc:postgresql://db:5432/app
  * adminToken: change-me
+ * credentialHeaders: [X-Partner-Key]   # keyed by hash, besides Authorization, Cookie, X-API-Key, ...
  * routes:
  *   - prefix: /v1/quotes
  *     methods: [GET]
  *     ttl: 10m
  *     statuses: [200, 404]
- *     vary: [Accept-Language]
+ *     vary: [Accept-Language]   # the answers depend on these alone: other headers are not forwarded
+ *     neutral: [User-Agent]     # forwarded, not keyed
  *   - prefix: /v1/search
- *     methods: [POST]
- *     body: true
+ *     methods: [POST]           # the body's SHA-256 joins the key
  *     ttl: 1h
  *     staleWhileRevalidate: 5m
  *   - prefix: /static
@@ -56,6 +57,7 @@ public final class ConfigFile {
         public String connectTimeout;
         public String upstreamTimeout;
         public Boolean keyAuthorization;
+        public List<String> credentialHeaders;
         public List<RouteData> routes;
     }
 
@@ -66,7 +68,10 @@ public final class ConfigFile {
         public String ttl;
         public List<Integer> statuses;
         public List<String> vary;
+        public List<String> neutral;
+        /** Accepted for older files: a request body always joins the key now. */
         public Boolean body;
+
         public String staleWhileRevalidate;
         public Boolean cachePrivate;
         public String mode;
@@ -108,14 +113,13 @@ public final class ConfigFile {
         for (RouteData r : d.routes) {
             if (r.prefix == null) throw new IllegalArgumentException("every route needs a prefix");
             Set<String> methods = r.methods == null ? Set.of("GET", "HEAD") : Set.copyOf(r.methods);
-            boolean body = r.body != null ? r.body : methods.contains("POST") || methods.contains("post");
             out.add(new Route(
                     r.prefix,
                     methods,
                     duration(r.ttl == null ? "10m" : r.ttl, "ttl of " + r.prefix),
                     r.statuses == null ? Route.DEFAULT_STATUSES : Set.copyOf(r.statuses),
                     r.vary == null ? List.of() : r.vary,
-                    body,
+                    r.neutral == null ? List.of() : r.neutral,
                     r.staleWhileRevalidate == null
                             ? Duration.ZERO
                             : duration(r.staleWhileRevalidate, "staleWhileRevalidate"),

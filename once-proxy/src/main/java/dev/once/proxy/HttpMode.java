@@ -4,6 +4,8 @@ import dev.once.cache.Bypass;
 import dev.once.cache.CacheResult;
 import dev.once.cache.Expiry;
 import dev.once.cache.OnceCache;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -11,18 +13,19 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import org.eclipse.jetty.http.HttpFields;
-import org.eclipse.jetty.http.HttpURI;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A route in http mode: RFC 9111 shared-cache semantics on top of once-cache, so a miss still costs
  * one upstream call per key and variant across replicas.
  *
- * <p>Storage. The base key of a URI ({@code GET} + path + sorted query, and the Authorization hash
- * unless turned off) holds the response, or, when responses vary, a <i>vary spec</i>: the Vary names
- * and a random epoch. Each variant lives under base key + epoch + the normalised values of the named
- * request headers. Purging the base key (a POST to the URI, say) retires every variant at once: the next
- * load draws a new epoch.
+ * <p>Storage. The URI's key ({@link ProxyRequest#uriKey()}) holds a random epoch ({@link UriRecord}).
+ * A request's answer lives under the URI key, the epoch, the hash of its credentials and its
+ * normalised Accept-Encoding; when the origin's answers vary, that key holds a {@link VaryRecord} and
+ * each variant lives under it plus the normalised values of the named headers. Purging the URI key (a
+ * successful POST to the URI, say) retires every stored answer of the URI at once, for every
+ * credential and variant: the next request draws a new epoch.
  *
  * <p>Freshness. once-cache keeps each response fresh for its RFC 9111 lifetime minus its age (an
  * {@link Expiry}), then keeps it a day more. An expired response is revalidated by the next request's
@@ -31,16 +34,13 @@ import org.eclipse.jetty.http.HttpURI;
  * waiting for one revalidation share its answer.
  */
 final class HttpMode {
+    private static final Logger log = LoggerFactory.getLogger(HttpMode.class);
     /** RFC 9110 9.2.1: the safe methods; every other one (M-SEARCH too) may change the resource. */
     static final Set<String> SAFE = Set.of("GET", "HEAD", "OPTIONS", "TRACE");
-    /** How long a response is kept after it expires, for revalidation and stale-if-error. */
+    /** How long a response is kept after it expires, for revalidation and stale-if-error; and a URI's epoch. */
     static final Duration RETAIN = Duration.ofDays(1);
 
-    private static final List<String> CLIENT_CONDITIONALS =
-            List.of("If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range");
-
-    /** What to send: the response, what X-Once-Cache says, and whether it came through the cache. */
-    record Answer(StoredResponse response, String outcome, boolean cached) {}
+    private static final byte[] NO_BODY = new byte[0];
 
     /** A failed revalidation that stale-if-error allows to answer with the stored response. */
     static final class ServeStale extends RuntimeException {
@@ -54,160 +54,157 @@ final class HttpMode {
 
     private final ProxyConfig config;
     private final Upstream upstream;
+    private final Counter invalidationFailures;
 
-    HttpMode(ProxyConfig config, Upstream upstream) {
+    HttpMode(ProxyConfig config, Upstream upstream, MeterRegistry registry) {
         this.config = config;
         this.upstream = upstream;
+        this.invalidationFailures = Counter.builder("once.proxy.invalidation.failures")
+                .description("RFC 9111 invalidations that could not reach the store (the answer was still sent)")
+                .register(registry);
     }
 
-    static Expiry<StoredResponse> expiry(Route route) {
+    static Expiry<Cached> expiry(Route route) {
         long routeStale = route.staleWhileRevalidate().toMillis();
         return new Expiry<>() {
             @Override
-            public Duration freshFor(StoredResponse r) {
-                if (r.isVarySpec()) return RETAIN;
+            public Duration freshFor(Cached c) {
+                if (!(c instanceof StoredResponse r)) return RETAIN;
                 return Duration.ofMillis(Math.max(0, Rfc9111.remainingMillis(r, System.currentTimeMillis())));
             }
 
             @Override
-            public Duration staleWhileRevalidate(StoredResponse r) {
-                if (r.isVarySpec()) return Duration.ZERO;
+            public Duration staleWhileRevalidate(Cached c) {
+                if (!(c instanceof StoredResponse r)) return Duration.ZERO;
                 return Duration.ofMillis(Rfc9111.staleWhileRevalidateMillis(r, routeStale));
             }
         };
     }
 
     /** One request to a route in http mode. */
-    Answer handle(
-            OnceCache<StoredResponse> cache,
-            String method,
-            HttpURI uri,
-            HttpFields headers,
-            byte[] body,
-            String client,
-            String scheme) {
-        Exchange x = new Exchange(cache, method, uri, headers, body, client, scheme);
-        if (!SAFE.contains(method)) {
-            StoredResponse r = x.forward();
-            if (r.status() < 400) invalidate(cache, uri, headers, r);
-            return new Answer(r, "BYPASS", false);
+    Reply handle(OnceCache<Cached> cache, ProxyRequest x) {
+        if (!SAFE.contains(x.method)) {
+            Answer r = upstream.forward(x);
+            if (r.status() < 400) invalidate(cache, x, r);
+            return Reply.passed(r);
         }
-        if (!method.equals("GET") && !method.equals("HEAD")) return x.pass();
-        CacheControl req = x.req;
-        if (req.has("no-store")) return x.pass();
-        long now = System.currentTimeMillis();
-        if (req.has("only-if-cached") || req.maxStale() >= 0) {
-            Optional<StoredResponse> stored = stored(cache, x.base, headers).filter(s -> acceptable(req, s, now, true));
-            if (stored.isPresent()) {
-                return new Answer(stored.get(), Rfc9111.remainingMillis(stored.get(), now) > 0 ? "HIT" : "STALE", true);
-            }
-            if (req.has("only-if-cached")) {
-                StoredResponse gateway = new StoredResponse(
-                        504,
-                        List.<String[]>of(new String[] {"Content-Type", "text/plain; charset=utf-8"}),
-                        "only-if-cached: no stored response satisfies this request\n".getBytes());
-                return new Answer(gateway, "BYPASS", false);
-            }
-        }
-        try {
-            CacheResult<StoredResponse> r = cache.lookup(x.base, previous -> x.load(x.base, true, previous));
-            if (r.source() == CacheResult.Source.BYPASS) return new Answer(r.value(), "BYPASS", false);
-            StoredResponse s = r.value();
-            String outcome = outcome(r.source());
-            String key = x.base;
-            if (s.isVarySpec()) {
-                key = variantKey(x.base, s, headers);
-                String variantKey = key;
-                CacheResult<StoredResponse> v =
-                        cache.lookup(variantKey, previous -> x.load(variantKey, false, previous));
-                if (v.source() == CacheResult.Source.BYPASS) return new Answer(v.value(), "BYPASS", false);
-                s = v.value();
-                if (outcome.equals("HIT") || outcome.equals("STALE")) outcome = outcome(v.source());
-            }
-            if (s.isVarySpec() || !Rfc9111.selectedBy(s, headers)) {
-                // stored for other request headers than these (RFC 9111 4.1), or the upstream changed its
-                // Vary between two loads: answer without the cache
-                return x.pass();
-            }
-            boolean fromStore = outcome.equals("HIT") || outcome.equals("STALE");
-            if (fromStore && !acceptable(req, s, System.currentTimeMillis(), false)) {
-                return revalidateNow(x, key, s);
-            }
-            return new Answer(s, outcome, true);
-        } catch (RuntimeException e) {
-            ServeStale stale = find(e);
-            if (stale == null) throw e;
-            return new Answer(stale.stale, "STALE", true);
-        }
+        // OPTIONS is not stored; a GET with a body is answered for its sender alone (the body is not keyed here)
+        if ((!x.method.equals("GET") && !x.method.equals("HEAD")) || x.body.length > 0) return pass(x);
+        CacheControl req = Rfc9111.requestDirectives(x.headers);
+        if (req.has("no-store")) return pass(x);
+        return new Exchange(cache, x, req).reply();
     }
 
-    /** The client wants fresher than stored (no-cache, max-age, min-fresh): validate now and store the result. */
-    private Answer revalidateNow(Exchange x, String key, StoredResponse stored) {
-        StoredResponse revalidated;
-        try {
-            revalidated = x.load(key, key.equals(x.base), stored);
-        } catch (Bypass b) {
-            return new Answer((StoredResponse) b.value(), "BYPASS", false);
-        }
-        x.cache.purge(key);
-        x.cache.lookup(key, previous -> revalidated);
-        if (revalidated.isVarySpec()) return x.pass();
-        return new Answer(revalidated, "MISS", true);
+    private Reply pass(ProxyRequest x) {
+        return Reply.passed(upstream.forward(x));
     }
 
     /**
-     * One client request on its way through the cache: what it asks, the key of its URI, and the two ways
-     * it reaches the upstream (forwarded as it is, or loaded for the cache).
+     * One request on its way through the cache. {@code own} is the answer this request's own upstream
+     * call brought, whatever the cache then did with it: a pass-through, a fail-open load and an answer
+     * that varies all reach their client from here, never through a type the cache stores.
      */
     private final class Exchange {
-        final OnceCache<StoredResponse> cache;
-        final String method;
-        final String pathQuery;
-        final HttpFields headers;
-        final byte[] body;
-        final String client;
-        final String scheme;
+        final OnceCache<Cached> cache;
+        final ProxyRequest x;
         final CacheControl req;
-        final String base;
+        volatile Answer own;
 
-        Exchange(
-                OnceCache<StoredResponse> cache,
-                String method,
-                HttpURI uri,
-                HttpFields headers,
-                byte[] body,
-                String client,
-                String scheme) {
+        Exchange(OnceCache<Cached> cache, ProxyRequest x, CacheControl req) {
             this.cache = cache;
-            this.method = method;
-            this.pathQuery = uri.getPathQuery();
-            this.headers = headers;
-            this.body = body;
-            this.client = client;
-            this.scheme = scheme;
-            this.req = Rfc9111.requestDirectives(headers);
-            this.base = baseKey(uri.getPath(), uri.getQuery(), headers, config.keyAuthorization());
+            this.x = x;
+            this.req = req;
         }
 
-        /** The request as it came, to the upstream. */
-        StoredResponse forward() {
-            return upstream.forward(method, pathQuery, headers, body, client, scheme);
+        Reply reply() {
+            UriRecord uri = epoch();
+            String key = x.answerKey(uri);
+            long now = System.currentTimeMillis();
+            if (req.has("only-if-cached") || req.maxStale() >= 0) {
+                Optional<StoredResponse> stored = stored(key).filter(s -> acceptable(req, s, now, true));
+                if (stored.isPresent()) {
+                    boolean fresh = Rfc9111.remainingMillis(stored.get(), now) > 0;
+                    return new Reply(stored.get(), fresh ? Outcome.HIT : Outcome.STALE, true);
+                }
+                if (req.has("only-if-cached"))
+                    return Reply.text(504, "only-if-cached: no stored response satisfies this request");
+            }
+            try {
+                CacheResult<Cached> r = cache.lookup(key, previous -> load(key, true, previous));
+                Outcome outcome = Outcome.of(r.source());
+                if (outcome == Outcome.BYPASS) return Reply.passed(own);
+                Cached c = r.value();
+                String at = key;
+                if (c instanceof VaryRecord vary) {
+                    at = x.variantKey(key, vary);
+                    String variantKey = at;
+                    CacheResult<Cached> v = cache.lookup(variantKey, previous -> load(variantKey, false, previous));
+                    if (v.source() == CacheResult.Source.BYPASS) return Reply.passed(own);
+                    c = v.value();
+                    if (outcome.fromStore()) outcome = Outcome.of(v.source());
+                }
+                if (!(c instanceof StoredResponse s) || !Rfc9111.selectedBy(s, x.forwarded)) {
+                    // stored for other request headers than these (RFC 9111 4.1), or the upstream changed its
+                    // Vary between two loads: answer without the cache
+                    return pass(x);
+                }
+                if (outcome.fromStore() && !acceptable(req, s, System.currentTimeMillis(), false)) {
+                    return revalidateNow(at, at.equals(key), s);
+                }
+                return new Reply(s, outcome, true);
+            } catch (RuntimeException e) {
+                ServeStale stale = find(e);
+                if (stale == null) throw e;
+                return new Reply(stale.stale, Outcome.STALE, true);
+            }
         }
 
-        /** Answered without the cache. */
-        Answer pass() {
-            return new Answer(forward(), "BYPASS", false);
+        /** The URI's epoch: stored, or drawn now (when the store is unreachable, a fresh one misses, as it should). */
+        private UriRecord epoch() {
+            Cached c = cache.lookup(
+                            x.uriKey(), () -> new UriRecord(UUID.randomUUID().toString()))
+                    .value();
+            return c instanceof UriRecord u
+                    ? u
+                    : new UriRecord(UUID.randomUUID().toString());
+        }
+
+        /** What is stored for the request, fresh or not, without loading. */
+        private Optional<StoredResponse> stored(String key) {
+            Optional<Cached> c = cache.peek(key).map(CacheResult::value);
+            if (c.isPresent() && c.get() instanceof VaryRecord vary) {
+                c = cache.peek(x.variantKey(key, vary)).map(CacheResult::value);
+            }
+            return c.filter(StoredResponse.class::isInstance)
+                    .map(StoredResponse.class::cast)
+                    .filter(r -> Rfc9111.selectedBy(r, x.forwarded));
+        }
+
+        /**
+         * The client wants fresher than stored (no-cache, max-age, min-fresh): validate now and store the
+         * result. Purge-then-load: a concurrent request may load the key once more in between.
+         */
+        private Reply revalidateNow(String key, boolean isAnswerKey, StoredResponse stored) {
+            Cached revalidated;
+            try {
+                revalidated = load(key, isAnswerKey, stored);
+            } catch (Bypass b) {
+                return Reply.passed(own);
+            }
+            cache.purge(key);
+            cache.lookup(key, previous -> revalidated);
+            return new Reply(own, Outcome.MISS, true);
         }
 
         /** The cache's load of a key: a GET, conditional when there is a previous response; decides storage. */
-        StoredResponse load(String key, boolean isBase, StoredResponse previous) {
-            StoredResponse validated = previous != null && !previous.isVarySpec() ? previous : null;
+        Cached load(String key, boolean isAnswerKey, Cached previous) {
+            StoredResponse validated = previous instanceof StoredResponse p ? p : null;
             long requestTime = System.currentTimeMillis();
-            StoredResponse fetched;
+            Answer answer;
             try {
                 // a HEAD is fetched as GET, so the stored answer serves both (nginx does the same)
-                fetched = upstream.forward("GET", pathQuery, headers, new byte[0], client, scheme, h -> {
-                    for (String c : CLIENT_CONDITIONALS) h.remove(c); // the cache validates its own copy
+                answer = upstream.forward(x, "GET", NO_BODY, h -> {
+                    for (String c : HeaderRules.CONDITIONAL) h.remove(c); // the cache validates its own copy
                     if (validated != null) {
                         String etag = validated.header("ETag");
                         String modified = validated.header("Last-Modified");
@@ -222,47 +219,40 @@ final class HttpMode {
                     throw new ServeStale(validated, e.getMessage());
                 throw e;
             }
-            fetched = fetched.timed(requestTime, System.currentTimeMillis());
-            if (fetched.streamed()) throw new Bypass(fetched, config.passThroughMemory());
+            own = answer;
+            if (!(answer instanceof StoredResponse whole)) throw new Bypass(answer, config.passThroughMemory());
+            StoredResponse fetched = whole.timed(requestTime, System.currentTimeMillis());
+            own = fetched;
             if (fetched.status() == 304 && validated != null) {
                 StoredResponse freshened = validated
                         .withHeaders(Rfc9111.freshenedHeaders(validated, fetched))
                         .timed(fetched.requestTime(), fetched.responseTime());
-                if (Rfc9111.notStorable(headers, freshened, false) == null) return freshened;
+                own = freshened;
+                if (Rfc9111.notStorable(x.forwarded, freshened, false) == null) return freshened;
                 throw new Bypass(freshened, Duration.ZERO);
             }
             if (Rfc9111.ERRORS.contains(fetched.status()) && staleIfError(validated)) {
                 throw new ServeStale(validated, "the upstream answered " + fetched.status());
             }
-            if (Rfc9111.notStorable(headers, fetched, false) != null) {
+            if (Rfc9111.notStorable(x.forwarded, fetched, false) != null) {
                 throw new Bypass(fetched, config.passThroughMemory());
             }
             List<String> names = Rfc9111.varyNames(fetched);
             if (names.isEmpty()) return fetched;
-            StoredResponse variant = fetched.withVariant(Rfc9111.variant(names, headers));
-            if (!isBase) return variant;
-            StoredResponse spec = StoredResponse.varySpec(
-                    String.join(", ", names), UUID.randomUUID().toString(), System.currentTimeMillis());
-            cache.lookup(variantKey(base, spec, headers), p -> variant);
-            return spec;
+            StoredResponse variant = fetched.withVariant(Rfc9111.variant(names, x.forwarded));
+            own = variant;
+            if (!isAnswerKey) return variant;
+            VaryRecord vary = new VaryRecord(names);
+            cache.lookup(x.variantKey(key, vary), p -> variant); // stored before the record: waiters find it
+            return vary;
         }
 
         private boolean staleIfError(StoredResponse stale) {
             if (stale == null) return false;
-            long now = System.currentTimeMillis();
-            long staleness = -Rfc9111.remainingMillis(stale, now);
+            long staleness = -Rfc9111.remainingMillis(stale, System.currentTimeMillis());
             long allowed = Rfc9111.staleIfErrorMillis(stale, req);
             return allowed > 0 && staleness <= allowed;
         }
-    }
-
-    /** What is stored for the request, fresh or not, without loading. */
-    private Optional<StoredResponse> stored(OnceCache<StoredResponse> cache, String base, HttpFields headers) {
-        Optional<StoredResponse> s = cache.peek(base).map(CacheResult::value);
-        if (s.isPresent() && s.get().isVarySpec()) {
-            s = cache.peek(variantKey(base, s.get(), headers)).map(CacheResult::value);
-        }
-        return s.filter(r -> !r.isVarySpec() && Rfc9111.selectedBy(r, headers));
     }
 
     /**
@@ -286,53 +276,51 @@ final class HttpMode {
 
     /**
      * RFC 9111 4.4: a non-error answer to an unsafe method (or one whose safety is unknown) invalidates
-     * its URI and a same-origin Location / Content-Location.
+     * its URI and a same-origin Location / Content-Location, for every credential and variant (their
+     * keys all hold the URI's epoch). A purge that cannot reach the store is logged and counted: the
+     * upstream's answer to a possibly non-idempotent request still reaches the client.
      */
-    private void invalidate(OnceCache<StoredResponse> cache, HttpURI uri, HttpFields headers, StoredResponse r) {
-        List<String[]> targets = new ArrayList<>();
-        targets.add(new String[] {uri.getPath(), uri.getQuery()});
+    private void invalidate(OnceCache<Cached> cache, ProxyRequest x, Answer r) {
+        List<String> targets = new ArrayList<>();
+        targets.add(x.pathQuery());
         for (String name : List.of("Location", "Content-Location")) {
-            String v = r.header(name);
+            String v = header(r, name);
             if (v == null) continue;
             try {
                 URI u = URI.create(v.trim());
-                String host = headers.get("Host");
+                String host = x.headers.get("Host");
                 if (u.getHost() != null && (host == null || !sameAuthority(u, host))) continue; // another origin
-                if (u.getRawPath() != null && !u.getRawPath().isEmpty())
-                    targets.add(new String[] {u.getRawPath(), u.getRawQuery()});
+                if (u.getRawPath() == null || u.getRawPath().isEmpty()) continue;
+                String path = ProxyRequest.normalisePath(
+                        URI.create(x.path).resolve(u.getRawPath()).getRawPath());
+                if (path != null) targets.add(u.getRawQuery() == null ? path : path + "?" + u.getRawQuery());
             } catch (IllegalArgumentException bad) {
                 // not a URI: nothing to invalidate
             }
         }
-        for (String[] t : targets) {
-            cache.purge(baseKey(t[0], t[1], headers, config.keyAuthorization()));
-            if (config.keyAuthorization() && headers.contains("Authorization")) {
-                cache.purge(baseKey(t[0], t[1], headers, false)); // the shared copy as well
+        for (String target : targets) {
+            try {
+                cache.purge(ProxyRequest.uriKey(config.origin(), target));
+            } catch (RuntimeException e) {
+                invalidationFailures.increment();
+                log.warn(
+                        "could not invalidate {} after {} (the store is unreachable: {}); stored answers stay until"
+                                + " they expire",
+                        target,
+                        x.method,
+                        e.getMessage());
             }
         }
+    }
+
+    private static String header(Answer a, String name) {
+        for (String[] h : a.headers()) if (h[0].equalsIgnoreCase(name)) return h[1];
+        return null;
     }
 
     private static boolean sameAuthority(URI u, String host) {
         String authority = u.getPort() < 0 ? u.getHost() : u.getHost() + ":" + u.getPort();
         return authority.equalsIgnoreCase(host.trim());
-    }
-
-    static String baseKey(String path, String query, HttpFields headers, boolean keyAuthorization) {
-        return CacheKey.of("GET", path, query, List.of(), headers::getValuesList, new byte[0], false, keyAuthorization);
-    }
-
-    private static String variantKey(String base, StoredResponse spec, HttpFields headers) {
-        return base + "\nvariant " + spec.variant() + "\n" + Rfc9111.variant(Rfc9111.varyNames(spec), headers);
-    }
-
-    private static String outcome(CacheResult.Source source) {
-        return switch (source) {
-            case HIT, NEAR_HIT -> "HIT";
-            case MISS -> "MISS";
-            case COALESCED -> "COALESCED";
-            case STALE -> "STALE";
-            case BYPASS -> "BYPASS";
-        };
     }
 
     private static ServeStale find(Throwable t) {

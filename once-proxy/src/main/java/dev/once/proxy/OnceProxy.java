@@ -29,10 +29,10 @@ public final class OnceProxy implements AutoCloseable {
     private final Server server;
     private final ServerConnector connector;
     private final Upstream upstream;
-    private final Map<Route, OnceCache<StoredResponse>> caches;
+    private final Map<Route, OnceCache<Cached>> caches;
 
     private OnceProxy(
-            Server server, ServerConnector connector, Upstream upstream, Map<Route, OnceCache<StoredResponse>> caches) {
+            Server server, ServerConnector connector, Upstream upstream, Map<Route, OnceCache<Cached>> caches) {
         this.server = server;
         this.connector = connector;
         this.upstream = upstream;
@@ -42,13 +42,13 @@ public final class OnceProxy implements AutoCloseable {
     /** Creates the caches (and their table if missing), starts the upstream client and the server. */
     public static OnceProxy start(ProxyConfig config, DataSource dataSource) throws Exception {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        Map<Route, OnceCache<StoredResponse>> caches = new LinkedHashMap<>();
+        Map<Route, OnceCache<Cached>> caches = new LinkedHashMap<>();
         for (Route route : config.routes()) {
             var builder = OnceCache.builder(dataSource)
                     .namespace(config.namespace() + " " + route.prefix())
                     .ttl(route.ttl())
                     .staleWhileRevalidate(route.staleWhileRevalidate())
-                    .codec(StoredResponse.CODEC);
+                    .codec(Cached.CODEC);
             if (route.http()) builder.expiry(HttpMode.expiry(route)).retainExpired(HttpMode.RETAIN);
             caches.put(
                     route,
@@ -76,6 +76,7 @@ public final class OnceProxy implements AutoCloseable {
         connector.setHost(config.host());
         connector.setPort(config.port());
         server.addConnector(connector);
+        server.setErrorHandler(new ProxyErrors());
         GracefulHandler graceful = new GracefulHandler();
         graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, () -> reachable(dataSource)));
         server.setHandler(graceful);

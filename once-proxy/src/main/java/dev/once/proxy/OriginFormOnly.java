@@ -16,6 +16,8 @@ import org.eclipse.jetty.server.internal.HttpConnection;
  */
 final class OriginFormOnly extends HttpConnectionFactory {
     static final String REFUSED_PATH = "/-/absolute-form-refused";
+    /** Where an asterisk-form target ({@code OPTIONS *}) goes: the proxy answers it itself. */
+    static final String ASTERISK_PATH = "/-/asterisk-form";
 
     OriginFormOnly(HttpConfiguration config) {
         super(config);
@@ -29,8 +31,9 @@ final class OriginFormOnly extends HttpConnectionFactory {
                 return new RequestHandler() {
                     @Override
                     public void startRequest(String method, String uri, HttpVersion version) {
-                        boolean originForm = uri.startsWith("/") || uri.equals("*") || "CONNECT".equals(method);
-                        super.startRequest(method, originForm ? uri : REFUSED_PATH, version);
+                        boolean originForm = uri.startsWith("/") || "CONNECT".equals(method);
+                        String target = uri.equals("*") ? ASTERISK_PATH : originForm ? uri : REFUSED_PATH;
+                        super.startRequest(method, target, version);
                     }
                 };
             }

@@ -4,7 +4,9 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Everything {@code once serve} needs to know. Build with {@link #builder(URI)}; every field but the
@@ -26,15 +28,24 @@ public record ProxyConfig(
         boolean keyAuthorization,
         boolean accessLog,
         String namespace,
-        long nearCacheEntries) {
+        long nearCacheEntries,
+        Set<String> credentialHeaders,
+        int maxUpstreamConnections,
+        int maxQueuedUpstreamRequests) {
 
     public ProxyConfig {
         Objects.requireNonNull(upstream, "upstream");
         if (!"http".equals(upstream.getScheme()) && !"https".equals(upstream.getScheme())) {
-            throw new IllegalArgumentException("upstream must be an http:// or https:// URL, not " + upstream);
+            throw new IllegalArgumentException("upstream must be an http:// or https:// URL, not " + redact(upstream));
         }
-        if (upstream.getHost() == null) throw new IllegalArgumentException("upstream " + upstream + " has no host");
+        if (upstream.getHost() == null)
+            throw new IllegalArgumentException("upstream " + redact(upstream) + " has no host");
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
+        if (maxUpstreamConnections < 1 || maxQueuedUpstreamRequests < 1)
+            throw new IllegalArgumentException("upstream connections and queue must be at least 1");
+        credentialHeaders = credentialHeaders.stream()
+                .map(h -> h.trim().toLowerCase(Locale.ROOT))
+                .collect(java.util.stream.Collectors.toUnmodifiableSet());
         routes = routes.stream()
                 .sorted(Comparator.comparingInt((Route r) -> r.prefix().length())
                         .reversed())
@@ -43,6 +54,35 @@ public record ProxyConfig(
 
     public static Builder builder(URI upstream) {
         return new Builder(upstream);
+    }
+
+    /**
+     * The upstream as keys name it: scheme, host and port (always explicit), base path; never its
+     * user-info. Two proxies in front of different upstreams never share an answer, whatever their
+     * namespace.
+     */
+    String origin() {
+        int port = upstream.getPort() >= 0
+                ? upstream.getPort()
+                : upstream.getScheme().equals("https") ? 443 : 80;
+        String base = upstream.getRawPath() == null ? "" : upstream.getRawPath().replaceAll("/+$", "");
+        return upstream.getScheme().toLowerCase(Locale.ROOT) + "://"
+                + upstream.getHost().toLowerCase(Locale.ROOT) + ":" + port + base;
+    }
+
+    /** The upstream URL without its user-info, for messages and logs. */
+    public String upstreamForDisplay() {
+        return redact(upstream);
+    }
+
+    /** A URL without its user-info (user:password@), for messages and logs. */
+    public static String redact(URI uri) {
+        return redact(uri.toString());
+    }
+
+    /** Any text with the user-info of the URLs in it replaced by {@code ***}. */
+    public static String redact(String text) {
+        return text == null ? null : text.replaceAll("//[^/@\\s]*@", "//***@");
     }
 
     /** The route for a path: the longest matching prefix, or null (not cached). */
@@ -69,6 +109,9 @@ public record ProxyConfig(
         private boolean accessLog;
         private String namespace = "proxy";
         private long nearCacheEntries = 10_000;
+        private Set<String> credentialHeaders = HeaderRules.CREDENTIALS;
+        private int maxUpstreamConnections = 256;
+        private int maxQueuedUpstreamRequests = 1024;
 
         private Builder(URI upstream) {
             this.upstream = upstream;
@@ -124,6 +167,11 @@ public record ProxyConfig(
             return this;
         }
 
+        /**
+         * Whether credentials ({@code Authorization}, {@code Cookie}, API-key headers) join the key, by
+         * hash (default true). False says the upstream's answers are the same for every caller: they are
+         * then shared between callers with different credentials.
+         */
         public Builder keyAuthorization(boolean b) {
             this.keyAuthorization = b;
             return this;
@@ -150,6 +198,29 @@ public record ProxyConfig(
             return this;
         }
 
+        /**
+         * Request headers that carry credentials, in addition to {@link HeaderRules#CREDENTIALS}: keyed by
+         * hash, so callers with different values never share an answer.
+         */
+        public Builder credentialHeaders(java.util.Collection<String> extra) {
+            Set<String> all = new java.util.HashSet<>(HeaderRules.CREDENTIALS);
+            all.addAll(extra);
+            this.credentialHeaders = all;
+            return this;
+        }
+
+        /** Connections to the upstream at once (default 256). */
+        public Builder maxUpstreamConnections(int n) {
+            this.maxUpstreamConnections = n;
+            return this;
+        }
+
+        /** Requests waiting for an upstream connection (default 1,024); beyond, clients get 503 with Retry-After. */
+        public Builder maxQueuedUpstreamRequests(int n) {
+            this.maxQueuedUpstreamRequests = n;
+            return this;
+        }
+
         public ProxyConfig build() {
             return new ProxyConfig(
                     upstream,
@@ -167,7 +238,10 @@ public record ProxyConfig(
                     keyAuthorization,
                     accessLog,
                     namespace,
-                    nearCacheEntries);
+                    nearCacheEntries,
+                    credentialHeaders,
+                    maxUpstreamConnections,
+                    maxQueuedUpstreamRequests);
         }
     }
 }

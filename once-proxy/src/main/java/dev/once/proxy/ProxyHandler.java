@@ -1,8 +1,6 @@
 package dev.once.proxy;
 
-import dev.once.cache.Bypass;
 import dev.once.cache.CacheLoadException;
-import dev.once.cache.CacheResult;
 import dev.once.cache.OnceCache;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -26,26 +24,28 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The proxy's request path. Refuses what would make it an open proxy: CONNECT (405) and absolute-form
- * targets (400, spotted by {@link OriginFormOnly}); every request goes to the one configured upstream,
- * whatever its target says. Serves the admin endpoints under {@code /-/}, answers cacheable requests through the
- * route's {@link OnceCache} (one upstream call per key across replicas) and forwards the rest.
- * Every answer says what happened in {@code X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS}.
+ * The proxy's request path, top to bottom: refuse what would make it an open proxy (CONNECT, TRACE,
+ * absolute-form targets) and answer {@code OPTIONS *} itself; serve the admin endpoints under {@code
+ * /-/}; build the {@link ProxyRequest} once (normalised path, forwarded headers, keys); let the route's
+ * mode ({@link ApiMode}, {@link HttpMode}) or a plain forward produce a {@link Reply}; write it. Every
+ * answer says what happened in {@code X-Once-Cache} ({@link Outcome}).
  */
 final class ProxyHandler extends Handler.Abstract {
+    static final String X_ONCE_CACHE = "X-Once-Cache";
     private static final Logger access = LoggerFactory.getLogger("dev.once.proxy.access");
 
     private final ProxyConfig config;
     private final Upstream upstream;
-    private final Map<Route, OnceCache<StoredResponse>> caches;
+    private final Map<Route, OnceCache<Cached>> caches;
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier databaseUp;
+    private final ApiMode apiMode;
     private final HttpMode httpMode;
 
     ProxyHandler(
             ProxyConfig config,
             Upstream upstream,
-            Map<Route, OnceCache<StoredResponse>> caches,
+            Map<Route, OnceCache<Cached>> caches,
             PrometheusMeterRegistry registry,
             BooleanSupplier databaseUp) {
         this.config = config;
@@ -53,7 +53,8 @@ final class ProxyHandler extends Handler.Abstract {
         this.caches = caches;
         this.registry = registry;
         this.databaseUp = databaseUp;
-        this.httpMode = new HttpMode(config, upstream);
+        this.apiMode = new ApiMode(config, upstream);
+        this.httpMode = new HttpMode(config, upstream, registry);
     }
 
     @Override
@@ -63,23 +64,25 @@ final class ProxyHandler extends Handler.Abstract {
         HttpURI uri = request.getHttpURI();
         String status;
         if (method.equals("CONNECT")) {
-            status = text(
-                    response,
-                    callback,
-                    405,
-                    "BYPASS",
-                    "CONNECT is refused: this is a reverse proxy, not an open proxy\n");
+            status = text(response, callback, 405, "CONNECT is refused: this is a reverse proxy, not an open proxy");
+        } else if (method.equals("TRACE")) {
+            status = text(response, callback, 405, "TRACE is refused: it would echo other hops' headers");
         } else if (OriginFormOnly.REFUSED_PATH.equals(uri.getPath())) {
-            status = text(
-                    response,
-                    callback,
-                    400,
-                    "BYPASS",
-                    "absolute-form request targets are refused: this is a reverse proxy\n");
-        } else if (uri.getPath() != null && uri.getPath().startsWith("/-/")) {
-            status = admin(request, response, callback, uri.getPath());
+            status =
+                    text(response, callback, 400, "absolute-form request targets are refused: this is a reverse proxy");
+        } else if (OriginFormOnly.ASTERISK_PATH.equals(uri.getPath())) {
+            status = method.equals("OPTIONS")
+                    ? write(request, response, callback, Reply.passed(new StoredResponse(200, List.of(), new byte[0])))
+                    : text(response, callback, 400, "an asterisk-form target is for OPTIONS only");
         } else {
-            status = proxy(request, response, callback, method, uri);
+            String path = ProxyRequest.normalisePath(uri.getPath()); // routed, keyed and forwarded alike
+            if (path == null) {
+                status = text(response, callback, 400, "bad request path: it cannot be normalised");
+            } else if (path.startsWith("/-/")) {
+                status = admin(request, response, callback, path);
+            } else {
+                status = proxy(request, response, callback, method, path, uri.getQuery());
+            }
         }
         if (config.accessLog()) {
             access.info(
@@ -93,91 +96,60 @@ final class ProxyHandler extends Handler.Abstract {
         return true;
     }
 
-    private String proxy(Request request, Response response, Callback callback, String method, HttpURI uri)
+    private String proxy(
+            Request request, Response response, Callback callback, String method, String path, String query)
             throws IOException {
         String lengthHeader = request.getHeaders().get(HttpHeader.CONTENT_LENGTH);
-        if (lengthHeader != null && parseLong(lengthHeader) > config.maxRequestBodyBytes()) {
-            return text(
-                    response,
-                    callback,
-                    413,
-                    "BYPASS",
-                    "request body over " + config.maxRequestBodyBytes() + " bytes\n");
-        }
-        byte[] body = readBody(request);
+        byte[] body = lengthHeader != null && parseLong(lengthHeader) > config.maxRequestBodyBytes()
+                ? null
+                : readBody(request);
         if (body == null) {
-            return text(
-                    response,
-                    callback,
-                    413,
-                    "BYPASS",
-                    "request body over " + config.maxRequestBodyBytes() + " bytes\n");
+            return text(response, callback, 413, "request body over " + config.maxRequestBodyBytes() + " bytes");
         }
-        String pathQuery = uri.getPathQuery();
-        HttpFields headers = request.getHeaders();
-        String client = Request.getRemoteAddr(request);
-        String scheme = request.isSecure() ? "https" : "http";
-        Route route = config.route(uri.getPath());
-        OnceCache<StoredResponse> cache = route == null ? null : caches.get(route);
+        ProxyRequest x = ProxyRequest.of(
+                config,
+                method,
+                path,
+                query,
+                request.getHeaders(),
+                body,
+                Request.getRemoteAddr(request),
+                request.isSecure() ? "https" : "http");
+        return write(request, response, callback, reply(x));
+    }
+
+    /** The answer to a proxied request: through its route's mode, or forwarded as it is. */
+    private Reply reply(ProxyRequest x) {
+        OnceCache<Cached> cache = x.route == null ? null : caches.get(x.route);
         try {
-            if (cache != null && route.http()) {
-                HttpMode.Answer a = httpMode.handle(cache, method, uri, headers, body, client, scheme);
-                return a.cached()
-                        ? writeCached(request, response, callback, a.response(), a.outcome())
-                        : write(request, response, callback, a.response(), a.outcome());
-            }
-            if (cache == null || !route.methods().contains(method)) {
-                StoredResponse r = upstream.forward(method, pathQuery, headers, body, client, scheme);
-                return write(request, response, callback, r, "BYPASS");
-            }
-            String key = CacheKey.of(
-                    method,
-                    uri.getPath(),
-                    uri.getQuery(),
-                    route.vary(),
-                    h -> headers.getValuesList(h),
-                    body,
-                    route.bodyInKey(),
-                    config.keyAuthorization());
-            CacheResult<StoredResponse> result = cache.lookup(key, () -> {
-                StoredResponse r = upstream.forward(method, pathQuery, headers, body, client, scheme);
-                if (r.streamed() || !storable(route, r)) throw new Bypass(r, config.passThroughMemory());
-                return r;
-            });
-            String outcome = switch (result.source()) {
-                case HIT, NEAR_HIT -> "HIT";
-                case MISS -> "MISS";
-                case COALESCED -> "COALESCED";
-                case STALE -> "STALE";
-                case BYPASS -> "BYPASS";
-            };
-            return write(request, response, callback, result.value(), outcome);
+            if (cache == null) return Reply.passed(upstream.forward(x));
+            return x.route.http() ? httpMode.handle(cache, x) : apiMode.handle(cache, x);
         } catch (UpstreamFailure e) {
-            return text(response, callback, e.status, "BYPASS", e.getMessage() + "\n");
+            return failure(e);
         } catch (CacheLoadException e) {
             UpstreamFailure cause = find(e);
-            if (cause != null) return text(response, callback, cause.status, "BYPASS", cause.getMessage() + "\n");
-            return text(
-                    response,
-                    callback,
-                    502,
-                    "BYPASS",
-                    "the upstream answer could not be had: " + e.getMessage() + "\n");
-        } catch (IllegalArgumentException e) {
-            return text(response, callback, 400, "BYPASS", "bad request target: " + e.getMessage() + "\n");
+            if (cause != null) return failure(cause);
+            return Reply.text(502, "the upstream answer could not be had: " + e.getMessage());
         }
     }
 
-    /** api mode: the route's statuses, and never no-store, private or Set-Cookie answers unless the route says so. */
-    private static boolean storable(Route route, StoredResponse r) {
-        if (!route.statuses().contains(r.status())) return false;
-        if (route.cachePrivate()) return true;
-        if (r.header("Set-Cookie") != null) return false;
-        for (String cc : r.headerValues("Cache-Control")) {
-            String v = cc.toLowerCase(Locale.ROOT);
-            if (v.contains("no-store") || v.contains("private")) return false;
-        }
-        return true;
+    private static Reply failure(UpstreamFailure e) {
+        Reply r = Reply.text(e.status, e.getMessage());
+        if (e.status != 503) return r;
+        StoredResponse s = (StoredResponse) r.answer();
+        List<String[]> headers = new java.util.ArrayList<>(s.headers());
+        headers.add(new String[] {"Retry-After", "1"});
+        return Reply.passed(s.withHeaders(headers));
+    }
+
+    private String write(Request request, Response response, Callback callback, Reply reply) {
+        return switch (reply.answer()) {
+            case StreamedResponse streamed -> writeStreamed(request, response, callback, streamed, reply.outcome());
+            case StoredResponse stored ->
+                reply.cached()
+                        ? writeCached(request, response, callback, stored, reply.outcome())
+                        : write(request, response, callback, stored, reply.outcome());
+        };
     }
 
     /** Fields a 304 carries (RFC 9110 15.4.5), besides Age and X-Once-Cache. */
@@ -189,9 +161,9 @@ final class ProxyHandler extends Handler.Abstract {
      * made it for this very request, and a client's matching conditional request gets 304.
      */
     private String writeCached(
-            Request request, Response response, Callback callback, StoredResponse r, String outcome) {
+            Request request, Response response, Callback callback, StoredResponse r, Outcome outcome) {
         List<String[]> headers = new java.util.ArrayList<>();
-        boolean fromOrigin = outcome.equals("MISS");
+        boolean fromOrigin = outcome == Outcome.MISS;
         for (String[] h : r.headers()) if (fromOrigin || !h[0].equalsIgnoreCase("Age")) headers.add(h);
         if (!fromOrigin) {
             long age = Rfc9111.currentAgeMillis(r, System.currentTimeMillis()) / 1000;
@@ -219,7 +191,7 @@ final class ProxyHandler extends Handler.Abstract {
             StoredResponse r,
             List<String[]> headers,
             long[] range,
-            String outcome) {
+            Outcome outcome) {
         long length = r.body().length;
         if (range[0] < 0) {
             HttpFields.Mutable h = start(response, 416, headers, outcome);
@@ -237,65 +209,64 @@ final class ProxyHandler extends Handler.Abstract {
         return "206 " + outcome;
     }
 
-    /** Status, the answer's headers, X-Once-Cache and the response counter: the start of every proxied answer. */
-    private HttpFields.Mutable start(Response response, int status, List<String[]> headers, String outcome) {
+    /** Status, the answer's headers, X-Once-Cache and the response counter: the start of every answer. */
+    private HttpFields.Mutable start(Response response, int status, List<String[]> headers, Outcome outcome) {
         response.setStatus(status);
         HttpFields.Mutable h = response.getHeaders();
         for (String[] header : headers) h.add(header[0], header[1]);
-        h.put("X-Once-Cache", outcome);
+        h.put(X_ONCE_CACHE, outcome.name());
         counter(outcome, status).increment();
         return h;
     }
 
-    private String write(Request request, Response response, Callback callback, StoredResponse r, String outcome) {
+    /** A whole answer; a HEAD gets the length its GET would have, and no body. */
+    private String write(Request request, Response response, Callback callback, StoredResponse r, Outcome outcome) {
         HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
-        boolean head = request.getMethod().equals("HEAD");
-        if (r.streamed()) {
-            if (r.declaredLength() >= 0) h.put(HttpHeader.CONTENT_LENGTH, r.declaredLength());
-            try (java.io.InputStream rest = r.rest();
-                    java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
-                if (!head) {
-                    out.write(r.body());
-                    rest.transferTo(out);
-                }
-            } catch (IOException e) {
-                callback.failed(e);
-                return r.status() + " " + outcome + " (stream broken: " + e.getMessage() + ")";
-            }
-            callback.succeeded();
-            return r.status() + " " + outcome + " streamed";
-        }
-        if (!head) h.put(HttpHeader.CONTENT_LENGTH, r.body().length);
+        boolean head = request != null && request.getMethod().equals("HEAD");
+        boolean lengthGiven = head && h.contains(HttpHeader.CONTENT_LENGTH); // an upstream HEAD's answer
+        if (r.status() != 204 && r.status() != 304 && r.status() >= 200 && !lengthGiven)
+            h.put(HttpHeader.CONTENT_LENGTH, r.body().length);
         response.write(true, head ? ByteBuffer.allocate(0) : ByteBuffer.wrap(r.body()), callback);
         return r.status() + " " + outcome;
     }
 
-    private String text(Response response, Callback callback, int status, String outcome, String body) {
-        response.setStatus(status);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
-        response.getHeaders()
-                .put(HttpHeader.DATE, org.eclipse.jetty.http.DateGenerator.formatDate(System.currentTimeMillis()));
-        response.getHeaders().put("X-Once-Cache", outcome);
-        counter(outcome, status).increment();
-        response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
-        return status + " " + outcome;
+    private String writeStreamed(
+            Request request, Response response, Callback callback, StreamedResponse r, Outcome outcome) {
+        HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
+        if (r.declaredLength() >= 0) h.put(HttpHeader.CONTENT_LENGTH, r.declaredLength());
+        try (InputStream rest = r.rest();
+                java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
+            if (!request.getMethod().equals("HEAD")) {
+                out.write(r.prefix());
+                rest.transferTo(out);
+            }
+        } catch (IOException e) {
+            callback.failed(e);
+            return r.status() + " " + outcome + " (stream broken: " + e.getMessage() + ")";
+        }
+        callback.succeeded();
+        return r.status() + " " + outcome + " streamed";
+    }
+
+    /** The proxy's own answer: one plain line. */
+    private String text(Response response, Callback callback, int status, String line) {
+        return write(null, response, callback, Reply.text(status, line));
     }
 
     /** Registered counters by outcome and status: a registry lookup per response showed in the hit profile. */
-    private final java.util.concurrent.ConcurrentHashMap<String, Counter[]> counters =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    private final Counter[][] counters = new Counter[Outcome.values().length][600];
 
-    private Counter counter(String outcome, int status) {
+    private Counter counter(Outcome outcome, int status) {
         if (status < 0 || status >= 600) return register(outcome, status);
-        Counter[] byStatus = counters.computeIfAbsent(outcome, o -> new Counter[600]);
+        Counter[] byStatus = counters[outcome.ordinal()];
         Counter c = byStatus[status];
         if (c == null) byStatus[status] = c = register(outcome, status); // racing threads get the same meter
         return c;
     }
 
-    private Counter register(String outcome, int status) {
+    private Counter register(Outcome outcome, int status) {
         return Counter.builder("once.proxy.responses")
-                .tag("cache", outcome)
+                .tag("cache", outcome.name())
                 .tag("status", Integer.toString(status))
                 .description("responses by X-Once-Cache outcome and status")
                 .register(registry);
@@ -319,32 +290,24 @@ final class ProxyHandler extends Handler.Abstract {
             }
             case "/-/purge" -> {
                 if (!request.getMethod().equals("POST")) {
-                    return text(response, callback, 405, "BYPASS", "purge takes POST\n");
+                    return text(response, callback, 405, "purge takes POST");
                 }
-                String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
-                if (config.adminToken() == null
-                        || auth == null
-                        || !constantTimeEquals(auth, "Bearer " + config.adminToken())) {
+                if (!authorized(request.getHeaders().get(HttpHeader.AUTHORIZATION))) {
                     response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
                     return text(
                             response,
                             callback,
                             401,
-                            "BYPASS",
                             config.adminToken() == null
-                                    ? "purge is disabled: no admin token is configured (ONCE_ADMIN_TOKEN)\n"
-                                    : "purge needs Authorization: Bearer <admin token>\n");
+                                    ? "purge is disabled: no admin token is configured (ONCE_ADMIN_TOKEN)"
+                                    : "purge needs Authorization: Bearer <admin token>");
                 }
                 caches.values().forEach(OnceCache::purgeAll);
                 return json(response, callback, 200, "{\"purged\":\"all\"}\n");
             }
             default -> {
                 return text(
-                        response,
-                        callback,
-                        404,
-                        "BYPASS",
-                        "unknown admin endpoint; try /-/health, /-/metrics, POST /-/purge\n");
+                        response, callback, 404, "unknown admin endpoint; try /-/health, /-/metrics, POST /-/purge");
             }
         }
     }
@@ -379,6 +342,14 @@ final class ProxyHandler extends Handler.Abstract {
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /** {@code Bearer <admin token>}, the scheme in any case (RFC 9110 11.1), the token compared in constant time. */
+    private boolean authorized(String authorization) {
+        if (config.adminToken() == null || authorization == null) return false;
+        String a = authorization.trim();
+        if (a.length() < 7 || !a.regionMatches(true, 0, "Bearer ", 0, 7)) return false;
+        return constantTimeEquals(a.substring(7).trim(), config.adminToken());
     }
 
     private static boolean constantTimeEquals(String a, String b) {

@@ -267,7 +267,7 @@ final class Rfc9111 {
      */
     static long[] byteRange(HttpFields request, StoredResponse r) {
         String range = request.get("Range");
-        if (range == null || r.status() != 200 || r.streamed()) return null;
+        if (range == null || r.status() != 200) return null;
         String ifRange = request.get("If-Range");
         if (ifRange != null && !ifRangeMatches(ifRange.trim(), r)) return null;
         String spec = range.trim();

@@ -13,12 +13,18 @@ import java.util.stream.Collectors;
  * @param methods methods whose answers may be cached (GET and HEAD by default; POST for query APIs)
  * @param ttl how long an answer stays fresh
  * @param statuses upstream statuses that may be stored; other answers are passed through
- * @param vary request headers whose values join the cache key
- * @param bodyInKey whether a SHA-256 of the request body joins the key (needed for POST)
+ * @param vary api mode: when not empty, the only request headers the answers depend on; they join the key
+ *     and are forwarded, with the credentials, the normalised {@code Accept-Encoding}, {@code Content-Type}
+ *     and the neutral headers, and nothing else is. When empty, every forwarded header joins the key
+ *     but the neutral ones.
+ * @param neutral request headers forwarded without joining the key, besides {@link HeaderRules#NEUTRAL}:
+ *     headers this route declares cannot change an answer (say {@code User-Agent})
  * @param staleWhileRevalidate how long an expired answer may be served while one replica refreshes it
  * @param cachePrivate store answers with {@code Cache-Control: no-store/private} or {@code Set-Cookie} anyway
  * @param http RFC 9111 shared-cache semantics: the upstream's headers decide what is stored and for how
  *     long ({@code ttl}, {@code statuses}, {@code vary} and {@code cachePrivate} are then unused)
+ *
+ * <p>A request body always joins the key (its SHA-256), whatever the method.
  */
 public record Route(
         String prefix,
@@ -26,7 +32,7 @@ public record Route(
         Duration ttl,
         Set<Integer> statuses,
         List<String> vary,
-        boolean bodyInKey,
+        List<String> neutral,
         Duration staleWhileRevalidate,
         boolean cachePrivate,
         boolean http) {
@@ -39,7 +45,8 @@ public record Route(
         if (ttl == null || ttl.isNegative() || ttl.isZero())
             throw new IllegalArgumentException("route " + prefix + ": ttl must be positive");
         statuses = Set.copyOf(statuses);
-        vary = vary.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
+        vary = vary.stream().map(h -> h.trim().toLowerCase(Locale.ROOT)).toList();
+        neutral = neutral.stream().map(h -> h.trim().toLowerCase(Locale.ROOT)).toList();
         staleWhileRevalidate = staleWhileRevalidate == null ? Duration.ZERO : staleWhileRevalidate;
     }
 
@@ -50,15 +57,16 @@ public record Route(
             Duration ttl,
             Set<Integer> statuses,
             List<String> vary,
-            boolean bodyInKey,
+            List<String> neutral,
             Duration staleWhileRevalidate,
             boolean cachePrivate) {
-        this(prefix, methods, ttl, statuses, vary, bodyInKey, staleWhileRevalidate, cachePrivate, false);
+        this(prefix, methods, ttl, statuses, vary, neutral, staleWhileRevalidate, cachePrivate, false);
     }
 
     /** GET and HEAD under {@code prefix}, cached for {@code ttl}. */
     public static Route of(String prefix, Duration ttl) {
-        return new Route(prefix, Set.of("GET", "HEAD"), ttl, DEFAULT_STATUSES, List.of(), false, Duration.ZERO, false);
+        return new Route(
+                prefix, Set.of("GET", "HEAD"), ttl, DEFAULT_STATUSES, List.of(), List.of(), Duration.ZERO, false);
     }
 
     /** Everything under {@code prefix} with RFC 9111 semantics. */
@@ -69,7 +77,7 @@ public record Route(
                 Duration.ofMinutes(10),
                 DEFAULT_STATUSES,
                 List.of(),
-                false,
+                List.of(),
                 Duration.ZERO,
                 false,
                 true);
@@ -77,10 +85,12 @@ public record Route(
 
     /** This route in http mode (true) or api mode (false). */
     public Route withHttp(boolean http) {
-        return new Route(prefix, methods, ttl, statuses, vary, bodyInKey, staleWhileRevalidate, cachePrivate, http);
+        return new Route(prefix, methods, ttl, statuses, vary, neutral, staleWhileRevalidate, cachePrivate, http);
     }
 
+    /** The prefix matches whole segments: {@code /v1/quotes} takes {@code /v1/quotes} and {@code /v1/quotes/x}, not {@code /v1/quotesX}. */
     boolean matches(String path) {
-        return path.startsWith(prefix) || (prefix.endsWith("/") && (path + "/").equals(prefix));
+        if (prefix.endsWith("/")) return path.startsWith(prefix) || (path + "/").equals(prefix);
+        return path.startsWith(prefix) && (path.length() == prefix.length() || path.charAt(prefix.length()) == '/');
     }
 }

@@ -7,34 +7,32 @@ import java.net.URI;
 import java.nio.channels.UnresolvedAddressException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.http.DateGenerator;
 import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Forwards one request to the upstream with Jetty's client and buffers the answer, up to a limit. */
+/**
+ * Forwards one request to the upstream with Jetty's client and buffers the answer, up to a limit. The
+ * client holds no state between requests: no cookie jar, no authentication or redirect handling, and
+ * header values kept exactly as sent.
+ */
 final class Upstream implements AutoCloseable {
-    /** RFC 9110 7.6.1: hop-by-hop headers are never forwarded. */
-    static final Set<String> HOP_BY_HOP = Set.of(
-            "connection",
-            "keep-alive",
-            "proxy-connection",
-            "proxy-authenticate",
-            "proxy-authorization",
-            "te",
-            "trailer",
-            "transfer-encoding",
-            "upgrade");
+    private static final Logger log = LoggerFactory.getLogger(Upstream.class);
 
     private final HttpClient client = new HttpClient(caseSensitiveTransport());
     private final ProxyConfig config;
@@ -48,8 +46,13 @@ final class Upstream implements AutoCloseable {
         // The proxy holds no state between requests: a cookie jar would send one client's upstream session
         // to every later request, whoever made it.
         client.setHttpCookieStore(new HttpCookieStore.Empty());
-        client.setMaxConnectionsPerDestination(256);
+        client.setMaxConnectionsPerDestination(config.maxUpstreamConnections());
+        client.setMaxRequestsQueuedPerDestination(config.maxQueuedUpstreamRequests());
         client.start();
+        // Every answer goes to the client as it came: Jetty's 401 handling turns a 401 without
+        // WWW-Authenticate into a protocol error, and 100-continue is the client's business. (start()
+        // installs the default handlers, so they are removed after it.)
+        client.getProtocolHandlers().clear();
     }
 
     /**
@@ -57,83 +60,64 @@ final class Upstream implements AutoCloseable {
      * regard to case: a later response could arrive with an earlier one's spelling ("MaX-aGe=3600" for
      * "max-age=3600"). A proxy must pass values as they were sent.
      */
-    private static org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP caseSensitiveTransport() {
-        var transport = new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP();
+    private static HttpClientTransportOverHTTP caseSensitiveTransport() {
+        var transport = new HttpClientTransportOverHTTP();
         transport.setHeaderCacheCaseSensitive(true);
         return transport;
     }
 
-    StoredResponse forward(
-            String method,
-            String pathAndQuery,
-            HttpFields requestHeaders,
-            byte[] body,
-            String clientAddress,
-            String scheme) {
-        return forward(method, pathAndQuery, requestHeaders, body, clientAddress, scheme, h -> {});
+    /** The request as it is forwarded: its method, headers and body. */
+    Answer forward(ProxyRequest x) {
+        return forward(x, x.method, x.body, h -> {});
     }
 
-    /** As above; {@code adjust} edits the forwarded request's headers last (a cache's own validators). */
-    StoredResponse forward(
-            String method,
-            String pathAndQuery,
-            HttpFields requestHeaders,
-            byte[] body,
-            String clientAddress,
-            String scheme,
-            java.util.function.Consumer<HttpFields.Mutable> adjust) {
-        URI target = config.upstream()
-                .resolve(
-                        pathAndQuery.startsWith("/")
-                                ? config.upstream().getRawPath().replaceAll("/$", "") + pathAndQuery
-                                : pathAndQuery);
+    /**
+     * The request with another method and body; {@code adjust} edits the forwarded headers last (a
+     * cache's own validators).
+     */
+    Answer forward(ProxyRequest x, String method, byte[] body, Consumer<HttpFields.Mutable> adjust) {
+        String base = config.upstream().getRawPath() == null
+                ? ""
+                : config.upstream().getRawPath().replaceAll("/$", "");
+        URI target = config.upstream().resolve(base + x.pathQuery());
         Request request = client.newRequest(target)
                 .method(method)
                 .timeout(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        List<String> listedInConnection = connectionTokens(requestHeaders);
         request.headers(h -> {
             h.remove(HttpHeader.ACCEPT_ENCODING);
-            for (HttpField f : requestHeaders) {
-                String name = f.getName().toLowerCase(Locale.ROOT);
-                if (HOP_BY_HOP.contains(name)
-                        || listedInConnection.contains(name)
-                        || name.equals("host")
-                        || name.equals("content-length")
-                        || name.equals("x-forwarded-for")
-                        || name.equals("x-forwarded-proto")) {
-                    continue;
-                }
-                h.add(f.getName(), f.getValue());
-            }
-            String prior = requestHeaders.get("X-Forwarded-For");
-            h.put("X-Forwarded-For", prior == null ? clientAddress : prior + ", " + clientAddress);
-            h.put("X-Forwarded-Proto", scheme);
+            for (HttpField f : x.forwarded) h.add(f);
+            String prior = x.forwarded.get(HttpHeader.X_FORWARDED_FOR);
+            h.put(HttpHeader.X_FORWARDED_FOR, prior == null ? x.client : prior + ", " + x.client);
+            h.put(HttpHeader.X_FORWARDED_PROTO, x.scheme);
             adjust.accept(h);
         });
-        if (body.length > 0) request.body(new BytesRequestContent(contentType(requestHeaders), body));
+        if (body.length > 0) {
+            String type = x.forwarded.get(HttpHeader.CONTENT_TYPE);
+            request.body(new BytesRequestContent(type == null ? "application/octet-stream" : type, body));
+        }
         InputStreamResponseListener listener = new InputStreamResponseListener();
         request.send(listener);
         try {
             Response r = listener.get(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
             List<String[]> headers = new ArrayList<>();
-            List<String> dropped = connectionTokens(r.getHeaders());
+            List<String> dropped = HeaderRules.connectionTokens(r.getHeaders());
             for (HttpField f : r.getHeaders()) {
-                String name = f.getName().toLowerCase(Locale.ROOT);
-                if (HOP_BY_HOP.contains(name) || dropped.contains(name) || name.equals("content-length")) continue;
+                String name = f.getLowerCaseName();
+                if (HeaderRules.HOP_BY_HOP.contains(name) || dropped.contains(name)) continue;
+                // the proxy writes the length of what it sends; a HEAD's answer keeps the upstream's
+                if (name.equals("content-length") && !method.equals("HEAD")) continue;
                 headers.add(new String[] {f.getName(), f.getValue()});
             }
             if (r.getHeaders().get(HttpHeader.DATE) == null) { // RFC 9110 6.6.1: a recipient with a clock adds one
-                headers.add(new String[] {
-                    "Date", org.eclipse.jetty.http.DateGenerator.formatDate(System.currentTimeMillis())
-                });
+                headers.add(new String[] {"Date", DateGenerator.formatDate(System.currentTimeMillis())});
             }
             InputStream in = listener.getInputStream();
             long limit = config.maxCachedResponseBytes();
             long declared = r.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
             // Larger than the cache takes: handed over as a stream, never buffered whole, never stored.
-            if (declared > limit) return new StoredResponse(r.getStatus(), headers, new byte[0], in, declared);
+            if (declared > limit) return new StreamedResponse(r.getStatus(), headers, new byte[0], in, declared);
             byte[] prefix = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-            if (prefix.length > limit) return new StoredResponse(r.getStatus(), headers, prefix, in, declared);
+            if (prefix.length > limit) return new StreamedResponse(r.getStatus(), headers, prefix, in, declared);
             in.close();
             return new StoredResponse(r.getStatus(), headers, prefix);
         } catch (InterruptedException e) {
@@ -149,7 +133,9 @@ final class Upstream implements AutoCloseable {
         }
     }
 
+    /** A failure as one line for the client; the detail goes to the log, never to the client. */
     private UpstreamFailure classify(Throwable cause) {
+        String upstream = config.upstreamForDisplay();
         if (cause instanceof TimeoutException) {
             return new UpstreamFailure(
                     504,
@@ -157,33 +143,21 @@ final class Upstream implements AutoCloseable {
                             + config.upstreamTimeout().toMillis() + " ms",
                     cause);
         }
+        if (cause instanceof RejectedExecutionException) {
+            return new UpstreamFailure(
+                    503,
+                    "too many requests waiting for the upstream (over " + config.maxQueuedUpstreamRequests()
+                            + "); retry shortly",
+                    cause);
+        }
         if (cause instanceof ConnectException
                 || cause instanceof UnresolvedAddressException
                 || cause instanceof java.net.SocketTimeoutException) {
-            return new UpstreamFailure(
-                    502, "the upstream " + config.upstream() + " is unreachable: " + cause.getMessage(), cause);
+            return new UpstreamFailure(502, "the upstream " + upstream + " is unreachable", cause);
         }
-        if (cause instanceof IllegalArgumentException
-                && String.valueOf(cause.getMessage()).contains("capacity")) {
-            return new UpstreamFailure(
-                    502,
-                    "the upstream answer is larger than max-response-bytes (" + config.maxCachedResponseBytes() + ")",
-                    cause);
-        }
-        return new UpstreamFailure(502, "the upstream failed: " + cause, cause);
-    }
-
-    private static String contentType(HttpFields headers) {
-        String ct = headers.get(HttpHeader.CONTENT_TYPE);
-        return ct == null ? "application/octet-stream" : ct;
-    }
-
-    private static List<String> connectionTokens(HttpFields headers) {
-        List<String> tokens = new ArrayList<>();
-        for (String v : headers.getValuesList(HttpHeader.CONNECTION)) {
-            for (String t : v.split(",")) tokens.add(t.trim().toLowerCase(Locale.ROOT));
-        }
-        return tokens;
+        log.warn("the upstream {} failed: {}", upstream, cause.toString());
+        return new UpstreamFailure(
+                502, "the upstream failed (" + cause.getClass().getSimpleName() + "); see the proxy's log", cause);
     }
 
     @Override

@@ -59,6 +59,8 @@ class HttpModeTest {
         final List<String> conditionals = new CopyOnWriteArrayList<>(); // "path If-None-Match If-Modified-Since"
         final Server server;
         volatile long latencyMillis;
+        /** The answer for paths without a script. */
+        volatile Script fallback = (r, k) -> new Reply(404, "no script");
 
         Origin() throws Exception {
             server = dev.once.proxy.testing.FakeUpstream.loopback(0, new Handler.Abstract() {
@@ -71,7 +73,7 @@ class HttpModeTest {
                     String ims = request.getHeaders().get("If-Modified-Since");
                     if (inm != null || ims != null) conditionals.add(path + " " + inm + " " + ims);
                     Thread.sleep(latencyMillis);
-                    Script s = scripts.getOrDefault(path, (r, k) -> new Reply(404, "no script"));
+                    Script s = scripts.getOrDefault(path, fallback);
                     Reply reply = s.reply(request, n);
                     response.setStatus(reply.status());
                     response.getHeaders().put("Date", DateGenerator.formatDate(System.currentTimeMillis()));

@@ -1,0 +1,48 @@
+package dev.once.proxy;
+
+import dev.once.cache.Bypass;
+import dev.once.cache.CacheResult;
+import dev.once.cache.OnceCache;
+import java.util.Locale;
+
+/**
+ * A route in api mode: the route's TTL decides, for paid APIs whose answers carry no cache headers.
+ * The key is the whole request as forwarded ({@link ProxyRequest#key()}); answers marked {@code
+ * no-store} or {@code private}, or setting a cookie, are passed through unless the route says
+ * otherwise; a client's conditional or range request is answered for that client alone.
+ */
+final class ApiMode {
+    private final ProxyConfig config;
+    private final Upstream upstream;
+
+    ApiMode(ProxyConfig config, Upstream upstream) {
+        this.config = config;
+        this.upstream = upstream;
+    }
+
+    Reply handle(OnceCache<Cached> cache, ProxyRequest x) {
+        if (!x.route.methods().contains(x.method) || x.conditional()) return Reply.passed(upstream.forward(x));
+        Answer[] own = new Answer[1]; // this caller's upstream answer, whatever the cache did with it
+        CacheResult<Cached> result = cache.lookup(x.key(), () -> {
+            Answer a = upstream.forward(x);
+            own[0] = a;
+            if (a instanceof StoredResponse r && storable(x.route, r)) return r;
+            throw new Bypass(a, config.passThroughMemory());
+        });
+        Outcome outcome = Outcome.of(result.source());
+        if (outcome == Outcome.BYPASS) return Reply.passed(own[0]);
+        return new Reply((StoredResponse) result.value(), outcome, false);
+    }
+
+    /** The route's statuses, and never no-store, private or Set-Cookie answers unless the route says so. */
+    static boolean storable(Route route, StoredResponse r) {
+        if (!route.statuses().contains(r.status())) return false;
+        if (route.cachePrivate()) return true;
+        if (r.header("Set-Cookie") != null) return false;
+        for (String cc : r.headerValues("Cache-Control")) {
+            String v = cc.toLowerCase(Locale.ROOT);
+            if (v.contains("no-store") || v.contains("private")) return false;
+        }
+        return true;
+    }
+}

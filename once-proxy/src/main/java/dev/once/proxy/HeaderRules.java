@@ -1,0 +1,166 @@
+package dev.once.proxy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+
+/**
+ * Which request headers reach the upstream, and which of them join the cache key: every header rule
+ * of the proxy, in one place.
+ *
+ * <p><b>Forward or key.</b> A request header reaches the upstream only if it is in the key, or is
+ * answer-neutral (the tracing headers below, or headers a route declares neutral). Hop-by-hop headers,
+ * headers named in {@code Connection}, and inputs that would steer the upstream without being keyed
+ * ({@link #DROPPED}) are never forwarded. Credentials ({@link #CREDENTIALS} and configured names) are
+ * keyed by their SHA-256, never by value, unless the configuration says answers are the same for every
+ * caller. {@code Accept-Encoding} is reduced to what every HTTP client can decode ({@code gzip}) or
+ * removed, and keyed in that form, so an answer encoded for one client never reaches a client that
+ * did not ask for the encoding.
+ */
+final class HeaderRules {
+    private HeaderRules() {}
+
+    /** RFC 9110 7.6.1: hop-by-hop headers are never forwarded. */
+    static final Set<String> HOP_BY_HOP = Set.of(
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade");
+
+    /**
+     * Never forwarded: headers the proxy writes itself ({@code Host}, {@code Content-Length}, {@code
+     * X-Forwarded-Proto}) and unkeyed inputs that make some upstreams answer for another host, URL or
+     * method than the one keyed.
+     */
+    static final Set<String> DROPPED = Set.of(
+            "host",
+            "content-length",
+            "expect",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "x-forwarded-server",
+            "x-forwarded-scheme",
+            "x-forwarded-ssl",
+            "forwarded",
+            "x-original-url",
+            "x-rewrite-url",
+            "x-original-host",
+            "x-host",
+            "x-http-method-override",
+            "x-http-method",
+            "x-method-override");
+
+    /** Forwarded without joining the key: tracing headers, which no answer depends on. */
+    static final Set<String> NEUTRAL = Set.of(
+            "traceparent",
+            "tracestate",
+            "baggage",
+            "x-request-id",
+            "x-correlation-id",
+            "x-amzn-trace-id",
+            "x-cloud-trace-context",
+            "b3",
+            "x-b3-traceid",
+            "x-b3-spanid",
+            "x-b3-parentspanid",
+            "x-b3-sampled",
+            "x-b3-flags",
+            "uber-trace-id",
+            "sentry-trace",
+            "x-forwarded-for");
+
+    /** Keyed by hash, never by value; shared only when the configuration says answers are the same for all. */
+    static final Set<String> CREDENTIALS = Set.of(
+            "authorization",
+            "cookie",
+            "x-api-key",
+            "api-key",
+            "apikey",
+            "x-api-token",
+            "x-auth-token",
+            "x-access-token",
+            "private-token",
+            "x-goog-api-key",
+            "ocp-apim-subscription-key",
+            "x-rapidapi-key",
+            "x-amz-security-token",
+            "x-csrf-token");
+
+    /** Client conditionals and ranges: a request carrying one is answered for that client alone in api mode. */
+    static final Set<String> CONDITIONAL =
+            Set.of("if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range");
+
+    /** The encoding the proxy keeps answers in when a client accepts it; anything else is asked for as identity. */
+    static final String GZIP = "gzip";
+
+    /**
+     * The headers to forward, in their order, with their exact names and values: hop-by-hop, {@code
+     * Connection}-listed and {@link #DROPPED} headers removed, {@code Accept-Encoding} normalised.
+     */
+    static List<HttpField> forwarded(HttpFields request) {
+        List<String> listed = connectionTokens(request);
+        List<HttpField> out = new ArrayList<>(request.size());
+        boolean gzip = acceptsGzip(request);
+        for (HttpField f : request) {
+            String name = f.getLowerCaseName();
+            if (HOP_BY_HOP.contains(name) || DROPPED.contains(name) || listed.contains(name)) continue;
+            if (f.getHeader() == HttpHeader.ACCEPT_ENCODING) continue; // normalised below
+            out.add(f);
+        }
+        if (gzip && !listed.contains("accept-encoding")) out.add(new HttpField(HttpHeader.ACCEPT_ENCODING, GZIP));
+        return out;
+    }
+
+    /** Header names (lower case) listed in {@code Connection}. */
+    static List<String> connectionTokens(HttpFields headers) {
+        List<String> tokens = new ArrayList<>();
+        for (String v : headers.getValuesList(HttpHeader.CONNECTION)) {
+            for (String t : v.split(",")) {
+                String token = t.trim().toLowerCase(Locale.ROOT);
+                if (!token.isEmpty()) tokens.add(token);
+            }
+        }
+        return tokens;
+    }
+
+    /** RFC 9110 12.5.3: gzip (or x-gzip, or *) with a non-zero weight. */
+    static boolean acceptsGzip(HttpFields request) {
+        boolean star = false;
+        Boolean gzip = null;
+        for (String v : request.getValuesList(HttpHeader.ACCEPT_ENCODING)) {
+            for (String item : v.split(",")) {
+                String[] parts = item.split(";");
+                String coding = parts[0].trim().toLowerCase(Locale.ROOT);
+                boolean accepted = weight(parts) > 0;
+                if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = accepted;
+                else if (coding.equals("*")) star = accepted;
+            }
+        }
+        return gzip != null ? gzip : star;
+    }
+
+    private static double weight(String[] parts) {
+        for (int i = 1; i < parts.length; i++) {
+            String p = parts[i].trim().toLowerCase(Locale.ROOT);
+            if (p.startsWith("q=")) {
+                try {
+                    return Double.parseDouble(p.substring(2).trim());
+                } catch (NumberFormatException e) {
+                    return 0;
+                }
+            }
+        }
+        return 1;
+    }
+}

@@ -1,0 +1,548 @@
+package dev.once.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import dev.once.proxy.HttpModeTest.Origin;
+import dev.once.proxy.testing.TcpRelay;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
+import javax.sql.DataSource;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.io.Content;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 10: no client ever gets an answer made for another request, and no upstream request carries
+ * what its client did not send. Each test is one reported attack, over real HTTP, against an origin
+ * that echoes what it received.
+ */
+class TrustTest {
+    private final HttpClient http =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final List<OnceProxy> proxies = new ArrayList<>();
+    private final List<Origin> origins = new ArrayList<>();
+
+    @AfterEach
+    void stop() throws Exception {
+        for (OnceProxy p : proxies) p.close();
+        for (Origin o : origins) o.close();
+    }
+
+    /** An origin whose every answer is the request it received, one line per part, headers sorted. */
+    private Origin echoOrigin(String... answerHeaders) throws Exception {
+        Origin o = new Origin();
+        origins.add(o);
+        o.fallback = (r, n) -> new HttpModeTest.Reply(200, echo(r, n), answerHeaders);
+        return o;
+    }
+
+    static String echo(org.eclipse.jetty.server.Request r, int call) {
+        TreeMap<String, List<String>> headers = new TreeMap<>();
+        for (HttpField f : r.getHeaders()) {
+            String name = f.getLowerCaseName();
+            if (name.equals("host") || name.equals("content-length") || name.startsWith("x-forwarded-")) continue;
+            headers.computeIfAbsent(name, k -> new ArrayList<>()).add(f.getValue());
+        }
+        String body;
+        try {
+            body = Content.Source.asString(r, StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            body = "unreadable";
+        }
+        return r.getMethod() + " " + r.getHttpURI().getPathQuery() + "\n" + headers + "\nbody=" + body + "\ncall="
+                + call;
+    }
+
+    private OnceProxy start(Origin origin, DataSource db, String namespace, UnaryOperator<ProxyConfig.Builder> options)
+            throws Exception {
+        ProxyConfig config = options.apply(ProxyConfig.builder(URI.create(origin.url()))
+                        .host("127.0.0.1")
+                        .port(0)
+                        .namespace(namespace))
+                .build();
+        OnceProxy p = OnceProxy.start(config, db);
+        proxies.add(p);
+        return p;
+    }
+
+    private OnceProxy start(Origin origin, UnaryOperator<ProxyConfig.Builder> options) throws Exception {
+        return start(origin, TestDatabases.shared(Db.SQLITE), TestDatabases.newTable("trust"), options);
+    }
+
+    private static UnaryOperator<ProxyConfig.Builder> route(Route r) {
+        return b -> b.routes(List.of(r));
+    }
+
+    private static Route api(String prefix, List<String> vary) {
+        return new Route(
+                prefix,
+                Set.of("GET", "HEAD"),
+                Duration.ofMinutes(10),
+                Route.DEFAULT_STATUSES,
+                vary,
+                List.of(),
+                Duration.ZERO,
+                false);
+    }
+
+    private HttpResponse<String> send(OnceProxy p, String method, String path, String body, String... headers)
+            throws Exception {
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + path))
+                .method(
+                        method,
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (headers.length > 0) r.headers(headers);
+        return http.send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> get(OnceProxy p, String path, String... headers) throws Exception {
+        return send(p, "GET", path, null, headers);
+    }
+
+    private static String cache(HttpResponse<?> r) {
+        return r.headers().firstValue("X-Once-Cache").orElse("none");
+    }
+
+    private String raw(OnceProxy p, String request) throws Exception {
+        try (Socket s = new Socket("127.0.0.1", p.port())) {
+            s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        }
+    }
+
+    private static String body(String rawResponse) {
+        return rawResponse.substring(rawResponse.indexOf("\r\n\r\n") + 4);
+    }
+
+    // ---- 2: the upstream's origin is in every key ----
+
+    @Test
+    void key_twoUpstreamsOneDatabaseOneNamespace_neverShareAnswers() throws Exception {
+        Origin a = echoOrigin();
+        Origin b = echoOrigin();
+        a.fallback = (r, n) -> new HttpModeTest.Reply(200, "from a", "Cache-Control", "max-age=60");
+        b.fallback = (r, n) -> new HttpModeTest.Reply(200, "from b", "Cache-Control", "max-age=60");
+        String ns = TestDatabases.newTable("shared");
+        for (boolean httpMode : List.of(false, true)) {
+            UnaryOperator<ProxyConfig.Builder> mode =
+                    o -> o.routes(List.of(httpMode ? Route.http("/") : Route.of("/", Duration.ofMinutes(1))));
+            OnceProxy pa = start(a, TestDatabases.shared(Db.POSTGRES), ns, mode);
+            OnceProxy pb = start(b, TestDatabases.shared(Db.POSTGRES), ns, mode);
+            String path = "/same?mode=" + httpMode;
+            assertThat(get(pa, path).body()).isEqualTo("from a");
+            assertThat(get(pb, path).body()).as("http mode " + httpMode).isEqualTo("from b");
+            assertThat(cache(get(pb, path))).isEqualTo("HIT");
+        }
+    }
+
+    // ---- 3: credentials in any form are keyed ----
+
+    @Test
+    void credentials_apiKeyAndCookie_neverShared_apiAndHttpMode() throws Exception {
+        Origin o = echoOrigin("Cache-Control", "public, max-age=60");
+        for (Route r : List.of(Route.of("/", Duration.ofMinutes(1)), Route.http("/"))) {
+            OnceProxy p = start(o, route(r));
+            for (String header : List.of("X-API-Key", "Cookie", "Api-Key", "Authorization")) {
+                String path = "/paid/" + header + "?http=" + r.http();
+                HttpResponse<String> alice = get(p, path, header, "key-of-alice");
+                HttpResponse<String> anonymous = get(p, path);
+                HttpResponse<String> bob = get(p, path, header, "key-of-bob");
+                HttpResponse<String> aliceAgain = get(p, path, header, "key-of-alice");
+
+                assertThat(alice.body()).as(header).contains("key-of-alice");
+                assertThat(anonymous.body()).as(header).doesNotContain("key-of-alice");
+                assertThat(cache(anonymous)).as(header).isEqualTo("MISS");
+                assertThat(bob.body()).as(header).contains("key-of-bob");
+                assertThat(cache(aliceAgain)).as(header).isEqualTo("HIT");
+                assertThat(aliceAgain.body()).as(header).isEqualTo(alice.body());
+            }
+        }
+    }
+
+    @Test
+    void credentials_configuredHeader_keyedByHash_andSharedWhenTheConfigurationSaysSo() throws Exception {
+        Origin o = echoOrigin("Cache-Control", "public, max-age=60");
+        OnceProxy keyed = start(
+                o, b -> b.credentialHeaders(List.of("X-Partner")).routes(List.of(api("/", List.of("x-partner")))));
+        get(keyed, "/p", "X-Partner", "alice");
+        assertThat(get(keyed, "/p", "X-Partner", "bob").body()).contains("bob");
+
+        OnceProxy shared = start(o, b -> b.keyAuthorization(false));
+        HttpResponse<String> alice = get(shared, "/s", "Authorization", "Bearer alice");
+        HttpResponse<String> bob = get(shared, "/s", "Authorization", "Bearer bob");
+        assertThat(cache(bob)).isEqualTo("HIT"); // said: the answers are the same for every caller
+        assertThat(bob.body()).isEqualTo(alice.body());
+    }
+
+    // ---- 4: what Connection names is neither forwarded nor keyed ----
+
+    @Test
+    void connectionListedHeader_neitherForwardedNorKeyed_apiVaryAndHttpVary() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/h",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, echo(r, n), "Cache-Control", "max-age=60", "Vary", "Accept-Language"));
+        for (Route r : List.of(api("/", List.of("accept-language")), Route.http("/"))) {
+            OnceProxy p = start(o, route(r));
+            String path = r.http() ? "/h" : "/a";
+            String request = "GET " + path + " HTTP/1.1\r\nHost: t\r\n";
+            String dropped = raw(p, request + "Accept-Language: fr\r\nConnection: Accept-Language, close\r\n\r\n");
+            String french = raw(p, request + "Accept-Language: fr\r\nConnection: close\r\n\r\n");
+            String none = raw(p, request + "Connection: close\r\n\r\n");
+
+            assertThat(dropped).as(path).doesNotContain("accept-language");
+            assertThat(french).as(path).contains("accept-language=[fr]");
+            assertThat(french).as(path).contains("X-Once-Cache: MISS"); // not the answer made without the header
+            assertThat(none).as(path).contains("X-Once-Cache: HIT");
+            assertThat(body(none)).as(path).isEqualTo(body(dropped));
+        }
+    }
+
+    // ---- 5: encodings ----
+
+    @Test
+    void acceptEncoding_normalisedToGzipOrNone_neverServedToAClientThatDidNotAsk() throws Exception {
+        Origin o = echoOrigin("Cache-Control", "max-age=60");
+        for (Route r : List.of(Route.of("/", Duration.ofMinutes(1)), Route.http("/"))) {
+            OnceProxy p = start(o, route(r));
+            HttpResponse<String> br = get(p, "/e", "Accept-Encoding", "br, zstd, deflate");
+            HttpResponse<String> gzip = get(p, "/e", "Accept-Encoding", "gzip, br");
+            HttpResponse<String> none = get(p, "/e");
+
+            assertThat(br.body()).doesNotContain("accept-encoding"); // asked for as identity
+            assertThat(gzip.body()).contains("accept-encoding=[gzip]");
+            assertThat(cache(gzip)).isEqualTo("MISS");
+            assertThat(none.body()).isEqualTo(br.body()); // identity for both
+            assertThat(get(p, "/e", "Accept-Encoding", "gzip;q=0").body()).isEqualTo(br.body());
+        }
+    }
+
+    // ---- 6, 7, 8, 9: values, queries, bodies, prefixes ----
+
+    @Test
+    void varyValues_keptExactly_caseDiffersMeansAnotherAnswer() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, route(api("/", List.of("x-tenant"))));
+        get(p, "/t", "X-Tenant", "SecretA");
+        HttpResponse<String> lower = get(p, "/t", "X-Tenant", "secreta");
+        assertThat(cache(lower)).isEqualTo("MISS");
+        assertThat(lower.body()).contains("x-tenant=[secreta]");
+    }
+
+    @Test
+    void query_repeatedParameters_keptInTheirOrder() throws Exception {
+        Origin o = echoOrigin("Cache-Control", "max-age=60");
+        for (Route r : List.of(Route.of("/", Duration.ofMinutes(1)), Route.http("/"))) {
+            OnceProxy p = start(o, route(r));
+            get(p, "/q?id=1&id=2");
+            HttpResponse<String> reversed = get(p, "/q?id=2&id=1");
+            assertThat(cache(reversed)).isEqualTo("MISS");
+            assertThat(reversed.body()).startsWith("GET /q?id=2&id=1");
+        }
+    }
+
+    @Test
+    void getWithBody_bodyKeyed_apiMode_notCachedInHttpMode() throws Exception {
+        Origin o = echoOrigin("Cache-Control", "max-age=60");
+        OnceProxy api = start(o, b -> b);
+        HttpResponse<String> alice = send(api, "GET", "/b", "id=alice", "Content-Type", "text/plain");
+        HttpResponse<String> bob = send(api, "GET", "/b", "id=bob", "Content-Type", "text/plain");
+        HttpResponse<String> aliceAgain = send(api, "GET", "/b", "id=alice", "Content-Type", "text/plain");
+        assertThat(bob.body()).contains("body=id=bob");
+        assertThat(cache(aliceAgain)).isEqualTo("HIT");
+        assertThat(aliceAgain.body()).contains("body=id=alice");
+
+        OnceProxy httpMode = start(o, route(Route.http("/")));
+        send(httpMode, "GET", "/hb", "id=alice", "Content-Type", "text/plain");
+        HttpResponse<String> bobHttp = send(httpMode, "GET", "/hb", "id=bob", "Content-Type", "text/plain");
+        assertThat(bobHttp.body()).contains("body=id=bob");
+        assertThat(cache(bobHttp)).isEqualTo("BYPASS");
+    }
+
+    @Test
+    void routePrefix_matchesWholeSegments_onTheNormalisedPath() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, route(Route.of("/v1/quotes", Duration.ofMinutes(1))));
+        assertThat(cache(get(p, "/v1/quotesX"))).isEqualTo("BYPASS");
+        assertThat(cache(get(p, "/v1/quotes"))).isEqualTo("MISS");
+        String plain = raw(p, "GET /v1/quotes/AAPL HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assertThat(plain).contains("X-Once-Cache: MISS");
+        // dot segments and escapes of unreserved characters: routed, keyed and forwarded as normalised
+        String dotted = raw(p, "GET /x/../v1/quotes/%41APL HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assertThat(dotted).contains("X-Once-Cache: HIT").contains("GET /v1/quotes/AAPL");
+        assertThat(o.calls("GET /v1/quotes/AAPL")).isEqualTo(1);
+    }
+
+    // ---- 10: a pass-through followed by an answer that varies ----
+
+    @Test
+    void httpMode_setCookieThenVary_theAnswerReachesTheClient_neverAnInternalRecord() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/sv",
+                (r, n) -> n == 1
+                        ? new HttpModeTest.Reply(200, "cookie", "Set-Cookie", "s=1")
+                        : new HttpModeTest.Reply(
+                                200,
+                                "varies " + r.getHeaders().get("Accept"),
+                                "Cache-Control",
+                                "max-age=60",
+                                "Vary",
+                                "Accept"));
+        OnceProxy p = start(o, route(Route.http("/")));
+        assertThat(get(p, "/sv").body()).isEqualTo("cookie");
+        for (String accept : List.of("text/a", "text/b", "text/a")) {
+            HttpResponse<String> r = get(p, "/sv", "Accept", accept);
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("varies " + accept);
+        }
+    }
+
+    @Test
+    void httpMode_storeUnreachable_varyingAnswersStillReachTheirClients() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/v",
+                (r, n) -> new HttpModeTest.Reply(
+                        200,
+                        "varies " + r.getHeaders().get("Accept"),
+                        "Cache-Control",
+                        "max-age=60",
+                        "Vary",
+                        "Accept"));
+        try (TcpRelay relay = new TcpRelay(postgresPort());
+                HikariDataSource db = poolThrough(relay)) {
+            OnceProxy p = start(o, db, TestDatabases.newTable("down"), b -> b.routes(List.of(Route.http("/"))));
+            relay.cut(); // the store stops answering (fail-open)
+            for (String accept : List.of("text/a", "text/b")) {
+                HttpResponse<String> r = get(p, "/v", "Accept", accept);
+                assertThat(r.statusCode()).isEqualTo(200);
+                assertThat(r.body()).isEqualTo("varies " + accept);
+                assertThat(cache(r)).isEqualTo("BYPASS");
+            }
+        }
+    }
+
+    /**
+     * A pool on the test PostgreSQL through a relay the test can cut: connections reset, new ones
+     * refused, each attempt failing within a short connection timeout.
+     */
+    private static HikariDataSource poolThrough(TcpRelay relay) {
+        String url = TestDatabases.url(Db.POSTGRES);
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile("//[^/:]+:(\\d+)/").matcher(url);
+        assertThat(m.find()).as("a PostgreSQL URL with a port: " + url).isTrue();
+        HikariConfig c = new HikariConfig();
+        c.setJdbcUrl(url.replace(m.group(0), "//127.0.0.1:" + relay.port() + "/") + (url.contains("?") ? "&" : "?")
+                + "connectTimeout=1&socketTimeout=2");
+        c.setMaximumPoolSize(4);
+        c.setMinimumIdle(0);
+        c.setConnectionTimeout(500);
+        return new HikariDataSource(c);
+    }
+
+    static int postgresPort() {
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile("//[^/:]+:(\\d+)/").matcher(TestDatabases.url(Db.POSTGRES));
+        assertThat(m.find()).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+
+    // ---- 11: invalidation ----
+
+    @Test
+    void httpMode_unsafeRequest_invalidatesEveryCredentialsCopy_andAFailedPurgeIsNoError() throws Exception {
+        Origin o = echoOrigin("Cache-Control", "public, max-age=60");
+        try (TcpRelay relay = new TcpRelay(postgresPort());
+                HikariDataSource db = poolThrough(relay)) {
+            OnceProxy p = start(o, db, TestDatabases.newTable("inv"), b -> b.routes(List.of(Route.http("/"))));
+            get(p, "/doc", "Authorization", "Bearer alice");
+            get(p, "/doc", "Authorization", "Bearer bob");
+            get(p, "/doc");
+            assertThat(cache(get(p, "/doc", "Authorization", "Bearer bob"))).isEqualTo("HIT");
+
+            assertThat(send(p, "POST", "/doc", "x", "Authorization", "Bearer alice")
+                            .statusCode())
+                    .isEqualTo(200);
+            assertThat(cache(get(p, "/doc", "Authorization", "Bearer bob"))).isEqualTo("MISS");
+            assertThat(cache(get(p, "/doc"))).isEqualTo("MISS");
+
+            relay.cut();
+            HttpResponse<String> post = send(p, "POST", "/doc", "y");
+            assertThat(post.statusCode()).isEqualTo(200); // the upstream's success, though the purge failed
+            assertThat(post.body()).startsWith("POST /doc");
+        }
+    }
+
+    // ---- 12, 13, 14, 15: availability ----
+
+    @Test
+    void upstream401WithoutWwwAuthenticate_passedThrough() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put("/denied", (r, n) -> new HttpModeTest.Reply(401, "{\"error\":\"bad key\"}"));
+        OnceProxy p = start(o, b -> b);
+        HttpResponse<String> r = get(p, "/denied");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(401);
+        assertThat(r.body()).isEqualTo("{\"error\":\"bad key\"}");
+    }
+
+    @Test
+    void upstreamQueueFull_503WithRetryAfter_theOthersAnswered() throws Exception {
+        Origin o = echoOrigin();
+        o.latencyMillis = 400;
+        OnceProxy p = start(o, b -> b.maxUpstreamConnections(1).maxQueuedUpstreamRequests(1));
+        List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            burst.add(http.sendAsync(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/slow/" + i))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        int ok = 0;
+        int refused = 0;
+        for (var f : burst) {
+            HttpResponse<String> r = f.get();
+            if (r.statusCode() == 200) ok++;
+            if (r.statusCode() == 503) {
+                refused++;
+                assertThat(r.headers().firstValue("Retry-After")).contains("1");
+                assertThat(r.body()).contains("too many requests waiting for the upstream");
+            }
+        }
+        assertThat(ok + refused).isEqualTo(5);
+        assertThat(refused).isGreaterThanOrEqualTo(1);
+        assertThat(ok).isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void rangeRequest_apiMode_answeredAloneWithoutChangingWhatOthersGet() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/r",
+                (r, n) -> r.getHeaders().get("Range") != null
+                        ? new HttpModeTest.Reply(206, "part", "Content-Range", "bytes 0-3/10")
+                        : new HttpModeTest.Reply(200, "whole " + n));
+        OnceProxy p = start(o, b -> b);
+        HttpResponse<String> part = get(p, "/r", "Range", "bytes=0-3");
+        assertThat(part.statusCode()).isEqualTo(206);
+        assertThat(cache(part)).isEqualTo("BYPASS");
+        assertThat(cache(get(p, "/r"))).isEqualTo("MISS");
+        assertThat(cache(get(p, "/r"))).isEqualTo("HIT");
+    }
+
+    @Test
+    void errors_oneLine_noCredentialsNoInternals() throws Exception {
+        Origin o = echoOrigin();
+        ProxyConfig config = ProxyConfig.builder(URI.create("http://user:s3cret-pw@127.0.0.1:1/base"))
+                .host("127.0.0.1")
+                .port(0)
+                .namespace(TestDatabases.newTable("err"))
+                .build();
+        OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
+        proxies.add(p);
+        HttpResponse<String> r = get(p, "/x");
+        assertThat(r.statusCode()).isEqualTo(502);
+        assertThat(r.body()).doesNotContain("s3cret").doesNotContain("user:").contains("***@");
+        assertThat(r.body().strip().lines()).hasSize(1);
+        assertThat(config.upstreamForDisplay()).isEqualTo("http://***@127.0.0.1:1/base");
+        origins.remove(o);
+        o.close();
+    }
+
+    // ---- 16: the small ones ----
+
+    @Test
+    void head_carriesTheLengthOfItsGet() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put("/len", (r, n) -> new HttpModeTest.Reply(200, "0123456789", "Cache-Control", "max-age=60"));
+        for (Route r : List.of(Route.of("/", Duration.ofMinutes(1)), Route.http("/"))) {
+            OnceProxy p = start(o, route(r));
+            get(p, "/len");
+            String head = raw(p, "HEAD /len HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            assertThat(head).as("http " + r.http()).containsIgnoringCase("Content-Length: 10\r\n");
+        }
+    }
+
+    @Test
+    void jettyErrors_carryXOnceCache_asOnePlainLine() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b.maxRequestHeaderBytes(1024));
+        String tooLarge = raw(p, "GET /x HTTP/1.1\r\nHost: t\r\nX-Big: " + "y".repeat(4096) + "\r\n\r\n");
+        assertThat(tooLarge).startsWith("HTTP/1.1 431").contains("X-Once-Cache: BYPASS");
+        String badVersion = raw(p, "GET /x HTTP/7.0\r\nHost: t\r\n\r\n");
+        assertThat(badVersion).contains("X-Once-Cache: BYPASS").doesNotContain("<html");
+        assertThat(o.calls.values().stream()
+                        .mapToInt(java.util.concurrent.atomic.AtomicInteger::get)
+                        .sum())
+                .isZero();
+    }
+
+    @Test
+    void traceRefused_optionsAsteriskAnsweredHere_neitherForwarded() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b);
+        String trace = raw(p, "TRACE /t HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        String options = raw(p, "OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assertThat(trace).startsWith("HTTP/1.1 405");
+        assertThat(options).startsWith("HTTP/1.1 200").contains("X-Once-Cache: BYPASS");
+        assertThat(o.calls).isEmpty();
+    }
+
+    @Test
+    void purge_bearerSchemeInAnyCase() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b.adminToken("s3cret"));
+        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "bearer s3cret")
+                        .statusCode())
+                .isEqualTo(200);
+        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "BEARER s3cret")
+                        .statusCode())
+                .isEqualTo(200);
+        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "Basic s3cret")
+                        .statusCode())
+                .isEqualTo(401);
+    }
+
+    @Test
+    void unkeyedSteeringHeaders_dropped() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b);
+        HttpResponse<String> r = get(
+                p,
+                "/steer",
+                "X-Original-URL",
+                "/admin",
+                "X-HTTP-Method-Override",
+                "DELETE",
+                "X-Forwarded-Host",
+                "evil.example",
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        assertThat(r.body().toLowerCase())
+                .doesNotContain("x-original-url")
+                .doesNotContain("method-override")
+                .doesNotContain("evil.example")
+                .contains("traceparent");
+        // tracing headers are forwarded but not keyed: another trace id is the same request
+        HttpResponse<String> other =
+                get(p, "/steer", "traceparent", "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        assertThat(cache(other)).isEqualTo("HIT");
+    }
+}
