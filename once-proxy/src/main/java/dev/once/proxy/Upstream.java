@@ -42,6 +42,7 @@ final class Upstream implements AutoCloseable {
         client.setConnectTimeout(config.connectTimeout().toMillis());
         client.setFollowRedirects(false);
         client.setUserAgentField(null); // the caller's User-Agent is forwarded as it is
+        client.setDefaultRequestContentType(null); // and a body without Content-Type goes without one
         client.getContentDecoderFactories().clear(); // bodies pass through as the upstream encoded them
         // The proxy holds no state between requests: a cookie jar would send one client's upstream session
         // to every later request, whoever made it.
@@ -91,10 +92,7 @@ final class Upstream implements AutoCloseable {
             h.put(HttpHeader.X_FORWARDED_PROTO, x.scheme);
             adjust.accept(h);
         });
-        if (body.length > 0) {
-            String type = x.forwarded.get(HttpHeader.CONTENT_TYPE);
-            request.body(new BytesRequestContent(type == null ? "application/octet-stream" : type, body));
-        }
+        if (body.length > 0) request.body(new BytesRequestContent(x.forwarded.get(HttpHeader.CONTENT_TYPE), body));
         InputStreamResponseListener listener = new InputStreamResponseListener();
         request.send(listener);
         try {
