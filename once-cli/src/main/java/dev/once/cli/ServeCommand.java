@@ -169,6 +169,8 @@ final class ServeCommand implements Callable<Integer> {
         if (file.maxResponseBytes != null) b.maxCachedResponseBytes(file.maxResponseBytes);
         if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
         if (file.credentialHeaders != null) b.credentialHeaders(file.credentialHeaders);
+        if (file.maxUpstreamConnections != null) b.maxUpstreamConnections(file.maxUpstreamConnections);
+        if (file.maxQueuedUpstreamRequests != null) b.maxQueuedUpstreamRequests(file.maxQueuedUpstreamRequests);
         ProxyConfig proxyConfig;
         try {
             List<Route> routes = ConfigFile.routes(file, http);

@@ -58,6 +58,8 @@ public final class ConfigFile {
         public String upstreamTimeout;
         public Boolean keyAuthorization;
         public List<String> credentialHeaders;
+        public Integer maxUpstreamConnections;
+        public Integer maxQueuedUpstreamRequests;
         public List<RouteData> routes;
     }
 

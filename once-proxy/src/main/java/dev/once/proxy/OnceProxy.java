@@ -7,7 +7,9 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.Server;
@@ -78,7 +80,7 @@ public final class OnceProxy implements AutoCloseable {
         server.addConnector(connector);
         server.setErrorHandler(new ProxyErrors());
         GracefulHandler graceful = new GracefulHandler();
-        graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, () -> reachable(dataSource)));
+        graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, probe(dataSource)));
         server.setHandler(graceful);
         server.setStopTimeout(config.drainTimeout().toMillis());
         server.setStopAtShutdown(false);
@@ -92,13 +94,41 @@ public final class OnceProxy implements AutoCloseable {
         return new OnceProxy(server, connector, upstream, caches);
     }
 
-    private static boolean reachable(DataSource dataSource) {
-        try (Connection c = dataSource.getConnection()) {
-            return c.isValid(2);
-        } catch (SQLException e) {
-            return false;
-        }
+    /**
+     * Whether the store answers within {@link #HEALTH_PROBE}: health must answer within its probe's
+     * timeout whatever the database does (a pool waiting 30 s for a connection, a hung statement).
+     * A probe still running is shared, never stacked.
+     */
+    private static java.util.function.BooleanSupplier probe(DataSource dataSource) {
+        var running = new java.util.concurrent.atomic.AtomicReference<CompletableFuture<Boolean>>();
+        return () -> {
+            CompletableFuture<Boolean> mine = new CompletableFuture<>();
+            CompletableFuture<Boolean> p = running.compareAndExchange(null, mine);
+            if (p == null) {
+                p = mine;
+                Thread.ofVirtual().name("once-health-probe").start(() -> {
+                    try (Connection c = dataSource.getConnection()) {
+                        mine.complete(c.isValid((int) HEALTH_PROBE.toSeconds()));
+                    } catch (SQLException | RuntimeException e) {
+                        mine.complete(false);
+                    } finally {
+                        running.set(null);
+                    }
+                });
+            }
+            try {
+                return p.get(HEALTH_PROBE.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                return false;
+            }
+        };
     }
+
+    /** How long /-/health waits for the store before it says "down". */
+    static final java.time.Duration HEALTH_PROBE = java.time.Duration.ofSeconds(1);
 
     /** The port it listens on (useful with port 0). */
     public int port() {

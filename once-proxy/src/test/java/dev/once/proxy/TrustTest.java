@@ -345,6 +345,10 @@ class TrustTest {
      * refused, each attempt failing within a short connection timeout.
      */
     private static HikariDataSource poolThrough(TcpRelay relay) {
+        return poolThrough(relay, 500);
+    }
+
+    private static HikariDataSource poolThrough(TcpRelay relay, long connectionTimeoutMillis) {
         String url = TestDatabases.url(Db.POSTGRES);
         java.util.regex.Matcher m =
                 java.util.regex.Pattern.compile("//[^/:]+:(\\d+)/").matcher(url);
@@ -354,7 +358,7 @@ class TrustTest {
                 + "connectTimeout=1&socketTimeout=2");
         c.setMaximumPoolSize(4);
         c.setMinimumIdle(0);
-        c.setConnectionTimeout(500);
+        c.setConnectionTimeout(connectionTimeoutMillis);
         return new HikariDataSource(c);
     }
 
@@ -363,6 +367,28 @@ class TrustTest {
                 java.util.regex.Pattern.compile("//[^/:]+:(\\d+)/").matcher(TestDatabases.url(Db.POSTGRES));
         assertThat(m.find()).isTrue();
         return Integer.parseInt(m.group(1));
+    }
+
+    /** Issue 11 A: health answers within its probe's timeout whatever the database does. */
+    @Test
+    void health_storeHanging_answersDownWithinItsProbe() throws Exception {
+        Origin o = echoOrigin();
+        try (TcpRelay relay = new TcpRelay(postgresPort());
+                HikariDataSource db = poolThrough(relay, 30_000)) {
+            OnceProxy p = start(o, db, TestDatabases.newTable("health"), b -> b);
+            assertThat(get(p, "/-/health").body()).contains("\"database\":\"up\"");
+            relay.blackhole();
+            db.getHikariPoolMXBean().softEvictConnections(); // no pooled connection to fall back on
+            for (int i = 0; i < 3; i++) {
+                long start = System.nanoTime();
+                HttpResponse<String> health = get(p, "/-/health");
+                long millis = (System.nanoTime() - start) / 1_000_000;
+                assertThat(health.statusCode()).isEqualTo(200);
+                assertThat(health.body()).contains("\"database\":\"down\"");
+                assertThat(millis).as("health answered in %d ms", millis).isLessThan(2_500);
+            }
+            relay.restore();
+        }
     }
 
     // ---- 11: invalidation ----

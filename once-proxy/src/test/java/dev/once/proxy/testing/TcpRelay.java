@@ -12,13 +12,15 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * A TCP relay on loopback between the code under test and a real database: {@link #cut()} resets every
  * relayed connection and refuses new ones (the database is "down" for this client only), {@link
- * #restore()} lets connections through again.
+ * #blackhole()} accepts and swallows everything and answers nothing (a hung database, a dropped
+ * route), {@link #restore()} lets connections through again.
  */
 public final class TcpRelay implements AutoCloseable {
     private final ServerSocket server;
     private final int targetPort;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean cut;
+    private volatile boolean blackholed;
 
     public TcpRelay(int targetPort) throws IOException {
         this.targetPort = targetPort;
@@ -34,6 +36,10 @@ public final class TcpRelay implements AutoCloseable {
         while (!server.isClosed()) {
             try {
                 Socket client = server.accept();
+                if (blackholed) {
+                    open.add(client); // held open, never answered
+                    continue;
+                }
                 if (cut) {
                     client.setSoLinger(true, 0);
                     client.close();
@@ -53,7 +59,12 @@ public final class TcpRelay implements AutoCloseable {
     private void pump(Socket from, Socket to) {
         try (InputStream in = from.getInputStream();
                 OutputStream out = to.getOutputStream()) {
-            in.transferTo(out);
+            byte[] buffer = new byte[16 * 1024];
+            for (int n; (n = in.read(buffer)) >= 0; ) {
+                if (blackholed) continue; // swallowed
+                out.write(buffer, 0, n);
+                out.flush();
+            }
         } catch (IOException e) {
             // one side closed: close both below
         } finally {
@@ -75,8 +86,14 @@ public final class TcpRelay implements AutoCloseable {
         }
     }
 
+    /** From now on nothing passes either way, and nothing is refused: every wait runs into its timeout. */
+    public void blackhole() {
+        blackholed = true;
+    }
+
     public void restore() {
         cut = false;
+        blackholed = false;
     }
 
     private void close(Socket s) {
