@@ -26,14 +26,22 @@ final class EntryStore {
     private final String purgeAll;
     private final String deleteExpired;
     private final String notifyChannel;
+    private final StoreBreaker breaker;
     private volatile Boolean changeIsolation;
 
     /**
      * @param notifyChannel PostgreSQL channel to NOTIFY when a key is written or released, in the same
      *     statement; null for none
      */
-    EntryStore(DataSource dataSource, StoreDialect dialect, String table, String namespace, String notifyChannel) {
+    EntryStore(
+            DataSource dataSource,
+            StoreDialect dialect,
+            String table,
+            String namespace,
+            String notifyChannel,
+            StoreBreaker breaker) {
         this.dataSource = dataSource;
+        this.breaker = breaker;
         this.dialect = dialect;
         this.table = table;
         this.namespace = namespace;
@@ -53,7 +61,11 @@ final class EntryStore {
         this.purgeAll = "DELETE FROM " + table + " WHERE namespace = ?";
         this.deleteExpired = dialect.deleteExpired(table);
         this.notifyChannel = notifyChannel;
+        breaker.probeWith(() -> readNow(PROBE_KEY));
     }
+
+    /** The key the breaker's probe reads: no key hashes to it (hashes are 64 hex digits). */
+    private static final String PROBE_KEY = "probe";
 
     StoreDialect dialect() {
         return dialect;
@@ -64,7 +76,11 @@ final class EntryStore {
     }
 
     /** The row for a key, or null. */
-    Entry read(String keyHash) throws SQLException {
+    Entry read(String keyHash) throws StoreException {
+        return breaker.call(() -> readNow(keyHash));
+    }
+
+    private Entry readNow(String keyHash) throws SQLException {
         try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement(read)) {
             ps.setString(1, namespace);
@@ -84,22 +100,24 @@ final class EntryStore {
     }
 
     /** Tries to become the key's leader; true when {@code owner} now holds the lease. */
-    boolean claim(String keyHash, String keyText, String owner, long leaseMillis) throws SQLException {
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(claim)) {
-            ps.setString(1, namespace);
-            ps.setString(2, keyHash);
-            ps.setString(3, keyText);
-            ps.setString(4, owner);
-            ps.setLong(5, leaseMillis);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && owner.equals(rs.getString(1));
+    boolean claim(String keyHash, String keyText, String owner, long leaseMillis) throws StoreException {
+        return breaker.call(() -> {
+            try (Connection c = connection();
+                    PreparedStatement ps = c.prepareStatement(claim)) {
+                ps.setString(1, namespace);
+                ps.setString(2, keyHash);
+                ps.setString(3, keyText);
+                ps.setString(4, owner);
+                ps.setLong(5, leaseMillis);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() && owner.equals(rs.getString(1));
+                }
             }
-        }
+        });
     }
 
     /** Extends the lease; false when it was lost (taken over after lapsing, or purged). */
-    boolean renew(String keyHash, String owner, long leaseMillis) throws SQLException {
+    boolean renew(String keyHash, String owner, long leaseMillis) throws StoreException {
         return update(renew, leaseMillis, namespace, keyHash, owner) == 1;
     }
 
@@ -108,58 +126,64 @@ final class EntryStore {
      * a leader whose lease was taken over cannot overwrite the newer leader's value (fencing).
      */
     boolean complete(String keyHash, String owner, int state, byte[] value, String error, long ttlMillis)
-            throws SQLException {
+            throws StoreException {
         return write(complete, keyHash, state, value, error, ttlMillis, namespace, keyHash, owner);
     }
 
     /** Frees the lease without a value, recording why, so a waiter can claim and retry. */
-    boolean release(String keyHash, String owner, String error) throws SQLException {
+    boolean release(String keyHash, String owner, String error) throws StoreException {
         return write(release, keyHash, error, namespace, keyHash, owner);
     }
 
-    void purge(String keyHash) throws SQLException {
+    void purge(String keyHash) throws StoreException {
         update(purge, namespace, keyHash);
     }
 
-    void purgeAll() throws SQLException {
+    void purgeAll() throws StoreException {
         update(purgeAll, namespace);
     }
 
     /** Deletes at most {@code limit} rows that expired more than {@code graceMillis} ago; returns how many. */
-    int deleteExpired(long graceMillis, int limit) throws SQLException {
+    int deleteExpired(long graceMillis, int limit) throws StoreException {
         return update(deleteExpired, namespace, graceMillis, limit);
     }
 
     /** An UPDATE of one row; on PostgreSQL with NOTIFY, the notification goes in the same statement. */
-    private boolean write(String sql, String keyHash, Object... params) throws SQLException {
+    private boolean write(String sql, String keyHash, Object... params) throws StoreException {
         if (notifyChannel == null) return update(sql, params) == 1;
         String notifying = "WITH u AS (" + sql + " RETURNING 1) SELECT pg_notify(?, ?) FROM u";
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(notifying)) {
-            for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
-            ps.setString(params.length + 1, notifyChannel);
-            ps.setString(params.length + 2, "k/" + namespace + "/" + keyHash);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
+        return breaker.call(() -> {
+            try (Connection c = connection();
+                    PreparedStatement ps = c.prepareStatement(notifying)) {
+                for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
+                ps.setString(params.length + 1, notifyChannel);
+                ps.setString(params.length + 2, "k/" + namespace + "/" + keyHash);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next();
+                }
             }
-        }
+        });
     }
 
-    private int update(String sql, Object... params) throws SQLException {
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
-            return ps.executeUpdate();
-        }
+    private int update(String sql, Object... params) throws StoreException {
+        return breaker.call(() -> {
+            try (Connection c = connection();
+                    PreparedStatement ps = c.prepareStatement(sql)) {
+                for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
+                return ps.executeUpdate();
+            }
+        });
     }
 
     /** Runs a statement (e.g. NOTIFY) on a pooled connection. */
-    void execute(String sql, String... params) throws SQLException {
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < params.length; i++) ps.setString(i + 1, params[i]);
-            ps.execute();
-        }
+    void execute(String sql, String... params) throws StoreException {
+        breaker.call(() -> {
+            try (Connection c = connection();
+                    PreparedStatement ps = c.prepareStatement(sql)) {
+                for (int i = 0; i < params.length; i++) ps.setString(i + 1, params[i]);
+                return ps.execute();
+            }
+        });
     }
 
     /**

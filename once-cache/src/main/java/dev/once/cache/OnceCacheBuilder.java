@@ -31,6 +31,7 @@ public final class OnceCacheBuilder<V> {
     Duration pollMin = Duration.ofMillis(2);
     Duration pollMax = Duration.ofMillis(50);
     boolean failOpen = true;
+    Duration storeTimeout = Duration.ofSeconds(1);
     boolean createTable = true;
     int maxValueBytes = 4 * 1024 * 1024;
     Duration cleanupInterval = Duration.ofMinutes(5);
@@ -153,6 +154,17 @@ public final class OnceCacheBuilder<V> {
      */
     public OnceCacheBuilder<V> failOpen(boolean failOpen) {
         this.failOpen = failOpen;
+        return this;
+    }
+
+    /**
+     * The longest the cache waits for the database in one statement, connection included (default 1 s),
+     * whatever the pool's own timeouts: a statement that takes longer counts as an outage. The first
+     * outage opens a breaker: later calls skip the database at once (fail open or closed, see {@link
+     * #failOpen}) until a background probe, every 500 ms with the same bound, reaches it again.
+     */
+    public OnceCacheBuilder<V> storeTimeout(Duration timeout) {
+        this.storeTimeout = positive(timeout, "storeTimeout");
         return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.once.cache;
 
+import dev.once.jdbc.SqlErrors;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -15,7 +16,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,7 +49,6 @@ import org.slf4j.LoggerFactory;
 final class SqlOnceCache<V> implements OnceCache<V> {
     private static final Logger log = LoggerFactory.getLogger(SqlOnceCache.class);
     private static final long SAFETY_NET_MILLIS = 1_000;
-    private static final long OUTAGE_RETRY_NANOS = 1_000_000_000L;
 
     private final OnceCacheBuilder<V> config;
     private final EntryStore store;
@@ -66,8 +65,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             + Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
     private final AtomicLong claims = new AtomicLong();
     private final ConcurrentHashMap<String, String> leading = new ConcurrentHashMap<>(); // claim token -> key hash
-    private final AtomicBoolean outage = new AtomicBoolean();
-    private volatile long outageUntilNanos;
+    private final StoreBreaker breaker;
+    private volatile boolean closed;
     private final String channel;
     private final NotifyListener.Subscriber subscriber;
 
@@ -77,11 +76,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         StoreDialect dialect;
         try (Connection c = config.dataSource.getConnection()) {
             dialect = StoreDialect.of(c);
+            this.breaker = new StoreBreaker(SqlErrors.of(c), config.storeTimeout.toMillis(), config.table);
         }
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
         this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
-        this.store =
-                new EntryStore(config.dataSource, dialect, config.table, config.namespace, notify ? channel : null);
+        this.store = new EntryStore(
+                config.dataSource, dialect, config.table, config.namespace, notify ? channel : null, breaker);
         if (config.createTable) store.createTableIfAbsent();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.near = new NearCache<>(config.nearCacheSize, notify ? Long.MAX_VALUE : config.nearCacheMaxAge.toNanos());
@@ -133,9 +133,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         Entry e;
         try {
             e = store.read(hash);
-        } catch (SQLException ex) {
-            if (!config.failOpen)
-                throw new CacheLoadException("the cache table is unreachable: " + ex.getMessage(), ex);
+        } catch (StoreException ex) {
+            if (!config.failOpen || !ex.outage()) throw storeFailed(ex);
             return java.util.Optional.empty();
         }
         if (e == null || e.state() != Entry.READY || e.value() == null) return java.util.Optional.empty();
@@ -143,9 +142,20 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 codec.decode(e.value()), e.fresh() ? CacheResult.Source.HIT : CacheResult.Source.STALE));
     }
 
+    @Override
+    public boolean storeAvailable() {
+        return breaker.available();
+    }
+
+    /**
+     * The first caller of a key in this process resolves it; the others share its result, or, when the
+     * loader said {@link Bypass} (its answer is its caller's alone), load their own. A fail-open answer
+     * is shared: during an outage a key still costs one loader call per process.
+     */
     private CompletableFuture<CacheResult<V>> lookupAsync(String key, Reloader<V> loader, boolean async) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
+        if (closed) return CompletableFuture.failedFuture(new CacheLoadException("the cache is closed", null));
         String hash = hash(key);
         V nearValue = near.get(hash);
         if (nearValue != null) {
@@ -156,15 +166,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         CompletableFuture<CacheResult<V>> running = inFlight.putIfAbsent(hash, mine);
         if (running != null) {
             metrics.coalescedLocal.increment();
-            return running.thenCompose(r -> switch (r.source()) {
-                case HIT, NEAR_HIT, STALE -> CompletableFuture.completedFuture(r);
-                case MISS, COALESCED ->
-                    CompletableFuture.completedFuture(new CacheResult<>(r.value(), CacheResult.Source.COALESCED));
-                // a pass-through answer is the leader's alone: load our own
-                case BYPASS ->
-                    CompletableFuture.supplyAsync(
-                            () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS), executor);
-            });
+            return running.exceptionallyCompose(t -> cause(t) instanceof Bypass
+                            ? CompletableFuture.supplyAsync(
+                                    () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS), executor)
+                            : CompletableFuture.failedFuture(cause(t)))
+                    .thenApply(r -> switch (r.source()) {
+                        case MISS, COALESCED -> new CacheResult<>(r.value(), CacheResult.Source.COALESCED);
+                        default -> r;
+                    });
         }
         Runnable resolve = () -> {
             try {
@@ -175,33 +184,48 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 inFlight.remove(hash, mine);
             }
         };
-        if (async) executor.execute(resolve);
-        else resolve.run(); // the first caller resolves in its own thread: no hand-off on the hit path
-        return mine;
+        if (async) {
+            try {
+                executor.execute(resolve);
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                inFlight.remove(hash, mine);
+                mine.completeExceptionally(new CacheLoadException("the cache is closed", closing));
+            }
+        } else {
+            resolve.run(); // the first caller resolves in its own thread: no hand-off on the hit path
+        }
+        return mine.exceptionally(t -> {
+            if (cause(t) instanceof Bypass b) return new CacheResult<>(passed(b), CacheResult.Source.BYPASS);
+            throw new CompletionException(cause(t));
+        });
+    }
+
+    private static Throwable cause(Throwable t) {
+        return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
 
     private CacheResult<V> resolve(String key, String hash, Reloader<V> loader) throws Exception {
-        if (outage.get() && System.nanoTime() < outageUntilNanos) return loadDirectly(loader);
+        if (!breaker.available()) return failOpen(loader, null);
         try (Waiters.Done ignored = () -> waiters.forget(hash)) {
-            CacheResult<V> r = protocol(key, hash, loader);
-            if (outage.compareAndSet(true, false))
-                log.warn("once-cache: the database is reachable again; caching resumed");
-            return r;
-        } catch (SQLException e) {
-            if (!config.failOpen) throw new CacheLoadException("the cache table is unreachable: " + e.getMessage(), e);
-            if (outage.compareAndSet(false, true)) {
-                log.warn(
-                        "once-cache: the database is unreachable ({}); calling loaders directly until it is back",
-                        e.getMessage());
-            }
-            outageUntilNanos = System.nanoTime() + OUTAGE_RETRY_NANOS;
-            return loadDirectly(loader);
+            return protocol(key, hash, loader);
+        } catch (StoreException e) {
+            if (!e.outage()) throw storeFailed(e); // the statement failed, the database did not: no loader call
+            return failOpen(loader, e);
         }
     }
 
-    private CacheResult<V> loadDirectly(Reloader<V> loader) throws Exception {
+    /** The database is unreachable: load without it (one call per key per process), or fail closed. */
+    private CacheResult<V> failOpen(Reloader<V> loader, StoreException e) throws Exception {
+        if (!config.failOpen) throw storeFailed(e);
         metrics.failOpen.increment();
-        return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
+        return new CacheResult<>(load(loader, null), CacheResult.Source.BYPASS);
+    }
+
+    private CacheLoadException storeFailed(StoreException e) {
+        if (e == null || e.outage())
+            return new CacheLoadException(
+                    "the cache table is unreachable" + (e == null ? "" : ": " + e.getMessage()), e);
+        return new CacheLoadException(e.getMessage(), e);
     }
 
     /** Loads without the cache, taking the value out of a {@link Bypass}. */
@@ -211,6 +235,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         } catch (Bypass b) {
             return passed(b);
         }
+    }
+
+    /** The key is marked pass-through: this caller loads for itself, and its answer is its own. */
+    private Bypass passThrough(Reloader<V> loader) throws Exception {
+        return new Bypass(loadOrPass(loader), java.time.Duration.ZERO);
     }
 
     private V bypassed(Reloader<V> loader) {
@@ -271,7 +300,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 return lead(key, hash, token, loader, previous);
             }
             if (e != null && e.fresh()) {
-                if (e.state() == Entry.PASS) return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
+                if (e.state() == Entry.PASS) throw passThrough(loader);
                 if (e.state() == Entry.FAILED) {
                     metrics.negativeHit.increment();
                     throw new CacheLoadException("cached failure for key " + key + ": " + e.error(), null);
@@ -351,7 +380,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                         "pass-through",
                         pass.remember().toMillis());
                 notifyKey(hash);
-                return new CacheResult<>(passed(pass), CacheResult.Source.BYPASS);
+                throw pass;
             }
             if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
             bytes = codec.encode(value);
@@ -368,7 +397,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 if (config.negativeTtl.isZero()) store.release(hash, token, error);
                 else store.complete(hash, token, Entry.FAILED, null, error, config.negativeTtl.toMillis());
                 notifyKey(hash);
-            } catch (SQLException e) {
+            } catch (StoreException e) {
                 failure.addSuppressed(e);
             }
             throw failure;
@@ -382,8 +411,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             } else {
                 metrics.leaseLost.increment(); // fenced: a newer leader's value stands
             }
-        } catch (SQLException e) {
-            if (!config.failOpen) throw e;
+        } catch (StoreException e) {
+            if (!config.failOpen) throw storeFailed(e);
             log.warn(
                     "once-cache could not store the value for key {} ({}); returning it uncached", key, e.getMessage());
         }
@@ -408,6 +437,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private void refresh(String key, String hash, String token, Reloader<V> loader, V previous) {
         try {
             lead(key, hash, token, loader, previous);
+        } catch (Bypass pass) {
+            // not stored: the stale value stays until the key is claimed again
         } catch (Exception e) {
             log.warn("once-cache could not refresh key {}: {}", key, e.getMessage());
         }
@@ -461,7 +492,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             store.purge(hash);
             if (listener != null)
                 store.execute("SELECT pg_notify(?, ?)", channel, "p/" + config.namespace + "/" + hash);
-        } catch (SQLException e) {
+        } catch (StoreException e) {
             throw new CacheLoadException("cannot purge key " + key + ": " + e.getMessage(), e);
         }
     }
@@ -472,25 +503,27 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         try {
             store.purgeAll();
             if (listener != null) store.execute("SELECT pg_notify(?, ?)", channel, "P/" + config.namespace + "/*");
-        } catch (SQLException e) {
+        } catch (StoreException e) {
             throw new CacheLoadException("cannot purge namespace " + config.namespace + ": " + e.getMessage(), e);
         }
     }
 
     @Override
     public void close() {
+        closed = true;
         leases.close();
         // Loads still running lose their claims now rather than when their lease lapses: other processes
         // take the keys over at once. The abandoned loads' writes are then fenced off.
         leading.forEach((token, hash) -> {
             try {
                 store.release(hash, token, "the leading process shut down");
-            } catch (SQLException e) {
+            } catch (StoreException e) {
                 log.debug("could not release a claim on close; it lapses with its lease", e);
             }
         });
         if (listener != null) NotifyListener.unsubscribe(config.dataSource, channel, subscriber);
         if (janitor != null) janitor.close();
+        breaker.close();
         executor.shutdown();
     }
 

@@ -27,6 +27,19 @@ class OnceCacheTest {
                 .meterRegistry(registry);
     }
 
+    /** The cache table's statements on their own, for tests that play a leader or a janitor by hand. */
+    static EntryStore store(Db db, String namespace) throws SQLException {
+        try (var c = TestDatabases.connect(db)) {
+            return new EntryStore(
+                    TestDatabases.shared(db),
+                    StoreDialect.of(c),
+                    "once_entry",
+                    namespace,
+                    null,
+                    new StoreBreaker(dev.once.jdbc.SqlErrors.of(c), 5_000, "once_entry"));
+        }
+    }
+
     static double count(SimpleMeterRegistry r, String name, String tag, String value) {
         var c = r.find(name).tag(tag, value).counter();
         return c == null ? 0 : c.count();
@@ -196,8 +209,7 @@ class OnceCacheTest {
                 .namespace(ns)
                 .codec(Codec.string())
                 .build()) {
-            var store = new EntryStore(
-                    TestDatabases.shared(db), StoreDialect.of(TestDatabases.connect(db)), "once_entry", ns, null);
+            var store = store(db, ns);
             String hash = SqlOnceCache.hash("k");
             assertThat(store.claim(hash, "k", "old-leader", 50)).isTrue();
             assertThat(store.claim(hash, "k", "new-leader", 5_000)).isFalse(); // lease still live
