@@ -143,9 +143,12 @@ final class EntryStore {
         update(purgeAll, namespace);
     }
 
-    /** Deletes at most {@code limit} rows that expired more than {@code graceMillis} ago; returns how many. */
+    /** Deletes at most {@code limit} rows expired (or released empty) more than {@code graceMillis} ago; returns how many. */
     int deleteExpired(long graceMillis, int limit) throws StoreException {
-        return update(deleteExpired, namespace, graceMillis, limit);
+        return dialect == StoreDialect.MARIADB
+                ? update(deleteExpired, namespace, graceMillis, graceMillis, limit)
+                : update(
+                        deleteExpired, namespace, graceMillis, graceMillis, namespace, graceMillis, graceMillis, limit);
     }
 
     /** An UPDATE of one row; on PostgreSQL with NOTIFY, the notification goes in the same statement. */

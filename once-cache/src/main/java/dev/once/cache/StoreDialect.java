@@ -70,15 +70,22 @@ enum StoreDialect {
         return this == POSTGRES ? " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS once_async" : "";
     }
 
-    /** Deletes up to {@code ?} expired, unleased rows of a namespace older than {@code now - ?}. */
+    /**
+     * Deletes up to {@code limit} unleased rows of a namespace that expired more than {@code grace} ms
+     * ago, or that hold no value and were last released that long ago (a failed load's release).
+     * Parameters: namespace, grace, grace (MariaDB: then limit); PostgreSQL and SQLite repeat the three
+     * before the limit. The predicate stands outside the {@code IN (SELECT ... LIMIT ?)} as well: at READ
+     * COMMITTED PostgreSQL re-checks only the outer predicate of a row that changed while the DELETE
+     * waited for its lock, so a row claimed meanwhile would otherwise be deleted under its new leader.
+     */
     String deleteExpired(String table) {
-        String expired =
-                "namespace = ? AND expires_at < " + now + " - ? AND (lease_until IS NULL OR lease_until < " + now + ")";
+        String expired = "namespace = ? AND (lease_until IS NULL OR lease_until < " + now + ") AND (expires_at < " + now
+                + " - ? OR (expires_at IS NULL AND updated_at < " + now + " - ?))";
         return switch (this) {
             case MARIADB -> "DELETE FROM " + table + " WHERE " + expired + " LIMIT ?";
             case POSTGRES, SQLITE ->
-                "DELETE FROM " + table + " WHERE (namespace, key_hash) IN (SELECT namespace, key_hash FROM " + table
-                        + " WHERE " + expired + " LIMIT ?)";
+                "DELETE FROM " + table + " WHERE " + expired + " AND (namespace, key_hash) IN (SELECT namespace,"
+                        + " key_hash FROM " + table + " WHERE " + expired + " LIMIT ?)";
         };
     }
 }
