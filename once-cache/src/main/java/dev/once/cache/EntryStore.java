@@ -135,12 +135,15 @@ final class EntryStore {
         return write(release, keyHash, error, namespace, keyHash, owner);
     }
 
+    /** Deletes the key; with NOTIFY, the purge notice commits with the delete, in the same statement. */
     void purge(String keyHash) throws StoreException {
-        update(purge, namespace, keyHash);
+        if (notifyChannel == null) update(purge, namespace, keyHash);
+        else notifying(purge, "p/" + namespace + "/" + keyHash, true, namespace, keyHash);
     }
 
     void purgeAll() throws StoreException {
-        update(purgeAll, namespace);
+        if (notifyChannel == null) update(purgeAll, namespace);
+        else notifying(purgeAll, "P/" + namespace + "/*", true, namespace);
     }
 
     /** Deletes at most {@code limit} rows expired (or released empty) more than {@code graceMillis} ago; returns how many. */
@@ -154,13 +157,22 @@ final class EntryStore {
     /** An UPDATE of one row; on PostgreSQL with NOTIFY, the notification goes in the same statement. */
     private boolean write(String sql, String keyHash, Object... params) throws StoreException {
         if (notifyChannel == null) return update(sql, params) == 1;
-        String notifying = "WITH u AS (" + sql + " RETURNING 1) SELECT pg_notify(?, ?) FROM u";
+        return notifying(sql, "k/" + namespace + "/" + keyHash, false, params);
+    }
+
+    /**
+     * The statement and a NOTIFY of {@code payload} as one statement, so neither commits without the
+     * other: only when it changed a row, or {@code always}. True when it changed a row (or always).
+     */
+    private boolean notifying(String sql, String payload, boolean always, Object... params) throws StoreException {
+        String notify = always ? "SELECT pg_notify(?, ?), (SELECT COUNT(*) FROM u)" : "SELECT pg_notify(?, ?) FROM u";
+        String statement = "WITH u AS (" + sql + " RETURNING 1) " + notify;
         return breaker.call(() -> {
             try (Connection c = connection();
-                    PreparedStatement ps = c.prepareStatement(notifying)) {
+                    PreparedStatement ps = c.prepareStatement(statement)) {
                 for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
                 ps.setString(params.length + 1, notifyChannel);
-                ps.setString(params.length + 2, "k/" + namespace + "/" + keyHash);
+                ps.setString(params.length + 2, payload);
                 try (ResultSet rs = ps.executeQuery()) {
                     return rs.next();
                 }
@@ -174,17 +186,6 @@ final class EntryStore {
                     PreparedStatement ps = c.prepareStatement(sql)) {
                 for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
                 return ps.executeUpdate();
-            }
-        });
-    }
-
-    /** Runs a statement (e.g. NOTIFY) on a pooled connection. */
-    void execute(String sql, String... params) throws StoreException {
-        breaker.call(() -> {
-            try (Connection c = connection();
-                    PreparedStatement ps = c.prepareStatement(sql)) {
-                for (int i = 0; i < params.length; i++) ps.setString(i + 1, params[i]);
-                return ps.execute();
             }
         });
     }

@@ -84,12 +84,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 config.dataSource, dialect, config.table, config.namespace, notify ? channel : null, breaker);
         if (config.createTable) store.createTableIfAbsent();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
-        this.near = new NearCache<>(config.nearCacheSize, notify ? Long.MAX_VALUE : config.nearCacheMaxAge.toNanos());
         this.leases = new LeaseKeeper(config.lease.toMillis());
-        this.subscriber = new NotifyListener.Subscriber(this::onNotification, waiters::wakeAll);
+        this.subscriber = new NotifyListener.Subscriber(this::onNotification, this::onMissedNotifications);
         this.listener = notify
                 ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
                 : null;
+        NotifyListener l = listener;
+        this.near = new NearCache<>(
+                config.nearCacheSize, config.nearCacheMaxAge.toNanos(), () -> l != null && l.listening());
         this.janitor = config.cleanupInterval.isZero()
                 ? null
                 : new Janitor(
@@ -264,6 +266,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         while (true) {
             // While waiting, take the wake-up signal before each read, so a wake-up in between is not lost.
             var signal = waitStarted != 0 ? waiters.signal(hash) : null;
+            long readAt = near.generation();
             Entry e = store.read(hash);
             if (waitStarted != 0
                     && e != null
@@ -314,7 +317,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     metrics.hit.increment();
                 }
                 V v = codec.decode(e.value());
-                near.put(hash, v, e.remainingMillis());
+                near.put(hash, v, e.remainingMillis(), readAt);
                 return new CacheResult<>(v, source);
             }
             V old = servableStale(e);
@@ -405,9 +408,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         held.stop();
         try {
             long ttl = freshMillis(value);
+            long writtenAt = near.generation();
             if (store.complete(hash, token, Entry.READY, bytes, null, ttl)) {
                 notifyKey(hash);
-                if (ttl > 0) near.put(hash, value, ttl);
+                if (ttl > 0) near.put(hash, value, ttl, writtenAt);
             } else {
                 metrics.leaseLost.increment(); // fenced: a newer leader's value stands
             }
@@ -472,6 +476,16 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         waiters.wake(hash);
     }
 
+    /**
+     * The listener's connection was lost or is back: purges sent meanwhile never reach this process, so
+     * the near cache forgets everything (and keeps new entries no longer than nearCacheMaxAge until the
+     * listener is back), and every waiter re-reads.
+     */
+    private void onMissedNotifications() {
+        near.invalidateAll();
+        waiters.wakeAll();
+    }
+
     private void onNotification(String payload) {
         int last = payload.lastIndexOf('/');
         if (last < 0 || !payload.substring(2, last).equals(config.namespace)) return;
@@ -490,8 +504,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         near.invalidate(hash);
         try {
             store.purge(hash);
-            if (listener != null)
-                store.execute("SELECT pg_notify(?, ?)", channel, "p/" + config.namespace + "/" + hash);
         } catch (StoreException e) {
             throw new CacheLoadException("cannot purge key " + key + ": " + e.getMessage(), e);
         }
@@ -502,7 +514,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         near.invalidateAll();
         try {
             store.purgeAll();
-            if (listener != null) store.execute("SELECT pg_notify(?, ?)", channel, "P/" + config.namespace + "/*");
         } catch (StoreException e) {
             throw new CacheLoadException("cannot purge namespace " + config.namespace + ": " + e.getMessage(), e);
         }

@@ -211,9 +211,10 @@ class OnceCacheTest {
                 .build()) {
             var store = store(db, ns);
             String hash = SqlOnceCache.hash("k");
-            assertThat(store.claim(hash, "k", "old-leader", 50)).isTrue();
+            // a lease long enough to outlast a connection the shared pool may have to open (it keeps none idle)
+            assertThat(store.claim(hash, "k", "old-leader", 300)).isTrue();
             assertThat(store.claim(hash, "k", "new-leader", 5_000)).isFalse(); // lease still live
-            Thread.sleep(120);
+            Thread.sleep(400);
             assertThat(store.claim(hash, "k", "new-leader", 5_000)).isTrue(); // lapsed: taken over
             assertThat(store.complete(hash, "new-leader", Entry.READY, "new".getBytes(), null, 60_000))
                     .isTrue();
