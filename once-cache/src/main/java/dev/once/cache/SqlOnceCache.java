@@ -85,13 +85,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         if (config.createTable) store.createTableIfAbsent();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.leases = new LeaseKeeper(config.lease.toMillis());
+        this.near = new NearCache<>(config.nearCacheSize, config.nearCacheMaxAge.toNanos(), this::listening);
         this.subscriber = new NotifyListener.Subscriber(this::onNotification, this::onMissedNotifications);
         this.listener = notify
                 ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
                 : null;
-        NotifyListener l = listener;
-        this.near = new NearCache<>(
-                config.nearCacheSize, config.nearCacheMaxAge.toNanos(), () -> l != null && l.listening());
         this.janitor = config.cleanupInterval.isZero()
                 ? null
                 : new Janitor(
@@ -177,14 +175,19 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                         default -> r;
                     });
         }
+        // Out of the map before completing: a caller that comes after the answer (after a purge, say) must
+        // not join a finished resolution and get its answer.
         Runnable resolve = () -> {
+            CacheResult<V> r;
             try {
-                mine.complete(resolve(key, hash, loader));
+                r = resolve(key, hash, loader);
             } catch (Throwable t) {
-                mine.completeExceptionally(t);
-            } finally {
                 inFlight.remove(hash, mine);
+                mine.completeExceptionally(t);
+                return;
             }
+            inFlight.remove(hash, mine);
+            mine.complete(r);
         };
         if (async) {
             try {
@@ -261,8 +264,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         long pollMillis = config.pollMin.toMillis();
         long waitStarted = 0;
         long waitStartedDb = 0; // the database clock when this caller began waiting for another's load
-        int failedRounds = 0;
-        String lastReleased = null;
         while (true) {
             // While waiting, take the wake-up signal before each read, so a wake-up in between is not lost.
             var signal = waitStarted != 0 ? waiters.signal(hash) : null;
@@ -279,6 +280,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 metrics.coalescedRemote.increment();
                 return new CacheResult<>(codec.decode(e.value()), CacheResult.Source.COALESCED);
             }
+            int failedRounds = waitStarted != 0 && e != null && !e.leased() ? e.failedRound() : 0;
+            if (failedRounds > config.failedRoundsBeforeError) throw failedElsewhere(key, failedRounds, e.failure());
             String token = e == null || e.claimable() ? process + "-" + claims.incrementAndGet() : null;
             if (token != null && store.claim(hash, key, token, config.lease.toMillis())) {
                 V previous =
@@ -289,18 +292,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     executor.execute(() -> refresh(key, hash, token, loader, previous));
                     return new CacheResult<>(previous, CacheResult.Source.STALE);
                 }
-                if (waitStarted != 0
-                        && e != null
-                        && e.error() != null
-                        && !e.error().equals(lastReleased)) {
-                    if (++failedRounds > config.failedRoundsBeforeError) {
-                        store.release(hash, token, e.error());
-                        throw failedElsewhere(key, failedRounds, e.error());
-                    }
-                }
                 if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
                 if (waitStarted == 0) metrics.miss.increment();
-                return lead(key, hash, token, loader, previous);
+                return lead(key, hash, token, loader, previous, failedRounds, false);
             }
             if (e != null && e.fresh()) {
                 if (e.state() == Entry.PASS) throw passThrough(loader);
@@ -326,14 +320,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 return new CacheResult<>(old, CacheResult.Source.STALE);
             }
             if (e == null || !e.leased()) {
-                if (waitStarted != 0
-                        && e != null
-                        && e.error() != null
-                        && !e.error().equals(lastReleased)) {
-                    lastReleased = e.error();
-                    if (++failedRounds > config.failedRoundsBeforeError)
-                        throw failedElsewhere(key, failedRounds, e.error());
-                }
                 continue; // lost the claim race, or the row changed between read and claim: look again
             }
             if (signal == null) { // first sight of another leader: look again holding the signal
@@ -342,8 +328,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 continue;
             }
             long untilLapse = e.leaseUntil() - e.now() + 1;
-            boolean notified = listener != null && listener.listening();
-            Waiters.await(signal, Math.min(notified ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
+            Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
             pollMillis = Math.min(pollMillis * 2, config.pollMax.toMillis());
         }
     }
@@ -355,19 +340,35 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
-    private CacheResult<V> lead(String key, String hash, String token, Reloader<V> loader, V previous)
+    private CacheResult<V> lead(
+            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
             throws Exception {
         leading.put(token, hash);
         try {
-            return leadHoldingLease(key, hash, token, loader, previous);
+            return leadHoldingLease(key, hash, token, loader, previous, failedRounds, refresh);
         } finally {
             leading.remove(token);
         }
     }
 
-    private CacheResult<V> leadHoldingLease(String key, String hash, String token, Reloader<V> loader, V previous)
+    /**
+     * Loads under a lease renewed until the loader returns or {@code loadTimeout} passes; then the lease
+     * is released as a failed round, so waiters are not held by a hung loader (whose write is fenced off).
+     * A failure is recorded as round {@code failedRounds + 1}; a failed refresh leaves the stale value in
+     * place instead of a cached failure.
+     */
+    private CacheResult<V> leadHoldingLease(
+            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
             throws Exception {
-        LeaseKeeper.Held held = leases.keep(() -> store.renew(hash, token, config.lease.toMillis()));
+        long deadline = System.nanoTime() + config.loadTimeout.toNanos();
+        LeaseKeeper.Held held = leases.keep(() -> {
+            if (System.nanoTime() - deadline < 0) return store.renew(hash, token, config.lease.toMillis());
+            String error =
+                    "the loader for key " + key + " did not return within " + config.loadTimeout + " (loadTimeout)";
+            log.warn("once-cache: {}; its lease is released", error);
+            store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
+            return false;
+        });
         V value;
         byte[] bytes;
         try {
@@ -388,16 +389,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
             bytes = codec.encode(value);
             if (bytes.length > config.maxValueBytes) {
-                throw new CacheLoadException(
-                        "the value for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
-                                + config.maxValueBytes + " (maxValueBytes)",
-                        null);
+                metrics.oversized.increment();
+                String error = "the value for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
+                        + config.maxValueBytes + " (maxValueBytes): the loader's answer was not stored and is lost";
+                log.warn("once-cache: {}", error);
+                throw new CacheLoadException(error, null);
             }
         } catch (Exception | Error failure) {
             held.stop();
             try {
                 String error = describe(failure);
-                if (config.negativeTtl.isZero()) store.release(hash, token, error);
+                if (config.negativeTtl.isZero() || refresh)
+                    store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
                 else store.complete(hash, token, Entry.FAILED, null, error, config.negativeTtl.toMillis());
                 notifyKey(hash);
             } catch (StoreException e) {
@@ -440,7 +443,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     /** Stale-while-revalidate: this process won the claim; it reloads while everyone serves the old value. */
     private void refresh(String key, String hash, String token, Reloader<V> loader, V previous) {
         try {
-            lead(key, hash, token, loader, previous);
+            lead(key, hash, token, loader, previous, 0, true);
         } catch (Bypass pass) {
             // not stored: the stale value stays until the key is claimed again
         } catch (Exception e) {
@@ -474,6 +477,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     /** Wakes this process's waiters; other processes hear the NOTIFY sent with the write itself. */
     private void notifyKey(String hash) {
         waiters.wake(hash);
+    }
+
+    /** True while purges reach this process: PostgreSQL with NOTIFY, its listener connected. */
+    private boolean listening() {
+        NotifyListener l = listener;
+        return l != null && l.listening();
     }
 
     /**

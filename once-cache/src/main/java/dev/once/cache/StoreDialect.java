@@ -7,7 +7,9 @@ import java.util.Locale;
 /** The few places where the cache's SQL differs between databases. Times are epoch milliseconds. */
 enum StoreDialect {
     POSTGRES("(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT", "postgresql"),
-    MARIADB("CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)", "mariadb"),
+    // UTC_TIMESTAMP against the epoch as plain datetimes: no session time zone takes part (UNIX_TIMESTAMP(NOW())
+    // read the wall clock back in the session's zone, an hour off in a daylight-saving change's repeated hour)
+    MARIADB("CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(3)) DIV 1000 AS SIGNED)", "mariadb"),
     SQLITE("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)", "sqlite");
 
     /** The database clock, in epoch milliseconds: leases and TTLs never use the replicas' clocks. */
@@ -33,7 +35,8 @@ enum StoreDialect {
     /**
      * Claims the key for {@code owner} when nobody may serve or is producing it: no row, or a row whose
      * value has expired (or was never written) and whose lease is free or lapsed. Returns the lease
-     * owner after the statement: the caller is the leader when it is its own token.
+     * owner after the statement: the caller is the leader when it is its own token. A claim clears the
+     * previous leader's error: an error on a row is always its last leader's.
      */
     String claim(String table) {
         String claimable = "(" + table + ".lease_until IS NULL OR " + table + ".lease_until <= " + now + ") AND ("
@@ -47,7 +50,8 @@ enum StoreDialect {
             case POSTGRES, SQLITE ->
                 insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
                         + " lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,"
-                        + " updated_at = excluded.updated_at WHERE " + claimable + " RETURNING lease_owner";
+                        + " updated_at = excluded.updated_at, error = NULL WHERE " + claimable
+                        + " RETURNING lease_owner";
             // MariaDB assigns ON DUPLICATE KEY UPDATE columns in order: the first assignment
             // evaluates the condition on the old row and keeps it in a session variable.
             case MARIADB ->
@@ -55,7 +59,8 @@ enum StoreDialect {
                         + " lease_owner = IF(@once_claim := (" + claimable.replace(table + ".", "") + "),"
                         + " VALUES(lease_owner), lease_owner),"
                         + " lease_until = IF(@once_claim, VALUES(lease_until), lease_until),"
-                        + " updated_at = IF(@once_claim, VALUES(updated_at), updated_at) RETURNING lease_owner";
+                        + " updated_at = IF(@once_claim, VALUES(updated_at), updated_at),"
+                        + " error = IF(@once_claim, NULL, error) RETURNING lease_owner";
         };
     }
 
