@@ -5,6 +5,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import javax.sql.DataSource;
 
 /**
@@ -119,6 +120,34 @@ final class EntryStore {
     /** Extends the lease; false when it was lost (taken over after lapsing, or purged). */
     boolean renew(String keyHash, String owner, long leaseMillis) throws StoreException {
         return update(renew, leaseMillis, namespace, keyHash, owner) == 1;
+    }
+
+    private static final int RENEWALS_PER_STATEMENT = 500;
+
+    /**
+     * Extends these leases, up to {@value #RENEWALS_PER_STATEMENT} in one statement. A claim token is
+     * unique to its key, so "the key is one of these and its owner is one of these" matches exactly the
+     * rows still held, by primary key. Returns how many were extended; the others were lost.
+     */
+    int renew(List<LeaseKeeper.Held> leases, long leaseMillis) throws StoreException {
+        int renewed = 0;
+        for (int from = 0; from < leases.size(); from += RENEWALS_PER_STATEMENT) {
+            List<LeaseKeeper.Held> batch = leases.subList(from, Math.min(leases.size(), from + RENEWALS_PER_STATEMENT));
+            String marks = String.join(", ", java.util.Collections.nCopies(batch.size(), "?"));
+            Object[] params = new Object[2 + 2 * batch.size()];
+            params[0] = leaseMillis;
+            params[1] = namespace;
+            for (int i = 0; i < batch.size(); i++) {
+                params[2 + i] = batch.get(i).keyHash;
+                params[2 + batch.size() + i] = batch.get(i).token;
+            }
+            renewed += update(
+                    "UPDATE " + table + " SET lease_until = " + dialect.now
+                            + " + ? WHERE namespace = ? AND key_hash IN (" + marks + ") AND lease_owner IN (" + marks
+                            + ")",
+                    params);
+        }
+        return renewed;
     }
 
     /**

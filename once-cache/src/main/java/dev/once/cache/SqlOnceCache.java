@@ -84,7 +84,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 config.dataSource, dialect, config.table, config.namespace, notify ? channel : null, breaker);
         if (config.createTable) store.createTableIfAbsent();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
-        this.leases = new LeaseKeeper(config.lease.toMillis());
+        this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));
         this.near = new NearCache<>(config.nearCacheSize, config.nearCacheMaxAge.toNanos(), this::listening);
         this.subscriber = new NotifyListener.Subscriber(this::onNotification, this::onMissedNotifications);
         this.listener = notify
@@ -360,22 +360,33 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private CacheResult<V> leadHoldingLease(
             String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
             throws Exception {
-        long deadline = System.nanoTime() + config.loadTimeout.toNanos();
-        LeaseKeeper.Held held = leases.keep(() -> {
-            if (System.nanoTime() - deadline < 0) return store.renew(hash, token, config.lease.toMillis());
+        LeaseKeeper.Held held = leases.keep(token, hash, config.loadTimeout.toNanos(), () -> {
             String error =
                     "the loader for key " + key + " did not return within " + config.loadTimeout + " (loadTimeout)";
             log.warn("once-cache: {}; its lease is released", error);
-            store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
-            return false;
+            try {
+                store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
+            } catch (StoreException e) {
+                log.debug("could not release a timed-out load's claim; it lapses with its lease", e);
+            }
         });
+        try { // the lease is kept until the final write is done: a write queued behind a busy pool must not find it
+            // lapsed
+            return loadAndStore(key, hash, token, loader, previous, failedRounds, refresh);
+        } finally {
+            held.stop();
+        }
+    }
+
+    private CacheResult<V> loadAndStore(
+            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
+            throws Exception {
         V value;
         byte[] bytes;
         try {
             try {
                 value = load(loader, previous);
             } catch (Bypass pass) {
-                held.stop();
                 store.complete(
                         hash,
                         token,
@@ -396,7 +407,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 throw new CacheLoadException(error, null);
             }
         } catch (Exception | Error failure) {
-            held.stop();
             try {
                 String error = describe(failure);
                 if (config.negativeTtl.isZero() || refresh)
@@ -408,7 +418,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             }
             throw failure;
         }
-        held.stop();
         try {
             long ttl = freshMillis(value);
             long writtenAt = near.generation();
