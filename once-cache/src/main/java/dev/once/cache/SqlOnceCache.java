@@ -1,12 +1,8 @@
 package dev.once.cache;
 
 import dev.once.jdbc.SqlErrors;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.HexFormat;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -36,11 +32,15 @@ import org.slf4j.LoggerFactory;
  *       writes the value only if it still holds the lease (fencing), and NOTIFYs the key.
  *   <li><b>Wait.</b> Others wait for the key's signal, woken by NOTIFY (PostgreSQL) or by polling with
  *       backoff, and re-read. A waiter that finds the lease lapsed (the leader died) claims the key itself.
- *   <li><b>Failure.</b> A failing leader releases the claim with the error text (or, opt-in, caches the
- *       failure for {@code negativeTtl}); its in-process callers get the exception, other processes'
- *       waiters claim and retry, giving up after {@code failedRoundsBeforeError} failed rounds.
- *   <li><b>Database down.</b> Fail open (default): the loader is called directly, still once per key
- *       per process; a warning is logged once per outage, and caching resumes by itself.
+ *   <li><b>Failure.</b> A failing leader releases the claim with the error text and its round number
+ *       (or, opt-in, caches the failure for {@code negativeTtl}); its in-process callers get the
+ *       exception, other processes' waiters claim and retry until the round passes {@code
+ *       failedRoundsBeforeError}, then get the error. {@link Leader} holds the leader's part.
+ *   <li><b>Database down.</b> Every statement is bounded by {@code storeTimeout}; the first outage opens
+ *       the {@link StoreBreaker} and later calls skip the database until its probe reaches it. Fail open
+ *       (default): the loader is called directly, still once per key per process (the first caller's
+ *       answer is shared). An error of a statement (a missing table) is an error, not an outage, and a
+ *       loader's own exception is never taken for the store's.
  * </ol>
  * Invariants: a fresh value is never overwritten except by a purge; a leader whose lease was taken
  * over writes nothing; a lease lives only while its leader is alive (renewals), so a crash costs
@@ -57,6 +57,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final NearCache<V> near;
     private final Waiters waiters = new Waiters();
     private final LeaseKeeper leases;
+    private final Leader<V> leader;
     private final NotifyListener listener;
     private final Janitor janitor;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -64,7 +65,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final String process = Long.toString(ProcessHandle.current().pid(), 36) + "-"
             + Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
     private final AtomicLong claims = new AtomicLong();
-    private final ConcurrentHashMap<String, String> leading = new ConcurrentHashMap<>(); // claim token -> key hash
     private final StoreBreaker breaker;
     private volatile boolean closed;
     private final String channel;
@@ -86,6 +86,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));
         this.near = new NearCache<>(config.nearCacheSize, config.nearCacheMaxAge.toNanos(), this::listening);
+        this.leader = new Leader<>(config, store, metrics, near, leases, waiters);
         this.subscriber = new NotifyListener.Subscriber(this::onNotification, this::onMissedNotifications);
         this.listener = notify
                 ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
@@ -127,14 +128,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     @Override
     public java.util.Optional<CacheResult<V>> peek(String key) {
         Objects.requireNonNull(key, "key");
-        String hash = hash(key);
+        String hash = KeyHash.of(key);
         V nearValue = near.get(hash);
         if (nearValue != null) return java.util.Optional.of(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
         Entry e;
         try {
             e = store.read(hash);
         } catch (StoreException ex) {
-            if (!config.failOpen || !ex.outage()) throw storeFailed(ex);
+            if (!config.failOpen || !ex.outage()) throw StoreException.toCaller(ex);
             return java.util.Optional.empty();
         }
         if (e == null || e.state() != Entry.READY || e.value() == null) return java.util.Optional.empty();
@@ -156,7 +157,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
         if (closed) return CompletableFuture.failedFuture(new CacheLoadException("the cache is closed", null));
-        String hash = hash(key);
+        String hash = KeyHash.of(key);
         V nearValue = near.get(hash);
         if (nearValue != null) {
             metrics.nearHit.increment();
@@ -214,29 +215,23 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         try (Waiters.Done ignored = () -> waiters.forget(hash)) {
             return protocol(key, hash, loader);
         } catch (StoreException e) {
-            if (!e.outage()) throw storeFailed(e); // the statement failed, the database did not: no loader call
+            if (!e.outage())
+                throw StoreException.toCaller(e); // the statement failed, the database did not: no loader call
             return failOpen(loader, e);
         }
     }
 
     /** The database is unreachable: load without it (one call per key per process), or fail closed. */
     private CacheResult<V> failOpen(Reloader<V> loader, StoreException e) throws Exception {
-        if (!config.failOpen) throw storeFailed(e);
+        if (!config.failOpen) throw StoreException.toCaller(e);
         metrics.failOpen.increment();
-        return new CacheResult<>(load(loader, null), CacheResult.Source.BYPASS);
-    }
-
-    private CacheLoadException storeFailed(StoreException e) {
-        if (e == null || e.outage())
-            return new CacheLoadException(
-                    "the cache table is unreachable" + (e == null ? "" : ": " + e.getMessage()), e);
-        return new CacheLoadException(e.getMessage(), e);
+        return new CacheResult<>(leader.load(loader, null), CacheResult.Source.BYPASS);
     }
 
     /** Loads without the cache, taking the value out of a {@link Bypass}. */
     private V loadOrPass(Reloader<V> loader) throws Exception {
         try {
-            return load(loader, null);
+            return leader.load(loader, null);
         } catch (Bypass b) {
             return passed(b);
         }
@@ -289,12 +284,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 boolean stale = previous != null && e.now() < e.expiresAt() + staleWindowMillis(previous);
                 if (stale) { // serve the old value; this process refreshes it in the background
                     metrics.stale.increment();
-                    executor.execute(() -> refresh(key, hash, token, loader, previous));
+                    executor.execute(() -> leader.refresh(key, hash, token, loader, previous));
                     return new CacheResult<>(previous, CacheResult.Source.STALE);
                 }
                 if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
                 if (waitStarted == 0) metrics.miss.increment();
-                return lead(key, hash, token, loader, previous, failedRounds, false);
+                return leader.lead(key, hash, token, loader, previous, failedRounds, false);
             }
             if (e != null && e.fresh()) {
                 if (e.state() == Entry.PASS) throw passThrough(loader);
@@ -339,133 +334,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 null);
     }
 
-    /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
-    private CacheResult<V> lead(
-            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
-            throws Exception {
-        leading.put(token, hash);
-        try {
-            return leadHoldingLease(key, hash, token, loader, previous, failedRounds, refresh);
-        } finally {
-            leading.remove(token);
-        }
-    }
-
-    /**
-     * Loads under a lease renewed until the loader returns or {@code loadTimeout} passes; then the lease
-     * is released as a failed round, so waiters are not held by a hung loader (whose write is fenced off).
-     * A failure is recorded as round {@code failedRounds + 1}; a failed refresh leaves the stale value in
-     * place instead of a cached failure.
-     */
-    private CacheResult<V> leadHoldingLease(
-            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
-            throws Exception {
-        LeaseKeeper.Held held = leases.keep(token, hash, config.loadTimeout.toNanos(), () -> {
-            String error =
-                    "the loader for key " + key + " did not return within " + config.loadTimeout + " (loadTimeout)";
-            log.warn("once-cache: {}; its lease is released", error);
-            try {
-                store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
-            } catch (StoreException e) {
-                log.debug("could not release a timed-out load's claim; it lapses with its lease", e);
-            }
-        });
-        try { // the lease is kept until the final write is done: a write queued behind a busy pool must not find it
-            // lapsed
-            return loadAndStore(key, hash, token, loader, previous, failedRounds, refresh);
-        } finally {
-            held.stop();
-        }
-    }
-
-    private CacheResult<V> loadAndStore(
-            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
-            throws Exception {
-        V value;
-        byte[] bytes;
-        try {
-            try {
-                value = load(loader, previous);
-            } catch (Bypass pass) {
-                store.complete(
-                        hash,
-                        token,
-                        Entry.PASS,
-                        null,
-                        "pass-through",
-                        pass.remember().toMillis());
-                notifyKey(hash);
-                throw pass;
-            }
-            if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
-            bytes = codec.encode(value);
-            if (bytes.length > config.maxValueBytes) {
-                metrics.oversized.increment();
-                String error = "the value for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
-                        + config.maxValueBytes + " (maxValueBytes): the loader's answer was not stored and is lost";
-                log.warn("once-cache: {}", error);
-                throw new CacheLoadException(error, null);
-            }
-        } catch (Exception | Error failure) {
-            try {
-                String error = describe(failure);
-                if (config.negativeTtl.isZero() || refresh)
-                    store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
-                else store.complete(hash, token, Entry.FAILED, null, error, config.negativeTtl.toMillis());
-                notifyKey(hash);
-            } catch (StoreException e) {
-                failure.addSuppressed(e);
-            }
-            throw failure;
-        }
-        try {
-            long ttl = freshMillis(value);
-            long writtenAt = near.generation();
-            if (store.complete(hash, token, Entry.READY, bytes, null, ttl)) {
-                notifyKey(hash);
-                if (ttl > 0) near.put(hash, value, ttl, writtenAt);
-            } else {
-                metrics.leaseLost.increment(); // fenced: a newer leader's value stands
-            }
-        } catch (StoreException e) {
-            if (!config.failOpen) throw storeFailed(e);
-            log.warn(
-                    "once-cache could not store the value for key {} ({}); returning it uncached", key, e.getMessage());
-        }
-        return new CacheResult<>(value, CacheResult.Source.MISS);
-    }
-
-    private V load(Reloader<V> loader, V previous) throws Exception {
-        try {
-            V v = loader.load(previous);
-            metrics.loadSuccess.increment();
-            return v;
-        } catch (Bypass pass) {
-            metrics.loadSuccess.increment();
-            throw pass;
-        } catch (Exception | Error e) {
-            metrics.loadFailure.increment();
-            throw e;
-        }
-    }
-
-    /** Stale-while-revalidate: this process won the claim; it reloads while everyone serves the old value. */
-    private void refresh(String key, String hash, String token, Reloader<V> loader, V previous) {
-        try {
-            lead(key, hash, token, loader, previous, 0, true);
-        } catch (Bypass pass) {
-            // not stored: the stale value stays until the key is claimed again
-        } catch (Exception e) {
-            log.warn("once-cache could not refresh key {}: {}", key, e.getMessage());
-        }
-    }
-
-    private long freshMillis(V value) {
-        return config.expiry == null
-                ? config.ttl.toMillis()
-                : Math.max(0, config.expiry.freshFor(value).toMillis());
-    }
-
     /**
      * The entry's expired value when it is still inside its stale window, else null. Decoded only when
      * the window depends on the value or is open: waiters come here on every round of their wait.
@@ -481,11 +349,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return config.expiry == null
                 ? config.staleWhileRevalidate.toMillis()
                 : Math.max(0, config.expiry.staleWhileRevalidate(value).toMillis());
-    }
-
-    /** Wakes this process's waiters; other processes hear the NOTIFY sent with the write itself. */
-    private void notifyKey(String hash) {
-        waiters.wake(hash);
     }
 
     /** True while purges reach this process: PostgreSQL with NOTIFY, its listener connected. */
@@ -518,7 +381,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public void purge(String key) {
-        String hash = hash(key);
+        String hash = KeyHash.of(key);
         near.invalidate(hash);
         try {
             store.purge(hash);
@@ -541,48 +404,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     public void close() {
         closed = true;
         leases.close();
-        // Loads still running lose their claims now rather than when their lease lapses: other processes
-        // take the keys over at once. The abandoned loads' writes are then fenced off.
-        leading.forEach((token, hash) -> {
-            try {
-                store.release(hash, token, "the leading process shut down");
-            } catch (StoreException e) {
-                log.debug("could not release a claim on close; it lapses with its lease", e);
-            }
-        });
+        leader.releaseAll();
         if (listener != null) NotifyListener.unsubscribe(config.dataSource, channel, subscriber);
         if (janitor != null) janitor.close();
         breaker.close();
         executor.shutdown();
-    }
-
-    /**
-     * A prototype cloned per hash. A thread-local digest measured 134 ns against 144 ns for a clone
-     * (once-jmh KeyHashBench), but the proxy runs each request on a new virtual thread, where a
-     * thread-local starts empty: a fresh {@code getInstance} (185 ns) and a thread-local map each time.
-     */
-    private static final MessageDigest SHA256;
-
-    static {
-        try {
-            SHA256 = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this JVM has no SHA-256", e);
-        }
-    }
-
-    static String hash(String key) {
-        try {
-            MessageDigest digest = (MessageDigest) SHA256.clone();
-            return HexFormat.of().formatHex(digest.digest(key.getBytes(StandardCharsets.UTF_8)));
-        } catch (CloneNotSupportedException e) {
-            throw new IllegalStateException("SHA-256 digest cannot be cloned", e);
-        }
-    }
-
-    private static String describe(Throwable t) {
-        String m = t.getMessage();
-        return t.getClass().getName() + (m == null ? "" : ": " + (m.length() > 1000 ? m.substring(0, 1000) : m));
     }
 
     private static RuntimeException unwrap(Throwable t) {

@@ -17,4 +17,12 @@ final class StoreException extends Exception {
     boolean outage() {
         return outage;
     }
+
+    /** What the cache's caller gets for it (null: the breaker was open, nothing was tried). */
+    static CacheLoadException toCaller(StoreException e) {
+        if (e == null || e.outage())
+            return new CacheLoadException(
+                    "the cache table is unreachable" + (e == null ? "" : ": " + e.getMessage()), e);
+        return new CacheLoadException(e.getMessage(), e);
+    }
 }

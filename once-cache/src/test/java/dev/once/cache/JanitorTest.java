@@ -30,7 +30,7 @@ class JanitorTest {
         String ns = TestDatabases.newTable("ns");
         OnceCache.builder(TestDatabases.shared(db)).build().close(); // the table exists
         EntryStore store = OnceCacheTest.store(db, ns);
-        String hash = SqlOnceCache.hash("k");
+        String hash = KeyHash.of("k");
         assertThat(store.claim(hash, "k", "old", 5_000)).isTrue();
         assertThat(store.complete(hash, "old", Entry.READY, "v".getBytes(), null, -60_000))
                 .isTrue(); // long expired
@@ -62,11 +62,10 @@ class JanitorTest {
         String ns = TestDatabases.newTable("ns");
         OnceCache.builder(TestDatabases.shared(db)).build().close();
         EntryStore store = OnceCacheTest.store(db, ns);
-        String hash = SqlOnceCache.hash("k");
+        String hash = KeyHash.of("k");
         assertThat(store.claim(hash, "k", "leader", 5_000)).isTrue();
         assertThat(store.release(hash, "leader", "the loader failed")).isTrue();
-        assertThat(store.claim(SqlOnceCache.hash("live"), "live", "other", 60_000))
-                .isTrue(); // leased: kept
+        assertThat(store.claim(KeyHash.of("live"), "live", "other", 60_000)).isTrue(); // leased: kept
         Thread.sleep(50);
         assertThat(store.deleteExpired(10, Janitor.BATCH)).isEqualTo(1);
         assertThat(rows(db, ns)).isEqualTo(1);

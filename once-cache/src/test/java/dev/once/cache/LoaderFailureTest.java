@@ -85,7 +85,7 @@ class LoaderFailureTest {
         String ns = TestDatabases.newTable("ns");
         OnceCache.builder(TestDatabases.shared(db)).build().close();
         EntryStore store = OnceCacheTest.store(db, ns);
-        String hash = SqlOnceCache.hash("k");
+        String hash = KeyHash.of("k");
         assertThat(store.claim(hash, "k", "first", 5_000)).isTrue();
         assertThat(store.release(hash, "first", "boom")).isTrue();
         assertThat(store.read(hash).error()).contains("boom");
