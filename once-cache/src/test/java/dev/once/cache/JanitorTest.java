@@ -28,7 +28,6 @@ class JanitorTest {
     void deleteExpired_rowClaimedWhileTheDeleteWaits_notDeleted() throws Exception {
         Db db = Db.POSTGRES;
         String ns = TestDatabases.newTable("ns");
-        OnceCache.builder(TestDatabases.shared(db)).build().close(); // the table exists
         EntryStore store = OnceCacheTest.store(db, ns);
         String hash = KeyHash.of("k");
         assertThat(store.claim(hash, "k", "old", 5_000)).isTrue();
@@ -60,7 +59,6 @@ class JanitorTest {
     @EnumSource(Db.class)
     void deleteExpired_rowReleasedAfterFailure_deleted(Db db) throws Exception {
         String ns = TestDatabases.newTable("ns");
-        OnceCache.builder(TestDatabases.shared(db)).build().close();
         EntryStore store = OnceCacheTest.store(db, ns);
         String hash = KeyHash.of("k");
         assertThat(store.claim(hash, "k", "leader", 5_000)).isTrue();

@@ -83,7 +83,6 @@ class LoaderFailureTest {
     @EnumSource(Db.class)
     void claim_clearsThePreviousError(Db db) throws Exception {
         String ns = TestDatabases.newTable("ns");
-        OnceCache.builder(TestDatabases.shared(db)).build().close();
         EntryStore store = OnceCacheTest.store(db, ns);
         String hash = KeyHash.of("k");
         assertThat(store.claim(hash, "k", "first", 5_000)).isTrue();

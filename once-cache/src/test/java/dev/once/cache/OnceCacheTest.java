@@ -29,6 +29,7 @@ class OnceCacheTest {
 
     /** The cache table's statements on their own, for tests that play a leader or a janitor by hand. */
     static EntryStore store(Db db, String namespace) throws SQLException {
+        OnceCache.builder(TestDatabases.shared(db)).build().close(); // the table exists
         try (var c = TestDatabases.connect(db)) {
             return new EntryStore(
                     TestDatabases.shared(db),
@@ -66,28 +67,36 @@ class OnceCacheTest {
     void get_manyThreadsOneKey_oneLoaderCall(Db db) throws Exception {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         AtomicInteger calls = new AtomicInteger();
-        List<String> results = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<String> results;
         try (OnceCache<String> cache = builder(db, registry).build()) {
-            CountDownLatch start = new CountDownLatch(1);
-            List<Thread> threads = new ArrayList<>();
-            for (int i = 0; i < 16; i++) {
-                threads.add(Thread.ofPlatform().start(() -> {
-                    try {
-                        start.await();
-                        results.add(cache.get("k", () -> {
-                            Thread.sleep(100);
-                            return "v" + calls.incrementAndGet();
-                        }));
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }));
-            }
-            start.countDown();
-            for (Thread t : threads) t.join();
+            results = sixteenThreadsAtOnce(cache, () -> {
+                Thread.sleep(100);
+                return "v" + calls.incrementAndGet();
+            });
         }
         assertThat(calls).hasValue(1);
         assertThat(results).hasSize(16).containsOnly("v1");
+    }
+
+    /** Sixteen threads released together ask for key "k"; their answers. */
+    static List<String> sixteenThreadsAtOnce(OnceCache<String> cache, java.util.concurrent.Callable<String> loader)
+            throws InterruptedException {
+        List<String> results = java.util.Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch start = new CountDownLatch(1);
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                try {
+                    start.await();
+                    results.add(cache.get("k", loader));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+        }
+        start.countDown();
+        for (Thread t : threads) t.join(60_000);
+        return results;
     }
 
     @ParameterizedTest
