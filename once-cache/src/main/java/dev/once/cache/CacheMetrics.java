@@ -8,7 +8,7 @@ import java.time.Duration;
 /**
  * The cache's meters, tagged with its namespace: {@code once.cache.requests} by result (hit, near_hit,
  * miss, coalesced_local, coalesced_remote, stale, negative_hit, fail_open), {@code once.cache.loads} by
- * outcome, {@code once.cache.lease.takeovers}, {@code once.cache.lease.lost} and the {@code
+ * outcome, {@code once.cache.lease.takeovers}, {@code once.cache.lease.lost}, {@code once.cache.values.oversized} and the {@code
  * once.cache.wait} histogram of cross-process waits.
  */
 final class CacheMetrics {
@@ -24,6 +24,7 @@ final class CacheMetrics {
     final Counter loadFailure;
     final Counter takeovers;
     final Counter leaseLost;
+    final Counter oversized;
     final Timer wait;
 
     CacheMetrics(MeterRegistry registry, String namespace) {
@@ -52,6 +53,10 @@ final class CacheMetrics {
         leaseLost = Counter.builder("once.cache.lease.lost")
                 .tag("namespace", namespace)
                 .description("leaders whose lease was taken over before they wrote")
+                .register(registry);
+        oversized = Counter.builder("once.cache.values.oversized")
+                .tag("namespace", namespace)
+                .description("loaded values over maxValueBytes, returned to no one and not stored")
                 .register(registry);
         wait = Timer.builder("once.cache.wait")
                 .tag("namespace", namespace)

@@ -29,4 +29,30 @@ record Entry(int state, byte[] value, String error, long expiresAt, String lease
     long remainingMillis() {
         return expiresAt - now;
     }
+
+    private static final String ROUND = "round ";
+
+    /**
+     * A released row's error, numbered: the leader that fails round {@code round} writes it, and a waiter
+     * that reads it knows how many leaders in a row have failed, in whichever processes, whatever the text.
+     */
+    static String failedRound(int round, String error) {
+        return ROUND + round + ": " + error;
+    }
+
+    /** How many leaders in a row failed before this row was released; 0 when none did (a shutdown, a crash). */
+    int failedRound() {
+        if (error == null || !error.startsWith(ROUND)) return 0;
+        int colon = error.indexOf(": ", ROUND.length());
+        try {
+            return colon < 0 ? 0 : Integer.parseInt(error.substring(ROUND.length(), colon));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    /** The error without its round number. */
+    String failure() {
+        return failedRound() == 0 ? error : error.substring(error.indexOf(": ") + 2);
+    }
 }

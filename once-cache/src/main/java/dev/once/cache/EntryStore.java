@@ -5,6 +5,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import javax.sql.DataSource;
 
 /**
@@ -26,14 +27,22 @@ final class EntryStore {
     private final String purgeAll;
     private final String deleteExpired;
     private final String notifyChannel;
+    private final StoreBreaker breaker;
     private volatile Boolean changeIsolation;
 
     /**
      * @param notifyChannel PostgreSQL channel to NOTIFY when a key is written or released, in the same
      *     statement; null for none
      */
-    EntryStore(DataSource dataSource, StoreDialect dialect, String table, String namespace, String notifyChannel) {
+    EntryStore(
+            DataSource dataSource,
+            StoreDialect dialect,
+            String table,
+            String namespace,
+            String notifyChannel,
+            StoreBreaker breaker) {
         this.dataSource = dataSource;
+        this.breaker = breaker;
         this.dialect = dialect;
         this.table = table;
         this.namespace = namespace;
@@ -53,7 +62,11 @@ final class EntryStore {
         this.purgeAll = "DELETE FROM " + table + " WHERE namespace = ?";
         this.deleteExpired = dialect.deleteExpired(table);
         this.notifyChannel = notifyChannel;
+        breaker.probeWith(() -> readNow(PROBE_KEY));
     }
+
+    /** The key the breaker's probe reads: no key hashes to it (hashes are 64 hex digits). */
+    private static final String PROBE_KEY = "probe";
 
     StoreDialect dialect() {
         return dialect;
@@ -64,7 +77,11 @@ final class EntryStore {
     }
 
     /** The row for a key, or null. */
-    Entry read(String keyHash) throws SQLException {
+    Entry read(String keyHash) throws StoreException {
+        return breaker.call(() -> readNow(keyHash));
+    }
+
+    private Entry readNow(String keyHash) throws SQLException {
         try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement(read)) {
             ps.setString(1, namespace);
@@ -84,23 +101,53 @@ final class EntryStore {
     }
 
     /** Tries to become the key's leader; true when {@code owner} now holds the lease. */
-    boolean claim(String keyHash, String keyText, String owner, long leaseMillis) throws SQLException {
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(claim)) {
-            ps.setString(1, namespace);
-            ps.setString(2, keyHash);
-            ps.setString(3, keyText);
-            ps.setString(4, owner);
-            ps.setLong(5, leaseMillis);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && owner.equals(rs.getString(1));
+    boolean claim(String keyHash, String keyText, String owner, long leaseMillis) throws StoreException {
+        return breaker.call(() -> {
+            try (Connection c = connection();
+                    PreparedStatement ps = c.prepareStatement(claim)) {
+                ps.setString(1, namespace);
+                ps.setString(2, keyHash);
+                ps.setString(3, keyText);
+                ps.setString(4, owner);
+                ps.setLong(5, leaseMillis);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() && owner.equals(rs.getString(1));
+                }
             }
-        }
+        });
     }
 
     /** Extends the lease; false when it was lost (taken over after lapsing, or purged). */
-    boolean renew(String keyHash, String owner, long leaseMillis) throws SQLException {
+    boolean renew(String keyHash, String owner, long leaseMillis) throws StoreException {
         return update(renew, leaseMillis, namespace, keyHash, owner) == 1;
+    }
+
+    private static final int RENEWALS_PER_STATEMENT = 500;
+
+    /**
+     * Extends these leases, up to {@value #RENEWALS_PER_STATEMENT} in one statement. A claim token is
+     * unique to its key, so "the key is one of these and its owner is one of these" matches exactly the
+     * rows still held, by primary key. Returns how many were extended; the others were lost.
+     */
+    int renew(List<LeaseKeeper.Held> leases, long leaseMillis) throws StoreException {
+        int renewed = 0;
+        for (int from = 0; from < leases.size(); from += RENEWALS_PER_STATEMENT) {
+            List<LeaseKeeper.Held> batch = leases.subList(from, Math.min(leases.size(), from + RENEWALS_PER_STATEMENT));
+            String marks = String.join(", ", java.util.Collections.nCopies(batch.size(), "?"));
+            Object[] params = new Object[2 + 2 * batch.size()];
+            params[0] = leaseMillis;
+            params[1] = namespace;
+            for (int i = 0; i < batch.size(); i++) {
+                params[2 + i] = batch.get(i).keyHash;
+                params[2 + batch.size() + i] = batch.get(i).token;
+            }
+            renewed += update(
+                    "UPDATE " + table + " SET lease_until = " + dialect.now
+                            + " + ? WHERE namespace = ? AND key_hash IN (" + marks + ") AND lease_owner IN (" + marks
+                            + ")",
+                    params);
+        }
+        return renewed;
     }
 
     /**
@@ -108,58 +155,68 @@ final class EntryStore {
      * a leader whose lease was taken over cannot overwrite the newer leader's value (fencing).
      */
     boolean complete(String keyHash, String owner, int state, byte[] value, String error, long ttlMillis)
-            throws SQLException {
+            throws StoreException {
         return write(complete, keyHash, state, value, error, ttlMillis, namespace, keyHash, owner);
     }
 
     /** Frees the lease without a value, recording why, so a waiter can claim and retry. */
-    boolean release(String keyHash, String owner, String error) throws SQLException {
+    boolean release(String keyHash, String owner, String error) throws StoreException {
         return write(release, keyHash, error, namespace, keyHash, owner);
     }
 
-    void purge(String keyHash) throws SQLException {
-        update(purge, namespace, keyHash);
+    /** Deletes the key; with NOTIFY, the purge notice commits with the delete, in the same statement. */
+    void purge(String keyHash) throws StoreException {
+        if (notifyChannel == null) update(purge, namespace, keyHash);
+        else notifying(purge, "p/" + namespace + "/" + keyHash, true, namespace, keyHash);
     }
 
-    void purgeAll() throws SQLException {
-        update(purgeAll, namespace);
+    void purgeAll() throws StoreException {
+        if (notifyChannel == null) update(purgeAll, namespace);
+        else notifying(purgeAll, "P/" + namespace + "/*", true, namespace);
     }
 
-    /** Deletes at most {@code limit} rows that expired more than {@code graceMillis} ago; returns how many. */
-    int deleteExpired(long graceMillis, int limit) throws SQLException {
-        return update(deleteExpired, namespace, graceMillis, limit);
+    /** Deletes at most {@code limit} rows expired (or released empty) more than {@code graceMillis} ago; returns how many. */
+    int deleteExpired(long graceMillis, int limit) throws StoreException {
+        return dialect == StoreDialect.MARIADB
+                ? update(deleteExpired, namespace, graceMillis, graceMillis, limit)
+                : update(
+                        deleteExpired, namespace, graceMillis, graceMillis, namespace, graceMillis, graceMillis, limit);
     }
 
     /** An UPDATE of one row; on PostgreSQL with NOTIFY, the notification goes in the same statement. */
-    private boolean write(String sql, String keyHash, Object... params) throws SQLException {
+    private boolean write(String sql, String keyHash, Object... params) throws StoreException {
         if (notifyChannel == null) return update(sql, params) == 1;
-        String notifying = "WITH u AS (" + sql + " RETURNING 1) SELECT pg_notify(?, ?) FROM u";
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(notifying)) {
-            for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
-            ps.setString(params.length + 1, notifyChannel);
-            ps.setString(params.length + 2, "k/" + namespace + "/" + keyHash);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
+        return notifying(sql, "k/" + namespace + "/" + keyHash, false, params);
+    }
+
+    /**
+     * The statement and a NOTIFY of {@code payload} as one statement, so neither commits without the
+     * other: only when it changed a row, or {@code always}. True when it changed a row (or always).
+     */
+    private boolean notifying(String sql, String payload, boolean always, Object... params) throws StoreException {
+        String notify = always ? "SELECT pg_notify(?, ?), (SELECT COUNT(*) FROM u)" : "SELECT pg_notify(?, ?) FROM u";
+        String statement = "WITH u AS (" + sql + " RETURNING 1) " + notify;
+        return breaker.call(() -> {
+            try (Connection c = connection();
+                    PreparedStatement ps = c.prepareStatement(statement)) {
+                for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
+                ps.setString(params.length + 1, notifyChannel);
+                ps.setString(params.length + 2, payload);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next();
+                }
             }
-        }
+        });
     }
 
-    private int update(String sql, Object... params) throws SQLException {
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
-            return ps.executeUpdate();
-        }
-    }
-
-    /** Runs a statement (e.g. NOTIFY) on a pooled connection. */
-    void execute(String sql, String... params) throws SQLException {
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < params.length; i++) ps.setString(i + 1, params[i]);
-            ps.execute();
-        }
+    private int update(String sql, Object... params) throws StoreException {
+        return breaker.call(() -> {
+            try (Connection c = connection();
+                    PreparedStatement ps = c.prepareStatement(sql)) {
+                for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
+                return ps.executeUpdate();
+            }
+        });
     }
 
     /**

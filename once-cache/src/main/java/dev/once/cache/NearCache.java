@@ -3,16 +3,30 @@ package dev.once.cache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
-/** The optional in-process copy of fresh values, each kept no longer than its remaining TTL. */
+/**
+ * The optional in-process copy of fresh values, each kept no longer than its remaining TTL, and no
+ * longer than {@code maxAge} unless purges are being broadcast to it right now.
+ *
+ * <p>A value read from the table before a purge must not be put here after the purge was applied: a
+ * caller takes {@link #generation()} before its read and passes it to {@link #put}; every invalidation
+ * moves the generation first and removes second, and a put re-checks the generation after writing, so
+ * one of the two always undoes the stale put.
+ */
 final class NearCache<V> {
     private record Held<V>(V value, long ttlNanos) {}
 
     private final Cache<String, Held<V>> cache;
     private final long maxAgeNanos;
+    private final BooleanSupplier broadcast;
+    private final AtomicLong generation = new AtomicLong();
 
-    NearCache(long maxEntries, long maxAgeNanos) {
+    /** @param broadcast true while purges reach this process (PostgreSQL LISTEN up); entries then need no age cap */
+    NearCache(long maxEntries, long maxAgeNanos, BooleanSupplier broadcast) {
         this.maxAgeNanos = maxAgeNanos;
+        this.broadcast = broadcast;
         this.cache = maxEntries == 0
                 ? null
                 : Caffeine.newBuilder()
@@ -42,16 +56,26 @@ final class NearCache<V> {
         return held == null ? null : held.value;
     }
 
-    void put(String keyHash, V value, long remainingMillis) {
-        if (cache == null || remainingMillis <= 0) return;
-        cache.put(keyHash, new Held<>(value, Math.min(maxAgeNanos, remainingMillis * 1_000_000)));
+    /** Taken before reading the value that will be put. */
+    long generation() {
+        return generation.get();
+    }
+
+    /** Keeps the value unless an invalidation happened since {@code readAt} was taken. */
+    void put(String keyHash, V value, long remainingMillis, long readAt) {
+        if (cache == null || remainingMillis <= 0 || generation.get() != readAt) return;
+        long cap = broadcast.getAsBoolean() ? Long.MAX_VALUE : maxAgeNanos;
+        cache.put(keyHash, new Held<>(value, Math.min(cap, remainingMillis * 1_000_000)));
+        if (generation.get() != readAt) cache.invalidate(keyHash);
     }
 
     void invalidate(String keyHash) {
+        generation.incrementAndGet();
         if (cache != null) cache.invalidate(keyHash);
     }
 
     void invalidateAll() {
+        generation.incrementAndGet();
         if (cache != null) cache.invalidateAll();
     }
 }

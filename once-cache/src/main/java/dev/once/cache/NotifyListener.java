@@ -21,12 +21,16 @@ import org.slf4j.LoggerFactory;
  * them, that LISTENs on the table's channel and hands each payload to the caches, which wake the
  * waiting futures of that key. The connection is opened outside the pool when the data source tells
  * its URL (HikariCP and most pools do), so it never takes a pool slot. On a broken connection it
- * reconnects with backoff and asks the caches to wake every waiter, since notifications sent meanwhile
- * are lost; polling remains the safety net throughout.
+ * reconnects with backoff; notifications sent meanwhile are lost, so the caches hear of the gap when the
+ * connection breaks and again when it is back (they then clear their near caches and wake every
+ * waiter); polling remains the safety net throughout.
  */
 final class NotifyListener implements AutoCloseable {
-    /** What a cache hears. */
-    record Subscriber(Consumer<String> onPayload, Runnable onReconnect) {}
+    /**
+     * What a cache hears: each payload, and {@code onGap} when notifications may have been missed (the
+     * connection was lost, or is back after a loss).
+     */
+    record Subscriber(Consumer<String> onPayload, Runnable onGap) {}
 
     private record Key(DataSource dataSource, String channel) {}
 
@@ -39,7 +43,7 @@ final class NotifyListener implements AutoCloseable {
                 new Key(dataSource, channel),
                 k -> new NotifyListener(opener != null ? opener : outsidePool(dataSource), channel));
         l.subscribers.add(subscriber);
-        if (l.listening) subscriber.onReconnect().run();
+        if (l.listening) subscriber.onGap().run();
         return l;
     }
 
@@ -120,7 +124,7 @@ final class NotifyListener implements AutoCloseable {
                 PGConnection pg = c.unwrap(PGConnection.class);
                 listening = true;
                 backoff = 100;
-                for (Subscriber sub : subscribers) sub.onReconnect().run();
+                for (Subscriber sub : subscribers) sub.onGap().run();
                 while (!closed) {
                     PGNotification[] notifications = pg.getNotifications(500);
                     if (notifications == null) continue;
@@ -131,6 +135,7 @@ final class NotifyListener implements AutoCloseable {
             } catch (SQLException | RuntimeException e) {
                 listening = false;
                 if (closed) return;
+                for (Subscriber sub : subscribers) sub.onGap().run();
                 log.warn(
                         "once-cache listener on {} lost its connection ({}); reconnecting in {} ms",
                         channel,

@@ -54,6 +54,14 @@ public interface OnceCache<V> extends AutoCloseable {
     /** {@link #get} without blocking the caller; the load runs on a virtual thread. */
     CompletableFuture<V> getAsync(String key, Callable<? extends V> loader);
 
+    /**
+     * Whether the cache table was reachable at last sight: false from the first call that found the
+     * database unreachable (or slower than {@link OnceCacheBuilder#storeTimeout}) until a background
+     * probe reaches it again. Reads a flag only: it never blocks and never touches the database, so a
+     * health check can call it on every request.
+     */
+    boolean storeAvailable();
+
     /** Removes the key from the table and from every process's near cache. */
     void purge(String key);
 

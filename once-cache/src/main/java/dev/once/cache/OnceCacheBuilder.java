@@ -31,6 +31,8 @@ public final class OnceCacheBuilder<V> {
     Duration pollMin = Duration.ofMillis(2);
     Duration pollMax = Duration.ofMillis(50);
     boolean failOpen = true;
+    Duration storeTimeout = Duration.ofSeconds(1);
+    Duration loadTimeout = Duration.ofMinutes(5);
     boolean createTable = true;
     int maxValueBytes = 4 * 1024 * 1024;
     Duration cleanupInterval = Duration.ofMinutes(5);
@@ -41,6 +43,34 @@ public final class OnceCacheBuilder<V> {
     OnceCacheBuilder(DataSource dataSource, Codec<V> codec) {
         this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
         this.codec = codec;
+    }
+
+    /** The settings as they are now: a cache keeps its own copy, so later changes here never reach it. */
+    private OnceCacheBuilder<V> copy() {
+        OnceCacheBuilder<V> c = new OnceCacheBuilder<>(dataSource, codec);
+        c.namespace = namespace;
+        c.table = table;
+        c.ttl = ttl;
+        c.lease = lease;
+        c.staleWhileRevalidate = staleWhileRevalidate;
+        c.negativeTtl = negativeTtl;
+        c.failedRoundsBeforeError = failedRoundsBeforeError;
+        c.nearCacheSize = nearCacheSize;
+        c.nearCacheMaxAge = nearCacheMaxAge;
+        c.notify = notify;
+        c.listenerConnection = listenerConnection;
+        c.pollMin = pollMin;
+        c.pollMax = pollMax;
+        c.failOpen = failOpen;
+        c.storeTimeout = storeTimeout;
+        c.loadTimeout = loadTimeout;
+        c.createTable = createTable;
+        c.maxValueBytes = maxValueBytes;
+        c.cleanupInterval = cleanupInterval;
+        c.expiry = expiry;
+        c.retainExpired = retainExpired;
+        c.meterRegistry = meterRegistry;
+        return c;
     }
 
     /** How values become bytes: {@link Codec#bytes()}, {@link Codec#string()}, {@link Codec#json(Class)}. */
@@ -156,6 +186,28 @@ public final class OnceCacheBuilder<V> {
         return this;
     }
 
+    /**
+     * The longest the cache waits for the database in one statement, connection included (default 1 s),
+     * whatever the pool's own timeouts: a statement that takes longer counts as an outage. The first
+     * outage opens a breaker: later calls skip the database at once (fail open or closed, see {@link
+     * #failOpen}) until a background probe, every 500 ms with the same bound, reaches it again.
+     */
+    public OnceCacheBuilder<V> storeTimeout(Duration timeout) {
+        this.storeTimeout = positive(timeout, "storeTimeout");
+        return this;
+    }
+
+    /**
+     * The longest a leader's loader may hold the key (default 5 minutes). Past it the lease is released as
+     * a failed round: other processes' waiters retry or give up ({@link #failedRoundsBeforeError}) instead
+     * of waiting on a hung loader for good; its late value is not stored. The loader itself is not
+     * interrupted: bound it with its own timeout as well.
+     */
+    public OnceCacheBuilder<V> loadTimeout(Duration timeout) {
+        this.loadTimeout = positive(timeout, "loadTimeout");
+        return this;
+    }
+
     /** Create the table on first use when it is missing (default true). */
     public OnceCacheBuilder<V> createTable(boolean createTable) {
         this.createTable = createTable;
@@ -202,7 +254,7 @@ public final class OnceCacheBuilder<V> {
     /** Checks the database, creates the table if allowed, and starts the background threads. */
     public OnceCache<V> build() {
         try {
-            return new SqlOnceCache<>(this);
+            return new SqlOnceCache<>(copy());
         } catch (SQLException e) {
             throw new CacheLoadException("cannot start the cache on table " + table + ": " + e.getMessage(), e);
         }

@@ -1,11 +1,8 @@
 package dev.once.cache;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import dev.once.jdbc.SqlErrors;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.HexFormat;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -15,7 +12,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,11 +32,15 @@ import org.slf4j.LoggerFactory;
  *       writes the value only if it still holds the lease (fencing), and NOTIFYs the key.
  *   <li><b>Wait.</b> Others wait for the key's signal, woken by NOTIFY (PostgreSQL) or by polling with
  *       backoff, and re-read. A waiter that finds the lease lapsed (the leader died) claims the key itself.
- *   <li><b>Failure.</b> A failing leader releases the claim with the error text (or, opt-in, caches the
- *       failure for {@code negativeTtl}); its in-process callers get the exception, other processes'
- *       waiters claim and retry, giving up after {@code failedRoundsBeforeError} failed rounds.
- *   <li><b>Database down.</b> Fail open (default): the loader is called directly, still once per key
- *       per process; a warning is logged once per outage, and caching resumes by itself.
+ *   <li><b>Failure.</b> A failing leader releases the claim with the error text and its round number
+ *       (or, opt-in, caches the failure for {@code negativeTtl}); its in-process callers get the
+ *       exception, other processes' waiters claim and retry until the round passes {@code
+ *       failedRoundsBeforeError}, then get the error. {@link Leader} holds the leader's part.
+ *   <li><b>Database down.</b> Every statement is bounded by {@code storeTimeout}; the first outage opens
+ *       the {@link StoreBreaker} and later calls skip the database until its probe reaches it. Fail open
+ *       (default): the loader is called directly, still once per key per process (the first caller's
+ *       answer is shared). An error of a statement (a missing table) is an error, not an outage, and a
+ *       loader's own exception is never taken for the store's.
  * </ol>
  * Invariants: a fresh value is never overwritten except by a purge; a leader whose lease was taken
  * over writes nothing; a lease lives only while its leader is alive (renewals), so a crash costs
@@ -49,7 +49,6 @@ import org.slf4j.LoggerFactory;
 final class SqlOnceCache<V> implements OnceCache<V> {
     private static final Logger log = LoggerFactory.getLogger(SqlOnceCache.class);
     private static final long SAFETY_NET_MILLIS = 1_000;
-    private static final long OUTAGE_RETRY_NANOS = 1_000_000_000L;
 
     private final OnceCacheBuilder<V> config;
     private final EntryStore store;
@@ -58,6 +57,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final NearCache<V> near;
     private final Waiters waiters = new Waiters();
     private final LeaseKeeper leases;
+    private final Leader<V> leader;
     private final NotifyListener listener;
     private final Janitor janitor;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -65,9 +65,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final String process = Long.toString(ProcessHandle.current().pid(), 36) + "-"
             + Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
     private final AtomicLong claims = new AtomicLong();
-    private final ConcurrentHashMap<String, String> leading = new ConcurrentHashMap<>(); // claim token -> key hash
-    private final AtomicBoolean outage = new AtomicBoolean();
-    private volatile long outageUntilNanos;
+    private final StoreBreaker breaker;
+    private volatile boolean closed;
     private final String channel;
     private final NotifyListener.Subscriber subscriber;
 
@@ -77,16 +76,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         StoreDialect dialect;
         try (Connection c = config.dataSource.getConnection()) {
             dialect = StoreDialect.of(c);
+            this.breaker = new StoreBreaker(SqlErrors.of(c), config.storeTimeout.toMillis(), config.table);
         }
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
         this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
-        this.store =
-                new EntryStore(config.dataSource, dialect, config.table, config.namespace, notify ? channel : null);
+        this.store = new EntryStore(
+                config.dataSource, dialect, config.table, config.namespace, notify ? channel : null, breaker);
         if (config.createTable) store.createTableIfAbsent();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
-        this.near = new NearCache<>(config.nearCacheSize, notify ? Long.MAX_VALUE : config.nearCacheMaxAge.toNanos());
-        this.leases = new LeaseKeeper(config.lease.toMillis());
-        this.subscriber = new NotifyListener.Subscriber(this::onNotification, waiters::wakeAll);
+        this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));
+        this.near = new NearCache<>(config.nearCacheSize, config.nearCacheMaxAge.toNanos(), this::listening);
+        this.leader = new Leader<>(config, store, metrics, near, leases, waiters);
+        this.subscriber = new NotifyListener.Subscriber(this::onNotification, this::onMissedNotifications);
         this.listener = notify
                 ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
                 : null;
@@ -127,15 +128,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     @Override
     public java.util.Optional<CacheResult<V>> peek(String key) {
         Objects.requireNonNull(key, "key");
-        String hash = hash(key);
+        String hash = KeyHash.of(key);
         V nearValue = near.get(hash);
         if (nearValue != null) return java.util.Optional.of(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
         Entry e;
         try {
             e = store.read(hash);
-        } catch (SQLException ex) {
-            if (!config.failOpen)
-                throw new CacheLoadException("the cache table is unreachable: " + ex.getMessage(), ex);
+        } catch (StoreException ex) {
+            if (!config.failOpen || !ex.outage()) throw StoreException.toCaller(ex);
             return java.util.Optional.empty();
         }
         if (e == null || e.state() != Entry.READY || e.value() == null) return java.util.Optional.empty();
@@ -143,10 +143,21 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 codec.decode(e.value()), e.fresh() ? CacheResult.Source.HIT : CacheResult.Source.STALE));
     }
 
+    @Override
+    public boolean storeAvailable() {
+        return breaker.available();
+    }
+
+    /**
+     * The first caller of a key in this process resolves it; the others share its result, or, when the
+     * loader said {@link Bypass} (its answer is its caller's alone), load their own. A fail-open answer
+     * is shared: during an outage a key still costs one loader call per process.
+     */
     private CompletableFuture<CacheResult<V>> lookupAsync(String key, Reloader<V> loader, boolean async) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
-        String hash = hash(key);
+        if (closed) return CompletableFuture.failedFuture(new CacheLoadException("the cache is closed", null));
+        String hash = KeyHash.of(key);
         V nearValue = near.get(hash);
         if (nearValue != null) {
             metrics.nearHit.increment();
@@ -156,61 +167,79 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         CompletableFuture<CacheResult<V>> running = inFlight.putIfAbsent(hash, mine);
         if (running != null) {
             metrics.coalescedLocal.increment();
-            return running.thenCompose(r -> switch (r.source()) {
-                case HIT, NEAR_HIT, STALE -> CompletableFuture.completedFuture(r);
-                case MISS, COALESCED ->
-                    CompletableFuture.completedFuture(new CacheResult<>(r.value(), CacheResult.Source.COALESCED));
-                // a pass-through answer is the leader's alone: load our own
-                case BYPASS ->
-                    CompletableFuture.supplyAsync(
-                            () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS), executor);
-            });
+            return running.exceptionallyCompose(t -> cause(t) instanceof Bypass
+                            ? CompletableFuture.supplyAsync(
+                                    () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS), executor)
+                            : CompletableFuture.failedFuture(cause(t)))
+                    .thenApply(r -> switch (r.source()) {
+                        case MISS, COALESCED -> new CacheResult<>(r.value(), CacheResult.Source.COALESCED);
+                        default -> r;
+                    });
         }
+        // Out of the map before completing: a caller that comes after the answer (after a purge, say) must
+        // not join a finished resolution and get its answer.
         Runnable resolve = () -> {
+            CacheResult<V> r;
             try {
-                mine.complete(resolve(key, hash, loader));
+                r = resolve(key, hash, loader);
             } catch (Throwable t) {
-                mine.completeExceptionally(t);
-            } finally {
                 inFlight.remove(hash, mine);
+                mine.completeExceptionally(t);
+                return;
             }
+            inFlight.remove(hash, mine);
+            mine.complete(r);
         };
-        if (async) executor.execute(resolve);
-        else resolve.run(); // the first caller resolves in its own thread: no hand-off on the hit path
-        return mine;
+        if (async) {
+            try {
+                executor.execute(resolve);
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                inFlight.remove(hash, mine);
+                mine.completeExceptionally(new CacheLoadException("the cache is closed", closing));
+            }
+        } else {
+            resolve.run(); // the first caller resolves in its own thread: no hand-off on the hit path
+        }
+        return mine.exceptionally(t -> {
+            if (cause(t) instanceof Bypass b) return new CacheResult<>(passed(b), CacheResult.Source.BYPASS);
+            throw new CompletionException(cause(t));
+        });
+    }
+
+    private static Throwable cause(Throwable t) {
+        return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
 
     private CacheResult<V> resolve(String key, String hash, Reloader<V> loader) throws Exception {
-        if (outage.get() && System.nanoTime() < outageUntilNanos) return loadDirectly(loader);
+        if (!breaker.available()) return failOpen(loader, null);
         try (Waiters.Done ignored = () -> waiters.forget(hash)) {
-            CacheResult<V> r = protocol(key, hash, loader);
-            if (outage.compareAndSet(true, false))
-                log.warn("once-cache: the database is reachable again; caching resumed");
-            return r;
-        } catch (SQLException e) {
-            if (!config.failOpen) throw new CacheLoadException("the cache table is unreachable: " + e.getMessage(), e);
-            if (outage.compareAndSet(false, true)) {
-                log.warn(
-                        "once-cache: the database is unreachable ({}); calling loaders directly until it is back",
-                        e.getMessage());
-            }
-            outageUntilNanos = System.nanoTime() + OUTAGE_RETRY_NANOS;
-            return loadDirectly(loader);
+            return protocol(key, hash, loader);
+        } catch (StoreException e) {
+            if (!e.outage())
+                throw StoreException.toCaller(e); // the statement failed, the database did not: no loader call
+            return failOpen(loader, e);
         }
     }
 
-    private CacheResult<V> loadDirectly(Reloader<V> loader) throws Exception {
+    /** The database is unreachable: load without it (one call per key per process), or fail closed. */
+    private CacheResult<V> failOpen(Reloader<V> loader, StoreException e) throws Exception {
+        if (!config.failOpen) throw StoreException.toCaller(e);
         metrics.failOpen.increment();
-        return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
+        return new CacheResult<>(leader.load(loader, null), CacheResult.Source.BYPASS);
     }
 
     /** Loads without the cache, taking the value out of a {@link Bypass}. */
     private V loadOrPass(Reloader<V> loader) throws Exception {
         try {
-            return load(loader, null);
+            return leader.load(loader, null);
         } catch (Bypass b) {
             return passed(b);
         }
+    }
+
+    /** The key is marked pass-through: this caller loads for itself, and its answer is its own. */
+    private Bypass passThrough(Reloader<V> loader) throws Exception {
+        return new Bypass(loadOrPass(loader), java.time.Duration.ZERO);
     }
 
     private V bypassed(Reloader<V> loader) {
@@ -230,11 +259,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         long pollMillis = config.pollMin.toMillis();
         long waitStarted = 0;
         long waitStartedDb = 0; // the database clock when this caller began waiting for another's load
-        int failedRounds = 0;
-        String lastReleased = null;
         while (true) {
             // While waiting, take the wake-up signal before each read, so a wake-up in between is not lost.
             var signal = waitStarted != 0 ? waiters.signal(hash) : null;
+            long readAt = near.generation();
             Entry e = store.read(hash);
             if (waitStarted != 0
                     && e != null
@@ -247,6 +275,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 metrics.coalescedRemote.increment();
                 return new CacheResult<>(codec.decode(e.value()), CacheResult.Source.COALESCED);
             }
+            int failedRounds = waitStarted != 0 && e != null && !e.leased() ? e.failedRound() : 0;
+            if (failedRounds > config.failedRoundsBeforeError) throw failedElsewhere(key, failedRounds, e.failure());
             String token = e == null || e.claimable() ? process + "-" + claims.incrementAndGet() : null;
             if (token != null && store.claim(hash, key, token, config.lease.toMillis())) {
                 V previous =
@@ -254,24 +284,15 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 boolean stale = previous != null && e.now() < e.expiresAt() + staleWindowMillis(previous);
                 if (stale) { // serve the old value; this process refreshes it in the background
                     metrics.stale.increment();
-                    executor.execute(() -> refresh(key, hash, token, loader, previous));
+                    executor.execute(() -> leader.refresh(key, hash, token, loader, previous));
                     return new CacheResult<>(previous, CacheResult.Source.STALE);
-                }
-                if (waitStarted != 0
-                        && e != null
-                        && e.error() != null
-                        && !e.error().equals(lastReleased)) {
-                    if (++failedRounds > config.failedRoundsBeforeError) {
-                        store.release(hash, token, e.error());
-                        throw failedElsewhere(key, failedRounds, e.error());
-                    }
                 }
                 if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
                 if (waitStarted == 0) metrics.miss.increment();
-                return lead(key, hash, token, loader, previous);
+                return leader.lead(key, hash, token, loader, previous, failedRounds, false);
             }
             if (e != null && e.fresh()) {
-                if (e.state() == Entry.PASS) return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
+                if (e.state() == Entry.PASS) throw passThrough(loader);
                 if (e.state() == Entry.FAILED) {
                     metrics.negativeHit.increment();
                     throw new CacheLoadException("cached failure for key " + key + ": " + e.error(), null);
@@ -285,7 +306,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     metrics.hit.increment();
                 }
                 V v = codec.decode(e.value());
-                near.put(hash, v, e.remainingMillis());
+                near.put(hash, v, e.remainingMillis(), readAt);
                 return new CacheResult<>(v, source);
             }
             V old = servableStale(e);
@@ -294,14 +315,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 return new CacheResult<>(old, CacheResult.Source.STALE);
             }
             if (e == null || !e.leased()) {
-                if (waitStarted != 0
-                        && e != null
-                        && e.error() != null
-                        && !e.error().equals(lastReleased)) {
-                    lastReleased = e.error();
-                    if (++failedRounds > config.failedRoundsBeforeError)
-                        throw failedElsewhere(key, failedRounds, e.error());
-                }
                 continue; // lost the claim race, or the row changed between read and claim: look again
             }
             if (signal == null) { // first sight of another leader: look again holding the signal
@@ -310,8 +323,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 continue;
             }
             long untilLapse = e.leaseUntil() - e.now() + 1;
-            boolean notified = listener != null && listener.listening();
-            Waiters.await(signal, Math.min(notified ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
+            Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
             pollMillis = Math.min(pollMillis * 2, config.pollMax.toMillis());
         }
     }
@@ -320,103 +332,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return new CacheLoadException(
                 "the loader for key " + key + " failed in another process " + rounds + " times; last error: " + error,
                 null);
-    }
-
-    /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
-    private CacheResult<V> lead(String key, String hash, String token, Reloader<V> loader, V previous)
-            throws Exception {
-        leading.put(token, hash);
-        try {
-            return leadHoldingLease(key, hash, token, loader, previous);
-        } finally {
-            leading.remove(token);
-        }
-    }
-
-    private CacheResult<V> leadHoldingLease(String key, String hash, String token, Reloader<V> loader, V previous)
-            throws Exception {
-        LeaseKeeper.Held held = leases.keep(() -> store.renew(hash, token, config.lease.toMillis()));
-        V value;
-        byte[] bytes;
-        try {
-            try {
-                value = load(loader, previous);
-            } catch (Bypass pass) {
-                held.stop();
-                store.complete(
-                        hash,
-                        token,
-                        Entry.PASS,
-                        null,
-                        "pass-through",
-                        pass.remember().toMillis());
-                notifyKey(hash);
-                return new CacheResult<>(passed(pass), CacheResult.Source.BYPASS);
-            }
-            if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
-            bytes = codec.encode(value);
-            if (bytes.length > config.maxValueBytes) {
-                throw new CacheLoadException(
-                        "the value for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
-                                + config.maxValueBytes + " (maxValueBytes)",
-                        null);
-            }
-        } catch (Exception | Error failure) {
-            held.stop();
-            try {
-                String error = describe(failure);
-                if (config.negativeTtl.isZero()) store.release(hash, token, error);
-                else store.complete(hash, token, Entry.FAILED, null, error, config.negativeTtl.toMillis());
-                notifyKey(hash);
-            } catch (SQLException e) {
-                failure.addSuppressed(e);
-            }
-            throw failure;
-        }
-        held.stop();
-        try {
-            long ttl = freshMillis(value);
-            if (store.complete(hash, token, Entry.READY, bytes, null, ttl)) {
-                notifyKey(hash);
-                if (ttl > 0) near.put(hash, value, ttl);
-            } else {
-                metrics.leaseLost.increment(); // fenced: a newer leader's value stands
-            }
-        } catch (SQLException e) {
-            if (!config.failOpen) throw e;
-            log.warn(
-                    "once-cache could not store the value for key {} ({}); returning it uncached", key, e.getMessage());
-        }
-        return new CacheResult<>(value, CacheResult.Source.MISS);
-    }
-
-    private V load(Reloader<V> loader, V previous) throws Exception {
-        try {
-            V v = loader.load(previous);
-            metrics.loadSuccess.increment();
-            return v;
-        } catch (Bypass pass) {
-            metrics.loadSuccess.increment();
-            throw pass;
-        } catch (Exception | Error e) {
-            metrics.loadFailure.increment();
-            throw e;
-        }
-    }
-
-    /** Stale-while-revalidate: this process won the claim; it reloads while everyone serves the old value. */
-    private void refresh(String key, String hash, String token, Reloader<V> loader, V previous) {
-        try {
-            lead(key, hash, token, loader, previous);
-        } catch (Exception e) {
-            log.warn("once-cache could not refresh key {}: {}", key, e.getMessage());
-        }
-    }
-
-    private long freshMillis(V value) {
-        return config.expiry == null
-                ? config.ttl.toMillis()
-                : Math.max(0, config.expiry.freshFor(value).toMillis());
     }
 
     /**
@@ -436,9 +351,20 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 : Math.max(0, config.expiry.staleWhileRevalidate(value).toMillis());
     }
 
-    /** Wakes this process's waiters; other processes hear the NOTIFY sent with the write itself. */
-    private void notifyKey(String hash) {
-        waiters.wake(hash);
+    /** True while purges reach this process: PostgreSQL with NOTIFY, its listener connected. */
+    private boolean listening() {
+        NotifyListener l = listener;
+        return l != null && l.listening();
+    }
+
+    /**
+     * The listener's connection was lost or is back: purges sent meanwhile never reach this process, so
+     * the near cache forgets everything (and keeps new entries no longer than nearCacheMaxAge until the
+     * listener is back), and every waiter re-reads.
+     */
+    private void onMissedNotifications() {
+        near.invalidateAll();
+        waiters.wakeAll();
     }
 
     private void onNotification(String payload) {
@@ -455,13 +381,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public void purge(String key) {
-        String hash = hash(key);
+        String hash = KeyHash.of(key);
         near.invalidate(hash);
         try {
             store.purge(hash);
-            if (listener != null)
-                store.execute("SELECT pg_notify(?, ?)", channel, "p/" + config.namespace + "/" + hash);
-        } catch (SQLException e) {
+        } catch (StoreException e) {
             throw new CacheLoadException("cannot purge key " + key + ": " + e.getMessage(), e);
         }
     }
@@ -471,56 +395,20 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         near.invalidateAll();
         try {
             store.purgeAll();
-            if (listener != null) store.execute("SELECT pg_notify(?, ?)", channel, "P/" + config.namespace + "/*");
-        } catch (SQLException e) {
+        } catch (StoreException e) {
             throw new CacheLoadException("cannot purge namespace " + config.namespace + ": " + e.getMessage(), e);
         }
     }
 
     @Override
     public void close() {
+        closed = true;
         leases.close();
-        // Loads still running lose their claims now rather than when their lease lapses: other processes
-        // take the keys over at once. The abandoned loads' writes are then fenced off.
-        leading.forEach((token, hash) -> {
-            try {
-                store.release(hash, token, "the leading process shut down");
-            } catch (SQLException e) {
-                log.debug("could not release a claim on close; it lapses with its lease", e);
-            }
-        });
+        leader.releaseAll();
         if (listener != null) NotifyListener.unsubscribe(config.dataSource, channel, subscriber);
         if (janitor != null) janitor.close();
+        breaker.close();
         executor.shutdown();
-    }
-
-    /**
-     * A prototype cloned per hash. A thread-local digest measured 134 ns against 144 ns for a clone
-     * (once-jmh KeyHashBench), but the proxy runs each request on a new virtual thread, where a
-     * thread-local starts empty: a fresh {@code getInstance} (185 ns) and a thread-local map each time.
-     */
-    private static final MessageDigest SHA256;
-
-    static {
-        try {
-            SHA256 = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this JVM has no SHA-256", e);
-        }
-    }
-
-    static String hash(String key) {
-        try {
-            MessageDigest digest = (MessageDigest) SHA256.clone();
-            return HexFormat.of().formatHex(digest.digest(key.getBytes(StandardCharsets.UTF_8)));
-        } catch (CloneNotSupportedException e) {
-            throw new IllegalStateException("SHA-256 digest cannot be cloned", e);
-        }
-    }
-
-    private static String describe(Throwable t) {
-        String m = t.getMessage();
-        return t.getClass().getName() + (m == null ? "" : ": " + (m.length() > 1000 ? m.substring(0, 1000) : m));
     }
 
     private static RuntimeException unwrap(Throwable t) {

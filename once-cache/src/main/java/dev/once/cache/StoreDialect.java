@@ -7,7 +7,9 @@ import java.util.Locale;
 /** The few places where the cache's SQL differs between databases. Times are epoch milliseconds. */
 enum StoreDialect {
     POSTGRES("(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT", "postgresql"),
-    MARIADB("CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)", "mariadb"),
+    // UTC_TIMESTAMP against the epoch as plain datetimes: no session time zone takes part (UNIX_TIMESTAMP(NOW())
+    // read the wall clock back in the session's zone, an hour off in a daylight-saving change's repeated hour)
+    MARIADB("CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(3)) DIV 1000 AS SIGNED)", "mariadb"),
     SQLITE("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)", "sqlite");
 
     /** The database clock, in epoch milliseconds: leases and TTLs never use the replicas' clocks. */
@@ -33,7 +35,8 @@ enum StoreDialect {
     /**
      * Claims the key for {@code owner} when nobody may serve or is producing it: no row, or a row whose
      * value has expired (or was never written) and whose lease is free or lapsed. Returns the lease
-     * owner after the statement: the caller is the leader when it is its own token.
+     * owner after the statement: the caller is the leader when it is its own token. A claim clears the
+     * previous leader's error: an error on a row is always its last leader's.
      */
     String claim(String table) {
         String claimable = "(" + table + ".lease_until IS NULL OR " + table + ".lease_until <= " + now + ") AND ("
@@ -47,7 +50,8 @@ enum StoreDialect {
             case POSTGRES, SQLITE ->
                 insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
                         + " lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,"
-                        + " updated_at = excluded.updated_at WHERE " + claimable + " RETURNING lease_owner";
+                        + " updated_at = excluded.updated_at, error = NULL WHERE " + claimable
+                        + " RETURNING lease_owner";
             // MariaDB assigns ON DUPLICATE KEY UPDATE columns in order: the first assignment
             // evaluates the condition on the old row and keeps it in a session variable.
             case MARIADB ->
@@ -55,7 +59,8 @@ enum StoreDialect {
                         + " lease_owner = IF(@once_claim := (" + claimable.replace(table + ".", "") + "),"
                         + " VALUES(lease_owner), lease_owner),"
                         + " lease_until = IF(@once_claim, VALUES(lease_until), lease_until),"
-                        + " updated_at = IF(@once_claim, VALUES(updated_at), updated_at) RETURNING lease_owner";
+                        + " updated_at = IF(@once_claim, VALUES(updated_at), updated_at),"
+                        + " error = IF(@once_claim, NULL, error) RETURNING lease_owner";
         };
     }
 
@@ -70,15 +75,22 @@ enum StoreDialect {
         return this == POSTGRES ? " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS once_async" : "";
     }
 
-    /** Deletes up to {@code ?} expired, unleased rows of a namespace older than {@code now - ?}. */
+    /**
+     * Deletes up to {@code limit} unleased rows of a namespace that expired more than {@code grace} ms
+     * ago, or that hold no value and were last released that long ago (a failed load's release).
+     * Parameters: namespace, grace, grace (MariaDB: then limit); PostgreSQL and SQLite repeat the three
+     * before the limit. The predicate stands outside the {@code IN (SELECT ... LIMIT ?)} as well: at READ
+     * COMMITTED PostgreSQL re-checks only the outer predicate of a row that changed while the DELETE
+     * waited for its lock, so a row claimed meanwhile would otherwise be deleted under its new leader.
+     */
     String deleteExpired(String table) {
-        String expired =
-                "namespace = ? AND expires_at < " + now + " - ? AND (lease_until IS NULL OR lease_until < " + now + ")";
+        String expired = "namespace = ? AND (lease_until IS NULL OR lease_until < " + now + ") AND (expires_at < " + now
+                + " - ? OR (expires_at IS NULL AND updated_at < " + now + " - ?))";
         return switch (this) {
             case MARIADB -> "DELETE FROM " + table + " WHERE " + expired + " LIMIT ?";
             case POSTGRES, SQLITE ->
-                "DELETE FROM " + table + " WHERE (namespace, key_hash) IN (SELECT namespace, key_hash FROM " + table
-                        + " WHERE " + expired + " LIMIT ?)";
+                "DELETE FROM " + table + " WHERE " + expired + " AND (namespace, key_hash) IN (SELECT namespace,"
+                        + " key_hash FROM " + table + " WHERE " + expired + " LIMIT ?)";
         };
     }
 }

@@ -3,6 +3,9 @@ package dev.once.jdbc;
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.SQLException;
+import java.sql.SQLNonTransientConnectionException;
+import java.sql.SQLTimeoutException;
+import java.sql.SQLTransientConnectionException;
 import java.util.List;
 import java.util.Locale;
 import java.util.StringJoiner;
@@ -19,6 +22,8 @@ abstract class Dialect {
         SERIALIZATION,
         DEADLOCK,
         LOCK_TIMEOUT,
+        /** The connection was lost, refused or timed out: the database is unreachable, not the statement wrong. */
+        CONNECTION,
         OTHER;
 
         boolean transientFailure() {
@@ -52,11 +57,25 @@ abstract class Dialect {
             if (c instanceof SQLException sql) {
                 for (SQLException n = sql; n != null; n = n.getNextException()) {
                     Failure f = classify(n);
+                    if (f == Failure.OTHER && connectionLost(n)) f = Failure.CONNECTION;
                     if (f != Failure.OTHER) return f;
                 }
             }
         }
         return Failure.OTHER;
+    }
+
+    /**
+     * SQLState class 08 (connection exception) or the JDBC types for a lost connection or a timeout,
+     * which is how pools report that no connection came in time (HikariCP's {@code
+     * SQLTransientConnectionException}).
+     */
+    private static boolean connectionLost(SQLException e) {
+        String state = e.getSQLState();
+        return (state != null && state.startsWith("08"))
+                || e instanceof SQLTransientConnectionException
+                || e instanceof SQLNonTransientConnectionException
+                || e instanceof SQLTimeoutException;
     }
 
     /** Quotes a validated identifier (the SQL standard's double quotes, where the database follows it). */

@@ -18,6 +18,8 @@ final class PostgresDialect extends Dialect {
             case "40001" -> Failure.SERIALIZATION;
             case "40P01" -> Failure.DEADLOCK;
             case "55P03" -> Failure.LOCK_TIMEOUT;
+            // the server is shutting down, crashed, or not yet accepting connections
+            case "57P01", "57P02", "57P03" -> Failure.CONNECTION;
             default -> Failure.OTHER;
         };
     }

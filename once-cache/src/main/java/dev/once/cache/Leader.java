@@ -1,0 +1,189 @@
+package dev.once.cache;
+
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The leader's part of the claim protocol ({@link SqlOnceCache}): call the loader under a kept lease,
+ * then write the value (or release the claim with the failure) only while holding the lease.
+ *
+ * <p>Invariants: the lease is renewed from the claim until the final write is done, or until {@code
+ * loadTimeout}, when it is released as a failed round; every write is fenced on the claim token, so a
+ * leader whose lease was taken over writes nothing; a failure is recorded with its round number, the
+ * previous round's plus one, which is how waiters in every process count failed rounds.
+ */
+final class Leader<V> {
+    private static final Logger log = LoggerFactory.getLogger(Leader.class);
+
+    private final OnceCacheBuilder<V> config;
+    private final EntryStore store;
+    private final Codec<V> codec;
+    private final CacheMetrics metrics;
+    private final NearCache<V> near;
+    private final LeaseKeeper leases;
+    private final Waiters waiters;
+    private final ConcurrentHashMap<String, String> leading = new ConcurrentHashMap<>(); // claim token -> key hash
+
+    Leader(
+            OnceCacheBuilder<V> config,
+            EntryStore store,
+            CacheMetrics metrics,
+            NearCache<V> near,
+            LeaseKeeper leases,
+            Waiters waiters) {
+        this.config = config;
+        this.store = store;
+        this.codec = config.codec;
+        this.metrics = metrics;
+        this.near = near;
+        this.leases = leases;
+        this.waiters = waiters;
+    }
+
+    /** The leader's part: load under a kept lease, then write the value only while holding the lease. */
+    CacheResult<V> lead(
+            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
+            throws Exception {
+        leading.put(token, hash);
+        try {
+            return leadHoldingLease(key, hash, token, loader, previous, failedRounds, refresh);
+        } finally {
+            leading.remove(token);
+        }
+    }
+
+    /**
+     * Loads under a lease renewed until the loader returns or {@code loadTimeout} passes; then the lease
+     * is released as a failed round, so waiters are not held by a hung loader (whose write is fenced off).
+     * A failure is recorded as round {@code failedRounds + 1}; a failed refresh leaves the stale value in
+     * place instead of a cached failure.
+     */
+    private CacheResult<V> leadHoldingLease(
+            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
+            throws Exception {
+        LeaseKeeper.Held held = leases.keep(token, hash, config.loadTimeout.toNanos(), () -> {
+            String error =
+                    "the loader for key " + key + " did not return within " + config.loadTimeout + " (loadTimeout)";
+            log.warn("once-cache: {}; its lease is released", error);
+            try {
+                store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
+            } catch (StoreException e) {
+                log.debug("could not release a timed-out load's claim; it lapses with its lease", e);
+            }
+        });
+        try { // the lease is kept until the final write is done: a write queued behind a busy pool must not find it
+            // lapsed
+            return loadAndStore(key, hash, token, loader, previous, failedRounds, refresh);
+        } finally {
+            held.stop();
+        }
+    }
+
+    private CacheResult<V> loadAndStore(
+            String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
+            throws Exception {
+        V value;
+        byte[] bytes;
+        try {
+            try {
+                value = load(loader, previous);
+            } catch (Bypass pass) {
+                store.complete(
+                        hash,
+                        token,
+                        Entry.PASS,
+                        null,
+                        "pass-through",
+                        pass.remember().toMillis());
+                waiters.wake(hash); // other processes hear the NOTIFY sent with the write itself
+                throw pass;
+            }
+            if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
+            bytes = codec.encode(value);
+            if (bytes.length > config.maxValueBytes) {
+                metrics.oversized.increment();
+                String error = "the value for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
+                        + config.maxValueBytes + " (maxValueBytes): the loader's answer was not stored and is lost";
+                log.warn("once-cache: {}", error);
+                throw new CacheLoadException(error, null);
+            }
+        } catch (Exception | Error failure) {
+            try {
+                String error = describe(failure);
+                if (config.negativeTtl.isZero() || refresh)
+                    store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
+                else store.complete(hash, token, Entry.FAILED, null, error, config.negativeTtl.toMillis());
+                waiters.wake(hash); // other processes hear the NOTIFY sent with the write itself
+            } catch (StoreException e) {
+                failure.addSuppressed(e);
+            }
+            throw failure;
+        }
+        try {
+            long ttl = freshMillis(value);
+            long writtenAt = near.generation();
+            if (store.complete(hash, token, Entry.READY, bytes, null, ttl)) {
+                waiters.wake(hash); // other processes hear the NOTIFY sent with the write itself
+                if (ttl > 0) near.put(hash, value, ttl, writtenAt);
+            } else {
+                metrics.leaseLost.increment(); // fenced: a newer leader's value stands
+            }
+        } catch (StoreException e) {
+            if (!config.failOpen) throw StoreException.toCaller(e);
+            log.warn(
+                    "once-cache could not store the value for key {} ({}); returning it uncached", key, e.getMessage());
+        }
+        return new CacheResult<>(value, CacheResult.Source.MISS);
+    }
+
+    V load(Reloader<V> loader, V previous) throws Exception {
+        try {
+            V v = loader.load(previous);
+            metrics.loadSuccess.increment();
+            return v;
+        } catch (Bypass pass) {
+            metrics.loadSuccess.increment();
+            throw pass;
+        } catch (Exception | Error e) {
+            metrics.loadFailure.increment();
+            throw e;
+        }
+    }
+
+    /** Stale-while-revalidate: this process won the claim; it reloads while everyone serves the old value. */
+    void refresh(String key, String hash, String token, Reloader<V> loader, V previous) {
+        try {
+            lead(key, hash, token, loader, previous, 0, true);
+        } catch (Bypass pass) {
+            // not stored: the stale value stays until the key is claimed again
+        } catch (Exception e) {
+            log.warn("once-cache could not refresh key {}: {}", key, e.getMessage());
+        }
+    }
+
+    private long freshMillis(V value) {
+        return config.expiry == null
+                ? config.ttl.toMillis()
+                : Math.max(0, config.expiry.freshFor(value).toMillis());
+    }
+
+    /**
+     * On close: loads still running lose their claims now rather than when their lease lapses, so other
+     * processes take the keys over at once. The abandoned loads' writes are then fenced off.
+     */
+    void releaseAll() {
+        leading.forEach((token, hash) -> {
+            try {
+                store.release(hash, token, "the leading process shut down");
+            } catch (StoreException e) {
+                log.debug("could not release a claim on close; it lapses with its lease", e);
+            }
+        });
+    }
+
+    private static String describe(Throwable t) {
+        String m = t.getMessage();
+        return t.getClass().getName() + (m == null ? "" : ": " + (m.length() > 1000 ? m.substring(0, 1000) : m));
+    }
+}

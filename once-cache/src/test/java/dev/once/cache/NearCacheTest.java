@@ -1,0 +1,129 @@
+package dev.once.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/** Issue 11 item 1: on PostgreSQL, near-cache entries live until a purge is heard; no purge may be missed. */
+class NearCacheTest {
+
+    /** A pool of its own per replica, told apart in pg_stat_activity by its application name. */
+    private static HikariDataSource replica(String name) {
+        HikariConfig c = new HikariConfig();
+        c.setJdbcUrl(TestDatabases.url(Db.POSTGRES) + "&ApplicationName=" + name);
+        c.setMaximumPoolSize(4);
+        return new HikariDataSource(c);
+    }
+
+    private static OnceCache<String> cache(HikariDataSource pool, String ns, Codec<String> codec) {
+        return OnceCache.builder(pool).namespace(ns).codec(codec).nearCache(100).build();
+    }
+
+    private static long listenerPid(String application) throws Exception {
+        return TestDatabases.count(
+                Db.POSTGRES,
+                "SELECT COALESCE(MAX(pid), 0) FROM pg_stat_activity WHERE application_name = '" + application
+                        + "' AND query LIKE 'LISTEN%'");
+    }
+
+    @Test
+    void nearCache_purgeWhileTheListenerWasDown_notServedAfterItReconnects() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        String app = TestDatabases.newTable("replicaB");
+        AtomicBoolean reachable = new AtomicBoolean(true);
+        String url = TestDatabases.url(Db.POSTGRES) + "&ApplicationName=" + app;
+        try (HikariDataSource poolA = replica("replicaA");
+                HikariDataSource poolB = replica(app);
+                OnceCache<String> a = cache(poolA, ns, Codec.string());
+                OnceCache<String> b = OnceCache.builder(poolB)
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .nearCache(100)
+                        .listenerConnection(
+                                () -> { // kept from reconnecting while the test says so
+                                    if (!reachable.get()) throw new SQLException("unreachable", "08001");
+                                    return DriverManager.getConnection(url);
+                                })
+                        .build()) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> listenerPid(app) != 0);
+            Thread.sleep(300); // B's listener is up: its near entries then live until a purge is heard
+            assertThat(b.get("k", () -> "v1")).isEqualTo("v1");
+            assertThat(b.lookup("k", () -> "never").source()).isEqualTo(CacheResult.Source.NEAR_HIT);
+
+            long pid = listenerPid(app);
+            reachable.set(false);
+            TestDatabases.execute(Db.POSTGRES, "SELECT pg_terminate_backend(" + pid + ")");
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() ->
+                            TestDatabases.count(Db.POSTGRES, "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = " + pid)
+                                    == 0);
+
+            a.purge("k"); // B's listener is gone: B never hears this purge
+            assertThat(a.get("k", () -> "v2")).isEqualTo("v2");
+            reachable.set(true);
+
+            await().atMost(Duration.ofSeconds(15)).until(() -> {
+                long now = listenerPid(app);
+                return now != 0 && now != pid;
+            });
+            Thread.sleep(300); // the reconnected listener tells the cache of the gap
+            assertThat(b.get("k", () -> "v3")).isEqualTo("v2");
+        }
+    }
+
+    @Test
+    void nearCache_purgeHeardWhileAReadDecodes_valueNotPutBack() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        CountDownLatch decoding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Codec<String> slow = new Codec<>() {
+            private volatile boolean block = true;
+
+            @Override
+            public byte[] encode(String value) {
+                return Codec.string().encode(value);
+            }
+
+            @Override
+            public String decode(byte[] bytes) {
+                if (block) {
+                    block = false;
+                    decoding.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return Codec.string().decode(bytes);
+            }
+        };
+        try (HikariDataSource poolA = replica("replicaA");
+                HikariDataSource poolB = replica("replicaB");
+                OnceCache<String> a = cache(poolA, ns, Codec.string());
+                OnceCache<String> b = cache(poolB, ns, slow)) {
+            assertThat(a.get("k", () -> "v1")).isEqualTo("v1");
+            CompletableFuture<String> read = b.getAsync("k", () -> "never");
+            assertThat(decoding.await(10, TimeUnit.SECONDS)).isTrue(); // B has read v1 and decodes it
+
+            a.purge("k");
+            Thread.sleep(1_000); // B hears the purge while it decodes
+            release.countDown();
+            assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo("v1"); // read before the purge: fine
+
+            assertThat(b.get("k", () -> "v2")).isEqualTo("v2"); // but not kept past it
+        }
+    }
+}

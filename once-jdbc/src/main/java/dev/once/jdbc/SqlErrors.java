@@ -1,0 +1,42 @@
+package dev.once.jdbc;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+
+/**
+ * What a database error means to code that reacts to it itself, classified by SQLState and vendor
+ * code with the same dialects Once uses for its own retries (never by message text). once-cache uses it
+ * to tell a database outage from a conflict worth retrying and from a plain error.
+ */
+public final class SqlErrors {
+    /** The kinds of failure, from the caller's point of view. */
+    public enum Kind {
+        /**
+         * The connection was lost, refused or not had in time (SQLState class 08, the JDBC connection
+         * and timeout exception types, PostgreSQL's shutdown codes): the database is unreachable.
+         */
+        UNREACHABLE,
+        /** A serialization failure, deadlock, lock timeout or busy database: running it again may succeed. */
+        TRANSIENT,
+        /** Anything else: the statement itself failed (a missing table, a constraint, a syntax error). */
+        OTHER
+    }
+
+    private final Dialect dialect;
+
+    private SqlErrors(Dialect dialect) {
+        this.dialect = dialect;
+    }
+
+    /** The classification for the database this connection talks to. */
+    public static SqlErrors of(Connection connection) throws SQLException {
+        return new SqlErrors(Dialect.of(connection));
+    }
+
+    /** Classifies the first SQL exception in the chain (causes and next exceptions) that says something. */
+    public Kind classify(Throwable t) {
+        Dialect.Failure f = dialect.classifyChain(t);
+        if (f == Dialect.Failure.CONNECTION) return Kind.UNREACHABLE;
+        return f.transientFailure() ? Kind.TRANSIENT : Kind.OTHER;
+    }
+}
