@@ -153,7 +153,9 @@ final class ServeCommand implements Callable<Integer> {
         try {
             upstreamUri = URI.create(up);
         } catch (IllegalArgumentException e) {
-            throw new UserError("--upstream is not a URL: " + ProxyConfig.redact(e.getMessage()));
+            // the message quotes the input, password and all: only the reason is told
+            String reason = e.getCause() instanceof java.net.URISyntaxException u ? u.getReason() : "malformed";
+            throw new UserError("--upstream is not a URL (" + reason + "); write e.g. https://api.example.com");
         }
         ProxyConfig.Builder b = ProxyConfig.builder(upstreamUri)
                 .host(first(host, file.host, "0.0.0.0"))

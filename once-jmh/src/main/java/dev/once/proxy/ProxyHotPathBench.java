@@ -31,6 +31,7 @@ public class ProxyHotPathBench {
             .asImmutable();
     private final ProxyConfig config =
             ProxyConfig.builder(URI.create("https://api.example.com")).build();
+    private final String policy = config.keyPolicy(config.route("/v1/quotes"));
     private ProxyRequest request;
     private StoredResponse response;
     private byte[] encoded;
@@ -50,8 +51,18 @@ public class ProxyHotPathBench {
     }
 
     private ProxyRequest newRequest() {
+        Route route = config.route("/v1/quotes");
         return ProxyRequest.of(
-                config, "GET", "/v1/quotes", "venue=XNAS&symbol=AAPL", headers, new byte[0], "127.0.0.1", "http");
+                config,
+                route,
+                policy,
+                "GET",
+                "/v1/quotes",
+                "venue=XNAS&symbol=AAPL",
+                headers,
+                new byte[0],
+                "127.0.0.1",
+                "http");
     }
 
     /** The request as forwarded: header rules, route. */

@@ -40,6 +40,9 @@ final class HttpMode {
     /** How long a response is kept after it expires, for revalidation and stale-if-error; and a URI's epoch. */
     static final Duration RETAIN = Duration.ofDays(1);
 
+    /** How long a URI keeps its epoch: longer than any answer's freshness, so epochs do not retire answers by age. */
+    static final Duration EPOCH_LIFETIME = Duration.ofDays(365);
+
     private static final byte[] NO_BODY = new byte[0];
 
     /** A failed revalidation that stale-if-error allows to answer with the stored response. */
@@ -69,6 +72,7 @@ final class HttpMode {
         return new Expiry<>() {
             @Override
             public Duration freshFor(Cached c) {
+                if (c instanceof UriRecord) return EPOCH_LIFETIME;
                 if (!(c instanceof StoredResponse r)) return RETAIN;
                 return Duration.ofMillis(Math.max(0, Rfc9111.remainingMillis(r, System.currentTimeMillis())));
             }
@@ -143,7 +147,7 @@ final class HttpMode {
                     c = v.value();
                     if (outcome.fromStore()) outcome = Outcome.of(v.source());
                 }
-                if (!(c instanceof StoredResponse s) || !Rfc9111.selectedBy(s, x.forwarded)) {
+                if (!(c instanceof StoredResponse s) || !x.selects(s)) {
                     // stored for other request headers than these (RFC 9111 4.1), or the upstream changed its
                     // Vary between two loads: answer without the cache
                     return pass(x);
@@ -151,6 +155,9 @@ final class HttpMode {
                 if (outcome.fromStore() && !acceptable(req, s, System.currentTimeMillis(), false)) {
                     return revalidateNow(at, at.equals(key), s);
                 }
+                // this request's own upstream call made it: its client gets it whole (Set-Cookie included)
+                if (outcome == Outcome.MISS && own instanceof StoredResponse mine)
+                    return new Reply(mine, outcome, true);
                 return new Reply(s, outcome, true);
             } catch (RuntimeException e) {
                 ServeStale stale = find(e);
@@ -177,7 +184,7 @@ final class HttpMode {
             }
             return c.filter(StoredResponse.class::isInstance)
                     .map(StoredResponse.class::cast)
-                    .filter(r -> Rfc9111.selectedBy(r, x.forwarded));
+                    .filter(x::selects);
         }
 
         /**
@@ -228,7 +235,7 @@ final class HttpMode {
                         .withHeaders(Rfc9111.freshenedHeaders(validated, fetched))
                         .timed(fetched.requestTime(), fetched.responseTime());
                 own = freshened;
-                if (Rfc9111.notStorable(x.forwarded, freshened, false) == null) return freshened;
+                if (Rfc9111.notStorable(x.forwarded, freshened, false) == null) return freshened.shareable();
                 throw new Bypass(freshened, Duration.ZERO);
             }
             if (Rfc9111.ERRORS.contains(fetched.status()) && staleIfError(validated)) {
@@ -238,12 +245,13 @@ final class HttpMode {
                 throw new Bypass(fetched, config.passThroughMemory());
             }
             List<String> names = Rfc9111.varyNames(fetched);
-            if (names.isEmpty()) return fetched;
-            StoredResponse variant = fetched.withVariant(Rfc9111.variant(names, x.forwarded));
+            if (names.isEmpty()) return fetched.shareable();
+            StoredResponse variant = fetched.withVariant(x.variant(names));
             own = variant;
-            if (!isAnswerKey) return variant;
+            if (!isAnswerKey) return variant.shareable();
             VaryRecord vary = new VaryRecord(names);
-            cache.lookup(x.variantKey(key, vary), p -> variant); // stored before the record: waiters find it
+            // stored before the record, so waiters find it
+            cache.lookup(x.variantKey(key, vary), p -> variant.shareable());
             return vary;
         }
 

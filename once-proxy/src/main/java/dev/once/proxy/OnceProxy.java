@@ -67,6 +67,7 @@ public final class OnceProxy implements AutoCloseable {
         Server server = new Server(threads);
         HttpConfiguration http = new HttpConfiguration();
         http.setRequestHeaderSize(config.maxRequestHeaderBytes());
+        http.setResponseHeaderSize(Upstream.MAX_RESPONSE_HEADER_BYTES + 16 * 1024); // the upstream's, and ours
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
         // Jetty caches header fields per connection and by default matches values ignoring case, so a

@@ -40,6 +40,9 @@ public record ProxyConfig(
         }
         if (upstream.getHost() == null)
             throw new IllegalArgumentException("upstream " + redact(upstream) + " has no host");
+        if (upstream.getRawQuery() != null || upstream.getRawFragment() != null)
+            throw new IllegalArgumentException(
+                    "the upstream URL has a query or fragment; give the base URL only (requests bring their own query)");
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
         if (maxUpstreamConnections < 1 || maxQueuedUpstreamRequests < 1)
             throw new IllegalArgumentException("upstream connections and queue must be at least 1");
@@ -70,6 +73,22 @@ public record ProxyConfig(
                 + upstream.getHost().toLowerCase(Locale.ROOT) + ":" + port + base;
     }
 
+    /**
+     * What decides a route's keys besides the request, as a short hash: credential names and whether
+     * they are keyed, the route's mode and its vary and neutral lists. Keys made under one policy are
+     * never found under another (a restart with other settings, replicas configured apart).
+     */
+    String keyPolicy(Route route) {
+        List<String> names = new java.util.ArrayList<>(credentialHeaders);
+        java.util.Collections.sort(names);
+        String text = "credentials " + (keyAuthorization ? "keyed " : "shared ") + names
+                + (route == null
+                        ? ""
+                        : " http " + route.http() + " vary " + route.vary() + " neutral " + route.neutral());
+        return ProxyRequest.sha256(text.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                .substring(0, 16);
+    }
+
     /** The upstream URL without its user-info, for messages and logs. */
     public String upstreamForDisplay() {
         return redact(upstream);
@@ -80,9 +99,12 @@ public record ProxyConfig(
         return redact(uri.toString());
     }
 
-    /** Any text with the user-info of the URLs in it replaced by {@code ***}. */
+    /**
+     * Any text with the user-info of the URLs in it replaced by {@code ***}: everything between {@code
+     * //} and the last {@code @} of the same word, so a password holding {@code /} or {@code @} goes too.
+     */
     public static String redact(String text) {
-        return text == null ? null : text.replaceAll("//[^/@\\s]*@", "//***@");
+        return text == null ? null : text.replaceAll("//[^\\s]*@", "//***@");
     }
 
     /** The route for a path: the longest matching prefix, or null (not cached). */

@@ -40,6 +40,9 @@ final class ProxyHandler extends Handler.Abstract {
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier databaseUp;
     private final ApiMode apiMode;
+    /** Each route's key policy, computed once ({@link ProxyConfig#keyPolicy}); none for unrouted paths. */
+    private final Map<Route, String> policies = new java.util.IdentityHashMap<>();
+
     private final HttpMode httpMode;
 
     ProxyHandler(
@@ -54,6 +57,7 @@ final class ProxyHandler extends Handler.Abstract {
         this.registry = registry;
         this.databaseUp = databaseUp;
         this.apiMode = new ApiMode(config, upstream);
+        for (Route r : caches.keySet()) policies.put(r, config.keyPolicy(r));
         this.httpMode = new HttpMode(config, upstream, registry);
     }
 
@@ -106,8 +110,11 @@ final class ProxyHandler extends Handler.Abstract {
         if (body == null) {
             return text(response, callback, 413, "request body over " + config.maxRequestBodyBytes() + " bytes");
         }
+        Route route = config.route(path);
         ProxyRequest x = ProxyRequest.of(
                 config,
+                route,
+                policies.get(route),
                 method,
                 path,
                 query,
@@ -115,6 +122,7 @@ final class ProxyHandler extends Handler.Abstract {
                 body,
                 Request.getRemoteAddr(request),
                 request.isSecure() ? "https" : "http");
+        if (x == null) return text(response, callback, 400, "bad request target: bytes that are not UTF-8");
         return write(request, response, callback, reply(x));
     }
 

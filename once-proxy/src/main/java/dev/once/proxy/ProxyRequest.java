@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Set;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.util.URIUtil;
 
 /**
@@ -23,7 +24,8 @@ import org.eclipse.jetty.util.URIUtil;
  *
  * <pre>
  * api mode:   origin, "METHOD path?query", each keyed header "name: value" (credentials as
- *             "name-sha256: hash"), sorted by name, and "body-sha256: hash" when there is a body
+ *             "credential name sha256=hash"), sorted by name, "body sha256=hash" when there is a body,
+ *             and "policy P" (ProxyConfig#keyPolicy)
  * http mode:  origin, "uri path?query"  holds the URI's epoch ({@link UriRecord});
  *             that key, "epoch E", the credentials' hashes and the normalised Accept-Encoding holds the
  *             answer, or a {@link VaryRecord} whose variants add the Vary headers' values
@@ -45,6 +47,8 @@ final class ProxyRequest {
     private final String origin;
     private final Set<String> credentials;
     private final boolean keyCredentials;
+    /** What decides the key besides the request (credential names and sharing, the route's vary and neutral lists), as a hash: replicas or restarts with another policy never share keys. */
+    private final String policy;
 
     private ProxyRequest(
             String method,
@@ -56,7 +60,8 @@ final class ProxyRequest {
             byte[] body,
             String client,
             String scheme,
-            ProxyConfig config) {
+            ProxyConfig config,
+            String policy) {
         this.method = method;
         this.path = path;
         this.query = query;
@@ -69,11 +74,17 @@ final class ProxyRequest {
         this.origin = config.origin();
         this.credentials = config.credentialHeaders();
         this.keyCredentials = config.keyAuthorization();
+        this.policy = policy;
     }
 
-    /** The request to forward; {@code path} is already {@link #normalisePath normalised}. */
+    /**
+     * The request to forward; {@code path} is already {@link #normalisePath normalised}. Null when its
+     * query holds bytes that cannot be forwarded as they came (not UTF-8).
+     */
     static ProxyRequest of(
             ProxyConfig config,
+            Route route,
+            String policy,
             String method,
             String path,
             String query,
@@ -81,14 +92,34 @@ final class ProxyRequest {
             byte[] body,
             String client,
             String scheme) {
-        Route route = config.route(path);
+        String forwardedQuery = query == null ? null : encodeTarget(query, true);
+        if (query != null && forwardedQuery == null) return null;
         HttpFields.Mutable forwarded = HttpFields.build();
+        List<String> priorHops = new ArrayList<>();
         for (HttpField f : HeaderRules.forwarded(headers)) {
+            if (f.getHeader() == HttpHeader.X_FORWARDED_FOR) {
+                priorHops.add(f.getValue()); // every line, in order: the proxy appends its own hop below
+                continue;
+            }
             if (route != null && !route.http() && !route.vary().isEmpty() && !declared(route, config, f)) continue;
             forwarded.add(f);
         }
+        // the proxy's own headers are part of the request as forwarded, so Vary and keys see what goes
+        priorHops.add(client);
+        forwarded.add(HttpHeader.X_FORWARDED_FOR, String.join(", ", priorHops));
+        forwarded.add(HttpHeader.X_FORWARDED_PROTO, scheme);
         return new ProxyRequest(
-                method, path, query, route, headers, forwarded.asImmutable(), body, client, scheme, config);
+                method,
+                path,
+                forwardedQuery,
+                route,
+                headers,
+                forwarded.asImmutable(),
+                body,
+                client,
+                scheme,
+                config,
+                policy);
     }
 
     /** api mode with a {@code vary} list: only the listed headers, credentials, encodings, body type and neutral ones go. */
@@ -104,6 +135,42 @@ final class ProxyRequest {
     private static boolean neutral(Route route, String name) {
         return HeaderRules.NEUTRAL.contains(name)
                 || (route != null && route.neutral().contains(name));
+    }
+
+    /**
+     * A path or query as it is forwarded: characters a URI cannot carry raw (space, {@code | { } ^ " \}
+     * ..., non-ASCII as its UTF-8 bytes) and a {@code %} that starts no escape are percent-encoded, the
+     * rest kept as sent. Null when the text holds a character that stood for undecodable bytes (U+FFFD):
+     * two different requests would forward the same bytes.
+     */
+    static String encodeTarget(String text, boolean query) {
+        StringBuilder b = null;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\uFFFD') return null;
+            boolean keep = c < 0x7F && (Character.isLetterOrDigit(c) || ALLOWED.indexOf(c) >= 0);
+            if (c == '%') keep = i + 2 < text.length() && hex(text.charAt(i + 1)) && hex(text.charAt(i + 2));
+            if (c == '?' && !query) keep = false;
+            if (keep) {
+                if (b != null) b.append(c);
+                continue;
+            }
+            if (b == null) b = new StringBuilder(text.length() + 16).append(text, 0, i);
+            int end = Character.isHighSurrogate(c) && i + 1 < text.length() ? i + 2 : i + 1;
+            for (byte x : text.substring(i, end).getBytes(StandardCharsets.UTF_8)) {
+                b.append('%').append(Character.toUpperCase(Character.forDigit((x >> 4) & 0xF, 16)));
+                b.append(Character.toUpperCase(Character.forDigit(x & 0xF, 16)));
+            }
+            i = end - 1;
+        }
+        return b == null ? text : b.toString();
+    }
+
+    /** RFC 3986: the characters a path or query carries raw besides letters and digits ('%' decided apart). */
+    private static final String ALLOWED = "-._~!$&'()*+,;=:@/?";
+
+    private static boolean hex(char c) {
+        return c < 0x7F && Character.digit(c, 16) >= 0;
     }
 
     String pathQuery() {
@@ -125,8 +192,8 @@ final class ProxyRequest {
                 .append(' ')
                 .append(pathQuery());
         appendHeaders(key, false);
-        if (body.length > 0) key.append("\nbody-sha256: ").append(sha256(body));
-        return key.toString();
+        if (body.length > 0) key.append("\nbody sha256=").append(sha256(body));
+        return key.append("\npolicy ").append(policy).toString();
     }
 
     /** http mode: the key of this request's URI, which holds its epoch. */
@@ -142,12 +209,55 @@ final class ProxyRequest {
     String answerKey(UriRecord uri) {
         StringBuilder key = new StringBuilder(uriKey()).append("\nepoch ").append(uri.epoch());
         appendHeaders(key, true);
-        return key.toString();
+        return key.append("\npolicy ").append(policy).toString();
     }
 
     /** http mode: the key of one variant of an answer that varies. */
     String variantKey(String answerKey, VaryRecord vary) {
-        return answerKey + "\nvariant\n" + Rfc9111.variant(vary.names(), forwarded);
+        return answerKey + "\nvariant " + variant(vary.names());
+    }
+
+    /** RFC 9111 4.1: whether this request selects the stored answer: no Vary, or the same values as forwarded. */
+    boolean selects(StoredResponse r) {
+        List<String> names = Rfc9111.varyNames(r);
+        return names.isEmpty() || variant(names).equals(r.variant());
+    }
+
+    /**
+     * RFC 9110 5.6.1 list fields a cache knows: their members are compared without the whitespace around
+     * commas. Other fields are compared exactly ({@code red  shoes} is not {@code red shoes}).
+     */
+    private static final Set<String> LIST_FIELDS =
+            Set.of("accept", "accept-charset", "accept-encoding", "accept-language");
+
+    /**
+     * RFC 9111 4.1: this request's values of the named headers as forwarded, field lines combined, list
+     * fields' members trimmed, other values exact; an absent header differs from an empty one;
+     * credentials by hash, never by value.
+     */
+    String variant(List<String> names) {
+        StringBuilder b = new StringBuilder();
+        for (String name : names) {
+            List<String> values = forwarded.getValuesList(name);
+            b.append(name);
+            if (values.isEmpty()) {
+                b.append(" absent");
+            } else {
+                String joined = LIST_FIELDS.contains(name)
+                        ? String.join(
+                                ",",
+                                values.stream()
+                                        .flatMap(v -> java.util.Arrays.stream(v.split(",")))
+                                        .map(String::strip)
+                                        .toList())
+                        : String.join(",", values);
+                if (credentials.contains(name))
+                    b.append(" sha256=").append(sha256(joined.getBytes(StandardCharsets.UTF_8)));
+                else b.append(" = ").append(joined.replace("\\", "\\\\").replace("\u0000", "\\0"));
+            }
+            b.append(" ;");
+        }
+        return b.toString();
     }
 
     /**
@@ -166,11 +276,13 @@ final class ProxyRequest {
         keyed.sort(Comparator.comparing(HttpField::getLowerCaseName));
         for (HttpField f : keyed) {
             String name = f.getLowerCaseName();
-            key.append('\n').append(name);
+            // "name: value" for a header, "credential name sha256=..." for a credential: no header line can
+            // spell a credential's (a field name has no space), nor the body's or the policy's
             if (credentials.contains(name)) {
-                key.append("-sha256: ").append(sha256(f.getValue().getBytes(StandardCharsets.UTF_8)));
+                key.append("\ncredential ").append(name).append(" sha256=");
+                key.append(sha256(f.getValue().getBytes(StandardCharsets.UTF_8)));
             } else {
-                key.append(": ").append(f.getValue());
+                key.append('\n').append(name).append(": ").append(f.getValue());
             }
         }
     }
@@ -198,7 +310,8 @@ final class ProxyRequest {
             else b.append('%').append(raw.substring(i + 1, i + 3).toUpperCase(Locale.ROOT));
             i += 2;
         }
-        return URIUtil.normalizePath(b.toString());
+        String normal = URIUtil.normalizePath(b.toString());
+        return normal == null ? null : encodeTarget(normal, false);
     }
 
     private static boolean unreserved(char c) {

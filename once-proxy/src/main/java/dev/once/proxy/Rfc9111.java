@@ -211,31 +211,6 @@ final class Rfc9111 {
         return names;
     }
 
-    /** RFC 9111 4.1: whether this request selects the stored response: no Vary, or equal normalised values. */
-    static boolean selectedBy(StoredResponse r, HttpFields request) {
-        List<String> names = varyNames(r);
-        return names.isEmpty() || variant(names, request).equals(r.variant());
-    }
-
-    /**
-     * The request's values of the named headers, normalised (RFC 9111 4.1): field lines combined,
-     * whitespace around commas removed and runs of whitespace folded; an absent header differs from an
-     * empty one.
-     */
-    static String variant(List<String> names, HttpFields request) {
-        StringBuilder b = new StringBuilder();
-        for (String name : names) {
-            List<String> values = request.getValuesList(name);
-            b.append(name).append(values.isEmpty() ? "\u0000" : ":");
-            if (!values.isEmpty()) {
-                String joined = String.join(",", values);
-                b.append(joined.trim().replaceAll("\\s*,\\s*", ",").replaceAll("\\s+", " "));
-            }
-            b.append('\n');
-        }
-        return b.toString();
-    }
-
     /** RFC 9110 13.1.2 / 13.1.3: whether a client's conditional GET is answered 304 by this stored response. */
     static boolean notModified(HttpFields request, StoredResponse r) {
         List<String> inm = request.getValuesList("If-None-Match");

@@ -35,6 +35,15 @@ record StoredResponse(
         return new StoredResponse(status, headers, body, requestTime, responseTime, variant);
     }
 
+    /** The answer as a shared cache stores it: an upstream's Set-Cookie belongs to the client it was made for. */
+    StoredResponse shareable() {
+        if (header("Set-Cookie") == null && header("Set-Cookie2") == null) return this;
+        List<String[]> kept = new ArrayList<>(headers.size());
+        for (String[] h : headers)
+            if (!h[0].equalsIgnoreCase("Set-Cookie") && !h[0].equalsIgnoreCase("Set-Cookie2")) kept.add(h);
+        return withHeaders(kept);
+    }
+
     String header(String name) {
         for (String[] h : headers) if (h[0].equalsIgnoreCase(name)) return h[1];
         return null;

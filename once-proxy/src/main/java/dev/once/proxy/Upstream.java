@@ -15,8 +15,12 @@ import java.util.function.Consumer;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.InputStreamResponseListener;
+import org.eclipse.jetty.client.ProxyAuthenticationProtocolHandler;
+import org.eclipse.jetty.client.RedirectProtocolHandler;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.client.UpgradeProtocolHandler;
+import org.eclipse.jetty.client.WWWAuthenticationProtocolHandler;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.DateGenerator;
 import org.eclipse.jetty.http.HttpCookieStore;
@@ -34,6 +38,9 @@ import org.slf4j.LoggerFactory;
 final class Upstream implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Upstream.class);
 
+    /** An upstream answer whose header block is larger is refused (502): the proxy's server writes up to this much. */
+    static final int MAX_RESPONSE_HEADER_BYTES = 48 * 1024;
+
     private final HttpClient client = new HttpClient(caseSensitiveTransport());
     private final ProxyConfig config;
 
@@ -47,13 +54,22 @@ final class Upstream implements AutoCloseable {
         // The proxy holds no state between requests: a cookie jar would send one client's upstream session
         // to every later request, whoever made it.
         client.setHttpCookieStore(new HttpCookieStore.Empty());
+        // a request the server took (headers up to its limit, a long query) fits the client's buffer too
+        int requestHeaders = 2 * config.maxRequestHeaderBytes() + 8192;
+        client.setRequestBufferSize(Math.max(client.getRequestBufferSize(), requestHeaders));
+        client.setMaxRequestHeadersSize(Math.max(client.getMaxRequestHeadersSize(), requestHeaders));
+        client.setMaxResponseHeadersSize(MAX_RESPONSE_HEADER_BYTES);
         client.setMaxConnectionsPerDestination(config.maxUpstreamConnections());
         client.setMaxRequestsQueuedPerDestination(config.maxQueuedUpstreamRequests());
         client.start();
-        // Every answer goes to the client as it came: Jetty's 401 handling turns a 401 without
-        // WWW-Authenticate into a protocol error, and 100-continue is the client's business. (start()
-        // installs the default handlers, so they are removed after it.)
-        client.getProtocolHandlers().clear();
+        // Every final answer goes to the client as it came: Jetty's 401 handling turns a 401 without
+        // WWW-Authenticate into a protocol error, and redirects and upgrades are the client's business.
+        // The interim-answer handlers (100, 102, 103) stay: they wait for the final answer. (start()
+        // installs the defaults, so they are removed after it.)
+        client.getProtocolHandlers().remove(WWWAuthenticationProtocolHandler.NAME);
+        client.getProtocolHandlers().remove(ProxyAuthenticationProtocolHandler.NAME);
+        client.getProtocolHandlers().remove(RedirectProtocolHandler.NAME);
+        client.getProtocolHandlers().remove(new UpgradeProtocolHandler().getName());
     }
 
     /**
@@ -86,10 +102,7 @@ final class Upstream implements AutoCloseable {
                 .timeout(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
         request.headers(h -> {
             h.remove(HttpHeader.ACCEPT_ENCODING);
-            for (HttpField f : x.forwarded) h.add(f);
-            String prior = x.forwarded.get(HttpHeader.X_FORWARDED_FOR);
-            h.put(HttpHeader.X_FORWARDED_FOR, prior == null ? x.client : prior + ", " + x.client);
-            h.put(HttpHeader.X_FORWARDED_PROTO, x.scheme);
+            for (HttpField f : x.forwarded) h.add(f); // X-Forwarded-For and -Proto included
             adjust.accept(h);
         });
         if (body.length > 0) request.body(new BytesRequestContent(x.forwarded.get(HttpHeader.CONTENT_TYPE), body));
@@ -97,6 +110,19 @@ final class Upstream implements AutoCloseable {
         request.send(listener);
         try {
             Response r = listener.get(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            if (r.getStatus() < 200) { // an upgrade nobody asked for (the proxy never forwards Upgrade)
+                request.abort(new IOException("unsolicited " + r.getStatus()));
+                throw new UpstreamFailure(
+                        502, "the upstream answered " + r.getStatus() + " to a request that asked no upgrade", null);
+            }
+            int headerBytes = 0;
+            for (HttpField f : r.getHeaders())
+                headerBytes += f.getName().length() + f.getValue().length() + 4;
+            if (headerBytes > MAX_RESPONSE_HEADER_BYTES) {
+                request.abort(new IOException("response headers too large"));
+                throw new UpstreamFailure(
+                        502, "the upstream's answer headers are over " + MAX_RESPONSE_HEADER_BYTES + " bytes", null);
+            }
             List<String[]> headers = new ArrayList<>();
             List<String> dropped = HeaderRules.connectionTokens(r.getHeaders());
             for (HttpField f : r.getHeaders()) {
@@ -153,7 +179,7 @@ final class Upstream implements AutoCloseable {
                 || cause instanceof java.net.SocketTimeoutException) {
             return new UpstreamFailure(502, "the upstream " + upstream + " is unreachable", cause);
         }
-        log.warn("the upstream {} failed: {}", upstream, cause.toString());
+        log.warn("the upstream {} failed: {}", upstream, Errors.oneLine(cause));
         return new UpstreamFailure(
                 502, "the upstream failed (" + cause.getClass().getSimpleName() + "); see the proxy's log", cause);
     }

@@ -7,6 +7,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
 import dev.once.proxy.HttpModeTest.Origin;
+import dev.once.proxy.testing.CannedUpstream;
 import dev.once.proxy.testing.TcpRelay;
 import java.net.Socket;
 import java.net.URI;
@@ -570,5 +571,220 @@ class TrustTest {
         HttpResponse<String> other =
                 get(p, "/steer", "traceparent", "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
         assertThat(cache(other)).isEqualTo("HIT");
+    }
+
+    // ---- found by attacking the first fix (a fresh pair of eyes, with curl and raw sockets) ----
+
+    /** A header named like a credential's key line must not stand for the credential. */
+    @Test
+    void key_aHeaderSpellingACredentialsOrBodysHash_neverMatchesIt() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b);
+        String hash = ProxyRequest.sha256("Bearer victim-token".getBytes(StandardCharsets.UTF_8));
+        String victim = raw(
+                p, "GET /acct HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer victim-token\r\nConnection: close\r\n\r\n");
+        assertThat(victim).contains("X-Once-Cache: MISS");
+        for (String forged : List.of("Authorization-Sha256: " + hash, "Credential: authorization sha256=" + hash)) {
+            String attacker = raw(p, "GET /acct HTTP/1.1\r\nHost: t\r\n" + forged + "\r\nConnection: close\r\n\r\n");
+            assertThat(attacker).as(forged).contains("X-Once-Cache: MISS").doesNotContain("victim-token");
+        }
+        String bodyHash = ProxyRequest.sha256("{\"symbol\":\"AAPL\"}".getBytes(StandardCharsets.UTF_8));
+        raw(p, "GET /quote HTTP/1.1\r\nHost: t\r\nBody-Sha256: " + bodyHash + "\r\nConnection: close\r\n\r\n");
+        String withBody = raw(
+                p,
+                "GET /quote HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\nConnection: close\r\n\r\n{\"symbol\":\"AAPL\"}");
+        assertThat(withBody).contains("X-Once-Cache: MISS").contains("body={\"symbol\":\"AAPL\"}");
+    }
+
+    /** Replicas (or a restart) with another keying policy never share keys. */
+    @Test
+    void key_anotherPolicyOnTheSameStore_neverSharesAnswers() throws Exception {
+        Origin o = echoOrigin();
+        String ns = TestDatabases.newTable("policy");
+        OnceProxy shared = start(o, TestDatabases.shared(Db.SQLITE), ns, b -> b.keyAuthorization(false));
+        OnceProxy keyed = start(o, TestDatabases.shared(Db.SQLITE), ns, b -> b);
+        String alice =
+                raw(shared, "GET /me HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ALICE\r\nConnection: close\r\n\r\n");
+        String anonymous = raw(keyed, "GET /me HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assertThat(alice).contains("Bearer ALICE");
+        assertThat(anonymous).contains("X-Once-Cache: MISS").doesNotContain("ALICE");
+    }
+
+    @Test
+    void target_charactersAUriCannotCarryRaw_forwardedEncoded_neverAnError() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b);
+        String pipe = raw(p, "GET /x?markers=a|b&q={1}&u=%zz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assertThat(pipe).startsWith("HTTP/1.1 200").contains("GET /x?markers=a%7Cb&q=%7B1%7D&u=%25zz");
+        String unrouted = raw(p, "POST /x?a|b HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx");
+        assertThat(unrouted).startsWith("HTTP/1.1 200").contains("POST /x?a%7Cb");
+        byte[] euro =
+                "GET /u8?q=\u20ac HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.UTF_8);
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", p.port())) {
+            s.getOutputStream().write(euro);
+            String r = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(r).startsWith("HTTP/1.1 200").contains("GET /u8?q=%E2%82%AC");
+        }
+    }
+
+    @Test
+    void interimAnswers_skipped_theFinalAnswerReachesTheClient() throws Exception {
+        try (CannedUpstream up = new CannedUpstream()) {
+            up.answer(
+                    "HTTP/1.1 103 Early Hints\nLink: </a.css>; rel=preload\n\n"
+                            + "HTTP/1.1 200 OK\nContent-Type: text/plain\nX-Final: yes\nContent-Length: 5\nConnection: close\n\nfinal");
+            ProxyConfig config = ProxyConfig.builder(URI.create(up.url()))
+                    .host("127.0.0.1")
+                    .port(0)
+                    .namespace(TestDatabases.newTable("interim"))
+                    .build();
+            OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
+            proxies.add(p);
+            HttpResponse<String> first = get(p, "/r103");
+            HttpResponse<String> second = get(p, "/r103");
+            assertThat(first.statusCode()).isEqualTo(200);
+            assertThat(first.body()).isEqualTo("final");
+            assertThat(first.headers().firstValue("X-Final")).contains("yes");
+            assertThat(second.body()).isEqualTo("final");
+
+            up.answer("HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\n\n");
+            assertThat(get(p, "/r101").statusCode()).isEqualTo(502);
+        }
+    }
+
+    @Test
+    void answerHeaders_tooLargeForTheProxy_502NeverStored_largeButFine_passed() throws Exception {
+        try (CannedUpstream up = new CannedUpstream()) {
+            ProxyConfig config = ProxyConfig.builder(URI.create(up.url()))
+                    .host("127.0.0.1")
+                    .port(0)
+                    .namespace(TestDatabases.newTable("bighdr"))
+                    .build();
+            OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
+            proxies.add(p);
+            up.answer("HTTP/1.1 200 OK\nX-Big: " + "a".repeat(20_000) + "\nContent-Length: 2\nConnection: close\n\nok");
+            HttpResponse<String> fine = get(p, "/big20k");
+            assertThat(fine.statusCode()).isEqualTo(200);
+            assertThat(fine.headers().firstValue("X-Big").orElse("")).hasSize(20_000);
+
+            up.answer("HTTP/1.1 200 OK\nX-Big: " + "a".repeat(70_000) + "\nContent-Length: 2\nConnection: close\n\nok");
+            HttpResponse<String> tooBig = get(p, "/big70k");
+            assertThat(tooBig.statusCode()).isEqualTo(502);
+            assertThat(tooBig.body()).doesNotContain("aaaa").doesNotContain("Exception");
+            assertThat(cache(get(p, "/big70k"))).isEqualTo("BYPASS");
+        }
+    }
+
+    @Test
+    void requestHeaders_upToTheServersLimit_forwarded() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b);
+        HttpResponse<String> cookie = get(p, "/c", "Cookie", "session=" + "c".repeat(9_000));
+        assertThat(cookie.statusCode()).isEqualTo(200);
+        HttpResponse<String> query = get(p, "/q?x=" + "q".repeat(9_000));
+        assertThat(query.statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void httpMode_varyOnCredentials_storesNoCredentialValue() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/v",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, "v" + n, "Cache-Control", "public, max-age=60", "Vary", "Authorization, Cookie"));
+        String ns = TestDatabases.newTable("varycred");
+        OnceProxy p = start(o, TestDatabases.shared(Db.SQLITE), ns, b -> b.routes(List.of(Route.http("/"))));
+        get(p, "/v", "Authorization", "Bearer TOPSECRET-123", "Cookie", "sid=COOKIESECRET");
+        assertThat(cache(get(p, "/v", "Authorization", "Bearer TOPSECRET-123", "Cookie", "sid=COOKIESECRET")))
+                .isEqualTo("HIT");
+        try (var c = TestDatabases.shared(Db.SQLITE).getConnection();
+                var rs = c.createStatement()
+                        .executeQuery("SELECT * FROM once_entry WHERE namespace LIKE '" + ns + "%'")) {
+            int rows = 0;
+            while (rs.next()) {
+                rows++;
+                StringBuilder stored = new StringBuilder();
+                for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                    byte[] column = rs.getBytes(i);
+                    if (column != null)
+                        stored.append(new String(column, StandardCharsets.ISO_8859_1))
+                                .append('|');
+                }
+                assertThat(stored.toString()).doesNotContain("TOPSECRET").doesNotContain("COOKIESECRET");
+            }
+            assertThat(rows).isGreaterThanOrEqualTo(3); // the URI's epoch, the Vary record, the variant
+        }
+    }
+
+    @Test
+    void httpMode_varyOnXForwardedFor_comparesWhatIsForwarded_andEveryLineIsKept() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/geo",
+                (r, n) -> new HttpModeTest.Reply(
+                        200,
+                        String.join(" | ", r.getHeaders().getValuesList("X-Forwarded-For")),
+                        "Cache-Control",
+                        "max-age=60",
+                        "Vary",
+                        "X-Forwarded-For"));
+        OnceProxy p = start(o, route(Route.http("/")));
+        String first = body(
+                raw(
+                        p,
+                        "GET /geo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n"));
+        assertThat(first).isEqualTo("10.0.0.1, 10.0.0.2, 127.0.0.1");
+        String other = raw(p, "GET /geo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 10.0.0.9\r\nConnection: close\r\n\r\n");
+        assertThat(other).contains("X-Once-Cache: MISS");
+        assertThat(body(other)).isEqualTo("10.0.0.9, 127.0.0.1");
+    }
+
+    @Test
+    void httpMode_varyValues_comparedExactly() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/s",
+                (r, n) -> new HttpModeTest.Reply(
+                        200,
+                        "for [" + r.getHeaders().get("X-Search") + "]",
+                        "Cache-Control",
+                        "max-age=60",
+                        "Vary",
+                        "X-Search"));
+        OnceProxy p = start(o, route(Route.http("/")));
+        get(p, "/s", "X-Search", "red  shoes");
+        HttpResponse<String> single = get(p, "/s", "X-Search", "red shoes");
+        assertThat(single.body()).isEqualTo("for [red shoes]");
+    }
+
+    @Test
+    void httpMode_publicSetCookie_storedWithoutTheCookie_itsOwnClientGetsIt() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/sc",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, "sc", "Cache-Control", "public, max-age=60", "Set-Cookie", "session=client1-secret"));
+        OnceProxy p = start(o, route(Route.http("/")));
+        HttpResponse<String> first = get(p, "/sc");
+        HttpResponse<String> second = get(p, "/sc");
+        assertThat(first.headers().firstValue("Set-Cookie")).contains("session=client1-secret");
+        assertThat(cache(second)).isEqualTo("HIT");
+        assertThat(second.headers().firstValue("Set-Cookie")).isEmpty();
+    }
+
+    @Test
+    void config_upstreamPasswordNeverShown_upstreamWithAQueryRefused() {
+        for (String url : List.of("http://user:pa/ss@127.0.0.1:1", "http://user:p@ss@127.0.0.1:1/base")) {
+            assertThat(ProxyConfig.redact(url))
+                    .as(url)
+                    .doesNotContain("pa/ss")
+                    .doesNotContain("p@ss")
+                    .doesNotContain("ss@");
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> ProxyConfig.builder(URI.create("http://127.0.0.1:1/base?apikey=SECRETQ"))
+                                .build())
+                .hasMessageContaining("query")
+                .hasMessageNotContaining("SECRETQ");
     }
 }

@@ -67,6 +67,7 @@ public final class FakeUpstream implements AutoCloseable {
         Server server = new Server(threads);
         org.eclipse.jetty.server.HttpConfiguration http = new org.eclipse.jetty.server.HttpConfiguration();
         http.setHeaderCacheCaseSensitive(true); // echo header values exactly as sent (Jetty's default does not)
+        http.setRequestHeaderSize(64 * 1024); // takes whatever a proxy in front of it may forward
         ServerConnector connector =
                 new ServerConnector(server, new org.eclipse.jetty.server.HttpConnectionFactory(http));
         connector.setHost("127.0.0.1");
