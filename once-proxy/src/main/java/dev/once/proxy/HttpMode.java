@@ -128,7 +128,7 @@ final class HttpMode {
                 Optional<StoredResponse> stored = stored(key).filter(s -> acceptable(req, s, now, true));
                 if (stored.isPresent()) {
                     boolean fresh = Rfc9111.remainingMillis(stored.get(), now) > 0;
-                    return new Reply(stored.get(), fresh ? Outcome.HIT : Outcome.STALE, true);
+                    return served(stored.get(), fresh ? Outcome.HIT : Outcome.STALE);
                 }
                 if (req.has("only-if-cached"))
                     return Reply.text(504, "only-if-cached: no stored response satisfies this request");
@@ -158,11 +158,44 @@ final class HttpMode {
                 // this request's own upstream call made it: its client gets it whole (Set-Cookie included)
                 if (outcome == Outcome.MISS && own instanceof StoredResponse mine)
                     return new Reply(mine, outcome, true);
-                return new Reply(s, outcome, true);
+                return served(s, outcome);
             } catch (RuntimeException e) {
                 ServeStale stale = find(e);
                 if (stale == null) throw e;
-                return new Reply(stale.stale, Outcome.STALE, true);
+                return served(stale.stale, Outcome.STALE);
+            }
+        }
+
+        /**
+         * A stored answer for this client. Keys leave the encoding out, so an answer the upstream gzipped
+         * for one client may reach one that does not take gzip: the proxy decodes it (and weakens a strong
+         * ETag, which named the encoded bytes). An encoding the proxy never asks for, and cannot decode,
+         * goes only to a client that takes it; others are answered without the cache.
+         */
+        private Reply served(StoredResponse s, Outcome outcome) {
+            String coding = s.header("Content-Encoding");
+            if (coding == null || coding.isBlank() || coding.trim().equalsIgnoreCase("identity"))
+                return new Reply(s, outcome, true);
+            boolean gzip =
+                    coding.trim().equalsIgnoreCase("gzip") || coding.trim().equalsIgnoreCase("x-gzip");
+            if (gzip && HeaderRules.acceptsGzip(x.headers)) return new Reply(s, outcome, true);
+            if (!gzip) return pass(x);
+            try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(s.body()))) {
+                byte[] decoded = in.readAllBytes();
+                List<String[]> headers = new ArrayList<>(s.headers().size());
+                for (String[] h : s.headers()) {
+                    if (h[0].equalsIgnoreCase("Content-Encoding")) continue;
+                    if (h[0].equalsIgnoreCase("ETag") && !h[1].trim().startsWith("W/"))
+                        headers.add(new String[] {h[0], "W/" + h[1].trim()});
+                    else headers.add(h);
+                }
+                return new Reply(
+                        new StoredResponse(
+                                s.status(), headers, decoded, s.requestTime(), s.responseTime(), s.variant()),
+                        outcome,
+                        true);
+            } catch (java.io.IOException e) {
+                return pass(x); // not gzip after all
             }
         }
 

@@ -27,8 +27,8 @@ import org.eclipse.jetty.util.URIUtil;
  *             "credential name sha256=hash"), sorted by name, "body sha256=hash" when there is a body,
  *             and "policy P" (ProxyConfig#keyPolicy)
  * http mode:  origin, "uri path?query"  holds the URI's epoch ({@link UriRecord});
- *             that key, "epoch E", the credentials' hashes and the normalised Accept-Encoding holds the
- *             answer, or a {@link VaryRecord} whose variants add the Vary headers' values
+ *             that key, "epoch E" and the credentials' hashes holds the answer, or a
+ *             {@link VaryRecord} whose variants add the Vary headers' values
  * </pre>
  */
 final class ProxyRequest {
@@ -205,7 +205,11 @@ final class ProxyRequest {
         return origin + "\nuri " + pathQuery;
     }
 
-    /** http mode: the key of this request's answer under the URI's epoch: credentials and encoding decide. */
+    /**
+     * http mode: the key of this request's answer under the URI's epoch: the credentials decide (the
+     * encoding does not: an answer the upstream gzipped is decoded for a client that does not take gzip,
+     * see {@link HttpMode}).
+     */
     String answerKey(UriRecord uri) {
         StringBuilder key = new StringBuilder(uriKey()).append("\nepoch ").append(uri.epoch());
         appendHeaders(key, true);
@@ -262,7 +266,7 @@ final class ProxyRequest {
 
     /**
      * The keyed headers, sorted by name (values of one name keep their order). In http mode only the
-     * credentials and the normalised Accept-Encoding: the origin's Vary names the rest.
+     * credentials: the origin's Vary names the rest.
      */
     private void appendHeaders(StringBuilder key, boolean httpMode) {
         List<HttpField> keyed = new ArrayList<>();
@@ -270,7 +274,7 @@ final class ProxyRequest {
             String name = f.getLowerCaseName();
             boolean credential = credentials.contains(name);
             if (credential && !keyCredentials) continue;
-            if (httpMode ? !credential && !name.equals("accept-encoding") : neutral(route, name)) continue;
+            if (httpMode ? !credential : neutral(route, name)) continue;
             keyed.add(f);
         }
         keyed.sort(Comparator.comparing(HttpField::getLowerCaseName));

@@ -35,12 +35,14 @@ record StoredResponse(
         return new StoredResponse(status, headers, body, requestTime, responseTime, variant);
     }
 
-    /** The answer as a shared cache stores it: an upstream's Set-Cookie belongs to the client it was made for. */
+    /**
+     * The answer as a shared cache stores it: an upstream's Set-Cookie belongs to the client it was made
+     * for. (Set-Cookie2, obsolete since RFC 6265 and read by no browser, is kept as RFC 9111 stores it.)
+     */
     StoredResponse shareable() {
-        if (header("Set-Cookie") == null && header("Set-Cookie2") == null) return this;
+        if (header("Set-Cookie") == null) return this;
         List<String[]> kept = new ArrayList<>(headers.size());
-        for (String[] h : headers)
-            if (!h[0].equalsIgnoreCase("Set-Cookie") && !h[0].equalsIgnoreCase("Set-Cookie2")) kept.add(h);
+        for (String[] h : headers) if (!h[0].equalsIgnoreCase("Set-Cookie")) kept.add(h);
         return withHeaders(kept);
     }
 

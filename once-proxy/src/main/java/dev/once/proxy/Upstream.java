@@ -50,7 +50,6 @@ final class Upstream implements AutoCloseable {
         client.setFollowRedirects(false);
         client.setUserAgentField(null); // the caller's User-Agent is forwarded as it is
         client.setDefaultRequestContentType(null); // and a body without Content-Type goes without one
-        client.getContentDecoderFactories().clear(); // bodies pass through as the upstream encoded them
         // The proxy holds no state between requests: a cookie jar would send one client's upstream session
         // to every later request, whoever made it.
         client.setHttpCookieStore(new HttpCookieStore.Empty());
@@ -62,6 +61,8 @@ final class Upstream implements AutoCloseable {
         client.setMaxConnectionsPerDestination(config.maxUpstreamConnections());
         client.setMaxRequestsQueuedPerDestination(config.maxQueuedUpstreamRequests());
         client.start();
+        // bodies pass through as the upstream encoded them (start() installs a gzip decoder: removed after it)
+        client.getContentDecoderFactories().clear();
         // Every final answer goes to the client as it came: Jetty's 401 handling turns a 401 without
         // WWW-Authenticate into a protocol error, and redirects and upgrades are the client's business.
         // The interim-answer handlers (100, 102, 103) stay: they wait for the final answer. (start()

@@ -219,19 +219,76 @@ class TrustTest {
     // ---- 5: encodings ----
 
     @Test
-    void acceptEncoding_normalisedToGzipOrNone_neverServedToAClientThatDidNotAsk() throws Exception {
+    void acceptEncoding_normalisedToGzipOrNone_keyedInApiMode() throws Exception {
         Origin o = echoOrigin("Cache-Control", "max-age=60");
-        for (Route r : List.of(Route.of("/", Duration.ofMinutes(1)), Route.http("/"))) {
-            OnceProxy p = start(o, route(r));
-            HttpResponse<String> br = get(p, "/e", "Accept-Encoding", "br, zstd, deflate");
-            HttpResponse<String> gzip = get(p, "/e", "Accept-Encoding", "gzip, br");
-            HttpResponse<String> none = get(p, "/e");
+        OnceProxy p = start(o, route(Route.of("/", Duration.ofMinutes(1))));
+        HttpResponse<String> br = get(p, "/e", "Accept-Encoding", "br, zstd, deflate");
+        HttpResponse<String> gzip = get(p, "/e", "Accept-Encoding", "gzip, br");
+        HttpResponse<String> none = get(p, "/e");
 
-            assertThat(br.body()).doesNotContain("accept-encoding"); // asked for as identity
-            assertThat(gzip.body()).contains("accept-encoding=[gzip]");
-            assertThat(cache(gzip)).isEqualTo("MISS");
-            assertThat(none.body()).isEqualTo(br.body()); // identity for both
-            assertThat(get(p, "/e", "Accept-Encoding", "gzip;q=0").body()).isEqualTo(br.body());
+        assertThat(br.body()).doesNotContain("accept-encoding"); // asked for as identity
+        assertThat(gzip.body()).contains("accept-encoding=[gzip]");
+        assertThat(cache(gzip)).isEqualTo("MISS");
+        assertThat(none.body()).isEqualTo(br.body()); // identity for both
+        assertThat(get(p, "/e", "Accept-Encoding", "gzip;q=0").body()).isEqualTo(br.body());
+    }
+
+    /** http mode shares one stored answer across encodings: a gzipped one is decoded for a client without gzip. */
+    @Test
+    void acceptEncoding_httpMode_gzippedAnswerDecodedForAClientThatDidNotAsk_otherCodingsNeverServed()
+            throws Exception {
+        Origin o = echoOrigin();
+        java.io.ByteArrayOutputStream zippedBody = new java.io.ByteArrayOutputStream();
+        try (var gz = new java.util.zip.GZIPOutputStream(zippedBody)) {
+            gz.write("zipped body".getBytes(StandardCharsets.UTF_8));
+        }
+        // an origin that gzips when asked and says no Vary (it happens): the proxy must not hand gzip to
+        // a client that did not ask for it
+        org.eclipse.jetty.server.Server gzipping =
+                dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
+                    @Override
+                    public boolean handle(
+                            org.eclipse.jetty.server.Request r,
+                            org.eclipse.jetty.server.Response response,
+                            org.eclipse.jetty.util.Callback callback) {
+                        response.getHeaders().put("Cache-Control", "max-age=60");
+                        response.getHeaders().put("ETag", "\"e1\"");
+                        if (r.getHeaders().get("Accept-Encoding") != null) {
+                            response.getHeaders().put("Content-Encoding", "gzip");
+                            response.write(true, java.nio.ByteBuffer.wrap(zippedBody.toByteArray()), callback);
+                        } else {
+                            response.write(
+                                    true, java.nio.ByteBuffer.wrap("plain".getBytes(StandardCharsets.UTF_8)), callback);
+                        }
+                        return true;
+                    }
+                });
+        o.close();
+        origins.remove(o);
+        ProxyConfig config = ProxyConfig.builder(URI.create("http://127.0.0.1:"
+                        + ((org.eclipse.jetty.server.ServerConnector) gzipping.getConnectors()[0]).getLocalPort()))
+                .host("127.0.0.1")
+                .port(0)
+                .namespace(TestDatabases.newTable("gz"))
+                .routes(List.of(Route.http("/")))
+                .build();
+        OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
+        proxies.add(p);
+        try {
+            java.net.http.HttpClient raw = java.net.http.HttpClient.newHttpClient();
+            HttpResponse<byte[]> zipped = raw.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/z"))
+                            .header("Accept-Encoding", "gzip")
+                            .build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(zipped.headers().firstValue("Content-Encoding")).contains("gzip");
+            HttpResponse<String> plain = get(p, "/z", "Accept-Encoding", "br");
+            assertThat(cache(plain)).isEqualTo("HIT");
+            assertThat(plain.headers().firstValue("Content-Encoding")).isEmpty();
+            assertThat(plain.headers().firstValue("ETag")).contains("W/\"e1\"");
+            assertThat(plain.body()).isEqualTo("zipped body");
+        } finally {
+            gzipping.stop();
         }
     }
 
