@@ -28,6 +28,7 @@ final class EntryStore {
     private final String deleteExpired;
     private final String notifyChannel;
     private final StoreBreaker breaker;
+    private final int networkTimeoutMillis;
     private volatile Boolean changeIsolation;
 
     /**
@@ -43,6 +44,7 @@ final class EntryStore {
             StoreBreaker breaker) {
         this.dataSource = dataSource;
         this.breaker = breaker;
+        this.networkTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, breaker.timeoutMillis());
         this.dialect = dialect;
         this.table = table;
         this.namespace = namespace;
@@ -82,8 +84,7 @@ final class EntryStore {
     }
 
     private Entry readNow(String keyHash) throws SQLException {
-        try (Connection c = connection();
-                PreparedStatement ps = c.prepareStatement(read)) {
+        return prepared(read, ps -> {
             ps.setString(1, namespace);
             ps.setString(2, keyHash);
             try (ResultSet rs = ps.executeQuery()) {
@@ -97,14 +98,13 @@ final class EntryStore {
                         rs.getLong(6),
                         rs.getLong(7));
             }
-        }
+        });
     }
 
     /** Tries to become the key's leader; true when {@code owner} now holds the lease. */
     boolean claim(String keyHash, String keyText, String owner, long leaseMillis) throws StoreException {
         return breaker.call(() -> {
-            try (Connection c = connection();
-                    PreparedStatement ps = c.prepareStatement(claim)) {
+            return prepared(claim, ps -> {
                 ps.setString(1, namespace);
                 ps.setString(2, keyHash);
                 ps.setString(3, keyText);
@@ -113,7 +113,7 @@ final class EntryStore {
                 try (ResultSet rs = ps.executeQuery()) {
                     return rs.next() && owner.equals(rs.getString(1));
                 }
-            }
+            });
         });
     }
 
@@ -197,26 +197,54 @@ final class EntryStore {
         String notify = always ? "SELECT pg_notify(?, ?), (SELECT COUNT(*) FROM u)" : "SELECT pg_notify(?, ?) FROM u";
         String statement = "WITH u AS (" + sql + " RETURNING 1) " + notify;
         return breaker.call(() -> {
-            try (Connection c = connection();
-                    PreparedStatement ps = c.prepareStatement(statement)) {
+            return prepared(statement, ps -> {
                 for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
                 ps.setString(params.length + 1, notifyChannel);
                 ps.setString(params.length + 2, payload);
                 try (ResultSet rs = ps.executeQuery()) {
                     return rs.next();
                 }
-            }
+            });
         });
     }
 
     private int update(String sql, Object... params) throws StoreException {
         return breaker.call(() -> {
-            try (Connection c = connection();
-                    PreparedStatement ps = c.prepareStatement(sql)) {
+            return prepared(sql, ps -> {
                 for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
                 return ps.executeUpdate();
-            }
+            });
         });
+    }
+
+    interface Work<T> {
+        T run(PreparedStatement ps) throws SQLException;
+    }
+
+    /**
+     * Prepares and runs a statement on a pooled connection whose socket reads are bounded by the
+     * store's timeout ({@link Connection#setNetworkTimeout}: a caller on a platform thread cannot be
+     * freed from a blocked read by an interrupt), restoring the connection's own timeout before it
+     * returns to the pool. SQLite has no network.
+     */
+    private <T> T prepared(String sql, Work<T> work) throws SQLException {
+        try (Connection c = connection()) {
+            int before = dialect == StoreDialect.SQLITE ? -1 : c.getNetworkTimeout();
+            if (before >= 0) c.setNetworkTimeout(Runnable::run, networkTimeoutMillis);
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                return work.run(ps);
+            } finally {
+                if (before >= 0) restore(c, before);
+            }
+        }
+    }
+
+    private static void restore(Connection c, int networkTimeout) {
+        try {
+            if (!c.isClosed()) c.setNetworkTimeout(Runnable::run, networkTimeout);
+        } catch (SQLException e) {
+            // the connection broke: the pool discards it
+        }
     }
 
     /**

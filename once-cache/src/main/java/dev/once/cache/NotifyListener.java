@@ -90,6 +90,7 @@ final class NotifyListener implements AutoCloseable {
 
     private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
     private static final Logger log = LoggerFactory.getLogger(NotifyListener.class);
+    static final long HEARTBEAT_MILLIS = 2_000;
 
     private final OnceCacheBuilder.ConnectionOpener opener;
     private final String channel;
@@ -122,14 +123,21 @@ final class NotifyListener implements AutoCloseable {
                     s.execute("LISTEN " + channel);
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);
+                c.setNetworkTimeout(Runnable::run, (int) HEARTBEAT_MILLIS);
                 listening = true;
                 backoff = 100;
                 for (Subscriber sub : subscribers) sub.onGap().run();
+                long lastHeartbeat = System.nanoTime();
                 while (!closed) {
                     PGNotification[] notifications = pg.getNotifications(500);
-                    if (notifications == null) continue;
-                    for (PGNotification n : notifications) {
-                        for (Subscriber sub : subscribers) sub.onPayload().accept(n.getParameter());
+                    if (notifications != null) {
+                        for (PGNotification n : notifications) {
+                            for (Subscriber sub : subscribers) sub.onPayload().accept(n.getParameter());
+                        }
+                    }
+                    if (System.nanoTime() - lastHeartbeat >= HEARTBEAT_MILLIS * 1_000_000) {
+                        heartbeat(c);
+                        lastHeartbeat = System.nanoTime();
                     }
                 }
             } catch (SQLException | RuntimeException e) {
@@ -147,6 +155,18 @@ final class NotifyListener implements AutoCloseable {
                 listening = false;
                 connection = null;
             }
+        }
+    }
+
+    /**
+     * A connection can die without a word (a NAT or firewall forgets it, a route goes dark): a listener
+     * that only waits would believe it listens while every purge is lost. A query every {@value
+     * #HEARTBEAT_MILLIS} ms, under a network timeout as long, turns that silence into an error within
+     * twice that, and the listener reconnects (telling its caches of the gap).
+     */
+    private static void heartbeat(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("SELECT 1");
         }
     }
 

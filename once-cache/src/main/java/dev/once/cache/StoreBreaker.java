@@ -2,12 +2,12 @@ package dev.once.cache;
 
 import dev.once.jdbc.SqlErrors;
 import java.sql.SQLException;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,11 +16,13 @@ import org.slf4j.LoggerFactory;
  * calls do not wait for it again (a circuit breaker).
  *
  * <p>Why a bound of its own: the application's pool may wait 30 s for a connection (HikariCP's
- * default) and may first validate an idle one for 5 s more; a socket to a database behind a dead route
- * blocks for as long as the kernel keeps retrying. So each call runs on a virtual thread and is
- * waited for at most {@code storeTimeout}; a call that overruns is interrupted (which closes a socket
- * it blocks on, and the wait of a pool) and counts as an outage. The pool's connections are not
- * reconfigured.
+ * default); a socket to a database behind a dead route blocks for as long as the kernel keeps
+ * retrying. So each call runs in the caller's thread (no hand-off on the hit path) under an alarm that
+ * interrupts it at {@code storeTimeout}: that ends a pool's wait, and a socket read on a virtual
+ * thread; the statement's connection carries a network timeout as long, for socket reads on platform
+ * threads, restored before it returns to the pool. A call that overruns counts as an outage. Not
+ * bounded by it: a pool's own validation of an idle connection on a platform thread (HikariCP's
+ * validationTimeout, 5 s), so a first detection may take that long.
  *
  * <p>Errors are classified by once-jdbc's dialects ({@link SqlErrors}): unreachable (SQLState class
  * 08, a pool's timeout) is an outage; transient (serialization failure, deadlock, lock timeout, busy)
@@ -68,41 +70,93 @@ final class StoreBreaker implements AutoCloseable {
         return bounded(call, true);
     }
 
+    long timeoutMillis() {
+        return TimeUnit.NANOSECONDS.toMillis(timeoutNanos);
+    }
+
     private <T> T bounded(Call<T> call, boolean trips) throws StoreException {
         long deadline = System.nanoTime() + timeoutNanos;
         for (int attempt = 0; ; attempt++) {
-            FutureTask<T> task = new FutureTask<>(call::run);
-            Thread.ofVirtual().name("once-cache-store").start(task);
+            Alarm alarm = new Alarm(Thread.currentThread(), deadline);
+            T result;
             try {
-                return task.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            } catch (TimeoutException e) {
-                task.cancel(true);
-                throw outage("no answer within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms", e, trips);
-            } catch (InterruptedException e) {
-                task.cancel(true);
-                Thread.currentThread().interrupt();
-                throw new StoreException(false, "interrupted while waiting for the cache table", e);
-            } catch (ExecutionException e) {
-                Throwable cause = e.getCause();
-                switch (errors.classify(cause)) {
-                    case UNREACHABLE -> throw outage(cause.getMessage(), cause, trips);
+                result = call.run();
+            } catch (SQLException | RuntimeException e) {
+                if (alarm.disarm()) throw outage("no answer within " + timeoutMillis() + " ms", e, trips);
+                switch (errors.classify(e)) {
+                    case UNREACHABLE -> throw outage(e.getMessage(), e, trips);
                     case TRANSIENT -> {
                         long backoff = TimeUnit.MILLISECONDS.toNanos(
                                 ThreadLocalRandom.current().nextLong(1, 5L << Math.min(attempt, 5)));
                         if (System.nanoTime() + backoff >= deadline) {
                             throw new StoreException(
-                                    false, "the cache table " + table + " stayed busy: " + cause.getMessage(), cause);
+                                    false, "the cache table " + table + " stayed busy: " + e.getMessage(), e);
                         }
                         sleepNanos(backoff);
+                        continue;
                     }
-                    case OTHER ->
+                    default ->
                         throw new StoreException(
-                                false,
-                                "a statement on the cache table " + table + " failed: " + cause.getMessage(),
-                                cause);
+                                false, "a statement on the cache table " + table + " failed: " + e.getMessage(), e);
                 }
             }
+            alarm.disarm(); // an answer that came in as the alarm rang is still the answer
+            return result;
         }
+    }
+
+    /**
+     * Interrupts the calling thread at the deadline: that ends a wait for a pool's connection on any
+     * thread, and a blocked socket read on a virtual thread (the socket is closed); reads on a platform
+     * thread are bounded by the connection's network timeout instead. Disarming clears an interrupt that
+     * the alarm made, so it never leaks to the caller. Arming and disarming only add to and remove from a
+     * set, which one thread scans every {@value #TICK_MILLIS} ms: scheduling a timer per statement woke a
+     * thread twice per cache hit and cost more than the hit's own work.
+     */
+    private static final class Alarm {
+        private static final int ARMED = 0, DISARMED = 1, RINGING = 2, RANG = 3;
+        private final Thread caller;
+        private final long deadlineNanos;
+        private final AtomicInteger state = new AtomicInteger(ARMED);
+
+        Alarm(Thread caller, long deadlineNanos) {
+            this.caller = caller;
+            this.deadlineNanos = deadlineNanos;
+            ALARMS.add(this);
+        }
+
+        void ringIfDue(long now) {
+            if (now - deadlineNanos >= 0 && state.compareAndSet(ARMED, RINGING)) {
+                caller.interrupt();
+                state.set(RANG);
+            }
+        }
+
+        /** True when the alarm rang (its interrupt is then cleared). */
+        boolean disarm() {
+            ALARMS.remove(this);
+            if (state.compareAndSet(ARMED, DISARMED)) return false;
+            while (state.get() != RANG) Thread.onSpinWait();
+            Thread.interrupted();
+            return true;
+        }
+    }
+
+    private static final long TICK_MILLIS = 20;
+    private static final Set<Alarm> ALARMS = ConcurrentHashMap.newKeySet();
+
+    static {
+        Thread.ofPlatform().daemon().name("once-cache-store-alarms").start(() -> {
+            while (true) {
+                try {
+                    Thread.sleep(TICK_MILLIS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                long now = System.nanoTime();
+                for (Alarm a : ALARMS) a.ringIfDue(now);
+            }
+        });
     }
 
     private StoreException outage(String why, Throwable cause, boolean trips) {

@@ -27,6 +27,7 @@ final class FaultProxy implements AutoCloseable {
     private final String upstreamHost;
     private final int upstreamPort;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+    private final Set<Socket> silenced = ConcurrentHashMap.newKeySet();
     private volatile Mode mode = Mode.PASS;
     private volatile long delayMillis;
     private volatile boolean closed;
@@ -72,6 +73,14 @@ final class FaultProxy implements AutoCloseable {
         for (Socket s : open) cut(s);
     }
 
+    /**
+     * The connections open now go silent for good: what they send is dropped, nothing is answered, and
+     * neither side is told (a NAT that forgot them). New connections pass.
+     */
+    void silence() {
+        silenced.addAll(open);
+    }
+
     private void accept() {
         while (!closed) {
             Socket client;
@@ -112,6 +121,7 @@ final class FaultProxy implements AutoCloseable {
                 if (mode == Mode.REFUSE) break;
                 long d = delayMillis;
                 if (d > 0) Thread.sleep(d);
+                if (silenced.contains(from)) continue;
                 out.write(buffer, 0, n);
                 out.flush();
             }

@@ -83,6 +83,34 @@ class NearCacheTest {
         }
     }
 
+    /** A LISTEN connection that died without a word (a NAT forgot it) must not stop purges for good. */
+    @Test
+    void nearCache_listenConnectionDiesSilently_purgesReachItAgain() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        String url = TestDatabases.url(Db.POSTGRES);
+        try (FaultProxy proxy = FaultProxy.to(url);
+                HikariDataSource poolA = replica("replicaA");
+                HikariDataSource poolB = replica("replicaB");
+                OnceCache<String> a = cache(poolA, ns, Codec.string());
+                OnceCache<String> b = OnceCache.builder(poolB)
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .nearCache(100)
+                        .listenerConnection(() -> DriverManager.getConnection(proxy.url(url))) // only LISTEN
+                        .build()) {
+            Thread.sleep(1_000); // B's listener is up
+            assertThat(b.get("k", () -> "v1")).isEqualTo("v1");
+            assertThat(b.lookup("k", () -> "never").source()).isEqualTo(CacheResult.Source.NEAR_HIT);
+
+            proxy.silence(); // B's LISTEN connection now hears nothing, and nobody tells it
+            a.purge("k");
+            assertThat(a.get("k", () -> "v2")).isEqualTo("v2");
+
+            await().atMost(Duration.ofSeconds(15))
+                    .until(() -> b.get("k", () -> "v3").equals("v2"));
+        }
+    }
+
     @Test
     void nearCache_purgeHeardWhileAReadDecodes_valueNotPutBack() throws Exception {
         String ns = TestDatabases.newTable("ns");
