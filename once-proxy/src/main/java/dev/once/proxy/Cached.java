@@ -19,7 +19,7 @@ sealed interface Cached permits StoredResponse, VaryRecord, UriRecord {
 
     /** A compact binary form: a kind byte, then the record; no Base64, no JSON escaping of bodies. */
     Codec<Cached> CODEC = new Codec<>() {
-        private static final int RESPONSE = 3; // 1 and 2 were the single-type StoredResponse formats
+        private static final int RESPONSE = 6; // 1 and 2 were the single-type formats, 3 had no encodingAsked
         private static final int VARY = 4;
         private static final int URI = 5;
 
@@ -43,6 +43,7 @@ sealed interface Cached permits StoredResponse, VaryRecord, UriRecord {
                         out.writeLong(r.requestTime());
                         out.writeLong(r.responseTime());
                         out.writeUTF(r.variant());
+                        out.writeUTF(r.encodingAsked());
                     }
                     case VaryRecord v -> {
                         out.writeByte(VARY);
@@ -71,7 +72,8 @@ sealed interface Cached permits StoredResponse, VaryRecord, UriRecord {
                         for (int i = 0; i < n; i++) headers.add(new String[] {in.readUTF(), in.readUTF()});
                         byte[] body = new byte[in.readInt()];
                         in.readFully(body);
-                        yield new StoredResponse(status, headers, body, in.readLong(), in.readLong(), in.readUTF());
+                        yield new StoredResponse(
+                                status, headers, body, in.readLong(), in.readLong(), in.readUTF(), in.readUTF());
                     }
                     case VARY -> new VaryRecord(List.of(in.readUTF().split(",")));
                     case URI -> new UriRecord(in.readUTF());

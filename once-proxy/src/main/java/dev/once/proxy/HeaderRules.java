@@ -136,18 +136,28 @@ final class HeaderRules {
 
     /** RFC 9110 12.5.3: gzip (or x-gzip, or *) with a non-zero weight. */
     static boolean acceptsGzip(HttpFields request) {
+        return accepts(request, "gzip");
+    }
+
+    /**
+     * RFC 9110 12.5.3: whether the request's Accept-Encoding lists this coding (or {@code *}) with a
+     * non-zero weight; {@code gzip} and {@code x-gzip} are one. A request without the field is taken
+     * to accept nothing but identity here (most API clients without it cannot decode).
+     */
+    static boolean accepts(HttpFields request, String coding) {
+        String wanted = coding.toLowerCase(Locale.ROOT).replace("x-gzip", "gzip");
         boolean star = false;
-        Boolean gzip = null;
+        Boolean named = null;
         for (String v : request.getValuesList(HttpHeader.ACCEPT_ENCODING)) {
             for (String item : v.split(",")) {
                 String[] parts = item.split(";");
-                String coding = parts[0].trim().toLowerCase(Locale.ROOT);
+                String c = parts[0].trim().toLowerCase(Locale.ROOT).replace("x-gzip", "gzip");
                 boolean accepted = weight(parts) > 0;
-                if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = accepted;
-                else if (coding.equals("*")) star = accepted;
+                if (c.equals(wanted)) named = accepted;
+                else if (c.equals("*")) star = accepted;
             }
         }
-        return gzip != null ? gzip : star;
+        return named != null ? named : star;
     }
 
     private static double weight(String[] parts) {

@@ -176,9 +176,13 @@ final class HttpMode {
             String coding = s.header("Content-Encoding");
             if (coding == null || coding.isBlank() || coding.trim().equalsIgnoreCase("identity"))
                 return new Reply(s, outcome, true);
+            String forwardedEncoding = x.forwarded.get(org.eclipse.jetty.http.HttpHeader.ACCEPT_ENCODING);
+            if (HeaderRules.accepts(x.headers, coding.trim())
+                    || s.encodingAsked().equals(forwardedEncoding == null ? "" : forwardedEncoding)) {
+                return new Reply(s, outcome, true); // the client takes it, or its request forwards the same
+            }
             boolean gzip =
                     coding.trim().equalsIgnoreCase("gzip") || coding.trim().equalsIgnoreCase("x-gzip");
-            if (gzip && HeaderRules.acceptsGzip(x.headers)) return new Reply(s, outcome, true);
             if (!gzip) return pass(x);
             try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(s.body()))) {
                 byte[] decoded = in.readAllBytes();
@@ -189,11 +193,7 @@ final class HttpMode {
                         headers.add(new String[] {h[0], "W/" + h[1].trim()});
                     else headers.add(h);
                 }
-                return new Reply(
-                        new StoredResponse(
-                                s.status(), headers, decoded, s.requestTime(), s.responseTime(), s.variant()),
-                        outcome,
-                        true);
+                return new Reply(s.withHeaders(headers).withBody(decoded), outcome, true);
             } catch (java.io.IOException e) {
                 return pass(x); // not gzip after all
             }
@@ -261,7 +261,9 @@ final class HttpMode {
             }
             own = answer;
             if (!(answer instanceof StoredResponse whole)) throw new Bypass(answer, config.passThroughMemory());
-            StoredResponse fetched = whole.timed(requestTime, System.currentTimeMillis());
+            String asked = x.forwarded.get(org.eclipse.jetty.http.HttpHeader.ACCEPT_ENCODING);
+            StoredResponse fetched =
+                    whole.timed(requestTime, System.currentTimeMillis()).askedWith(asked);
             own = fetched;
             if (fetched.status() == 304 && validated != null) {
                 StoredResponse freshened = validated

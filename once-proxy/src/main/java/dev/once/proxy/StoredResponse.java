@@ -8,31 +8,48 @@ import java.util.List;
  *
  * <p>For HTTP caching (RFC 9111) it also keeps when the request that fetched it was sent and when the
  * answer arrived (epoch ms, for the Age calculation), and {@code variant}: for an answer with {@code
- * Vary}, the normalised values of the named request headers it was selected by (empty otherwise).
+ * Vary}, the normalised values of the named request headers it was selected by (empty otherwise); and
+ * {@code encodingAsked}, the Accept-Encoding the proxy forwarded for it ("gzip" or empty), so an answer
+ * in an encoding the client did not list still reaches a client whose request forwards the same.
  */
 record StoredResponse(
-        int status, List<String[]> headers, byte[] body, long requestTime, long responseTime, String variant)
+        int status,
+        List<String[]> headers,
+        byte[] body,
+        long requestTime,
+        long responseTime,
+        String variant,
+        String encodingAsked)
         implements Answer, Cached {
 
     StoredResponse {
         variant = variant == null ? "" : variant;
+        encodingAsked = encodingAsked == null ? "" : encodingAsked;
     }
 
     StoredResponse(int status, List<String[]> headers, byte[] body) {
-        this(status, headers, body, 0, 0, "");
+        this(status, headers, body, 0, 0, "", "");
     }
 
     /** The same answer with the times of the exchange that produced it. */
     StoredResponse timed(long requestTime, long responseTime) {
-        return new StoredResponse(status, headers, body, requestTime, responseTime, variant);
+        return new StoredResponse(status, headers, body, requestTime, responseTime, variant, encodingAsked);
     }
 
     StoredResponse withVariant(String variant) {
-        return new StoredResponse(status, headers, body, requestTime, responseTime, variant);
+        return new StoredResponse(status, headers, body, requestTime, responseTime, variant, encodingAsked);
+    }
+
+    StoredResponse withBody(byte[] body) {
+        return new StoredResponse(status, headers, body, requestTime, responseTime, variant, encodingAsked);
+    }
+
+    StoredResponse askedWith(String encodingAsked) {
+        return new StoredResponse(status, headers, body, requestTime, responseTime, variant, encodingAsked);
     }
 
     StoredResponse withHeaders(List<String[]> headers) {
-        return new StoredResponse(status, headers, body, requestTime, responseTime, variant);
+        return new StoredResponse(status, headers, body, requestTime, responseTime, variant, encodingAsked);
     }
 
     /**

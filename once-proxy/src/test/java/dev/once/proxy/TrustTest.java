@@ -292,6 +292,23 @@ class TrustTest {
         }
     }
 
+    /** An encoding nobody asked for reaches only clients that take it, or whose request forwards the same. */
+    @Test
+    void acceptEncoding_httpMode_unaskedCoding_servedOnlyToTheSameForwardedRequest() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/w",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, "w" + n, "Cache-Control", "max-age=60", "Content-Encoding", "weird"));
+        OnceProxy p = start(o, route(Route.http("/")));
+        assertThat(cache(get(p, "/w", "Accept-Encoding", "gzip, deflate"))).isEqualTo("MISS");
+        assertThat(cache(get(p, "/w", "Accept-Encoding", "gzip"))).isEqualTo("HIT"); // forwards gzip too
+        assertThat(cache(get(p, "/w", "Accept-Encoding", "weird"))).isEqualTo("HIT"); // takes it
+        HttpResponse<String> identity = get(p, "/w");
+        assertThat(cache(identity)).isEqualTo("BYPASS");
+        assertThat(identity.body()).isEqualTo("w2");
+    }
+
     // ---- 6, 7, 8, 9: values, queries, bodies, prefixes ----
 
     @Test
