@@ -50,7 +50,10 @@ public final class OnceProxy implements AutoCloseable {
                     .namespace(config.namespace() + " " + route.prefix())
                     .ttl(route.ttl())
                     .staleWhileRevalidate(route.staleWhileRevalidate())
-                    .codec(Cached.CODEC);
+                    .codec(Cached.CODEC)
+                    // an upstream's failure reaches every replica's waiters as that failure, after one call:
+                    // a hanging API is not tried again by each replica in turn (a client may retry)
+                    .failedRoundsBeforeError(0);
             if (route.http()) builder.expiry(HttpMode.expiry(route)).retainExpired(HttpMode.RETAIN);
             caches.put(
                     route,

@@ -33,6 +33,7 @@ import org.slf4j.LoggerFactory;
 final class ProxyHandler extends Handler.Abstract {
     static final String X_ONCE_CACHE = "X-Once-Cache";
     private static final Logger access = LoggerFactory.getLogger("dev.once.proxy.access");
+    private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
 
     private final ProxyConfig config;
     private final Upstream upstream;
@@ -136,8 +137,10 @@ final class ProxyHandler extends Handler.Abstract {
             return failure(e);
         } catch (CacheLoadException e) {
             UpstreamFailure cause = find(e);
+            if (cause == null) cause = UpstreamFailure.fromElsewhere(e.getMessage());
             if (cause != null) return failure(cause);
-            return Reply.text(502, "the upstream answer could not be had: " + e.getMessage());
+            log.warn("no answer for {} {}: {}", x.method, x.path, e.getMessage());
+            return Reply.text(502, "the upstream answer could not be had; see the proxy's log");
         }
     }
 
@@ -283,12 +286,15 @@ final class ProxyHandler extends Handler.Abstract {
     private String admin(Request request, Response response, Callback callback, String path) {
         switch (path) {
             case "/-/health" -> {
+                // the caches' breakers are read, never waited for; the probe is bounded to 1 s
+                boolean caching = caches.values().stream().allMatch(OnceCache::storeAvailable);
                 boolean up = databaseUp.getAsBoolean();
                 return json(
                         response,
                         callback,
                         200,
-                        "{\"status\":\"ready\",\"database\":\"" + (up ? "up" : "down") + "\"}\n");
+                        "{\"status\":\"ready\",\"database\":\"" + (up ? "up" : "down") + "\",\"cache\":\""
+                                + (caching ? "caching" : "fail-open") + "\"}\n");
             }
             case "/-/metrics" -> {
                 response.setStatus(200);

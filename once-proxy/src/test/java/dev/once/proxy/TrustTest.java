@@ -454,12 +454,13 @@ class TrustTest {
             assertThat(get(p, "/-/health").body()).contains("\"database\":\"up\"");
             relay.blackhole();
             db.getHikariPoolMXBean().softEvictConnections(); // no pooled connection to fall back on
+            get(p, "/after-the-cut"); // a miss finds the store gone: its breaker opens, the request fails open
             for (int i = 0; i < 3; i++) {
                 long start = System.nanoTime();
                 HttpResponse<String> health = get(p, "/-/health");
                 long millis = (System.nanoTime() - start) / 1_000_000;
                 assertThat(health.statusCode()).isEqualTo(200);
-                assertThat(health.body()).contains("\"database\":\"down\"");
+                assertThat(health.body()).contains("\"database\":\"down\"").contains("\"cache\":\"fail-open\"");
                 assertThat(millis).as("health answered in %d ms", millis).isLessThan(2_500);
             }
             relay.restore();
@@ -530,6 +531,35 @@ class TrustTest {
         assertThat(ok + refused).isEqualTo(5);
         assertThat(refused).isGreaterThanOrEqualTo(1);
         assertThat(ok).isGreaterThanOrEqualTo(1);
+    }
+
+    /** Issue 11 C: a hanging upstream is called once; every replica's waiters get that failure, not a turn of their own. */
+    @Test
+    void upstreamHangs_threeReplicas_oneCall_everyWaiterGets504() throws Exception {
+        Origin o = echoOrigin();
+        o.latencyMillis = 3_000;
+        String ns = TestDatabases.newTable("hang");
+        List<OnceProxy> replicas = new ArrayList<>();
+        for (int i = 0; i < 3; i++)
+            replicas.add(
+                    start(o, TestDatabases.shared(Db.POSTGRES), ns, b -> b.upstreamTimeout(Duration.ofMillis(700))));
+        List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+        long start = System.nanoTime();
+        for (int i = 0; i < 9; i++) {
+            burst.add(http.sendAsync(
+                    HttpRequest.newBuilder(URI.create(
+                                    "http://127.0.0.1:" + replicas.get(i % 3).port() + "/hang"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        for (var f : burst) {
+            HttpResponse<String> r = f.get();
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(504);
+            assertThat(r.body()).contains("did not answer within 700 ms").doesNotContain("key");
+        }
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        assertThat(o.calls("GET /hang")).isEqualTo(1);
+        assertThat(millis).as("all answered in %d ms", millis).isLessThan(2_800); // not 700 ms per replica in turn
     }
 
     @Test
