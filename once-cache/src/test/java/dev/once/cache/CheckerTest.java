@@ -3,6 +3,7 @@ package dev.once.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.FaultProxy;
 import dev.once.jdbc.testing.JavaProcess;
 import dev.once.jdbc.testing.TestDatabases;
 import java.io.IOException;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.FaultProxy;
 import dev.once.jdbc.testing.TestDatabases;
 import java.sql.DriverManager;
 import java.sql.SQLException;

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.FaultProxy;
 import dev.once.jdbc.testing.TestDatabases;
 import dev.once.proxy.HttpModeTest.Origin;
 import dev.once.proxy.testing.CannedUpstream;
-import dev.once.proxy.testing.TcpRelay;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -402,10 +402,10 @@ class TrustTest {
                         "max-age=60",
                         "Vary",
                         "Accept"));
-        try (TcpRelay relay = new TcpRelay(postgresPort());
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
                 HikariDataSource db = poolThrough(relay)) {
             OnceProxy p = start(o, db, TestDatabases.newTable("down"), b -> b.routes(List.of(Route.http("/"))));
-            relay.cut(); // the store stops answering (fail-open)
+            relay.refuse(); // the store stops answering (fail-open)
             for (String accept : List.of("text/a", "text/b")) {
                 HttpResponse<String> r = get(p, "/v", "Accept", accept);
                 assertThat(r.statusCode()).isEqualTo(200);
@@ -419,36 +419,25 @@ class TrustTest {
      * A pool on the test PostgreSQL through a relay the test can cut: connections reset, new ones
      * refused, each attempt failing within a short connection timeout.
      */
-    private static HikariDataSource poolThrough(TcpRelay relay) {
+    private static HikariDataSource poolThrough(FaultProxy relay) {
         return poolThrough(relay, 500);
     }
 
-    private static HikariDataSource poolThrough(TcpRelay relay, long connectionTimeoutMillis) {
+    private static HikariDataSource poolThrough(FaultProxy relay, long connectionTimeoutMillis) {
         String url = TestDatabases.url(Db.POSTGRES);
-        java.util.regex.Matcher m =
-                java.util.regex.Pattern.compile("//[^/:]+:(\\d+)/").matcher(url);
-        assertThat(m.find()).as("a PostgreSQL URL with a port: " + url).isTrue();
         HikariConfig c = new HikariConfig();
-        c.setJdbcUrl(url.replace(m.group(0), "//127.0.0.1:" + relay.port() + "/") + (url.contains("?") ? "&" : "?")
-                + "connectTimeout=1&socketTimeout=2");
+        c.setJdbcUrl(relay.url(url) + (url.contains("?") ? "&" : "?") + "connectTimeout=1&socketTimeout=2");
         c.setMaximumPoolSize(4);
         c.setMinimumIdle(0);
         c.setConnectionTimeout(connectionTimeoutMillis);
         return new HikariDataSource(c);
     }
 
-    static int postgresPort() {
-        java.util.regex.Matcher m =
-                java.util.regex.Pattern.compile("//[^/:]+:(\\d+)/").matcher(TestDatabases.url(Db.POSTGRES));
-        assertThat(m.find()).isTrue();
-        return Integer.parseInt(m.group(1));
-    }
-
     /** Issue 11 A: health answers within its probe's timeout whatever the database does. */
     @Test
     void health_storeHanging_answersDownWithinItsProbe() throws Exception {
         Origin o = echoOrigin();
-        try (TcpRelay relay = new TcpRelay(postgresPort());
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
                 HikariDataSource db = poolThrough(relay, 30_000)) {
             OnceProxy p = start(o, db, TestDatabases.newTable("health"), b -> b);
             assertThat(get(p, "/-/health").body()).contains("\"database\":\"up\"");
@@ -463,7 +452,7 @@ class TrustTest {
                 assertThat(health.body()).contains("\"database\":\"down\"").contains("\"cache\":\"fail-open\"");
                 assertThat(millis).as("health answered in %d ms", millis).isLessThan(2_500);
             }
-            relay.restore();
+            relay.pass();
         }
     }
 
@@ -472,7 +461,7 @@ class TrustTest {
     @Test
     void httpMode_unsafeRequest_invalidatesEveryCredentialsCopy_andAFailedPurgeIsNoError() throws Exception {
         Origin o = echoOrigin("Cache-Control", "public, max-age=60");
-        try (TcpRelay relay = new TcpRelay(postgresPort());
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
                 HikariDataSource db = poolThrough(relay)) {
             OnceProxy p = start(o, db, TestDatabases.newTable("inv"), b -> b.routes(List.of(Route.http("/"))));
             get(p, "/doc", "Authorization", "Bearer alice");
@@ -486,7 +475,7 @@ class TrustTest {
             assertThat(cache(get(p, "/doc", "Authorization", "Bearer bob"))).isEqualTo("MISS");
             assertThat(cache(get(p, "/doc"))).isEqualTo("MISS");
 
-            relay.cut();
+            relay.refuse();
             HttpResponse<String> post = send(p, "POST", "/doc", "y");
             assertThat(post.statusCode()).isEqualTo(200); // the upstream's success, though the purge failed
             assertThat(post.body()).startsWith("POST /doc");

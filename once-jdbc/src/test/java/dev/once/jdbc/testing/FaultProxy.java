@@ -1,4 +1,4 @@
-package dev.once.cache;
+package dev.once.jdbc.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link #reset()} (every open connection is cut with a TCP reset), {@link #refuse()} (and new ones
  * are cut at once), {@link #pass()} (healthy again). Point a JDBC URL at {@link #url(String)}.
  */
-final class FaultProxy implements AutoCloseable {
+public final class FaultProxy implements AutoCloseable {
     private enum Mode {
         PASS,
         BLACKHOLE,
@@ -41,35 +41,35 @@ final class FaultProxy implements AutoCloseable {
     }
 
     /** A proxy in front of the server of this JDBC URL ({@code jdbc:postgresql://host:port/...}). */
-    static FaultProxy to(String jdbcUrl) throws IOException {
+    public static FaultProxy to(String jdbcUrl) throws IOException {
         URI uri = URI.create(jdbcUrl.substring("jdbc:".length()));
         return new FaultProxy(uri.getHost(), uri.getPort());
     }
 
     /** The JDBC URL with the proxy's address in place of the server's. */
-    String url(String jdbcUrl) {
+    public String url(String jdbcUrl) {
         return jdbcUrl.replace(upstreamHost + ":" + upstreamPort, "127.0.0.1:" + server.getLocalPort());
     }
 
-    void pass() {
+    public void pass() {
         delayMillis = 0;
         mode = Mode.PASS;
     }
 
-    void blackhole() {
+    public void blackhole() {
         mode = Mode.BLACKHOLE;
     }
 
-    void delay(long millis) {
+    public void delay(long millis) {
         delayMillis = millis;
     }
 
-    void refuse() {
+    public void refuse() {
         mode = Mode.REFUSE;
         reset();
     }
 
-    void reset() {
+    public void reset() {
         for (Socket s : open) cut(s);
     }
 
@@ -77,7 +77,7 @@ final class FaultProxy implements AutoCloseable {
      * The connections open now go silent for good: what they send is dropped, nothing is answered, and
      * neither side is told (a NAT that forgot them). New connections pass.
      */
-    void silence() {
+    public void silence() {
         silenced.addAll(open);
     }
 
