@@ -186,7 +186,8 @@ final class ProxyHandler extends Handler.Abstract {
                 String name = h[0].toLowerCase(Locale.ROOT);
                 if (NOT_MODIFIED_FIELDS.contains(name) || name.equals("age")) kept.add(h);
             }
-            start(response, 304, kept, outcome);
+            // RFC 9110 8.6: a 304 may state only the length of the answer it stands for (Jetty would say 0)
+            start(response, 304, kept, outcome).put(HttpHeader.CONTENT_LENGTH, r.body().length);
             callback.succeeded();
             return "304 " + outcome;
         }
@@ -234,7 +235,8 @@ final class ProxyHandler extends Handler.Abstract {
     private String write(Request request, Response response, Callback callback, StoredResponse r, Outcome outcome) {
         HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
         boolean head = request != null && request.getMethod().equals("HEAD");
-        boolean lengthGiven = head && h.contains(HttpHeader.CONTENT_LENGTH); // an upstream HEAD's answer
+        // an upstream HEAD's or 304's answer states its own length; Jetty would otherwise write 0 for a 304
+        boolean lengthGiven = (head || r.status() == 304) && h.contains(HttpHeader.CONTENT_LENGTH);
         if (r.status() != 204 && r.status() != 304 && r.status() >= 200 && !lengthGiven)
             h.put(HttpHeader.CONTENT_LENGTH, r.body().length);
         response.write(true, head ? ByteBuffer.allocate(0) : ByteBuffer.wrap(r.body()), callback);

@@ -130,7 +130,8 @@ final class Upstream implements AutoCloseable {
                 String name = f.getLowerCaseName();
                 if (HeaderRules.HOP_BY_HOP.contains(name) || dropped.contains(name)) continue;
                 // the proxy writes the length of what it sends; a HEAD's answer keeps the upstream's
-                if (name.equals("content-length") && !method.equals("HEAD")) continue;
+                // (and a 304's, which states the length of the answer it stands for: RFC 9110 8.6)
+                if (name.equals("content-length") && !method.equals("HEAD") && r.getStatus() != 304) continue;
                 headers.add(new String[] {f.getName(), f.getValue()});
             }
             if (r.getHeaders().get(HttpHeader.DATE) == null) { // RFC 9110 6.6.1: a recipient with a clock adds one

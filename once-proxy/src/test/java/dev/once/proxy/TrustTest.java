@@ -865,6 +865,38 @@ class TrustTest {
         assertThat(second.headers().firstValue("Set-Cookie")).isEmpty();
     }
 
+    /** RFC 9110 8.6: a 304 states the length of the answer it stands for, or nothing; never 0 for a non-empty one. */
+    @Test
+    void notModified_statesTheFullLength_passedOrFromTheCache() throws Exception {
+        try (CannedUpstream up = new CannedUpstream()) {
+            ProxyConfig config = ProxyConfig.builder(URI.create(up.url()))
+                    .host("127.0.0.1")
+                    .port(0)
+                    .namespace(TestDatabases.newTable("nm"))
+                    .routes(List.of(Route.http("/")))
+                    .build();
+            OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
+            proxies.add(p);
+            up.answer("HTTP/1.1 304 Not Modified\nETag: \"x\"\nContent-Length: 219\nConnection: close\n\n");
+            String passed =
+                    raw(p, "GET /r304 HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"x\"\r\nConnection: close\r\n\r\n");
+            assertThat(passed)
+                    .startsWith("HTTP/1.1 304")
+                    .contains("Content-Length: 219")
+                    .doesNotContain("Content-Length: 0");
+
+            up.answer(
+                    "HTTP/1.1 200 OK\nETag: \"y\"\nCache-Control: max-age=60\nContent-Length: 10\nConnection: close\n\n0123456789");
+            raw(p, "GET /fresh HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            String cached =
+                    raw(p, "GET /fresh HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"y\"\r\nConnection: close\r\n\r\n");
+            assertThat(cached)
+                    .startsWith("HTTP/1.1 304")
+                    .contains("Content-Length: 10")
+                    .doesNotContain("Content-Length: 0");
+        }
+    }
+
     @Test
     void config_upstreamPasswordNeverShown_upstreamWithAQueryRefused() {
         for (String url : List.of("http://user:pa/ss@127.0.0.1:1", "http://user:p@ss@127.0.0.1:1/base")) {
