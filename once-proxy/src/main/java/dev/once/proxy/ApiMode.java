@@ -26,11 +26,12 @@ final class ApiMode {
         CacheResult<Cached> result = cache.lookup(x.key(), () -> {
             Answer a = upstream.forward(x);
             own[0] = a;
-            if (a instanceof StoredResponse r && storable(x.route, r)) return r;
+            if (a instanceof StoredResponse r && storable(x.route, r))
+                return r.shareable(); // its cookie is its client's
             throw new Bypass(a, config.passThroughMemory());
         });
         Outcome outcome = Outcome.of(result.source());
-        if (outcome == Outcome.BYPASS) return Reply.passed(own[0]);
+        if (outcome == Outcome.BYPASS || outcome == Outcome.MISS) return new Reply(own[0], outcome, false);
         return new Reply((StoredResponse) result.value(), outcome, false);
     }
 

@@ -185,7 +185,10 @@ final class HttpMode {
                     coding.trim().equalsIgnoreCase("gzip") || coding.trim().equalsIgnoreCase("x-gzip");
             if (!gzip) return pass(x);
             try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(s.body()))) {
-                byte[] decoded = in.readAllBytes();
+                // bounded: a small gzip can stand for gigabytes; past the cache's own limit, ask upstream
+                long limit = config.maxCachedResponseBytes();
+                byte[] decoded = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+                if (decoded.length > limit) return pass(x);
                 List<String[]> headers = new ArrayList<>(s.headers().size());
                 for (String[] h : s.headers()) {
                     if (h[0].equalsIgnoreCase("Content-Encoding")) continue;
@@ -265,6 +268,10 @@ final class HttpMode {
             StoredResponse fetched =
                     whole.timed(requestTime, System.currentTimeMillis()).askedWith(asked);
             own = fetched;
+            if (fetched.status() == 304 && validated != null && !sameStrongValidator(validated, fetched)) {
+                // RFC 9111 4.3.4: a 304 naming another strong validator updates nothing: fetch it whole
+                return load(key, isAnswerKey, null);
+            }
             if (fetched.status() == 304 && validated != null) {
                 StoredResponse freshened = validated
                         .withHeaders(Rfc9111.freshenedHeaders(validated, fetched))
@@ -288,6 +295,14 @@ final class HttpMode {
             // stored before the record, so waiters find it
             cache.lookup(x.variantKey(key, vary), p -> variant.shareable());
             return vary;
+        }
+
+        /** True unless the 304 carries a strong ETag that differs from the stored answer's. */
+        private static boolean sameStrongValidator(StoredResponse stored, StoredResponse notModified) {
+            String tag = notModified.header("ETag");
+            if (tag == null || tag.trim().startsWith("W/")) return true;
+            String mine = stored.header("ETag");
+            return mine != null && mine.trim().equals(tag.trim());
         }
 
         private boolean staleIfError(StoredResponse stale) {

@@ -49,6 +49,17 @@ public record ProxyConfig(
         credentialHeaders = credentialHeaders.stream()
                 .map(h -> h.trim().toLowerCase(Locale.ROOT))
                 .collect(java.util.stream.Collectors.toUnmodifiableSet());
+        for (Route r : routes) {
+            for (String n : r.neutral()) {
+                if (credentialHeaders.contains(n) || n.equals("accept-encoding")) {
+                    throw new IllegalArgumentException(
+                            "route " + r.prefix() + ": " + n + " cannot be neutral: "
+                                    + (n.equals("accept-encoding")
+                                            ? "the proxy keys the encoding it asks for"
+                                            : "it carries credentials (to share answers between callers, set keyAuthorization: false)"));
+                }
+            }
+        }
         routes = routes.stream()
                 .sorted(Comparator.comparingInt((Route r) -> r.prefix().length())
                         .reversed())

@@ -70,6 +70,10 @@ final class ProxyHandler extends Handler.Abstract {
         String status;
         if (method.equals("CONNECT")) {
             status = text(response, callback, 405, "CONNECT is refused: this is a reverse proxy, not an open proxy");
+        } else if (!method.equals(method.toUpperCase(java.util.Locale.ROOT))) {
+            // methods are case-sensitive (RFC 9110 9.1) and the upstream client would upper-case it
+            status =
+                    text(response, callback, 501, "method " + method + " is not supported: methods are case-sensitive");
         } else if (method.equals("TRACE")) {
             status = text(response, callback, 405, "TRACE is refused: it would echo other hops' headers");
         } else if (OriginFormOnly.REFUSED_PATH.equals(uri.getPath())) {

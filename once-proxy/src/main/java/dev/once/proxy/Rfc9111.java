@@ -188,16 +188,20 @@ final class Rfc9111 {
      * one, except Content-Length (and the hop-by-hop fields, which never arrive here).
      */
     static List<String[]> freshenedHeaders(StoredResponse stored, StoredResponse notModified) {
+        // Content-Length, and the fields that describe the stored bytes themselves (RFC 9111 3.2 lets a
+        // cache keep them for the integrity of what it stores): a 304 cannot re-encode a body
         List<String> replaced = new ArrayList<>();
         for (String[] h : notModified.headers()) {
             String name = h[0].toLowerCase(Locale.ROOT);
-            if (!name.equals("content-length") && !replaced.contains(name)) replaced.add(name);
+            if (!KEPT_ON_304.contains(name) && !replaced.contains(name)) replaced.add(name);
         }
         List<String[]> out = new ArrayList<>();
         for (String[] h : stored.headers()) if (!replaced.contains(h[0].toLowerCase(Locale.ROOT))) out.add(h);
         for (String[] h : notModified.headers()) if (replaced.contains(h[0].toLowerCase(Locale.ROOT))) out.add(h);
         return out;
     }
+
+    private static final Set<String> KEPT_ON_304 = Set.of("content-length", "content-encoding", "content-range");
 
     /** The Vary names of a response, lower case, in order; empty when it has none. */
     static List<String> varyNames(StoredResponse r) {

@@ -242,27 +242,7 @@ class TrustTest {
         try (var gz = new java.util.zip.GZIPOutputStream(zippedBody)) {
             gz.write("zipped body".getBytes(StandardCharsets.UTF_8));
         }
-        // an origin that gzips when asked and says no Vary (it happens): the proxy must not hand gzip to
-        // a client that did not ask for it
-        org.eclipse.jetty.server.Server gzipping =
-                dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
-                    @Override
-                    public boolean handle(
-                            org.eclipse.jetty.server.Request r,
-                            org.eclipse.jetty.server.Response response,
-                            org.eclipse.jetty.util.Callback callback) {
-                        response.getHeaders().put("Cache-Control", "max-age=60");
-                        response.getHeaders().put("ETag", "\"e1\"");
-                        if (r.getHeaders().get("Accept-Encoding") != null) {
-                            response.getHeaders().put("Content-Encoding", "gzip");
-                            response.write(true, java.nio.ByteBuffer.wrap(zippedBody.toByteArray()), callback);
-                        } else {
-                            response.write(
-                                    true, java.nio.ByteBuffer.wrap("plain".getBytes(StandardCharsets.UTF_8)), callback);
-                        }
-                        return true;
-                    }
-                });
+        org.eclipse.jetty.server.Server gzipping = gzipOrigin(zippedBody.toByteArray());
         o.close();
         origins.remove(o);
         ProxyConfig config = ProxyConfig.builder(URI.create("http://127.0.0.1:"
@@ -289,6 +269,66 @@ class TrustTest {
             assertThat(plain.body()).isEqualTo("zipped body");
         } finally {
             gzipping.stop();
+        }
+    }
+
+    /**
+     * An origin that gzips when asked and says no Vary (it happens), with a strong ETag, answering
+     * "plain" to a request without Accept-Encoding.
+     */
+    private static org.eclipse.jetty.server.Server gzipOrigin(byte[] zipped) throws Exception {
+        return dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
+            @Override
+            public boolean handle(
+                    org.eclipse.jetty.server.Request r,
+                    org.eclipse.jetty.server.Response response,
+                    org.eclipse.jetty.util.Callback callback) {
+                response.getHeaders().put("Cache-Control", "max-age=60");
+                response.getHeaders().put("ETag", "\"e1\"");
+                if (r.getHeaders().get("Accept-Encoding") != null) {
+                    response.getHeaders().put("Content-Encoding", "gzip");
+                    response.write(true, java.nio.ByteBuffer.wrap(zipped), callback);
+                } else {
+                    response.write(true, java.nio.ByteBuffer.wrap("plain".getBytes(StandardCharsets.UTF_8)), callback);
+                }
+                return true;
+            }
+        });
+    }
+
+    /** A gzip that stands for far more than the cache takes is not decoded in memory: the client's own request goes up. */
+    @Test
+    void acceptEncoding_httpMode_gzipBomb_neverDecodedWhole() throws Exception {
+        java.io.ByteArrayOutputStream bomb = new java.io.ByteArrayOutputStream();
+        try (var gz = new java.util.zip.GZIPOutputStream(bomb)) {
+            byte[] zeros = new byte[1 << 20];
+            for (int i = 0; i < 64; i++) gz.write(zeros); // 64 MiB of zeros in about 64 KiB
+        }
+        org.eclipse.jetty.server.Server origin = gzipOrigin(bomb.toByteArray());
+        try {
+            int port = ((org.eclipse.jetty.server.ServerConnector) origin.getConnectors()[0]).getLocalPort();
+            ProxyConfig config = ProxyConfig.builder(URI.create("http://127.0.0.1:" + port))
+                    .host("127.0.0.1")
+                    .port(0)
+                    .namespace(TestDatabases.newTable("bomb"))
+                    .routes(List.of(Route.http("/")))
+                    .maxCachedResponseBytes(1 << 20)
+                    .build();
+            OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
+            proxies.add(p);
+            HttpResponse<byte[]> zipped = java.net.http.HttpClient.newHttpClient()
+                    .send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/bomb"))
+                                    .header("Accept-Encoding", "gzip")
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(zipped.body()).hasSize(bomb.size());
+            HttpResponse<String> plain = get(p, "/bomb");
+            assertThat(plain.statusCode()).isEqualTo(200);
+            assertThat(plain.body()).isEqualTo("plain"); // asked upstream for this client, not decoded
+            assertThat(cache(plain)).isEqualTo("BYPASS");
+        } finally {
+            origin.stop();
         }
     }
 
@@ -895,6 +935,97 @@ class TrustTest {
                     .contains("Content-Length: 10")
                     .doesNotContain("Content-Length: 0");
         }
+    }
+
+    /** api mode's cachePrivate stores the answer, never its cookie: only the client whose request made it gets that. */
+    @Test
+    void cachePrivate_apiMode_cookieGoesToItsOwnClientOnly() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/p",
+                (r, n) -> new HttpModeTest.Reply(200, "p" + n, "Cache-Control", "private", "Set-Cookie", "sid=ALICE"));
+        Route priv = new Route(
+                "/",
+                Set.of("GET"),
+                Duration.ofMinutes(1),
+                Route.DEFAULT_STATUSES,
+                List.of(),
+                List.of(),
+                Duration.ZERO,
+                true);
+        OnceProxy p = start(o, route(priv));
+        HttpResponse<String> alice = get(p, "/p");
+        HttpResponse<String> bob = get(p, "/p");
+        assertThat(alice.headers().firstValue("Set-Cookie")).contains("sid=ALICE");
+        assertThat(cache(bob)).isEqualTo("HIT");
+        assertThat(bob.headers().firstValue("Set-Cookie")).isEmpty();
+    }
+
+    @Test
+    void config_credentialsOrEncodingDeclaredNeutral_refused() {
+        for (String header : List.of("Authorization", "Cookie", "X-Partner-Key", "Accept-Encoding")) {
+            Route r = new Route(
+                    "/n",
+                    Set.of("GET"),
+                    Duration.ofMinutes(1),
+                    Route.DEFAULT_STATUSES,
+                    List.of(),
+                    List.of(header),
+                    Duration.ZERO,
+                    false);
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> ProxyConfig.builder(URI.create("http://127.0.0.1:1"))
+                                    .credentialHeaders(List.of("X-Partner-Key"))
+                                    .routes(List.of(r))
+                                    .build())
+                    .as(header)
+                    .hasMessageContaining("cannot be neutral");
+        }
+    }
+
+    /** RFC 9111 4.3.4: a 304 naming another strong validator updates nothing; RFC 9111 3.2: nor a stored body's coding. */
+    @Test
+    void httpMode_notModifiedForAnotherValidatorOrCoding_neverRewritesTheStoredAnswer() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/et",
+                (r, n) -> r.getHeaders().get("If-None-Match") != null
+                        ? new HttpModeTest.Reply(
+                                304,
+                                "",
+                                "Cache-Control",
+                                "max-age=600",
+                                "ETag",
+                                "\"e2\"",
+                                "Content-Range",
+                                "bytes 0-1/99")
+                        : new HttpModeTest.Reply(
+                                200, "body " + n, "Cache-Control", "max-age=1", "ETag", "\"e" + n + "\""));
+        o.scripts.put(
+                "/ce",
+                (r, n) -> r.getHeaders().get("If-None-Match") != null
+                        ? new HttpModeTest.Reply(
+                                304, "", "Cache-Control", "max-age=600", "ETag", "\"c\"", "Content-Encoding", "gzip")
+                        : new HttpModeTest.Reply(200, "plainbody", "Cache-Control", "max-age=1", "ETag", "\"c\""));
+        OnceProxy p = start(o, route(Route.http("/")));
+        get(p, "/et");
+        get(p, "/ce", "Accept-Encoding", "gzip");
+        Thread.sleep(2_100);
+        HttpResponse<String> et = get(p, "/et"); // 304 with "e2" for a stored "e1": fetched whole instead
+        assertThat(et.body()).isEqualTo("body 3");
+        assertThat(et.headers().firstValue("Content-Range")).isEmpty();
+        HttpResponse<String> ce = get(p, "/ce", "Accept-Encoding", "gzip");
+        assertThat(ce.body()).isEqualTo("plainbody");
+        assertThat(ce.headers().firstValue("Content-Encoding")).isEmpty();
+    }
+
+    @Test
+    void methods_caseSensitive_aLowerCaseMethodIsRefusedNotUpperCased() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b);
+        String lower = raw(p, "delete /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assertThat(lower).startsWith("HTTP/1.1 501");
+        assertThat(o.calls).isEmpty();
     }
 
     @Test
