@@ -276,6 +276,10 @@ final class HttpMode {
                 StoredResponse freshened = validated
                         .withHeaders(Rfc9111.freshenedHeaders(validated, fetched))
                         .timed(fetched.requestTime(), fetched.responseTime());
+                if (!Rfc9111.varyNames(freshened).equals(Rfc9111.varyNames(validated))) {
+                    // the 304 changes what the answer varies on: the stored one was not selected that way
+                    return load(key, isAnswerKey, null);
+                }
                 own = freshened;
                 if (Rfc9111.notStorable(x.forwarded, freshened, false) == null) return freshened.shareable();
                 throw new Bypass(freshened, Duration.ZERO);

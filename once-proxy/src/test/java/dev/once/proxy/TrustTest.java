@@ -1019,6 +1019,29 @@ class TrustTest {
         assertThat(ce.headers().firstValue("Content-Encoding")).isEmpty();
     }
 
+    /** A 304 that adds Vary: the stored answer was not chosen by those headers, so it is fetched whole and varies from then on. */
+    @Test
+    void httpMode_notModifiedAddingVary_fetchedWholeThenCachedPerVariant() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put("/vy", (r, n) -> {
+            if (n == 1) return new HttpModeTest.Reply(200, "generic", "Cache-Control", "max-age=1", "ETag", "\"g\"");
+            if (r.getHeaders().get("If-None-Match") != null)
+                return new HttpModeTest.Reply(
+                        304, "", "Cache-Control", "max-age=600", "ETag", "\"g\"", "Vary", "X-User");
+            return new HttpModeTest.Reply(
+                    200, "for " + r.getHeaders().get("X-User"), "Cache-Control", "max-age=600", "Vary", "X-User");
+        });
+        OnceProxy p = start(o, route(Route.http("/")));
+        get(p, "/vy", "X-User", "alice");
+        Thread.sleep(1_500);
+        HttpResponse<String> bob = get(p, "/vy", "X-User", "bob");
+        assertThat(bob.body()).isEqualTo("for bob");
+        HttpResponse<String> bobAgain = get(p, "/vy", "X-User", "bob");
+        assertThat(cache(bobAgain)).isEqualTo("HIT");
+        assertThat(bobAgain.body()).isEqualTo("for bob");
+        assertThat(get(p, "/vy", "X-User", "carol").body()).isEqualTo("for carol");
+    }
+
     @Test
     void methods_caseSensitive_aLowerCaseMethodIsRefusedNotUpperCased() throws Exception {
         Origin o = echoOrigin();
