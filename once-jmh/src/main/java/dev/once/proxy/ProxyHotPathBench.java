@@ -55,6 +55,7 @@ public class ProxyHotPathBench {
         return ProxyRequest.of(
                 config,
                 route,
+                config.origin(),
                 policy,
                 "GET",
                 "/v1/quotes",

@@ -145,19 +145,25 @@ final class HeaderRules {
      * to accept nothing but identity here (most API clients without it cannot decode).
      */
     static boolean accepts(HttpFields request, String coding) {
-        String wanted = coding.toLowerCase(Locale.ROOT).replace("x-gzip", "gzip");
+        boolean gzip = isGzip(coding);
         boolean star = false;
         Boolean named = null;
         for (String v : request.getValuesList(HttpHeader.ACCEPT_ENCODING)) {
             for (String item : v.split(",")) {
                 String[] parts = item.split(";");
-                String c = parts[0].trim().toLowerCase(Locale.ROOT).replace("x-gzip", "gzip");
+                String c = parts[0].trim();
                 boolean accepted = weight(parts) > 0;
-                if (c.equals(wanted)) named = accepted;
+                if (gzip ? isGzip(c) : c.equalsIgnoreCase(coding.trim())) named = accepted;
                 else if (c.equals("*")) star = accepted;
             }
         }
         return named != null ? named : star;
+    }
+
+    /** RFC 9110 8.4.1.3: {@code gzip} and {@code x-gzip} name one coding, in any case. */
+    static boolean isGzip(String coding) {
+        String c = coding.trim();
+        return c.equalsIgnoreCase("gzip") || c.equalsIgnoreCase("x-gzip");
     }
 
     private static double weight(String[] parts) {

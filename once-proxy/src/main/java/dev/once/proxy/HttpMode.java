@@ -176,14 +176,11 @@ final class HttpMode {
             String coding = s.header("Content-Encoding");
             if (coding == null || coding.isBlank() || coding.trim().equalsIgnoreCase("identity"))
                 return new Reply(s, outcome, true);
-            String forwardedEncoding = x.forwarded.get(org.eclipse.jetty.http.HttpHeader.ACCEPT_ENCODING);
             if (HeaderRules.accepts(x.headers, coding.trim())
-                    || s.encodingAsked().equals(forwardedEncoding == null ? "" : forwardedEncoding)) {
+                    || s.encodingAsked().equals(x.encodingAsked())) {
                 return new Reply(s, outcome, true); // the client takes it, or its request forwards the same
             }
-            boolean gzip =
-                    coding.trim().equalsIgnoreCase("gzip") || coding.trim().equalsIgnoreCase("x-gzip");
-            if (!gzip) return pass(x);
+            if (!HeaderRules.isGzip(coding)) return pass(x);
             try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(s.body()))) {
                 // bounded: a small gzip can stand for gigabytes; past the cache's own limit, ask upstream
                 long limit = config.maxCachedResponseBytes();
@@ -264,9 +261,8 @@ final class HttpMode {
             }
             own = answer;
             if (!(answer instanceof StoredResponse whole)) throw new Bypass(answer, config.passThroughMemory());
-            String asked = x.forwarded.get(org.eclipse.jetty.http.HttpHeader.ACCEPT_ENCODING);
             StoredResponse fetched =
-                    whole.timed(requestTime, System.currentTimeMillis()).askedWith(asked);
+                    whole.timed(requestTime, System.currentTimeMillis()).askedWith(x.encodingAsked());
             own = fetched;
             if (fetched.status() == 304 && validated != null && !sameStrongValidator(validated, fetched)) {
                 // RFC 9111 4.3.4: a 304 naming another strong validator updates nothing: fetch it whole
@@ -362,7 +358,7 @@ final class HttpMode {
         }
         for (String target : targets) {
             try {
-                cache.purge(ProxyRequest.uriKey(config.origin(), target));
+                cache.purge(x.uriKey(target));
             } catch (RuntimeException e) {
                 invalidationFailures.increment();
                 log.warn(

@@ -41,6 +41,8 @@ final class ProxyHandler extends Handler.Abstract {
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier databaseUp;
     private final ApiMode apiMode;
+    /** The upstream as keys name it, computed once ({@link ProxyConfig#origin}). */
+    private final String origin;
     /** Each route's key policy, computed once ({@link ProxyConfig#keyPolicy}); none for unrouted paths. */
     private final Map<Route, String> policies = new java.util.IdentityHashMap<>();
 
@@ -57,6 +59,7 @@ final class ProxyHandler extends Handler.Abstract {
         this.caches = caches;
         this.registry = registry;
         this.databaseUp = databaseUp;
+        this.origin = config.origin();
         this.apiMode = new ApiMode(config, upstream);
         for (Route r : caches.keySet()) policies.put(r, config.keyPolicy(r));
         this.httpMode = new HttpMode(config, upstream, registry);
@@ -119,6 +122,7 @@ final class ProxyHandler extends Handler.Abstract {
         ProxyRequest x = ProxyRequest.of(
                 config,
                 route,
+                origin,
                 policies.get(route),
                 method,
                 path,

@@ -42,8 +42,6 @@ final class ProxyRequest {
     final HttpFields forwarded;
 
     final byte[] body;
-    final String client;
-    final String scheme;
     private final String origin;
     private final Set<String> credentials;
     private final boolean keyCredentials;
@@ -58,9 +56,8 @@ final class ProxyRequest {
             HttpFields headers,
             HttpFields forwarded,
             byte[] body,
-            String client,
-            String scheme,
             ProxyConfig config,
+            String origin,
             String policy) {
         this.method = method;
         this.path = path;
@@ -69,21 +66,22 @@ final class ProxyRequest {
         this.headers = headers;
         this.forwarded = forwarded;
         this.body = body;
-        this.client = client;
-        this.scheme = scheme;
-        this.origin = config.origin();
+        this.origin = origin;
         this.credentials = config.credentialHeaders();
         this.keyCredentials = config.keyAuthorization();
         this.policy = policy;
     }
 
     /**
-     * The request to forward; {@code path} is already {@link #normalisePath normalised}. Null when its
-     * query holds bytes that cannot be forwarded as they came (not UTF-8).
+     * The request to forward; {@code path} is already {@link #normalisePath normalised}; {@code origin}
+     * and {@code policy} are the config's {@link ProxyConfig#origin()} and the route's {@link
+     * ProxyConfig#keyPolicy}, computed once by the caller, not per request. Null when its query holds
+     * bytes that cannot be forwarded as they came (not UTF-8).
      */
     static ProxyRequest of(
             ProxyConfig config,
             Route route,
+            String origin,
             String policy,
             String method,
             String path,
@@ -109,17 +107,7 @@ final class ProxyRequest {
         forwarded.add(HttpHeader.X_FORWARDED_FOR, String.join(", ", priorHops));
         forwarded.add(HttpHeader.X_FORWARDED_PROTO, scheme);
         return new ProxyRequest(
-                method,
-                path,
-                forwardedQuery,
-                route,
-                headers,
-                forwarded.asImmutable(),
-                body,
-                client,
-                scheme,
-                config,
-                policy);
+                method, path, forwardedQuery, route, headers, forwarded.asImmutable(), body, config, origin, policy);
     }
 
     /** api mode with a {@code vary} list: only the listed headers, credentials, encodings, body type and neutral ones go. */
@@ -173,6 +161,12 @@ final class ProxyRequest {
         return c < 0x7F && Character.digit(c, 16) >= 0;
     }
 
+    /** The Accept-Encoding as forwarded ("gzip" or empty): what an answer fetched for this request was asked in. */
+    String encodingAsked() {
+        String asked = forwarded.get(HttpHeader.ACCEPT_ENCODING);
+        return asked == null ? "" : asked;
+    }
+
     String pathQuery() {
         return query == null ? path : path + "?" + query;
     }
@@ -201,7 +195,12 @@ final class ProxyRequest {
         return uriKey(origin, pathQuery());
     }
 
-    static String uriKey(String origin, String pathQuery) {
+    /** http mode: the key of another URI of the same upstream (an invalidation's Location). */
+    String uriKey(String pathQuery) {
+        return uriKey(origin, pathQuery);
+    }
+
+    private static String uriKey(String origin, String pathQuery) {
         return origin + "\nuri " + pathQuery;
     }
 

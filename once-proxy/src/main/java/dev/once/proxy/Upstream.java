@@ -43,9 +43,14 @@ final class Upstream implements AutoCloseable {
 
     private final HttpClient client = new HttpClient(caseSensitiveTransport());
     private final ProxyConfig config;
+    /** The upstream URL's path without its trailing slash: every forwarded path goes under it. */
+    private final String basePath;
 
     Upstream(ProxyConfig config) throws Exception {
         this.config = config;
+        this.basePath = config.upstream().getRawPath() == null
+                ? ""
+                : config.upstream().getRawPath().replaceAll("/$", "");
         client.setConnectTimeout(config.connectTimeout().toMillis());
         client.setFollowRedirects(false);
         client.setUserAgentField(null); // the caller's User-Agent is forwarded as it is
@@ -94,10 +99,7 @@ final class Upstream implements AutoCloseable {
      * cache's own validators).
      */
     Answer forward(ProxyRequest x, String method, byte[] body, Consumer<HttpFields.Mutable> adjust) {
-        String base = config.upstream().getRawPath() == null
-                ? ""
-                : config.upstream().getRawPath().replaceAll("/$", "");
-        URI target = config.upstream().resolve(base + x.pathQuery());
+        URI target = config.upstream().resolve(basePath + x.pathQuery());
         Request request = client.newRequest(target)
                 .method(method)
                 .timeout(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
