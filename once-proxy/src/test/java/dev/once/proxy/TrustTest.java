@@ -72,7 +72,14 @@ class TrustTest {
 
     private OnceProxy start(Origin origin, DataSource db, String namespace, UnaryOperator<ProxyConfig.Builder> options)
             throws Exception {
-        ProxyConfig config = options.apply(ProxyConfig.builder(URI.create(origin.url()))
+        return startAt(origin.url(), db, namespace, options);
+    }
+
+    /** A proxy in front of any upstream URL (a canned or hand-written origin), closed after the test. */
+    private OnceProxy startAt(
+            String upstream, DataSource db, String namespace, UnaryOperator<ProxyConfig.Builder> options)
+            throws Exception {
+        ProxyConfig config = options.apply(ProxyConfig.builder(URI.create(upstream))
                         .host("127.0.0.1")
                         .port(0)
                         .namespace(namespace))
@@ -237,23 +244,17 @@ class TrustTest {
     @Test
     void acceptEncoding_httpMode_gzippedAnswerDecodedForAClientThatDidNotAsk_otherCodingsNeverServed()
             throws Exception {
-        Origin o = echoOrigin();
         java.io.ByteArrayOutputStream zippedBody = new java.io.ByteArrayOutputStream();
         try (var gz = new java.util.zip.GZIPOutputStream(zippedBody)) {
             gz.write("zipped body".getBytes(StandardCharsets.UTF_8));
         }
         org.eclipse.jetty.server.Server gzipping = gzipOrigin(zippedBody.toByteArray());
-        o.close();
-        origins.remove(o);
-        ProxyConfig config = ProxyConfig.builder(URI.create("http://127.0.0.1:"
-                        + ((org.eclipse.jetty.server.ServerConnector) gzipping.getConnectors()[0]).getLocalPort()))
-                .host("127.0.0.1")
-                .port(0)
-                .namespace(TestDatabases.newTable("gz"))
-                .routes(List.of(Route.http("/")))
-                .build();
-        OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
-        proxies.add(p);
+        OnceProxy p = startAt(
+                "http://127.0.0.1:"
+                        + ((org.eclipse.jetty.server.ServerConnector) gzipping.getConnectors()[0]).getLocalPort(),
+                TestDatabases.shared(Db.SQLITE),
+                TestDatabases.newTable("gz"),
+                b -> b.routes(List.of(Route.http("/"))));
         try {
             java.net.http.HttpClient raw = java.net.http.HttpClient.newHttpClient();
             HttpResponse<byte[]> zipped = raw.send(
@@ -307,15 +308,11 @@ class TrustTest {
         org.eclipse.jetty.server.Server origin = gzipOrigin(bomb.toByteArray());
         try {
             int port = ((org.eclipse.jetty.server.ServerConnector) origin.getConnectors()[0]).getLocalPort();
-            ProxyConfig config = ProxyConfig.builder(URI.create("http://127.0.0.1:" + port))
-                    .host("127.0.0.1")
-                    .port(0)
-                    .namespace(TestDatabases.newTable("bomb"))
-                    .routes(List.of(Route.http("/")))
-                    .maxCachedResponseBytes(1 << 20)
-                    .build();
-            OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
-            proxies.add(p);
+            OnceProxy p = startAt(
+                    "http://127.0.0.1:" + port,
+                    TestDatabases.shared(Db.SQLITE),
+                    TestDatabases.newTable("bomb"),
+                    b -> b.routes(List.of(Route.http("/"))).maxCachedResponseBytes(1 << 20));
             HttpResponse<byte[]> zipped = java.net.http.HttpClient.newHttpClient()
                     .send(
                             HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/bomb"))
@@ -766,13 +763,7 @@ class TrustTest {
             up.answer(
                     "HTTP/1.1 103 Early Hints\nLink: </a.css>; rel=preload\n\n"
                             + "HTTP/1.1 200 OK\nContent-Type: text/plain\nX-Final: yes\nContent-Length: 5\nConnection: close\n\nfinal");
-            ProxyConfig config = ProxyConfig.builder(URI.create(up.url()))
-                    .host("127.0.0.1")
-                    .port(0)
-                    .namespace(TestDatabases.newTable("interim"))
-                    .build();
-            OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
-            proxies.add(p);
+            OnceProxy p = startAt(up.url(), TestDatabases.shared(Db.SQLITE), TestDatabases.newTable("interim"), b -> b);
             HttpResponse<String> first = get(p, "/r103");
             HttpResponse<String> second = get(p, "/r103");
             assertThat(first.statusCode()).isEqualTo(200);
@@ -788,13 +779,7 @@ class TrustTest {
     @Test
     void answerHeaders_tooLargeForTheProxy_502NeverStored_largeButFine_passed() throws Exception {
         try (CannedUpstream up = new CannedUpstream()) {
-            ProxyConfig config = ProxyConfig.builder(URI.create(up.url()))
-                    .host("127.0.0.1")
-                    .port(0)
-                    .namespace(TestDatabases.newTable("bighdr"))
-                    .build();
-            OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
-            proxies.add(p);
+            OnceProxy p = startAt(up.url(), TestDatabases.shared(Db.SQLITE), TestDatabases.newTable("bighdr"), b -> b);
             up.answer("HTTP/1.1 200 OK\nX-Big: " + "a".repeat(20_000) + "\nContent-Length: 2\nConnection: close\n\nok");
             HttpResponse<String> fine = get(p, "/big20k");
             assertThat(fine.statusCode()).isEqualTo(200);
@@ -909,14 +894,11 @@ class TrustTest {
     @Test
     void notModified_statesTheFullLength_passedOrFromTheCache() throws Exception {
         try (CannedUpstream up = new CannedUpstream()) {
-            ProxyConfig config = ProxyConfig.builder(URI.create(up.url()))
-                    .host("127.0.0.1")
-                    .port(0)
-                    .namespace(TestDatabases.newTable("nm"))
-                    .routes(List.of(Route.http("/")))
-                    .build();
-            OnceProxy p = OnceProxy.start(config, TestDatabases.shared(Db.SQLITE));
-            proxies.add(p);
+            OnceProxy p = startAt(
+                    up.url(),
+                    TestDatabases.shared(Db.SQLITE),
+                    TestDatabases.newTable("nm"),
+                    b -> b.routes(List.of(Route.http("/"))));
             up.answer("HTTP/1.1 304 Not Modified\nETag: \"x\"\nContent-Length: 219\nConnection: close\n\n");
             String passed =
                     raw(p, "GET /r304 HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"x\"\r\nConnection: close\r\n\r\n");
