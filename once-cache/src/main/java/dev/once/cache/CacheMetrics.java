@@ -9,7 +9,7 @@ import java.time.Duration;
  * The cache's meters, tagged with its namespace: {@code once.cache.requests} by result (hit, near_hit,
  * miss, coalesced_local, coalesced_remote, stale, negative_hit, fail_open), {@code once.cache.loads} by
  * outcome, {@code once.cache.lease.takeovers}, {@code once.cache.lease.lost}, {@code once.cache.values.oversized} and the {@code
- * once.cache.wait} histogram of cross-process waits.
+ * once.cache.wait} histogram of cross-process waits, and {@code once.cache.phase} timers.
  */
 final class CacheMetrics {
     final Counter hit;
@@ -26,6 +26,16 @@ final class CacheMetrics {
     final Counter leaseLost;
     final Counter oversized;
     final Timer wait;
+    /**
+     * Where a resolution's time goes, {@code once.cache.phase} by phase: {@code claim}, the reads and the
+     * claim until the caller leads or waits; {@code wake}, a waiter's wake-up to its value (the row read
+     * and decode); {@code load}, the loader; {@code store}, the leader's write of the value.
+     */
+    final Timer claimPhase;
+
+    final Timer wakePhase;
+    final Timer loadPhase;
+    final Timer storePhase;
 
     CacheMetrics(MeterRegistry registry, String namespace) {
         hit = request(registry, namespace, "hit");
@@ -63,6 +73,18 @@ final class CacheMetrics {
                 .description("time waiting for another process's load")
                 .publishPercentileHistogram()
                 .maximumExpectedValue(Duration.ofSeconds(30))
+                .register(registry);
+        claimPhase = phase(registry, namespace, "claim");
+        wakePhase = phase(registry, namespace, "wake");
+        loadPhase = phase(registry, namespace, "load");
+        storePhase = phase(registry, namespace, "store");
+    }
+
+    private static Timer phase(MeterRegistry registry, String namespace, String phase) {
+        return Timer.builder("once.cache.phase")
+                .tag("namespace", namespace)
+                .tag("phase", phase)
+                .description("time per phase of resolving a key that was not in the near cache")
                 .register(registry);
     }
 

@@ -86,6 +86,7 @@ final class Leader<V> {
         V value;
         byte[] bytes;
         try {
+            long loadStarted = System.nanoTime();
             try {
                 value = load(loader, previous);
             } catch (Bypass pass) {
@@ -99,6 +100,7 @@ final class Leader<V> {
                 waiters.wake(hash); // other processes hear the NOTIFY sent with the write itself
                 throw pass;
             }
+            metrics.loadPhase.record(System.nanoTime() - loadStarted, java.util.concurrent.TimeUnit.NANOSECONDS);
             if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
             bytes = codec.encode(value);
             if (bytes.length > config.maxValueBytes) {
@@ -123,7 +125,10 @@ final class Leader<V> {
         try {
             long ttl = freshMillis(value);
             long writtenAt = near.generation();
-            if (store.complete(hash, token, Entry.READY, bytes, null, ttl)) {
+            long storeStarted = System.nanoTime();
+            boolean stored = store.complete(hash, token, Entry.READY, bytes, null, ttl);
+            metrics.storePhase.record(System.nanoTime() - storeStarted, java.util.concurrent.TimeUnit.NANOSECONDS);
+            if (stored) {
                 waiters.wake(hash); // other processes hear the NOTIFY sent with the write itself
                 if (ttl > 0) near.put(hash, value, ttl, writtenAt);
             } else {

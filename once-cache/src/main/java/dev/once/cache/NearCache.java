@@ -31,6 +31,9 @@ final class NearCache<V> {
                 ? null
                 : Caffeine.newBuilder()
                         .maximumSize(maxEntries)
+                        // upkeep on the calling thread: on a hot key the read buffer fills often, and handing each
+                        // drain to the common pool cost a thread wake-up (futex) per drain in the proxy's hit profile
+                        .executor(Runnable::run)
                         .expireAfter(new Expiry<String, Held<V>>() {
                             @Override
                             public long expireAfterCreate(String key, Held<V> held, long now) {

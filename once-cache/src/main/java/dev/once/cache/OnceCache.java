@@ -51,6 +51,14 @@ public interface OnceCache<V> extends AutoCloseable {
      */
     java.util.Optional<CacheResult<V>> peek(String key);
 
+    /**
+     * The fresh value this process holds in memory for the key (its near cache), never touching the
+     * database and never blocking: for a caller on a thread that must not block, such as an event loop,
+     * which goes on to {@link #lookup} when this is empty. Empty when the near cache is off, does not
+     * hold the key, or the cache is closed.
+     */
+    java.util.Optional<V> nearValue(String key);
+
     /** {@link #get} without blocking the caller; the load runs on a virtual thread. */
     CompletableFuture<V> getAsync(String key, Callable<? extends V> loader);
 

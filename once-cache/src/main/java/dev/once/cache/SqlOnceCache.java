@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -144,6 +145,16 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     @Override
+    public java.util.Optional<V> nearValue(String key) {
+        Objects.requireNonNull(key, "key");
+        if (closed) return java.util.Optional.empty();
+        V value = near.get(KeyHash.of(key));
+        if (value == null) return java.util.Optional.empty();
+        metrics.nearHit.increment();
+        return java.util.Optional.of(value);
+    }
+
+    @Override
     public boolean storeAvailable() {
         return breaker.available();
     }
@@ -257,6 +268,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     private CacheResult<V> protocol(String key, String hash, Reloader<V> loader) throws Exception {
         long pollMillis = config.pollMin.toMillis();
+        long started = System.nanoTime();
+        long woke = 0; // when this waiter's last wait ended
         long waitStarted = 0;
         long waitStartedDb = 0; // the database clock when this caller began waiting for another's load
         while (true) {
@@ -273,7 +286,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 // the load this caller waited for, stored already stale (a value fresh for zero seconds):
                 // it is still the answer to this request, as it is for the leader's own callers
                 metrics.coalescedRemote.increment();
-                return new CacheResult<>(codec.decode(e.value()), CacheResult.Source.COALESCED);
+                V v = codec.decode(e.value());
+                if (woke != 0) metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
+                return new CacheResult<>(v, CacheResult.Source.COALESCED);
             }
             int failedRounds = waitStarted != 0 && e != null && !e.leased() ? e.failedRound() : 0;
             if (failedRounds > config.failedRoundsBeforeError) throw failedElsewhere(key, failedRounds, e.failure());
@@ -289,6 +304,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 }
                 if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
                 if (waitStarted == 0) metrics.miss.increment();
+                metrics.claimPhase.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
                 return leader.lead(key, hash, token, loader, previous, failedRounds, false);
             }
             if (e != null && e.fresh()) {
@@ -299,7 +315,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 }
                 CacheResult.Source source = CacheResult.Source.HIT;
                 if (waitStarted != 0) {
-                    metrics.wait.record(System.nanoTime() - waitStarted, java.util.concurrent.TimeUnit.NANOSECONDS);
+                    metrics.wait.record(System.nanoTime() - waitStarted, TimeUnit.NANOSECONDS);
                     metrics.coalescedRemote.increment();
                     source = CacheResult.Source.COALESCED;
                 } else {
@@ -307,6 +323,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 }
                 V v = codec.decode(e.value());
                 near.put(hash, v, e.remainingMillis(), readAt);
+                if (woke != 0) metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
                 return new CacheResult<>(v, source);
             }
             V old = servableStale(e);
@@ -320,10 +337,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             if (signal == null) { // first sight of another leader: look again holding the signal
                 waitStarted = System.nanoTime();
                 waitStartedDb = e.now();
+                metrics.claimPhase.record(waitStarted - started, TimeUnit.NANOSECONDS);
                 continue;
             }
             long untilLapse = e.leaseUntil() - e.now() + 1;
             Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
+            woke = System.nanoTime();
             pollMillis = Math.min(pollMillis * 2, config.pollMax.toMillis());
         }
     }

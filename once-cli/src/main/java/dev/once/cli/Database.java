@@ -105,7 +105,9 @@ final class Database implements AutoCloseable {
         if (password != null) config.setPassword(p.remove("password").toString());
         config.setDataSourceProperties(p);
         config.setMaximumPoolSize(size);
-        config.setMinimumIdle(0);
+        // a few connections kept open: the first burst after start (or after a quiet spell) would otherwise
+        // open one per concurrent key, each a PostgreSQL backend start-up (proxy-waiters: p99 of the first burst)
+        config.setMinimumIdle(Math.min(size, 8));
         config.setPoolName("once");
         return new HikariDataSource(config);
     }

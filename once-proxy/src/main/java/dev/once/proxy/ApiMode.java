@@ -35,6 +35,17 @@ final class ApiMode {
         return new Reply((StoredResponse) result.value(), outcome, false);
     }
 
+    /**
+     * The answer when this process holds it in memory (the near cache), without blocking; null when the
+     * request must go through {@link #handle}.
+     */
+    static Reply fromMemory(OnceCache<Cached> cache, ProxyRequest x) {
+        if (!x.route.methods().contains(x.method) || x.conditional()) return null;
+        return cache.nearValue(x.key())
+                .map(c -> new Reply((StoredResponse) c, Outcome.HIT, false))
+                .orElse(null);
+    }
+
     /** The route's statuses, and never no-store, private or Set-Cookie answers unless the route says so. */
     static boolean storable(Route route, StoredResponse r) {
         if (!route.statuses().contains(r.status())) return false;

@@ -85,6 +85,34 @@ final class HttpMode {
         };
     }
 
+    /**
+     * The answer when this process holds a fresh one in memory (the near cache) that the request takes
+     * as it is, without blocking; null when the request must go through {@link #handle}: it carries
+     * cache directives, a body or another method, or nothing fresh is held for its URI, credentials and
+     * variant. A near-cache entry lives no longer than the answer's freshness, so what is found here is
+     * what {@link #handle} would serve as a HIT.
+     */
+    static Reply fromMemory(OnceCache<Cached> cache, ProxyRequest x) {
+        if ((!x.method.equals("GET") && !x.method.equals("HEAD")) || x.body.length > 0) return null;
+        if (!Rfc9111.requestDirectives(x.headers).isEmpty()) return null;
+        if (!(cache.nearValue(x.uriKey()).orElse(null) instanceof UriRecord uri)) return null;
+        String key = x.answerKey(uri);
+        Cached c = cache.nearValue(key).orElse(null);
+        if (c instanceof VaryRecord vary)
+            c = cache.nearValue(x.variantKey(key, vary)).orElse(null);
+        if (!(c instanceof StoredResponse s) || !x.selects(s) || !sendableAsIs(s, x)) return null;
+        return new Reply(s, Outcome.HIT, true);
+    }
+
+    /** Whether the stored answer's encoding reaches this client as it is (no decoding, no pass-through). */
+    private static boolean sendableAsIs(StoredResponse s, ProxyRequest x) {
+        String coding = s.header("Content-Encoding");
+        if (coding == null || coding.isBlank() || coding.trim().equalsIgnoreCase("identity")) return true;
+        // the client takes it, or its request forwards the same
+        return HeaderRules.accepts(x.headers, coding.trim())
+                || s.encodingAsked().equals(x.encodingAsked());
+    }
+
     /** One request to a route in http mode. */
     Reply handle(OnceCache<Cached> cache, ProxyRequest x) {
         if (!SAFE.contains(x.method)) {
@@ -173,13 +201,8 @@ final class HttpMode {
          * goes only to a client that takes it; others are answered without the cache.
          */
         private Reply served(StoredResponse s, Outcome outcome) {
+            if (sendableAsIs(s, x)) return new Reply(s, outcome, true);
             String coding = s.header("Content-Encoding");
-            if (coding == null || coding.isBlank() || coding.trim().equalsIgnoreCase("identity"))
-                return new Reply(s, outcome, true);
-            if (HeaderRules.accepts(x.headers, coding.trim())
-                    || s.encodingAsked().equals(x.encodingAsked())) {
-                return new Reply(s, outcome, true); // the client takes it, or its request forwards the same
-            }
             if (!HeaderRules.isGzip(coding)) return pass(x);
             try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(s.body()))) {
                 // bounded: a small gzip can stand for gigabytes; past the cache's own limit, ask upstream

@@ -66,7 +66,8 @@ public final class OnceProxy implements AutoCloseable {
         Upstream upstream = new Upstream(config);
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("once-proxy");
-        threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        java.util.concurrent.ExecutorService virtual = Executors.newVirtualThreadPerTaskExecutor();
+        threads.setVirtualThreadsExecutor(virtual);
         Server server = new Server(threads);
         HttpConfiguration http = new HttpConfiguration();
         http.setRequestHeaderSize(config.maxRequestHeaderBytes());
@@ -78,13 +79,16 @@ public final class OnceProxy implements AutoCloseable {
         http.setHeaderCacheCaseSensitive(true);
         http.setSendDateHeader(
                 false); // a stored answer keeps its origin's Date (RFC 9110 6.6.1); Upstream adds one if missing
-        ServerConnector connector = new ServerConnector(server, new OriginFormOnly(http));
+        // a selector per core: a near-cache hit is answered on its selector's thread (ProxyHandler), so the
+        // selectors are the hit path's threads; Jetty's default is one per two cores
+        int selectors = Math.max(1, Runtime.getRuntime().availableProcessors());
+        ServerConnector connector = new ServerConnector(server, 1, selectors, new OriginFormOnly(http));
         connector.setHost(config.host());
         connector.setPort(config.port());
         server.addConnector(connector);
         server.setErrorHandler(new ProxyErrors());
         GracefulHandler graceful = new GracefulHandler();
-        graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, probe(dataSource)));
+        graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, probe(dataSource), virtual));
         server.setHandler(graceful);
         server.setStopTimeout(config.drainTimeout().toMillis());
         server.setStopAtShutdown(false);

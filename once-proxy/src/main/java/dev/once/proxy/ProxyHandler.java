@@ -3,6 +3,7 @@ package dev.once.proxy;
 import dev.once.cache.CacheLoadException;
 import dev.once.cache.OnceCache;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -30,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * mode ({@link ApiMode}, {@link HttpMode}) or a plain forward produce a {@link Reply}; write it. Every
  * answer says what happened in {@code X-Once-Cache} ({@link Outcome}).
  */
-final class ProxyHandler extends Handler.Abstract {
+final class ProxyHandler extends Handler.Abstract.NonBlocking {
     static final String X_ONCE_CACHE = "X-Once-Cache";
     private static final Logger access = LoggerFactory.getLogger("dev.once.proxy.access");
     private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
@@ -47,13 +49,29 @@ final class ProxyHandler extends Handler.Abstract {
     private final Map<Route, String> policies = new java.util.IdentityHashMap<>();
 
     private final HttpMode httpMode;
+    /**
+     * Where a request that was not answered from memory spends its time, {@code once.proxy.phase} by
+     * phase: {@code dispatch}, from the handler's start to its virtual thread running; {@code reply}, the
+     * cache or the upstream producing the answer; {@code write}, handing it to the connection.
+     */
+    private final Timer dispatchPhase;
+
+    private final Timer replyPhase;
+    private final Timer writePhase;
+    /** Where requests that may block continue: a virtual thread each. */
+    private final java.util.concurrent.Executor executor;
 
     ProxyHandler(
             ProxyConfig config,
             Upstream upstream,
             Map<Route, OnceCache<Cached>> caches,
             PrometheusMeterRegistry registry,
-            BooleanSupplier databaseUp) {
+            BooleanSupplier databaseUp,
+            java.util.concurrent.Executor executor) {
+        this.executor = executor;
+        this.dispatchPhase = phase(registry, "dispatch");
+        this.replyPhase = phase(registry, "reply");
+        this.writePhase = phase(registry, "write");
         this.config = config;
         this.upstream = upstream;
         this.caches = caches;
@@ -65,8 +83,14 @@ final class ProxyHandler extends Handler.Abstract {
         this.httpMode = new HttpMode(config, upstream, registry);
     }
 
+    /**
+     * Runs on the connection's I/O thread ({@link InvocationType#NON_BLOCKING}): what can be answered
+     * without blocking (refusals, an answer held in the near cache) is written here; everything that may
+     * block (a body to read, the database, the upstream, the health probe) continues on a virtual thread.
+     * A near-cache hit thus costs no thread hand-off and no selector wake-up.
+     */
     @Override
-    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+    public boolean handle(Request request, Response response, Callback callback) {
         long start = System.nanoTime();
         String method = request.getMethod();
         HttpURI uri = request.getHttpURI();
@@ -91,35 +115,104 @@ final class ProxyHandler extends Handler.Abstract {
             if (path == null) {
                 status = text(response, callback, 400, "bad request path: it cannot be normalised");
             } else if (path.startsWith("/-/")) {
-                status = admin(request, response, callback, path);
+                blocking(request, start, callback, () -> admin(request, response, callback, path));
+                return true;
             } else {
-                status = proxy(request, response, callback, method, path, uri.getQuery());
+                proxy(request, response, callback, start, method, path, uri.getQuery());
+                return true;
             }
         }
-        if (config.accessLog()) {
-            access.info(
-                    "{} {} {} {} {}ms",
-                    Request.getRemoteAddr(request),
-                    method,
-                    uri.getPathQuery(),
-                    status,
-                    (System.nanoTime() - start) / 1_000_000);
-        }
+        log(request, start, status);
         return true;
     }
 
-    private String proxy(
-            Request request, Response response, Callback callback, String method, String path, String query)
-            throws IOException {
-        String lengthHeader = request.getHeaders().get(HttpHeader.CONTENT_LENGTH);
-        byte[] body = lengthHeader != null && parseLong(lengthHeader) > config.maxRequestBodyBytes()
-                ? null
-                : readBody(request);
-        if (body == null) {
-            return text(response, callback, 413, "request body over " + config.maxRequestBodyBytes() + " bytes");
+    /** Continues the request on a virtual thread; whatever it throws fails the request (Jetty answers 500). */
+    private void blocking(Request request, long start, Callback callback, java.util.concurrent.Callable<String> work) {
+        try {
+            executor.execute(() -> {
+                dispatchPhase.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                try {
+                    log(request, start, work.call());
+                } catch (Throwable t) {
+                    callback.failed(t);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            callback.failed(stopping);
         }
+    }
+
+    private void log(Request request, long start, String status) {
+        if (!config.accessLog()) return;
+        access.info(
+                "{} {} {} {} {}ms",
+                Request.getRemoteAddr(request),
+                request.getMethod(),
+                request.getHttpURI().getPathQuery(),
+                status,
+                (System.nanoTime() - start) / 1_000_000);
+    }
+
+    private void proxy(
+            Request request,
+            Response response,
+            Callback callback,
+            long start,
+            String method,
+            String path,
+            String query) {
+        HttpFields h = request.getHeaders();
+        if (h.contains(HttpHeader.TRANSFER_ENCODING) || parseLong(h.get(HttpHeader.CONTENT_LENGTH)) > 0) {
+            blocking(request, start, callback, () -> {
+                String lengthHeader = h.get(HttpHeader.CONTENT_LENGTH);
+                byte[] body = lengthHeader != null && parseLong(lengthHeader) > config.maxRequestBodyBytes()
+                        ? null
+                        : readBody(request);
+                if (body == null) {
+                    return text(
+                            response, callback, 413, "request body over " + config.maxRequestBodyBytes() + " bytes");
+                }
+                return proxy(request, response, callback, method, path, query, body);
+            });
+            return;
+        }
+        // HTTP/1.1 framing: no length and no chunking is no body. Reading anyway costs a read-interest round
+        // through the selector per request (the largest item of a hit's profile once).
         Route route = config.route(path);
-        ProxyRequest x = ProxyRequest.of(
+        ProxyRequest x = request(request, route, method, path, query, EMPTY);
+        OnceCache<Cached> cache = x == null || route == null ? null : caches.get(route);
+        Reply held = cache == null ? null : route.http() ? HttpMode.fromMemory(cache, x) : ApiMode.fromMemory(cache, x);
+        if (held != null) {
+            log(request, start, write(request, response, callback, held));
+        } else {
+            blocking(request, start, callback, () -> answer(request, response, callback, x));
+        }
+    }
+
+    private String proxy(
+            Request request,
+            Response response,
+            Callback callback,
+            String method,
+            String path,
+            String query,
+            byte[] body) {
+        return answer(request, response, callback, request(request, config.route(path), method, path, query, body));
+    }
+
+    private String answer(Request request, Response response, Callback callback, ProxyRequest x) {
+        if (x == null) return text(response, callback, 400, "bad request target: bytes that are not UTF-8");
+        long asked = System.nanoTime();
+        Reply reply = reply(x);
+        long answered = System.nanoTime();
+        replyPhase.record(answered - asked, TimeUnit.NANOSECONDS);
+        String status = write(request, response, callback, reply);
+        writePhase.record(System.nanoTime() - answered, TimeUnit.NANOSECONDS);
+        return status;
+    }
+
+    private ProxyRequest request(Request request, Route route, String method, String path, String query, byte[] body) {
+        return ProxyRequest.of(
                 config,
                 route,
                 origin,
@@ -131,8 +224,6 @@ final class ProxyHandler extends Handler.Abstract {
                 body,
                 Request.getRemoteAddr(request),
                 request.isSecure() ? "https" : "http");
-        if (x == null) return text(response, callback, 400, "bad request target: bytes that are not UTF-8");
-        return write(request, response, callback, reply(x));
     }
 
     /** The answer to a proxied request: through its route's mode, or forwarded as it is. */
@@ -285,6 +376,13 @@ final class ProxyHandler extends Handler.Abstract {
         return c;
     }
 
+    private static Timer phase(PrometheusMeterRegistry registry, String phase) {
+        return Timer.builder("once.proxy.phase")
+                .tag("phase", phase)
+                .description("time per phase of a request not answered from the near cache")
+                .register(registry);
+    }
+
     private Counter register(Outcome outcome, int status) {
         return Counter.builder("once.proxy.responses")
                 .tag("cache", outcome.name())
@@ -345,12 +443,6 @@ final class ProxyHandler extends Handler.Abstract {
 
     /** The body, or null when it is over the limit. */
     private byte[] readBody(Request request) throws IOException {
-        HttpFields h = request.getHeaders();
-        if (!h.contains(HttpHeader.TRANSFER_ENCODING) && parseLong(h.get(HttpHeader.CONTENT_LENGTH)) <= 0) {
-            // HTTP/1.1 framing: no length and no chunking is no body. Reading anyway costs a read-interest
-            // round through the selector per request (the largest item of a hit's profile).
-            return EMPTY;
-        }
         try (InputStream in = Content.Source.asInputStream(request)) {
             byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, config.maxRequestBodyBytes() + 1));
             return body.length > config.maxRequestBodyBytes() ? null : body;

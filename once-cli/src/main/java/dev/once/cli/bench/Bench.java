@@ -17,8 +17,16 @@ import java.util.Set;
  */
 public final class Bench {
     /** The benchmarks {@code --only} can name. */
-    public static final Set<String> NAMES =
-            Set.of("goc-existing", "goc-new", "cache-hit", "cache-miss", "cache-waiters", "strategies", "proxy");
+    public static final Set<String> NAMES = Set.of(
+            "goc-existing",
+            "goc-new",
+            "cache-hit",
+            "cache-miss",
+            "cache-waiters",
+            "strategies",
+            "proxy",
+            "proxy-hits",
+            "proxy-waiters");
 
     private Bench() {}
 
@@ -33,7 +41,9 @@ public final class Bench {
         if (selected(only, "cache-miss")) cache.misses();
         if (selected(only, "cache-waiters")) cache.waiters(3, 4, 100);
         if (selected(only, "strategies")) new StrategyBench(target, settings, results).run(settings.strategyKeys(), 12);
-        if (selected(only, "proxy")) new ProxyBench(target, settings, results).run();
+        if (selected(only, "proxy") || only.contains("proxy-hits")) new ProxyBench(target, settings, results).run();
+        if (selected(only, "proxy") || only.contains("proxy-waiters"))
+            new ProxyWaitersBench(target, settings, results).run();
         print(results, settings);
         Files.createDirectories(outDir);
         Path json = outDir.resolve("bench.json");
@@ -141,7 +151,7 @@ public final class Bench {
         if (!r.bursts.isEmpty()) {
             s.progress("%nCross-process waiters (latency from the request to the value, ms):");
             s.progress(
-                    "%-9s %5s %8s %7s %16s %11s %11s %11s %11s",
+                    "%-52s %5s %8s %7s %16s %11s %11s %11s %11s",
                     "mode",
                     "procs",
                     "callers",
@@ -153,8 +163,8 @@ public final class Bench {
                     "all p99");
             for (Results.Burst b : r.bursts) {
                 s.progress(
-                        "%-9s %5d %8d %7d %16.2f %11.1f %11.1f %11.1f %11.1f",
-                        b.mode(),
+                        "%-52s %5d %8d %7d %16.2f %11.1f %11.1f %11.1f %11.1f",
+                        b.name() + ", " + b.mode(),
                         b.processes(),
                         b.callersPerProcess(),
                         b.rounds(),

@@ -24,9 +24,10 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.util.Callback;
 
 /**
- * One {@code once serve} replica (in this process, on the bench's database, near cache on) serving one
- * hot key at 64 connections, against nginx's {@code proxy_cache} (one worker) on the same upstream, both
- * loaded by wrk, alternated in one run. Without wrk, Java's HTTP client loads the replica alone; without
+ * One {@code once serve} replica (in this process, on the bench's database) serving one hot key at 64
+ * connections, with its near cache and from the table alone, against nginx's {@code proxy_cache} with one
+ * worker and with {@code worker_processes auto} on the same upstream, all loaded by wrk, alternated in
+ * one run. Without wrk, Java's HTTP client loads the replica alone; without
  * nginx there is no baseline. Either is said in a note.
  */
 final class ProxyBench {
@@ -53,17 +54,18 @@ final class ProxyBench {
             }
         });
         String origin = "http://127.0.0.1:" + LoopbackServer.port(upstream);
-        ProxyConfig config = ProxyConfig.builder(URI.create(origin))
-                .host("127.0.0.1")
-                .port(0)
-                .namespace("bench-proxy-" + ThreadLocalRandom.current().nextInt(1_000_000))
-                .build();
+        String ns = "bench-proxy-" + ThreadLocalRandom.current().nextInt(1_000_000);
+        ProxyConfig.Builder config =
+                ProxyConfig.builder(URI.create(origin)).host("127.0.0.1").port(0);
         Path work = Files.createTempDirectory("once-bench-nginx");
         // nginx's worker may run as another user (nobody, when started by root): it must reach its cache
         Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        Process nginx = null;
-        try (OnceProxy proxy = OnceProxy.start(config, target.pool())) {
-            String once = "http://127.0.0.1:" + proxy.port() + "/hot";
+        List<Process> nginx = new ArrayList<>();
+        try (OnceProxy near = OnceProxy.start(config.namespace(ns).build(), target.pool());
+                OnceProxy table = OnceProxy.start(
+                        config.namespace(ns + "-table").nearCacheEntries(0).build(), target.pool())) {
+            String once = "http://127.0.0.1:" + near.port() + "/hot";
+            String onceTable = "http://127.0.0.1:" + table.port() + "/hot";
             Optional<Path> wrk = Tools.find("wrk");
             if (wrk.isEmpty()) {
                 note("wrk not found: the proxy is loaded by Java's HTTP client, without nginx"
@@ -72,49 +74,67 @@ final class ProxyBench {
                 return;
             }
             Optional<Path> nginxBinary = Tools.find("nginx");
-            String baseline = null;
+            String nginxOne = null;
+            String nginxAuto = null;
             if (nginxBinary.isEmpty()) {
                 note(
                         "nginx not found: the proxy is measured without its nginx baseline (Debian: apt-get install nginx-light)");
             } else {
                 int port = freePort();
-                nginx = startNginx(nginxBinary.get(), work, port, origin);
-                baseline = "http://127.0.0.1:" + port + "/hot";
+                nginx.add(startNginx(nginxBinary.get(), work.resolve("one"), port, origin, "1"));
+                nginxOne = "http://127.0.0.1:" + port + "/hot";
+                port = freePort();
+                nginx.add(startNginx(nginxBinary.get(), work.resolve("auto"), port, origin, "auto"));
+                nginxAuto = "http://127.0.0.1:" + port + "/hot";
             }
+            // a measurement of hits must measure hits: each server first shows it answers from its cache
             expectHit(once, "X-Once-Cache");
-            if (baseline != null) expectHit(baseline, "X-Cache");
-            String name = "proxy hit, " + CONNECTIONS + " connections";
-            settings.progress("%s: warm-up ...", name);
-            wrk(wrk.get(), once, Math.max(6_000, settings.warmupMillis())); // the JIT compiles the proxy path
-            if (baseline != null) wrk(wrk.get(), baseline, settings.warmupMillis());
-            List<Double> c = new ArrayList<>();
-            List<Double> b = new ArrayList<>();
-            String lastOnce = null;
-            String lastNginx = null;
-            for (int r = 0; r < settings.repetitions(); r++) {
-                lastOnce = wrk(wrk.get(), once, settings.repetitionMillis());
-                c.add(Tools.number(lastOnce, "^Requests/sec:\\s+([0-9.]+)"));
-                if (baseline != null) {
-                    lastNginx = wrk(wrk.get(), baseline, settings.repetitionMillis());
-                    b.add(Tools.number(lastNginx, "^Requests/sec:\\s+([0-9.]+)"));
-                }
-                settings.progress(
-                        "  rep %d/%d: once serve %,.0f/s%s",
-                        r + 1,
-                        settings.repetitions(),
-                        c.get(r),
-                        baseline == null ? "" : String.format(", nginx proxy_cache %,.0f/s", b.get(r)));
+            expectHit(onceTable, "X-Once-Cache");
+            if (nginxOne != null) {
+                expectHit(nginxOne, "X-Cache");
+                expectHit(nginxAuto, "X-Cache");
             }
-            latency("once serve (near cache on)", c, lastOnce);
-            if (baseline != null) {
-                latency("nginx proxy_cache (1 worker)", b, lastNginx);
+            List<String> names = new ArrayList<>(List.of("once serve, near cache on", "once serve, near cache off"));
+            List<String> urls = new ArrayList<>(List.of(once, onceTable));
+            if (nginxOne != null) {
+                names.addAll(List.of("nginx proxy_cache, 1 worker", "nginx proxy_cache, worker_processes auto"));
+                urls.addAll(List.of(nginxOne, nginxAuto));
+            }
+            settings.progress("proxy hits, %d connections: warm-up ...", CONNECTIONS);
+            for (String url : urls) wrk(wrk.get(), url, Math.max(6_000, settings.warmupMillis())); // JIT
+            List<List<Double>> ops = new ArrayList<>();
+            String[] last = new String[urls.size()];
+            for (int i = 0; i < urls.size(); i++) ops.add(new ArrayList<>());
+            for (int r = 0; r < settings.repetitions(); r++) {
+                StringBuilder line = new StringBuilder();
+                for (int i = 0; i < urls.size(); i++) { // alternated, so drift on a shared machine hits all alike
+                    last[i] = wrk(wrk.get(), urls.get(i), settings.repetitionMillis());
+                    ops.get(i).add(Tools.number(last[i], "^Requests/sec:\\s+([0-9.]+)"));
+                    line.append(String.format(
+                            ", %s %,.0f/s", names.get(i), ops.get(i).get(r)));
+                }
+                settings.progress("  rep %d/%d%s", r + 1, settings.repetitions(), line);
+            }
+            for (int i = 0; i < urls.size(); i++) latency(names.get(i), ops.get(i), last[i]);
+            String name = "proxy hit, " + CONNECTIONS + " connections";
+            if (nginxOne != null) {
                 results.pairs.add(new Results.Pair(
-                        name, CONNECTIONS, "once serve, 1 replica", "nginx proxy_cache, 1 worker", c, b, 0.8));
+                        name, CONNECTIONS, "once serve (near cache)", "nginx, 1 worker", ops.get(0), ops.get(2), 1.2));
+                results.pairs.add(new Results.Pair(
+                        name, CONNECTIONS, "once serve (near cache)", "nginx, auto", ops.get(0), ops.get(3), 1.0));
+                results.pairs.add(new Results.Pair(
+                        name + ", near cache off",
+                        CONNECTIONS,
+                        "once serve (table)",
+                        "nginx, 1 worker",
+                        ops.get(1),
+                        ops.get(2),
+                        Results.NO_TARGET));
             }
         } finally {
-            if (nginx != null) {
-                nginx.destroy();
-                nginx.waitFor();
+            for (Process p : nginx) {
+                p.destroy();
+                p.waitFor();
             }
             upstream.stop();
             try (var files = Files.walk(work)) {
@@ -184,12 +204,14 @@ final class ProxyBench {
                 "once serve (near cache on), Java client", CONNECTIONS, Stats.median(ops), Double.NaN, Double.NaN));
     }
 
-    private static Process startNginx(Path nginx, Path work, int port, String origin) throws Exception {
+    private static Process startNginx(Path nginx, Path work, int port, String origin, String workers) throws Exception {
+        Files.createDirectories(work);
+        Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         Path conf = work.resolve("nginx.conf");
         Files.createDirectories(work.resolve("cache"));
         Files.createDirectories(work.resolve("temp"));
         Files.writeString(conf, """
-                worker_processes 1;
+                worker_processes %4$s;
                 pid %1$s/nginx.pid;
                 error_log %1$s/error.log;
                 events { worker_connections 1024; }
@@ -211,7 +233,7 @@ final class ProxyBench {
                     }
                   }
                 }
-                """.formatted(work, port, origin));
+                """.formatted(work, port, origin, workers));
         Process p = new ProcessBuilder(
                         nginx.toString(), "-p", work.toString(), "-c", conf.toString(), "-g", "daemon off;")
                 .redirectErrorStream(true)

@@ -1,0 +1,297 @@
+package dev.once.cli.bench;
+
+import dev.once.cli.OnceCommand;
+import dev.once.cli.WorkerProcess;
+import dev.once.cli.demo.LoopbackServer;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * Coalesced waiters through the proxy: {@value #REPLICAS} {@code once serve} processes on the bench's
+ * database in front of an upstream that takes {@value #UPSTREAM_MILLIS} ms; a burst is {@value #KEYS}
+ * new keys × {@value #PER_KEY} identical requests, all sent at once and spread over the replicas. The
+ * same driver then sends the same burst straight to the upstream: the proxy's cost is the difference of
+ * the two latency distributions, measured alternately in one run. The first burst after the replicas
+ * start (cold JIT, cold connections) is reported on its own.
+ */
+final class ProxyWaitersBench {
+    static final int REPLICAS = 3;
+    static final int KEYS = 50;
+    static final int PER_KEY = 12;
+    static final long UPSTREAM_MILLIS = 100;
+    private static final Pattern LISTENING = Pattern.compile("listening on http://[^:]+:(\\d+)");
+
+    private final BenchTarget target;
+    private final Settings settings;
+    private final Results results;
+
+    ProxyWaitersBench(BenchTarget target, Settings settings, Results results) {
+        this.target = target;
+        this.settings = settings;
+        this.results = results;
+    }
+
+    /** A burst's latencies (ms), the coalesced ones among them, and the errors. */
+    private record Burst(List<Double> all, List<Double> coalesced, int errors) {}
+
+    void run() throws Exception {
+        Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+        Server upstream = LoopbackServer.start(new Handler.Abstract() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) throws Exception {
+                calls.computeIfAbsent(request.getHttpURI().getPath(), k -> new AtomicInteger())
+                        .incrementAndGet();
+                Thread.sleep(UPSTREAM_MILLIS); // a virtual thread: the paid API thinking
+                response.getHeaders().put("Content-Type", "application/json");
+                response.write(
+                        true,
+                        ByteBuffer.wrap(("{\"answer\":\"" + request.getHttpURI().getPath() + "\"}")
+                                .getBytes(StandardCharsets.UTF_8)),
+                        callback);
+                return true;
+            }
+        });
+        String origin = "http://127.0.0.1:" + LoopbackServer.port(upstream);
+        String namespace = "bench-proxy-wait-" + ThreadLocalRandom.current().nextInt(1_000_000);
+        List<Process> replicas = new ArrayList<>();
+        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+        HttpClient client = HttpClient.newBuilder()
+                .executor(threads)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
+        try {
+            settings.progress(
+                    "proxy waiters: starting %d once serve processes on %s, upstream %d ms ...",
+                    REPLICAS, target.description(), UPSTREAM_MILLIS);
+            List<String> bases = new ArrayList<>();
+            for (int i = 0; i < REPLICAS; i++) replicas.add(replica(origin, namespace));
+            for (Process p : replicas) bases.add("http://127.0.0.1:" + port(p));
+            int rounds = Math.max(3, settings.burstRounds() / 4);
+            Burst first = burst(client, threads, bases, "first");
+            settings.progress("  first burst after start: p99 %.0f ms", Stats.percentile(first.all(), 99));
+            for (int w = 0; w < 3; w++) { // JIT, connections: not recorded
+                burst(client, threads, bases, "warm-" + w);
+                burst(client, threads, List.of(origin), "direct-warm-" + w);
+            }
+            Map<String, double[]> before = phases(client, bases);
+            List<Double> proxied = new ArrayList<>();
+            List<Double> coalesced = new ArrayList<>();
+            List<Double> direct = new ArrayList<>();
+            int errors = first.errors();
+            for (int r = 0; r < rounds; r++) {
+                Burst b = burst(client, threads, bases, "r" + r);
+                Burst d = burst(client, threads, List.of(origin), "direct-r" + r);
+                proxied.addAll(b.all());
+                coalesced.addAll(b.coalesced());
+                direct.addAll(d.all());
+                errors += b.errors() + d.errors();
+                settings.progress(
+                        "  round %d/%d: once serve p50 %.0f ms p99 %.0f ms, direct p50 %.0f ms p99 %.0f ms",
+                        r + 1,
+                        rounds,
+                        Stats.percentile(b.all(), 50),
+                        Stats.percentile(b.all(), 99),
+                        Stats.percentile(d.all(), 50),
+                        Stats.percentile(d.all(), 99));
+            }
+            Map<String, double[]> after = phases(client, bases);
+            StringBuilder where = new StringBuilder("proxy waiters, where a request's time went (mean over the measured"
+                    + " rounds, all replicas; /-/metrics once.proxy.phase and once.cache.phase):");
+            for (var e : after.entrySet()) {
+                double[] b = before.getOrDefault(e.getKey(), new double[2]);
+                double n = e.getValue()[1] - b[1];
+                if (n <= 0) continue;
+                where.append(String.format(
+                        " %s %.1f ms (%,.0f);", e.getKey(), (e.getValue()[0] - b[0]) * 1000 / n, n));
+            }
+            results.notes.add(where.toString());
+            settings.progress("  %s", where);
+            double firstCalls = callsPerKey(calls, "/first/");
+            double perKey = 0;
+            for (int r = 0; r < rounds; r++) perKey += callsPerKey(calls, "/r" + r + "/");
+            perKey /= rounds;
+            String mode = REPLICAS + " x once serve";
+            results.bursts.add(new Results.Burst(
+                    "proxy waiters",
+                    mode,
+                    REPLICAS,
+                    KEYS * PER_KEY / REPLICAS,
+                    rounds,
+                    UPSTREAM_MILLIS,
+                    perKey,
+                    coalesced,
+                    proxied));
+            results.bursts.add(new Results.Burst(
+                    "proxy waiters",
+                    mode + ", first burst after start",
+                    REPLICAS,
+                    KEYS * PER_KEY / REPLICAS,
+                    1,
+                    UPSTREAM_MILLIS,
+                    firstCalls,
+                    first.coalesced(),
+                    first.all()));
+            results.bursts.add(new Results.Burst(
+                    "proxy waiters",
+                    "same driver, straight to the upstream",
+                    1,
+                    KEYS * PER_KEY,
+                    rounds,
+                    UPSTREAM_MILLIS,
+                    PER_KEY,
+                    direct,
+                    direct));
+            if (errors > 0) results.notes.add("proxy waiters: " + errors + " requests failed (see above)");
+        } finally {
+            for (Process p : replicas) p.destroy();
+            for (Process p : replicas) {
+                if (!p.waitFor(15, TimeUnit.SECONDS)) p.destroyForcibly();
+            }
+            threads.shutdownNow();
+            upstream.stop();
+        }
+    }
+
+    private static final Pattern PHASE = Pattern.compile(
+            "^once_(proxy|cache)_phase_seconds_(sum|count)\\{[^}]*phase=\"(\\w+)\"[^}]*} ([0-9.eE+-]+)$", Pattern.MULTILINE);
+
+    /** Each phase's total seconds and count, summed over the replicas' /-/metrics. */
+    private static Map<String, double[]> phases(HttpClient client, List<String> bases) throws Exception {
+        Map<String, double[]> out = new java.util.TreeMap<>();
+        for (String base : bases) {
+            String text = client.send(
+                            HttpRequest.newBuilder(URI.create(base + "/-/metrics")).build(),
+                            HttpResponse.BodyHandlers.ofString())
+                    .body();
+            Matcher m = PHASE.matcher(text);
+            while (m.find()) {
+                double[] v = out.computeIfAbsent(m.group(1) + " " + m.group(3), k -> new double[2]);
+                v[m.group(2).equals("sum") ? 0 : 1] += Double.parseDouble(m.group(4));
+            }
+        }
+        return out;
+    }
+
+    /** Upstream calls per key for the keys under one burst's path prefix. */
+    private static double callsPerKey(Map<String, AtomicInteger> calls, String prefix) {
+        int n = 0;
+        for (var e : calls.entrySet())
+            if (e.getKey().startsWith(prefix)) n += e.getValue().get();
+        return (double) n / KEYS;
+    }
+
+    /**
+     * {@value #KEYS} keys × {@value #PER_KEY} requests released at once; request j of key k goes to base
+     * (k + j) mod bases, so every key reaches every replica. Latency is from the release to the last byte.
+     */
+    private Burst burst(HttpClient client, ExecutorService threads, List<String> bases, String name) throws Exception {
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<double[]>> answers = new ArrayList<>();
+        for (int k = 0; k < KEYS; k++) {
+            for (int j = 0; j < PER_KEY; j++) {
+                URI uri = URI.create(bases.get((k + j) % bases.size()) + "/" + name + "/quote-" + k);
+                HttpRequest get = HttpRequest.newBuilder(uri)
+                        .timeout(Duration.ofSeconds(30))
+                        .build();
+                answers.add(threads.submit(() -> {
+                    go.await();
+                    long t0 = System.nanoTime();
+                    HttpResponse<byte[]> r = client.send(get, HttpResponse.BodyHandlers.ofByteArray());
+                    double ms = (System.nanoTime() - t0) / 1e6;
+                    boolean coalesced = "COALESCED"
+                            .equals(r.headers().firstValue("X-Once-Cache").orElse(""));
+                    if (r.statusCode() != 200) {
+                        throw new IllegalStateException(uri + " answered " + r.statusCode() + ": "
+                                + new String(r.body(), StandardCharsets.UTF_8).strip());
+                    }
+                    return new double[] {ms, coalesced ? 1 : 0};
+                }));
+            }
+        }
+        go.countDown();
+        List<Double> all = new ArrayList<>();
+        List<Double> coalesced = new ArrayList<>();
+        int errors = 0;
+        for (Future<double[]> f : answers) {
+            try {
+                double[] a = f.get(60, TimeUnit.SECONDS);
+                all.add(a[0]);
+                if (a[1] == 1) coalesced.add(a[0]);
+            } catch (java.util.concurrent.ExecutionException e) {
+                errors++;
+                if (errors == 1) settings.progress("  a request of burst %s failed: %s", name, e.getCause().getMessage());
+            }
+        }
+        return new Burst(all, coalesced, errors);
+    }
+
+    private Process replica(String origin, String namespace) throws Exception {
+        List<String> args = new ArrayList<>(List.of(
+                "serve",
+                "--db",
+                target.url(),
+                "--upstream",
+                origin,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--namespace",
+                namespace,
+                "--ttl",
+                "10m"));
+        if (target.user() != null) args.addAll(List.of("--user", target.user()));
+        ProcessBuilder pb = WorkerProcess.of(OnceCommand.class, target.password(), args.toArray(String[]::new));
+        pb.redirectErrorStream(true);
+        return pb.start();
+    }
+
+    /** The port a replica says it listens on; its output is then drained so it never blocks on a full pipe. */
+    private static int port(Process p) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        StringBuilder said = new StringBuilder();
+        String line;
+        while ((line = out.readLine()) != null) {
+            Matcher m = LISTENING.matcher(line);
+            if (m.find()) {
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        while (out.readLine() != null) {
+                            // drained
+                        }
+                    } catch (java.io.IOException ended) {
+                        // the replica stopped
+                    }
+                });
+                return Integer.parseInt(m.group(1));
+            }
+            said.append(line).append('\n');
+        }
+        throw new IllegalStateException("a once serve replica ended before it listened:\n" + said);
+    }
+}
