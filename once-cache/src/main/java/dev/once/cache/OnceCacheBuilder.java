@@ -32,6 +32,7 @@ public final class OnceCacheBuilder<V> {
     Duration pollMax = Duration.ofMillis(50);
     boolean failOpen = true;
     Duration storeTimeout = Duration.ofSeconds(1);
+    int maxConnections = 8;
     Duration loadTimeout = Duration.ofMinutes(5);
     boolean createTable = true;
     int maxValueBytes = 4 * 1024 * 1024;
@@ -63,6 +64,7 @@ public final class OnceCacheBuilder<V> {
         c.pollMax = pollMax;
         c.failOpen = failOpen;
         c.storeTimeout = storeTimeout;
+        c.maxConnections = maxConnections;
         c.loadTimeout = loadTimeout;
         c.createTable = createTable;
         c.maxValueBytes = maxValueBytes;
@@ -194,6 +196,19 @@ public final class OnceCacheBuilder<V> {
      */
     public OnceCacheBuilder<V> storeTimeout(Duration timeout) {
         this.storeTimeout = positive(timeout, "storeTimeout");
+        return this;
+    }
+
+    /**
+     * How many of the data source's connections the cache uses at once (default 8); its other callers
+     * queue for a slot before they ask the pool. A burst of new keys on virtual threads would otherwise put
+     * hundreds of callers into the pool's own wait, where HikariCP (7.1.0) was seen spinning on every
+     * returned connection, starving the carrier threads until the burst's statements timed out and kept
+     * timing out. Keep it at or under the pool's size.
+     */
+    public OnceCacheBuilder<V> maxConnections(int maxConnections) {
+        if (maxConnections < 1) throw new IllegalArgumentException("maxConnections must be at least 1");
+        this.maxConnections = maxConnections;
         return this;
     }
 

@@ -82,7 +82,13 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
         this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
         this.store = new EntryStore(
-                config.dataSource, dialect, config.table, config.namespace, notify ? channel : null, breaker);
+                config.dataSource,
+                dialect,
+                config.table,
+                config.namespace,
+                notify ? channel : null,
+                breaker,
+                config.maxConnections);
         if (config.createTable) store.createTableIfAbsent();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));

@@ -37,7 +37,8 @@ class OnceCacheTest {
                     "once_entry",
                     namespace,
                     null,
-                    new StoreBreaker(dev.once.jdbc.SqlErrors.of(c), 5_000, "once_entry"));
+                    new StoreBreaker(dev.once.jdbc.SqlErrors.of(c), 5_000, "once_entry"),
+                    8);
         }
     }
 

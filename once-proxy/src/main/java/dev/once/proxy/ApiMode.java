@@ -31,8 +31,12 @@ final class ApiMode {
             throw new Bypass(a, config.passThroughMemory());
         });
         Outcome outcome = Outcome.of(result.source());
-        if (outcome == Outcome.BYPASS || outcome == Outcome.MISS) return new Reply(own[0], outcome, false);
-        return new Reply((StoredResponse) result.value(), outcome, false);
+        // this caller's own upstream answer when it made one; else another caller's storable answer, which
+        // it shares as it would a stored one (a load during an outage is shared within the process)
+        Answer answer = own[0] != null && (outcome == Outcome.BYPASS || outcome == Outcome.MISS)
+                ? own[0]
+                : (StoredResponse) result.value();
+        return new Reply(answer, outcome, false);
     }
 
     /**

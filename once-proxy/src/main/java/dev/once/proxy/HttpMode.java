@@ -164,14 +164,14 @@ final class HttpMode {
             try {
                 CacheResult<Cached> r = cache.lookup(key, previous -> load(key, true, previous));
                 Outcome outcome = Outcome.of(r.source());
-                if (outcome == Outcome.BYPASS) return Reply.passed(own);
+                if (outcome == Outcome.BYPASS) return bypassed(r.value());
                 Cached c = r.value();
                 String at = key;
                 if (c instanceof VaryRecord vary) {
                     at = x.variantKey(key, vary);
                     String variantKey = at;
                     CacheResult<Cached> v = cache.lookup(variantKey, previous -> load(variantKey, false, previous));
-                    if (v.source() == CacheResult.Source.BYPASS) return Reply.passed(own);
+                    if (v.source() == CacheResult.Source.BYPASS) return bypassed(v.value());
                     c = v.value();
                     if (outcome.fromStore()) outcome = Outcome.of(v.source());
                 }
@@ -220,6 +220,17 @@ final class HttpMode {
             } catch (java.io.IOException e) {
                 return pass(x); // not gzip after all
             }
+        }
+
+        /**
+         * Answered without the store: this request's own upstream answer, or, when it joined another
+         * request's load in this process during an outage, that load's storable answer when it is one this
+         * request selects; anything else is fetched for this request alone.
+         */
+        private Reply bypassed(Cached shared) {
+            if (own != null) return Reply.passed(own);
+            if (shared instanceof StoredResponse s && x.selects(s)) return served(s, Outcome.BYPASS);
+            return pass(x);
         }
 
         /** The URI's epoch: stored, or drawn now (when the store is unreachable, a fresh one misses, as it should). */

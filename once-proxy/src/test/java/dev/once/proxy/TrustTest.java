@@ -27,6 +27,8 @@ import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.io.Content;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Issue 10: no client ever gets an answer made for another request, and no upstream request carries
@@ -449,6 +451,50 @@ class TrustTest {
                 assertThat(r.body()).isEqualTo("varies " + accept);
                 assertThat(cache(r)).isEqualTo("BYPASS");
             }
+        }
+    }
+
+    /**
+     * Store unreachable, identical requests at once in one replica: one upstream call is shared between
+     * them (a fail-open answer is shared per process, as a stored one would be), and every one of them
+     * gets the answer. Found by the proxy-waiters bench: the callers that joined another's fail-open load
+     * had no answer of their own and got a 500.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void storeUnreachable_identicalRequestsAtOnce_everyOneAnswered(String mode) throws Exception {
+        Origin o = echoOrigin();
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        o.scripts.put("/slow", (r, n) -> {
+            calls.incrementAndGet();
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return new HttpModeTest.Reply(200, "slow answer", "Cache-Control", "max-age=60");
+        });
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
+                HikariDataSource db = poolThrough(relay)) {
+            OnceProxy p = start(
+                    o,
+                    db,
+                    TestDatabases.newTable("down"),
+                    b -> b.routes(
+                            List.of(mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1)))));
+            relay.refuse(); // the store stops answering (fail-open)
+            get(p, "/warm"); // the breaker opens on this one
+            List<java.util.concurrent.Future<HttpResponse<String>>> answers = new ArrayList<>();
+            try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 8; i++) answers.add(threads.submit(() -> get(p, "/slow")));
+                for (var a : answers) {
+                    HttpResponse<String> r = a.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                    assertThat(r.statusCode()).isEqualTo(200);
+                    assertThat(r.body()).isEqualTo("slow answer");
+                    assertThat(cache(r)).isEqualTo("BYPASS");
+                }
+            }
+            assertThat(calls.get()).isBetween(1, 8);
         }
     }
 

@@ -3,8 +3,6 @@ package dev.once.cli.bench;
 import dev.once.cli.OnceCommand;
 import dev.once.cli.WorkerProcess;
 import dev.once.cli.demo.LoopbackServer;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -89,8 +87,12 @@ final class ProxyWaitersBench {
                     "proxy waiters: starting %d once serve processes on %s, upstream %d ms ...",
                     REPLICAS, target.description(), UPSTREAM_MILLIS);
             List<String> bases = new ArrayList<>();
-            for (int i = 0; i < REPLICAS; i++) replicas.add(replica(origin, namespace));
-            for (Process p : replicas) bases.add("http://127.0.0.1:" + port(p));
+            java.nio.file.Path logs = java.nio.file.Files.createTempDirectory("once-bench-replicas");
+            for (int i = 0; i < REPLICAS; i++)
+                replicas.add(replica(origin, namespace, logs.resolve("replica-" + i + ".log")));
+            for (int i = 0; i < REPLICAS; i++)
+                bases.add("http://127.0.0.1:" + port(replicas.get(i), logs.resolve("replica-" + i + ".log")));
+            settings.progress("  replicas' logs in %s", logs);
             int rounds = Math.max(3, settings.burstRounds() / 4);
             Burst first = burst(client, threads, bases, "first");
             settings.progress("  first burst after start: p99 %.0f ms", Stats.percentile(first.all(), 99));
@@ -126,8 +128,7 @@ final class ProxyWaitersBench {
                 double[] b = before.getOrDefault(e.getKey(), new double[2]);
                 double n = e.getValue()[1] - b[1];
                 if (n <= 0) continue;
-                where.append(String.format(
-                        " %s %.1f ms (%,.0f);", e.getKey(), (e.getValue()[0] - b[0]) * 1000 / n, n));
+                where.append(String.format(" %s %.1f ms (%,.0f);", e.getKey(), (e.getValue()[0] - b[0]) * 1000 / n, n));
             }
             results.notes.add(where.toString());
             settings.progress("  %s", where);
@@ -178,14 +179,16 @@ final class ProxyWaitersBench {
     }
 
     private static final Pattern PHASE = Pattern.compile(
-            "^once_(proxy|cache)_phase_seconds_(sum|count)\\{[^}]*phase=\"(\\w+)\"[^}]*} ([0-9.eE+-]+)$", Pattern.MULTILINE);
+            "^once_(proxy|cache)_phase_seconds_(sum|count)\\{[^}]*phase=\"(\\w+)\"[^}]*} ([0-9.eE+-]+)$",
+            Pattern.MULTILINE);
 
     /** Each phase's total seconds and count, summed over the replicas' /-/metrics. */
     private static Map<String, double[]> phases(HttpClient client, List<String> bases) throws Exception {
         Map<String, double[]> out = new java.util.TreeMap<>();
         for (String base : bases) {
             String text = client.send(
-                            HttpRequest.newBuilder(URI.create(base + "/-/metrics")).build(),
+                            HttpRequest.newBuilder(URI.create(base + "/-/metrics"))
+                                    .build(),
                             HttpResponse.BodyHandlers.ofString())
                     .body();
             Matcher m = PHASE.matcher(text);
@@ -244,13 +247,16 @@ final class ProxyWaitersBench {
                 if (a[1] == 1) coalesced.add(a[0]);
             } catch (java.util.concurrent.ExecutionException e) {
                 errors++;
-                if (errors == 1) settings.progress("  a request of burst %s failed: %s", name, e.getCause().getMessage());
+                if (errors == 1)
+                    settings.progress(
+                            "  a request of burst %s failed: %s",
+                            name, e.getCause().getMessage());
             }
         }
         return new Burst(all, coalesced, errors);
     }
 
-    private Process replica(String origin, String namespace) throws Exception {
+    private Process replica(String origin, String namespace, java.nio.file.Path log) throws Exception {
         List<String> args = new ArrayList<>(List.of(
                 "serve",
                 "--db",
@@ -268,30 +274,21 @@ final class ProxyWaitersBench {
         if (target.user() != null) args.addAll(List.of("--user", target.user()));
         ProcessBuilder pb = WorkerProcess.of(OnceCommand.class, target.password(), args.toArray(String[]::new));
         pb.redirectErrorStream(true);
+        pb.redirectOutput(log.toFile());
         return pb.start();
     }
 
-    /** The port a replica says it listens on; its output is then drained so it never blocks on a full pipe. */
-    private static int port(Process p) throws Exception {
-        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        StringBuilder said = new StringBuilder();
-        String line;
-        while ((line = out.readLine()) != null) {
-            Matcher m = LISTENING.matcher(line);
-            if (m.find()) {
-                Thread.ofVirtual().start(() -> {
-                    try {
-                        while (out.readLine() != null) {
-                            // drained
-                        }
-                    } catch (java.io.IOException ended) {
-                        // the replica stopped
-                    }
-                });
-                return Integer.parseInt(m.group(1));
-            }
-            said.append(line).append('\n');
+    /** The port a replica says, in its log, that it listens on. */
+    private static int port(Process p, java.nio.file.Path log) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            String said = java.nio.file.Files.readString(log);
+            Matcher m = LISTENING.matcher(said);
+            if (m.find()) return Integer.parseInt(m.group(1));
+            if (!p.isAlive())
+                throw new IllegalStateException("a once serve replica ended before it listened:\n" + said);
+            Thread.sleep(50);
         }
-        throw new IllegalStateException("a once serve replica ended before it listened:\n" + said);
+        throw new IllegalStateException("a once serve replica did not listen within 60 s; its log: " + log);
     }
 }

@@ -1,0 +1,113 @@
+package dev.once.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.Connection;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A burst of callers far over the connection pool, on virtual threads, as a proxy sees it when many new
+ * keys arrive at once: the pool is local contention, not a database outage. Every key still costs one
+ * loader call, nobody fails open, and the process is idle afterwards (no connection-pool spin).
+ */
+class BurstTest {
+    /**
+     * The same burst with a store timeout shorter than the wait for a connection: the breaker opens and
+     * callers fail open, which is the documented trade; but once the burst is over the store must be
+     * found again (a caller interrupted in the pool's wait must not leave the pool spinning or short).
+     */
+    @Test
+    void get_burstThatTripsTheBreaker_storeAvailableAgainAfterwards() throws Exception {
+        try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 2, Connection.TRANSACTION_READ_COMMITTED);
+                OnceCache<String> cache = OnceCache.builder(pool)
+                        .namespace(TestDatabases.newTable("burst"))
+                        .codec(Codec.string())
+                        .storeTimeout(java.time.Duration.ofMillis(20))
+                        .build();
+                ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<String>> answers = new ArrayList<>();
+            for (int k = 0; k < 100; k++) {
+                String key = "k" + k;
+                for (int i = 0; i < 10; i++) {
+                    answers.add(threads.submit(() -> {
+                        go.await();
+                        return cache.get(key, () -> {
+                            Thread.sleep(100);
+                            return "value of " + key;
+                        });
+                    }));
+                }
+            }
+            go.countDown();
+            for (int j = 0; j < answers.size(); j++) {
+                assertThat(answers.get(j).get(60, TimeUnit.SECONDS)).isEqualTo("value of k" + (j / 10));
+            }
+            org.awaitility.Awaitility.await()
+                    .atMost(java.time.Duration.ofSeconds(10))
+                    .until(cache::storeAvailable);
+            assertThat(cache.get("after", () -> "loaded")).isEqualTo("loaded");
+            assertThat(pool.getHikariPoolMXBean().getThreadsAwaitingConnection())
+                    .isZero();
+        }
+    }
+
+    @Test
+    void get_burstOfVirtualThreadsFarOverThePool_oneLoadPerKeyAndNoFailOpen() throws Exception {
+        int keys = 60;
+        int perKey = 10;
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        ConcurrentHashMap<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+        try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 4, Connection.TRANSACTION_READ_COMMITTED);
+                OnceCache<String> cache = OnceCache.builder(pool)
+                        .namespace(TestDatabases.newTable("burst"))
+                        .codec(Codec.string())
+                        .meterRegistry(registry)
+                        .build();
+                ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int round = 0; round < 3; round++) {
+                CountDownLatch go = new CountDownLatch(1);
+                List<Future<String>> answers = new ArrayList<>();
+                for (int k = 0; k < keys; k++) {
+                    String key = "r" + round + "-k" + k;
+                    for (int i = 0; i < perKey; i++) {
+                        answers.add(threads.submit(() -> {
+                            go.await();
+                            return cache.get(key, () -> {
+                                calls.computeIfAbsent(key, x -> new AtomicInteger())
+                                        .incrementAndGet();
+                                Thread.sleep(100);
+                                return "value of " + key;
+                            });
+                        }));
+                    }
+                }
+                go.countDown();
+                for (int j = 0; j < answers.size(); j++) {
+                    assertThat(answers.get(j).get(60, TimeUnit.SECONDS))
+                            .isEqualTo("value of r" + round + "-k" + (j / perKey));
+                }
+            }
+        }
+        assertThat(calls).hasSize(3 * keys);
+        assertThat(calls.values()).allSatisfy(c -> assertThat(c.get()).isEqualTo(1));
+        assertThat(registry.get("once.cache.requests")
+                        .tag("result", "fail_open")
+                        .counter()
+                        .count())
+                .isZero();
+    }
+}
