@@ -279,8 +279,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         long waitStarted = 0;
         long waitStartedDb = 0; // the database clock when this caller began waiting for another's load
         while (true) {
-            // While waiting, take the wake-up signal before each read, so a wake-up in between is not lost.
-            var signal = waitStarted != 0 ? waiters.signal(hash) : null;
+            // The wake-up signal is taken before each read, so a wake-up between the read and the wait is not
+            // lost; taking it on the first read too (a map entry, dropped when the resolution ends) lets a
+            // caller that finds another's live lease wait at once instead of reading the row a second time
+            var signal = waiters.signal(hash);
             long readAt = near.generation();
             Entry e = store.read(hash);
             if (waitStarted != 0
@@ -340,11 +342,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             if (e == null || !e.leased()) {
                 continue; // lost the claim race, or the row changed between read and claim: look again
             }
-            if (signal == null) { // first sight of another leader: look again holding the signal
+            if (waitStarted == 0) { // first sight of another leader
                 waitStarted = System.nanoTime();
                 waitStartedDb = e.now();
                 metrics.claimPhase.record(waitStarted - started, TimeUnit.NANOSECONDS);
-                continue;
             }
             long untilLapse = e.leaseUntil() - e.now() + 1;
             Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
