@@ -118,19 +118,24 @@ public final class OnceSpringCache implements Cache {
         String text = KeyText.of(name, key);
         Throwable[] thrown = new Throwable[1];
         try {
-            return (T) load(text, () -> {
-                Object value;
-                try {
-                    value = valueLoader.call();
-                } catch (Exception | Error e) {
-                    thrown[0] = e;
-                    throw e;
-                }
-                return encoded(value);
-            });
+            return (T) load(text, recording(valueLoader, thrown));
         } catch (CacheLoadException e) {
             throw new ValueRetrievalException(key, valueLoader, loaderFailure(e, thrown[0]));
         }
+    }
+
+    /** The loader, its result encoded, and what it threw kept in {@code thrown} (unwrapped from a future's join). */
+    private Callable<ValueCodec.Encoded> recording(Callable<?> loader, Throwable[] thrown) {
+        return () -> {
+            Object value;
+            try {
+                value = loader.call();
+            } catch (Exception | Error e) {
+                thrown[0] = e instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : e;
+                throw e;
+            }
+            return encoded(value);
+        };
     }
 
     /**
@@ -184,10 +189,11 @@ public final class OnceSpringCache implements Cache {
         String text = KeyText.of(name, key);
         return CompletableFuture.supplyAsync(
                 () -> {
+                    Throwable[] thrown = new Throwable[1];
                     try {
-                        return (T) load(text, () -> encoded(valueLoader.get().join()));
+                        return (T) load(text, recording(() -> valueLoader.get().join(), thrown));
                     } catch (CacheLoadException e) {
-                        throw new CompletionException(loaderFailure(e, null));
+                        throw new CompletionException(loaderFailure(e, thrown[0]));
                     }
                 },
                 executor);
