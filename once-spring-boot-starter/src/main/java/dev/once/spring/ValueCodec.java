@@ -1,10 +1,10 @@
 package dev.once.spring;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JavaType;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.type.TypeFactory;
 import dev.once.cache.Codec;
 import java.io.IOException;
@@ -103,17 +103,20 @@ final class ValueCodec implements Codec<Object> {
                 throw new IllegalArgumentException(
                         "cache '" + cache + "': a value of type " + type + " would not be read back: " + refused);
         }
-        ObjectNode node = mapper.createObjectNode();
-        if (type != null) node.put("t", type);
-        try {
-            node.set("v", mapper.valueToTree(value));
-            return new Encoded(value, mapper.writeValueAsBytes(node));
-        } catch (IllegalArgumentException | JsonProcessingException e) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(256);
+        try (JsonGenerator g = mapper.createGenerator(out)) {
+            g.writeStartObject();
+            if (type != null) g.writeStringField("t", type);
+            g.writeFieldName("v");
+            mapper.writeValue(g, value);
+            g.writeEndObject();
+        } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException(
                     "cache '" + cache + "': a value of type " + value.getClass().getName()
                             + " cannot be stored as JSON: " + firstLine(e.getMessage()),
                     e);
         }
+        return new Encoded(value, out.toByteArray());
     }
 
     @Override
@@ -121,26 +124,36 @@ final class ValueCodec implements Codec<Object> {
         return value instanceof Encoded e ? e.bytes() : encodeValue(value).bytes();
     }
 
+    /**
+     * Reads {@code {"t": ..., "v": ...}} in that order (as written) with a streaming parser, so numbers
+     * reach the value's own types unrounded; any other shape is {@link Unreadable}.
+     */
     @Override
     public Object decode(byte[] bytes) {
-        try {
-            JsonNode node = mapper.readTree(bytes);
-            if (node == null || !node.isObject() || !node.has("v")) return new Unreadable("not a Spring cache value");
-            JsonNode v = node.get("v");
-            if (v.isNull()) return NULL;
+        try (JsonParser p = mapper.createParser(bytes)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) return new Unreadable("not a Spring cache value");
+            String t = null;
+            JsonToken token = p.nextToken();
+            if (token == JsonToken.FIELD_NAME && "t".equals(p.currentName())) {
+                if (p.nextToken() != JsonToken.VALUE_STRING) return new Unreadable("the row's type is not a string");
+                t = p.getText();
+                token = p.nextToken();
+            }
+            if (token != JsonToken.FIELD_NAME || !"v".equals(p.currentName()))
+                return new Unreadable("not a Spring cache value");
+            if (p.nextToken() == JsonToken.VALUE_NULL) return NULL;
             JavaType type = configuredType;
             if (type == null) {
-                JsonNode t = node.get("t");
-                if (t == null || !t.isTextual()) return new Unreadable("the row names no type");
-                String refused = refusal(t.asText());
+                if (t == null) return new Unreadable("the row names no type");
+                String refused = refusal(t);
                 if (refused != null) return new Unreadable(refused);
                 type = TypeFactory.defaultInstance()
                         .withClassLoader(classLoader)
-                        .constructFromCanonical(t.asText());
+                        .constructFromCanonical(t);
             }
-            Object value = mapper.treeToValue(v, type);
+            Object value = mapper.readValue(p, type);
             return value == null ? NULL : value;
-        } catch (IOException | IllegalArgumentException e) {
+        } catch (IOException | RuntimeException e) {
             return new Unreadable("the value does not parse: " + firstLine(e.getMessage()));
         }
     }
