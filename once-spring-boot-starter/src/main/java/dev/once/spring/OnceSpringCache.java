@@ -77,7 +77,7 @@ public final class OnceSpringCache implements Cache {
 
     @Override
     public ValueWrapper get(Object key) {
-        Optional<Object> stored = stored(key);
+        Optional<Object> stored = stored(KeyText.of(name, key));
         if (stored.isEmpty()) {
             misses.increment();
             return null;
@@ -99,8 +99,7 @@ public final class OnceSpringCache implements Cache {
     }
 
     /** The fresh value stored for the key (NULL for a cached null), without loading. */
-    private Optional<Object> stored(Object key) {
-        String text = KeyText.of(name, key);
+    private Optional<Object> stored(String text) {
         Optional<CacheResult<Object>> r = cache.peek(text);
         if (r.isEmpty() || r.get().source() == CacheResult.Source.STALE) return Optional.empty();
         Object v = r.get().value();
@@ -171,7 +170,7 @@ public final class OnceSpringCache implements Cache {
         String text = KeyText.of(name, key); // refused keys throw here, in the caller's thread
         return CompletableFuture.supplyAsync(
                 () -> {
-                    Optional<Object> stored = stored(key);
+                    Optional<Object> stored = stored(text);
                     if (stored.isEmpty()) {
                         misses.increment();
                         return null;
