@@ -151,18 +151,26 @@ public final class OnceSpringCache implements Cache {
         return e;
     }
 
-    /** A lookup through the claim protocol; a row this cache refuses to read is purged and loaded once more. */
+    /** A lookup through the claim protocol, unwrapped to the value (null for a cached null). */
     private Object load(String text, Callable<ValueCodec.Encoded> loader) {
-        for (int attempt = 0; ; attempt++) {
-            CacheResult<Object> r = cache.lookup(text, loader::call);
-            count(r);
-            Object v = r.value();
-            if (v instanceof ValueCodec.Unreadable u && attempt == 0) {
-                unreadable(text, u);
-                continue;
-            }
-            return unwrap(v);
-        }
+        CacheResult<Object> r = claim(text, loader);
+        count(r);
+        return unwrap(r.value());
+    }
+
+    /**
+     * {@link OnceCache#lookup}; a row this cache refuses to read is purged and the key looked up once more.
+     * A second refusal in a row (someone keeps writing such rows) is an error, never a value.
+     */
+    private CacheResult<Object> claim(String text, Callable<ValueCodec.Encoded> loader) {
+        CacheResult<Object> r = cache.lookup(text, loader::call);
+        if (!(r.value() instanceof ValueCodec.Unreadable u)) return r;
+        unreadable(text, u);
+        r = cache.lookup(text, loader::call);
+        if (r.value() instanceof ValueCodec.Unreadable again)
+            throw new IllegalStateException("cache '" + name + "': the stored value of key " + text
+                    + " is not read, twice in a row: " + again.reason());
+        return r;
     }
 
     @Override
@@ -209,7 +217,7 @@ public final class OnceSpringCache implements Cache {
             return;
         }
         cache.purge(text);
-        CacheResult<Object> r = cache.lookup(text, () -> encoded);
+        CacheResult<Object> r = claim(text, () -> encoded);
         if (r.source() == CacheResult.Source.MISS) puts.increment();
     }
 
@@ -222,15 +230,15 @@ public final class OnceSpringCache implements Cache {
         } catch (Bypass b) {
             return null;
         }
-        CacheResult<Object> r = cache.lookup(text, () -> encoded);
+        CacheResult<Object> r = claim(text, () -> encoded);
         return switch (r.source()) {
             case MISS, BYPASS -> {
                 puts.increment();
                 yield null;
             }
             default -> {
-                Object v = unwrap(r.value());
-                yield v instanceof ValueCodec.Unreadable ? null : new SimpleValueWrapper(v);
+                hits.increment();
+                yield new SimpleValueWrapper(unwrap(r.value()));
             }
         };
     }

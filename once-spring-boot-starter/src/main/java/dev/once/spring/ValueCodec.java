@@ -64,6 +64,13 @@ final class ValueCodec implements Codec<Object> {
             "java.math.BigDecimal",
             "java.math.BigInteger",
             "java.util.UUID",
+            "java.time.Instant",
+            "java.time.LocalDate",
+            "java.time.LocalDateTime",
+            "java.time.LocalTime",
+            "java.time.OffsetDateTime",
+            "java.time.ZonedDateTime",
+            "java.time.Duration",
             "java.util.List",
             "java.util.Set",
             "java.util.Map");

@@ -126,6 +126,8 @@ class OnceSpringCacheTest {
             c.put(1, List.of(aapl, aapl));
             c.put(2, Map.of("AAPL", aapl));
             c.put(3, 42L);
+            c.put(5, Instant.parse("2026-01-02T03:04:05.123Z"));
+            assertThat(c.get(5).get()).isEqualTo(Instant.parse("2026-01-02T03:04:05.123Z"));
             assertThat(c.get(1).get()).isEqualTo(List.of(aapl, aapl));
             assertThat(c.get(2).get()).isEqualTo(Map.of("AAPL", aapl));
             assertThat(c.get(3).get()).isEqualTo(42L);
