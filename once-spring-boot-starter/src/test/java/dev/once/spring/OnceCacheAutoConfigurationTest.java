@@ -14,6 +14,7 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -155,6 +156,28 @@ class OnceCacheAutoConfigurationTest {
                     Quote q = new Quote("AAPL", BigDecimal.TEN, Instant.EPOCH);
                     m.getCache("typed").put("AAPL", q);
                     assertThat(m.getCache("typed").get("AAPL", Quote.class)).isEqualTo(q);
+                });
+    }
+
+    @Test
+    void properties_perCacheStaleWhileRevalidate_servesTheOldValueWhileOneRefreshRuns() {
+        runner(Db.SQLITE)
+                .withPropertyValues(
+                        "once.cache.caches.fast.ttl=300ms", "once.cache.caches.fast.stale-while-revalidate=1m")
+                .run(ctx -> {
+                    OnceSpringCache fast = ctx.getBean(OnceCacheManager.class).getCache("fast");
+                    AtomicInteger calls = new AtomicInteger();
+                    assertThat(fast.get("k", () -> "v" + calls.incrementAndGet()))
+                            .isEqualTo("v1");
+                    Thread.sleep(500); // expired, inside the stale window
+                    assertThat(fast.get("k", () -> "v" + calls.incrementAndGet()))
+                            .isEqualTo("v1"); // stale, refreshing
+                    long deadline = System.currentTimeMillis() + 10_000;
+                    while (calls.get() < 2 && System.currentTimeMillis() < deadline) Thread.sleep(20);
+                    Thread.sleep(100);
+                    assertThat(fast.get("k", () -> "v" + calls.incrementAndGet()))
+                            .isEqualTo("v2");
+                    assertThat(calls).hasValue(2);
                 });
     }
 
