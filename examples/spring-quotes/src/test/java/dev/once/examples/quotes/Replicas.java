@@ -31,6 +31,9 @@ final class Replicas implements AutoCloseable {
                     "--quotes.upstream=" + upstream,
                     "--spring.main.banner-mode=off"));
             args.addAll(List.of(extraArgs));
+            // e.g. -Dexample.replica.args="--once.cache.store-timeout=1s" to try other settings
+            String more = System.getProperty("example.replica.args", "").strip();
+            if (!more.isEmpty()) args.addAll(List.of(more.split("\\s+")));
             processes.add(JavaProcess.start(QuotesApplication.class, out, args.toArray(String[]::new)));
             ports.add(port);
             outputs.add(out);
