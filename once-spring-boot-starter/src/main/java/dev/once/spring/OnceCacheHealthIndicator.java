@@ -39,7 +39,7 @@ public final class OnceCacheHealthIndicator extends AbstractHealthIndicator {
             database = CompletableFuture.supplyAsync(this::probe, Thread::startVirtualThread)
                     .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            builder.down().withDetail("error", "the table did not answer within " + timeout);
+            builder.down().withDetail("error", "the table did not answer within " + timeout.toMillis() + " ms");
             return;
         } catch (ExecutionException | InterruptedException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
@@ -69,15 +69,33 @@ public final class OnceCacheHealthIndicator extends AbstractHealthIndicator {
         else builder.up();
     }
 
-    /** Reads the table (no row) and returns the database's product name. */
+    /**
+     * Reads the table (no row) and returns the database's product name. The connection's socket reads
+     * are bounded too (restored before it returns to the pool), so a probe abandoned by the timeout
+     * above does not stay blocked on a dead connection.
+     */
     private String probe() {
-        try (Connection c = manager.dataSource().getConnection();
-                PreparedStatement ps = c.prepareStatement("SELECT 1 FROM " + manager.table() + " WHERE 1 = 0")) {
-            ps.setQueryTimeout((int) Math.max(1, timeout.toSeconds()));
-            ps.executeQuery().close();
-            return c.getMetaData().getDatabaseProductName();
+        try (Connection c = manager.dataSource().getConnection()) {
+            int before = networkTimeout(c);
+            if (before >= 0) c.setNetworkTimeout(Runnable::run, (int) timeout.toMillis());
+            try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM " + manager.table() + " WHERE 1 = 0")) {
+                ps.setQueryTimeout((int) Math.max(1, timeout.toSeconds()));
+                ps.executeQuery().close();
+                return c.getMetaData().getDatabaseProductName();
+            } finally {
+                if (before >= 0 && !c.isClosed()) c.setNetworkTimeout(Runnable::run, before);
+            }
         } catch (java.sql.SQLException e) {
             throw new java.util.concurrent.CompletionException(e);
+        }
+    }
+
+    /** The connection's network timeout, or -1 where the driver has none (SQLite). */
+    private static int networkTimeout(Connection c) {
+        try {
+            return c.getNetworkTimeout();
+        } catch (java.sql.SQLException | UnsupportedOperationException e) {
+            return -1;
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.once.spring;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.FaultProxy;
 import dev.once.jdbc.testing.TestDatabases;
 import dev.once.spring.values.Quote;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -35,6 +36,10 @@ class OnceCacheAutoConfigurationTest {
     private final String table = TestDatabases.newTable("boot");
 
     private ApplicationContextRunner runner(Db db) {
+        return runner(() -> TestDatabases.pool(db, 4, -1));
+    }
+
+    private ApplicationContextRunner runner(java.util.function.Supplier<DataSource> dataSource) {
         return new ApplicationContextRunner()
                 .withConfiguration(AutoConfigurations.of(
                         OnceCacheAutoConfiguration.class,
@@ -44,7 +49,7 @@ class OnceCacheAutoConfigurationTest {
                         MetricsAutoConfiguration.class,
                         CacheMetricsAutoConfiguration.class))
                 .withUserConfiguration(Caching.class)
-                .withBean(DataSource.class, () -> TestDatabases.pool(db, 4, -1))
+                .withBean(DataSource.class, dataSource)
                 .withBean(MeterRegistry.class, SimpleMeterRegistry::new)
                 .withPropertyValues("once.cache.table=" + table, "once.cache.allowed-packages=dev.once.spring.values");
     }
@@ -251,6 +256,45 @@ class OnceCacheAutoConfigurationTest {
             assertThat(h.getStatus()).isEqualTo(Status.UP);
             assertThat(h.getDetails()).containsEntry("listen", "up").containsEntry("database", "PostgreSQL");
         });
+    }
+
+    @Test
+    void health_postgresBlackholed_downWithinItsTimeoutThenUpAgain() throws Exception {
+        String url = TestDatabases.url(Db.POSTGRES);
+        try (FaultProxy proxy = FaultProxy.to(url)) {
+            com.zaxxer.hikari.HikariConfig pool = new com.zaxxer.hikari.HikariConfig();
+            pool.setJdbcUrl(proxy.url(url));
+            pool.setMaximumPoolSize(4);
+            runner(() -> new com.zaxxer.hikari.HikariDataSource(pool))
+                    .withPropertyValues("once.cache.cache-names=quotes")
+                    .run(ctx -> {
+                        OnceCacheHealthIndicator health =
+                                ctx.getBean("onceHealthIndicator", OnceCacheHealthIndicator.class);
+                        OnceCacheManager m = ctx.getBean(OnceCacheManager.class);
+                        assertThat(health.health().getStatus()).isEqualTo(Status.UP);
+
+                        proxy.blackhole();
+                        assertThat(m.getCache("quotes").get("k", () -> "straight from the method"))
+                                .isEqualTo("straight from the method"); // fails open
+                        long started = System.nanoTime();
+                        Health down = health.health();
+                        long tookMillis = (System.nanoTime() - started) / 1_000_000;
+                        assertThat(down.getStatus()).isEqualTo(Status.DOWN);
+                        assertThat(tookMillis).isLessThan(4_000); // store-timeout 1 s + 1 s, and some slack
+                        System.out.println("health with the database blackholed: DOWN in " + tookMillis + " ms: "
+                                + down.getDetails());
+
+                        proxy.pass();
+                        long deadline = System.currentTimeMillis() + 30_000;
+                        Health h = health.health();
+                        while (h.getStatus() != Status.UP && System.currentTimeMillis() < deadline) {
+                            Thread.sleep(100);
+                            h = health.health();
+                        }
+                        assertThat(h.getStatus()).isEqualTo(Status.UP);
+                        assertThat(h.getDetails()).containsEntry("outage", false);
+                    });
+        }
     }
 
     private long storedTtl(Db db, String cache) throws Exception {
