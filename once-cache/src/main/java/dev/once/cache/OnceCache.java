@@ -70,6 +70,15 @@ public interface OnceCache<V> extends AutoCloseable {
      */
     boolean storeAvailable();
 
+    /**
+     * Whether waiters here are woken by PostgreSQL NOTIFY now: true on PostgreSQL with {@code notify} on
+     * while the process's LISTEN connection is up; false elsewhere (waiters poll) and while it is down
+     * (waiters fall back to a 1 s poll). Reads a flag, for health checks.
+     */
+    default boolean listening() {
+        return false;
+    }
+
     /** Removes the key from the table and from every process's near cache. */
     void purge(String key);
 

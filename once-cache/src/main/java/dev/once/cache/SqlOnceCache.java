@@ -378,7 +378,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     /** True while purges reach this process: PostgreSQL with NOTIFY, its listener connected. */
-    private boolean listening() {
+    @Override
+    public boolean listening() {
         NotifyListener l = listener;
         return l != null && l.listening();
     }

@@ -1,0 +1,102 @@
+package dev.once.spring;
+
+import com.fasterxml.jackson.databind.type.TypeFactory;
+import dev.once.cache.OnceCache;
+import dev.once.cache.OnceCacheBuilder;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import javax.sql.DataSource;
+import org.springframework.beans.factory.BeanFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.AutoConfigurationPackages;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.cache.CacheManager;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * A {@link OnceCacheManager} on the application's {@link DataSource}, unless the application defines
+ * its own {@link CacheManager}, has no single DataSource, or sets {@code once.cache.enabled=false}.
+ * Runs before Spring Boot's cache auto-configuration, which then backs off.
+ */
+@AutoConfiguration(
+        afterName = "org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration",
+        beforeName = "org.springframework.boot.cache.autoconfigure.CacheAutoConfiguration")
+@ConditionalOnClass({CacheManager.class, OnceCache.class})
+@ConditionalOnSingleCandidate(DataSource.class)
+@ConditionalOnMissingBean(CacheManager.class)
+@ConditionalOnProperty(prefix = "once.cache", name = "enabled", havingValue = "true", matchIfMissing = true)
+@EnableConfigurationProperties(OnceCacheProperties.class)
+public class OnceCacheAutoConfiguration {
+
+    @Bean
+    public OnceCacheManager cacheManager(
+            DataSource dataSource,
+            OnceCacheProperties properties,
+            ObjectProvider<OnceCacheManagerCustomizer> customizers,
+            ObjectProvider<MeterRegistry> meterRegistry,
+            BeanFactory beanFactory) {
+        OnceCacheManager.Builder builder = OnceCacheManager.builder(dataSource)
+                .table(properties.getTable())
+                .dynamic(properties.isDynamic())
+                .allowNullValues(properties.isAllowNullValues())
+                .cacheNames(properties.getCacheNames().toArray(String[]::new))
+                .allowedPackages(allowedPackages(properties, beanFactory).toArray(String[]::new));
+        ClassLoader classLoader =
+                beanFactory instanceof org.springframework.beans.factory.config.ConfigurableBeanFactory c
+                                && c.getBeanClassLoader() != null
+                        ? c.getBeanClassLoader()
+                        : Thread.currentThread().getContextClassLoader();
+        builder.classLoader(classLoader);
+        MeterRegistry registry = meterRegistry.getIfAvailable();
+        builder.configure(b -> {
+            b.createTable(properties.isCreateTable())
+                    .ttl(properties.getTtl())
+                    .staleWhileRevalidate(properties.getStaleWhileRevalidate())
+                    .negativeTtl(properties.getNegativeTtl())
+                    .nearCache(properties.getNearCache())
+                    .lease(properties.getLease())
+                    .storeTimeout(properties.getStoreTimeout())
+                    .failOpen(properties.isFailOpen())
+                    .notify(properties.isNotify());
+            if (registry != null) b.meterRegistry(registry);
+        });
+        properties.getCaches().forEach((name, spec) -> {
+            builder.configure(name, b -> apply(spec, b));
+            if (spec.getType() != null && !spec.getType().isBlank()) {
+                builder.valueType(
+                        name,
+                        TypeFactory.defaultInstance()
+                                .withClassLoader(classLoader)
+                                .constructFromCanonical(spec.getType().strip()));
+            }
+        });
+        customizers.orderedStream().forEach(c -> c.customize(builder));
+        return builder.build();
+    }
+
+    private static void apply(OnceCacheProperties.CacheSpec spec, OnceCacheBuilder<?> b) {
+        if (spec.getTtl() != null) b.ttl(spec.getTtl());
+        if (spec.getStaleWhileRevalidate() != null) b.staleWhileRevalidate(spec.getStaleWhileRevalidate());
+        if (spec.getNegativeTtl() != null) b.negativeTtl(spec.getNegativeTtl());
+        if (spec.getNearCache() != null) b.nearCache(spec.getNearCache());
+    }
+
+    /** The configured packages, else the application's own (those of {@code @SpringBootApplication}). */
+    private static List<String> allowedPackages(OnceCacheProperties properties, BeanFactory beanFactory) {
+        if (!properties.getAllowedPackages().isEmpty()) return properties.getAllowedPackages();
+        List<String> packages = new ArrayList<>();
+        if (AutoConfigurationPackages.has(beanFactory)) packages.addAll(AutoConfigurationPackages.get(beanFactory));
+        return packages;
+    }
+
+    static Duration healthTimeout(OnceCacheProperties properties) {
+        return properties.getStoreTimeout().plusSeconds(1);
+    }
+}

@@ -1,0 +1,239 @@
+package dev.once.spring;
+
+import com.fasterxml.jackson.databind.JavaType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.type.TypeFactory;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.once.cache.OnceCache;
+import dev.once.cache.OnceCacheBuilder;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import javax.sql.DataSource;
+import org.springframework.cache.Cache;
+import org.springframework.cache.CacheManager;
+
+/**
+ * A Spring {@link CacheManager} whose caches are {@link OnceCache} namespaces in one SQL table: a
+ * {@code @Cacheable(sync = true)} method runs once per key across every replica that shares the
+ * database.
+ *
+ * <pre>{@code
+ * OnceCacheManager manager = OnceCacheManager.builder(dataSource)
+ *         .configure(b -> b.ttl(Duration.ofMinutes(10)))                  // every cache
+ *         .configure("quotes", b -> b.ttl(Duration.ofHours(1)).nearCache(10_000))
+ *         .allowedPackages("com.example")                                // value types it may read back
+ *         .build();
+ * }</pre>
+ *
+ * Caches are built on first use (or at {@link Builder#build()} for {@link Builder#cacheNames}), each
+ * with its settings frozen then. Close the manager to close its caches (Spring does, for a bean).
+ */
+public final class OnceCacheManager implements CacheManager, AutoCloseable {
+    private final Builder config;
+    private final ConcurrentHashMap<String, OnceSpringCache> caches = new ConcurrentHashMap<>();
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    private volatile boolean closed;
+
+    private OnceCacheManager(Builder config) {
+        this.config = config;
+        for (String name : config.cacheNames) getCache(name);
+    }
+
+    public static Builder builder(DataSource dataSource) {
+        return new Builder(dataSource);
+    }
+
+    /**
+     * The named cache, built on first use; null for a name not in {@link Builder#cacheNames} when the
+     * manager is not {@link Builder#dynamic}.
+     */
+    @Override
+    public OnceSpringCache getCache(String name) {
+        OnceSpringCache c = caches.get(name);
+        if (c != null) return c;
+        if (!config.dynamic && !config.cacheNames.contains(name)) return null;
+        if (closed) throw new IllegalStateException("the OnceCacheManager is closed");
+        return caches.computeIfAbsent(name, this::create);
+    }
+
+    @Override
+    public Collection<String> getCacheNames() {
+        return Collections.unmodifiableSet(new LinkedHashSet<>(caches.keySet()));
+    }
+
+    /** The caches built so far. */
+    public Collection<OnceSpringCache> caches() {
+        return List.copyOf(caches.values());
+    }
+
+    /** The cache table. */
+    public String table() {
+        return config.table;
+    }
+
+    DataSource dataSource() {
+        return config.dataSource;
+    }
+
+    private OnceSpringCache create(String name) {
+        OnceCacheBuilder<byte[]> b = OnceCache.builder(config.dataSource).namespace(name);
+        b.table(config.table);
+        for (Consumer<OnceCacheBuilder<?>> c : config.everyCache) c.accept(b);
+        for (Consumer<OnceCacheBuilder<?>> c : config.perCache.getOrDefault(name, List.of())) c.accept(b);
+        ValueCodec codec = new ValueCodec(
+                name, config.objectMapper, config.valueTypes.get(name), config.allowedPackages, config.classLoader);
+        OnceCache<Object> once = b.codec(codec).build();
+        return new OnceSpringCache(name, once, codec, config.allowNullValues, executor);
+    }
+
+    /** Closes every cache: their background threads stop and their running loads release their claims. */
+    @Override
+    public void close() {
+        closed = true;
+        for (Cache c : caches.values()) ((OnceSpringCache) c).getNativeCache().close();
+        executor.shutdown();
+    }
+
+    /** Settings of a {@link OnceCacheManager}, frozen at {@link #build()}. */
+    public static final class Builder {
+        private final DataSource dataSource;
+        private String table = "once_entry";
+        private final List<Consumer<OnceCacheBuilder<?>>> everyCache = new ArrayList<>();
+        private final Map<String, List<Consumer<OnceCacheBuilder<?>>>> perCache = new LinkedHashMap<>();
+        private final Map<String, JavaType> valueTypes = new LinkedHashMap<>();
+        private final Set<String> cacheNames = new LinkedHashSet<>();
+        private final List<String> allowedPackages = new ArrayList<>();
+        private boolean dynamic = true;
+        private boolean allowNullValues = true;
+        private ObjectMapper objectMapper;
+        private ClassLoader classLoader = Thread.currentThread().getContextClassLoader();
+        private boolean built;
+
+        private Builder(DataSource dataSource) {
+            this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+        }
+
+        /** The cache table (default {@code once_entry}), created on first use unless told not to. */
+        public Builder table(String table) {
+            unbuilt();
+            this.table = Objects.requireNonNull(table, "table");
+            return this;
+        }
+
+        /**
+         * once-cache options for every cache ({@code ttl}, {@code lease}, {@code storeTimeout}, ...). The
+         * namespace, table and codec are the manager's.
+         */
+        public Builder configure(Consumer<OnceCacheBuilder<?>> options) {
+            unbuilt();
+            everyCache.add(Objects.requireNonNull(options));
+            return this;
+        }
+
+        /** once-cache options for one cache, applied after those for every cache. */
+        public Builder configure(String cacheName, Consumer<OnceCacheBuilder<?>> options) {
+            unbuilt();
+            perCache.computeIfAbsent(cacheName, n -> new ArrayList<>()).add(Objects.requireNonNull(options));
+            return this;
+        }
+
+        /** Reads every value of the cache as this type, whatever type a row names. */
+        public Builder valueType(String cacheName, Class<?> type) {
+            unbuilt();
+            return valueType(cacheName, TypeFactory.defaultInstance().constructType(type));
+        }
+
+        /** As {@link #valueType(String, Class)}, for a generic type (e.g. {@code List<Quote>}). */
+        public Builder valueType(String cacheName, JavaType type) {
+            unbuilt();
+            valueTypes.put(cacheName, Objects.requireNonNull(type));
+            return this;
+        }
+
+        /**
+         * Packages whose classes a cache without a configured type may read back from a row (and their
+         * subpackages). JDK value types (String, numbers, UUID, List, Set, Map) are always allowed.
+         */
+        public Builder allowedPackages(String... packages) {
+            unbuilt();
+            for (String p : packages) {
+                if (p == null || p.isBlank()) continue;
+                allowedPackages.add(p.strip());
+            }
+            return this;
+        }
+
+        /** Caches built at {@link #build()}; with {@code dynamic(false)} the only ones there are. */
+        public Builder cacheNames(String... names) {
+            unbuilt();
+            cacheNames.addAll(List.of(names));
+            return this;
+        }
+
+        /** Whether an unknown name makes a new cache (default true). */
+        public Builder dynamic(boolean dynamic) {
+            unbuilt();
+            this.dynamic = dynamic;
+            return this;
+        }
+
+        /** Whether null results are cached (default true, as Spring's own caches). */
+        public Builder allowNullValues(boolean allow) {
+            unbuilt();
+            this.allowNullValues = allow;
+            return this;
+        }
+
+        /**
+         * The Jackson 2 mapper for values (default: a {@code JsonMapper} with java.time support, dates as
+         * ISO text). Never enable default typing on it: rows would then name classes to instantiate.
+         */
+        public Builder objectMapper(ObjectMapper mapper) {
+            unbuilt();
+            this.objectMapper = Objects.requireNonNull(mapper);
+            return this;
+        }
+
+        /** Where value classes are loaded from (default the context class loader at creation). */
+        public Builder classLoader(ClassLoader classLoader) {
+            unbuilt();
+            this.classLoader = Objects.requireNonNull(classLoader);
+            return this;
+        }
+
+        /** Settings are frozen at build(): a later change would reach the caches built after it only. */
+        private void unbuilt() {
+            if (built) throw new IllegalStateException("the manager is built; its settings cannot change");
+        }
+
+        public OnceCacheManager build() {
+            if (built) throw new IllegalStateException("build() was called already: a builder makes one manager");
+            built = true;
+            if (objectMapper == null) {
+                objectMapper = JsonMapper.builder()
+                        .addModule(new JavaTimeModule())
+                        .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+                        .build();
+            }
+            if (objectMapper.getDeserializationConfig().getDefaultTyper(objectMapper.constructType(Object.class))
+                    != null) {
+                throw new IllegalArgumentException("the ObjectMapper for once caches has default typing on: rows"
+                        + " could then name any class to instantiate. Give the cache manager a mapper without it");
+            }
+            return new OnceCacheManager(this);
+        }
+    }
+}

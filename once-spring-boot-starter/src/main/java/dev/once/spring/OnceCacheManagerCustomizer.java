@@ -1,0 +1,19 @@
+package dev.once.spring;
+
+/**
+ * Adjusts the auto-configured {@link OnceCacheManager} before it is built, after the {@code once.cache.*}
+ * properties are applied: declare beans of this type for what properties do not cover (a once-cache
+ * option such as {@code loadTimeout}, value types, your own Jackson 2 mapper).
+ *
+ * <pre>{@code
+ * @Bean
+ * OnceCacheManagerCustomizer quotesAsQuotes() {
+ *     return builder -> builder.valueType("quotes", Quote.class)
+ *             .configure("quotes", b -> b.loadTimeout(Duration.ofSeconds(30)));
+ * }
+ * }</pre>
+ */
+@FunctionalInterface
+public interface OnceCacheManagerCustomizer {
+    void customize(OnceCacheManager.Builder builder);
+}
