@@ -30,8 +30,6 @@ final class EntryStore {
     private final StoreBreaker breaker;
     private final int networkTimeoutMillis;
     private volatile Boolean changeIsolation;
-    /** Connections in use at once ({@link OnceCacheBuilder#maxConnections}): the rest wait here, not in the pool. */
-    private final java.util.concurrent.Semaphore slots;
 
     /**
      * @param notifyChannel PostgreSQL channel to NOTIFY when a key is written or released, in the same
@@ -43,10 +41,8 @@ final class EntryStore {
             String table,
             String namespace,
             String notifyChannel,
-            StoreBreaker breaker,
-            int maxConnections) {
+            StoreBreaker breaker) {
         this.dataSource = dataSource;
-        this.slots = new java.util.concurrent.Semaphore(maxConnections);
         this.breaker = breaker;
         this.networkTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, breaker.timeoutMillis());
         this.dialect = dialect;
@@ -232,7 +228,6 @@ final class EntryStore {
      * returns to the pool. SQLite has no network.
      */
     private <T> T prepared(String sql, Work<T> work) throws SQLException {
-        acquireSlot();
         try (Connection c = connection()) {
             int before = dialect == StoreDialect.SQLITE ? -1 : c.getNetworkTimeout();
             if (before >= 0) c.setNetworkTimeout(Runnable::run, networkTimeoutMillis);
@@ -241,18 +236,6 @@ final class EntryStore {
             } finally {
                 if (before >= 0) restore(c, before);
             }
-        } finally {
-            slots.release();
-        }
-    }
-
-    /** A slot to use a connection in; the breaker's alarm interrupts a wait that outlasts the store timeout. */
-    private void acquireSlot() throws SQLException {
-        try {
-            slots.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // the alarm's, which disarming clears
-            throw new java.sql.SQLTransientConnectionException("interrupted waiting for a connection slot", e);
         }
     }
 
@@ -290,7 +273,6 @@ final class EntryStore {
     /** Creates the table from the shipped DDL unless it exists; safe when several replicas start at once. */
     void createTableIfAbsent() throws SQLException {
         String ddl = Schema.ddl(dialect, table);
-        acquireSlot();
         try (Connection c = connection();
                 Statement s = c.createStatement()) {
             for (String statement : ddl.split(";")) {
@@ -303,8 +285,6 @@ final class EntryStore {
                     if (!Schema.exists(c, table)) throw e;
                 }
             }
-        } finally {
-            slots.release();
         }
     }
 }

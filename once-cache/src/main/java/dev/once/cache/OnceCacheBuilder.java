@@ -200,10 +200,11 @@ public final class OnceCacheBuilder<V> {
     }
 
     /**
-     * How many of the data source's connections the cache uses at once (default 8); its other callers
-     * queue for a slot before they ask the pool. A burst of new keys on virtual threads would otherwise put
-     * hundreds of callers into the pool's own wait, where HikariCP (7.1.0) was seen spinning on every
-     * returned connection, starving the carrier threads until the burst's statements timed out and kept
+     * How many statements the cache runs at once on the data source (default 8); its other callers queue
+     * for a slot before they ask the pool, and the wait for a slot does not count toward {@link
+     * #storeTimeout} (it is this process's contention, not the database's slowness). A burst of new keys on
+     * virtual threads would otherwise put hundreds of callers into the pool's own wait, where HikariCP
+     * 7.1.0 was seen spinning on every returned connection until the burst's statements timed out and kept
      * timing out. Keep it at or under the pool's size.
      */
     public OnceCacheBuilder<V> maxConnections(int maxConnections) {

@@ -77,18 +77,13 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         StoreDialect dialect;
         try (Connection c = config.dataSource.getConnection()) {
             dialect = StoreDialect.of(c);
-            this.breaker = new StoreBreaker(SqlErrors.of(c), config.storeTimeout.toMillis(), config.table);
+            this.breaker = new StoreBreaker(
+                    SqlErrors.of(c), config.storeTimeout.toMillis(), config.table, config.maxConnections);
         }
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
         this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
         this.store = new EntryStore(
-                config.dataSource,
-                dialect,
-                config.table,
-                config.namespace,
-                notify ? channel : null,
-                breaker,
-                config.maxConnections);
+                config.dataSource, dialect, config.table, config.namespace, notify ? channel : null, breaker);
         if (config.createTable) store.createTableIfAbsent();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));

@@ -48,7 +48,16 @@ final class StoreBreaker implements AutoCloseable {
     private volatile Call<?> probe;
     private volatile boolean closed;
 
-    StoreBreaker(SqlErrors errors, long timeoutMillis, String table) {
+    /**
+     * Statements running at once ({@link OnceCacheBuilder#maxConnections}); the others queue here rather
+     * than in the pool. Waiting for a slot is local contention, not the database's slowness: it does not
+     * count toward the store timeout, and a caller that gets its slot after the breaker opened fails at
+     * once instead of trying the database again.
+     */
+    private final java.util.concurrent.Semaphore slots;
+
+    StoreBreaker(SqlErrors errors, long timeoutMillis, String table, int maxConnections) {
+        this.slots = new java.util.concurrent.Semaphore(maxConnections);
         this.errors = errors;
         this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.table = table;
@@ -66,8 +75,27 @@ final class StoreBreaker implements AutoCloseable {
 
     /** Runs the call within the bound; fails at once while the breaker is open. */
     <T> T call(Call<T> call) throws StoreException {
-        if (open.get()) throw new StoreException(true, "the cache table " + table + " is unreachable", null);
-        return bounded(call, true);
+        if (open.get()) throw unreachable();
+        acquire();
+        try {
+            if (open.get()) throw unreachable(); // opened while this caller queued
+            return bounded(call, true);
+        } finally {
+            slots.release();
+        }
+    }
+
+    private StoreException unreachable() {
+        return new StoreException(true, "the cache table " + table + " is unreachable", null);
+    }
+
+    private void acquire() throws StoreException {
+        try {
+            slots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException(false, "interrupted while waiting to use the cache table " + table, e);
+        }
     }
 
     long timeoutMillis() {
@@ -175,7 +203,12 @@ final class StoreBreaker implements AutoCloseable {
         while (!closed) {
             try {
                 Thread.sleep(PROBE_MILLIS);
-                bounded(probe, false);
+                slots.acquire();
+                try {
+                    bounded(probe, false);
+                } finally {
+                    slots.release();
+                }
                 open.set(false);
                 log.warn("once-cache: the cache table {} is reachable again; caching resumed", table);
                 return;

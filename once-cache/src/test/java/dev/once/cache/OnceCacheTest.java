@@ -37,8 +37,7 @@ class OnceCacheTest {
                     "once_entry",
                     namespace,
                     null,
-                    new StoreBreaker(dev.once.jdbc.SqlErrors.of(c), 5_000, "once_entry"),
-                    8);
+                    new StoreBreaker(dev.once.jdbc.SqlErrors.of(c), 5_000, "once_entry", 8));
         }
     }
 
