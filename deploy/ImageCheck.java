@@ -69,7 +69,9 @@ public class ImageCheck {
             for (int i = 0; i < REPLICAS; i++) {
                 ports[i] = freePort();
                 names.add("once-check-" + RUN + "-" + (i + 1));
+                // as deploy/kubernetes.yaml runs it: read-only root (tmpfs /tmp), no capabilities
                 podman("run", "-d", "--network", "host", "--name", names.get(i),
+                        "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
                         "-e", "ONCE_PORT=" + ports[i],
                         "-e", "ONCE_UPSTREAM=http://127.0.0.1:" + api.getAddress().getPort(),
                         "-e", "ONCE_DB_URL=" + dbUrl + (dbUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema,
