@@ -19,10 +19,17 @@ import javax.sql.DataSource;
  *
  * Implementations are thread-safe. Close the cache to stop its background threads and release the
  * connection its PostgreSQL listener holds.
+ *
+ * @param <V> the value type
  */
 public interface OnceCache<V> extends AutoCloseable {
 
-    /** A builder for a cache on this data source, storing {@code byte[]} until {@link OnceCacheBuilder#codec} says otherwise. */
+    /**
+     * A builder for a cache on this data source, storing {@code byte[]} until {@link OnceCacheBuilder#codec} says otherwise.
+     *
+     * @param dataSource the database of the cache table (PostgreSQL, MariaDB or SQLite)
+     * @return a builder with the defaults
+     */
     static OnceCacheBuilder<byte[]> builder(DataSource dataSource) {
         return new OnceCacheBuilder<>(dataSource, Codec.bytes());
     }
@@ -31,16 +38,29 @@ public interface OnceCache<V> extends AutoCloseable {
      * The value for the key: from the cache when fresh, else from the loader, called once for the key
      * across all processes while the others wait for its value.
      *
+     * @param key the key, any text
+     * @param loader produces the value when no fresh one is stored
+     * @return the value
      * @throws CacheLoadException when the loader failed, here or in the process that led the load
      */
     V get(String key, Callable<? extends V> loader);
 
-    /** As {@link #get}, telling where the value came from. */
+    /**
+     * As {@link #get}, telling where the value came from.
+     *
+     * @param key the key, any text
+     * @param loader produces the value when no fresh one is stored
+     * @return the value and its source
+     */
     CacheResult<V> lookup(String key, Callable<? extends V> loader);
 
     /**
      * As {@link #lookup(String, Callable)}, with a loader that sees the expired value it replaces (null
      * when there is none), e.g. to revalidate it.
+     *
+     * @param key the key, any text
+     * @param loader produces the value, shown the expired one
+     * @return the value and its source
      */
     CacheResult<V> lookup(String key, Reloader<V> loader);
 
@@ -48,10 +68,19 @@ public interface OnceCache<V> extends AutoCloseable {
      * What is stored for the key, without loading: {@code HIT} when fresh, {@code STALE} when expired
      * but still kept, empty when nothing is stored (or the database is unreachable and the cache fails
      * open).
+     *
+     * @param key the key, any text
+     * @return the stored value and whether it is fresh, or empty
      */
     java.util.Optional<CacheResult<V>> peek(String key);
 
-    /** {@link #get} without blocking the caller; the load runs on a virtual thread. */
+    /**
+     * {@link #get} without blocking the caller; the load runs on a virtual thread.
+     *
+     * @param key the key, any text
+     * @param loader produces the value when no fresh one is stored
+     * @return the value, when it is had
+     */
     CompletableFuture<V> getAsync(String key, Callable<? extends V> loader);
 
     /**
@@ -59,10 +88,16 @@ public interface OnceCache<V> extends AutoCloseable {
      * database unreachable (or slower than {@link OnceCacheBuilder#storeTimeout}) until a background
      * probe reaches it again. Reads a flag only: it never blocks and never touches the database, so a
      * health check can call it on every request.
+     *
+     * @return false while the cache table is unreachable
      */
     boolean storeAvailable();
 
-    /** Removes the key from the table and from every process's near cache. */
+    /**
+     * Removes the key from the table and from every process's near cache.
+     *
+     * @param key the key
+     */
     void purge(String key);
 
     /** Removes every key of this cache's namespace. */
