@@ -11,6 +11,7 @@ import java.util.Objects;
  */
 public final class Bypass extends RuntimeException {
     private final transient Object value;
+    /** How long following calls for the key load directly. */
     private final Duration remember;
 
     /**
