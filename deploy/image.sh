@@ -56,7 +56,7 @@ build_base() {
 build_image() {
   if [ ! -f "$jar" ]; then
     say "building $jar ..."
-    (cd "$root" && ./mvnw -B -q -DskipTests -pl once-cli -am package) || return 2
+    (cd "$root" && ./mvnw -B -q -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true -pl once-cli -am package) || return 2
   fi
   local start=$SECONDS context="$root"
   if [ "$jar" != "$root/once-cli/target/once.jar" ]; then
