@@ -64,8 +64,14 @@ build_image() {
     mkdir -p "$context/once-cli/target"
     cp "$jar" "$context/once-cli/target/once.jar"
   fi
+  local old
+  old="$("${podman[@]}" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
   # --format docker keeps the HEALTHCHECK (the OCI format has none)
   "${podman[@]}" build --quiet --format docker --build-arg "BASE=$base" -f "$here/Dockerfile" -t "$image" "$context" >/dev/null || return 2
+  # the previous build of this tag, now untagged: removed so repeated checks do not pile up images
+  if [ -n "$old" ] && [ "$old" != "$("${podman[@]}" image inspect --format '{{.Id}}' "$image")" ]; then
+    "${podman[@]}" rmi "$old" >/dev/null 2>&1 || true
+  fi
   [ "$context" = "$root" ] || rm -rf "$context"
   say "image $image built in $((SECONDS - start)) s ($(size "$image"); once.jar $(du -m "$jar" | cut -f1) MB)"
 }
