@@ -11,14 +11,26 @@ import java.util.Objects;
  */
 public final class Bypass extends RuntimeException {
     private final transient Object value;
+    /** How long following calls for the key load directly. */
     private final Duration remember;
 
+    /**
+     * A value for the loader's caller only.
+     *
+     * @param value what the caller gets (never stored)
+     * @param remember how long following calls for the key load directly instead of waiting for one another
+     */
     public Bypass(Object value, Duration remember) {
         super("not stored: pass-through", null, false, false);
         this.value = Objects.requireNonNull(value, "value");
         this.remember = Objects.requireNonNull(remember, "remember");
     }
 
+    /**
+     * The value handed over.
+     *
+     * @return the value the loader produced
+     */
     public Object value() {
         return value;
     }

@@ -2,8 +2,13 @@ package dev.once.cache;
 
 /**
  * A value and where it came from, for callers that report it (the proxy's {@code X-Once-Cache} header).
+ *
+ * @param <V> the cache's value type
+ * @param value the value
+ * @param source where it came from
  */
 public record CacheResult<V>(V value, Source source) {
+    /** Where a value came from. */
     public enum Source {
         /** Read from the cache table. */
         HIT,

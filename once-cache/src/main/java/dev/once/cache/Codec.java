@@ -7,13 +7,33 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 
-/** Turns values into the bytes stored in the cache table and back. */
+/**
+ * Turns values into the bytes stored in the cache table and back.
+ *
+ * @param <V> the value type
+ */
 public interface Codec<V> {
+    /**
+     * The bytes to store for a value.
+     *
+     * @param value a value the loader produced, never null
+     * @return its encoding
+     */
     byte[] encode(V value);
 
+    /**
+     * The value stored as these bytes.
+     *
+     * @param bytes what {@link #encode} produced (possibly in another process)
+     * @return the value
+     */
     V decode(byte[] bytes);
 
-    /** Bytes as they are. */
+    /**
+     * Bytes as they are.
+     *
+     * @return the identity codec
+     */
     static Codec<byte[]> bytes() {
         return new Codec<>() {
             @Override
@@ -28,7 +48,11 @@ public interface Codec<V> {
         };
     }
 
-    /** Strings as UTF-8. */
+    /**
+     * Strings as UTF-8.
+     *
+     * @return the codec
+     */
     static Codec<String> string() {
         return new Codec<>() {
             @Override
@@ -43,17 +67,36 @@ public interface Codec<V> {
         };
     }
 
-    /** JSON through Jackson, for a class. */
+    /**
+     * JSON through Jackson, for a class.
+     *
+     * @param <V> the value type
+     * @param type the values' class
+     * @return the codec, with a default ObjectMapper
+     */
     static <V> Codec<V> json(Class<V> type) {
         return json(new ObjectMapper(), new ObjectMapper().constructType(type));
     }
 
-    /** JSON through Jackson, for a generic type: {@code Codec.json(new TypeReference<List<Quote>>() {})}. */
+    /**
+     * JSON through Jackson, for a generic type: {@code Codec.json(new TypeReference<List<Quote>>() {})}.
+     *
+     * @param <V> the value type
+     * @param type the values' type
+     * @return the codec, with a default ObjectMapper
+     */
     static <V> Codec<V> json(TypeReference<V> type) {
         return json(new ObjectMapper(), new ObjectMapper().constructType(type));
     }
 
-    /** JSON through your own configured ObjectMapper. */
+    /**
+     * JSON through your own configured ObjectMapper.
+     *
+     * @param <V> the value type
+     * @param mapper the mapper to write and read with
+     * @param type the values' type, from that mapper
+     * @return the codec
+     */
     static <V> Codec<V> json(ObjectMapper mapper, JavaType type) {
         return new Codec<>() {
             @Override

@@ -5,16 +5,26 @@ import java.time.Duration;
 /**
  * Freshness decided by each value rather than by the cache, for values that say how long they stay
  * fresh (HTTP responses with {@code Cache-Control}). Set with {@link OnceCacheBuilder#expiry}.
+ *
+ * @param <V> the cache's value type
  */
 public interface Expiry<V> {
     /**
      * How long the value stays fresh from the moment it is stored. Zero stores it stale at once: the
      * callers that waited for its load still get it, and the next lookup loads again, with this value as
      * the previous one (for a conditional request).
+     *
+     * @param value the value being stored
+     * @return how long it is fresh, zero or more
      */
     Duration freshFor(V value);
 
-    /** How long after that it may still be served while one process refreshes it (default none). */
+    /**
+     * How long after that it may still be served while one process refreshes it (default none).
+     *
+     * @param value the value being stored
+     * @return the stale-while-revalidate window, zero or more
+     */
     default Duration staleWhileRevalidate(V value) {
         return Duration.ZERO;
     }

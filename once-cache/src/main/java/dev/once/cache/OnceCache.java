@@ -19,10 +19,17 @@ import javax.sql.DataSource;
  *
  * Implementations are thread-safe. Close the cache to stop its background threads and release the
  * connection its PostgreSQL listener holds.
+ *
+ * @param <V> the value type
  */
 public interface OnceCache<V> extends AutoCloseable {
 
-    /** A builder for a cache on this data source, storing {@code byte[]} until {@link OnceCacheBuilder#codec} says otherwise. */
+    /**
+     * A builder for a cache on this data source, storing {@code byte[]} until {@link OnceCacheBuilder#codec} says otherwise.
+     *
+     * @param dataSource the database of the cache table (PostgreSQL, MariaDB or SQLite)
+     * @return a builder with the defaults
+     */
     static OnceCacheBuilder<byte[]> builder(DataSource dataSource) {
         return new OnceCacheBuilder<>(dataSource, Codec.bytes());
     }
@@ -31,16 +38,29 @@ public interface OnceCache<V> extends AutoCloseable {
      * The value for the key: from the cache when fresh, else from the loader, called once for the key
      * across all processes while the others wait for its value.
      *
+     * @param key the key, any text
+     * @param loader produces the value when no fresh one is stored
+     * @return the value
      * @throws CacheLoadException when the loader failed, here or in the process that led the load
      */
     V get(String key, Callable<? extends V> loader);
 
-    /** As {@link #get}, telling where the value came from. */
+    /**
+     * As {@link #get}, telling where the value came from.
+     *
+     * @param key the key, any text
+     * @param loader produces the value when no fresh one is stored
+     * @return the value and its source
+     */
     CacheResult<V> lookup(String key, Callable<? extends V> loader);
 
     /**
      * As {@link #lookup(String, Callable)}, with a loader that sees the expired value it replaces (null
      * when there is none), e.g. to revalidate it.
+     *
+     * @param key the key, any text
+     * @param loader produces the value, shown the expired one
+     * @return the value and its source
      */
     CacheResult<V> lookup(String key, Reloader<V> loader);
 
@@ -48,6 +68,9 @@ public interface OnceCache<V> extends AutoCloseable {
      * What is stored for the key, without loading: {@code HIT} when fresh, {@code STALE} when expired
      * but still kept, empty when nothing is stored (or the database is unreachable and the cache fails
      * open).
+     *
+     * @param key the key, any text
+     * @return the stored value and whether it is fresh, or empty
      */
     java.util.Optional<CacheResult<V>> peek(String key);
 
@@ -56,10 +79,19 @@ public interface OnceCache<V> extends AutoCloseable {
      * database and never blocking: for a caller on a thread that must not block, such as an event loop,
      * which goes on to {@link #lookup} when this is empty. Empty when the near cache is off, does not
      * hold the key, or the cache is closed.
+     *
+     * @param key the key, any text
+     * @return the value held in memory, or empty
      */
     java.util.Optional<V> nearValue(String key);
 
-    /** {@link #get} without blocking the caller; the load runs on a virtual thread. */
+    /**
+     * {@link #get} without blocking the caller; the load runs on a virtual thread.
+     *
+     * @param key the key, any text
+     * @param loader produces the value when no fresh one is stored
+     * @return the value, when it is had
+     */
     CompletableFuture<V> getAsync(String key, Callable<? extends V> loader);
 
     /**
@@ -67,6 +99,8 @@ public interface OnceCache<V> extends AutoCloseable {
      * database unreachable (or slower than {@link OnceCacheBuilder#storeTimeout}) until a background
      * probe reaches it again. Reads a flag only: it never blocks and never touches the database, so a
      * health check can call it on every request.
+     *
+     * @return false while the cache table is unreachable
      */
     boolean storeAvailable();
 
@@ -74,12 +108,18 @@ public interface OnceCache<V> extends AutoCloseable {
      * Whether waiters here are woken by PostgreSQL NOTIFY now: true on PostgreSQL with {@code notify} on
      * while the process's LISTEN connection is up; false elsewhere (waiters poll) and while it is down
      * (waiters fall back to a 1 s poll). Reads a flag, for health checks.
+     *
+     * @return whether NOTIFY wake-ups reach this process now
      */
     default boolean listening() {
         return false;
     }
 
-    /** Removes the key from the table and from every process's near cache. */
+    /**
+     * Removes the key from the table and from every process's near cache.
+     *
+     * @param key the key
+     */
     void purge(String key);
 
     /** Removes every key of this cache's namespace. */

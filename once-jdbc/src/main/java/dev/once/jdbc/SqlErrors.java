@@ -28,12 +28,23 @@ public final class SqlErrors {
         this.dialect = dialect;
     }
 
-    /** The classification for the database this connection talks to. */
+    /**
+     * The classification for the database this connection talks to.
+     *
+     * @param connection a connection to the database, left open
+     * @return the classifier for its dialect
+     * @throws SQLException when the connection's metadata cannot be read
+     */
     public static SqlErrors of(Connection connection) throws SQLException {
         return new SqlErrors(Dialect.of(connection));
     }
 
-    /** Classifies the first SQL exception in the chain (causes and next exceptions) that says something. */
+    /**
+     * Classifies the first SQL exception in the chain (causes and next exceptions) that says something.
+     *
+     * @param t any error, SQL or wrapping one
+     * @return what kind of failure it is
+     */
     public Kind classify(Throwable t) {
         Dialect.Failure f = dialect.classifyChain(t);
         if (f == Dialect.Failure.CONNECTION) return Kind.UNREACHABLE;

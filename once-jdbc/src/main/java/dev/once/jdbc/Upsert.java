@@ -18,10 +18,15 @@ import java.util.Objects;
 public final class Upsert {
     /** How the incoming value compares with the existing one for the update to happen. */
     public enum Comparison {
+        /** incoming &gt; existing */
         GREATER(">"),
+        /** incoming &gt;= existing */
         GREATER_OR_EQUAL(">="),
+        /** incoming &lt; existing */
         LESS("<"),
+        /** incoming &lt;= existing */
         LESS_OR_EQUAL("<="),
+        /** incoming differs from existing */
         NOT_EQUAL("<>");
 
         final String operator;
@@ -52,24 +57,42 @@ public final class Upsert {
         this.guards = List.copyOf(guards);
     }
 
-    /** The columns that identify a row; a unique index on exactly these columns must exist. */
+    /**
+     * The columns that identify a row; a unique index on exactly these columns must exist.
+     *
+     * @param keyColumns one or more column names
+     * @return an upsert that updates every incoming non-key column of an existing row
+     */
     public static Upsert on(String... keyColumns) {
         if (keyColumns.length == 0) throw new IllegalArgumentException("Upsert.on needs at least one key column");
         for (String c : keyColumns) Objects.requireNonNull(c, "key column");
         return new Upsert(List.of(keyColumns), true, List.of(), false, List.of());
     }
 
-    /** Leave an existing row as it is. */
+    /**
+     * Leave an existing row as it is.
+     *
+     * @return an upsert with the same key that inserts or does nothing
+     */
     public Upsert doNothing() {
         return new Upsert(keyColumns, false, List.of(), false, List.of());
     }
 
-    /** Update these columns of an existing row with the incoming values; none named: every non-key column given. */
+    /**
+     * Update these columns of an existing row with the incoming values; none named: every non-key column given.
+     *
+     * @param columns the columns to update, or none for all
+     * @return an upsert with the same key that updates those columns
+     */
     public Upsert doUpdate(String... columns) {
         return new Upsert(keyColumns, true, List.of(columns), onlyIfChanged, guards);
     }
 
-    /** Update only when at least one updated column's value differs (NULLs compare as values). */
+    /**
+     * Update only when at least one updated column's value differs (NULLs compare as values).
+     *
+     * @return an upsert reporting {@code UNCHANGED} for rows whose values are already those given
+     */
     public Upsert onlyIfChanged() {
         requireUpdate();
         return new Upsert(keyColumns, true, updateColumns, true, guards);
@@ -78,6 +101,10 @@ public final class Upsert {
     /**
      * Update only when {@code incoming.column <comparison> existing.column}, or the existing value is
      * NULL; e.g. {@code onlyIfIncoming("version", GREATER)} keeps the newest version. Conditions add up (AND).
+     *
+     * @param column a column the rows set
+     * @param comparison how the incoming value must compare with the existing one
+     * @return an upsert with this condition added
      */
     public Upsert onlyIfIncoming(String column, Comparison comparison) {
         requireUpdate();

@@ -41,46 +41,89 @@ import java.util.regex.Pattern;
 public final class ConfigFile {
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
 
+    /** The file's keys as read; null where the file does not set one. */
     @JsonIgnoreProperties(ignoreUnknown = false)
     public static final class Data {
+        /** Creates an empty configuration (every key unset). */
+        public Data() {}
+
+        /** The upstream's base URL, e.g. {@code https://api.example.com}. */
         public String upstream;
+        /** The port to listen on. */
         public Integer port;
+        /** The address to listen on. */
         public String host;
+        /** The store's JDBC URL. */
         public String db;
+        /** The store's user. */
         public String dbUser;
+        /** The store's password. */
         public String dbPassword;
+        /** The bearer token of {@code POST /-/purge}; purge is off without one. */
         public String adminToken;
+        /** {@code api} or {@code http}: the mode of routes that do not name one. */
         public String mode;
+        /** Whether to log one line per request. */
         public Boolean accessLog;
+        /** The largest request body forwarded. */
         public Long maxRequestBodyBytes;
+        /** The largest answer stored; larger ones are streamed through. */
         public Long maxResponseBytes;
+        /** How long connecting to the upstream may take, e.g. {@code 5s}. */
         public String connectTimeout;
+        /** How long an upstream answer may take, e.g. {@code 30s}. */
         public String upstreamTimeout;
+        /** Whether credentials are keyed by hash (default true). */
         public Boolean keyAuthorization;
+        /** More credential headers, keyed by hash. */
         public List<String> credentialHeaders;
+        /** Connections to the upstream at most. */
         public Integer maxUpstreamConnections;
+        /** Requests waiting for an upstream connection at most. */
         public Integer maxQueuedUpstreamRequests;
+        /** The routes, by path prefix. */
         public List<RouteData> routes;
     }
 
+    /** One route of the file as read; null where it does not set a key. */
     @JsonIgnoreProperties(ignoreUnknown = false)
     public static final class RouteData {
+        /** Creates an empty route (every key unset). */
+        public RouteData() {}
+
+        /** The path prefix it covers, matched on whole segments. */
         public String prefix;
+        /** The methods whose answers may be stored (default GET and HEAD). */
         public List<String> methods;
+        /** How long answers stay fresh in api mode, e.g. {@code 10m}. */
         public String ttl;
+        /** The statuses that may be stored. */
         public List<Integer> statuses;
+        /** The only request headers the answers depend on (forwarded and keyed). */
         public List<String> vary;
+        /** Request headers forwarded but not keyed. */
         public List<String> neutral;
         /** Accepted for older files: a request body always joins the key now. */
         public Boolean body;
 
+        /** How long an expired answer may be served while one replica refreshes it. */
         public String staleWhileRevalidate;
+        /** Whether to store answers marked private or setting cookies. */
         public Boolean cachePrivate;
+        /** {@code api} or {@code http}. */
         public String mode;
     }
 
     private ConfigFile() {}
 
+    /**
+     * Reads a configuration file.
+     *
+     * @param file the YAML file
+     * @return its keys; unknown keys are errors that name the key and the line
+     * @throws IOException when the file cannot be read
+     * @throws IllegalArgumentException when it is not valid
+     */
     public static Data read(Path file) throws IOException {
         ObjectMapper yaml =
                 new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
@@ -100,7 +143,12 @@ public final class ConfigFile {
         }
     }
 
-    /** The routes of the file in api mode unless a route says {@code mode: http}, or null when it has none. */
+    /**
+     * The routes of the file in api mode unless a route says {@code mode: http}, or null when it has none.
+     *
+     * @param d the file as read
+     * @return the routes, or null
+     */
     public static List<Route> routes(Data d) {
         return routes(d, false);
     }
@@ -108,6 +156,11 @@ public final class ConfigFile {
     /**
      * The routes of the file, or null when it has none. A route's {@code mode} decides; without one, a
      * route with a {@code ttl} is in api mode (a forced TTL) and the others follow {@code httpDefault}.
+     *
+     * @param d the file as read
+     * @param httpDefault whether routes without a mode or ttl are in http mode
+     * @return the routes, or null
+     * @throws IllegalArgumentException when a route is invalid
      */
     public static List<Route> routes(Data d, boolean httpDefault) {
         if (d.routes == null) return null;
@@ -142,7 +195,14 @@ public final class ConfigFile {
         };
     }
 
-    /** {@code 500ms}, {@code 30s}, {@code 10m}, {@code 2h}, {@code 1d}. */
+    /**
+     * {@code 500ms}, {@code 30s}, {@code 10m}, {@code 2h}, {@code 1d}.
+     *
+     * @param text the duration as written
+     * @param what the setting, for the error message
+     * @return the duration
+     * @throws IllegalArgumentException when the text is not a duration
+     */
     public static Duration duration(String text, String what) {
         Matcher m = DURATION.matcher(text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {

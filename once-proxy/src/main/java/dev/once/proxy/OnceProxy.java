@@ -41,7 +41,14 @@ public final class OnceProxy implements AutoCloseable {
         this.caches = caches;
     }
 
-    /** Creates the caches (and their table if missing), starts the upstream client and the server. */
+    /**
+     * Creates the caches (and their table if missing), starts the upstream client and the server.
+     *
+     * @param config what to serve and how
+     * @param dataSource the store (the caches' database)
+     * @return the running proxy; close it to stop
+     * @throws Exception when the caches or the server cannot start (the port is taken, the database unreachable)
+     */
     public static OnceProxy start(ProxyConfig config, DataSource dataSource) throws Exception {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Map<Route, OnceCache<Cached>> caches = new LinkedHashMap<>();
@@ -138,11 +145,20 @@ public final class OnceProxy implements AutoCloseable {
     /** How long /-/health waits for the store before it says "down". */
     static final java.time.Duration HEALTH_PROBE = java.time.Duration.ofSeconds(1);
 
-    /** The port it listens on (useful with port 0). */
+    /**
+     * The port it listens on (useful with port 0).
+     *
+     * @return the local port
+     */
     public int port() {
         return connector.getLocalPort();
     }
 
+    /**
+     * Blocks until the proxy has stopped (after {@link #close()}, from another thread or a signal).
+     *
+     * @throws InterruptedException when the waiting thread is interrupted
+     */
     public void awaitStop() throws InterruptedException {
         server.join();
     }

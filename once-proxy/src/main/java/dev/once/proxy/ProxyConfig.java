@@ -11,6 +11,26 @@ import java.util.Set;
 /**
  * Everything {@code once serve} needs to know. Build with {@link #builder(URI)}; every field but the
  * upstream has a default.
+ *
+ * @param upstream the upstream's base URL (http or https, no query)
+ * @param host the address to listen on
+ * @param port the port to listen on (0: any free port)
+ * @param routes how requests are cached, by path prefix
+ * @param adminToken the bearer token of {@code POST /-/purge}, or null (purge off)
+ * @param maxRequestBodyBytes the largest request body forwarded
+ * @param maxRequestHeaderBytes the largest request header block accepted
+ * @param maxCachedResponseBytes the largest answer stored; larger ones are streamed through
+ * @param connectTimeout how long connecting to the upstream may take
+ * @param upstreamTimeout how long an upstream answer may take
+ * @param passThroughMemory how long a key whose answer must not be stored loads directly
+ * @param drainTimeout how long {@link OnceProxy#close()} waits for in-flight requests
+ * @param keyAuthorization whether credentials join the key, by hash
+ * @param accessLog whether to log one line per request
+ * @param namespace the prefix of the caches' namespaces
+ * @param nearCacheEntries answers kept in memory per route (0: none)
+ * @param credentialHeaders the request headers that carry credentials
+ * @param maxUpstreamConnections connections to the upstream at most
+ * @param maxQueuedUpstreamRequests requests waiting for an upstream connection at most
  */
 public record ProxyConfig(
         URI upstream,
@@ -33,6 +53,7 @@ public record ProxyConfig(
         int maxUpstreamConnections,
         int maxQueuedUpstreamRequests) {
 
+    /** Checks the configuration and normalises header names and the order of the routes (longest prefix first). */
     public ProxyConfig {
         Objects.requireNonNull(upstream, "upstream");
         if (!"http".equals(upstream.getScheme()) && !"https".equals(upstream.getScheme())) {
@@ -66,6 +87,12 @@ public record ProxyConfig(
                 .toList();
     }
 
+    /**
+     * Options for a proxy in front of this upstream.
+     *
+     * @param upstream the upstream's base URL
+     * @return a builder with the defaults
+     */
     public static Builder builder(URI upstream) {
         return new Builder(upstream);
     }
@@ -100,12 +127,21 @@ public record ProxyConfig(
                 .substring(0, 16);
     }
 
-    /** The upstream URL without its user-info, for messages and logs. */
+    /**
+     * The upstream URL without its user-info, for messages and logs.
+     *
+     * @return the URL, user-info removed
+     */
     public String upstreamForDisplay() {
         return redact(upstream);
     }
 
-    /** A URL without its user-info (user:password@), for messages and logs. */
+    /**
+     * A URL without its user-info (user:password@), for messages and logs.
+     *
+     * @param uri a URL
+     * @return its text without user-info
+     */
     public static String redact(URI uri) {
         return redact(uri.toString());
     }
@@ -113,6 +149,9 @@ public record ProxyConfig(
     /**
      * Any text with the user-info of the URLs in it replaced by {@code ***}: everything between {@code
      * //} and the last {@code @} of the same word, so a password holding {@code /} or {@code @} goes too.
+     *
+     * @param text any text, or null
+     * @return the text with user-info hidden
      */
     public static String redact(String text) {
         return text == null ? null : text.replaceAll("//[^\\s]*@", "//***@");
@@ -150,51 +189,111 @@ public record ProxyConfig(
             this.upstream = upstream;
         }
 
+        /**
+         * The address to listen on (default 0.0.0.0).
+         *
+         * @param host an address or host name
+         * @return this builder
+         */
         public Builder host(String host) {
             this.host = host;
             return this;
         }
 
+        /**
+         * The port to listen on (default 8080; 0 for any free port).
+         *
+         * @param port 0 to 65535
+         * @return this builder
+         */
         public Builder port(int port) {
             this.port = port;
             return this;
         }
 
+        /**
+         * How requests are cached, by path prefix (default: everything, GET and HEAD, for 10 minutes).
+         *
+         * @param routes the routes; the longest matching prefix wins, unmatched paths pass through
+         * @return this builder
+         */
         public Builder routes(List<Route> routes) {
             this.routes = List.copyOf(routes);
             return this;
         }
 
+        /**
+         * The bearer token of {@code POST /-/purge} (default none: purge is off).
+         *
+         * @param token the token, or null or blank for none
+         * @return this builder
+         */
         public Builder adminToken(String token) {
             this.adminToken = token == null || token.isBlank() ? null : token;
             return this;
         }
 
+        /**
+         * The largest request body forwarded (default 1 MiB); larger ones get 413.
+         *
+         * @param bytes positive
+         * @return this builder
+         */
         public Builder maxRequestBodyBytes(long bytes) {
             this.maxRequestBodyBytes = bytes;
             return this;
         }
 
+        /**
+         * The largest request header block accepted (default 16 KiB).
+         *
+         * @param bytes positive
+         * @return this builder
+         */
         public Builder maxRequestHeaderBytes(int bytes) {
             this.maxRequestHeaderBytes = bytes;
             return this;
         }
 
+        /**
+         * The largest answer stored (default 8 MiB); larger ones are streamed through.
+         *
+         * @param bytes positive
+         * @return this builder
+         */
         public Builder maxCachedResponseBytes(long bytes) {
             this.maxCachedResponseBytes = bytes;
             return this;
         }
 
+        /**
+         * How long connecting to the upstream may take (default 5 s).
+         *
+         * @param d positive
+         * @return this builder
+         */
         public Builder connectTimeout(Duration d) {
             this.connectTimeout = d;
             return this;
         }
 
+        /**
+         * How long an upstream answer may take (default 30 s).
+         *
+         * @param d positive
+         * @return this builder
+         */
         public Builder upstreamTimeout(Duration d) {
             this.upstreamTimeout = d;
             return this;
         }
 
+        /**
+         * How long {@link OnceProxy#close()} waits for in-flight requests (default 10 s).
+         *
+         * @param d zero or more
+         * @return this builder
+         */
         public Builder drainTimeout(Duration d) {
             this.drainTimeout = d;
             return this;
@@ -204,18 +303,32 @@ public record ProxyConfig(
          * Whether credentials ({@code Authorization}, {@code Cookie}, API-key headers) join the key, by
          * hash (default true). False says the upstream's answers are the same for every caller: they are
          * then shared between callers with different credentials.
+         *
+         * @param b false to share answers between callers
+         * @return this builder
          */
         public Builder keyAuthorization(boolean b) {
             this.keyAuthorization = b;
             return this;
         }
 
+        /**
+         * Whether to log one line per request (default false).
+         *
+         * @param b true to log
+         * @return this builder
+         */
         public Builder accessLog(boolean b) {
             this.accessLog = b;
             return this;
         }
 
-        /** Cache namespace prefix: proxies sharing a database and namespace share answers (default "proxy"). */
+        /**
+         * Cache namespace prefix: proxies sharing a database and namespace share answers (default "proxy").
+         *
+         * @param namespace the prefix
+         * @return this builder
+         */
         public Builder namespace(String namespace) {
             this.namespace = namespace;
             return this;
@@ -225,6 +338,9 @@ public record ProxyConfig(
          * Answers kept in each replica's memory too (Caffeine, default 10,000; 0 turns it off), each no
          * longer than its remaining TTL; purges reach other replicas' copies through NOTIFY on PostgreSQL,
          * elsewhere a copy lives at most 1 s.
+         *
+         * @param entries zero (off) or more
+         * @return this builder
          */
         public Builder nearCacheEntries(long entries) {
             this.nearCacheEntries = entries;
@@ -234,6 +350,9 @@ public record ProxyConfig(
         /**
          * Request headers that carry credentials, in addition to {@link HeaderRules#CREDENTIALS}: keyed by
          * hash, so callers with different values never share an answer.
+         *
+         * @param extra header names
+         * @return this builder
          */
         public Builder credentialHeaders(java.util.Collection<String> extra) {
             Set<String> all = new java.util.HashSet<>(HeaderRules.CREDENTIALS);
@@ -242,18 +361,34 @@ public record ProxyConfig(
             return this;
         }
 
-        /** Connections to the upstream at once (default 256). */
+        /**
+         * Connections to the upstream at once (default 256).
+         *
+         * @param n at least 1
+         * @return this builder
+         */
         public Builder maxUpstreamConnections(int n) {
             this.maxUpstreamConnections = n;
             return this;
         }
 
-        /** Requests waiting for an upstream connection (default 1,024); beyond, clients get 503 with Retry-After. */
+        /**
+         * Requests waiting for an upstream connection (default 1,024); beyond, clients get 503 with Retry-After.
+         *
+         * @param n at least 1
+         * @return this builder
+         */
         public Builder maxQueuedUpstreamRequests(int n) {
             this.maxQueuedUpstreamRequests = n;
             return this;
         }
 
+        /**
+         * The configuration with these options.
+         *
+         * @return the configuration
+         * @throws IllegalArgumentException when an option is invalid
+         */
         public ProxyConfig build() {
             return new ProxyConfig(
                     upstream,

@@ -36,8 +36,10 @@ public record Route(
         Duration staleWhileRevalidate,
         boolean cachePrivate,
         boolean http) {
+    /** The statuses stored when a route names none: RFC 9110's heuristically cacheable ones but 206. */
     public static final Set<Integer> DEFAULT_STATUSES = Set.of(200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501);
 
+    /** Checks the prefix and the TTL and normalises methods and header names. */
     public Route {
         if (prefix == null || !prefix.startsWith("/"))
             throw new IllegalArgumentException("route prefix must start with /: " + prefix);
@@ -50,7 +52,18 @@ public record Route(
         staleWhileRevalidate = staleWhileRevalidate == null ? Duration.ZERO : staleWhileRevalidate;
     }
 
-    /** An api-mode route (the TTL decides). */
+    /**
+     * An api-mode route (the TTL decides).
+     *
+     * @param prefix the path prefix
+     * @param methods methods whose answers may be cached
+     * @param ttl how long an answer stays fresh
+     * @param statuses upstream statuses that may be stored
+     * @param vary the only request headers the answers depend on, or empty
+     * @param neutral request headers forwarded without joining the key
+     * @param staleWhileRevalidate how long an expired answer may be served while one replica refreshes it
+     * @param cachePrivate store answers marked private or setting cookies anyway
+     */
     public Route(
             String prefix,
             Set<String> methods,
@@ -63,13 +76,24 @@ public record Route(
         this(prefix, methods, ttl, statuses, vary, neutral, staleWhileRevalidate, cachePrivate, false);
     }
 
-    /** GET and HEAD under {@code prefix}, cached for {@code ttl}. */
+    /**
+     * GET and HEAD under {@code prefix}, cached for {@code ttl}.
+     *
+     * @param prefix the path prefix
+     * @param ttl how long an answer stays fresh
+     * @return the route
+     */
     public static Route of(String prefix, Duration ttl) {
         return new Route(
                 prefix, Set.of("GET", "HEAD"), ttl, DEFAULT_STATUSES, List.of(), List.of(), Duration.ZERO, false);
     }
 
-    /** Everything under {@code prefix} with RFC 9111 semantics. */
+    /**
+     * Everything under {@code prefix} with RFC 9111 semantics.
+     *
+     * @param prefix the path prefix
+     * @return the route
+     */
     public static Route http(String prefix) {
         return new Route(
                 prefix,
@@ -83,7 +107,12 @@ public record Route(
                 true);
     }
 
-    /** This route in http mode (true) or api mode (false). */
+    /**
+     * This route in http mode (true) or api mode (false).
+     *
+     * @param http true for http mode
+     * @return a copy of this route in that mode
+     */
     public Route withHttp(boolean http) {
         return new Route(prefix, methods, ttl, statuses, vary, neutral, staleWhileRevalidate, cachePrivate, http);
     }
