@@ -42,6 +42,7 @@ final class ProxyWaitersBench {
     static final int KEYS = 50;
     static final int PER_KEY = 12;
     static final long UPSTREAM_MILLIS = 100;
+    static final int WARM_BURSTS = 20;
     private static final Pattern LISTENING = Pattern.compile("listening on http://[^:]+:(\\d+)");
 
     private final BenchTarget target;
@@ -96,7 +97,9 @@ final class ProxyWaitersBench {
             int rounds = Math.max(3, settings.burstRounds() / 4);
             Burst first = burst(client, threads, bases, "first");
             settings.progress("  first burst after start: p99 %.0f ms", Stats.percentile(first.all(), 99));
-            for (int w = 0; w < 3; w++) { // JIT, connections: not recorded
+            // warm: the JIT (in a 30 s run a replica spent 42% of its CPU compiling), connections; not recorded
+            settings.progress("  warming up (%d bursts each) ...", WARM_BURSTS);
+            for (int w = 0; w < WARM_BURSTS; w++) {
                 burst(client, threads, bases, "warm-" + w);
                 burst(client, threads, List.of(origin), "direct-warm-" + w);
             }
