@@ -34,7 +34,25 @@ import org.springframework.context.annotation.Bean;
 @ConditionalOnProperty(prefix = "once.cache", name = "enabled", havingValue = "true", matchIfMissing = true)
 @EnableConfigurationProperties(OnceCacheProperties.class)
 public class OnceCacheAutoConfiguration {
+    /** Instantiated by Spring Boot's auto-configuration. */
+    public OnceCacheAutoConfiguration() {}
 
+    /**
+     * The application's {@code CacheManager}: the {@code once.cache.*} properties applied to
+     * {@link OnceCacheManager#builder}, then every {@link OnceCacheManagerCustomizer} bean in order. Its
+     * once-cache meters go to the application's {@link MeterRegistry} when there is one. Spring closes it
+     * with the context, which closes its caches.
+     *
+     * @param dataSource the database holding the cache table (the application's single DataSource)
+     * @param properties the {@code once.cache.*} properties
+     * @param customizers the application's customizers, applied after the properties
+     * @param meterRegistry the registry for once-cache's meters, if Micrometer is configured
+     * @param beanFactory where the application's packages (the default allowed packages) and class loader
+     *     are found
+     * @return the cache manager, with the caches in {@code once.cache.cache-names} already built
+     * @throws IllegalArgumentException if a {@code once.cache.caches.NAME.type} is not a type Jackson can
+     *     parse, or a customizer gives an {@code ObjectMapper} with default typing on
+     */
     @Bean
     public OnceCacheManager cacheManager(
             DataSource dataSource,

@@ -14,6 +14,18 @@ import org.springframework.context.annotation.Bean;
 @ConditionalOnBean(OnceCacheManager.class)
 @ConditionalOnEnabledHealthIndicator("once")
 public class OnceCacheHealthAutoConfiguration {
+    /** Instantiated by Spring Boot's auto-configuration. */
+    public OnceCacheHealthAutoConfiguration() {}
+
+    /**
+     * The {@code once} health indicator, unless the application defines a bean named
+     * {@code onceHealthIndicator}; switched off with {@code management.health.once.enabled=false}.
+     *
+     * @param manager the auto-configured cache manager, whose table and caches are checked
+     * @param properties read for {@code notify} and {@code store-timeout}: the probe waits
+     *     {@code store-timeout} + 1 s for the table
+     * @return the health indicator
+     */
     @Bean
     @ConditionalOnMissingBean(name = "onceHealthIndicator")
     public OnceCacheHealthIndicator onceHealthIndicator(OnceCacheManager manager, OnceCacheProperties properties) {

@@ -24,6 +24,16 @@ public final class OnceCacheHealthIndicator extends AbstractHealthIndicator {
     private final boolean notify;
     private final Duration timeout;
 
+    /**
+     * A health indicator for a manager's table and caches. The auto-configuration makes one; construct
+     * your own only for a manager you build yourself.
+     *
+     * @param manager the cache manager whose table is probed and whose built caches are reported
+     * @param notify whether the manager's caches use LISTEN/NOTIFY ({@code once.cache.notify}), so that
+     *     {@code listen} reads {@code off (polling)} rather than {@code down} when they do not
+     * @param timeout how long to wait for the table before reporting DOWN; the auto-configuration uses
+     *     {@code store-timeout} + 1 s
+     */
     public OnceCacheHealthIndicator(OnceCacheManager manager, boolean notify, Duration timeout) {
         super("once-cache health check failed");
         this.manager = manager;

@@ -52,6 +52,14 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         for (String name : config.cacheNames) getCache(name);
     }
 
+    /**
+     * A builder for a manager without Spring Boot (the auto-configuration uses it too).
+     *
+     * @param dataSource the database holding the cache table: PostgreSQL, MariaDB or SQLite
+     * @return a builder with the defaults: table {@code once_entry}, dynamic caches, nulls cached, the
+     *     starter's own Jackson 2 mapper
+     * @throws NullPointerException if {@code dataSource} is null
+     */
     public static Builder builder(DataSource dataSource) {
         return new Builder(dataSource);
     }
@@ -74,12 +82,20 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         return Collections.unmodifiableSet(new LinkedHashSet<>(caches.keySet()));
     }
 
-    /** The caches built so far. */
+    /**
+     * The caches built so far (by {@link Builder#cacheNames} or on first use).
+     *
+     * @return a copy, in no particular order
+     */
     public Collection<OnceSpringCache> caches() {
         return List.copyOf(caches.values());
     }
 
-    /** The cache table. */
+    /**
+     * The table every cache of this manager is a namespace in.
+     *
+     * @return the table's name, as given to {@link Builder#table}
+     */
     public String table() {
         return config.table;
     }
@@ -126,7 +142,15 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
             this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
         }
 
-        /** The cache table (default {@code once_entry}), created on first use unless told not to. */
+        /**
+         * The cache table (default {@code once_entry}), created on first use unless told not to
+         * ({@code configure(b -> b.createTable(false))}).
+         *
+         * @param table the table's name
+         * @return this builder
+         * @throws NullPointerException if {@code table} is null
+         * @throws IllegalStateException if the manager is built already
+         */
         public Builder table(String table) {
             unbuilt();
             this.table = Objects.requireNonNull(table, "table");
@@ -136,6 +160,12 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         /**
          * once-cache options for every cache ({@code ttl}, {@code lease}, {@code storeTimeout}, ...). The
          * namespace, table and codec are the manager's.
+         *
+         * @param options applied to each cache's {@link OnceCacheBuilder} when the cache is built, in the
+         *     order given
+         * @return this builder
+         * @throws NullPointerException if {@code options} is null
+         * @throws IllegalStateException if the manager is built already
          */
         public Builder configure(Consumer<OnceCacheBuilder<?>> options) {
             unbuilt();
@@ -143,20 +173,45 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
             return this;
         }
 
-        /** once-cache options for one cache, applied after those for every cache. */
+        /**
+         * once-cache options for one cache, applied after those for every cache.
+         *
+         * @param cacheName the cache's name (its namespace in the table)
+         * @param options applied to that cache's {@link OnceCacheBuilder} when it is built
+         * @return this builder
+         * @throws NullPointerException if {@code options} is null
+         * @throws IllegalStateException if the manager is built already
+         */
         public Builder configure(String cacheName, Consumer<OnceCacheBuilder<?>> options) {
             unbuilt();
             perCache.computeIfAbsent(cacheName, n -> new ArrayList<>()).add(Objects.requireNonNull(options));
             return this;
         }
 
-        /** Reads every value of the cache as this type, whatever type a row names. */
+        /**
+         * Reads every value of the cache as this type, whatever type a row names; the type need not be
+         * in the allowed packages.
+         *
+         * @param cacheName the cache's name
+         * @param type the class of every value of that cache
+         * @return this builder
+         * @throws IllegalStateException if the manager is built already
+         */
         public Builder valueType(String cacheName, Class<?> type) {
             unbuilt();
             return valueType(cacheName, TypeFactory.defaultInstance().constructType(type));
         }
 
-        /** As {@link #valueType(String, Class)}, for a generic type (e.g. {@code List<Quote>}). */
+        /**
+         * As {@link #valueType(String, Class)}, for a generic type (e.g. {@code List<Quote>}, from
+         * Jackson's {@code TypeFactory}).
+         *
+         * @param cacheName the cache's name
+         * @param type the Jackson type of every value of that cache
+         * @return this builder
+         * @throws NullPointerException if {@code type} is null
+         * @throws IllegalStateException if the manager is built already
+         */
         public Builder valueType(String cacheName, JavaType type) {
             unbuilt();
             valueTypes.put(cacheName, Objects.requireNonNull(type));
@@ -166,6 +221,11 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         /**
          * Packages whose classes a cache without a configured type may read back from a row (and their
          * subpackages). JDK value types (String, numbers, UUID, List, Set, Map) are always allowed.
+         *
+         * @param packages package names, e.g. {@code com.example}; added to those given before, null and
+         *     blank ones skipped
+         * @return this builder
+         * @throws IllegalStateException if the manager is built already
          */
         public Builder allowedPackages(String... packages) {
             unbuilt();
@@ -176,21 +236,41 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
             return this;
         }
 
-        /** Caches built at {@link #build()}; with {@code dynamic(false)} the only ones there are. */
+        /**
+         * Caches built at {@link #build()}; with {@code dynamic(false)} the only ones there are.
+         *
+         * @param names cache names, added to those given before
+         * @return this builder
+         * @throws IllegalStateException if the manager is built already
+         */
         public Builder cacheNames(String... names) {
             unbuilt();
             cacheNames.addAll(List.of(names));
             return this;
         }
 
-        /** Whether an unknown name makes a new cache (default true). */
+        /**
+         * Whether an unknown name makes a new cache (default true).
+         *
+         * @param dynamic false to make {@link OnceCacheManager#getCache} return null for a name not in
+         *     {@link #cacheNames}
+         * @return this builder
+         * @throws IllegalStateException if the manager is built already
+         */
         public Builder dynamic(boolean dynamic) {
             unbuilt();
             this.dynamic = dynamic;
             return this;
         }
 
-        /** Whether null results are cached (default true, as Spring's own caches). */
+        /**
+         * Whether null results are cached (default true, as Spring's own caches).
+         *
+         * @param allow false to make {@code get(key, loader)} throw {@link IllegalArgumentException} when
+         *     the loader returns null
+         * @return this builder
+         * @throws IllegalStateException if the manager is built already
+         */
         public Builder allowNullValues(boolean allow) {
             unbuilt();
             this.allowNullValues = allow;
@@ -200,6 +280,11 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         /**
          * The Jackson 2 mapper for values (default: a {@code JsonMapper} with java.time support, dates as
          * ISO text). Never enable default typing on it: rows would then name classes to instantiate.
+         *
+         * @param mapper the mapper every cache of the manager writes and reads values with
+         * @return this builder
+         * @throws NullPointerException if {@code mapper} is null
+         * @throws IllegalStateException if the manager is built already
          */
         public Builder objectMapper(ObjectMapper mapper) {
             unbuilt();
@@ -207,7 +292,14 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
             return this;
         }
 
-        /** Where value classes are loaded from (default the context class loader at creation). */
+        /**
+         * Where value classes are loaded from (default the context class loader at creation).
+         *
+         * @param classLoader the loader for the classes rows name (after the allowed-packages check)
+         * @return this builder
+         * @throws NullPointerException if {@code classLoader} is null
+         * @throws IllegalStateException if the manager is built already
+         */
         public Builder classLoader(ClassLoader classLoader) {
             unbuilt();
             this.classLoader = Objects.requireNonNull(classLoader);
@@ -219,6 +311,14 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
             if (built) throw new IllegalStateException("the manager is built; its settings cannot change");
         }
 
+        /**
+         * Builds the manager, and in it the caches named by {@link #cacheNames}; the settings are frozen
+         * from then on.
+         *
+         * @return the manager; close it to close its caches
+         * @throws IllegalStateException if this builder built a manager already
+         * @throws IllegalArgumentException if the {@link #objectMapper} has default typing on
+         */
         public OnceCacheManager build() {
             if (built) throw new IllegalStateException("build() was called already: a builder makes one manager");
             built = true;

@@ -15,5 +15,13 @@ package dev.once.spring;
  */
 @FunctionalInterface
 public interface OnceCacheManagerCustomizer {
+    /**
+     * Changes the builder before the manager is built; customizers run in their {@code @Order}.
+     *
+     * @param builder the builder, with the {@code once.cache.*} properties already applied: a setting
+     *     made here overrides the property's, except that {@code cacheNames} and {@code allowedPackages}
+     *     add to the configured ones, and that options for every cache are applied before the per-cache
+     *     ones ({@code once.cache.caches.NAME.*} included)
+     */
     void customize(OnceCacheManager.Builder builder);
 }

@@ -13,6 +13,9 @@ import org.springframework.boot.cache.metrics.CacheMeterBinderProvider;
  * once-cache meters ({@code once.cache.*}) are registered with the same registry besides.
  */
 public final class OnceCacheMeterBinderProvider implements CacheMeterBinderProvider<OnceSpringCache> {
+    /** Instantiated by {@link OnceCacheMetricsAutoConfiguration}. */
+    public OnceCacheMeterBinderProvider() {}
+
     @Override
     public MeterBinder getMeterBinder(OnceSpringCache cache, Iterable<Tag> tags) {
         return new CacheMeterBinder<>(cache, cache.getName(), tags) {

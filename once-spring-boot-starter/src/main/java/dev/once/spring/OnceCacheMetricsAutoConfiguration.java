@@ -12,6 +12,15 @@ import org.springframework.context.annotation.Bean;
 @ConditionalOnClass({MeterRegistry.class, CacheMeterBinderProvider.class})
 @ConditionalOnBean(OnceCacheManager.class)
 public class OnceCacheMetricsAutoConfiguration {
+    /** Instantiated by Spring Boot's auto-configuration. */
+    public OnceCacheMetricsAutoConfiguration() {}
+
+    /**
+     * The binder Spring Boot's cache metrics use for {@link OnceSpringCache}s: the caches that exist at
+     * startup ({@code once.cache.cache-names}) are bound, as for Spring Boot's other cache managers.
+     *
+     * @return the meter binder provider for once caches
+     */
     @Bean
     public OnceCacheMeterBinderProvider onceCacheMeterBinderProvider() {
         return new OnceCacheMeterBinderProvider();

@@ -71,6 +71,12 @@ public final class OnceSpringCache implements Cache {
         return cache;
     }
 
+    /**
+     * Whether this cache stores null results ({@code once.cache.allow-null-values}).
+     *
+     * @return true if a null result is cached; false if {@code get(key, loader)} throws
+     *     {@link IllegalArgumentException} for one, as Spring's own caches do
+     */
     public boolean isAllowNullValues() {
         return allowNullValues;
     }
