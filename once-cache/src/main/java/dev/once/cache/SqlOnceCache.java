@@ -297,8 +297,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             if (failedRounds > config.failedRoundsBeforeError) throw failedElsewhere(key, failedRounds, e.failure());
             String token = e == null || e.claimable() ? process + "-" + claims.incrementAndGet() : null;
             if (token != null && store.claim(hash, key, token, config.lease.toMillis())) {
-                V previous =
-                        e != null && e.state() == Entry.READY && e.value() != null ? codec.decode(e.value()) : null;
+                V previous = e != null && e.state() == Entry.READY && e.value() != null
+                        ? decodeOrNull(key, e.value())
+                        : null;
                 boolean stale = previous != null && e.now() < e.expiresAt() + staleWindowMillis(previous);
                 if (stale) { // serve the old value; this process refreshes it in the background
                     metrics.stale.increment();
@@ -346,6 +347,23 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
             woke = System.nanoTime();
             pollMillis = Math.min(pollMillis * 2, config.pollMax.toMillis());
+        }
+    }
+
+    /**
+     * The value this caller has just claimed the key to replace, or null when it cannot be decoded (a
+     * class changed between deploys, say): the claim must go on to load, never end in the codec's
+     * exception with the claim held, which would make every other process wait a lease and fail the same.
+     */
+    private V decodeOrNull(String key, byte[] bytes) {
+        try {
+            return codec.decode(bytes);
+        } catch (RuntimeException e) {
+            log.warn(
+                    "once-cache: the stored value for key {} cannot be decoded ({}); loading it anew",
+                    key,
+                    e.toString());
+            return null;
         }
     }
 

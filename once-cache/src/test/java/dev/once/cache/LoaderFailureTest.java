@@ -185,4 +185,53 @@ class LoaderFailureTest {
             Thread.currentThread().interrupt();
         }
     }
+
+    /**
+     * An expired row the codec can no longer read (a class changed between deploys): the caller that
+     * claims it loads anew instead of failing with the claim held, and a second cache on the table is
+     * not kept waiting for a lease. Found in review of issue 13: before, the claimant got the codec's
+     * exception and the other cache waited a whole lease (5 s) to get the same.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void get_expiredRowTheCodecCannotRead_loadsAnewWithoutHoldingTheClaim(Db db) throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        Codec<String> picky = new Codec<>() {
+            @Override
+            public byte[] encode(String value) {
+                return Codec.string().encode(value);
+            }
+
+            @Override
+            public String decode(byte[] bytes) {
+                String v = Codec.string().decode(bytes);
+                if (v.startsWith("old")) throw new IllegalStateException("unknown format: " + v);
+                return v;
+            }
+        };
+        try (OnceCache<String> before = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .ttl(Duration.ofMillis(200))
+                        .build();
+                OnceCache<String> after = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(ns)
+                        .codec(picky)
+                        .ttl(Duration.ofMinutes(1))
+                        .lease(Duration.ofSeconds(5))
+                        .build();
+                OnceCache<String> other = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(ns)
+                        .codec(picky)
+                        .ttl(Duration.ofMinutes(1))
+                        .lease(Duration.ofSeconds(5))
+                        .build()) {
+            assertThat(before.get("k", () -> "old value")).isEqualTo("old value");
+            Thread.sleep(400); // expired
+            assertThat(after.get("k", () -> "new value")).isEqualTo("new value");
+            long start = System.nanoTime();
+            assertThat(other.get("k", () -> "not called")).isEqualTo("new value");
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(4_000);
+        }
+    }
 }
