@@ -84,10 +84,13 @@ final class HtmlReport {
         }
         if (!r.bursts.isEmpty()) {
             h.append(
-                            "<h2>Cross-process waiters</h2><table><tr><th>mode</th><th>processes &times; callers</th><th>rounds</th>")
-                    .append("<th>loader calls per key</th><th>waiter p50 ms</th><th>waiter p99 ms</th></tr>");
+                            "<h2>Cross-process waiters</h2><table><tr><th>benchmark</th><th>mode</th><th>processes &times; callers</th><th>rounds</th>")
+                    .append("<th>loader calls per key</th><th>waiter p50 ms</th><th>waiter p99 ms</th>")
+                    .append("<th>all p50 ms</th><th>all p99 ms</th></tr>");
             for (Results.Burst b : r.bursts) {
                 h.append("<tr><td>")
+                        .append(esc(b.name()))
+                        .append("</td><td>")
                         .append(esc(b.mode()))
                         .append("</td><td>")
                         .append(b.processes())
@@ -101,6 +104,10 @@ final class HtmlReport {
                         .append(String.format(Locale.ROOT, "%.1f", Stats.percentile(b.waiterMillis(), 50)))
                         .append("</td><td>")
                         .append(String.format(Locale.ROOT, "%.1f", Stats.percentile(b.waiterMillis(), 99)))
+                        .append("</td><td>")
+                        .append(String.format(Locale.ROOT, "%.1f", Stats.percentile(b.allMillis(), 50)))
+                        .append("</td><td>")
+                        .append(String.format(Locale.ROOT, "%.1f", Stats.percentile(b.allMillis(), 99)))
                         .append("</td></tr>");
             }
             h.append("</table>");
