@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * Issue 11 item 7: many live leaders behind a slow database with a small pool. Renewing their leases
  * one statement each, one after another, fell behind the lease, and other processes took live keys
  * over (a second paid call each). The loads end one after another: a pool exhausted by dozens of
- * simultaneous final writes delays the one renewal statement too (see the README's failure modes).
+ * simultaneous final writes delays the one renewal statement too (see docs/once-cache.md, failure modes).
  */
 class LeaseRenewalTest {
 

@@ -35,7 +35,7 @@ import org.eclipse.jetty.http.HttpField;
  * <p>The origin echoes what it received. For each generated request (header sets from a small pool so
  * that requests collide, names in random case, repeated headers, {@code Connection} lists, repeated
  * query parameters, encodings, credentials, bodies), the test computes on its own, as an independent
- * model of the rules in the README, what the proxy should forward, and compares it with the echo in the
+ * model of the rules in docs/once-serve.md, what the proxy should forward, and compares it with the echo in the
  * answer, whether the answer was a MISS or came from the cache. In http mode the origin says {@code Vary:
  * Accept-Language}, so there only what the rule keys (path, query, credentials, encoding) and the Vary
  * header must match.
