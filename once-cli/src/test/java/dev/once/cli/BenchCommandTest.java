@@ -65,7 +65,7 @@ class BenchCommandTest {
                 "bench",
                 "--quick",
                 "--only",
-                "strategies,proxy",
+                "strategies,proxy-hits",
                 "--threads",
                 "1",
                 "--db",
@@ -104,7 +104,9 @@ class BenchCommandTest {
         // wrk and nginx are on some machines and not others: either the pair is there or a note says why not
         boolean compared = json.get("pairs").findValuesAsText("name").contains("proxy hit, 64 connections");
         if (compared) {
-            assertThat(json.get("latencies")).hasSize(2);
+            // near cache on and off, nginx with 1 worker and with auto; each checked to answer HIT first
+            assertThat(json.get("latencies")).hasSize(4);
+            assertThat(json.get("pairs").findValuesAsText("baseline")).contains("nginx, 1 worker", "nginx, auto");
         } else {
             assertThat(json.get("notes").toString()).containsAnyOf("wrk not found", "nginx not found");
             assertThat(json.get("latencies")).hasSize(1); // the replica alone
@@ -121,5 +123,40 @@ class BenchCommandTest {
 
         assertThat(run.exit()).isEqualTo(2);
         assertThat(run.err()).contains("--only nginx is not a benchmark");
+    }
+
+    /**
+     * proxy-waiters: 3 once serve processes on one PostgreSQL, bursts of 50 keys x 12 identical requests
+     * spread over them, against the same driver calling the upstream directly. Once the replicas are warm
+     * each key costs one upstream call; the direct call costs 12; the phase timers were read.
+     */
+    @Test
+    void bench_proxyWaiters_oneUpstreamCallPerKeyAcrossThreeReplicas() throws Exception {
+        RacecheckCommandTest.Run run = RacecheckCommandTest.once(
+                "bench",
+                "--quick",
+                "--only",
+                "proxy-waiters",
+                "--db",
+                TestDatabases.url(Db.POSTGRES),
+                "--out",
+                out.toString());
+
+        assertThat(run.exit()).as(run.out() + run.err()).isIn(0, 1);
+        JsonNode waiters =
+                new ObjectMapper().readTree(out.resolve("bench.json").toFile()).get("waiters");
+        assertThat(waiters).as(run.out()).hasSize(3);
+        assertThat(waiters.get(0).get("mode").asText()).isEqualTo("3 x once serve");
+        assertThat(waiters.get(0).get("loader_calls_per_key").asDouble())
+                .as(run.out())
+                .isEqualTo(1.0);
+        assertThat(waiters.get(1).get("mode").asText()).contains("first burst");
+        assertThat(waiters.get(1).get("loader_calls_per_key").asDouble()).isGreaterThanOrEqualTo(1.0);
+        assertThat(waiters.get(2).get("loader_calls_per_key").asDouble()).isEqualTo(12.0);
+        assertThat(run.out())
+                .contains("where a request's time went")
+                .contains("cache wake")
+                .contains("proxy dispatch");
+        assertThat(run.out()).doesNotContain("requests failed");
     }
 }

@@ -42,7 +42,6 @@ final class ProxyWaitersBench {
     static final int KEYS = 50;
     static final int PER_KEY = 12;
     static final long UPSTREAM_MILLIS = 100;
-    static final int WARM_BURSTS = 20;
     private static final Pattern LISTENING = Pattern.compile("listening on http://[^:]+:(\\d+)");
 
     private final BenchTarget target;
@@ -98,8 +97,9 @@ final class ProxyWaitersBench {
             Burst first = burst(client, threads, bases, "first");
             settings.progress("  first burst after start: p99 %.0f ms", Stats.percentile(first.all(), 99));
             // warm: the JIT (in a 30 s run a replica spent 42% of its CPU compiling), connections; not recorded
-            settings.progress("  warming up (%d bursts each) ...", WARM_BURSTS);
-            for (int w = 0; w < WARM_BURSTS; w++) {
+            int warm = Math.max(3, settings.burstRounds() / 5); // 20 in a full run, 4 in a quick one
+            settings.progress("  warming up (%d bursts each) ...", warm);
+            for (int w = 0; w < warm; w++) {
                 burst(client, threads, bases, "warm-" + w);
                 burst(client, threads, List.of(origin), "direct-warm-" + w);
             }
