@@ -413,10 +413,24 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         String hash = payload.substring(last + 1);
         switch (payload.charAt(0)) {
             case 'k' -> waiters.wake(hash);
-            case 'p' -> near.invalidate(hash);
-            case 'P' -> near.invalidateAll();
+            case 'p' -> forget(hash);
+            case 'P' -> {
+                near.invalidateAll();
+                inFlight.clear();
+            }
             default -> {}
         }
+    }
+
+    /**
+     * After a purge's delete: a caller here that missed the near cache just after the first invalidation
+     * may have read the row before the delete. It must neither put the purged value back into the near
+     * cache (the invalidation moves the generation its put is checked against) nor hand it to callers who
+     * come after the purge (its resolution leaves the in-flight map; they start their own).
+     */
+    private void forget(String hash) {
+        near.invalidate(hash);
+        inFlight.remove(hash);
     }
 
     @Override
@@ -427,6 +441,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             store.purge(hash);
         } catch (StoreException e) {
             throw new CacheLoadException("cannot purge key " + key + ": " + e.getMessage(), e);
+        } finally {
+            forget(hash);
         }
     }
 
@@ -437,6 +453,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             store.purgeAll();
         } catch (StoreException e) {
             throw new CacheLoadException("cannot purge namespace " + config.namespace + ": " + e.getMessage(), e);
+        } finally {
+            near.invalidateAll(); // again after the delete, as in forget
+            inFlight.clear();
         }
     }
 

@@ -184,4 +184,51 @@ class FreshnessTest {
             assertThat((System.nanoTime() - closed) / 1_000_000).isLessThan(10_000); // not the 30 s lease
         }
     }
+
+    /**
+     * A purge in this process while other callers here keep reading the key: once purge() has returned,
+     * no caller gets the purged value. Found by an attack on once serve (issue 12): a reader that missed
+     * the near cache just after it was cleared read the row before the delete, and put the old value
+     * back, which then served for up to nearCacheMaxAge (SQLite: no broadcast to clear it again).
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void purge_whileThisProcessReadsTheKey_purgedValueNeverServedAfterward(Db db) throws Exception {
+        java.util.concurrent.atomic.AtomicReference<String> current =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        int stale = 0;
+        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(TestDatabases.newTable("ns"))
+                        .codec(Codec.string())
+                        .nearCache(100)
+                        .nearCacheMaxAge(Duration.ofSeconds(2))
+                        .build();
+                var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int round = 0; round < 30; round++) {
+                String key = "k" + round;
+                current.set("old-" + round);
+                assertThat(cache.get(key, current::get)).isEqualTo("old-" + round);
+                java.util.concurrent.atomic.AtomicBoolean reading = new java.util.concurrent.atomic.AtomicBoolean(true);
+                List<java.util.concurrent.Future<?>> readers = new ArrayList<>();
+                for (int t = 0; t < 3; t++) {
+                    readers.add(threads.submit(() -> {
+                        while (reading.get()) cache.get(key, current::get);
+                        return null;
+                    }));
+                }
+                Thread.sleep(5);
+                current.set("new-" + round);
+                cache.purge(key);
+                for (int i = 0; i < 10; i++) {
+                    if (!cache.get(key, current::get).equals("new-" + round)) stale++;
+                    Thread.sleep(2);
+                }
+                reading.set(false);
+                for (var r : readers) r.get(10, TimeUnit.SECONDS);
+            }
+        }
+        assertThat(stale)
+                .as("answers with the purged value after purge() returned")
+                .isZero();
+    }
 }
