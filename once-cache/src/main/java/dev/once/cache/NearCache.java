@@ -68,8 +68,13 @@ final class NearCache<V> {
     void put(String keyHash, V value, long remainingMillis, long readAt) {
         if (cache == null || remainingMillis <= 0 || generation.get() != readAt) return;
         long cap = broadcast.getAsBoolean() ? Long.MAX_VALUE : maxAgeNanos;
-        cache.put(keyHash, new Held<>(value, Math.min(cap, remainingMillis * 1_000_000)));
-        if (generation.get() != readAt) cache.invalidate(keyHash);
+        Held<V> held = new Held<>(value, Math.min(cap, remainingMillis * 1_000_000));
+        // the check and the insert are one step on the key: a single-key invalidation (generation first,
+        // then the removal, which waits for this step) either finds the entry and removes it or makes the
+        // check fail. A plain put followed by a re-check left the stale entry readable in between: a
+        // purge could return while it was there (FreshnessTest, PostgreSQL, 1 in 300).
+        cache.asMap().compute(keyHash, (k, current) -> generation.get() == readAt ? held : current);
+        if (generation.get() != readAt) cache.invalidate(keyHash); // invalidateAll iterates: undo behind it
     }
 
     void invalidate(String keyHash) {

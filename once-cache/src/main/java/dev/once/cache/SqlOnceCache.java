@@ -414,23 +414,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         switch (payload.charAt(0)) {
             case 'k' -> waiters.wake(hash);
             case 'p' -> forget(hash);
-            case 'P' -> {
-                near.invalidateAll();
-                inFlight.clear();
-            }
+            case 'P' -> near.invalidateAll();
             default -> {}
         }
     }
 
     /**
      * After a purge's delete: a caller here that missed the near cache just after the first invalidation
-     * may have read the row before the delete. It must neither put the purged value back into the near
-     * cache (the invalidation moves the generation its put is checked against) nor hand it to callers who
-     * come after the purge (its resolution leaves the in-flight map; they start their own).
+     * may have read the row before the delete; it must not put the purged value back into the near cache
+     * (the invalidation moves the generation its put is checked against).
      */
     private void forget(String hash) {
         near.invalidate(hash);
-        inFlight.remove(hash);
     }
 
     @Override
@@ -455,7 +450,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             throw new CacheLoadException("cannot purge namespace " + config.namespace + ": " + e.getMessage(), e);
         } finally {
             near.invalidateAll(); // again after the delete, as in forget
-            inFlight.clear();
         }
     }
 
