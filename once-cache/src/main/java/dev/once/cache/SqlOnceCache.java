@@ -149,10 +149,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     public java.util.Optional<V> nearValue(String key) {
         Objects.requireNonNull(key, "key");
         if (closed) return java.util.Optional.empty();
-        V value = near.get(KeyHash.of(key));
-        if (value == null) return java.util.Optional.empty();
-        metrics.nearHit.increment();
-        return java.util.Optional.of(value);
+        return java.util.Optional.ofNullable(nearHit(KeyHash.of(key)));
+    }
+
+    /** The near cache's value for the hash, counted as a near hit when there is one; else null. */
+    private V nearHit(String hash) {
+        V value = near.get(hash);
+        if (value != null) metrics.nearHit.increment();
+        return value;
     }
 
     @Override
@@ -170,9 +174,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         Objects.requireNonNull(loader, "loader");
         if (closed) return CompletableFuture.failedFuture(new CacheLoadException("the cache is closed", null));
         String hash = KeyHash.of(key);
-        V nearValue = near.get(hash);
+        V nearValue = nearHit(hash);
         if (nearValue != null) {
-            metrics.nearHit.increment();
             return CompletableFuture.completedFuture(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
         }
         CompletableFuture<CacheResult<V>> mine = new CompletableFuture<>();
@@ -413,19 +416,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         String hash = payload.substring(last + 1);
         switch (payload.charAt(0)) {
             case 'k' -> waiters.wake(hash);
-            case 'p' -> forget(hash);
+            case 'p' -> near.invalidate(hash);
             case 'P' -> near.invalidateAll();
             default -> {}
         }
-    }
-
-    /**
-     * After a purge's delete: a caller here that missed the near cache just after the first invalidation
-     * may have read the row before the delete; it must not put the purged value back into the near cache
-     * (the invalidation moves the generation its put is checked against).
-     */
-    private void forget(String hash) {
-        near.invalidate(hash);
     }
 
     @Override
@@ -437,7 +431,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         } catch (StoreException e) {
             throw new CacheLoadException("cannot purge key " + key + ": " + e.getMessage(), e);
         } finally {
-            forget(hash);
+            // again after the delete: a caller here that missed the near cache just after the first
+            // invalidation may have read the row before the delete; its put is checked against the
+            // generation this moves, so it cannot put the purged value back
+            near.invalidate(hash);
         }
     }
 
@@ -449,7 +446,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         } catch (StoreException e) {
             throw new CacheLoadException("cannot purge namespace " + config.namespace + ": " + e.getMessage(), e);
         } finally {
-            near.invalidateAll(); // again after the delete, as in forget
+            near.invalidateAll(); // again after the delete, as in purge
         }
     }
 
