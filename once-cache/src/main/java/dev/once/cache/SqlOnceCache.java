@@ -339,7 +339,21 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 return new CacheResult<>(old, CacheResult.Source.STALE);
             }
             if (e == null || !e.leased()) {
-                continue; // lost the claim race, or the row changed between read and claim: look again
+                // lost the claim race, or the row changed between read and claim. The claim failed, so the key
+                // is now leased or fresh, written after this read: its NOTIFY wakes the signal taken before
+                // the read. Listening, wait for it rather than read the row again to find the lease (a
+                // statement per waiting process per key); polling, look again at once.
+                if (token == null || !listening()) continue;
+                if (waitStarted == 0) {
+                    waitStarted = System.nanoTime();
+                    // only a value written after this read is the answer: with no row any is; an expired row's
+                    // own value never is
+                    waitStartedDb = e == null ? Long.MIN_VALUE : Math.max(e.now(), e.expiresAt() + 1);
+                    metrics.claimPhase.record(waitStarted - started, TimeUnit.NANOSECONDS);
+                }
+                Waiters.await(signal, Math.min(SAFETY_NET_MILLIS, config.lease.toMillis()));
+                woke = System.nanoTime();
+                continue;
             }
             if (waitStarted == 0) { // first sight of another leader
                 waitStarted = System.nanoTime();
@@ -416,8 +430,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         String hash = payload.substring(last + 1);
         switch (payload.charAt(0)) {
             case 'k' -> waiters.wake(hash);
-            case 'p' -> near.invalidate(hash);
-            case 'P' -> near.invalidateAll();
+            case 'p' -> { // a purged key's waiters read again: its leader's write is fenced off with the row
+                near.invalidate(hash);
+                waiters.wake(hash);
+            }
+            case 'P' -> {
+                near.invalidateAll();
+                waiters.wakeAll();
+            }
             default -> {}
         }
     }

@@ -186,6 +186,49 @@ class FreshnessTest {
     }
 
     /**
+     * A purge of a key another process is loading: that load's write is fenced off with the row, so the
+     * processes waiting for it read again at once and load anew, instead of sleeping on a notification
+     * that will never come until the 1 s safety net. PostgreSQL: the only store that broadcasts purges.
+     */
+    @org.junit.jupiter.api.Test
+    void purge_whileAnotherProcessLoads_itsWaitersLoadAnewAtOnce() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        java.util.function.Supplier<OnceCache<String>> replica =
+                () -> OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .lease(Duration.ofSeconds(30))
+                        .build();
+        try (OnceCache<String> leading = replica.get();
+                OnceCache<String> waiting = replica.get()) {
+            java.util.concurrent.CountDownLatch loading = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            CompletableFuture<CacheResult<String>> lead = CompletableFuture.supplyAsync(
+                    () -> leading.lookup("k", () -> {
+                        loading.countDown();
+                        release.await();
+                        return "purged before it was stored";
+                    }),
+                    r -> Thread.ofPlatform().start(r));
+            assertThat(loading.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<String> waiter = waiting.getAsync("k", () -> "loaded after the purge");
+            Thread.sleep(200); // the waiter reads the lease and waits (had it not, it would claim after the purge)
+            assertThat(waiter).isNotDone();
+            long purged = System.nanoTime();
+            leading.purge("k");
+            assertThat(waiter.get(10, TimeUnit.SECONDS)).isEqualTo("loaded after the purge");
+            long waitedMillis = (System.nanoTime() - purged) / 1_000_000;
+            release.countDown();
+            assertThat(lead.get(10, TimeUnit.SECONDS).value()).isEqualTo("purged before it was stored");
+            assertThat(waiting.get("k", () -> "never")).isEqualTo("loaded after the purge"); // not overwritten
+            // woken by the purge, not by the safety net a second after the wait began
+            assertThat(waitedMillis)
+                    .as("ms from the purge to the waiter's answer")
+                    .isLessThan(600);
+        }
+    }
+
+    /**
      * A purge in this process while other callers here keep reading the key: once purge() has returned,
      * no caller gets the purged value. Found by an attack on once serve (issue 12): a reader that missed
      * the near cache just after it was cleared read the row before the delete, and put the old value

@@ -1,6 +1,13 @@
 package dev.once.proxy;
 
 import dev.once.cache.OnceCache;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmCompilationMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.sql.Connection;
@@ -32,13 +39,36 @@ public final class OnceProxy implements AutoCloseable {
     private final ServerConnector connector;
     private final Upstream upstream;
     private final Map<Route, OnceCache<Cached>> caches;
+    private final JvmGcMetrics gcMetrics;
 
     private OnceProxy(
-            Server server, ServerConnector connector, Upstream upstream, Map<Route, OnceCache<Cached>> caches) {
+            Server server,
+            ServerConnector connector,
+            Upstream upstream,
+            Map<Route, OnceCache<Cached>> caches,
+            JvmGcMetrics gcMetrics) {
         this.server = server;
         this.connector = connector;
         this.upstream = upstream;
         this.caches = caches;
+        this.gcMetrics = gcMetrics;
+    }
+
+    /**
+     * The JVM's own meters beside the proxy's, as an operator of a Java service expects them on
+     * /-/metrics: memory, GC pauses, threads, classes, JIT compilation time (how warm a replica is),
+     * CPU and uptime.
+     */
+    private static JvmGcMetrics bindJvmMetrics(PrometheusMeterRegistry registry) {
+        new ClassLoaderMetrics().bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new JvmCompilationMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(registry);
+        return gc;
     }
 
     /**
@@ -99,14 +129,16 @@ public final class OnceProxy implements AutoCloseable {
         server.setHandler(graceful);
         server.setStopTimeout(config.drainTimeout().toMillis());
         server.setStopAtShutdown(false);
+        JvmGcMetrics gcMetrics = bindJvmMetrics(registry);
         try {
             server.start();
         } catch (Exception e) {
             upstream.close();
             caches.values().forEach(OnceCache::close);
+            gcMetrics.close();
             throw e;
         }
-        return new OnceProxy(server, connector, upstream, caches);
+        return new OnceProxy(server, connector, upstream, caches, gcMetrics);
     }
 
     /**
@@ -171,6 +203,7 @@ public final class OnceProxy implements AutoCloseable {
         } finally {
             upstream.close();
             caches.values().forEach(OnceCache::close);
+            gcMetrics.close();
         }
     }
 }

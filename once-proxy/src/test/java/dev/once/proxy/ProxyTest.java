@@ -275,7 +275,10 @@ class ProxyTest {
         assertThat(get("/-/health").body()).contains("\"database\":\"up\"");
         assertThat(get("/-/metrics").body())
                 .contains("once_proxy_responses_total")
-                .contains("once_cache_requests_total");
+                .contains("once_cache_requests_total")
+                .contains("jvm_compilation_time_ms_total") // how warm a replica is
+                .contains("jvm_gc_memory_allocated_bytes_total")
+                .contains("jvm_memory_used_bytes");
         HttpRequest purge = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/-/purge"))
                 .POST(HttpRequest.BodyPublishers.noBody())
                 .build();

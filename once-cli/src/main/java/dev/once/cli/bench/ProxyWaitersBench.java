@@ -59,18 +59,24 @@ final class ProxyWaitersBench {
 
     void run() throws Exception {
         Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
-        Server upstream = LoopbackServer.start(new Handler.Abstract() {
+        // The paid API thinking, on a timer: answered from Jetty's own threads, never queued behind the
+        // driver's virtual threads in this JVM (a real API runs elsewhere), for both sides of the comparison
+        java.util.concurrent.ScheduledExecutorService thinking = Executors.newSingleThreadScheduledExecutor();
+        Server upstream = LoopbackServer.start(new Handler.Abstract.NonBlocking() {
             @Override
-            public boolean handle(Request request, Response response, Callback callback) throws Exception {
-                calls.computeIfAbsent(request.getHttpURI().getPath(), k -> new AtomicInteger())
-                        .incrementAndGet();
-                Thread.sleep(UPSTREAM_MILLIS); // a virtual thread: the paid API thinking
-                response.getHeaders().put("Content-Type", "application/json");
-                response.write(
-                        true,
-                        ByteBuffer.wrap(("{\"answer\":\"" + request.getHttpURI().getPath() + "\"}")
-                                .getBytes(StandardCharsets.UTF_8)),
-                        callback);
+            public boolean handle(Request request, Response response, Callback callback) {
+                String path = request.getHttpURI().getPath();
+                calls.computeIfAbsent(path, k -> new AtomicInteger()).incrementAndGet();
+                thinking.schedule(
+                        () -> {
+                            response.getHeaders().put("Content-Type", "application/json");
+                            response.write(
+                                    true,
+                                    ByteBuffer.wrap(("{\"answer\":\"" + path + "\"}").getBytes(StandardCharsets.UTF_8)),
+                                    callback);
+                        },
+                        UPSTREAM_MILLIS,
+                        TimeUnit.MILLISECONDS);
                 return true;
             }
         });
@@ -86,6 +92,10 @@ final class ProxyWaitersBench {
             settings.progress(
                     "proxy waiters: starting %d once serve processes on %s, upstream %d ms ...",
                     REPLICAS, target.description(), UPSTREAM_MILLIS);
+            // the driver (and the upstream, in this JVM) warm before the replicas start: the first burst
+            // measures cold replicas, not a cold driver (which alone took 0.5 s to send the first burst)
+            int warm = Math.max(3, settings.burstRounds() / 5); // 20 in a full run, 4 in a quick one
+            for (int w = 0; w < warm; w++) burst(client, threads, List.of(origin), "direct-pre-" + w);
             List<String> bases = new ArrayList<>();
             java.nio.file.Path logs = java.nio.file.Files.createTempDirectory("once-bench-replicas");
             for (int i = 0; i < REPLICAS; i++)
@@ -96,13 +106,7 @@ final class ProxyWaitersBench {
             int rounds = Math.max(3, settings.burstRounds() / 4);
             Burst first = burst(client, threads, bases, "first");
             settings.progress("  first burst after start: p99 %.0f ms", Stats.percentile(first.all(), 99));
-            // warm: the JIT (in a 30 s run a replica spent 42% of its CPU compiling), connections; not recorded
-            int warm = Math.max(3, settings.burstRounds() / 5); // 20 in a full run, 4 in a quick one
-            settings.progress("  warming up (%d bursts each) ...", warm);
-            for (int w = 0; w < warm; w++) {
-                burst(client, threads, bases, "warm-" + w);
-                burst(client, threads, List.of(origin), "direct-warm-" + w);
-            }
+            warmUp(client, threads, bases, origin, warm);
             Map<String, double[]> before = phases(client, bases);
             List<Double> proxied = new ArrayList<>();
             List<Double> coalesced = new ArrayList<>();
@@ -178,7 +182,62 @@ final class ProxyWaitersBench {
             }
             threads.shutdownNow();
             upstream.stop();
+            thinking.shutdownNow();
         }
+    }
+
+    /**
+     * Warms the replicas and the driver until the JIT has settled: at least {@code min} pairs of bursts,
+     * then until the JIT time of the replicas and of this JVM grew by less than {@value #SETTLED_JIT_MILLIS}
+     * ms over the last {@value #SETTLE_WINDOW} pairs, at most 400 pairs in a full run, 80 in a quick one. Unsettled, the
+     * measured rounds were mostly C2 at work: 54–70% of a replica's CPU after 20 bursts (async-profiler),
+     * which alone put 20 ms on the p50. Not recorded.
+     */
+    private void warmUp(HttpClient client, ExecutorService threads, List<String> bases, String origin, int min)
+            throws Exception {
+        settings.progress("  warming up until the JIT settles (at least %d bursts each) ...", min);
+        List<Double> jit = new ArrayList<>();
+        int max = 4 * settings.burstRounds(); // 400 in a full run (it settled after 181 and 242), 80 quick
+        for (int w = 0; w < max; w++) {
+            burst(client, threads, bases, "warm-" + w);
+            burst(client, threads, List.of(origin), "direct-warm-" + w);
+            jit.add(jitMillis(client, bases));
+            int n = jit.size();
+            if (n > SETTLE_WINDOW && jit.get(n - 1) - jit.get(n - 1 - SETTLE_WINDOW) < SETTLED_JIT_MILLIS && n >= min) {
+                settings.progress("  JIT settled after %d bursts each", n);
+                return;
+            }
+            if (n % 20 == 0)
+                settings.progress(
+                        "  %d bursts each; JIT time still growing: %.0f ms over the last %d",
+                        n, jit.get(n - 1) - jit.get(n - 1 - SETTLE_WINDOW), SETTLE_WINDOW);
+        }
+        settings.progress("  the JIT had not settled after %d bursts each; measuring anyway", max);
+        results.notes.add("proxy waiters: the JIT had not settled after " + max + " warm-up bursts");
+    }
+
+    private static final int SETTLE_WINDOW = 5;
+    private static final double SETTLED_JIT_MILLIS = 50;
+
+    /** JIT compilation time so far, ms: the replicas' (from /-/metrics) and this JVM's. */
+    private static double jitMillis(HttpClient client, List<String> bases) throws Exception {
+        double total =
+                java.lang.management.ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
+        for (String base : bases) {
+            Matcher m = JIT.matcher(metrics(client, base));
+            if (m.find()) total += Double.parseDouble(m.group(1));
+        }
+        return total;
+    }
+
+    private static final Pattern JIT =
+            Pattern.compile("^jvm_compilation_time_ms_total(?:\\{[^}]*})? ([0-9.eE+-]+)$", Pattern.MULTILINE);
+
+    private static String metrics(HttpClient client, String base) throws Exception {
+        return client.send(
+                        HttpRequest.newBuilder(URI.create(base + "/-/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
     }
 
     private static final Pattern PHASE = Pattern.compile(
@@ -189,12 +248,7 @@ final class ProxyWaitersBench {
     private static Map<String, double[]> phases(HttpClient client, List<String> bases) throws Exception {
         Map<String, double[]> out = new java.util.TreeMap<>();
         for (String base : bases) {
-            String text = client.send(
-                            HttpRequest.newBuilder(URI.create(base + "/-/metrics"))
-                                    .build(),
-                            HttpResponse.BodyHandlers.ofString())
-                    .body();
-            Matcher m = PHASE.matcher(text);
+            Matcher m = PHASE.matcher(metrics(client, base));
             while (m.find()) {
                 double[] v = out.computeIfAbsent(m.group(1) + " " + m.group(3), k -> new double[2]);
                 v[m.group(2).equals("sum") ? 0 : 1] += Double.parseDouble(m.group(4));
