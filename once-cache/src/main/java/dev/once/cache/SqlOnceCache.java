@@ -310,8 +310,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     return new CacheResult<>(previous, CacheResult.Source.STALE);
                 }
                 if (e != null && e.leaseOwner() != null) metrics.takeovers.increment();
-                if (waitStarted == 0) metrics.miss.increment();
-                metrics.claimPhase.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+                metrics.miss.increment(); // this request loads, after waiting for another or not
+                if (waitStarted == 0) metrics.claimPhase.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
                 return leader.lead(key, hash, token, loader, previous, failedRounds, false);
             }
             if (e != null && e.fresh()) {
@@ -338,27 +338,24 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 metrics.stale.increment(); // another process is refreshing it
                 return new CacheResult<>(old, CacheResult.Source.STALE);
             }
-            if (e == null || !e.leased()) {
-                // lost the claim race, or the row changed between read and claim. The claim failed, so the key
-                // is now leased or fresh, written after this read: its NOTIFY wakes the signal taken before
-                // the read. Listening, wait for it rather than read the row again to find the lease (a
-                // statement per waiting process per key); polling, look again at once.
-                if (token == null || !listening()) continue;
-                if (waitStarted == 0) {
-                    waitStarted = System.nanoTime();
-                    // only a value written after this read is the answer: with no row any is; an expired row's
-                    // own value never is
-                    waitStartedDb = e == null ? Long.MIN_VALUE : Math.max(e.now(), e.expiresAt() + 1);
-                    metrics.claimPhase.record(waitStarted - started, TimeUnit.NANOSECONDS);
-                }
-                Waiters.await(signal, Math.min(SAFETY_NET_MILLIS, config.lease.toMillis()));
-                woke = System.nanoTime();
-                continue;
-            }
-            if (waitStarted == 0) { // first sight of another leader
+            // Another caller leads: its lease is live, or it won the race for this claim (the claim failed,
+            // so the row was written after this read, leased or fresh)
+            if (waitStarted == 0) {
                 waitStarted = System.nanoTime();
-                waitStartedDb = e.now();
+                // only a value written after this read answers this caller: with no row any is; the row's own
+                // value (expired, being refreshed or released in the same millisecond) never is
+                waitStartedDb = e == null ? Long.MIN_VALUE : Math.max(e.now(), e.expiresAt() + 1);
                 metrics.claimPhase.record(waitStarted - started, TimeUnit.NANOSECONDS);
+            }
+            if (e == null || !e.leased()) {
+                // lost the claim race: the winner's write or release comes after this read, and its NOTIFY
+                // wakes the signal taken before the read. Listening, wait for it rather than read the row
+                // again only to find the lease (a statement per waiting process per key); polling, look again
+                if (listening()) {
+                    Waiters.await(signal, Math.min(SAFETY_NET_MILLIS, config.lease.toMillis()));
+                    woke = System.nanoTime();
+                }
+                continue;
             }
             long untilLapse = e.leaseUntil() - e.now() + 1;
             Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
