@@ -173,7 +173,10 @@ final class HttpMode {
                     CacheResult<Cached> v = cache.lookup(variantKey, previous -> load(variantKey, false, previous));
                     if (v.source() == CacheResult.Source.BYPASS) return bypassed(v.value());
                     c = v.value();
-                    if (outcome.fromStore()) outcome = Outcome.of(v.source());
+                    // the answer is the variant, so its source decides, and a stored one is checked against
+                    // this request's Cache-Control below, even when another request loaded the Vary record;
+                    // unless this request's own load made both
+                    if (outcome != Outcome.MISS) outcome = Outcome.of(v.source());
                 }
                 if (!(c instanceof StoredResponse s) || !x.selects(s)) {
                     // stored for other request headers than these (RFC 9111 4.1), or the upstream changed its
