@@ -135,6 +135,19 @@ final class ServeCommand implements Callable<Integer> {
                     "Answers also kept in this replica's memory, bounded by their TTL (env ONCE_NEAR_CACHE; default 10000; 0 off).")
     Long nearCache;
 
+    /** The most a warm-up may delay listening. */
+    private static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(15);
+
+    @Option(
+            names = "--warm-up",
+            defaultValue = "${env:ONCE_WARM_UP:-400}",
+            description =
+                    "Requests sent through this configuration's path before listening, against a stub upstream on loopback"
+                            + " and a scratch namespace (purged after); the upstream is never called. A new replica's first"
+                            + " burst is then not served by the interpreter (env ONCE_WARM_UP; default 400, about a second;"
+                            + " 0 off).")
+    int warmUp;
+
     @Option(names = "--access-log", description = "One line per request on stdout (env ONCE_ACCESS_LOG=true).")
     boolean accessLog = Boolean.parseBoolean(System.getenv("ONCE_ACCESS_LOG"));
 
@@ -184,6 +197,7 @@ final class ServeCommand implements Callable<Integer> {
             throw new UserError(e.getMessage());
         }
 
+        if (warmUp < 0) throw new UserError("--warm-up must be 0 (off) or more, not " + warmUp);
         String dbUrl = first(db, file.db, DEFAULT_DB);
         if (dbUrl.startsWith("jdbc:sqlite:")) {
             Path parent = Path.of(dbUrl.substring("jdbc:sqlite:".length()).replaceAll("\\?.*", ""))
@@ -195,6 +209,19 @@ final class ServeCommand implements Callable<Integer> {
         try (Database database = Database.connect(
                         dbUrl, first(credentials.user, file.dbUser), first(credentials.password, file.dbPassword));
                 HikariDataSource pool = database.pool(32)) {
+            if (warmUp > 0) {
+                long t0 = System.nanoTime();
+                try {
+                    int answered = OnceProxy.warmUp(proxyConfig, pool, warmUp, WARM_UP_BUDGET);
+                    out.printf(
+                            "once serve: warmed up in %d ms (%d of %d requests answered, against a local stub; the upstream"
+                                    + " was not called)%n",
+                            (System.nanoTime() - t0) / 1_000_000, answered, warmUp);
+                } catch (Exception e) { // a slower first burst, not a reason to stay down
+                    out.println("once serve: warm-up skipped: " + Errors.describe(e));
+                }
+                out.flush();
+            }
             OnceProxy proxy;
             try {
                 proxy = OnceProxy.start(proxyConfig, pool);

@@ -86,6 +86,16 @@ class ServeProcessTest {
                             mode));
                 }
                 for (int r = 0; r < replicas; r++) awaitListening("replica-" + r);
+                // each replica warmed its request path up before it listened (--warm-up, default 400), against a
+                // stub: the configured upstream was not called
+                for (int r = 0; r < replicas; r++)
+                    assertThat(Files.readString(dir.resolve("replica-" + r + ".log")))
+                            .contains("warmed up in")
+                            .doesNotContain("warm-up skipped")
+                            .doesNotContainPattern(" 0 of 400 requests answered");
+                assertThat(upstream.totalCalls())
+                        .as("upstream calls made by the warm-ups")
+                        .isZero();
                 for (int r = 0; r < replicas; r++) {
                     assertThat(http.send(
                                             HttpRequest.newBuilder(

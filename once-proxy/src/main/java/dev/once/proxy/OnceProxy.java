@@ -142,6 +142,25 @@ public final class OnceProxy implements AutoCloseable {
     }
 
     /**
+     * Runs this configuration's request path before its proxy starts, so that a new replica's first
+     * requests are not served by the interpreter: {@code requests} requests (new keys, four each, half
+     * through each of two scratch proxies) against a stub upstream on loopback, with the same routes and
+     * store under a scratch namespace, whose rows are purged afterwards. The configured upstream is never
+     * called. Stops sending when {@code budget} has passed.
+     *
+     * @param config the configuration the proxy will start with
+     * @param dataSource its store
+     * @param requests how many requests to send (0: none)
+     * @param budget the most time to spend
+     * @return how many requests were answered with 200
+     * @throws Exception when the scratch proxies cannot start (the database unreachable, say)
+     */
+    public static int warmUp(ProxyConfig config, DataSource dataSource, int requests, java.time.Duration budget)
+            throws Exception {
+        return WarmUp.run(config, dataSource, requests, budget);
+    }
+
+    /**
      * Whether the store answers within {@link #HEALTH_PROBE}: health must answer within its probe's
      * timeout whatever the database does (a pool waiting 30 s for a connection, a hung statement).
      * A probe still running is shared, never stacked.

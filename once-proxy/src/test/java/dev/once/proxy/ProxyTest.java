@@ -54,6 +54,36 @@ class ProxyTest {
         return r.headers().firstValue("X-Once-Cache").orElse("none");
     }
 
+    /**
+     * The warm-up before a replica listens runs the request path against a stub on loopback: the
+     * configured upstream (a paid API) is never called, and no row of its scratch namespace is left.
+     */
+    @Test
+    void warmUp_neverCallsTheUpstream_leavesNoRows() throws Exception {
+        upstream = new FakeUpstream(0);
+        String ns = TestDatabases.newTable("proxy");
+        ProxyConfig config = ProxyConfig.builder(URI.create(upstream.url()))
+                .host("127.0.0.1")
+                .port(0)
+                .namespace(ns)
+                .routes(List.of(
+                        Route.of("/api", java.time.Duration.ofMinutes(1)),
+                        Route.of("/", java.time.Duration.ofMinutes(1))))
+                .build();
+
+        int answered =
+                OnceProxy.warmUp(config, TestDatabases.shared(Db.POSTGRES), 40, java.time.Duration.ofSeconds(30));
+
+        assertThat(answered).isEqualTo(40);
+        assertThat(upstream.totalCalls()).isZero();
+        assertThat(TestDatabases.count(
+                        Db.POSTGRES, "SELECT COUNT(*) FROM once_entry WHERE namespace LIKE '" + ns + " warm-up %'"))
+                .isZero();
+        proxy = OnceProxy.start(config, TestDatabases.shared(Db.POSTGRES));
+        assertThat(cache(get("/api/after"))).isEqualTo("MISS");
+        assertThat(upstream.totalCalls()).isEqualTo(1);
+    }
+
     @Test
     void get_twice_missThenHitOneUpstreamCall() throws Exception {
         start(20, b -> b);
