@@ -212,11 +212,23 @@ final class ServeCommand implements Callable<Integer> {
             if (warmUp > 0) {
                 long t0 = System.nanoTime();
                 try {
-                    int answered = OnceProxy.warmUp(proxyConfig, pool, warmUp, WARM_UP_BUDGET);
-                    out.printf(
-                            "once serve: warmed up in %d ms (%d of %d requests answered, against a local stub; the upstream"
-                                    + " was not called)%n",
-                            (System.nanoTime() - t0) / 1_000_000, answered, warmUp);
+                    OnceProxy.WarmUpReport w = OnceProxy.warmUp(proxyConfig, pool, warmUp, WARM_UP_BUDGET);
+                    long ms = (System.nanoTime() - t0) / 1_000_000;
+                    if (w.cached() == 0) {
+                        out.printf(
+                                "once serve: warm-up did not reach the database in %d ms (%d of %d requests answered"
+                                        + " without it); the first requests will be slower%n",
+                                ms, w.answered(), w.requested());
+                    } else {
+                        out.printf(
+                                "once serve: warmed up in %d ms (%d of %d requests through the cache%s, against a local"
+                                        + " stub; the upstream was not called)%n",
+                                ms,
+                                w.cached(),
+                                w.requested(),
+                                w.cutShort() ? ", stopped at the " + WARM_UP_BUDGET.toSeconds() + " s budget" : "");
+                    }
+                    if (w.problem() != null) out.println("once serve: warm-up: " + w.problem());
                 } catch (Exception e) { // a slower first burst, not a reason to stay down
                     out.println("once serve: warm-up skipped: " + Errors.describe(e));
                 }

@@ -92,7 +92,7 @@ class ServeProcessTest {
                     assertThat(Files.readString(dir.resolve("replica-" + r + ".log")))
                             .contains("warmed up in")
                             .doesNotContain("warm-up skipped")
-                            .doesNotContainPattern(" 0 of 400 requests answered");
+                            .doesNotContain(" 0 of 400 requests through the cache");
                 assertThat(upstream.totalCalls())
                         .as("upstream calls made by the warm-ups")
                         .isZero();

@@ -145,19 +145,35 @@ public final class OnceProxy implements AutoCloseable {
      * Runs this configuration's request path before its proxy starts, so that a new replica's first
      * requests are not served by the interpreter: {@code requests} requests (new keys, four each, half
      * through each of two scratch proxies) against a stub upstream on loopback, with the same routes and
-     * store under a scratch namespace, whose rows are purged afterwards. The configured upstream is never
-     * called. Stops sending when {@code budget} has passed.
+     * store under a scratch namespace whose rows are purged before and after. The configured upstream is
+     * never called. Stops sending when {@code budget} has passed.
      *
      * @param config the configuration the proxy will start with
      * @param dataSource its store
      * @param requests how many requests to send (0: none)
-     * @param budget the most time to spend
-     * @return how many requests were answered with 200
+     * @param budget the most time to spend sending
+     * @return what it did
      * @throws Exception when the scratch proxies cannot start (the database unreachable, say)
      */
-    public static int warmUp(ProxyConfig config, DataSource dataSource, int requests, java.time.Duration budget)
-            throws Exception {
+    public static WarmUpReport warmUp(
+            ProxyConfig config, DataSource dataSource, int requests, java.time.Duration budget) throws Exception {
         return WarmUp.run(config, dataSource, requests, budget);
+    }
+
+    /**
+     * What a {@linkplain #warmUp warm-up} did.
+     *
+     * @param requested the requests asked for
+     * @param answered those answered with 200
+     * @param cached those answered through the store (not failed open: the database answered)
+     * @param cutShort whether the budget ended it before every request was sent
+     * @param problem what went wrong afterwards (the scratch rows could not be purged), or null
+     */
+    public record WarmUpReport(int requested, int answered, int cached, boolean cutShort, String problem) {}
+
+    /** Purges every route's cache: the scratch proxies of a warm-up. */
+    void purgeAll() {
+        caches.values().forEach(OnceCache::purgeAll);
     }
 
     /**

@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -39,18 +38,30 @@ final class WarmUp {
 
     private WarmUp() {}
 
-    static int run(ProxyConfig config, DataSource dataSource, int requests, Duration budget) throws Exception {
-        if (requests <= 0) return 0;
+    /**
+     * The scratch namespace: the same for every start of a configured namespace, so a warm-up cut short
+     * (a crash, SIGTERM, a purge that failed) leaves rows that the next start's warm-up removes; short, so
+     * any namespace the proxy takes has one; never a namespace the proxy itself would make (those end in a
+     * route's prefix, which starts with a slash, after a space).
+     */
+    static String scratchNamespace(String namespace) {
+        return "once-warm-up "
+                + ProxyRequest.sha256(namespace.getBytes(StandardCharsets.UTF_8))
+                        .substring(0, 16);
+    }
+
+    static OnceProxy.WarmUpReport run(ProxyConfig config, DataSource dataSource, int requests, Duration budget)
+            throws Exception {
+        if (requests <= 0) return new OnceProxy.WarmUpReport(0, 0, 0, false, null);
         long deadline = System.nanoTime() + budget.toNanos();
         Server stub = stub();
-        String token = HexFormat.of().formatHex(randomBytes());
         int port = ((ServerConnector) stub.getConnectors()[0]).getLocalPort();
         ProxyConfig scratch = new ProxyConfig(
                 URI.create("http://127.0.0.1:" + port),
                 "127.0.0.1",
                 0,
                 config.routes(),
-                token,
+                null, // no admin endpoint to guard: the rows are purged through the caches themselves
                 config.maxRequestBodyBytes(),
                 config.maxRequestHeaderBytes(),
                 config.maxCachedResponseBytes(),
@@ -60,57 +71,68 @@ final class WarmUp {
                 Duration.ofSeconds(1),
                 config.keyAuthorization(),
                 false,
-                config.namespace() + " warm-up " + token.substring(0, 8),
+                scratchNamespace(config.namespace()),
                 config.nearCacheEntries(),
                 config.credentialHeaders(),
                 config.maxUpstreamConnections(),
                 config.maxQueuedUpstreamRequests());
         AtomicInteger answered = new AtomicInteger();
+        AtomicInteger cached = new AtomicInteger();
+        AtomicInteger sent = new AtomicInteger();
+        String problem = null;
         try (OnceProxy a = OnceProxy.start(scratch, dataSource);
                 OnceProxy b = OnceProxy.start(scratch, dataSource);
                 ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
                 HttpClient client = HttpClient.newBuilder().executor(threads).build()) {
-            List<String> bases = List.of("http://127.0.0.1:" + a.port(), "http://127.0.0.1:" + b.port());
-            List<String> prefixes = new ArrayList<>();
-            for (Route r : config.routes()) prefixes.add(r.prefix().endsWith("/") ? r.prefix() : r.prefix() + "/");
-            AtomicInteger next = new AtomicInteger();
-            List<Future<?>> workers = new ArrayList<>();
-            for (int w = 0; w < AT_ONCE; w++) {
-                workers.add(threads.submit(() -> {
-                    for (int i = next.getAndIncrement(); i < requests; i = next.getAndIncrement()) {
-                        if (System.nanoTime() > deadline) return null;
-                        int key = i / PER_KEY;
-                        String path = prefixes.get(key % prefixes.size()) + "once-warm-up/" + key;
-                        HttpRequest get = HttpRequest.newBuilder(URI.create(bases.get(i % 2) + path))
-                                .timeout(Duration.ofSeconds(5))
-                                .build();
-                        if (client.send(get, HttpResponse.BodyHandlers.discarding())
-                                        .statusCode()
-                                == 200) answered.incrementAndGet();
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> f : workers) f.get();
-            for (String base : bases) { // the scratch rows go; each proxy's near cache with it
-                client.send(
-                        HttpRequest.newBuilder(URI.create(base + "/-/purge"))
-                                .header("Authorization", "Bearer " + token)
-                                .POST(HttpRequest.BodyPublishers.noBody())
-                                .timeout(Duration.ofSeconds(5))
-                                .build(),
-                        HttpResponse.BodyHandlers.discarding());
+            try {
+                a.purgeAll(); // rows an earlier warm-up of this namespace left (cut short)
+                List<Integer> ports = List.of(a.port(), b.port());
+                List<String> prefixes = new ArrayList<>();
+                for (Route r : config.routes()) prefixes.add(r.prefix().endsWith("/") ? r.prefix() : r.prefix() + "/");
+                AtomicInteger next = new AtomicInteger();
+                List<Future<?>> workers = new ArrayList<>();
+                for (int w = 0; w < AT_ONCE; w++) {
+                    workers.add(threads.submit(() -> {
+                        for (int i = next.getAndIncrement(); i < requests; i = next.getAndIncrement()) {
+                            if (System.nanoTime() > deadline) return null;
+                            int key = i / PER_KEY;
+                            String path = prefixes.get(key % prefixes.size()) + "once-warm-up/" + key;
+                            sent.incrementAndGet();
+                            try { // the multi-argument URI quotes what a prefix may hold that a URI may not
+                                URI uri = new URI("http", null, "127.0.0.1", ports.get(i % 2), path, null, null);
+                                HttpResponse<Void> r = client.send(
+                                        HttpRequest.newBuilder(uri)
+                                                .timeout(Duration.ofSeconds(5))
+                                                .build(),
+                                        HttpResponse.BodyHandlers.discarding());
+                                if (r.statusCode() != 200) continue;
+                                answered.incrementAndGet();
+                                if (!"BYPASS"
+                                        .equals(r.headers()
+                                                .firstValue("X-Once-Cache")
+                                                .orElse("BYPASS"))) cached.incrementAndGet();
+                            } catch (java.io.IOException | java.net.URISyntaxException e) {
+                                // one request less warmed; the others go on
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : workers) f.get();
+            } finally {
+                try {
+                    a.purgeAll(); // the scratch rows go; b's near cache with its own purge
+                    b.purgeAll();
+                } catch (RuntimeException e) {
+                    problem = "its scratch rows (namespace " + scratch.namespace()
+                            + ") could not be purged; the next start's warm-up removes them: " + e.getMessage();
+                }
             }
         } finally {
             stub.stop();
         }
-        return answered.get();
-    }
-
-    private static byte[] randomBytes() {
-        byte[] b = new byte[16];
-        new java.security.SecureRandom().nextBytes(b); // the scratch proxies' admin token
-        return b;
+        return new OnceProxy.WarmUpReport(
+                requests, answered.get(), cached.get(), sent.get() < requests || System.nanoTime() > deadline, problem);
     }
 
     /** A small JSON answer, cacheable for a minute, straight from the I/O thread. */

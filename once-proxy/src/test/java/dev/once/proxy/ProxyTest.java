@@ -56,7 +56,8 @@ class ProxyTest {
 
     /**
      * The warm-up before a replica listens runs the request path against a stub on loopback: the
-     * configured upstream (a paid API) is never called, and no row of its scratch namespace is left.
+     * configured upstream (a paid API) is never called, its requests go through the store, and no row of
+     * its scratch namespace is left, not even one an earlier warm-up that was cut short left behind.
      */
     @Test
     void warmUp_neverCallsTheUpstream_leavesNoRows() throws Exception {
@@ -68,20 +69,46 @@ class ProxyTest {
                 .namespace(ns)
                 .routes(List.of(
                         Route.of("/api", java.time.Duration.ofMinutes(1)),
+                        Route.of("/v1/a|b", java.time.Duration.ofMinutes(1)), // not a legal URI as it is
                         Route.of("/", java.time.Duration.ofMinutes(1))))
                 .build();
+        String scratch = WarmUp.scratchNamespace(ns);
+        try (var leftover = dev.once.cache.OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                .namespace(scratch + " /")
+                .codec(dev.once.cache.Codec.string())
+                .build()) {
+            leftover.get("left by a warm-up killed midway", () -> "x");
+        }
+        String scratchRows = "SELECT COUNT(*) FROM once_entry WHERE namespace LIKE '" + scratch + " %'";
+        assertThat(TestDatabases.count(Db.POSTGRES, scratchRows)).isEqualTo(1);
 
-        int answered =
+        OnceProxy.WarmUpReport report =
                 OnceProxy.warmUp(config, TestDatabases.shared(Db.POSTGRES), 40, java.time.Duration.ofSeconds(30));
 
-        assertThat(answered).isEqualTo(40);
+        assertThat(report).isEqualTo(new OnceProxy.WarmUpReport(40, 40, 40, false, null));
         assertThat(upstream.totalCalls()).isZero();
-        assertThat(TestDatabases.count(
-                        Db.POSTGRES, "SELECT COUNT(*) FROM once_entry WHERE namespace LIKE '" + ns + " warm-up %'"))
-                .isZero();
+        assertThat(TestDatabases.count(Db.POSTGRES, scratchRows)).isZero();
         proxy = OnceProxy.start(config, TestDatabases.shared(Db.POSTGRES));
         assertThat(cache(get("/api/after"))).isEqualTo("MISS");
         assertThat(upstream.totalCalls()).isEqualTo(1);
+    }
+
+    /** The budget ends a warm-up early, and it says so. */
+    @Test
+    void warmUp_budgetSpent_cutShort() throws Exception {
+        upstream = new FakeUpstream(0);
+        ProxyConfig config = ProxyConfig.builder(URI.create(upstream.url()))
+                .host("127.0.0.1")
+                .port(0)
+                .namespace(TestDatabases.newTable("proxy"))
+                .build();
+
+        OnceProxy.WarmUpReport report = OnceProxy.warmUp(
+                config, TestDatabases.shared(Db.POSTGRES), Integer.MAX_VALUE, java.time.Duration.ofMillis(300));
+
+        assertThat(report.cutShort()).isTrue();
+        assertThat(report.answered()).isPositive().isLessThan(Integer.MAX_VALUE);
+        assertThat(upstream.totalCalls()).isZero();
     }
 
     @Test
