@@ -120,6 +120,11 @@ public final class OnceProxy implements AutoCloseable {
         // selectors are the hit path's threads; Jetty's default is one per two cores
         int selectors = Math.max(1, Runtime.getRuntime().availableProcessors());
         ServerConnector connector = new ServerConnector(server, 1, selectors, new OriginFormOnly(http));
+        // the kernel's queue of connections not yet accepted: Java's default is 50, so a burst of new clients
+        // at a fresh replica (600 at once in the proxy-waiters bench) overflowed it and the dropped SYNs
+        // were retried a second later (the first burst's p99: 1.1 s); nginx asks 511. Linux caps it at
+        // net.core.somaxconn (4096 by default)
+        connector.setAcceptQueueSize(ACCEPT_QUEUE);
         connector.setHost(config.host());
         connector.setPort(config.port());
         server.addConnector(connector);
@@ -208,6 +213,9 @@ public final class OnceProxy implements AutoCloseable {
             }
         };
     }
+
+    /** Connections the kernel holds for the acceptor (the listen backlog). */
+    static final int ACCEPT_QUEUE = 4096;
 
     /** How long /-/health waits for the store before it says "down". */
     static final java.time.Duration HEALTH_PROBE = java.time.Duration.ofSeconds(1);

@@ -111,6 +111,45 @@ class ProxyTest {
         assertThat(upstream.totalCalls()).isZero();
     }
 
+    /**
+     * A burst of new clients at a fresh replica: with Java's default listen backlog (50) the kernel
+     * dropped the SYNs it had no room for, and each such client connected only on its retry a second
+     * later (the proxy-waiters bench's first burst: p99 1.1 s; TcpExtListenOverflows counted them).
+     */
+    @Test
+    void connect_burstOfNewClients_noneWaitsForASynRetry() throws Exception {
+        start(0, b -> b);
+        int clients = 600;
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        List<java.net.Socket> sockets = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<CompletableFuture<Long>> connects = new ArrayList<>();
+        try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < clients; i++) {
+                connects.add(CompletableFuture.supplyAsync(
+                        () -> {
+                            try {
+                                go.await();
+                                long t0 = System.nanoTime();
+                                java.net.Socket s = new java.net.Socket();
+                                sockets.add(s);
+                                s.connect(new java.net.InetSocketAddress("127.0.0.1", proxy.port()), 10_000);
+                                return (System.nanoTime() - t0) / 1_000_000;
+                            } catch (Exception e) {
+                                throw new java.util.concurrent.CompletionException(e);
+                            }
+                        },
+                        threads));
+            }
+            go.countDown();
+            long slowest = 0;
+            for (var c : connects) slowest = Math.max(slowest, c.get(30, java.util.concurrent.TimeUnit.SECONDS));
+            // a dropped SYN is retried after 1 s (Linux's initial retransmission timeout)
+            assertThat(slowest).as("the slowest of %d connects, ms", clients).isLessThan(900);
+        } finally {
+            for (java.net.Socket s : sockets) s.close();
+        }
+    }
+
     @Test
     void get_twice_missThenHitOneUpstreamCall() throws Exception {
         start(20, b -> b);
