@@ -15,8 +15,8 @@ public final class LoopbackServer {
         threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
         Server server = new Server(threads);
         ServerConnector connector = new ServerConnector(server);
-        connector.setAcceptQueueSize(
-                4096); // bursts of new connections (the benches): no SYN dropped and retried 1 s later
+        // bursts of new connections (the benches): no SYN dropped and retried 1 s later (Java's default is 50)
+        connector.setAcceptQueueSize(4096);
         connector.setHost("127.0.0.1");
         connector.setPort(0);
         server.addConnector(connector);
