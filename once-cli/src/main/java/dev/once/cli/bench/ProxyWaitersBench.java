@@ -104,17 +104,32 @@ final class ProxyWaitersBench {
                 bases.add("http://127.0.0.1:" + port(replicas.get(i), logs.resolve("replica-" + i + ".log")));
             settings.progress("  replicas' logs in %s", logs);
             int rounds = Math.max(3, settings.burstRounds() / 4);
+            Map<String, double[]> cold = phases(client, bases);
             Burst first = burst(client, threads, bases, "first");
-            settings.progress("  first burst after start: p99 %.0f ms", Stats.percentile(first.all(), 99));
+            settings.progress(
+                    "  first burst after start: p50 %.0f ms, p99 %.0f ms",
+                    Stats.percentile(first.all(), 50), Stats.percentile(first.all(), 99));
+            note("first burst after start", cold, phases(client, bases));
             warmUp(client, threads, bases, origin, warm);
+            List<Long> pids = replicas.stream().map(Process::pid).toList();
+            List<Long> self = List.of(ProcessHandle.current().pid());
+            double[] cpuProxied = new double[3]; // machine, replicas, this JVM (driver and upstream)
+            double[] cpuDirect = new double[3];
             Map<String, double[]> before = phases(client, bases);
             List<Double> proxied = new ArrayList<>();
             List<Double> coalesced = new ArrayList<>();
             List<Double> direct = new ArrayList<>();
             int errors = first.errors();
             for (int r = 0; r < rounds; r++) {
+                double[] c0 = cpu(pids, self);
                 Burst b = burst(client, threads, bases, "r" + r);
+                double[] c1 = cpu(pids, self);
                 Burst d = burst(client, threads, List.of(origin), "direct-r" + r);
+                double[] c2 = cpu(pids, self);
+                for (int i = 0; i < 3; i++) {
+                    cpuProxied[i] += c1[i] - c0[i];
+                    cpuDirect[i] += c2[i] - c1[i];
+                }
                 proxied.addAll(b.all());
                 coalesced.addAll(b.coalesced());
                 direct.addAll(d.all());
@@ -128,17 +143,22 @@ final class ProxyWaitersBench {
                         Stats.percentile(d.all(), 50),
                         Stats.percentile(d.all(), 99));
             }
-            Map<String, double[]> after = phases(client, bases);
-            StringBuilder where = new StringBuilder("proxy waiters, where a request's time went (mean over the measured"
-                    + " rounds, all replicas; /-/metrics once.proxy.phase and once.cache.phase):");
-            for (var e : after.entrySet()) {
-                double[] b = before.getOrDefault(e.getKey(), new double[2]);
-                double n = e.getValue()[1] - b[1];
-                if (n <= 0) continue;
-                where.append(String.format(" %s %.1f ms (%,.0f);", e.getKey(), (e.getValue()[0] - b[0]) * 1000 / n, n));
+            note("measured rounds", before, phases(client, bases));
+            if (CpuTime.available()) {
+                String cpu = String.format(
+                        "proxy waiters, CPU time per burst (mean over the measured rounds, /proc): through once serve"
+                                + " %.0f ms on the machine (replicas %.0f, driver and upstream %.0f, the rest: the"
+                                + " database and others %.0f); straight to the upstream %.0f ms (driver and upstream"
+                                + " %.0f)",
+                        cpuProxied[0] / rounds,
+                        cpuProxied[1] / rounds,
+                        cpuProxied[2] / rounds,
+                        (cpuProxied[0] - cpuProxied[1] - cpuProxied[2]) / rounds,
+                        cpuDirect[0] / rounds,
+                        cpuDirect[2] / rounds);
+                results.notes.add(cpu);
+                settings.progress("  %s", cpu);
             }
-            results.notes.add(where.toString());
-            settings.progress("  %s", where);
             double firstCalls = callsPerKey(calls, "/first/");
             double perKey = 0;
             for (int r = 0; r < rounds; r++) perKey += callsPerKey(calls, "/r" + r + "/");
@@ -214,6 +234,26 @@ final class ProxyWaitersBench {
         }
         settings.progress("  the JIT had not settled after %d bursts each; measuring anyway", max);
         results.notes.add("proxy waiters: the JIT had not settled after " + max + " warm-up bursts");
+    }
+
+    /** Where a request's time went between two readings of the phases, as a note in the report. */
+    private void note(String what, Map<String, double[]> before, Map<String, double[]> after) {
+        StringBuilder where = new StringBuilder("proxy waiters, " + what
+                + ", where a request's time went (mean, all replicas; /-/metrics once.proxy.phase and"
+                + " once.cache.phase):");
+        for (var e : after.entrySet()) {
+            double[] b = before.getOrDefault(e.getKey(), new double[2]);
+            double n = e.getValue()[1] - b[1];
+            if (n <= 0) continue;
+            where.append(String.format(" %s %.1f ms (%,.0f);", e.getKey(), (e.getValue()[0] - b[0]) * 1000 / n, n));
+        }
+        results.notes.add(where.toString());
+        settings.progress("  %s", where);
+    }
+
+    /** CPU time so far, ms: the machine's, the replicas', this JVM's. */
+    private static double[] cpu(List<Long> replicas, List<Long> self) {
+        return new double[] {CpuTime.machineMillis(), CpuTime.processMillis(replicas), CpuTime.processMillis(self)};
     }
 
     private static final int SETTLE_WINDOW = 5;
@@ -310,6 +350,7 @@ final class ProxyWaitersBench {
                             name, e.getCause().getMessage());
             }
         }
+        if (all.isEmpty()) throw new IllegalStateException("every request of burst " + name + " failed; see above");
         return new Burst(all, coalesced, errors);
     }
 
