@@ -178,22 +178,35 @@ final class NotifyListener implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the listener. The connection is closed by the listener's own thread, which sees the flag
+     * within one wait for notifications: closing it from here while that thread reads deadlocks on a
+     * pooled connection (the pool resets the socket's timeout on close, the read then never ends and the
+     * close waits for the driver's lock it holds). A thread still reading after that is cut off by
+     * aborting the connection, which closes its socket without the lock.
+     */
     @Override
     public synchronized void close() {
         closed = true;
+        thread.interrupt(); // ends a reconnection's backoff; a socket read on a platform thread goes on
+        if (joined(2_000)) return;
         Connection c = connection;
         if (c != null) {
             try {
-                c.close();
-            } catch (SQLException ignored) {
-                // closing anyway
+                c.abort(Runnable::run);
+            } catch (SQLException | RuntimeException e) {
+                log.debug("could not abort the listener's connection", e);
             }
         }
-        thread.interrupt();
+        if (!joined(2_000)) log.warn("once-cache listener on {} did not stop within 4 s", channel);
+    }
+
+    private boolean joined(long millis) {
         try {
-            thread.join(2_000);
+            thread.join(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        return !thread.isAlive();
     }
 }

@@ -1,0 +1,50 @@
+package dev.once.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.time.Duration;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+
+/** The LISTEN connection on PostgreSQL, where the data source does not tell its URL. */
+class ListenerTest {
+
+    /**
+     * A data source that wraps the pool (a tracing or transaction-aware proxy, as Spring applications
+     * often have) hides the pool's URL: the listener then holds one of its connections for good. Closing
+     * the cache must still end promptly, with the connection given back.
+     */
+    @Test
+    void close_dataSourceWithoutItsUrl_endsPromptly_givesTheConnectionBack() {
+        try (var pool = TestDatabases.pool(Db.POSTGRES, 4, java.sql.Connection.TRANSACTION_READ_COMMITTED)) {
+            closeOnWrapped(pool);
+            assertThat(pool.getHikariPoolMXBean().getActiveConnections())
+                    .as("connections still borrowed")
+                    .isZero();
+        }
+    }
+
+    private static void closeOnWrapped(DataSource pool) {
+        DataSource wrapped = (DataSource) Proxy.newProxyInstance(
+                ListenerTest.class.getClassLoader(), new Class<?>[] {DataSource.class}, (p, m, args) -> {
+                    try {
+                        return m.invoke(pool, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        OnceCache<String> cache = OnceCache.builder(wrapped)
+                .namespace(TestDatabases.newTable("ns"))
+                .codec(Codec.string())
+                .build();
+        assertThat(cache.get("k", () -> "v")).isEqualTo("v");
+        await().atMost(Duration.ofSeconds(10)).until(cache::listening);
+        assertTimeoutPreemptively(Duration.ofSeconds(10), cache::close);
+    }
+}
