@@ -20,7 +20,6 @@ final class EntryStore {
     private final String namespace;
     private final String read;
     private final String claim;
-    private final String readOrClaim;
     private final String renew;
     private final String complete;
     private final String release;
@@ -54,7 +53,6 @@ final class EntryStore {
         this.read = "SELECT state, value, error, expires_at, lease_owner, lease_until, " + now + " AS db_now FROM "
                 + table + pk;
         this.claim = dialect.claim(table);
-        this.readOrClaim = dialect == StoreDialect.POSTGRES ? dialect.readOrClaim(table) : null;
         this.renew = "UPDATE " + table + " SET lease_until = " + now + " + ?" + pk + " AND lease_owner = ?";
         String async = dialect.asyncCommit();
         this.complete = "UPDATE " + table + " SET state = ?, value = ?, error = ?, expires_at = " + now
@@ -101,45 +99,6 @@ final class EntryStore {
                         rs.getLong(7));
             }
         });
-    }
-
-    /** A row as read, and whether this read's claim made its caller the key's leader. */
-    record Read(Entry entry, boolean claimed) {}
-
-    /**
-     * Reads the key's row and, when it is claimable ({@link Entry#claimable()}: absent, or expired and
-     * unleased), tries to claim it for {@code owner}. On PostgreSQL both are one statement ({@link
-     * StoreDialect#readOrClaim}); elsewhere a read, then the claim when it is needed.
-     */
-    Read readOrClaim(String keyHash, String keyText, String owner, long leaseMillis) throws StoreException {
-        if (readOrClaim == null) {
-            Entry e = read(keyHash);
-            return new Read(e, (e == null || e.claimable()) && claim(keyHash, keyText, owner, leaseMillis));
-        }
-        return breaker.call(() -> prepared(readOrClaim, ps -> {
-            ps.setString(1, namespace);
-            ps.setString(2, keyHash);
-            ps.setString(3, namespace);
-            ps.setString(4, keyHash);
-            ps.setString(5, keyText);
-            ps.setString(6, owner);
-            ps.setLong(7, leaseMillis);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                boolean claimed = owner.equals(rs.getString(8));
-                if (rs.getObject(1) == null) return new Read(null, claimed);
-                return new Read(
-                        new Entry(
-                                rs.getInt(1),
-                                rs.getBytes(2),
-                                rs.getString(3),
-                                rs.getLong(4),
-                                rs.getString(5),
-                                rs.getLong(6),
-                                rs.getLong(7)),
-                        claimed);
-            }
-        }));
     }
 
     /** Tries to become the key's leader; true when {@code owner} now holds the lease. */

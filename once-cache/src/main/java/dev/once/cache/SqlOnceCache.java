@@ -282,12 +282,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             // caller that finds another's live lease wait at once instead of reading the row a second time
             var signal = waiters.signal(hash);
             long readAt = near.generation();
-            String token = process + "-" + claims.incrementAndGet();
-            // the first look reads and, when the row is claimable, claims at once (one statement on
-            // PostgreSQL); a waiter's look reads first: what it finds may end its wait without a claim
-            EntryStore.Read first =
-                    waitStarted == 0 ? store.readOrClaim(hash, key, token, config.lease.toMillis()) : null;
-            Entry e = first != null ? first.entry() : store.read(hash);
+            Entry e = store.read(hash);
             if (waitStarted != 0
                     && e != null
                     && e.state() == Entry.READY
@@ -303,10 +298,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             }
             int failedRounds = waitStarted != 0 && e != null && !e.leased() ? e.failedRound() : 0;
             if (failedRounds > config.failedRoundsBeforeError) throw failedElsewhere(key, failedRounds, e.failure());
-            boolean claimed = first != null
-                    ? first.claimed()
-                    : (e == null || e.claimable()) && store.claim(hash, key, token, config.lease.toMillis());
-            if (claimed) {
+            String token = e == null || e.claimable() ? process + "-" + claims.incrementAndGet() : null;
+            if (token != null && store.claim(hash, key, token, config.lease.toMillis())) {
                 V previous = e != null && e.state() == Entry.READY && e.value() != null
                         ? decodeOrNull(key, e.value())
                         : null;

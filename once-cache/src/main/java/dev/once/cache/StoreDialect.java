@@ -65,36 +65,6 @@ enum StoreDialect {
     }
 
     /**
-     * PostgreSQL: the read and, when the row read is claimable, the claim, in one statement (one round
-     * trip before a miss's load instead of two). The row is read from the statement's snapshot; the claim
-     * is attempted only when that row is absent, or expired and unleased, exactly when {@link
-     * Entry#claimable()} holds at the statement's one clock reading, which it returns (a fresh or leased
-     * row is only read: no lock, no write). A row committed after the snapshot is judged by the claim's
-     * own conflict clause, as in {@link #claim}: then the caller lost the race, not seeing the winner's
-     * row. Parameters: namespace, key hash (the read), then namespace, key hash, key text, owner, lease
-     * ms. Columns: those of the read, the clock, and the lease owner after the claim (null when none ran
-     * or it changed nothing).
-     */
-    String readOrClaim(String table) {
-        String claimable = "(%1$s.lease_until IS NULL OR %1$s.lease_until <= %2$s) AND (%1$s.state = 0 OR"
-                + " %1$s.expires_at <= %2$s)";
-        return "WITH once_clock AS (SELECT " + now + " AS ms),"
-                + " once_read AS (SELECT state, value, error, expires_at, lease_owner, lease_until FROM " + table
-                + " WHERE namespace = ? AND key_hash = ?),"
-                + " once_claim AS (INSERT INTO " + table
-                + " (namespace, key_hash, key_text, state, lease_owner, lease_until, updated_at)"
-                + " SELECT ?, ?, ?, 0, ?, once_clock.ms + ?, once_clock.ms FROM once_clock,"
-                + " (SELECT set_config('synchronous_commit', 'off', true)) AS once_async"
-                + " WHERE NOT EXISTS (SELECT 1 FROM once_read WHERE NOT ("
-                + String.format(claimable, "once_read", "once_clock.ms") + "))"
-                + " ON CONFLICT (namespace, key_hash) DO UPDATE SET lease_owner = excluded.lease_owner,"
-                + " lease_until = excluded.lease_until, updated_at = excluded.updated_at, error = NULL WHERE "
-                + String.format(claimable, table, "excluded.updated_at") + " RETURNING lease_owner)"
-                + " SELECT once_read.*, once_clock.ms, (SELECT lease_owner FROM once_claim)"
-                + " FROM once_clock LEFT JOIN once_read ON TRUE";
-    }
-
-    /**
      * PostgreSQL: a FROM item that turns off the wait for the WAL flush for this statement's own
      * transaction ({@code set_config(..., true)} lasts until its commit). The cache's writes are claims,
      * values and releases that the cache can always redo: a database crash can lose the last moments of

@@ -193,6 +193,58 @@ class OnceCacheTest {
         }
     }
 
+    /**
+     * A hit needs no write access on PostgreSQL: it is served while another session holds the table in
+     * SHARE mode (as a CREATE INDEX without CONCURRENTLY does) and on connections that are read-only (a
+     * standby, a full disk's read-only default). A first look that also held a claim's INSERT, even one
+     * that ran no row, took ROW EXCLUSIVE on the table and failed both: a hit then counted as an outage
+     * and every process called the loader for a fresh key (a reviewer's finding, before it landed).
+     */
+    @Test
+    void get_hit_postgres_needsNoWriteAccess() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        java.util.concurrent.atomic.AtomicInteger loads = new java.util.concurrent.atomic.AtomicInteger();
+        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                .namespace(ns)
+                .codec(Codec.string())
+                .nearCache(0)
+                .storeTimeout(Duration.ofSeconds(1))
+                .build()) {
+            cache.get("k", () -> "v" + loads.incrementAndGet());
+            try (var locker = TestDatabases.connect(Db.POSTGRES);
+                    var s = locker.createStatement()) {
+                locker.setAutoCommit(false);
+                s.execute("LOCK TABLE once_entry IN SHARE MODE");
+                CacheResult<String> hit = cache.lookup("k", () -> "v" + loads.incrementAndGet());
+                locker.rollback();
+                assertThat(hit).isEqualTo(new CacheResult<>("v1", CacheResult.Source.HIT));
+            }
+            assertThat(cache.storeAvailable()).as("the breaker stayed closed").isTrue();
+        }
+        try (var readOnly = TestDatabases.pool(Db.POSTGRES, 2, java.sql.Connection.TRANSACTION_READ_COMMITTED)) {
+            javax.sql.DataSource ds = (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
+                    getClass().getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (p, m, args) -> {
+                        Object r = m.invoke(readOnly, args);
+                        if (r instanceof java.sql.Connection c) {
+                            try (var st = c.createStatement()) {
+                                st.execute("SET SESSION default_transaction_read_only = on");
+                            }
+                        }
+                        return r;
+                    });
+            try (OnceCache<String> cache = OnceCache.builder(ds)
+                    .namespace(ns)
+                    .codec(Codec.string())
+                    .nearCache(0)
+                    .notify(false)
+                    .build()) {
+                assertThat(cache.lookup("k", () -> "v" + loads.incrementAndGet()))
+                        .isEqualTo(new CacheResult<>("v1", CacheResult.Source.HIT));
+            }
+        }
+        assertThat(loads).as("loader calls").hasValue(1);
+    }
+
     private static long xmin(String ns) throws SQLException {
         return TestDatabases.count(
                 Db.POSTGRES, "SELECT xmin::text::bigint FROM once_entry WHERE namespace = '" + ns + "'");
