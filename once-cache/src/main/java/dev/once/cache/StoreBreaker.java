@@ -138,8 +138,10 @@ final class StoreBreaker implements AutoCloseable {
      * thread, and a blocked socket read on a virtual thread (the socket is closed); reads on a platform
      * thread are bounded by the connection's network timeout instead. Disarming clears an interrupt that
      * the alarm made, so it never leaks to the caller. Arming and disarming only add to and remove from a
-     * set, which one thread scans every {@value #TICK_MILLIS} ms: scheduling a timer per statement woke a
-     * thread twice per cache hit and cost more than the hit's own work.
+     * set, which one thread scans every {@value #TICK_MILLIS} ms while the set holds alarms: scheduling a
+     * timer per statement woke a thread twice per cache hit and cost more than the hit's own work. With
+     * no statement running the thread parks until the next alarm is armed (it woke 50 times a second in
+     * every process, idle or not).
      */
     private static final class Alarm {
         private static final int ARMED = 0, DISARMED = 1, RINGING = 2, RANG = 3;
@@ -151,6 +153,9 @@ final class StoreBreaker implements AutoCloseable {
             this.caller = caller;
             this.deadlineNanos = deadlineNanos;
             ALARMS.add(this);
+            // the set is written before the flag is read, and the ticker clears the flag before it looks
+            // at the set: one of the two sees the other, so an alarm is never left with the ticker parked
+            if (!ticking) java.util.concurrent.locks.LockSupport.unpark(TICKER);
         }
 
         void ringIfDue(long now) {
@@ -172,19 +177,29 @@ final class StoreBreaker implements AutoCloseable {
 
     private static final long TICK_MILLIS = 20;
     private static final Set<Alarm> ALARMS = ConcurrentHashMap.newKeySet();
+    /** False while the ticker is parked (or about to park) for want of alarms. */
+    private static volatile boolean ticking = true;
 
-    static {
-        Thread.ofPlatform().daemon().name("once-cache-store-alarms").start(() -> {
-            while (true) {
-                try {
-                    Thread.sleep(TICK_MILLIS);
-                } catch (InterruptedException e) {
-                    return;
-                }
-                long now = System.nanoTime();
-                for (Alarm a : ALARMS) a.ringIfDue(now);
+    private static final Thread TICKER =
+            Thread.ofPlatform().daemon().name("once-cache-store-alarms").start(StoreBreaker::tick);
+
+    private static void tick() {
+        while (true) {
+            if (ALARMS.isEmpty()) {
+                ticking = false;
+                if (ALARMS.isEmpty()) java.util.concurrent.locks.LockSupport.park();
+                Thread.interrupted(); // nothing stops this thread: an interrupt would make park return at once
+                ticking = true;
+                continue; // woken by an alarm being armed (or spuriously): look again
             }
-        });
+            try {
+                Thread.sleep(TICK_MILLIS);
+            } catch (InterruptedException e) {
+                // the alarms outlive whoever interrupts their thread
+            }
+            long now = System.nanoTime();
+            for (Alarm a : ALARMS) a.ringIfDue(now);
+        }
     }
 
     private StoreException outage(String why, Throwable cause, boolean trips) {
