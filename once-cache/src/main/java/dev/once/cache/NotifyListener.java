@@ -48,15 +48,18 @@ final class NotifyListener implements AutoCloseable {
     }
 
     /** Stops hearing; the last subscriber to leave closes the connection. */
-    static synchronized void unsubscribe(DataSource dataSource, String channel, Subscriber subscriber) {
-        Key key = new Key(dataSource, channel);
-        NotifyListener l = SHARED.get(key);
-        if (l == null) return;
-        l.subscribers.remove(subscriber);
-        if (l.subscribers.isEmpty()) {
+    static void unsubscribe(DataSource dataSource, String channel, Subscriber subscriber) {
+        NotifyListener last;
+        synchronized (NotifyListener.class) {
+            Key key = new Key(dataSource, channel);
+            NotifyListener l = SHARED.get(key);
+            if (l == null) return;
+            l.subscribers.remove(subscriber);
+            if (!l.subscribers.isEmpty()) return;
             SHARED.remove(key);
-            l.close();
+            last = l;
         }
+        last.close(); // outside the lock: other caches build and close meanwhile
     }
 
     /**
@@ -72,6 +75,9 @@ final class NotifyListener implements AutoCloseable {
             Properties p = new Properties();
             if (user != null) p.setProperty("user", user);
             if (password != null) p.setProperty("password", password);
+            // a server that accepts and then says nothing must not hold the listener in its handshake for
+            // good (a close waits for it); the URL's own setting wins
+            p.setProperty("loginTimeout", "10");
             return DriverManager.getConnection(url, p);
         };
     }
@@ -179,17 +185,16 @@ final class NotifyListener implements AutoCloseable {
     }
 
     /**
-     * Stops the listener. The connection is closed by the listener's own thread, which sees the flag
-     * within one wait for notifications: closing it from here while that thread reads deadlocks on a
-     * pooled connection (the pool resets the socket's timeout on close, the read then never ends and the
-     * close waits for the driver's lock it holds). A thread still reading after that is cut off by
-     * aborting the connection, which closes its socket without the lock.
+     * Stops the listener: its connection is aborted (which closes the socket without the driver's lock,
+     * so the listener's read ends at once) and its own thread then closes it, giving a borrowed one back
+     * to its pool. Closing it from here while that thread reads deadlocked on a pooled connection: the
+     * pool reset the socket's timeout under the read, which then never ended, and the close waited for
+     * the driver's lock the read held. A listener still opening its connection ends when the open does
+     * (bounded by the driver's login timeout, 10 s unless the URL says otherwise), closing it unused.
      */
     @Override
-    public synchronized void close() {
+    public void close() {
         closed = true;
-        thread.interrupt(); // ends a reconnection's backoff; a socket read on a platform thread goes on
-        if (joined(2_000)) return;
         Connection c = connection;
         if (c != null) {
             try {
@@ -198,7 +203,9 @@ final class NotifyListener implements AutoCloseable {
                 log.debug("could not abort the listener's connection", e);
             }
         }
-        if (!joined(2_000)) log.warn("once-cache listener on {} did not stop within 4 s", channel);
+        thread.interrupt(); // ends a reconnection's backoff
+        if (!joined(2_000))
+            log.warn("once-cache listener on {} is still opening its connection; it closes it", channel);
     }
 
     private boolean joined(long millis) {

@@ -408,7 +408,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     @Override
     public boolean listening() {
         NotifyListener l = listener;
-        return l != null && l.listening();
+        return !closed && l != null && l.listening(); // another cache may keep the shared listener
     }
 
     /**

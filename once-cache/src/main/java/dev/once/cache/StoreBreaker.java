@@ -139,9 +139,10 @@ final class StoreBreaker implements AutoCloseable {
      * thread are bounded by the connection's network timeout instead. Disarming clears an interrupt that
      * the alarm made, so it never leaks to the caller. Arming and disarming only add to and remove from a
      * set, which one thread scans every {@value #TICK_MILLIS} ms while the set holds alarms: scheduling a
-     * timer per statement woke a thread twice per cache hit and cost more than the hit's own work. With
-     * no statement running the thread parks until the next alarm is armed (it woke 50 times a second in
-     * every process, idle or not).
+     * timer per statement woke a thread twice per cache hit and cost more than the hit's own work. After
+     * a second without a statement the thread parks until the next alarm is armed (it woke 50 times a
+     * second in every process, idle or not); parking at once made the first statement after every pause
+     * pay the wake-up.
      */
     private static final class Alarm {
         private static final int ARMED = 0, DISARMED = 1, RINGING = 2, RANG = 3;
@@ -183,14 +184,21 @@ final class StoreBreaker implements AutoCloseable {
     private static final Thread TICKER =
             Thread.ofPlatform().daemon().name("once-cache-store-alarms").start(StoreBreaker::tick);
 
+    /** Empty scans before the ticker parks: a busy process keeps it running, an idle one parks after 1 s. */
+    private static final int IDLE_SCANS = 50;
+
     private static void tick() {
+        int idle = 0;
         while (true) {
-            if (ALARMS.isEmpty()) {
+            if (ALARMS.isEmpty() && ++idle >= IDLE_SCANS) {
                 ticking = false;
-                if (ALARMS.isEmpty()) java.util.concurrent.locks.LockSupport.park();
+                // parkNanos, not park: ConcurrentHashMap.isEmpty can under-count for a moment, and a
+                // missed wake-up must cost at most a second, never an alarm that does not ring
+                if (ALARMS.isEmpty()) java.util.concurrent.locks.LockSupport.parkNanos(1_000_000_000L);
                 Thread.interrupted(); // nothing stops this thread: an interrupt would make park return at once
                 ticking = true;
-                continue; // woken by an alarm being armed (or spuriously): look again
+                idle = 0;
+                continue; // woken by an alarm being armed (or by the second passing): look again
             }
             try {
                 Thread.sleep(TICK_MILLIS);
@@ -198,7 +206,10 @@ final class StoreBreaker implements AutoCloseable {
                 // the alarms outlive whoever interrupts their thread
             }
             long now = System.nanoTime();
-            for (Alarm a : ALARMS) a.ringIfDue(now);
+            for (Alarm a : ALARMS) {
+                a.ringIfDue(now);
+                idle = 0;
+            }
         }
     }
 

@@ -47,4 +47,20 @@ class ListenerTest {
         await().atMost(Duration.ofSeconds(10)).until(cache::listening);
         assertTimeoutPreemptively(Duration.ofSeconds(10), cache::close);
     }
+
+    /** Two caches share one listener (one data source and table): a closed one no longer says it listens. */
+    @Test
+    void listening_afterClose_falseWhileAnotherCacheKeepsTheSharedListener() {
+        DataSource pool = TestDatabases.shared(Db.POSTGRES);
+        String ns = TestDatabases.newTable("ns");
+        try (OnceCache<String> kept =
+                OnceCache.builder(pool).namespace(ns).codec(Codec.string()).build()) {
+            OnceCache<String> closed =
+                    OnceCache.builder(pool).namespace(ns).codec(Codec.string()).build();
+            await().atMost(Duration.ofSeconds(10)).until(() -> kept.listening() && closed.listening());
+            closed.close();
+            assertThat(closed.listening()).isFalse();
+            assertThat(kept.listening()).isTrue();
+        }
+    }
 }
