@@ -190,7 +190,8 @@ final class StoreBreaker implements AutoCloseable {
     private static void tick() {
         int idle = 0;
         while (true) {
-            if (ALARMS.isEmpty() && ++idle >= IDLE_SCANS) {
+            idle = ALARMS.isEmpty() ? idle + 1 : 0;
+            if (idle >= IDLE_SCANS) {
                 ticking = false;
                 // parkNanos, not park: ConcurrentHashMap.isEmpty can under-count for a moment, and a
                 // missed wake-up must cost at most a second, never an alarm that does not ring
@@ -206,10 +207,7 @@ final class StoreBreaker implements AutoCloseable {
                 // the alarms outlive whoever interrupts their thread
             }
             long now = System.nanoTime();
-            for (Alarm a : ALARMS) {
-                a.ringIfDue(now);
-                idle = 0;
-            }
+            for (Alarm a : ALARMS) a.ringIfDue(now);
         }
     }
 

@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
-import java.lang.reflect.InvocationHandler;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
@@ -70,34 +67,22 @@ class ClaimRaceTest {
 
     /** The data source, its prepared statements held at the gates. */
     private static DataSource gated(DataSource real, Gates gates) {
-        return proxy(DataSource.class, real, (ds, m, args) -> {
-            Object r = invoke(m, real, args);
+        return Delegating.proxy(DataSource.class, real, (ds, m, args) -> {
+            Object r = Delegating.invoke(m, real, args);
             if (!(r instanceof Connection c)) return r;
-            return proxy(Connection.class, c, (conn, cm, cargs) -> {
-                Object cr = invoke(cm, c, cargs);
+            return Delegating.proxy(Connection.class, c, (conn, cm, cargs) -> {
+                Object cr = Delegating.invoke(cm, c, cargs);
                 if (!(cr instanceof PreparedStatement ps) || !cm.getName().equals("prepareStatement")) return cr;
                 String sql = (String) cargs[0];
-                return proxy(PreparedStatement.class, ps, (stmt, sm, sargs) -> {
+                return Delegating.proxy(PreparedStatement.class, ps, (stmt, sm, sargs) -> {
                     boolean runs = sm.getName().startsWith("execute");
                     if (runs) gates.before(sql);
-                    Object sr = invoke(sm, ps, sargs);
+                    Object sr = Delegating.invoke(sm, ps, sargs);
                     if (runs) gates.after(sql);
                     return sr;
                 });
             });
         });
-    }
-
-    private static <T> T proxy(Class<T> type, Object target, InvocationHandler handler) {
-        return type.cast(Proxy.newProxyInstance(ClaimRaceTest.class.getClassLoader(), new Class<?>[] {type}, handler));
-    }
-
-    private static Object invoke(java.lang.reflect.Method m, Object target, Object[] args) throws Throwable {
-        try {
-            return m.invoke(target, args);
-        } catch (InvocationTargetException e) {
-            throw e.getCause();
-        }
     }
 
     private static OnceCacheBuilder<String> cache(DataSource ds, String ns) {

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
@@ -31,14 +29,7 @@ class ListenerTest {
     }
 
     private static void closeOnWrapped(DataSource pool) {
-        DataSource wrapped = (DataSource) Proxy.newProxyInstance(
-                ListenerTest.class.getClassLoader(), new Class<?>[] {DataSource.class}, (p, m, args) -> {
-                    try {
-                        return m.invoke(pool, args);
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        DataSource wrapped = Delegating.dataSource(pool, c -> {});
         OnceCache<String> cache = OnceCache.builder(wrapped)
                 .namespace(TestDatabases.newTable("ns"))
                 .codec(Codec.string())

@@ -222,16 +222,11 @@ class OnceCacheTest {
             assertThat(cache.storeAvailable()).as("the breaker stayed closed").isTrue();
         }
         try (var readOnly = TestDatabases.pool(Db.POSTGRES, 2, java.sql.Connection.TRANSACTION_READ_COMMITTED)) {
-            javax.sql.DataSource ds = (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
-                    getClass().getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (p, m, args) -> {
-                        Object r = m.invoke(readOnly, args);
-                        if (r instanceof java.sql.Connection c) {
-                            try (var st = c.createStatement()) {
-                                st.execute("SET SESSION default_transaction_read_only = on");
-                            }
-                        }
-                        return r;
-                    });
+            javax.sql.DataSource ds = Delegating.dataSource(readOnly, c -> {
+                try (var st = c.createStatement()) {
+                    st.execute("SET SESSION default_transaction_read_only = on");
+                }
+            });
             try (OnceCache<String> cache = OnceCache.builder(ds)
                     .namespace(ns)
                     .codec(Codec.string())

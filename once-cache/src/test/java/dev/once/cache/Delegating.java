@@ -1,0 +1,44 @@
+package dev.once.cache;
+
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.sql.Connection;
+import java.sql.SQLException;
+import javax.sql.DataSource;
+
+/**
+ * JDBC objects that pass every call through to real ones, for tests that wrap a pool the way tracing
+ * and transaction-aware proxies do (hiding its URL) or hold its statements at chosen points.
+ */
+final class Delegating {
+    private Delegating() {}
+
+    /** What a test does to each connection the data source hands out, before the cache gets it. */
+    interface OnBorrow {
+        void accept(Connection c) throws SQLException;
+    }
+
+    /** A data source that hides the real one's type (and so its URL), each connection first given to {@code onBorrow}. */
+    static DataSource dataSource(DataSource real, OnBorrow onBorrow) {
+        return proxy(DataSource.class, real, (p, m, args) -> {
+            Object r = invoke(m, real, args);
+            if (r instanceof Connection c) onBorrow.accept(c);
+            return r;
+        });
+    }
+
+    static <T> T proxy(Class<T> type, Object target, InvocationHandler handler) {
+        return type.cast(Proxy.newProxyInstance(Delegating.class.getClassLoader(), new Class<?>[] {type}, handler));
+    }
+
+    /** Calls the real method, throwing what it throws (not a reflective wrapper). */
+    static Object invoke(Method m, Object target, Object[] args) throws Throwable {
+        try {
+            return m.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
+    }
+}
