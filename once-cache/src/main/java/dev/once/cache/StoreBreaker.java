@@ -19,8 +19,8 @@ import org.slf4j.LoggerFactory;
  * default); a socket to a database behind a dead route blocks for as long as the kernel keeps
  * retrying. So each call runs in the caller's thread (no hand-off on the hit path) under an alarm that
  * interrupts it at {@code storeTimeout}: that ends a pool's wait, and a socket read on a virtual
- * thread; the statement's connection carries a network timeout as long, for socket reads on platform
- * threads, restored before it returns to the pool. A call that overruns counts as an outage. Not
+ * thread (which therefore reads without a timeout of its own); on a platform thread the statement's
+ * connection carries a network timeout as long, restored before it returns to the pool. A call that overruns counts as an outage. Not
  * bounded by it: a pool's own validation of an idle connection on a platform thread (HikariCP's
  * validationTimeout, 5 s), so a first detection may take that long.
  *
