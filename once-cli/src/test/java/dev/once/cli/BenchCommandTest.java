@@ -156,6 +156,7 @@ class BenchCommandTest {
         assertThat(run.out())
                 .contains("where a request's time went")
                 .contains("cache wake")
+                .contains("proxy intake")
                 .contains("proxy dispatch");
         assertThat(run.out()).doesNotContain("requests failed");
     }

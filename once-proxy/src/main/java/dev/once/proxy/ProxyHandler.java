@@ -51,9 +51,13 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     private final HttpMode httpMode;
     /**
      * Where a request that was not answered from memory spends its time, {@code once.proxy.phase} by
-     * phase: {@code dispatch}, from the handler's start to its virtual thread running; {@code reply}, the
-     * cache or the upstream producing the answer; {@code write}, handing it to the connection.
+     * phase: {@code intake}, from its first bytes read off the connection to the handler's start
+     * (parsing, and waiting for a thread of the connector); {@code dispatch}, from the handler's start to
+     * its virtual thread running; {@code reply}, the cache or the upstream producing the answer; {@code
+     * write}, handing it to the connection.
      */
+    private final Timer intakePhase;
+
     private final Timer dispatchPhase;
 
     private final Timer replyPhase;
@@ -69,6 +73,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             BooleanSupplier databaseUp,
             java.util.concurrent.Executor executor) {
         this.executor = executor;
+        this.intakePhase = phase(registry, "intake");
         this.dispatchPhase = phase(registry, "dispatch");
         this.replyPhase = phase(registry, "reply");
         this.writePhase = phase(registry, "write");
@@ -128,6 +133,8 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
 
     /** Continues the request on a virtual thread; whatever it throws fails the request (Jetty answers 500). */
     private void blocking(Request request, long start, Callback callback, java.util.concurrent.Callable<String> work) {
+        long begin = request.getBeginNanoTime();
+        if (begin != 0 && start - begin >= 0) intakePhase.record(start - begin, TimeUnit.NANOSECONDS);
         try {
             executor.execute(() -> {
                 dispatchPhase.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);

@@ -374,7 +374,10 @@ class ProxyTest {
                 .contains("once_cache_requests_total")
                 .contains("jvm_compilation_time_ms_total") // how warm a replica is
                 .contains("jvm_gc_memory_allocated_bytes_total")
-                .contains("jvm_memory_used_bytes");
+                .contains("jvm_memory_used_bytes")
+                // the miss's time from its first bytes read to the handler, and on through the phases
+                .containsPattern("once_proxy_phase_seconds_count\\{[^}]*phase=\"intake\"[^}]*\\} [1-9]")
+                .containsPattern("once_proxy_phase_seconds_count\\{[^}]*phase=\"reply\"[^}]*\\} [1-9]");
         HttpRequest purge = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/-/purge"))
                 .POST(HttpRequest.BodyPublishers.noBody())
                 .build();
