@@ -203,11 +203,14 @@ final class StoreBreaker implements AutoCloseable {
             }
             try {
                 Thread.sleep(TICK_MILLIS);
+                long now = System.nanoTime();
+                for (Alarm a : ALARMS) a.ringIfDue(now);
             } catch (InterruptedException e) {
                 // the alarms outlive whoever interrupts their thread
+            } catch (Throwable t) {
+                // nor may anything else end it (an OutOfMemoryError in a scan, say): a virtual thread's
+                // blocked read has no other bound than this alarm
             }
-            long now = System.nanoTime();
-            for (Alarm a : ALARMS) a.ringIfDue(now);
         }
     }
 

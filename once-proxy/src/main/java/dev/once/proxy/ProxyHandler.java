@@ -51,8 +51,10 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     private final HttpMode httpMode;
     /**
      * Where a request that was not answered from memory spends its time, {@code once.proxy.phase} by
-     * phase: {@code intake}, from its first bytes read off the connection to the handler's start
-     * (parsing, and waiting for a thread of the connector); {@code dispatch}, from the handler's start to
+     * phase: {@code intake} (proxied requests), from the start of its parsing to the handler's start
+     * (Jetty parses and calls the handler in one go, so this is parsing, and the wait for the rest of a
+     * split header; not the time its bytes waited in the kernel or for a thread to read them); {@code
+     * dispatch}, from the handler's start to
      * its virtual thread running; {@code reply}, the cache or the upstream producing the answer; {@code
      * write}, handing it to the connection.
      */
@@ -133,8 +135,6 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
 
     /** Continues the request on a virtual thread; whatever it throws fails the request (Jetty answers 500). */
     private void blocking(Request request, long start, Callback callback, java.util.concurrent.Callable<String> work) {
-        long begin = request.getBeginNanoTime();
-        if (begin != 0 && start - begin >= 0) intakePhase.record(start - begin, TimeUnit.NANOSECONDS);
         try {
             executor.execute(() -> {
                 dispatchPhase.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
@@ -168,6 +168,8 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             String method,
             String path,
             String query) {
+        long begin = request.getBeginNanoTime(); // set as parsing starts, per request
+        if (begin != 0 && start - begin >= 0) intakePhase.record(start - begin, TimeUnit.NANOSECONDS);
         HttpFields h = request.getHeaders();
         if (h.contains(HttpHeader.TRANSFER_ENCODING) || parseLong(h.get(HttpHeader.CONTENT_LENGTH)) > 0) {
             blocking(request, start, callback, () -> {
