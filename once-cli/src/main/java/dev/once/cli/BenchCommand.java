@@ -89,6 +89,16 @@ final class BenchCommand implements Callable<Integer> {
             description = "Where bench.json and bench.html go (default: ${DEFAULT-VALUE}).")
     Path out;
 
+    @Option(
+            names = "--compare-with",
+            paramLabel = "JAR",
+            description = {
+                "proxy-waiters: also start 3 replicas from this once.jar (another build) and alternate their",
+                "bursts with this build's in the same run, so both meet the same machine; reported as",
+                "\"compared build\". For telling two builds apart on a noisy machine."
+            })
+    Path compareWith;
+
     @Option(names = "--verbose", description = "Print stack traces of failures.")
     boolean verbose;
 
@@ -116,6 +126,19 @@ final class BenchCommand implements Callable<Integer> {
                     throw new ParameterException(spec.commandLine(), "--threads must be 1..512, not " + t);
             }
             settings = settings.withThreads(threads);
+        }
+        if (compareWith != null) {
+            if (!names.isEmpty() && !names.contains("proxy-waiters") && !names.contains("proxy")) {
+                throw new ParameterException(
+                        spec.commandLine(), "--compare-with applies to proxy-waiters; add --only proxy-waiters");
+            }
+            if (!java.nio.file.Files.isRegularFile(compareWith)
+                    || !compareWith.toString().endsWith(".jar")) {
+                throw new ParameterException(
+                        spec.commandLine(),
+                        "--compare-with " + compareWith + ": not a jar file (give another build's once.jar)");
+            }
+            settings = settings.withCompareWith(compareWith.toAbsolutePath());
         }
         int poolSize =
                 settings.threads().stream().mapToInt(Integer::intValue).max().orElse(1) + 4;

@@ -12,10 +12,19 @@ public final class WorkerProcess {
     private WorkerProcess() {}
 
     public static ProcessBuilder of(Class<?> main, String password, String... args) {
-        String java = ProcessHandle.current().info().command().orElse("java");
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> command = new ArrayList<>(
-                List.of(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED", "-cp", classPath, main.getName()));
+        return command(password, List.of("-cp", classPath, main.getName()), args);
+    }
+
+    /** Another build's {@code once.jar}, run by this JVM's java with the same options. */
+    public static ProcessBuilder ofJar(java.nio.file.Path jar, String password, String... args) {
+        return command(password, List.of("-jar", jar.toString()), args);
+    }
+
+    private static ProcessBuilder command(String password, List<String> what, String... args) {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(what);
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command);
         if (password != null) pb.environment().put("ONCE_DB_PASSWORD", password);

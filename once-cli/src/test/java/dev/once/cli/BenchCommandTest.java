@@ -127,16 +127,20 @@ class BenchCommandTest {
 
     /**
      * proxy-waiters: 3 once serve processes on one PostgreSQL, bursts of 50 keys x 12 identical requests
-     * spread over them, against the same driver calling the upstream directly. Once the replicas are warm
-     * each key costs one upstream call; the direct call costs 12; the phase timers were read.
+     * spread over them, against the same driver calling the upstream directly, and with {@code
+     * --compare-with} 3 more from another jar (here a jar that launches this build), their bursts
+     * alternated with these. Once the replicas are warm each key costs one upstream call on both sides;
+     * the direct call costs 12; the phase timers were read for both.
      */
     @Test
-    void bench_proxyWaiters_oneUpstreamCallPerKeyAcrossThreeReplicas() throws Exception {
+    void bench_proxyWaiters_oneUpstreamCallPerKeyAcrossThreeReplicas_andAComparedBuild() throws Exception {
         RacecheckCommandTest.Run run = RacecheckCommandTest.once(
                 "bench",
                 "--quick",
                 "--only",
                 "proxy-waiters",
+                "--compare-with",
+                launcherJar().toString(),
                 "--db",
                 TestDatabases.url(Db.POSTGRES),
                 "--out",
@@ -145,19 +149,69 @@ class BenchCommandTest {
         assertThat(run.exit()).as(run.out() + run.err()).isIn(0, 1);
         JsonNode waiters =
                 new ObjectMapper().readTree(out.resolve("bench.json").toFile()).get("waiters");
-        assertThat(waiters).as(run.out()).hasSize(3);
+        assertThat(waiters).as(run.out()).hasSize(5);
         assertThat(waiters.get(0).get("mode").asText()).isEqualTo("3 x once serve");
-        assertThat(waiters.get(0).get("loader_calls_per_key").asDouble())
-                .as(run.out())
-                .isEqualTo(1.0);
-        assertThat(waiters.get(1).get("mode").asText()).contains("first burst");
-        assertThat(waiters.get(1).get("loader_calls_per_key").asDouble()).isGreaterThanOrEqualTo(1.0);
-        assertThat(waiters.get(2).get("loader_calls_per_key").asDouble()).isEqualTo(12.0);
+        assertThat(waiters.get(1).get("mode").asText()).isEqualTo("3 x once serve, first burst after start");
+        assertThat(waiters.get(2).get("mode").asText()).isEqualTo("3 x once serve, compared build (launcher.jar)");
+        assertThat(waiters.get(3).get("mode").asText())
+                .contains("compared build")
+                .contains("first burst");
+        assertThat(waiters.get(4).get("mode").asText()).isEqualTo("same driver, straight to the upstream");
+        for (int side : new int[] {0, 2}) {
+            assertThat(waiters.get(side).get("loader_calls_per_key").asDouble())
+                    .as(run.out())
+                    .isEqualTo(1.0);
+            assertThat(waiters.get(side).get("rounds").asInt()).isEqualTo(5);
+            assertThat(waiters.get(side + 1).get("loader_calls_per_key").asDouble())
+                    .isGreaterThanOrEqualTo(1.0);
+        }
+        assertThat(waiters.get(4).get("loader_calls_per_key").asDouble()).isEqualTo(12.0);
         assertThat(run.out())
                 .contains("where a request's time went")
+                .contains("measured rounds (compared build), where a request's time went")
                 .contains("cache wake")
                 .contains("proxy intake")
-                .contains("proxy dispatch");
+                .contains("proxy dispatch")
+                .contains("compared build p50");
         assertThat(run.out()).doesNotContain("requests failed");
+    }
+
+    @Test
+    void bench_compareWithWithoutAJarOrWithoutProxyWaiters_exitTwo() throws Exception {
+        RacecheckCommandTest.Run missing = RacecheckCommandTest.once(
+                "bench",
+                "--only",
+                "proxy-waiters",
+                "--compare-with",
+                out.resolve("nothing.jar").toString());
+        assertThat(missing.exit()).isEqualTo(2);
+        assertThat(missing.err()).contains("--compare-with").contains("not a jar file");
+
+        RacecheckCommandTest.Run elsewhere = RacecheckCommandTest.once(
+                "bench", "--only", "cache-hit", "--compare-with", launcherJar().toString());
+        assertThat(elsewhere.exit()).isEqualTo(2);
+        assertThat(elsewhere.err()).contains("--compare-with applies to proxy-waiters");
+    }
+
+    /** A jar whose manifest runs this build's command from the test class path: "another build" for the bench. */
+    private Path launcherJar() throws java.io.IOException {
+        Path jar = out.resolve("launcher.jar");
+        if (java.nio.file.Files.exists(jar)) return jar;
+        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        StringBuilder entries = new StringBuilder();
+        for (String entry : classPath.split(java.io.File.pathSeparator)) {
+            if (!entry.isBlank()) entries.append(Path.of(entry).toUri()).append(' ');
+        }
+        java.util.jar.Manifest manifest = new java.util.jar.Manifest();
+        manifest.getMainAttributes().put(java.util.jar.Attributes.Name.MANIFEST_VERSION, "1.0");
+        manifest.getMainAttributes().put(java.util.jar.Attributes.Name.MAIN_CLASS, OnceCommand.class.getName());
+        manifest.getMainAttributes()
+                .put(
+                        java.util.jar.Attributes.Name.CLASS_PATH,
+                        entries.toString().strip());
+        try (var o = new java.util.jar.JarOutputStream(java.nio.file.Files.newOutputStream(jar), manifest)) {
+            // the manifest is the whole jar
+        }
+        return jar;
     }
 }

@@ -82,7 +82,7 @@ final class ProxyWaitersBench {
         });
         String origin = "http://127.0.0.1:" + LoopbackServer.port(upstream);
         String namespace = "bench-proxy-wait-" + ThreadLocalRandom.current().nextInt(1_000_000);
-        List<Process> replicas = new ArrayList<>();
+        List<Side> sides = new ArrayList<>();
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
         HttpClient client = HttpClient.newBuilder()
                 .executor(threads)
@@ -96,94 +96,125 @@ final class ProxyWaitersBench {
             // measures cold replicas, not a cold driver (which alone took 0.5 s to send the first burst)
             int warm = Math.max(3, settings.burstRounds() / 5); // 20 in a full run, 4 in a quick one
             for (int w = 0; w < warm; w++) burst(client, threads, List.of(origin), "direct-pre-" + w);
-            List<String> bases = new ArrayList<>();
             java.nio.file.Path logs = java.nio.file.Files.createTempDirectory("once-bench-replicas");
-            for (int i = 0; i < REPLICAS; i++)
-                replicas.add(replica(origin, namespace, logs.resolve("replica-" + i + ".log")));
-            for (int i = 0; i < REPLICAS; i++)
-                bases.add("http://127.0.0.1:" + port(replicas.get(i), logs.resolve("replica-" + i + ".log")));
+            sides.add(new Side(REPLICAS + " x once serve", "", null));
+            if (settings.compareWith() != null) {
+                sides.add(new Side(
+                        REPLICAS + " x once serve, compared build ("
+                                + settings.compareWith().getFileName() + ")",
+                        "b-",
+                        settings.compareWith()));
+                settings.progress(
+                        "  and %d more from %s, their bursts alternated with these", REPLICAS, settings.compareWith());
+            }
+            for (Side side : sides) {
+                for (int i = 0; i < REPLICAS; i++) {
+                    java.nio.file.Path log = logs.resolve("replica-" + side.prefix + i + ".log");
+                    side.replicas.add(replica(side.jar, origin, namespace + "-" + side.prefix, log));
+                }
+            }
+            for (Side side : sides) {
+                for (int i = 0; i < REPLICAS; i++) {
+                    java.nio.file.Path log = logs.resolve("replica-" + side.prefix + i + ".log");
+                    side.bases.add("http://127.0.0.1:" + port(side.replicas.get(i), log));
+                }
+            }
             settings.progress("  replicas' logs in %s", logs);
             int rounds = Math.max(3, settings.burstRounds() / 4);
-            Map<String, double[]> cold = phases(client, bases);
-            Burst first = burst(client, threads, bases, "first");
-            settings.progress(
-                    "  first burst after start: p50 %.0f ms, p99 %.0f ms",
-                    Stats.percentile(first.all(), 50), Stats.percentile(first.all(), 99));
-            note("first burst after start", cold, phases(client, bases));
-            warmUp(client, threads, bases, origin, warm);
-            List<Long> pids = replicas.stream().map(Process::pid).toList();
-            List<Long> self = List.of(ProcessHandle.current().pid());
-            double[] cpuProxied = new double[3]; // machine, replicas, this JVM (driver and upstream)
-            double[] cpuDirect = new double[3];
-            Map<String, double[]> before = phases(client, bases);
-            List<Double> proxied = new ArrayList<>();
-            List<Double> coalesced = new ArrayList<>();
-            List<Double> direct = new ArrayList<>();
-            int errors = first.errors();
-            for (int r = 0; r < rounds; r++) {
-                double[] c0 = cpu(pids, self);
-                Burst b = burst(client, threads, bases, "r" + r);
-                double[] c1 = cpu(pids, self);
-                Burst d = burst(client, threads, List.of(origin), "direct-r" + r);
-                double[] c2 = cpu(pids, self);
-                for (int i = 0; i < 3; i++) {
-                    cpuProxied[i] += c1[i] - c0[i];
-                    cpuDirect[i] += c2[i] - c1[i];
-                }
-                proxied.addAll(b.all());
-                coalesced.addAll(b.coalesced());
-                direct.addAll(d.all());
-                errors += b.errors() + d.errors();
+            int errors = 0;
+            for (Side side : sides) {
+                Map<String, double[]> cold = phases(client, side.bases);
+                side.first = burst(client, threads, side.bases, side.prefix + "first");
+                errors += side.first.errors();
                 settings.progress(
-                        "  round %d/%d: once serve p50 %.0f ms p99 %.0f ms, direct p50 %.0f ms p99 %.0f ms",
-                        r + 1,
+                        "  first burst after start%s: p50 %.0f ms, p99 %.0f ms",
+                        side.jar == null ? "" : " (compared build)",
+                        Stats.percentile(side.first.all(), 50),
+                        Stats.percentile(side.first.all(), 99));
+                note("first burst after start" + side.tag(), cold, phases(client, side.bases));
+            }
+            warmUp(client, threads, sides, origin, warm);
+            List<Long> self = List.of(ProcessHandle.current().pid());
+            double[] cpuDirect = new double[3]; // machine, replicas, this JVM (driver and upstream)
+            for (Side side : sides) side.before = phases(client, side.bases);
+            List<Double> direct = new ArrayList<>();
+            for (int r = 0; r < rounds; r++) {
+                StringBuilder line = new StringBuilder(String.format("  round %d/%d:", r + 1, rounds));
+                Map<Side, Burst> round = new java.util.IdentityHashMap<>();
+                // with two builds, each goes first in every other round
+                for (int k = 0; k < sides.size(); k++) {
+                    Side side = sides.get((k + r) % sides.size());
+                    double[] c0 = cpu(side.pids(), self);
+                    Burst b = burst(client, threads, side.bases, side.prefix + "r" + r);
+                    double[] c1 = cpu(side.pids(), self);
+                    for (int i = 0; i < 3; i++) side.cpu[i] += c1[i] - c0[i];
+                    side.all.addAll(b.all());
+                    side.coalesced.addAll(b.coalesced());
+                    errors += b.errors();
+                    round.put(side, b);
+                }
+                double[] c1 = cpu(List.of(), self);
+                Burst d = burst(client, threads, List.of(origin), "direct-r" + r);
+                double[] c2 = cpu(List.of(), self);
+                for (int i = 0; i < 3; i++) cpuDirect[i] += c2[i] - c1[i];
+                direct.addAll(d.all());
+                errors += d.errors();
+                for (Side side : sides) {
+                    line.append(String.format(
+                            " %s p50 %.0f ms p99 %.0f ms,",
+                            side.jar == null ? "once serve" : "compared build",
+                            Stats.percentile(round.get(side).all(), 50),
+                            Stats.percentile(round.get(side).all(), 99)));
+                }
+                line.append(String.format(
+                        " direct p50 %.0f ms p99 %.0f ms",
+                        Stats.percentile(d.all(), 50), Stats.percentile(d.all(), 99)));
+                settings.progress("%s", line);
+            }
+            for (Side side : sides) {
+                note("measured rounds" + side.tag(), side.before, phases(client, side.bases));
+                if (CpuTime.available()) {
+                    String cpu = String.format(
+                            "proxy waiters%s, CPU time per burst (mean over the measured rounds, /proc): through once"
+                                    + " serve %.0f ms on the machine (replicas %.0f, driver and upstream %.0f, the"
+                                    + " rest: the database and others %.0f); straight to the upstream %.0f ms (driver"
+                                    + " and upstream %.0f)",
+                            side.tag(),
+                            side.cpu[0] / rounds,
+                            side.cpu[1] / rounds,
+                            side.cpu[2] / rounds,
+                            (side.cpu[0] - side.cpu[1] - side.cpu[2]) / rounds,
+                            cpuDirect[0] / rounds,
+                            cpuDirect[2] / rounds);
+                    results.notes.add(cpu);
+                    settings.progress("  %s", cpu);
+                }
+            }
+            for (Side side : sides) {
+                double perKey = 0;
+                for (int r = 0; r < rounds; r++) perKey += callsPerKey(calls, "/" + side.prefix + "r" + r + "/");
+                perKey /= rounds;
+                results.bursts.add(new Results.Burst(
+                        "proxy waiters",
+                        side.mode,
+                        REPLICAS,
+                        KEYS * PER_KEY / REPLICAS,
                         rounds,
-                        Stats.percentile(b.all(), 50),
-                        Stats.percentile(b.all(), 99),
-                        Stats.percentile(d.all(), 50),
-                        Stats.percentile(d.all(), 99));
+                        UPSTREAM_MILLIS,
+                        perKey,
+                        side.coalesced,
+                        side.all));
+                results.bursts.add(new Results.Burst(
+                        "proxy waiters",
+                        side.mode + ", first burst after start",
+                        REPLICAS,
+                        KEYS * PER_KEY / REPLICAS,
+                        1,
+                        UPSTREAM_MILLIS,
+                        callsPerKey(calls, "/" + side.prefix + "first/"),
+                        side.first.coalesced(),
+                        side.first.all()));
             }
-            note("measured rounds", before, phases(client, bases));
-            if (CpuTime.available()) {
-                String cpu = String.format(
-                        "proxy waiters, CPU time per burst (mean over the measured rounds, /proc): through once serve"
-                                + " %.0f ms on the machine (replicas %.0f, driver and upstream %.0f, the rest: the"
-                                + " database and others %.0f); straight to the upstream %.0f ms (driver and upstream"
-                                + " %.0f)",
-                        cpuProxied[0] / rounds,
-                        cpuProxied[1] / rounds,
-                        cpuProxied[2] / rounds,
-                        (cpuProxied[0] - cpuProxied[1] - cpuProxied[2]) / rounds,
-                        cpuDirect[0] / rounds,
-                        cpuDirect[2] / rounds);
-                results.notes.add(cpu);
-                settings.progress("  %s", cpu);
-            }
-            double firstCalls = callsPerKey(calls, "/first/");
-            double perKey = 0;
-            for (int r = 0; r < rounds; r++) perKey += callsPerKey(calls, "/r" + r + "/");
-            perKey /= rounds;
-            String mode = REPLICAS + " x once serve";
-            results.bursts.add(new Results.Burst(
-                    "proxy waiters",
-                    mode,
-                    REPLICAS,
-                    KEYS * PER_KEY / REPLICAS,
-                    rounds,
-                    UPSTREAM_MILLIS,
-                    perKey,
-                    coalesced,
-                    proxied));
-            results.bursts.add(new Results.Burst(
-                    "proxy waiters",
-                    mode + ", first burst after start",
-                    REPLICAS,
-                    KEYS * PER_KEY / REPLICAS,
-                    1,
-                    UPSTREAM_MILLIS,
-                    firstCalls,
-                    first.coalesced(),
-                    first.all()));
             results.bursts.add(new Results.Burst(
                     "proxy waiters",
                     "same driver, straight to the upstream",
@@ -196,13 +227,48 @@ final class ProxyWaitersBench {
                     direct));
             if (errors > 0) results.notes.add("proxy waiters: " + errors + " requests failed (see above)");
         } finally {
-            for (Process p : replicas) p.destroy();
-            for (Process p : replicas) {
-                if (!p.waitFor(15, TimeUnit.SECONDS)) p.destroyForcibly();
+            for (Side side : sides) for (Process p : side.replicas) p.destroy();
+            for (Side side : sides) {
+                for (Process p : side.replicas) {
+                    if (!p.waitFor(15, TimeUnit.SECONDS)) p.destroyForcibly();
+                }
             }
             threads.shutdownNow();
             upstream.stop();
             thinking.shutdownNow();
+        }
+    }
+
+    /**
+     * One build's replicas: this one, or with {@code --compare-with} another {@code once.jar}, started
+     * the same way on its own namespace, its bursts alternated with this build's in the same run, so that
+     * both meet the same machine (on a shared 2-core machine, separate runs of one build differed by 10 ms
+     * at the p50).
+     */
+    private static final class Side {
+        final String mode;
+        final String prefix;
+        final java.nio.file.Path jar;
+        final List<Process> replicas = new ArrayList<>();
+        final List<String> bases = new ArrayList<>();
+        final List<Double> all = new ArrayList<>();
+        final List<Double> coalesced = new ArrayList<>();
+        final double[] cpu = new double[3];
+        Burst first;
+        Map<String, double[]> before;
+
+        Side(String mode, String prefix, java.nio.file.Path jar) {
+            this.mode = mode;
+            this.prefix = prefix;
+            this.jar = jar;
+        }
+
+        List<Long> pids() {
+            return replicas.stream().map(Process::pid).toList();
+        }
+
+        String tag() {
+            return jar == null ? "" : " (compared build)";
         }
     }
 
@@ -213,13 +279,15 @@ final class ProxyWaitersBench {
      * measured rounds were mostly C2 at work: 54–70% of a replica's CPU after 20 bursts (async-profiler),
      * which alone put 20 ms on the p50. Not recorded.
      */
-    private void warmUp(HttpClient client, ExecutorService threads, List<String> bases, String origin, int min)
+    private void warmUp(HttpClient client, ExecutorService threads, List<Side> sides, String origin, int min)
             throws Exception {
+        List<String> bases = new ArrayList<>();
+        for (Side side : sides) bases.addAll(side.bases);
         settings.progress("  warming up until the JIT settles (at least %d bursts each) ...", min);
         List<Double> jit = new ArrayList<>();
         int max = 4 * settings.burstRounds(); // 400 in a full run (it settled after 181 and 242), 80 quick
         for (int w = 0; w < max; w++) {
-            burst(client, threads, bases, "warm-" + w);
+            for (Side side : sides) burst(client, threads, side.bases, side.prefix + "warm-" + w);
             burst(client, threads, List.of(origin), "direct-warm-" + w);
             jit.add(jitMillis(client, bases));
             int n = jit.size();
@@ -354,7 +422,9 @@ final class ProxyWaitersBench {
         return new Burst(all, coalesced, errors);
     }
 
-    private Process replica(String origin, String namespace, java.nio.file.Path log) throws Exception {
+    /** A replica of this build, or of the {@code once.jar} given (another build, started with the same JVM). */
+    private Process replica(java.nio.file.Path jar, String origin, String namespace, java.nio.file.Path log)
+            throws Exception {
         List<String> args = new ArrayList<>(List.of(
                 "serve",
                 "--db",
@@ -370,7 +440,9 @@ final class ProxyWaitersBench {
                 "--ttl",
                 "10m"));
         if (target.user() != null) args.addAll(List.of("--user", target.user()));
-        ProcessBuilder pb = WorkerProcess.of(OnceCommand.class, target.password(), args.toArray(String[]::new));
+        ProcessBuilder pb = jar == null
+                ? WorkerProcess.of(OnceCommand.class, target.password(), args.toArray(String[]::new))
+                : WorkerProcess.ofJar(jar, target.password(), args.toArray(String[]::new));
         pb.redirectErrorStream(true);
         pb.redirectOutput(log.toFile());
         return pb.start();

@@ -11,18 +11,31 @@ public record Settings(
         long repetitionMillis,
         int burstRounds,
         int strategyKeys,
+        java.nio.file.Path compareWith,
         PrintWriter out) {
     public static Settings quick(PrintWriter out) {
-        return new Settings(List.of(1, 16), 500, 3, 800, 20, 20, out);
+        return new Settings(List.of(1, 16), 500, 3, 800, 20, 20, null, out);
     }
 
     public static Settings full(PrintWriter out) {
-        return new Settings(List.of(1, 4, 16, 64), 2_000, 5, 3_000, 100, 100, out);
+        return new Settings(List.of(1, 4, 16, 64), 2_000, 5, 3_000, 100, 100, null, out);
     }
 
     public Settings withThreads(List<Integer> threads) {
         return new Settings(
-                List.copyOf(threads), warmupMillis, repetitions, repetitionMillis, burstRounds, strategyKeys, out);
+                List.copyOf(threads),
+                warmupMillis,
+                repetitions,
+                repetitionMillis,
+                burstRounds,
+                strategyKeys,
+                compareWith,
+                out);
+    }
+
+    /** proxy-waiters also runs replicas of this {@code once.jar}, their bursts alternated with this build's. */
+    public Settings withCompareWith(java.nio.file.Path jar) {
+        return new Settings(threads, warmupMillis, repetitions, repetitionMillis, burstRounds, strategyKeys, jar, out);
     }
 
     void progress(String format, Object... args) {
