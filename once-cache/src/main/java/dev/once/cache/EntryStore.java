@@ -27,6 +27,10 @@ final class EntryStore {
     private final String purgeAll;
     private final String deleteExpired;
     private final String notifyChannel;
+    private final boolean sealValues;
+    /** The table's seal secret ({@link SealedValue}), once read; null while values are not sent. */
+    private volatile byte[] sealSecret;
+
     private final StoreBreaker breaker;
     private final int networkTimeoutMillis;
     private volatile Boolean changeIsolation;
@@ -34,6 +38,8 @@ final class EntryStore {
     /**
      * @param notifyChannel PostgreSQL channel to NOTIFY when a key is written or released, in the same
      *     statement; null for none
+     * @param sealValues send a stored value with its NOTIFY, sealed ({@link SealedValue}), so that
+     *     waiters need not read it, once {@link #enableSealing} has read the table's seal secret
      */
     EntryStore(
             DataSource dataSource,
@@ -41,7 +47,9 @@ final class EntryStore {
             String table,
             String namespace,
             String notifyChannel,
+            boolean sealValues,
             StoreBreaker breaker) {
+        this.sealValues = sealValues && notifyChannel != null;
         this.dataSource = dataSource;
         this.breaker = breaker;
         this.networkTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, breaker.timeoutMillis());
@@ -103,6 +111,15 @@ final class EntryStore {
 
     /** Tries to become the key's leader; true when {@code owner} now holds the lease. */
     boolean claim(String keyHash, String keyText, String owner, long leaseMillis) throws StoreException {
+        return owner.equals(claimOwner(keyHash, keyText, owner, leaseMillis));
+    }
+
+    /**
+     * Tries to become the key's leader; returns who holds the lease after the statement: {@code owner}
+     * when this claim won, else the winner's token where the database tells it (PostgreSQL, MariaDB), or
+     * null (no lease, or SQLite).
+     */
+    String claimOwner(String keyHash, String keyText, String owner, long leaseMillis) throws StoreException {
         return breaker.call(() -> {
             return prepared(claim, ps -> {
                 ps.setString(1, namespace);
@@ -111,7 +128,7 @@ final class EntryStore {
                 ps.setString(4, owner);
                 ps.setLong(5, leaseMillis);
                 try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next() && owner.equals(rs.getString(1));
+                    return rs.next() ? rs.getString(1) : null;
                 }
             });
         });
@@ -156,7 +173,12 @@ final class EntryStore {
      */
     boolean complete(String keyHash, String owner, int state, byte[] value, String error, long ttlMillis)
             throws StoreException {
-        return write(complete, keyHash, state, value, error, ttlMillis, namespace, keyHash, owner);
+        byte[] secret = sealSecret;
+        String sealed = secret != null && state == Entry.READY && value != null
+                ? SealedValue.seal(secret, owner, namespace, keyHash, ttlMillis, value)
+                : null;
+        if (sealed == null) return write(complete, keyHash, state, value, error, ttlMillis, namespace, keyHash, owner);
+        return notifying(complete, sealed, false, state, value, error, ttlMillis, namespace, keyHash, owner);
     }
 
     /** Frees the lease without a value, recording why, so a waiter can claim and retry. */
@@ -271,6 +293,58 @@ final class EntryStore {
         } catch (SQLException e) {
             c.close();
             throw e;
+        }
+    }
+
+    /** The table's seal secret, or null when values are not sent with NOTIFY. */
+    byte[] sealSecret() {
+        return sealSecret;
+    }
+
+    /**
+     * Reads the table's seal secret from {@code <table>_seal} (PostgreSQL), writing one first if there is
+     * none (the first process to get there wins; the others read its secret), and creating that table
+     * when {@code create}. Values are then sent with their NOTIFY. Any failure (no table and no right to
+     * create it, no right to read it) leaves them unsent, said once in the log: waiters read rows as before.
+     */
+    void enableSealing(boolean create) {
+        if (!sealValues) return;
+        String seal = table + "_seal";
+        try (Connection c = connection();
+                Statement s = c.createStatement()) {
+            if (create && !Schema.exists(c, seal)) {
+                try {
+                    s.execute("CREATE TABLE IF NOT EXISTS " + seal + " (id SMALLINT PRIMARY KEY, secret BYTEA NOT"
+                            + " NULL, created_at BIGINT NOT NULL)");
+                } catch (SQLException e) {
+                    if (!Schema.exists(c, seal)) throw e; // two processes racing in the catalog is fine
+                }
+            }
+            byte[] secret = readSecret(s, seal);
+            if (secret == null) {
+                byte[] fresh = new byte[32];
+                new java.security.SecureRandom().nextBytes(fresh);
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + seal
+                        + " (id, secret, created_at) VALUES (1, ?, " + dialect.now + ") ON CONFLICT (id) DO NOTHING")) {
+                    ps.setBytes(1, fresh);
+                    ps.executeUpdate();
+                }
+                secret = readSecret(s, seal); // this one's, or the process's that won the race
+            }
+            if (secret == null || secret.length < 16) throw new SQLException(seal + " holds no usable secret");
+            sealSecret = secret;
+        } catch (SQLException e) {
+            org.slf4j.LoggerFactory.getLogger(EntryStore.class)
+                    .info(
+                            "once-cache: values are not sent with NOTIFY on {} ({}); waiters read them from the table",
+                            table,
+                            e.getMessage());
+        }
+    }
+
+    private static byte[] readSecret(Statement s, String seal) throws SQLException {
+        try (ResultSet rs = s.executeQuery("SELECT secret FROM " + seal + " WHERE id = 1")) {
+            return rs.next() ? rs.getBytes(1) : null;
         }
     }
 

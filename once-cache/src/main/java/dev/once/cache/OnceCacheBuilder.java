@@ -37,6 +37,7 @@ public final class OnceCacheBuilder<V> {
     long nearCacheSize;
     Duration nearCacheMaxAge = Duration.ofSeconds(1);
     boolean notify = true;
+    boolean notifyValues = true;
     ConnectionOpener listenerConnection;
     Duration pollMin = Duration.ofMillis(2);
     Duration pollMax = Duration.ofMillis(50);
@@ -69,6 +70,7 @@ public final class OnceCacheBuilder<V> {
         c.nearCacheSize = nearCacheSize;
         c.nearCacheMaxAge = nearCacheMaxAge;
         c.notify = notify;
+        c.notifyValues = notifyValues;
         c.listenerConnection = listenerConnection;
         c.pollMin = pollMin;
         c.pollMax = pollMax;
@@ -216,6 +218,22 @@ public final class OnceCacheBuilder<V> {
      */
     public OnceCacheBuilder<V> notify(boolean notify) {
         this.notify = notify;
+        return this;
+    }
+
+    /**
+     * Send each stored value with the NOTIFY that announces it (default on; PostgreSQL with NOTIFY only),
+     * so that processes waiting for it need not read it: one statement fewer per waiting process and
+     * key. The value travels sealed (AES-GCM) under a key derived from the table's seal secret (in
+     * {@code <table>_seal}, which only the cache's role should read) and the claim token of its load:
+     * others can neither read it nor forge one, and a replayed one opens for no later load. Without a
+     * readable seal table no value is sent (docs/once-cache.md).
+     *
+     * @param notifyValues false to send only the key, waiters then reading the row
+     * @return this builder
+     */
+    public OnceCacheBuilder<V> notifyValues(boolean notifyValues) {
+        this.notifyValues = notifyValues;
         return this;
     }
 

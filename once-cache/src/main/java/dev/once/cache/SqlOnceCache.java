@@ -11,7 +11,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -63,8 +62,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final Janitor janitor;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final ConcurrentHashMap<String, CompletableFuture<CacheResult<V>>> inFlight = new ConcurrentHashMap<>();
-    private final String process = Long.toString(ProcessHandle.current().pid(), 36) + "-"
-            + Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
+    /**
+     * This cache's part of every claim token: 128 bits from a {@link java.security.SecureRandom}, as the
+     * token keys the value sent with the NOTIFY ({@link SealedValue}). The pid is for people reading rows.
+     */
+    private final String process = Long.toString(ProcessHandle.current().pid(), 36) + "-" + secret();
+
+    private static String secret() {
+        byte[] b = new byte[16];
+        new java.security.SecureRandom().nextBytes(b);
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
     private final AtomicLong claims = new AtomicLong();
     private final StoreBreaker breaker;
     private volatile boolean closed;
@@ -83,8 +92,15 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
         this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
         this.store = new EntryStore(
-                config.dataSource, dialect, config.table, config.namespace, notify ? channel : null, breaker);
+                config.dataSource,
+                dialect,
+                config.table,
+                config.namespace,
+                notify ? channel : null,
+                config.notifyValues,
+                breaker);
         if (config.createTable) store.createTableIfAbsent();
+        store.enableSealing(config.createTable);
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));
         this.near = new NearCache<>(config.nearCacheSize, config.nearCacheMaxAge.toNanos(), this::listening);
@@ -276,6 +292,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         long woke = 0; // when this waiter's last wait ended
         long waitStarted = 0;
         long waitStartedDb = 0; // the database clock when this caller began waiting for another's load
+        String awaited = null; // the claim token of the load this caller waits for, when it knows it
         while (true) {
             // The wake-up signal is taken before each read, so a wake-up between the read and the wait is not
             // lost; taking it on the first read too (a map entry, dropped when the resolution ends) lets a
@@ -299,7 +316,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             int failedRounds = waitStarted != 0 && e != null && !e.leased() ? e.failedRound() : 0;
             if (failedRounds > config.failedRoundsBeforeError) throw failedElsewhere(key, failedRounds, e.failure());
             String token = e == null || e.claimable() ? process + "-" + claims.incrementAndGet() : null;
-            if (token != null && store.claim(hash, key, token, config.lease.toMillis())) {
+            String owner = token == null ? null : store.claimOwner(hash, key, token, config.lease.toMillis());
+            if (token != null && token.equals(owner)) {
                 V previous = e != null && e.state() == Entry.READY && e.value() != null
                         ? decodeOrNull(key, e.value())
                         : null;
@@ -347,6 +365,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 waitStartedDb = e == null ? Long.MIN_VALUE : Math.max(e.now(), e.expiresAt() + 1);
                 metrics.claimPhase.record(waitStarted - started, TimeUnit.NANOSECONDS);
             }
+            awaited = e != null && e.leased() ? e.leaseOwner() : owner;
             if (e == null || !e.leased()) {
                 // lost the claim race: the winner's write or release comes after this read, and its NOTIFY
                 // wakes the signal taken before the read. Listening, wait for it rather than read the row
@@ -354,14 +373,40 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 if (listening()) {
                     Waiters.await(signal, Math.min(SAFETY_NET_MILLIS, config.lease.toMillis()));
                     woke = System.nanoTime();
+                    CacheResult<V> sent = opened(signal, awaited, hash, readAt, waitStarted, woke);
+                    if (sent != null) return sent;
                 }
                 continue;
             }
             long untilLapse = e.leaseUntil() - e.now() + 1;
             Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
             woke = System.nanoTime();
+            CacheResult<V> sent = opened(signal, awaited, hash, readAt, waitStarted, woke);
+            if (sent != null) return sent;
             pollMillis = Math.min(pollMillis * 2, config.pollMax.toMillis());
         }
+    }
+
+    /**
+     * The value the load this caller waits for sent with its NOTIFY, when the signal carries one that
+     * opens under that load's token ({@link SealedValue}); else null, and the caller reads the row.
+     */
+    private CacheResult<V> opened(
+            java.util.concurrent.CompletableFuture<String> signal,
+            String awaited,
+            String hash,
+            long readAt,
+            long waitStarted,
+            long woke) {
+        SealedValue.Opened sent =
+                SealedValue.open(store.sealSecret(), signal.getNow(null), awaited, config.namespace, hash);
+        if (sent == null) return null;
+        V v = codec.decode(sent.value());
+        metrics.wait.record(woke - waitStarted, TimeUnit.NANOSECONDS);
+        metrics.coalescedRemote.increment();
+        if (sent.freshMillis() > 0) near.put(hash, v, sent.freshMillis(), readAt);
+        metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
+        return new CacheResult<>(v, CacheResult.Source.COALESCED);
     }
 
     /**
@@ -422,6 +467,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     private void onNotification(String payload) {
+        if (payload.startsWith("v/")) { // a stored value, sealed: its waiter opens it, or reads the row
+            String[] address = SealedValue.address(payload);
+            if (address != null && address[0].equals(config.namespace)) waiters.deliver(address[1], payload);
+            return;
+        }
         int last = payload.lastIndexOf('/');
         if (last < 0 || !payload.substring(2, last).equals(config.namespace)) return;
         String hash = payload.substring(last + 1);

@@ -47,7 +47,19 @@ enum StoreDialect {
         String insert =
                 this == POSTGRES ? columns + "SELECT " + values + asyncCommit() : columns + "VALUES (" + values + ")";
         return switch (this) {
-            case POSTGRES, SQLITE ->
+            // a claim that loses still returns the owner (every SET reads the row as it was): a waiter
+            // learns the token of the load it waits for, which opens the value sent with its NOTIFY
+            // (SealedValue); a lost claim writes a row version, as MariaDB's always did
+            case POSTGRES -> {
+                String keep = " ELSE " + table + ".";
+                yield insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
+                        + " lease_owner = CASE WHEN " + claimable + " THEN excluded.lease_owner" + keep
+                        + "lease_owner END, lease_until = CASE WHEN " + claimable + " THEN excluded.lease_until"
+                        + keep + "lease_until END, updated_at = CASE WHEN " + claimable
+                        + " THEN excluded.updated_at" + keep + "updated_at END, error = CASE WHEN " + claimable
+                        + " THEN NULL" + keep + "error END RETURNING lease_owner";
+            }
+            case SQLITE ->
                 insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
                         + " lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,"
                         + " updated_at = excluded.updated_at, error = NULL WHERE " + claimable

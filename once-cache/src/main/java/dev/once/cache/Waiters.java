@@ -9,11 +9,12 @@ import java.util.concurrent.TimeoutException;
 /**
  * Wake-up signals for keys whose value another process is producing. A waiter takes the key's signal
  * <em>before</em> it reads the row, so a wake-up that arrives between the read and the wait is not lost.
+ * A signal completes with null (read the row) or with a {@link SealedValue} payload (open it, else read).
  */
 final class Waiters {
-    private final ConcurrentHashMap<String, CompletableFuture<Void>> signals = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, CompletableFuture<String>> signals = new ConcurrentHashMap<>();
 
-    CompletableFuture<Void> signal(String keyHash) {
+    CompletableFuture<String> signal(String keyHash) {
         return signals.computeIfAbsent(keyHash, k -> new CompletableFuture<>());
     }
 
@@ -28,8 +29,13 @@ final class Waiters {
     }
 
     void wake(String keyHash) {
-        CompletableFuture<Void> s = signals.remove(keyHash);
-        if (s != null) s.complete(null);
+        deliver(keyHash, null);
+    }
+
+    /** Wakes the key's waiter with a sealed value it may be able to open. */
+    void deliver(String keyHash, String payload) {
+        CompletableFuture<String> s = signals.remove(keyHash);
+        if (s != null) s.complete(payload);
     }
 
     /** After a listener reconnects, notifications may have been missed: every waiter re-reads. */
@@ -38,7 +44,7 @@ final class Waiters {
     }
 
     /** Waits for the signal or the timeout, whichever comes first. */
-    static void await(CompletableFuture<Void> signal, long timeoutMillis) throws InterruptedException {
+    static void await(CompletableFuture<String> signal, long timeoutMillis) throws InterruptedException {
         try {
             signal.get(Math.max(1, timeoutMillis), TimeUnit.MILLISECONDS);
         } catch (TimeoutException | ExecutionException ignored) {

@@ -14,3 +14,10 @@ CREATE TABLE IF NOT EXISTS once_entry (
     PRIMARY KEY (namespace, key_hash)
 );
 CREATE INDEX IF NOT EXISTS once_entry_expires ON once_entry (namespace, expires_at);
+-- The secret that seals values sent with NOTIFY (notifyValues). Readable by the cache's own role
+-- only: whoever can read it could seal a value for a load in progress. Grant it to no one.
+CREATE TABLE IF NOT EXISTS once_entry_seal (
+    id         SMALLINT PRIMARY KEY,
+    secret     BYTEA    NOT NULL,       -- 32 random bytes, written by the first process
+    created_at BIGINT   NOT NULL        -- epoch ms
+);

@@ -53,7 +53,9 @@ class ClaimRaceTest {
         }
 
         private static boolean isClaim(String sql) {
-            return sql.startsWith("INSERT") && (sql.contains("ON CONFLICT") || sql.contains("ON DUPLICATE KEY"));
+            return sql.startsWith("INSERT")
+                    && sql.contains("lease_owner")
+                    && (sql.contains("ON CONFLICT") || sql.contains("ON DUPLICATE KEY"));
         }
 
         private static boolean isRead(String sql) {

@@ -37,6 +37,7 @@ class OnceCacheTest {
                     "once_entry",
                     namespace,
                     null,
+                    false,
                     new StoreBreaker(dev.once.jdbc.SqlErrors.of(c), 5_000, "once_entry", 8));
         }
     }

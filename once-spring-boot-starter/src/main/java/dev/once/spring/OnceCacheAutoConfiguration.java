@@ -82,7 +82,8 @@ public class OnceCacheAutoConfiguration {
                     .lease(properties.getLease())
                     .storeTimeout(properties.getStoreTimeout())
                     .failOpen(properties.isFailOpen())
-                    .notify(properties.isNotify());
+                    .notify(properties.isNotify())
+                    .notifyValues(properties.isNotifyValues());
             if (registry != null) b.meterRegistry(registry);
         });
         properties.getCaches().forEach((name, spec) -> {

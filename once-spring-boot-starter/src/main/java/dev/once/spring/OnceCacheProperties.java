@@ -46,6 +46,8 @@ public class OnceCacheProperties {
     /** Whether to wake waiters with PostgreSQL LISTEN/NOTIFY (false: polling, as on other databases). */
     private boolean notify = true;
 
+    private boolean notifyValues = true;
+
     /** Whether null results are cached. */
     private boolean allowNullValues = true;
 
@@ -387,6 +389,26 @@ public class OnceCacheProperties {
      */
     public void setNotify(boolean notify) {
         this.notify = notify;
+    }
+
+    /**
+     * Whether a stored value is sent, sealed, with the NOTIFY that announces it, so that waiting
+     * processes need not read it ({@code once.cache.notify-values}, default true; PostgreSQL with NOTIFY).
+     *
+     * @return whether values travel with their NOTIFY
+     */
+    public boolean isNotifyValues() {
+        return notifyValues;
+    }
+
+    /**
+     * Sets whether a stored value is sent, sealed, with its NOTIFY.
+     *
+     * @param notifyValues false to announce only the key; waiters then read the row (see once-cache's
+     *     {@code OnceCacheBuilder.notifyValues})
+     */
+    public void setNotifyValues(boolean notifyValues) {
+        this.notifyValues = notifyValues;
     }
 
     /**

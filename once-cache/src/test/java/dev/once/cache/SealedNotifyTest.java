@@ -1,0 +1,340 @@
+package dev.once.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+
+/**
+ * A stored value sent with its NOTIFY (PostgreSQL): a waiting process takes it without reading the row,
+ * and nothing that any role able to connect could send or hear makes a waiter serve a value other than
+ * the one its load stored, nor shows a value to a listener.
+ */
+class SealedNotifyTest {
+    private static final String CHANNEL = "once_entry";
+    private static final byte[] SECRET = "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+
+    @Test
+    void seal_opensOnlyUnderItsTokenNamespaceAndKey_andHidesTheValue() {
+        String hash = KeyHash.of("k");
+        byte[] value = "the answer".getBytes(StandardCharsets.UTF_8);
+        String payload = SealedValue.seal(SECRET, "token-1", "ns", hash, 60_000, value);
+
+        assertThat(payload).startsWith("v/ns/" + hash + "/");
+        assertThat(payload)
+                .doesNotContain("the answer")
+                .doesNotContain(Base64.getEncoder().encodeToString(value))
+                .doesNotContain(Base64.getUrlEncoder().withoutPadding().encodeToString(value));
+        SealedValue.Opened opened = SealedValue.open(SECRET, payload, "token-1", "ns", hash);
+        assertThat(opened).isNotNull();
+        assertThat(opened.freshMillis()).isEqualTo(60_000);
+        assertThat(new String(opened.value(), StandardCharsets.UTF_8)).isEqualTo("the answer");
+
+        assertThat(SealedValue.open(SECRET, payload, "token-2", "ns", hash)).isNull();
+        // the token alone (which a role that reads the cache table sees) opens nothing without the secret
+        assertThat(SealedValue.open(new byte[32], payload, "token-1", "ns", hash))
+                .isNull();
+        assertThat(SealedValue.open(null, payload, "token-1", "ns", hash)).isNull();
+        assertThat(SealedValue.open(SECRET, payload, null, "ns", hash)).isNull();
+        assertThat(SealedValue.open(SECRET, payload, "token-1", "other", hash)).isNull();
+        assertThat(SealedValue.open(SECRET, payload, "token-1", "ns", KeyHash.of("j")))
+                .isNull();
+        // the same sealed bytes moved under another namespace or key do not open either
+        String moved = payload.replace("v/ns/", "v/other/");
+        assertThat(SealedValue.open(SECRET, moved, "token-1", "other", hash)).isNull();
+        int at = payload.length() - 20; // inside the sealed bytes (a last character may carry unused bits)
+        String tampered =
+                payload.substring(0, at) + (payload.charAt(at) == 'A' ? 'B' : 'A') + payload.substring(at + 1);
+        assertThat(SealedValue.open(SECRET, tampered, "token-1", "ns", hash)).isNull();
+        assertThat(SealedValue.open(SECRET, payload.substring(0, payload.length() - 10), "token-1", "ns", hash))
+                .isNull();
+        assertThat(SealedValue.open(SECRET, "v/ns/" + hash + "/!!not base64!!", "token-1", "ns", hash))
+                .isNull();
+
+        assertThat(SealedValue.address(payload)).containsExactly("ns", hash);
+        assertThat(SealedValue.address(SealedValue.seal(SECRET, "t", "a/b", hash, 1, value)))
+                .containsExactly("a/b", hash);
+        assertThat(SealedValue.address("k/ns/" + hash)).isNull();
+        assertThat(SealedValue.seal(SECRET, "t", "ns", hash, 1, new byte[6_000]))
+                .isNull(); // over NOTIFY's limit
+        assertThat(SealedValue.seal(SECRET, "t", "ns", hash, 1, new byte[5_000]))
+                .hasSizeLessThan(8_000);
+    }
+
+    /** Counts the cache's reads of a row; claims wait for {@code claimGate} when one is given. */
+    private static DataSource counted(DataSource real, AtomicInteger reads, CountDownLatch claimGate) {
+        return Delegating.proxy(DataSource.class, real, (ds, m, args) -> {
+            Object r = Delegating.invoke(m, real, args);
+            if (!(r instanceof Connection c)) return r;
+            return Delegating.proxy(Connection.class, c, (conn, cm, cargs) -> {
+                Object cr = Delegating.invoke(cm, c, cargs);
+                if (!(cr instanceof PreparedStatement ps) || !cm.getName().equals("prepareStatement")) return cr;
+                String sql = (String) cargs[0];
+                return Delegating.proxy(PreparedStatement.class, ps, (stmt, sm, sargs) -> {
+                    if (sm.getName().startsWith("execute")) {
+                        if (sql.startsWith("SELECT state, value")) reads.incrementAndGet();
+                        if (sql.startsWith("INSERT") && sql.contains("lease_owner") && claimGate != null)
+                            assertThat(claimGate.await(30, TimeUnit.SECONDS)).isTrue();
+                    }
+                    return Delegating.invoke(sm, ps, sargs);
+                });
+            });
+        });
+    }
+
+    private static OnceCacheBuilder<String> cache(DataSource ds, String ns) {
+        return OnceCache.builder(ds)
+                .namespace(ns)
+                .codec(Codec.string())
+                .lease(Duration.ofSeconds(30))
+                .nearCache(0);
+    }
+
+    private static <T> CompletableFuture<T> onAThread(java.util.concurrent.Callable<T> work) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        Thread.ofPlatform().start(() -> {
+            try {
+                f.complete(work.call());
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return f;
+    }
+
+    /**
+     * A waiter that read another process's lease: with the value in the NOTIFY it reads the row once (to
+     * find the lease); without it (off, or a value over NOTIFY's limit) it reads again after the wake-up.
+     */
+    @ParameterizedTest
+    @CsvSource({"true, 100, 1", "false, 100, 2", "true, 7000, 2"})
+    void waiterThatReadTheLease_takesTheSentValue(boolean notifyValues, int size, int expectedReads) throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        AtomicInteger reads = new AtomicInteger();
+        AtomicInteger waiterLoads = new AtomicInteger();
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        String answer = "a".repeat(size);
+        try (OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), ns)
+                        .notifyValues(notifyValues)
+                        .build();
+                OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), ns)
+                        .build()) {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
+            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
+                loading.countDown();
+                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
+                return answer;
+            }));
+            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<CacheResult<String>> waited =
+                    onAThread(() -> waiter.lookup("k", () -> "waiter loaded " + waiterLoads.incrementAndGet()));
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
+            release.countDown();
+
+            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo(answer);
+            assertThat(waited.get(30, TimeUnit.SECONDS))
+                    .isEqualTo(new CacheResult<>(answer, CacheResult.Source.COALESCED));
+            assertThat(waiterLoads).hasValue(0);
+            assertThat(reads).as("the waiter's reads of the row").hasValue(expectedReads);
+        }
+    }
+
+    /**
+     * Tables made by migrations from an older DDL have no seal table, and the cache that may not create
+     * one (createTable false) sends no values: its waiters read the row, as before, and get the answer.
+     */
+    @Test
+    void withoutTheSealTable_noValueIsSent_andWaitersReadTheRow() throws Exception {
+        String table = "t_" + TestDatabases.newTable("noseal").replaceAll("[^A-Za-z0-9_]", "_");
+        try (Connection c = TestDatabases.connect(Db.POSTGRES);
+                Statement s = c.createStatement()) {
+            for (String statement : Schema.ddl(StoreDialect.POSTGRES, table).split(";"))
+                if (!statement.isBlank()) s.execute(statement);
+            s.execute("DROP TABLE " + table + "_seal");
+        }
+        String ns = "ns";
+        AtomicInteger reads = new AtomicInteger();
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), ns)
+                        .table(table)
+                        .createTable(false)
+                        .build();
+                OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), ns)
+                        .table(table)
+                        .createTable(false)
+                        .build()) {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
+            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
+                loading.countDown();
+                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
+                return "the answer";
+            }));
+            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
+            release.countDown();
+            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo("the answer");
+            assertThat(waited.get(30, TimeUnit.SECONDS))
+                    .isEqualTo(new CacheResult<>("the answer", CacheResult.Source.COALESCED));
+            assertThat(reads)
+                    .as("the waiter read the row again after the wake-up")
+                    .hasValue(2);
+            try (Connection c = TestDatabases.connect(Db.POSTGRES)) {
+                assertThat(Schema.exists(c, table + "_seal")).isFalse();
+            }
+        }
+    }
+
+    /**
+     * A waiter whose read found no row and whose claim lost to another process's: its claim tells it the
+     * winner's token, so it opens the winner's value without reading the row again.
+     */
+    @Test
+    void waiterThatLostTheClaimRace_learnsTheWinnersToken_andTakesTheSentValue() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        AtomicInteger reads = new AtomicInteger();
+        CountDownLatch winnerClaimed = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger loads = new AtomicInteger();
+        try (OnceCache<String> winner =
+                        cache(TestDatabases.shared(Db.POSTGRES), ns).build();
+                OnceCache<String> loser = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, winnerClaimed), ns)
+                        .build()) {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(loser::listening);
+            CompletableFuture<CacheResult<String>> lost =
+                    onAThread(() -> loser.lookup("k", () -> "loser loaded " + loads.incrementAndGet()));
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1); // no row yet
+            CompletableFuture<String> won = onAThread(() -> winner.get("k", () -> {
+                loads.incrementAndGet();
+                winnerClaimed.countDown(); // the loser's claim runs now, against this lease
+                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
+                return "the winner's answer";
+            }));
+            assertThat(winnerClaimed.await(30, TimeUnit.SECONDS)).isTrue();
+            Thread.sleep(200); // the loser's claim, released by the gate, loses to the lease
+            release.countDown();
+
+            assertThat(won.get(30, TimeUnit.SECONDS)).isEqualTo("the winner's answer");
+            assertThat(lost.get(30, TimeUnit.SECONDS))
+                    .isEqualTo(new CacheResult<>("the winner's answer", CacheResult.Source.COALESCED));
+            assertThat(loads).as("loader calls for the key").hasValue(1);
+            assertThat(reads).as("the loser's reads of the row").hasValue(1);
+        }
+    }
+
+    /**
+     * A role that can connect but not read the table hears sealed payloads only, and what it sends (an
+     * earlier load's genuine payload sent again, or one sealed under a guessed token) does not open: the
+     * waiter reads the row instead each time, and serves the value its own load stored.
+     */
+    @Test
+    void replayedAndForgedPayloads_neverServed_andAListenerSeesNoValue() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        String hash = KeyHash.of("k");
+        AtomicInteger reads = new AtomicInteger();
+        List<String> heard = new ArrayList<>();
+        try (Connection eavesdropper = TestDatabases.connect(Db.POSTGRES);
+                OnceCache<String> leader =
+                        cache(TestDatabases.shared(Db.POSTGRES), ns).build();
+                OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), ns)
+                        .build()) {
+            try (Statement s = eavesdropper.createStatement()) {
+                s.execute("LISTEN " + CHANNEL);
+            }
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
+            assertThat(leader.get("k", () -> "the old answer")).isEqualTo("the old answer");
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+                PGNotification[] n = eavesdropper.unwrap(PGConnection.class).getNotifications(100);
+                if (n != null) for (PGNotification x : n) heard.add(x.getParameter());
+                return heard.stream().anyMatch(p -> p.startsWith("v/" + ns + "/"));
+            });
+            String recorded = heard.stream()
+                    .filter(p -> p.startsWith("v/" + ns + "/"))
+                    .findFirst()
+                    .orElseThrow();
+            byte[] old = "the old answer".getBytes(StandardCharsets.UTF_8);
+            assertThat(heard)
+                    .noneMatch(p -> p.contains("the old answer"))
+                    .noneMatch(p -> p.contains(Base64.getEncoder().encodeToString(old)))
+                    .noneMatch(p ->
+                            p.contains(Base64.getUrlEncoder().withoutPadding().encodeToString(old)));
+
+            leader.purge("k");
+            CountDownLatch loading = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
+                loading.countDown();
+                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
+                return "the new answer";
+            }));
+            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
+
+            // a role that can read the cache table sees the live lease's token, not the seal table's secret
+            String token;
+            try (PreparedStatement ps = eavesdropper.prepareStatement(
+                    "SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
+                ps.setString(1, ns);
+                ps.setString(2, hash);
+                try (var rs = ps.executeQuery()) {
+                    assertThat(rs.next()).isTrue();
+                    token = rs.getString(1);
+                }
+            }
+            byte[] secret;
+            try (Statement st = eavesdropper.createStatement();
+                    var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
+                assertThat(rs.next()).isTrue();
+                secret = rs.getBytes(1);
+            }
+            byte[] evil = "the attacker's answer".getBytes(StandardCharsets.UTF_8);
+            byte[] otherSecret = new byte[32];
+            new java.security.SecureRandom().nextBytes(otherSecret);
+            String tokenWithoutSecret = SealedValue.seal(otherSecret, token, ns, hash, 60_000, evil);
+            String secretWithoutToken = SealedValue.seal(secret, "a-guessed-token", ns, hash, 60_000, evil);
+            String garbage = "v/" + ns + "/" + hash + "/" + "A".repeat(60);
+            int expected = 1;
+            for (String sent : List.of(recorded, tokenWithoutSecret, secretWithoutToken, garbage)) {
+                try (PreparedStatement ps = eavesdropper.prepareStatement("SELECT pg_notify(?, ?)")) {
+                    ps.setString(1, CHANNEL);
+                    ps.setString(2, sent);
+                    ps.execute();
+                }
+                int after = ++expected;
+                // each wakes the waiter, which does not take it: it reads the row, finds the lease, waits on
+                Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == after);
+                assertThat(waited).isNotDone();
+            }
+            release.countDown();
+
+            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo("the new answer");
+            assertThat(waited.get(30, TimeUnit.SECONDS))
+                    .isEqualTo(new CacheResult<>("the new answer", CacheResult.Source.COALESCED));
+            assertThat(reads)
+                    .as("reads: the first, one per payload sent, none for the genuine one")
+                    .hasValue(5);
+        }
+    }
+}
