@@ -138,7 +138,7 @@ final class NotifyListener implements AutoCloseable {
                     PGNotification[] notifications = pg.getNotifications(500);
                     if (notifications != null) {
                         for (PGNotification n : notifications) {
-                            for (Subscriber sub : subscribers) sub.onPayload().accept(n.getParameter());
+                            for (Subscriber sub : subscribers) deliver(sub, n.getParameter());
                         }
                     }
                     if (System.nanoTime() - lastHeartbeat >= HEARTBEAT_MILLIS * 1_000_000) {
@@ -161,6 +161,19 @@ final class NotifyListener implements AutoCloseable {
                 listening = false;
                 connection = null;
             }
+        }
+    }
+
+    /**
+     * Hands a payload to a cache. Any role may NOTIFY on the channel: whatever a payload makes a cache
+     * throw must not end the connection (a reconnection clears every near cache: a one-line NOTIFY would
+     * otherwise be a way to empty them all, as often as it is sent).
+     */
+    private void deliver(Subscriber sub, String payload) {
+        try {
+            sub.onPayload().accept(payload);
+        } catch (RuntimeException e) {
+            log.debug("once-cache listener on {}: a payload was not understood: {}", channel, e.toString());
         }
     }
 

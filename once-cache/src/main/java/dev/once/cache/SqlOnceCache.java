@@ -473,7 +473,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             return;
         }
         int last = payload.lastIndexOf('/');
-        if (last < 0 || !payload.substring(2, last).equals(config.namespace)) return;
+        // any role may NOTIFY on the channel: a payload of another shape is ignored, never thrown on
+        if (last < 2 || payload.charAt(1) != '/' || !payload.substring(2, last).equals(config.namespace)) return;
         String hash = payload.substring(last + 1);
         switch (payload.charAt(0)) {
             case 'k' -> waiters.wake(hash);

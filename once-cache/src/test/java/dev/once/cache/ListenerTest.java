@@ -39,6 +39,41 @@ class ListenerTest {
         assertTimeoutPreemptively(Duration.ofSeconds(10), cache::close);
     }
 
+    /**
+     * Any role may NOTIFY on the cache's channel. Payloads of any other shape (a cut-short key notice, a
+     * namespace with nothing after it, a sealed-value notice that names no key) are ignored: they do not
+     * make the listener reconnect, which would clear every near cache each time one is sent.
+     */
+    @Test
+    void hostilePayloads_ignored_theListenerStaysConnected_andTheNearCacheKept() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .nearCache(100)
+                        .nearCacheMaxAge(Duration.ofMinutes(5))
+                        .ttl(Duration.ofMinutes(5))
+                        .build();
+                java.sql.Connection c = TestDatabases.connect(Db.POSTGRES);
+                java.sql.PreparedStatement notify = c.prepareStatement("SELECT pg_notify('once_entry', ?)")) {
+            await().atMost(Duration.ofSeconds(10)).until(cache::listening);
+            assertThat(cache.get("k", () -> "v")).isEqualTo("v");
+            assertThat(cache.nearValue("k")).contains("v");
+            for (String hostile :
+                    new String[] {"k/", "/", "k", "p/", "P/", "x/" + ns + "/", "v/", "v//x", "v/" + ns + "/"}) {
+                notify.setString(1, hostile);
+                notify.execute();
+            }
+            notify.setString(1, "k/" + ns + "/done"); // a well-formed notice after them: all were handled
+            notify.execute();
+            Thread.sleep(500);
+            assertThat(cache.listening()).isTrue();
+            assertThat(cache.nearValue("k"))
+                    .as("a reconnection would have cleared the near cache")
+                    .contains("v");
+        }
+    }
+
     /** Two caches share one listener (one data source and table): a closed one no longer says it listens. */
     @Test
     void listening_afterClose_falseWhileAnotherCacheKeepsTheSharedListener() {
