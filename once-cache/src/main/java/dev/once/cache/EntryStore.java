@@ -304,15 +304,22 @@ final class EntryStore {
     /**
      * Reads the table's seal secret from {@code <table>_seal} (PostgreSQL), writing one first if there is
      * none (the first process to get there wins; the others read its secret), and creating that table
-     * when {@code create}. Values are then sent with their NOTIFY. Any failure (no table and no right to
-     * create it, no right to read it) leaves them unsent, said once in the log: waiters read rows as before.
+     * when {@code create}. Values are then sent with their NOTIFY. Only when the table is private: owned
+     * by this role and granted to no other, since whoever reads the secret (and the cache table's lease
+     * tokens) could seal a value for a load in progress; a table another role made first, or one that
+     * default privileges opened to a reader, is refused with a warning. Any failure (no table and no
+     * right to create it, a lock held on it past the store timeout) leaves values unsent, said once in
+     * the log: waiters read rows as before. Each statement is bounded by the store timeout.
      */
     void enableSealing(boolean create) {
         if (!sealValues) return;
         String seal = table + "_seal";
+        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(EntryStore.class);
+        int seconds = (int) Math.max(1, (breaker.timeoutMillis() + 999) / 1000);
         try (Connection c = connection();
                 Statement s = c.createStatement()) {
-            if (create && !Schema.exists(c, seal)) {
+            s.setQueryTimeout(seconds);
+            if (create) {
                 try {
                     s.execute("CREATE TABLE IF NOT EXISTS " + seal + " (id SMALLINT PRIMARY KEY, secret BYTEA NOT"
                             + " NULL, created_at BIGINT NOT NULL)");
@@ -320,12 +327,22 @@ final class EntryStore {
                     if (!Schema.exists(c, seal)) throw e; // two processes racing in the catalog is fine
                 }
             }
+            String notPrivate = notPrivate(c, seal, seconds);
+            if (notPrivate != null) {
+                log.warn(
+                        "once-cache: values are not sent with NOTIFY on {}: {}; whoever can read it could forge"
+                                + " them (docs/once-cache.md, \"Values sent with NOTIFY\")",
+                        table,
+                        notPrivate);
+                return;
+            }
             byte[] secret = readSecret(s, seal);
             if (secret == null) {
                 byte[] fresh = new byte[32];
                 new java.security.SecureRandom().nextBytes(fresh);
                 try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + seal
                         + " (id, secret, created_at) VALUES (1, ?, " + dialect.now + ") ON CONFLICT (id) DO NOTHING")) {
+                    ps.setQueryTimeout(seconds);
                     ps.setBytes(1, fresh);
                     ps.executeUpdate();
                 }
@@ -334,11 +351,32 @@ final class EntryStore {
             if (secret == null || secret.length < 16) throw new SQLException(seal + " holds no usable secret");
             sealSecret = secret;
         } catch (SQLException e) {
-            org.slf4j.LoggerFactory.getLogger(EntryStore.class)
-                    .info(
-                            "once-cache: values are not sent with NOTIFY on {} ({}); waiters read them from the table",
-                            table,
-                            e.getMessage());
+            log.info(
+                    "once-cache: values are not sent with NOTIFY on {} ({}); waiters read them from the table",
+                    table,
+                    e.getMessage());
+        }
+    }
+
+    /**
+     * Why the seal table (as this connection's search path resolves it) is not private to this role, or
+     * null when it is: owned by this role, no privilege granted to another role or to PUBLIC.
+     */
+    private static String notPrivate(Connection c, String seal, int seconds) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_get_userbyid(t.relowner), t.relowner = (SELECT oid"
+                + " FROM pg_roles WHERE rolname = current_user), (SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0"
+                + " THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, ', ') FROM aclexplode(t.relacl) a WHERE"
+                + " a.grantee <> t.relowner) FROM pg_class t WHERE t.oid = to_regclass(?)")) {
+            ps.setQueryTimeout(seconds);
+            ps.setString(1, seal);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) throw new SQLException(seal + " does not exist");
+                if (!rs.getBoolean(2)) return seal + " is owned by " + rs.getString(1) + ", not by this role";
+                String others = rs.getString(3);
+                return others == null
+                        ? null
+                        : seal + " is granted to " + others + " (REVOKE ALL ON " + seal + " FROM ...)";
+            }
         }
     }
 

@@ -299,6 +299,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             // caller that finds another's live lease wait at once instead of reading the row a second time
             var signal = waiters.signal(hash);
             long readAt = near.generation();
+            long readStarted = System.nanoTime(); // a value this caller waits for is stored after this
             Entry e = store.read(hash);
             if (waitStarted != 0
                     && e != null
@@ -373,7 +374,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 if (listening()) {
                     Waiters.await(signal, Math.min(SAFETY_NET_MILLIS, config.lease.toMillis()));
                     woke = System.nanoTime();
-                    CacheResult<V> sent = opened(signal, awaited, hash, readAt, waitStarted, woke);
+                    CacheResult<V> sent = opened(signal, awaited, hash, readAt, readStarted, waitStarted, woke);
                     if (sent != null) return sent;
                 }
                 continue;
@@ -381,7 +382,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             long untilLapse = e.leaseUntil() - e.now() + 1;
             Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
             woke = System.nanoTime();
-            CacheResult<V> sent = opened(signal, awaited, hash, readAt, waitStarted, woke);
+            CacheResult<V> sent = opened(signal, awaited, hash, readAt, readStarted, waitStarted, woke);
             if (sent != null) return sent;
             pollMillis = Math.min(pollMillis * 2, config.pollMax.toMillis());
         }
@@ -396,6 +397,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             String awaited,
             String hash,
             long readAt,
+            long readStarted,
             long waitStarted,
             long woke) {
         SealedValue.Opened sent =
@@ -404,7 +406,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         V v = codec.decode(sent.value());
         metrics.wait.record(woke - waitStarted, TimeUnit.NANOSECONDS);
         metrics.coalescedRemote.increment();
-        if (sent.freshMillis() > 0) near.put(hash, v, sent.freshMillis(), readAt);
+        // fresh for what its leader said, counted from this caller's read (the store came after it): a
+        // notification that arrives late must not keep the value longer than the row would
+        long fresh = sent.freshMillis() - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - readStarted);
+        if (fresh > 0) near.put(hash, v, fresh, readAt);
         metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
         return new CacheResult<>(v, CacheResult.Source.COALESCED);
     }

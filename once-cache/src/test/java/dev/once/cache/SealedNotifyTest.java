@@ -207,6 +207,160 @@ class SealedNotifyTest {
     }
 
     /**
+     * The seal table must be private to the cache's role: one that default privileges (or a grant) opened
+     * to a reader, or that another role made first, is refused and no value is sent; waiters read rows.
+     */
+    @ParameterizedTest
+    @CsvSource({"granted", "ownedByAnother"})
+    void sealTableNotPrivate_noValueIsSent(String how) throws Exception {
+        String table = "t_"
+                + TestDatabases.newTable(how).replaceAll("[^A-Za-z0-9_]", "_").toLowerCase();
+        try (Connection c = TestDatabases.connect(Db.POSTGRES);
+                Statement s = c.createStatement()) {
+            for (String role : List.of("once_reader", "once_other"))
+                s.execute("DO $$ BEGIN CREATE ROLE " + role + "; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+            s.execute("GRANT CREATE ON SCHEMA public TO once_other");
+            for (String statement : Schema.ddl(StoreDialect.POSTGRES, table).split(";"))
+                if (!statement.isBlank()) s.execute(statement);
+            if (how.equals("granted")) {
+                s.execute("GRANT SELECT ON " + table + "_seal TO once_reader");
+            } else {
+                s.execute("DROP TABLE " + table + "_seal");
+                s.execute("SET ROLE once_other");
+                s.execute("CREATE TABLE " + table + "_seal (id SMALLINT PRIMARY KEY, secret BYTEA NOT NULL,"
+                        + " created_at BIGINT NOT NULL)");
+                s.execute("GRANT ALL ON " + table + "_seal TO PUBLIC");
+                s.execute("RESET ROLE");
+            }
+        }
+        AtomicInteger reads = new AtomicInteger();
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), "ns")
+                        .table(table)
+                        .build();
+                OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), "ns")
+                        .table(table)
+                        .build()) {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
+            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
+                loading.countDown();
+                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
+                return "the answer";
+            }));
+            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
+            release.countDown();
+            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo("the answer");
+            assertThat(waited.get(30, TimeUnit.SECONDS).value()).isEqualTo("the answer");
+            assertThat(reads)
+                    .as("the waiter read the row again: no value was sent")
+                    .hasValue(2);
+        }
+        try (Connection c = TestDatabases.connect(Db.POSTGRES);
+                Statement s = c.createStatement();
+                var rs = s.executeQuery("SELECT count(*) FROM " + table + "_seal")) {
+            assertThat(rs.next()).isTrue();
+            assertThat(rs.getInt(1))
+                    .as("no secret was written to a table others can read")
+                    .isZero();
+        }
+    }
+
+    /**
+     * A migration holding a lock on the seal table must not hold the cache's construction past the store
+     * timeout (rounded up to a second): it is built without sending values.
+     */
+    @Test
+    void sealTableLocked_buildEndsWithinTheStoreTimeout_withoutSendingValues() throws Exception {
+        String table = "t_"
+                + TestDatabases.newTable("locked")
+                        .replaceAll("[^A-Za-z0-9_]", "_")
+                        .toLowerCase();
+        OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                .table(table)
+                .codec(Codec.string())
+                .build()
+                .close(); // both tables exist, the secret written
+        try (Connection migration = TestDatabases.connect(Db.POSTGRES);
+                Statement s = migration.createStatement()) {
+            migration.setAutoCommit(false);
+            s.execute("LOCK TABLE " + table + "_seal IN ACCESS EXCLUSIVE MODE");
+            long started = System.nanoTime();
+            OnceCache<String> cache = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                    Duration.ofSeconds(10),
+                    () -> OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                            .table(table)
+                            .codec(Codec.string())
+                            .storeTimeout(Duration.ofMillis(500))
+                            .build());
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            try (cache) {
+                assertThat(millis).isLessThan(5_000); // the 1 s bound and a margin, not the lock's holder
+                assertThat(cache.get("k", () -> "v")).isEqualTo("v");
+            } finally {
+                migration.rollback();
+            }
+        }
+    }
+
+    /**
+     * A value whose NOTIFY reaches a waiter late (a backlog) is kept in its near cache only as long as
+     * the row would be fresh, counted from the waiter's read, not from the notification's arrival.
+     */
+    @Test
+    void lateNotification_nearCacheKeepsTheValueNoLongerThanItsRow() throws Exception {
+        String ns = TestDatabases.newTable("late");
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Expiry<String> short300 = v -> Duration.ofMillis(300);
+        try (var ownPool = TestDatabases.pool(Db.POSTGRES, 4, Connection.TRANSACTION_READ_COMMITTED);
+                OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), ns)
+                        .expiry(short300)
+                        .build();
+                // its own pool: a listener is shared per data source, and this one is slow
+                OnceCache<String> waiter = cache(ownPool, ns)
+                        .expiry(short300)
+                        .nearCache(100)
+                        .nearCacheMaxAge(Duration.ofMinutes(1))
+                        .listenerConnection(() -> late(TestDatabases.connect(Db.POSTGRES), 600))
+                        .build()) {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
+            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
+                loading.countDown();
+                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
+                return "v1";
+            }));
+            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
+            Thread.sleep(200);
+            release.countDown();
+            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo("v1");
+            long t0 = System.nanoTime();
+            System.out.println(
+                    "DEBUG waited " + waited.get(30, TimeUnit.SECONDS) + " after " + (System.nanoTime() - t0) / 1e6);
+            assertThat(waited.get(30, TimeUnit.SECONDS).value()).isEqualTo("v1");
+            // the row expired while the notification was on its way: no near hit for a stale value
+            assertThat(waiter.nearValue("k")).isEmpty();
+        }
+    }
+
+    /** A LISTEN connection whose notifications reach the cache {@code delayMillis} late. */
+    private static Connection late(Connection real, long delayMillis) {
+        return Delegating.proxy(Connection.class, real, (conn, m, args) -> {
+            Object r = Delegating.invoke(m, real, args);
+            if (!m.getName().equals("unwrap") || !(r instanceof PGConnection pg)) return r;
+            return Delegating.proxy(PGConnection.class, pg, (p, pm, pargs) -> {
+                Object pr = Delegating.invoke(pm, pg, pargs);
+                if (pm.getName().equals("getNotifications") && pr instanceof PGNotification[] n && n.length > 0)
+                    Thread.sleep(delayMillis);
+                return pr;
+            });
+        });
+    }
+
+    /**
      * A waiter whose read found no row and whose claim lost to another process's: its claim tells it the
      * winner's token, so it opens the winner's value without reading the row again.
      */
