@@ -60,7 +60,7 @@ final class EntryStore {
         String pk = " WHERE namespace = ? AND key_hash = ?";
         this.read = "SELECT state, value, error, expires_at, lease_owner, lease_until, " + now + " AS db_now FROM "
                 + table + pk;
-        this.claim = dialect.claim(table);
+        this.claim = dialect.claim(table, this.sealValues);
         this.renew = "UPDATE " + table + " SET lease_until = " + now + " + ?" + pk + " AND lease_owner = ?";
         String async = dialect.asyncCommit();
         this.complete = "UPDATE " + table + " SET state = ?, value = ?, error = ?, expires_at = " + now

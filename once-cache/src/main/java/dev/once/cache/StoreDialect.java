@@ -38,7 +38,7 @@ enum StoreDialect {
      * owner after the statement: the caller is the leader when it is its own token. A claim clears the
      * previous leader's error: an error on a row is always its last leader's.
      */
-    String claim(String table) {
+    String claim(String table, boolean returnOwner) {
         String claimable = "(" + table + ".lease_until IS NULL OR " + table + ".lease_until <= " + now + ") AND ("
                 + table + ".state = 0 OR " + table + ".expires_at <= " + now + ")";
         String columns = "INSERT INTO " + table + " (namespace, key_hash, key_text, state, lease_owner, lease_until,"
@@ -46,11 +46,17 @@ enum StoreDialect {
         String values = "?, ?, ?, 0, ?, " + now + " + ?, " + now;
         String insert =
                 this == POSTGRES ? columns + "SELECT " + values + asyncCommit() : columns + "VALUES (" + values + ")";
+        // the conflict's update runs only where claimable: the owner comes back only to a claim that won
+        String onlyIfWon = insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
+                + " lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,"
+                + " updated_at = excluded.updated_at, error = NULL WHERE " + claimable
+                + " RETURNING lease_owner";
         return switch (this) {
-            // a claim that loses still returns the owner (every SET reads the row as it was): a waiter
-            // learns the token of the load it waits for, which opens the value sent with its NOTIFY
-            // (SealedValue); a lost claim writes a row version, as MariaDB's always did
+            // with returnOwner, a claim that loses still returns the owner (every SET reads the row as it
+            // was): a waiter learns the token of the load it waits for, which opens the value sent with its
+            // NOTIFY (SealedValue); such a lost claim writes a row version, as MariaDB's always did
             case POSTGRES -> {
+                if (!returnOwner) yield onlyIfWon;
                 String keep = " ELSE " + table + ".";
                 yield insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
                         + " lease_owner = CASE WHEN " + claimable + " THEN excluded.lease_owner" + keep
@@ -59,11 +65,7 @@ enum StoreDialect {
                         + " THEN excluded.updated_at" + keep + "updated_at END, error = CASE WHEN " + claimable
                         + " THEN NULL" + keep + "error END RETURNING lease_owner";
             }
-            case SQLITE ->
-                insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
-                        + " lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,"
-                        + " updated_at = excluded.updated_at, error = NULL WHERE " + claimable
-                        + " RETURNING lease_owner";
+            case SQLITE -> onlyIfWon;
             // MariaDB assigns ON DUPLICATE KEY UPDATE columns in order: the first assignment
             // evaluates the condition on the old row and keeps it in a session variable.
             case MARIADB ->

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -69,21 +67,16 @@ class ClaimRaceTest {
 
     /** The data source, its prepared statements held at the gates. */
     private static DataSource gated(DataSource real, Gates gates) {
-        return Delegating.proxy(DataSource.class, real, (ds, m, args) -> {
-            Object r = Delegating.invoke(m, real, args);
-            if (!(r instanceof Connection c)) return r;
-            return Delegating.proxy(Connection.class, c, (conn, cm, cargs) -> {
-                Object cr = Delegating.invoke(cm, c, cargs);
-                if (!(cr instanceof PreparedStatement ps) || !cm.getName().equals("prepareStatement")) return cr;
-                String sql = (String) cargs[0];
-                return Delegating.proxy(PreparedStatement.class, ps, (stmt, sm, sargs) -> {
-                    boolean runs = sm.getName().startsWith("execute");
-                    if (runs) gates.before(sql);
-                    Object sr = Delegating.invoke(sm, ps, sargs);
-                    if (runs) gates.after(sql);
-                    return sr;
-                });
-            });
+        return Delegating.statements(real, new Delegating.StatementHook() {
+            @Override
+            public void before(String sql) throws InterruptedException {
+                gates.before(sql);
+            }
+
+            @Override
+            public void after(String sql) {
+                gates.after(sql);
+            }
         });
     }
 

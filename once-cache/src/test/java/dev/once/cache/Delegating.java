@@ -29,6 +29,34 @@ final class Delegating {
         });
     }
 
+    /** What a test does around each prepared statement's execution, given its SQL. */
+    interface StatementHook {
+        void before(String sql) throws Exception;
+
+        default void after(String sql) {}
+    }
+
+    /** A data source whose prepared statements call {@code hook} before and after each execution. */
+    static DataSource statements(DataSource real, StatementHook hook) {
+        return proxy(DataSource.class, real, (ds, m, args) -> {
+            Object r = invoke(m, real, args);
+            if (!(r instanceof Connection c)) return r;
+            return proxy(Connection.class, c, (conn, cm, cargs) -> {
+                Object cr = invoke(cm, c, cargs);
+                if (!(cr instanceof java.sql.PreparedStatement ps)
+                        || !cm.getName().equals("prepareStatement")) return cr;
+                String sql = (String) cargs[0];
+                return proxy(java.sql.PreparedStatement.class, ps, (stmt, sm, sargs) -> {
+                    boolean runs = sm.getName().startsWith("execute");
+                    if (runs) hook.before(sql);
+                    Object sr = invoke(sm, ps, sargs);
+                    if (runs) hook.after(sql);
+                    return sr;
+                });
+            });
+        });
+    }
+
     static <T> T proxy(Class<T> type, Object target, InvocationHandler handler) {
         return type.cast(Proxy.newProxyInstance(Delegating.class.getClassLoader(), new Class<?>[] {type}, handler));
     }

@@ -82,27 +82,38 @@ class SealedNotifyTest {
 
     /** Counts the cache's reads of a row; claims wait for {@code claimGate} when one is given. */
     private static DataSource counted(DataSource real, AtomicInteger reads, CountDownLatch claimGate) {
-        return Delegating.proxy(DataSource.class, real, (ds, m, args) -> {
-            Object r = Delegating.invoke(m, real, args);
-            if (!(r instanceof Connection c)) return r;
-            return Delegating.proxy(Connection.class, c, (conn, cm, cargs) -> {
-                Object cr = Delegating.invoke(cm, c, cargs);
-                if (!(cr instanceof PreparedStatement ps) || !cm.getName().equals("prepareStatement")) return cr;
-                String sql = (String) cargs[0];
-                return Delegating.proxy(PreparedStatement.class, ps, (stmt, sm, sargs) -> {
-                    if (sm.getName().startsWith("execute")) {
-                        if (sql.startsWith("SELECT state, value")) reads.incrementAndGet();
-                        if (sql.startsWith("INSERT") && sql.contains("lease_owner") && claimGate != null)
-                            assertThat(claimGate.await(30, TimeUnit.SECONDS)).isTrue();
-                    }
-                    return Delegating.invoke(sm, ps, sargs);
-                });
-            });
+        return Delegating.statements(real, sql -> {
+            if (sql.startsWith("SELECT state, value")) reads.incrementAndGet();
+            if (sql.startsWith("INSERT") && sql.contains("lease_owner") && claimGate != null)
+                assertThat(claimGate.await(30, TimeUnit.SECONDS)).isTrue();
         });
+    }
+
+    /**
+     * The leader loads {@code answer} while the waiter (whose reads {@code reads} counts) asks for the same
+     * key, after its first read has found the lease; returns what the waiter got.
+     */
+    private static CacheResult<String> waitThroughALoad(
+            OnceCache<String> leader, OnceCache<String> waiter, AtomicInteger reads, String answer) throws Exception {
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
+        CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
+            loading.countDown();
+            assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
+            return answer;
+        }));
+        assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
+        release.countDown();
+        assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo(answer);
+        return waited.get(30, TimeUnit.SECONDS);
     }
 
     private static OnceCacheBuilder<String> cache(DataSource ds, String ns) {
         return OnceCache.builder(ds)
+                .notifyValues(true)
                 .namespace(ns)
                 .codec(Codec.string())
                 .lease(Duration.ofSeconds(30))
@@ -130,31 +141,14 @@ class SealedNotifyTest {
     void waiterThatReadTheLease_takesTheSentValue(boolean notifyValues, int size, int expectedReads) throws Exception {
         String ns = TestDatabases.newTable("ns");
         AtomicInteger reads = new AtomicInteger();
-        AtomicInteger waiterLoads = new AtomicInteger();
-        CountDownLatch loading = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
         String answer = "a".repeat(size);
         try (OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), ns)
                         .notifyValues(notifyValues)
                         .build();
                 OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), ns)
                         .build()) {
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
-            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
-                loading.countDown();
-                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
-                return answer;
-            }));
-            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<CacheResult<String>> waited =
-                    onAThread(() -> waiter.lookup("k", () -> "waiter loaded " + waiterLoads.incrementAndGet()));
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
-            release.countDown();
-
-            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo(answer);
-            assertThat(waited.get(30, TimeUnit.SECONDS))
+            assertThat(waitThroughALoad(leader, waiter, reads, answer))
                     .isEqualTo(new CacheResult<>(answer, CacheResult.Source.COALESCED));
-            assertThat(waiterLoads).hasValue(0);
             assertThat(reads).as("the waiter's reads of the row").hasValue(expectedReads);
         }
     }
@@ -174,8 +168,6 @@ class SealedNotifyTest {
         }
         String ns = "ns";
         AtomicInteger reads = new AtomicInteger();
-        CountDownLatch loading = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
         try (OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), ns)
                         .table(table)
                         .createTable(false)
@@ -184,18 +176,7 @@ class SealedNotifyTest {
                         .table(table)
                         .createTable(false)
                         .build()) {
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
-            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
-                loading.countDown();
-                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
-                return "the answer";
-            }));
-            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
-            release.countDown();
-            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo("the answer");
-            assertThat(waited.get(30, TimeUnit.SECONDS))
+            assertThat(waitThroughALoad(leader, waiter, reads, "the answer"))
                     .isEqualTo(new CacheResult<>("the answer", CacheResult.Source.COALESCED));
             assertThat(reads)
                     .as("the waiter read the row again after the wake-up")
@@ -234,26 +215,14 @@ class SealedNotifyTest {
             }
         }
         AtomicInteger reads = new AtomicInteger();
-        CountDownLatch loading = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
         try (OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), "ns")
                         .table(table)
                         .build();
                 OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), "ns")
                         .table(table)
                         .build()) {
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
-            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
-                loading.countDown();
-                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
-                return "the answer";
-            }));
-            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
-            release.countDown();
-            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo("the answer");
-            assertThat(waited.get(30, TimeUnit.SECONDS).value()).isEqualTo("the answer");
+            assertThat(waitThroughALoad(leader, waiter, reads, "the answer").value())
+                    .isEqualTo("the answer");
             assertThat(reads)
                     .as("the waiter read the row again: no value was sent")
                     .hasValue(2);
@@ -279,6 +248,7 @@ class SealedNotifyTest {
                         .replaceAll("[^A-Za-z0-9_]", "_")
                         .toLowerCase();
         OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                .notifyValues(true)
                 .table(table)
                 .codec(Codec.string())
                 .build()
@@ -291,6 +261,7 @@ class SealedNotifyTest {
             OnceCache<String> cache = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                     Duration.ofSeconds(10),
                     () -> OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                            .notifyValues(true)
                             .table(table)
                             .codec(Codec.string())
                             .storeTimeout(Duration.ofMillis(500))

@@ -46,7 +46,7 @@ public class OnceCacheProperties {
     /** Whether to wake waiters with PostgreSQL LISTEN/NOTIFY (false: polling, as on other databases). */
     private boolean notify = true;
 
-    private boolean notifyValues = true;
+    private boolean notifyValues = false;
 
     /** Whether null results are cached. */
     private boolean allowNullValues = true;
@@ -393,7 +393,7 @@ public class OnceCacheProperties {
 
     /**
      * Whether a stored value is sent, sealed, with the NOTIFY that announces it, so that waiting
-     * processes need not read it ({@code once.cache.notify-values}, default true; PostgreSQL with NOTIFY).
+     * processes need not read it ({@code once.cache.notify-values}, default false; PostgreSQL with NOTIFY).
      *
      * @return whether values travel with their NOTIFY
      */
