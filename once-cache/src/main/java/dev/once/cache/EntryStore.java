@@ -14,6 +14,7 @@ import javax.sql.DataSource;
  * PostgreSQL the writes do not wait for the WAL flush ({@link StoreDialect#asyncCommit()}).
  */
 final class EntryStore {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(EntryStore.class);
     private final DataSource dataSource;
     private final StoreDialect dialect;
     private final String table;
@@ -302,31 +303,22 @@ final class EntryStore {
     }
 
     /**
-     * Reads the table's seal secret from {@code <table>_seal} (PostgreSQL), writing one first if there is
-     * none (the first process to get there wins; the others read its secret), and creating that table
-     * when {@code create}. Values are then sent with their NOTIFY. Only when the table is private: owned
+     * Reads the table's seal secret from {@code <table>_seal} (PostgreSQL; the shipped DDL creates that
+     * table), writing one first if there is none (the first process to get there wins; the others read
+     * its secret). Values are then sent with their NOTIFY. Only when the table is private: owned
      * by this role and granted to no other, since whoever reads the secret (and the cache table's lease
      * tokens) could seal a value for a load in progress; a table another role made first, or one that
      * default privileges opened to a reader, is refused with a warning. Any failure (no table and no
      * right to create it, a lock held on it past the store timeout) leaves values unsent, said once in
      * the log: waiters read rows as before. Each statement is bounded by the store timeout.
      */
-    void enableSealing(boolean create) {
+    void enableSealing() {
         if (!sealValues) return;
         String seal = table + "_seal";
-        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(EntryStore.class);
         int seconds = (int) Math.max(1, (breaker.timeoutMillis() + 999) / 1000);
         try (Connection c = connection();
                 Statement s = c.createStatement()) {
             s.setQueryTimeout(seconds);
-            if (create) {
-                try {
-                    s.execute("CREATE TABLE IF NOT EXISTS " + seal + " (id SMALLINT PRIMARY KEY, secret BYTEA NOT"
-                            + " NULL, created_at BIGINT NOT NULL)");
-                } catch (SQLException e) {
-                    if (!Schema.exists(c, seal)) throw e; // two processes racing in the catalog is fine
-                }
-            }
             String notPrivate = notPrivate(c, seal, seconds);
             if (notPrivate != null) {
                 log.warn(

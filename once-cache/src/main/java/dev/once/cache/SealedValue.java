@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.util.Base64;
 import java.util.concurrent.ThreadLocalRandom;
-import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
 import javax.crypto.spec.GCMParameterSpec;
@@ -51,7 +50,7 @@ final class SealedValue {
 
     /** The payload for this value, or null when it would be over NOTIFY's limit. */
     static String seal(byte[] secret, String token, String namespace, String keyHash, long freshMillis, byte[] value) {
-        String prefix = "v/" + namespace + "/" + keyHash + "/";
+        String prefix = prefix(namespace, keyHash);
         int sealed = NONCE + 8 + value.length + TAG_BITS / 8;
         if (prefix.getBytes(StandardCharsets.UTF_8).length + (sealed + 2) / 3 * 4 > MAX_PAYLOAD) return null;
         byte[] nonce = new byte[NONCE]; // unique per key is all GCM asks; each token's key seals one value
@@ -77,7 +76,7 @@ final class SealedValue {
      */
     static Opened open(byte[] secret, String payload, String token, String namespace, String keyHash) {
         if (secret == null || token == null || payload == null) return null;
-        String prefix = "v/" + namespace + "/" + keyHash + "/";
+        String prefix = prefix(namespace, keyHash);
         if (!payload.startsWith(prefix)) return null;
         byte[] sealed;
         try {
@@ -95,11 +94,13 @@ final class SealedValue {
             byte[] value = new byte[b.remaining()];
             b.get(value);
             return new Opened(fresh, value);
-        } catch (AEADBadTagException e) {
-            return null;
         } catch (GeneralSecurityException e) {
-            return null;
+            return null; // AEADBadTagException among them: it does not open
         }
+    }
+
+    private static String prefix(String namespace, String keyHash) {
+        return "v/" + namespace + "/" + keyHash + "/";
     }
 
     /**

@@ -100,7 +100,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 config.notifyValues,
                 breaker);
         if (config.createTable) store.createTableIfAbsent();
-        store.enableSealing(config.createTable);
+        store.enableSealing();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));
         this.near = new NearCache<>(config.nearCacheSize, config.nearCacheMaxAge.toNanos(), this::listening);
@@ -292,7 +292,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         long woke = 0; // when this waiter's last wait ended
         long waitStarted = 0;
         long waitStartedDb = 0; // the database clock when this caller began waiting for another's load
-        String awaited = null; // the claim token of the load this caller waits for, when it knows it
         while (true) {
             // The wake-up signal is taken before each read, so a wake-up between the read and the wait is not
             // lost; taking it on the first read too (a map entry, dropped when the resolution ends) lets a
@@ -366,7 +365,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 waitStartedDb = e == null ? Long.MIN_VALUE : Math.max(e.now(), e.expiresAt() + 1);
                 metrics.claimPhase.record(waitStarted - started, TimeUnit.NANOSECONDS);
             }
-            awaited = e != null && e.leased() ? e.leaseOwner() : owner;
+            // the claim token of the load this caller waits for, when it knows it
+            String awaited = e != null && e.leased() ? e.leaseOwner() : owner;
             if (e == null || !e.leased()) {
                 // lost the claim race: the winner's write or release comes after this read, and its NOTIFY
                 // wakes the signal taken before the read. Listening, wait for it rather than read the row

@@ -89,12 +89,24 @@ class SealedNotifyTest {
         });
     }
 
-    /**
-     * The leader loads {@code answer} while the waiter (whose reads {@code reads} counts) asks for the same
-     * key, after its first read has found the lease; returns what the waiter got.
-     */
+    /** What a test does while the waiter waits, before the leader's load returns. */
+    interface Meanwhile {
+        void run(CompletableFuture<CacheResult<String>> waited) throws Exception;
+    }
+
     private static CacheResult<String> waitThroughALoad(
             OnceCache<String> leader, OnceCache<String> waiter, AtomicInteger reads, String answer) throws Exception {
+        return waitThroughALoad(leader, waiter, reads, answer, waited -> {});
+    }
+
+    /**
+     * The leader loads {@code answer} while the waiter (whose reads {@code reads} counts) asks for the same
+     * key; once the waiter's first read has found the lease, {@code meanwhile} runs, then the load
+     * returns. Returns what the waiter got.
+     */
+    private static CacheResult<String> waitThroughALoad(
+            OnceCache<String> leader, OnceCache<String> waiter, AtomicInteger reads, String answer, Meanwhile meanwhile)
+            throws Exception {
         CountDownLatch loading = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
@@ -106,6 +118,7 @@ class SealedNotifyTest {
         assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
         CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
+        meanwhile.run(waited);
         release.countDown();
         assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo(answer);
         return waited.get(30, TimeUnit.SECONDS);
@@ -121,15 +134,7 @@ class SealedNotifyTest {
     }
 
     private static <T> CompletableFuture<T> onAThread(java.util.concurrent.Callable<T> work) {
-        CompletableFuture<T> f = new CompletableFuture<>();
-        Thread.ofPlatform().start(() -> {
-            try {
-                f.complete(work.call());
-            } catch (Throwable t) {
-                f.completeExceptionally(t);
-            }
-        });
-        return f;
+        return OnThread.call(Thread.ofPlatform(), work);
     }
 
     /**
@@ -283,35 +288,20 @@ class SealedNotifyTest {
     @Test
     void lateNotification_nearCacheKeepsTheValueNoLongerThanItsRow() throws Exception {
         String ns = TestDatabases.newTable("late");
-        CountDownLatch loading = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger reads = new AtomicInteger();
         Expiry<String> short300 = v -> Duration.ofMillis(300);
         try (var ownPool = TestDatabases.pool(Db.POSTGRES, 4, Connection.TRANSACTION_READ_COMMITTED);
                 OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), ns)
                         .expiry(short300)
                         .build();
                 // its own pool: a listener is shared per data source, and this one is slow
-                OnceCache<String> waiter = cache(ownPool, ns)
+                OnceCache<String> waiter = cache(counted(ownPool, reads, null), ns)
                         .expiry(short300)
                         .nearCache(100)
                         .nearCacheMaxAge(Duration.ofMinutes(1))
                         .listenerConnection(() -> late(TestDatabases.connect(Db.POSTGRES), 600))
                         .build()) {
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(waiter::listening);
-            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
-                loading.countDown();
-                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
-                return "v1";
-            }));
-            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
-            Thread.sleep(200);
-            release.countDown();
-            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo("v1");
-            long t0 = System.nanoTime();
-            System.out.println(
-                    "DEBUG waited " + waited.get(30, TimeUnit.SECONDS) + " after " + (System.nanoTime() - t0) / 1e6);
-            assertThat(waited.get(30, TimeUnit.SECONDS).value()).isEqualTo("v1");
+            assertThat(waitThroughALoad(leader, waiter, reads, "v1").value()).isEqualTo("v1");
             // the row expired while the notification was on its way: no near hit for a stale value
             assertThat(waiter.nearValue("k")).isEmpty();
         }
@@ -406,57 +396,45 @@ class SealedNotifyTest {
                             p.contains(Base64.getUrlEncoder().withoutPadding().encodeToString(old)));
 
             leader.purge("k");
-            CountDownLatch loading = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
-            CompletableFuture<String> led = onAThread(() -> leader.get("k", () -> {
-                loading.countDown();
-                assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
-                return "the new answer";
-            }));
-            assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
-            CompletableFuture<CacheResult<String>> waited = onAThread(() -> waiter.lookup("k", () -> "waiter loaded"));
-            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 1);
-
-            // a role that can read the cache table sees the live lease's token, not the seal table's secret
-            String token;
-            try (PreparedStatement ps = eavesdropper.prepareStatement(
-                    "SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
-                ps.setString(1, ns);
-                ps.setString(2, hash);
-                try (var rs = ps.executeQuery()) {
+            CacheResult<String> result = waitThroughALoad(leader, waiter, reads, "the new answer", waited -> {
+                // a role that can read the cache table sees the live lease's token, not the seal table's secret
+                String token;
+                try (PreparedStatement ps = eavesdropper.prepareStatement(
+                        "SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
+                    ps.setString(1, ns);
+                    ps.setString(2, hash);
+                    try (var rs = ps.executeQuery()) {
+                        assertThat(rs.next()).isTrue();
+                        token = rs.getString(1);
+                    }
+                }
+                byte[] secret;
+                try (Statement st = eavesdropper.createStatement();
+                        var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
                     assertThat(rs.next()).isTrue();
-                    token = rs.getString(1);
+                    secret = rs.getBytes(1);
                 }
-            }
-            byte[] secret;
-            try (Statement st = eavesdropper.createStatement();
-                    var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
-                assertThat(rs.next()).isTrue();
-                secret = rs.getBytes(1);
-            }
-            byte[] evil = "the attacker's answer".getBytes(StandardCharsets.UTF_8);
-            byte[] otherSecret = new byte[32];
-            new java.security.SecureRandom().nextBytes(otherSecret);
-            String tokenWithoutSecret = SealedValue.seal(otherSecret, token, ns, hash, 60_000, evil);
-            String secretWithoutToken = SealedValue.seal(secret, "a-guessed-token", ns, hash, 60_000, evil);
-            String garbage = "v/" + ns + "/" + hash + "/" + "A".repeat(60);
-            int expected = 1;
-            for (String sent : List.of(recorded, tokenWithoutSecret, secretWithoutToken, garbage)) {
-                try (PreparedStatement ps = eavesdropper.prepareStatement("SELECT pg_notify(?, ?)")) {
-                    ps.setString(1, CHANNEL);
-                    ps.setString(2, sent);
-                    ps.execute();
+                byte[] evil = "the attacker's answer".getBytes(StandardCharsets.UTF_8);
+                byte[] otherSecret = new byte[32];
+                new java.security.SecureRandom().nextBytes(otherSecret);
+                String tokenWithoutSecret = SealedValue.seal(otherSecret, token, ns, hash, 60_000, evil);
+                String secretWithoutToken = SealedValue.seal(secret, "a-guessed-token", ns, hash, 60_000, evil);
+                String garbage = "v/" + ns + "/" + hash + "/" + "A".repeat(60);
+                int expected = 1;
+                for (String sent : List.of(recorded, tokenWithoutSecret, secretWithoutToken, garbage)) {
+                    try (PreparedStatement ps = eavesdropper.prepareStatement("SELECT pg_notify(?, ?)")) {
+                        ps.setString(1, CHANNEL);
+                        ps.setString(2, sent);
+                        ps.execute();
+                    }
+                    int after = ++expected;
+                    // each wakes the waiter, which does not take it: it reads the row, finds the lease, waits on
+                    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == after);
+                    assertThat(waited).isNotDone();
                 }
-                int after = ++expected;
-                // each wakes the waiter, which does not take it: it reads the row, finds the lease, waits on
-                Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == after);
-                assertThat(waited).isNotDone();
-            }
-            release.countDown();
+            });
 
-            assertThat(led.get(30, TimeUnit.SECONDS)).isEqualTo("the new answer");
-            assertThat(waited.get(30, TimeUnit.SECONDS))
-                    .isEqualTo(new CacheResult<>("the new answer", CacheResult.Source.COALESCED));
+            assertThat(result).isEqualTo(new CacheResult<>("the new answer", CacheResult.Source.COALESCED));
             assertThat(reads)
                     .as("reads: the first, one per payload sent, none for the genuine one")
                     .hasValue(5);

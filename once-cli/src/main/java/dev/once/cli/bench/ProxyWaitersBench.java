@@ -107,17 +107,15 @@ final class ProxyWaitersBench {
                 settings.progress(
                         "  and %d more from %s, their bursts alternated with these", REPLICAS, settings.compareWith());
             }
-            for (Side side : sides) {
+            for (Side side : sides) { // all start at once, then each says its port
                 for (int i = 0; i < REPLICAS; i++) {
-                    java.nio.file.Path log = logs.resolve("replica-" + side.prefix + i + ".log");
-                    side.replicas.add(replica(side.jar, origin, namespace + "-" + side.prefix, log));
+                    side.logs.add(logs.resolve("replica-" + side.prefix + i + ".log"));
+                    side.replicas.add(replica(side.jar, origin, namespace + "-" + side.prefix, side.logs.get(i)));
                 }
             }
             for (Side side : sides) {
-                for (int i = 0; i < REPLICAS; i++) {
-                    java.nio.file.Path log = logs.resolve("replica-" + side.prefix + i + ".log");
-                    side.bases.add("http://127.0.0.1:" + port(side.replicas.get(i), log));
-                }
+                for (int i = 0; i < REPLICAS; i++)
+                    side.bases.add("http://127.0.0.1:" + port(side.replicas.get(i), side.logs.get(i)));
             }
             settings.progress("  replicas' logs in %s", logs);
             int rounds = Math.max(3, settings.burstRounds() / 4);
@@ -128,7 +126,7 @@ final class ProxyWaitersBench {
                 errors += side.first.errors();
                 settings.progress(
                         "  first burst after start%s: p50 %.0f ms, p99 %.0f ms",
-                        side.jar == null ? "" : " (compared build)",
+                        side.tag(),
                         Stats.percentile(side.first.all(), 50),
                         Stats.percentile(side.first.all(), 99));
                 note("first burst after start" + side.tag(), cold, phases(client, side.bases));
@@ -250,6 +248,7 @@ final class ProxyWaitersBench {
         final String prefix;
         final java.nio.file.Path jar;
         final List<Process> replicas = new ArrayList<>();
+        final List<java.nio.file.Path> logs = new ArrayList<>();
         final List<String> bases = new ArrayList<>();
         final List<Double> all = new ArrayList<>();
         final List<Double> coalesced = new ArrayList<>();
