@@ -378,6 +378,42 @@ final class EntryStore {
         }
     }
 
+    /**
+     * Warns of indexes on the table (PostgreSQL) that lead with {@code namespace} but do not follow it
+     * with {@code key_hash}, such as the {@code (namespace, expires_at)} index of earlier snapshots' DDL.
+     * On a table without statistics (new, or not yet analyzed) the planner costs such an index like the
+     * primary key for a lookup by key, and a generic plan that chose it reads the whole namespace for
+     * every statement, for as long as the connection lives. Says nothing when the check itself fails.
+     */
+    void warnOfNamespaceLedIndexes() {
+        if (dialect != StoreDialect.POSTGRES) return;
+        int seconds = (int) Math.max(1, (breaker.timeoutMillis() + 999) / 1000);
+        try (Connection c = connection();
+                PreparedStatement ps = c.prepareStatement("SELECT string_agg(i.relname, ', ' ORDER BY i.relname)"
+                        + " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                        + " JOIN pg_attribute a0 ON a0.attrelid = x.indrelid AND a0.attnum = x.indkey[0]"
+                        + " LEFT JOIN pg_attribute a1 ON a1.attrelid = x.indrelid AND a1.attnum = x.indkey[1]"
+                        + " WHERE x.indrelid = to_regclass(?) AND a0.attname = 'namespace'"
+                        + " AND a1.attname IS DISTINCT FROM 'key_hash'")) {
+            ps.setQueryTimeout(seconds);
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                String names = rs.next() ? rs.getString(1) : null;
+                if (names != null)
+                    log.warn(
+                            "once-cache: {} has an index led by namespace but not by (namespace, key_hash): {}. On a"
+                                    + " table without statistics PostgreSQL may find keys through it and read the"
+                                    + " whole namespace for every lookup; drop it (the shipped DDL's expiry index is"
+                                    + " {}_expiry on (expires_at) alone)",
+                            table,
+                            names,
+                            table);
+            }
+        } catch (SQLException e) {
+            log.debug("could not check the indexes of {}", table, e);
+        }
+    }
+
     /** Creates the table from the shipped DDL unless it exists; safe when several replicas start at once. */
     void createTableIfAbsent() throws SQLException {
         String ddl = Schema.ddl(dialect, table);

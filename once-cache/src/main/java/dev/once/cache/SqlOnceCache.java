@@ -100,6 +100,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 config.notifyValues,
                 breaker);
         if (config.createTable) store.createTableIfAbsent();
+        store.warnOfNamespaceLedIndexes();
         store.enableSealing();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));

@@ -74,6 +74,68 @@ class QueryPlanTest {
         }
     }
 
+    @Test
+    void build_tableWithAnIndexLedByNamespaceAlone_warnsAndNamesIt() throws Exception {
+        String table = "plan_"
+                + TestDatabases.newTable("old").replaceAll("[^A-Za-z0-9_]", "_").toLowerCase();
+        TestDatabases.execute(
+                Db.POSTGRES,
+                "CREATE TABLE " + table + " (namespace VARCHAR(200) NOT NULL, key_hash CHAR(64) NOT NULL, key_text"
+                        + " TEXT NOT NULL, state SMALLINT NOT NULL, value BYTEA, error TEXT, expires_at BIGINT,"
+                        + " lease_owner VARCHAR(80), lease_until BIGINT, updated_at BIGINT NOT NULL,"
+                        + " PRIMARY KEY (namespace, key_hash))",
+                "CREATE INDEX " + table + "_expires ON " + table + " (namespace, expires_at)",
+                "CREATE INDEX " + table + "_fine ON " + table + " (namespace, key_hash, updated_at)");
+        ch.qos.logback.classic.Logger logger =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(EntryStore.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+                new ch.qos.logback.core.read.ListAppender<>();
+        logged.start();
+        logger.addAppender(logged);
+        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                .table(table)
+                .namespace("ns")
+                .codec(Codec.string())
+                .build()) {
+            assertThat(cache.get("k", () -> "v")).isEqualTo("v");
+        } finally {
+            logger.detachAppender(logged);
+        }
+        List<String> warnings = logged.list.stream()
+                .filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN)
+                .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+                .filter(m -> m.contains(table))
+                .toList();
+        assertThat(warnings).hasSize(1);
+        assertThat(warnings.get(0))
+                .contains(table + "_expires")
+                .doesNotContain(table + "_fine")
+                .doesNotContain(table + "_pkey")
+                .contains("drop it");
+    }
+
+    @Test
+    void build_tableFromTheShippedDdl_noIndexWarning() throws Exception {
+        String table = "plan_"
+                + TestDatabases.newTable("new").replaceAll("[^A-Za-z0-9_]", "_").toLowerCase();
+        ch.qos.logback.classic.Logger logger =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(EntryStore.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+                new ch.qos.logback.core.read.ListAppender<>();
+        logged.start();
+        logger.addAppender(logged);
+        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                .table(table)
+                .namespace("ns")
+                .codec(Codec.string())
+                .build()) {
+            assertThat(cache.get("k", () -> "v")).isEqualTo("v");
+        } finally {
+            logger.detachAppender(logged);
+        }
+        assertThat(logged.list).noneMatch(e -> e.getFormattedMessage().contains("led by namespace"));
+    }
+
     /**
      * The generic plan of each statement the cache prepared on the pool's connection (pgjdbc's named
      * statements, listed by {@code pg_prepared_statements}), keyed by its SQL with {@code $n} as {@code ?}.

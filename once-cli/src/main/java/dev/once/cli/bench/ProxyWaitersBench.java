@@ -126,9 +126,7 @@ final class ProxyWaitersBench {
                 errors += side.first.errors();
                 settings.progress(
                         "  first burst after start%s: p50 %.0f ms, p99 %.0f ms",
-                        side.tag(),
-                        Stats.percentile(side.first.all(), 50),
-                        Stats.percentile(side.first.all(), 99));
+                        side.tag(), Stats.percentile(side.first.all(), 50), Stats.percentile(side.first.all(), 99));
                 note("first burst after start" + side.tag(), cold, phases(client, side.bases));
             }
             warmUp(client, threads, sides, origin, warm);
