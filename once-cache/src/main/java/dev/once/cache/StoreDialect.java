@@ -98,6 +98,9 @@ enum StoreDialect {
      * waited for its lock, so a row claimed meanwhile would otherwise be deleted under its new leader.
      */
     String deleteExpired(String table) {
+        // PostgreSQL: the statement's start, not clock_timestamp(): a volatile bound cannot be an index
+        // condition, so the janitor could never use its indexes and scanned the table for its batch
+        String now = this == POSTGRES ? "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000)::BIGINT" : this.now;
         String expired = "namespace = ? AND (lease_until IS NULL OR lease_until < " + now + ") AND (expires_at < " + now
                 + " - ? OR (expires_at IS NULL AND updated_at < " + now + " - ?))";
         return switch (this) {

@@ -13,10 +13,12 @@ CREATE TABLE IF NOT EXISTS once_entry (
     updated_at  BIGINT       NOT NULL,
     PRIMARY KEY (namespace, key_hash)
 );
--- For the janitor. Not led by namespace: on a table without statistics (new, or never analyzed) such an
--- index cost the planner as much as the primary key for a lookup by (namespace, key_hash), and a plan
--- that chose it read the whole namespace for every key.
-CREATE INDEX IF NOT EXISTS once_entry_expiry ON once_entry (expires_at);
+-- For the janitor: rows with an expiry, and rows released without a value. Partial, so that no lookup by
+-- (namespace, key_hash) can use them: on a table without statistics (new, or never analyzed) a full
+-- (namespace, expires_at) index cost the planner as much as the primary key for such a lookup, and a
+-- plan that chose it read the whole namespace for every key.
+CREATE INDEX IF NOT EXISTS once_entry_expiry ON once_entry (namespace, expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS once_entry_released ON once_entry (namespace, updated_at) WHERE expires_at IS NULL;
 -- The secret that seals values sent with NOTIFY (notifyValues). Readable by the cache's own role
 -- only: whoever can read it could seal a value for a load in progress. Grant it to no one.
 CREATE TABLE IF NOT EXISTS once_entry_seal (
