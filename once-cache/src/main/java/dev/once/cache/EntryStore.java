@@ -242,12 +242,24 @@ final class EntryStore {
     private int replanned(String sql, Object... params) throws StoreException {
         return breaker.call(() -> {
             return prepared(sql, ps -> {
-                if (dialect == StoreDialect.POSTGRES)
-                    ps.unwrap(org.postgresql.PGStatement.class).setPrepareThreshold(0);
+                if (dialect == StoreDialect.POSTGRES) neverServerPrepared(ps);
                 for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
                 return ps.executeUpdate();
             });
         });
+    }
+
+    /**
+     * Asks pgjdbc not to prepare this statement on the server. A data source whose statements do not
+     * unwrap to pgjdbc's (a tracing wrapper, say) keeps the driver's default: the statement still runs.
+     */
+    private static void neverServerPrepared(PreparedStatement ps) {
+        try {
+            if (ps.isWrapperFor(org.postgresql.PGStatement.class))
+                ps.unwrap(org.postgresql.PGStatement.class).setPrepareThreshold(0);
+        } catch (SQLException | RuntimeException e) {
+            log.debug("a statement that does not unwrap to pgjdbc's is prepared as the driver decides", e);
+        }
     }
 
     private int update(String sql, Object... params) throws StoreException {

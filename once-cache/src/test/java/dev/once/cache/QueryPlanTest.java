@@ -141,6 +141,53 @@ class QueryPlanTest {
     }
 
     @Test
+    void renewals_throughAWrapperWhoseStatementsDoNotUnwrap_stillRun() throws Exception {
+        String table = "plan_"
+                + TestDatabases.newTable("wrap")
+                        .replaceAll("[^A-Za-z0-9_]", "_")
+                        .toLowerCase();
+        java.util.concurrent.atomic.AtomicInteger renewals = new java.util.concurrent.atomic.AtomicInteger();
+        try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 2, -1)) {
+            javax.sql.DataSource counted = Delegating.statements(pool, new Delegating.StatementHook() {
+                @Override
+                public void before(String sql) {}
+
+                @Override
+                public void after(String sql) {
+                    if (sql.startsWith("UPDATE") && sql.contains("key_hash IN")) renewals.incrementAndGet();
+                }
+            });
+            // a tracing wrapper that unwraps to nothing: its statements are not pgjdbc's
+            javax.sql.DataSource opaque = Delegating.proxy(javax.sql.DataSource.class, counted, (ds, m, args) -> {
+                Object r = Delegating.invoke(m, counted, args);
+                if (!(r instanceof Connection c)) return r;
+                return Delegating.proxy(Connection.class, c, (conn, cm, cargs) -> {
+                    Object cr = Delegating.invoke(cm, c, cargs);
+                    if (!(cr instanceof java.sql.PreparedStatement ps)) return cr;
+                    return Delegating.proxy(java.sql.PreparedStatement.class, ps, (st, sm, sargs) -> {
+                        if (sm.getName().equals("unwrap")) throw new java.sql.SQLException("not a wrapper");
+                        if (sm.getName().equals("isWrapperFor")) throw new java.sql.SQLException("not a wrapper");
+                        return Delegating.invoke(sm, ps, sargs);
+                    });
+                });
+            });
+            try (OnceCache<String> cache = OnceCache.builder(opaque)
+                    .table(table)
+                    .namespace("ns")
+                    .codec(Codec.string())
+                    .lease(Duration.ofMillis(300)) // renewed every 100 ms while a load runs
+                    .build()) {
+                assertThat(cache.get("slow", () -> {
+                            Thread.sleep(1_000);
+                            return "v";
+                        }))
+                        .isEqualTo("v");
+            }
+        }
+        assertThat(renewals.get()).as("renewals that ran").isGreaterThanOrEqualTo(3);
+    }
+
+    @Test
     void build_tableWithAnIndexLedByNamespaceAlone_warnsAndNamesIt() throws Exception {
         String table = "plan_"
                 + TestDatabases.newTable("old").replaceAll("[^A-Za-z0-9_]", "_").toLowerCase();
