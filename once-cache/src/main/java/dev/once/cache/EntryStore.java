@@ -410,12 +410,12 @@ final class EntryStore {
     }
 
     /**
-     * Warns of indexes on the table (PostgreSQL) that lead with {@code namespace} but do not follow it
-     * with {@code key_hash} and hold every row (a partial index, as the shipped ones, cannot serve a
-     * lookup by key), such as the {@code (namespace, expires_at)} index of earlier snapshots' DDL.
-     * On a table without statistics (new, or not yet analyzed) the planner costs such an index like the
-     * primary key for a lookup by key, and a generic plan that chose it reads the whole namespace for
-     * every statement, for as long as the connection lives. Says nothing when the check itself fails.
+     * Warns of indexes on the table (PostgreSQL) led by {@code namespace}, other than the primary key and
+     * the shipped partial ones, such as the {@code (namespace, expires_at)} index of earlier snapshots'
+     * DDL. With statistics missing or stale, the planner may cost such an index like the primary key for
+     * a lookup by key (an INCLUDE column, a predicate the lookup implies, another collation all leave it
+     * looking usable), and a generic plan that chose it reads the whole namespace for every statement,
+     * for as long as the connection lives. Says nothing when the check itself fails.
      */
     void warnOfNamespaceLedIndexes() {
         if (dialect != StoreDialect.POSTGRES) return;
@@ -424,24 +424,58 @@ final class EntryStore {
                 PreparedStatement ps = c.prepareStatement("SELECT string_agg(i.relname, ', ' ORDER BY i.relname)"
                         + " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
                         + " JOIN pg_attribute a0 ON a0.attrelid = x.indrelid AND a0.attnum = x.indkey[0]"
-                        + " LEFT JOIN pg_attribute a1 ON a1.attrelid = x.indrelid AND a1.attnum = x.indkey[1]"
-                        + " WHERE x.indrelid = to_regclass(?) AND a0.attname = 'namespace'"
-                        + " AND a1.attname IS DISTINCT FROM 'key_hash' AND x.indpred IS NULL")) {
+                        + " WHERE x.indrelid = to_regclass(?) AND a0.attname = 'namespace' AND NOT x.indisprimary"
+                        + " AND i.relname NOT IN (?, ?)")) {
             ps.setQueryTimeout(seconds);
             ps.setString(1, table);
+            ps.setString(2, (table + "_expiry").toLowerCase(java.util.Locale.ROOT));
+            ps.setString(3, (table + "_released").toLowerCase(java.util.Locale.ROOT));
             try (ResultSet rs = ps.executeQuery()) {
                 String names = rs.next() ? rs.getString(1) : null;
                 if (names != null)
                     log.warn(
-                            "once-cache: {} has an index led by namespace but not by (namespace, key_hash): {}. On a"
-                                    + " table without statistics PostgreSQL may find keys through it and read the"
-                                    + " whole namespace for every lookup; drop it (the shipped DDL's are partial:"
-                                    + " docs/once-cache.md, \"Failure modes\")",
+                            "once-cache: {} has an index led by namespace other than the primary key and the shipped"
+                                    + " ones: {}. With statistics missing or stale, PostgreSQL may find keys through it"
+                                    + " and read the whole namespace for every lookup; drop it unless you need it (the"
+                                    + " shipped ones are partial: docs/once-cache.md, \"Failure modes\")",
                             table,
                             names);
             }
         } catch (SQLException e) {
             log.debug("could not check the indexes of {}", table, e);
+        }
+    }
+
+    /**
+     * PostgreSQL, where autovacuum will not analyze the table (off on the server or for the table):
+     * analyzes it once it changed by more than autovacuum's own threshold (50 rows and 10%) since its
+     * last analysis. Generic plans made while the table was small (a seq scan is then cheapest) are kept
+     * by the connections until an ANALYZE invalidates them: grown a thousandfold, every lookup read the
+     * whole table. Run by the janitor; says nothing when not allowed (not the table's owner).
+     */
+    void analyzeIfStale() {
+        if (dialect != StoreDialect.POSTGRES) return;
+        int seconds = (int) Math.max(1, (breaker.timeoutMillis() + 999) / 1000);
+        try (Connection c = connection();
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT s.n_mod_since_analyze > 50 + 0.1 * greatest(t.reltuples,"
+                                + " 0) AND (current_setting('autovacuum') = 'off' OR coalesce(array_to_string(t.reloptions,"
+                                + " ',') ~* 'autovacuum_enabled=(false|off|no|0)', false)) FROM pg_class t JOIN"
+                                + " pg_stat_user_tables s ON s.relid = t.oid WHERE t.oid = to_regclass(?)")) {
+            ps.setQueryTimeout(seconds);
+            ps.setString(1, table);
+            boolean stale;
+            try (ResultSet rs = ps.executeQuery()) {
+                stale = rs.next() && rs.getBoolean(1);
+            }
+            if (!stale) return;
+            try (Statement s = c.createStatement()) {
+                s.setQueryTimeout(Math.max(seconds, 30));
+                s.execute("ANALYZE " + table);
+            }
+            log.debug("once-cache analyzed {} (autovacuum will not)", table);
+        } catch (SQLException e) {
+            log.debug("once-cache could not analyze {}", table, e);
         }
     }
 

@@ -9,7 +9,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Deletes expired, unleased rows in batches of {@value #BATCH}, each its own short statement, so no
- * long lock is ever held and the table does not grow without bound.
+ * long lock is ever held and the table does not grow without bound; on PostgreSQL it first analyzes the
+ * table when autovacuum will not ({@link EntryStore#analyzeIfStale}).
  */
 final class Janitor implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Janitor.class);
@@ -24,6 +25,7 @@ final class Janitor implements AutoCloseable {
         scheduler.scheduleWithFixedDelay(
                 () -> {
                     try {
+                        store.analyzeIfStale();
                         int deleted;
                         do {
                             deleted = store.deleteExpired(graceMillis, BATCH);

@@ -188,6 +188,54 @@ class QueryPlanTest {
     }
 
     @Test
+    void tableAnalyzedSmallThenGrown_autovacuumOff_theJanitorAnalyzesIt_andLookupsFindKeysByThePrimaryKey()
+            throws Exception {
+        String table = "plan_"
+                + TestDatabases.newTable("grown")
+                        .replaceAll("[^A-Za-z0-9_]", "_")
+                        .toLowerCase();
+        try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 1, -1)) {
+            OnceCacheBuilder<String> builder = OnceCache.builder(pool)
+                    .table(table)
+                    .namespace("ns")
+                    .codec(Codec.string())
+                    .nearCache(0);
+            try (OnceCache<String> first =
+                    builder.cleanupInterval(Duration.ZERO).build()) {
+                TestDatabases.execute(Db.POSTGRES, "ALTER TABLE " + table + " SET (autovacuum_enabled = false)");
+                for (int i = 0; i < 20; i++) first.get("k" + i, () -> "v");
+                TestDatabases.execute(Db.POSTGRES, "ANALYZE " + table); // small: a seq scan is cheapest
+                for (int i = 0; i < 20; i++) first.get("k" + i, () -> "never"); // generic plans made now
+            }
+            assertThat(genericPlans(pool, table).entrySet())
+                    .filteredOn(e -> e.getKey().startsWith("SELECT"))
+                    .singleElement()
+                    .satisfies(e -> assertThat(e.getValue()).contains("Seq Scan"));
+            TestDatabases.execute(
+                    Db.POSTGRES,
+                    "INSERT INTO " + table + " (namespace, key_hash, key_text, state, expires_at, updated_at) SELECT"
+                            + " 'ns', lpad(to_hex(g), 64, '0'), 'k', 1, 9000000000000 + g, 0"
+                            + " FROM generate_series(1, 20000) g");
+            try (OnceCache<String> janitor =
+                    builder.cleanupInterval(Duration.ofMillis(100)).build()) {
+                org.awaitility.Awaitility.await()
+                        .atMost(Duration.ofSeconds(20))
+                        .until(() -> TestDatabases.count(
+                                        Db.POSTGRES,
+                                        "SELECT count(*) FROM pg_stat_user_tables WHERE relname = '" + table
+                                                + "' AND analyze_count >= 2")
+                                == 1);
+                for (int i = 0; i < 20; i++)
+                    assertThat(janitor.get("k" + i, () -> "never")).isEqualTo("v");
+            }
+            assertThat(genericPlans(pool, table).entrySet())
+                    .filteredOn(e -> e.getKey().startsWith("SELECT"))
+                    .singleElement()
+                    .satisfies(e -> assertThat(e.getValue()).contains("using " + table + "_pkey"));
+        }
+    }
+
+    @Test
     void build_tableWithAnIndexLedByNamespaceAlone_warnsAndNamesIt() throws Exception {
         String table = "plan_"
                 + TestDatabases.newTable("old").replaceAll("[^A-Za-z0-9_]", "_").toLowerCase();
@@ -198,15 +246,17 @@ class QueryPlanTest {
                         + " lease_owner VARCHAR(80), lease_until BIGINT, updated_at BIGINT NOT NULL,"
                         + " PRIMARY KEY (namespace, key_hash))",
                 "CREATE INDEX " + table + "_expires ON " + table + " (namespace, expires_at)",
-                "CREATE INDEX " + table + "_fine ON " + table + " (namespace, key_hash, updated_at)");
+                "CREATE INDEX " + table + "_incl ON " + table + " (namespace) INCLUDE (key_hash)");
 
         List<String> warnings = warningsBuilding(table);
 
         assertThat(warnings).hasSize(1);
         assertThat(warnings.get(0))
                 .contains(table + "_expires")
-                .doesNotContain(table + "_fine")
+                .contains(table + "_incl")
                 .doesNotContain(table + "_pkey")
+                .doesNotContain(table + "_expiry")
+                .doesNotContain(table + "_released")
                 .contains("drop it");
     }
 
