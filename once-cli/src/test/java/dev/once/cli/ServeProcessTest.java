@@ -6,7 +6,6 @@ import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.JavaProcess;
 import dev.once.jdbc.testing.TestDatabases;
 import dev.once.proxy.testing.FakeUpstream;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -33,22 +32,28 @@ class ServeProcessTest {
     @TempDir
     Path dir;
 
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     private Process serve(String name, Path workDir, String... args) throws Exception {
         List<String> all = new ArrayList<>(List.of("serve", "--host", "127.0.0.1"));
         all.addAll(List.of(args));
         return JavaProcess.start(OnceCommand.class, dir.resolve(name + ".log"), workDir, all.toArray(String[]::new));
     }
 
-    private void awaitListening(String name) throws Exception {
+    /** What a replica says, in its log, once it listens: the port it got ({@code --port 0}). */
+    private static final java.util.regex.Pattern LISTENING =
+            java.util.regex.Pattern.compile("listening on http://[^:/]+:(\\d+)");
+
+    /**
+     * Waits until the replica listens and returns its port. Each replica asks for port 0: a port picked
+     * free beforehand was taken by another process during a replica's 5 s warm-up in one CI run.
+     */
+    private int awaitListening(String name) throws Exception {
         long deadline = System.currentTimeMillis() + 90_000;
         Path log = dir.resolve(name + ".log");
-        while (!(Files.exists(log) && Files.readString(log).contains("listening on"))) {
+        while (true) {
+            if (Files.exists(log)) {
+                java.util.regex.Matcher m = LISTENING.matcher(Files.readString(log));
+                if (m.find()) return Integer.parseInt(m.group(1));
+            }
             assertThat(System.currentTimeMillis())
                     .as(name + " started: " + (Files.exists(log) ? Files.readString(log) : ""))
                     .isLessThan(deadline);
@@ -70,14 +75,13 @@ class ServeProcessTest {
             int[] ports = new int[replicas];
             try {
                 for (int r = 0; r < replicas; r++) {
-                    ports[r] = freePort();
                     ps.add(serve(
                             "replica-" + r,
                             null,
                             "--upstream",
                             upstream.url(),
                             "--port",
-                            String.valueOf(ports[r]),
+                            "0",
                             "--db",
                             TestDatabases.url(Db.POSTGRES),
                             "--namespace",
@@ -85,7 +89,7 @@ class ServeProcessTest {
                             "--mode",
                             mode));
                 }
-                for (int r = 0; r < replicas; r++) awaitListening("replica-" + r);
+                for (int r = 0; r < replicas; r++) ports[r] = awaitListening("replica-" + r);
                 // each replica warmed its request path up before it listened (--warm-up, default 400), against a
                 // stub: the configured upstream was not called
                 for (int r = 0; r < replicas; r++)
@@ -152,10 +156,9 @@ class ServeProcessTest {
     @Test
     void serve_sigterm_finishesInFlightRequestThenExitsZero() throws Exception {
         try (FakeUpstream upstream = new FakeUpstream(10)) {
-            int port = freePort();
-            Process p = serve("drain", dir, "--upstream", upstream.url(), "--port", String.valueOf(port));
+            Process p = serve("drain", dir, "--upstream", upstream.url(), "--port", "0");
             try {
-                awaitListening("drain");
+                int port = awaitListening("drain");
                 CompletableFuture<HttpResponse<String>> slow = http.sendAsync(
                         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/sleep/1500"))
                                 .build(),
@@ -180,12 +183,10 @@ class ServeProcessTest {
     @Test
     void serve_embeddedDefault_keepsItsCacheAcrossRestarts() throws Exception {
         try (FakeUpstream upstream = new FakeUpstream(10)) {
-            int port = freePort();
-            URI u = URI.create("http://127.0.0.1:" + port + "/kept");
             for (int run = 0; run < 2; run++) {
-                Process p = serve("run-" + run, dir, "--upstream", upstream.url(), "--port", String.valueOf(port));
+                Process p = serve("run-" + run, dir, "--upstream", upstream.url(), "--port", "0");
                 try {
-                    awaitListening("run-" + run);
+                    URI u = URI.create("http://127.0.0.1:" + awaitListening("run-" + run) + "/kept");
                     HttpResponse<String> r =
                             http.send(HttpRequest.newBuilder(u).build(), HttpResponse.BodyHandlers.ofString());
                     assertThat(r.headers().firstValue("X-Once-Cache")).contains(run == 0 ? "MISS" : "HIT");
