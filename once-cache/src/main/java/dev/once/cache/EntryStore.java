@@ -240,13 +240,7 @@ final class EntryStore {
      * a few times a second at most.
      */
     private int replanned(String sql, Object... params) throws StoreException {
-        return breaker.call(() -> {
-            return prepared(sql, ps -> {
-                if (dialect == StoreDialect.POSTGRES) neverServerPrepared(ps);
-                for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
-                return ps.executeUpdate();
-            });
-        });
+        return update(dialect == StoreDialect.POSTGRES, sql, params);
     }
 
     /**
@@ -263,8 +257,13 @@ final class EntryStore {
     }
 
     private int update(String sql, Object... params) throws StoreException {
+        return update(false, sql, params);
+    }
+
+    private int update(boolean neverServerPrepared, String sql, Object... params) throws StoreException {
         return breaker.call(() -> {
             return prepared(sql, ps -> {
+                if (neverServerPrepared) neverServerPrepared(ps);
                 for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
                 return ps.executeUpdate();
             });
@@ -328,6 +327,11 @@ final class EntryStore {
         }
     }
 
+    /** The store timeout in whole seconds, at least 1: JDBC's query timeout, for the statements run outside the breaker. */
+    private int timeoutSeconds() {
+        return (int) Math.max(1, (breaker.timeoutMillis() + 999) / 1000);
+    }
+
     /** The table's seal secret, or null when values are not sent with NOTIFY. */
     byte[] sealSecret() {
         return sealSecret;
@@ -346,7 +350,7 @@ final class EntryStore {
     void enableSealing() {
         if (!sealValues) return;
         String seal = table + "_seal";
-        int seconds = (int) Math.max(1, (breaker.timeoutMillis() + 999) / 1000);
+        int seconds = timeoutSeconds();
         try (Connection c = connection();
                 Statement s = c.createStatement()) {
             s.setQueryTimeout(seconds);
@@ -419,7 +423,7 @@ final class EntryStore {
      */
     void warnOfNamespaceLedIndexes() {
         if (dialect != StoreDialect.POSTGRES) return;
-        int seconds = (int) Math.max(1, (breaker.timeoutMillis() + 999) / 1000);
+        int seconds = timeoutSeconds();
         try (Connection c = connection();
                 PreparedStatement ps = c.prepareStatement("SELECT string_agg(i.relname, ', ' ORDER BY i.relname)"
                         + " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
@@ -455,7 +459,7 @@ final class EntryStore {
      */
     void analyzeIfStale() {
         if (dialect != StoreDialect.POSTGRES) return;
-        int seconds = (int) Math.max(1, (breaker.timeoutMillis() + 999) / 1000);
+        int seconds = timeoutSeconds();
         try (Connection c = connection();
                 PreparedStatement ps =
                         c.prepareStatement("SELECT s.n_mod_since_analyze > 50 + 0.1 * greatest(t.reltuples,"

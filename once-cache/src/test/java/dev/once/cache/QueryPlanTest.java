@@ -29,18 +29,10 @@ class QueryPlanTest {
 
     @Test
     void statementsPreparedOnAFreshTable_findTheirKeyThroughThePrimaryKey() throws Exception {
-        String table = "plan_"
-                + TestDatabases.newTable("fresh")
-                        .replaceAll("[^A-Za-z0-9_]", "_")
-                        .toLowerCase();
+        String table = newTable("fresh");
         try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 1, -1)) {
-            try (OnceCache<String> cache = OnceCache.builder(pool)
-                    .table(table)
-                    .namespace("ns")
-                    .codec(Codec.string())
-                    .nearCache(0)
-                    .negativeTtl(Duration.ZERO)
-                    .build()) {
+            try (OnceCache<String> cache =
+                    cache(pool, table).nearCache(0).negativeTtl(Duration.ZERO).build()) {
                 for (int i = 0; i < 8; i++) { // pgjdbc prepares on the server from the fifth use
                     String key = "k" + i;
                     assertThat(cache.get(key, () -> "v")).isEqualTo("v"); // read, claim, store
@@ -76,15 +68,9 @@ class QueryPlanTest {
 
     @Test
     void renewalsAndTheJanitor_arePlannedWithTheirValues_andFindRowsThroughTheJanitorsIndexes() throws Exception {
-        String table = "plan_"
-                + TestDatabases.newTable("many")
-                        .replaceAll("[^A-Za-z0-9_]", "_")
-                        .toLowerCase();
+        String table = newTable("many");
         try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 1, -1)) {
-            try (OnceCache<String> cache = OnceCache.builder(pool)
-                    .table(table)
-                    .namespace("ns")
-                    .codec(Codec.string())
+            try (OnceCache<String> cache = cache(pool, table)
                     .nearCache(0)
                     .ttl(Duration.ofMillis(1))
                     .lease(Duration.ofMillis(300)) // renewed every 100 ms while a load runs
@@ -142,10 +128,7 @@ class QueryPlanTest {
 
     @Test
     void renewals_throughAWrapperWhoseStatementsDoNotUnwrap_stillRun() throws Exception {
-        String table = "plan_"
-                + TestDatabases.newTable("wrap")
-                        .replaceAll("[^A-Za-z0-9_]", "_")
-                        .toLowerCase();
+        String table = newTable("wrap");
         java.util.concurrent.atomic.AtomicInteger renewals = new java.util.concurrent.atomic.AtomicInteger();
         try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 2, -1)) {
             javax.sql.DataSource counted = Delegating.statements(pool, new Delegating.StatementHook() {
@@ -171,10 +154,7 @@ class QueryPlanTest {
                     });
                 });
             });
-            try (OnceCache<String> cache = OnceCache.builder(opaque)
-                    .table(table)
-                    .namespace("ns")
-                    .codec(Codec.string())
+            try (OnceCache<String> cache = cache(opaque, table)
                     .lease(Duration.ofMillis(300)) // renewed every 100 ms while a load runs
                     .build()) {
                 assertThat(cache.get("slow", () -> {
@@ -190,16 +170,9 @@ class QueryPlanTest {
     @Test
     void tableAnalyzedSmallThenGrown_autovacuumOff_theJanitorAnalyzesIt_andLookupsFindKeysByThePrimaryKey()
             throws Exception {
-        String table = "plan_"
-                + TestDatabases.newTable("grown")
-                        .replaceAll("[^A-Za-z0-9_]", "_")
-                        .toLowerCase();
+        String table = newTable("grown");
         try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 1, -1)) {
-            OnceCacheBuilder<String> builder = OnceCache.builder(pool)
-                    .table(table)
-                    .namespace("ns")
-                    .codec(Codec.string())
-                    .nearCache(0);
+            OnceCacheBuilder<String> builder = cache(pool, table).nearCache(0);
             try (OnceCache<String> first =
                     builder.cleanupInterval(Duration.ZERO).build()) {
                 TestDatabases.execute(Db.POSTGRES, "ALTER TABLE " + table + " SET (autovacuum_enabled = false)");
@@ -237,8 +210,7 @@ class QueryPlanTest {
 
     @Test
     void build_tableWithAnIndexLedByNamespaceAlone_warnsAndNamesIt() throws Exception {
-        String table = "plan_"
-                + TestDatabases.newTable("old").replaceAll("[^A-Za-z0-9_]", "_").toLowerCase();
+        String table = newTable("old");
         TestDatabases.execute(
                 Db.POSTGRES,
                 "CREATE TABLE " + table + " (namespace VARCHAR(200) NOT NULL, key_hash CHAR(64) NOT NULL, key_text"
@@ -262,8 +234,7 @@ class QueryPlanTest {
 
     @Test
     void build_tableFromTheShippedDdl_noIndexWarning() throws Exception {
-        String table = "plan_"
-                + TestDatabases.newTable("new").replaceAll("[^A-Za-z0-9_]", "_").toLowerCase();
+        String table = newTable("new");
 
         assertThat(warningsBuilding(table)).noneMatch(m -> m.contains("led by namespace"));
     }
@@ -276,11 +247,8 @@ class QueryPlanTest {
                 new ch.qos.logback.core.read.ListAppender<>();
         logged.start();
         logger.addAppender(logged);
-        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
-                .table(table)
-                .namespace("ns")
-                .codec(Codec.string())
-                .build()) {
+        try (OnceCache<String> cache =
+                cache(TestDatabases.shared(Db.POSTGRES), table).build()) {
             assertThat(cache.get("k", () -> "v")).isEqualTo("v");
         } finally {
             logger.detachAppender(logged);
@@ -290,6 +258,19 @@ class QueryPlanTest {
                 .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
                 .filter(m -> m.contains(table))
                 .toList();
+    }
+
+    /** A table name no other test uses, as PostgreSQL folds it (lower case). */
+    private static String newTable(String prefix) {
+        return "plan_"
+                + TestDatabases.newTable(prefix)
+                        .replaceAll("[^A-Za-z0-9_]", "_")
+                        .toLowerCase();
+    }
+
+    /** A cache of strings on {@code table}, namespace {@code ns}. */
+    private static OnceCacheBuilder<String> cache(javax.sql.DataSource ds, String table) {
+        return OnceCache.builder(ds).table(table).namespace("ns").codec(Codec.string());
     }
 
     /**
