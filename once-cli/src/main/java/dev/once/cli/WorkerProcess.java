@@ -12,8 +12,15 @@ public final class WorkerProcess {
     private WorkerProcess() {}
 
     public static ProcessBuilder of(Class<?> main, String password, String... args) {
+        return of(main, password, List.of(), args);
+    }
+
+    /** The same, with more options for its JVM (an AOT cache, say). */
+    public static ProcessBuilder of(Class<?> main, String password, List<String> jvmOptions, String... args) {
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        return command(password, List.of("-cp", classPath, main.getName()), args);
+        List<String> what = new ArrayList<>(jvmOptions);
+        what.addAll(List.of("-cp", classPath, main.getName()));
+        return command(password, what, args);
     }
 
     /** Another build's {@code once.jar}, run by this JVM's java with the same options. */

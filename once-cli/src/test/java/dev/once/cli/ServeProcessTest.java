@@ -201,6 +201,41 @@ class ServeProcessTest {
         }
     }
 
+    /**
+     * The training run of an AOT cache: the warm-up goes through the store against the local stub, the
+     * configured upstream is never called, and the command exits 0 without listening.
+     */
+    @Test
+    void serve_exitAfterWarmUp_warmsThroughTheStoreCallsNoUpstreamExitsZeroWithoutListening() throws Exception {
+        try (FakeUpstream upstream = new FakeUpstream(10)) {
+            RacecheckCommandTest.Run run = RacecheckCommandTest.once(
+                    "serve",
+                    "--upstream",
+                    upstream.url(),
+                    "--db",
+                    "jdbc:sqlite:" + dir.resolve("training.db"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--warm-up",
+                    "40",
+                    "--exit-after-warm-up");
+            assertThat(run.exit()).as(run.out() + run.err()).isZero();
+            assertThat(run.out())
+                    .contains("warmed up in", "40 of 40 requests through the cache")
+                    .contains("exiting after the warm-up")
+                    .doesNotContain("listening on");
+            assertThat(upstream.totalCalls()).isZero();
+        }
+        RacecheckCommandTest.Run nothing =
+                RacecheckCommandTest.once("serve", "--upstream", "http://x", "--warm-up", "0", "--exit-after-warm-up");
+        assertThat(nothing.exit()).isEqualTo(2);
+        assertThat(nothing.err())
+                .contains("--exit-after-warm-up needs a warm-up")
+                .doesNotContain("\tat ");
+    }
+
     @Test
     void serve_badInput_oneLineExitTwo() throws Exception {
         RacecheckCommandTest.Run noUpstream = RacecheckCommandTest.once("serve", "--port", "1");

@@ -97,6 +97,9 @@ final class ProxyWaitersBench {
             int warm = Math.max(3, settings.burstRounds() / 5); // 20 in a full run, 4 in a quick one
             for (int w = 0; w < warm; w++) burst(client, threads, List.of(origin), "direct-pre-" + w);
             java.nio.file.Path logs = java.nio.file.Files.createTempDirectory("once-bench-replicas");
+            // before any other replica starts, so that both first bursts meet an idle machine
+            Burst aotFirst =
+                    Runtime.version().feature() >= 25 ? aotFirstBurst(client, threads, origin, namespace, logs) : null;
             sides.add(new Side(REPLICAS + " x once serve", "", null));
             if (settings.compareWith() != null) {
                 sides.add(new Side(
@@ -211,6 +214,18 @@ final class ProxyWaitersBench {
                         side.first.coalesced(),
                         side.first.all()));
             }
+            if (aotFirst != null) {
+                results.bursts.add(new Results.Burst(
+                        "proxy waiters",
+                        REPLICAS + " x once serve from a JDK AOT cache, first burst after start",
+                        REPLICAS,
+                        KEYS * PER_KEY / REPLICAS,
+                        1,
+                        UPSTREAM_MILLIS,
+                        callsPerKey(calls, "/aot-first/"),
+                        aotFirst.coalesced(),
+                        aotFirst.all()));
+            }
             results.bursts.add(new Results.Burst(
                     "proxy waiters",
                     "same driver, straight to the upstream",
@@ -232,6 +247,62 @@ final class ProxyWaitersBench {
             threads.shutdownNow();
             upstream.stop();
             thinking.shutdownNow();
+        }
+    }
+
+    /**
+     * JDK 25+: the first burst of {@value #REPLICAS} replicas started from an AOT cache (JEP 483/515), as
+     * the {@code ./once} launcher does with {@code ONCE_AOT_CACHE}: a training run ({@code once serve
+     * --warm-up 2000 --exit-after-warm-up} under {@code -XX:AOTCacheOutput}), then the replicas under
+     * {@code -XX:AOTCache}, one burst, stopped. Null, with a note, when the training failed.
+     */
+    private Burst aotFirstBurst(
+            HttpClient client, ExecutorService threads, String origin, String namespace, java.nio.file.Path logs)
+            throws Exception {
+        java.nio.file.Path cache = logs.resolve("once.aot");
+        java.nio.file.Path trainingLog = logs.resolve("aot-training.log");
+        settings.progress("  training a JDK AOT cache (once serve --warm-up 2000 --exit-after-warm-up) ...");
+        long t0 = System.nanoTime();
+        Process training = replica(
+                null,
+                List.of("-Xlog:aot*=error,cds*=error", "-XX:AOTCacheOutput=" + cache),
+                origin,
+                namespace + "-aot-training",
+                trainingLog,
+                "--warm-up",
+                "2000",
+                "--exit-after-warm-up");
+        boolean ended = training.waitFor(10, TimeUnit.MINUTES);
+        if (!ended) training.destroyForcibly();
+        if (!ended || training.exitValue() != 0 || !java.nio.file.Files.exists(cache)) {
+            String why = "proxy waiters: the AOT cache could not be trained; its first burst is not measured (log: "
+                    + trainingLog + ")";
+            results.notes.add(why);
+            settings.progress("  %s", why);
+            return null;
+        }
+        settings.progress(
+                "  trained in %.0f s; starting %d replicas from it", (System.nanoTime() - t0) / 1e9, REPLICAS);
+        List<Process> replicas = new ArrayList<>();
+        try {
+            List<java.nio.file.Path> aotLogs = new ArrayList<>();
+            for (int i = 0; i < REPLICAS; i++) {
+                aotLogs.add(logs.resolve("replica-aot-" + i + ".log"));
+                replicas.add(
+                        replica(null, List.of("-XX:AOTCache=" + cache), origin, namespace + "-aot", aotLogs.get(i)));
+            }
+            List<String> bases = new ArrayList<>();
+            for (int i = 0; i < REPLICAS; i++) bases.add("http://127.0.0.1:" + port(replicas.get(i), aotLogs.get(i)));
+            Map<String, double[]> cold = phases(client, bases);
+            Burst first = burst(client, threads, bases, "aot-first");
+            settings.progress(
+                    "  first burst after start, from the AOT cache: p50 %.0f ms, p99 %.0f ms",
+                    Stats.percentile(first.all(), 50), Stats.percentile(first.all(), 99));
+            note("first burst after start, from the AOT cache", cold, phases(client, bases));
+            return first;
+        } finally {
+            for (Process p : replicas) p.destroy();
+            for (Process p : replicas) if (!p.waitFor(15, TimeUnit.SECONDS)) p.destroyForcibly();
         }
     }
 
@@ -426,6 +497,18 @@ final class ProxyWaitersBench {
     /** A replica of this build, or of the {@code once.jar} given (another build, started with the same JVM). */
     private Process replica(java.nio.file.Path jar, String origin, String namespace, java.nio.file.Path log)
             throws Exception {
+        return replica(jar, List.of(), origin, namespace, log);
+    }
+
+    /** The same with options for its JVM (this build only) and more arguments for {@code once serve}. */
+    private Process replica(
+            java.nio.file.Path jar,
+            List<String> jvmOptions,
+            String origin,
+            String namespace,
+            java.nio.file.Path log,
+            String... more)
+            throws Exception {
         List<String> args = new ArrayList<>(List.of(
                 "serve",
                 "--db",
@@ -441,8 +524,9 @@ final class ProxyWaitersBench {
                 "--ttl",
                 "10m"));
         if (target.user() != null) args.addAll(List.of("--user", target.user()));
+        args.addAll(List.of(more));
         ProcessBuilder pb = jar == null
-                ? WorkerProcess.of(OnceCommand.class, target.password(), args.toArray(String[]::new))
+                ? WorkerProcess.of(OnceCommand.class, target.password(), jvmOptions, args.toArray(String[]::new))
                 : WorkerProcess.ofJar(jar, target.password(), args.toArray(String[]::new));
         pb.redirectErrorStream(true);
         pb.redirectOutput(log.toFile());
