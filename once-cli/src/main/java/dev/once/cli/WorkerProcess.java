@@ -15,11 +15,23 @@ public final class WorkerProcess {
         return of(main, password, List.of(), args);
     }
 
+    /**
+     * Whether workers run from one jar (once.jar), as a JDK AOT cache needs: under tests the class path
+     * holds directories, which the JVM cannot put in a cache.
+     */
+    public static boolean fromOneJar() {
+        String classPath = classPath();
+        return classPath.endsWith(".jar") && !classPath.contains(java.io.File.pathSeparator);
+    }
+
+    private static String classPath() {
+        return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    }
+
     /** The same, with more options for its JVM (an AOT cache, say). */
     public static ProcessBuilder of(Class<?> main, String password, List<String> jvmOptions, String... args) {
-        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> what = new ArrayList<>(jvmOptions);
-        what.addAll(List.of("-cp", classPath, main.getName()));
+        what.addAll(List.of("-cp", classPath(), main.getName()));
         return command(password, what, args);
     }
 

@@ -8,65 +8,40 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The {@code ./once} launcher's AOT cache ({@code ONCE_AOT_CACHE}), with the built once.jar (failsafe,
- * after {@code package}): two replicas started at once on one cache file train it once (the other waits
- * on the lock), both start from it, and the JVM can map it ({@code -XX:AOTMode=on} fails otherwise).
- * Needs a JDK 25+ (the build's toolchain); skipped with a message on an older one.
+ * after {@code package}). Needs a JDK 25+ (the build's toolchain); skipped with a message on an older one.
  */
 class LauncherAotIT {
     @TempDir
     Path dir;
 
-    @Test
-    void launcher_twoReplicasOneCacheFile_trainedOnceBothStartFromIt() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    @BeforeEach
+    void jdk25() {
         Assumptions.assumeTrue(
                 Runtime.version().feature() >= 25,
                 "the AOT cache needs a JDK 25+; this build's is " + Runtime.version());
-        Path root = Path.of("").toAbsolutePath().getParent();
+    }
+
+    /**
+     * Two replicas started at once on one cache file: one trains it (the other waits on the lock), both
+     * start from it, the upstream is never called, and the JVM can map it ({@code -XX:AOTMode=on} fails
+     * otherwise). Damaged afterwards, it is refused by its checksum and a replica starts without it.
+     */
+    @Test
+    void launcher_twoReplicasOneCacheFile_trainedOnceBothStartFromIt_aDamagedOneIsRefused() throws Exception {
         Path cache = dir.resolve("aot/once.aot");
         try (FakeUpstream upstream = new FakeUpstream(10)) {
             List<Process> replicas = new java.util.ArrayList<>();
             try {
-                for (int i = 0; i < 2; i++) {
-                    ProcessBuilder pb = new ProcessBuilder(
-                                    root.resolve("once").toString(),
-                                    "serve",
-                                    "--upstream",
-                                    upstream.url(),
-                                    "--db",
-                                    "jdbc:sqlite:" + dir.resolve("replica-" + i + ".db"),
-                                    "--host",
-                                    "127.0.0.1",
-                                    "--port",
-                                    "0",
-                                    "--warm-up",
-                                    "20")
-                            .redirectErrorStream(true)
-                            .redirectOutput(dir.resolve("replica-" + i + ".log").toFile());
-                    pb.environment().put("ONCE_JAVA", java);
-                    pb.environment().put("ONCE_AOT_CACHE", cache.toString());
-                    pb.environment().put("ONCE_AOT_WARM_UP", "200");
-                    replicas.add(pb.start());
-                }
-                long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
-                for (int i = 0; i < 2; i++) {
-                    Path log = dir.resolve("replica-" + i + ".log");
-                    while (!Files.readString(log).contains("listening on")) {
-                        assertThat(replicas.get(i).isAlive())
-                                .as("replica %d alive: %s", i, Files.readString(log))
-                                .isTrue();
-                        assertThat(System.nanoTime()).as(Files.readString(log)).isLessThan(deadline);
-                        Thread.sleep(100);
-                    }
-                }
+                for (int i = 0; i < 2; i++) replicas.add(serve(cache.toString(), upstream, "replica-" + i));
+                for (int i = 0; i < 2; i++) awaitListening(replicas.get(i), "replica-" + i);
             } finally {
-                for (Process p : replicas) p.destroy();
-                for (Process p : replicas) if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
+                stop(replicas);
             }
             String logs =
                     Files.readString(dir.resolve("replica-0.log")) + Files.readString(dir.resolve("replica-1.log"));
@@ -76,21 +51,117 @@ class LauncherAotIT {
             assertThat(upstream.totalCalls())
                     .as("the training never calls the upstream")
                     .isZero();
+            assertThat(cache).exists();
+            assertThat(Path.of(cache + ".stamp")).exists();
+            Process check = new ProcessBuilder(
+                            java(),
+                            "-XX:AOTMode=on",
+                            "-XX:AOTCache=" + cache,
+                            "-jar",
+                            root().resolve("once-cli/target/once.jar").toString(),
+                            "--version")
+                    .redirectErrorStream(true)
+                    .start();
+            String said = new String(check.getInputStream().readAllBytes());
+            assertThat(check.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(check.exitValue()).as(said).isZero();
+
+            // damaged after it was stamped (without the checksum check the JVM crashed on such a file)
+            try (var f = new java.io.RandomAccessFile(cache.toFile(), "rw")) {
+                f.seek(f.length() / 2);
+                byte[] noise = new byte[4096];
+                new java.util.Random(1).nextBytes(noise);
+                f.write(noise);
+            }
+            Process damaged = serve(cache.toString(), upstream, "damaged");
+            try {
+                awaitListening(damaged, "damaged");
+            } finally {
+                stop(List.of(damaged));
+            }
+            assertThat(Files.readString(dir.resolve("damaged.log")))
+                    .contains("Checksum verification failed") // -XX:+VerifySharedSpaces, else the JVM maps it
+                    .doesNotContain("SIGSEGV");
         }
-        assertThat(cache).exists();
-        assertThat(Path.of(cache + ".stamp")).exists();
-        // mapped as the launcher runs it, or this fails (AOTMode=on refuses to start without the cache)
-        Process check = new ProcessBuilder(
-                        java,
-                        "-XX:AOTMode=on",
-                        "-XX:AOTCache=" + cache,
-                        "-jar",
-                        root.resolve("once-cli/target/once.jar").toString(),
-                        "--version")
+    }
+
+    /** Nothing to serve (--help), or a directory named: no training, no cache file, and serve still runs. */
+    @Test
+    void launcher_helpOrADirectory_trainsNothingAndServeStillRuns() throws Exception {
+        try (FakeUpstream upstream = new FakeUpstream(10)) {
+            Path cache = dir.resolve("help/once.aot");
+            Process help = launcher(cache.toString(), "help", "serve", "--help");
+            assertThat(help.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            String said = Files.readString(dir.resolve("help.log"));
+            assertThat(help.exitValue()).as(said).isZero();
+            assertThat(said).contains("Usage:").doesNotContain("once: training").doesNotContain("once: starting from");
+            assertThat(cache).doesNotExist();
+
+            Path folder = Files.createDirectories(dir.resolve("folder"));
+            Process p = serve(folder.toString(), upstream, "folder");
+            try {
+                awaitListening(p, "folder");
+            } finally {
+                stop(List.of(p));
+            }
+            assertThat(Files.readString(dir.resolve("folder.log")))
+                    .contains("is a directory; name a file")
+                    .doesNotContain("once: training");
+        }
+    }
+
+    private Process serve(String cache, FakeUpstream upstream, String name) throws Exception {
+        return launcher(
+                cache,
+                name,
+                "serve",
+                "--upstream",
+                upstream.url(),
+                "--db",
+                "jdbc:sqlite:" + dir.resolve(name + ".db"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--warm-up",
+                "20");
+    }
+
+    private Process launcher(String cache, String name, String... args) throws Exception {
+        List<String> command =
+                new java.util.ArrayList<>(List.of(root().resolve("once").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command)
                 .redirectErrorStream(true)
-                .start();
-        String said = new String(check.getInputStream().readAllBytes());
-        assertThat(check.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(check.exitValue()).as(said).isZero();
+                .redirectOutput(dir.resolve(name + ".log").toFile());
+        pb.environment().put("ONCE_JAVA", java());
+        pb.environment().put("ONCE_AOT_CACHE", cache);
+        pb.environment().put("ONCE_AOT_WARM_UP", "200");
+        return pb.start();
+    }
+
+    private void awaitListening(Process p, String name) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
+        Path log = dir.resolve(name + ".log");
+        while (!Files.readString(log).contains("listening on")) {
+            assertThat(p.isAlive())
+                    .as("%s alive: %s", name, Files.readString(log))
+                    .isTrue();
+            assertThat(System.nanoTime()).as(Files.readString(log)).isLessThan(deadline);
+            Thread.sleep(100);
+        }
+    }
+
+    private static void stop(List<Process> processes) throws InterruptedException {
+        for (Process p : processes) p.destroy();
+        for (Process p : processes) if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
+    }
+
+    private static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    private static Path root() {
+        return Path.of("").toAbsolutePath().getParent();
     }
 }

@@ -98,8 +98,15 @@ final class ProxyWaitersBench {
             for (int w = 0; w < warm; w++) burst(client, threads, List.of(origin), "direct-pre-" + w);
             java.nio.file.Path logs = java.nio.file.Files.createTempDirectory("once-bench-replicas");
             // before any other replica starts, so that both first bursts meet an idle machine
-            Burst aotFirst =
-                    Runtime.version().feature() >= 25 ? aotFirstBurst(client, threads, origin, namespace, logs) : null;
+            Burst aotFirst = null;
+            if (Runtime.version().feature() < 25 || !WorkerProcess.fromOneJar()) {
+                settings.progress(
+                        "  no first burst from a JDK AOT cache: it needs a JDK 25+ (this is %d) and the bench run from"
+                                + " once.jar",
+                        Runtime.version().feature());
+            } else {
+                aotFirst = aotFirstBurst(client, threads, origin, namespace, logs);
+            }
             sides.add(new Side(REPLICAS + " x once serve", "", null));
             if (settings.compareWith() != null) {
                 sides.add(new Side(
