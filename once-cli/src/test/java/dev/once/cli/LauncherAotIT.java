@@ -73,13 +73,7 @@ class LauncherAotIT {
                 new java.util.Random(1).nextBytes(noise);
                 f.write(noise);
             }
-            Process damaged = serve(cache.toString(), upstream, "damaged");
-            try {
-                awaitListening(damaged, "damaged");
-            } finally {
-                stop(List.of(damaged));
-            }
-            assertThat(Files.readString(dir.resolve("damaged.log")))
+            assertThat(serveUntilListening(cache.toString(), upstream, "damaged"))
                     .contains("Checksum verification failed") // -XX:+VerifySharedSpaces, else the JVM maps it
                     .doesNotContain("SIGSEGV");
         }
@@ -98,13 +92,7 @@ class LauncherAotIT {
             assertThat(cache).doesNotExist();
 
             Path folder = Files.createDirectories(dir.resolve("folder"));
-            Process p = serve(folder.toString(), upstream, "folder");
-            try {
-                awaitListening(p, "folder");
-            } finally {
-                stop(List.of(p));
-            }
-            assertThat(Files.readString(dir.resolve("folder.log")))
+            assertThat(serveUntilListening(folder.toString(), upstream, "folder"))
                     .contains("is a directory; name a file")
                     .doesNotContain("once: training");
         }
@@ -125,6 +113,17 @@ class LauncherAotIT {
                 "0",
                 "--warm-up",
                 "20");
+    }
+
+    /** Starts one, waits until it listens, stops it; returns what it said. */
+    private String serveUntilListening(String cache, FakeUpstream upstream, String name) throws Exception {
+        Process p = serve(cache, upstream, name);
+        try {
+            awaitListening(p, name);
+        } finally {
+            stop(List.of(p));
+        }
+        return Files.readString(dir.resolve(name + ".log"));
     }
 
     private Process launcher(String cache, String name, String... args) throws Exception {
