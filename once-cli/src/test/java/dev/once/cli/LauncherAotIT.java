@@ -6,6 +6,7 @@ import dev.once.proxy.testing.FakeUpstream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,35 +74,73 @@ class LauncherAotIT {
                 new java.util.Random(1).nextBytes(noise);
                 f.write(noise);
             }
-            assertThat(serveUntilListening(cache.toString(), upstream, "damaged"))
+            assertThat(serveUntilListening(cache.toString(), upstream, "damaged", Map.of()))
                     .contains("Checksum verification failed") // -XX:+VerifySharedSpaces, else the JVM maps it
                     .doesNotContain("SIGSEGV");
         }
     }
 
-    /** Nothing to serve (--help), or a directory named: no training, no cache file, and serve still runs. */
+    /**
+     * JVM options in the environment that end in a newline (a YAML block scalar gives them so): the second
+     * start uses the cache the first trained. The stamp was compared as raw text read back without its
+     * last newline, so it never matched and every start trained anew, then started without the cache.
+     */
     @Test
-    void launcher_helpOrADirectory_trainsNothingAndServeStillRuns() throws Exception {
+    void launcher_jvmOptionsEndingInANewline_secondStartUsesTheCache() throws Exception {
+        Path cache = dir.resolve("newline/once.aot");
         try (FakeUpstream upstream = new FakeUpstream(10)) {
-            Path cache = dir.resolve("help/once.aot");
-            Process help = launcher(cache.toString(), "help", "serve", "--help");
-            assertThat(help.waitFor(60, TimeUnit.SECONDS)).isTrue();
-            String said = Files.readString(dir.resolve("help.log"));
-            assertThat(help.exitValue()).as(said).isZero();
-            assertThat(said).contains("Usage:").doesNotContain("once: training").doesNotContain("once: starting from");
-            assertThat(cache).doesNotExist();
-
-            Path folder = Files.createDirectories(dir.resolve("folder"));
-            assertThat(serveUntilListening(folder.toString(), upstream, "folder"))
-                    .contains("is a directory; name a file")
+            Map<String, String> env = Map.of("JDK_JAVA_OPTIONS", "-Xmx256m\n");
+            assertThat(serveUntilListening(cache.toString(), upstream, "first", env))
+                    .contains("trained the AOT cache");
+            assertThat(serveUntilListening(cache.toString(), upstream, "second", env))
+                    .contains("starting from the AOT cache")
                     .doesNotContain("once: training");
         }
     }
 
+    /**
+     * Nothing to serve (--help, -hV), a directory, or a name the JDK would expand per process (%p): no
+     * training, no cache file, and serve still runs.
+     */
+    @Test
+    void launcher_helpADirectoryOrAPercent_trainsNothingAndServeStillRuns() throws Exception {
+        try (FakeUpstream upstream = new FakeUpstream(10)) {
+            Path cache = dir.resolve("help/once.aot");
+            for (String flag : List.of("--help", "-hV")) {
+                Process help = launcher(cache.toString(), "help", Map.of(), "serve", flag);
+                assertThat(help.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                String said = Files.readString(dir.resolve("help.log"));
+                assertThat(help.exitValue()).as(said).isZero();
+                assertThat(said)
+                        .contains("Usage:")
+                        .doesNotContain("once: training")
+                        .doesNotContain("once: starting from");
+                assertThat(cache).doesNotExist();
+            }
+
+            Path folder = Files.createDirectories(dir.resolve("folder"));
+            assertThat(serveUntilListening(folder.toString(), upstream, "folder", Map.of()))
+                    .contains("is a directory; name a file")
+                    .doesNotContain("once: training");
+
+            assertThat(serveUntilListening(dir.resolve("once-%p.aot").toString(), upstream, "percent", Map.of()))
+                    .contains("holds a '%'")
+                    .doesNotContain("once: training");
+            try (var files = Files.list(dir)) {
+                assertThat(files.map(Path::toString)).noneMatch(f -> f.endsWith(".aot"));
+            }
+        }
+    }
+
     private Process serve(String cache, FakeUpstream upstream, String name) throws Exception {
+        return serve(cache, upstream, name, Map.of());
+    }
+
+    private Process serve(String cache, FakeUpstream upstream, String name, Map<String, String> env) throws Exception {
         return launcher(
                 cache,
                 name,
+                env,
                 "serve",
                 "--upstream",
                 upstream.url(),
@@ -116,8 +155,9 @@ class LauncherAotIT {
     }
 
     /** Starts one, waits until it listens, stops it; returns what it said. */
-    private String serveUntilListening(String cache, FakeUpstream upstream, String name) throws Exception {
-        Process p = serve(cache, upstream, name);
+    private String serveUntilListening(String cache, FakeUpstream upstream, String name, Map<String, String> env)
+            throws Exception {
+        Process p = serve(cache, upstream, name, env);
         try {
             awaitListening(p, name);
         } finally {
@@ -126,7 +166,7 @@ class LauncherAotIT {
         return Files.readString(dir.resolve(name + ".log"));
     }
 
-    private Process launcher(String cache, String name, String... args) throws Exception {
+    private Process launcher(String cache, String name, Map<String, String> env, String... args) throws Exception {
         List<String> command =
                 new java.util.ArrayList<>(List.of(root().resolve("once").toString()));
         command.addAll(List.of(args));
@@ -136,6 +176,7 @@ class LauncherAotIT {
         pb.environment().put("ONCE_JAVA", java());
         pb.environment().put("ONCE_AOT_CACHE", cache);
         pb.environment().put("ONCE_AOT_WARM_UP", "200");
+        pb.environment().putAll(env);
         return pb.start();
     }
 

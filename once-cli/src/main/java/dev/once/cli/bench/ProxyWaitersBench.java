@@ -131,13 +131,8 @@ final class ProxyWaitersBench {
             int rounds = Math.max(3, settings.burstRounds() / 4);
             int errors = 0;
             for (Side side : sides) {
-                Map<String, double[]> cold = phases(client, side.bases);
-                side.first = burst(client, threads, side.bases, side.prefix + "first");
+                side.first = firstBurst(client, threads, side.bases, side.prefix + "first", side.tag());
                 errors += side.first.errors();
-                settings.progress(
-                        "  first burst after start%s: p50 %.0f ms, p99 %.0f ms",
-                        side.tag(), Stats.percentile(side.first.all(), 50), Stats.percentile(side.first.all(), 99));
-                note("first burst after start" + side.tag(), cold, phases(client, side.bases));
             }
             warmUp(client, threads, sides, origin, warm);
             List<Long> self = List.of(ProcessHandle.current().pid());
@@ -257,6 +252,18 @@ final class ProxyWaitersBench {
         }
     }
 
+    /** The first burst after the replicas at {@code bases} started: printed, and noted with its phases. */
+    private Burst firstBurst(HttpClient client, ExecutorService threads, List<String> bases, String name, String tag)
+            throws Exception {
+        Map<String, double[]> cold = phases(client, bases);
+        Burst first = burst(client, threads, bases, name);
+        settings.progress(
+                "  first burst after start%s: p50 %.0f ms, p99 %.0f ms",
+                tag, Stats.percentile(first.all(), 50), Stats.percentile(first.all(), 99));
+        note("first burst after start" + tag, cold, phases(client, bases));
+        return first;
+    }
+
     /**
      * JDK 25+: the first burst of {@value #REPLICAS} replicas started from an AOT cache (JEP 483/515), as
      * the {@code ./once} launcher does with {@code ONCE_AOT_CACHE}: a training run ({@code once serve
@@ -300,13 +307,7 @@ final class ProxyWaitersBench {
             }
             List<String> bases = new ArrayList<>();
             for (int i = 0; i < REPLICAS; i++) bases.add("http://127.0.0.1:" + port(replicas.get(i), aotLogs.get(i)));
-            Map<String, double[]> cold = phases(client, bases);
-            Burst first = burst(client, threads, bases, "aot-first");
-            settings.progress(
-                    "  first burst after start, from the AOT cache: p50 %.0f ms, p99 %.0f ms",
-                    Stats.percentile(first.all(), 50), Stats.percentile(first.all(), 99));
-            note("first burst after start, from the AOT cache", cold, phases(client, bases));
-            return first;
+            return firstBurst(client, threads, bases, "aot-first", ", from the AOT cache");
         } finally {
             for (Process p : replicas) p.destroy();
             for (Process p : replicas) if (!p.waitFor(15, TimeUnit.SECONDS)) p.destroyForcibly();
