@@ -38,6 +38,8 @@ final class CacheMetrics {
     final Timer storePhase;
 
     CacheMetrics(MeterRegistry registry, String namespace) {
+        this.registry = registry;
+        this.namespace = namespace;
         hit = request(registry, namespace, "hit");
         nearHit = request(registry, namespace, "near_hit");
         miss = request(registry, namespace, "miss");
@@ -78,6 +80,25 @@ final class CacheMetrics {
         wakePhase = phase(registry, namespace, "wake");
         loadPhase = phase(registry, namespace, "load");
         storePhase = phase(registry, namespace, "store");
+    }
+
+    private final MeterRegistry registry;
+    private final String namespace;
+
+    /**
+     * Gauges of the near cache: the bytes its values weigh and its entries (the first cache of a
+     * namespace's, held weakly: a closed cache's gauge goes blank rather than keep its values alive).
+     */
+    void nearCache(NearCache<?> near) {
+        io.micrometer.core.instrument.Gauge.builder("once.cache.near.bytes", near, NearCache::weight)
+                .tag("namespace", namespace)
+                .description("what the near cache's values weigh: their stored size, at least maxBytes/maxEntries each")
+                .baseUnit("bytes")
+                .register(registry);
+        io.micrometer.core.instrument.Gauge.builder("once.cache.near.entries", near, NearCache::entries)
+                .tag("namespace", namespace)
+                .description("values kept in the near cache")
+                .register(registry);
     }
 
     private static Timer phase(MeterRegistry registry, String namespace, String phase) {

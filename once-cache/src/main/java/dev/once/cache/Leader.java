@@ -130,7 +130,7 @@ final class Leader<V> {
             metrics.storePhase.record(System.nanoTime() - storeStarted, java.util.concurrent.TimeUnit.NANOSECONDS);
             if (stored) {
                 waiters.wake(hash); // other processes hear the NOTIFY sent with the write itself
-                if (ttl > 0) near.put(hash, value, ttl, writtenAt);
+                if (ttl > 0) near.put(hash, value, bytes.length, ttl, writtenAt);
             } else {
                 metrics.leaseLost.increment(); // fenced: a newer leader's value stands
             }

@@ -16,21 +16,38 @@ import java.util.function.BooleanSupplier;
  * one of the two always undoes the stale put.
  */
 final class NearCache<V> {
-    private record Held<V>(V value, long ttlNanos) {}
+    private record Held<V>(V value, long ttlNanos, int weight) {}
+
+    /** What an entry costs besides its value's bytes: its key (64 hex digits), its holder, Caffeine's node. */
+    static final int ENTRY_OVERHEAD = 256;
 
     private final Cache<String, Held<V>> cache;
     private final long maxAgeNanos;
     private final BooleanSupplier broadcast;
     private final AtomicLong generation = new AtomicLong();
+    private final long maxBytes;
+    /** The least an entry weighs: {@code maxBytes / maxEntries}, so that the weight bound is the count bound too. */
+    private final long minWeight;
 
-    /** @param broadcast true while purges reach this process (PostgreSQL LISTEN up); entries then need no age cap */
-    NearCache(long maxEntries, long maxAgeNanos, BooleanSupplier broadcast) {
+    /**
+     * Bounded both by entries and by bytes, with one Caffeine weight: an entry weighs its value's stored
+     * size plus {@link #ENTRY_OVERHEAD}, and at least {@code maxBytes / maxEntries}, so a total weight
+     * within {@code maxBytes} holds at most {@code maxEntries} entries and at most {@code maxBytes} of
+     * values. A bound by entries alone let an anonymous client fill the heap with large answers of
+     * distinct keys (10,000 × 8 MiB; a 256 MB heap ran out after 58).
+     *
+     * @param broadcast true while purges reach this process (PostgreSQL LISTEN up); entries then need no age cap
+     */
+    NearCache(long maxEntries, long maxBytes, long maxAgeNanos, BooleanSupplier broadcast) {
         this.maxAgeNanos = maxAgeNanos;
         this.broadcast = broadcast;
-        this.cache = maxEntries == 0
+        this.maxBytes = maxBytes;
+        this.minWeight = maxEntries == 0 ? 0 : Math.max(1, maxBytes / maxEntries);
+        this.cache = maxEntries == 0 || maxBytes == 0
                 ? null
                 : Caffeine.newBuilder()
-                        .maximumSize(maxEntries)
+                        .maximumWeight(maxBytes)
+                        .weigher((String key, Held<V> held) -> held.weight)
                         // upkeep on the calling thread: on a hot key the read buffer fills often, and handing each
                         // drain to the common pool cost a thread wake-up (futex) per drain in the proxy's hit profile
                         .executor(Runnable::run)
@@ -64,17 +81,37 @@ final class NearCache<V> {
         return generation.get();
     }
 
-    /** Keeps the value unless an invalidation happened since {@code readAt} was taken. */
-    void put(String keyHash, V value, long remainingMillis, long readAt) {
+    /**
+     * Keeps the value unless an invalidation happened since {@code readAt} was taken.
+     *
+     * @param bytes the size of the value as stored (its encoding): what it weighs here
+     */
+    void put(String keyHash, V value, int bytes, long remainingMillis, long readAt) {
         if (cache == null || remainingMillis <= 0 || generation.get() != readAt) return;
+        long weight = Math.max(minWeight, (long) bytes + ENTRY_OVERHEAD);
+        if (weight > maxBytes / 2) return; // one value would push out half of the others: read it from the table
         long cap = broadcast.getAsBoolean() ? Long.MAX_VALUE : maxAgeNanos;
-        Held<V> held = new Held<>(value, Math.min(cap, remainingMillis * 1_000_000));
+        Held<V> held = new Held<>(value, Math.min(cap, remainingMillis * 1_000_000), (int) weight);
         // the check and the insert are one step on the key: a single-key invalidation (generation first,
         // then the removal, which waits for this step) either finds the entry and removes it or makes the
         // check fail. A plain put followed by a re-check left the stale entry readable in between: a
         // purge could return while it was there (FreshnessTest, PostgreSQL, 1 in 300).
         cache.asMap().compute(keyHash, (k, current) -> generation.get() == readAt ? held : current);
         if (generation.get() != readAt) cache.invalidate(keyHash); // invalidateAll iterates: undo behind it
+    }
+
+    /** The weight held now: about the bytes of the values kept (at least {@code maxBytes / maxEntries} each). */
+    long weight() {
+        if (cache == null) return 0;
+        cache.cleanUp();
+        return cache.policy().eviction().orElseThrow().weightedSize().orElse(0);
+    }
+
+    /** How many entries are kept now. */
+    long entries() {
+        if (cache == null) return 0;
+        cache.cleanUp();
+        return cache.estimatedSize();
     }
 
     void invalidate(String keyHash) {

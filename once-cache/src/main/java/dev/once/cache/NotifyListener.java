@@ -146,7 +146,9 @@ final class NotifyListener implements AutoCloseable {
                         lastHeartbeat = System.nanoTime();
                     }
                 }
-            } catch (SQLException | RuntimeException e) {
+            } catch (SQLException | RuntimeException | OutOfMemoryError e) {
+                // an OutOfMemoryError too (helper-19: a heap filled by other threads ended this thread for
+                // good, and with it every purge and wake-up): the gap clears the near caches, then reconnect
                 listening = false;
                 if (closed) return;
                 for (Subscriber sub : subscribers) sub.onGap().run();

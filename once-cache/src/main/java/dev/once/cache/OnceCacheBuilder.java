@@ -35,6 +35,7 @@ public final class OnceCacheBuilder<V> {
     Duration negativeTtl = Duration.ZERO;
     int failedRoundsBeforeError = 2;
     long nearCacheSize;
+    long nearCacheMaxBytes = 64L << 20;
     Duration nearCacheMaxAge = Duration.ofSeconds(1);
     boolean notify = true;
     boolean notifyValues = false;
@@ -68,6 +69,7 @@ public final class OnceCacheBuilder<V> {
         c.negativeTtl = negativeTtl;
         c.failedRoundsBeforeError = failedRoundsBeforeError;
         c.nearCacheSize = nearCacheSize;
+        c.nearCacheMaxBytes = nearCacheMaxBytes;
         c.nearCacheMaxAge = nearCacheMaxAge;
         c.notify = notify;
         c.notifyValues = notifyValues;
@@ -185,8 +187,8 @@ public final class OnceCacheBuilder<V> {
     }
 
     /**
-     * An in-process near cache (Caffeine) of at most {@code maxEntries} values, each kept no longer than
-     * its remaining TTL. Purges reach other processes' near caches through NOTIFY on PostgreSQL; elsewhere
+     * An in-process near cache (Caffeine) of at most {@code maxEntries} values and {@link
+     * #nearCacheMaxBytes} bytes, each kept no longer than its remaining TTL. Purges reach other processes' near caches through NOTIFY on PostgreSQL; elsewhere
      * entries are also capped by {@link #nearCacheMaxAge}. Off by default.
      *
      * @param maxEntries zero (off) or more
@@ -195,6 +197,21 @@ public final class OnceCacheBuilder<V> {
     public OnceCacheBuilder<V> nearCache(long maxEntries) {
         if (maxEntries < 0) throw new IllegalArgumentException("nearCache size must be >= 0");
         this.nearCacheSize = maxEntries;
+        return this;
+    }
+
+    /**
+     * The most the near cache's values may weigh together, counted as their stored size (default 64 MiB).
+     * The entries and the bytes are both bounds: an entry weighs its size plus a little, and at least
+     * {@code maxBytes} / the entries set with {@link #nearCache}; a value over half of it is never kept in
+     * memory (it is read from the table).
+     *
+     * @param maxBytes at least 1
+     * @return this builder
+     */
+    public OnceCacheBuilder<V> nearCacheMaxBytes(long maxBytes) {
+        if (maxBytes < 1) throw new IllegalArgumentException("nearCacheMaxBytes must be >= 1");
+        this.nearCacheMaxBytes = maxBytes;
         return this;
     }
 

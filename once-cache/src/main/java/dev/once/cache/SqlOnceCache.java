@@ -104,7 +104,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         store.enableSealing();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));
-        this.near = new NearCache<>(config.nearCacheSize, config.nearCacheMaxAge.toNanos(), this::listening);
+        this.near = new NearCache<>(
+                config.nearCacheSize, config.nearCacheMaxBytes, config.nearCacheMaxAge.toNanos(), this::listening);
+        metrics.nearCache(near);
         this.leader = new Leader<>(config, store, metrics, near, leases, waiters);
         this.subscriber = new NotifyListener.Subscriber(this::onNotification, this::onMissedNotifications);
         this.listener = notify
@@ -348,7 +350,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     metrics.hit.increment();
                 }
                 V v = codec.decode(e.value());
-                near.put(hash, v, e.remainingMillis(), readAt);
+                near.put(hash, v, e.value().length, e.remainingMillis(), readAt);
                 if (woke != 0) metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
                 return new CacheResult<>(v, source);
             }
@@ -410,7 +412,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         // fresh for what its leader said, counted from this caller's read (the store came after it): a
         // notification that arrives late must not keep the value longer than the row would
         long fresh = sent.freshMillis() - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - readStarted);
-        if (fresh > 0) near.put(hash, v, fresh, readAt);
+        if (fresh > 0) near.put(hash, v, sent.value().length, fresh, readAt);
         metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
         return new CacheResult<>(v, CacheResult.Source.COALESCED);
     }

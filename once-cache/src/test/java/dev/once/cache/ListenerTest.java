@@ -74,6 +74,41 @@ class ListenerTest {
         }
     }
 
+    /**
+     * An OutOfMemoryError on the listener's thread (another thread filled the heap; the next allocation
+     * here failed) ended that thread for good: purges and wake-ups never arrived again (helper-19). It is
+     * now a gap like a lost connection: the listener reconnects and delivers what comes next.
+     */
+    @Test
+    void outOfMemoryWhileDelivering_theListenerReconnects_andDeliversWhatComesNext() throws Exception {
+        DataSource pool = TestDatabases.shared(Db.POSTGRES);
+        String channel = TestDatabases.newTable("chan");
+        java.util.List<String> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger gaps = new java.util.concurrent.atomic.AtomicInteger();
+        NotifyListener.Subscriber subscriber = new NotifyListener.Subscriber(
+                payload -> {
+                    if (payload.equals("boom")) throw new OutOfMemoryError("Java heap space (simulated)");
+                    heard.add(payload);
+                },
+                gaps::incrementAndGet);
+        NotifyListener listener = NotifyListener.subscribe(pool, null, channel, subscriber);
+        try (java.sql.Connection c = TestDatabases.connect(Db.POSTGRES);
+                java.sql.PreparedStatement notify = c.prepareStatement("SELECT pg_notify(?, ?)")) {
+            notify.setString(1, channel);
+            await().atMost(Duration.ofSeconds(10)).until(listener::listening);
+            int gapsBefore = gaps.get();
+            notify.setString(2, "boom");
+            notify.execute();
+            await().atMost(Duration.ofSeconds(10)).until(() -> gaps.get() >= gapsBefore + 2); // lost, then back
+            await().atMost(Duration.ofSeconds(10)).until(listener::listening);
+            notify.setString(2, "after");
+            notify.execute();
+            await().atMost(Duration.ofSeconds(10)).until(() -> heard.contains("after"));
+        } finally {
+            NotifyListener.unsubscribe(pool, channel, subscriber);
+        }
+    }
+
     /** Two caches share one listener (one data source and table): a closed one no longer says it listens. */
     @Test
     void listening_afterClose_falseWhileAnotherCacheKeepsTheSharedListener() {

@@ -155,4 +155,53 @@ class NearCacheTest {
             assertThat(b.get("k", () -> "v2")).isEqualTo("v2"); // but not kept past it
         }
     }
+    /**
+     * helper-19: bounded by entries alone, the proxy's near cache let distinct keys with 4 MB answers fill
+     * a 256 MB heap (OutOfMemoryError after 58, the NOTIFY listener's thread among the dead). Values weigh
+     * their stored size now, and both bounds hold; a value over half of the bytes is never kept.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(
+            value = Db.class,
+            names = {"POSTGRES", "SQLITE"})
+    void nearCache_boundedByBytesAndByEntries_aValueOverHalfNeverKept(Db db) throws Exception {
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        String ns = TestDatabases.newTable("bytes");
+        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(db))
+                .namespace(ns)
+                .codec(Codec.string())
+                .nearCache(10)
+                .nearCacheMaxBytes(1 << 20)
+                .meterRegistry(registry)
+                .build()) {
+            String big = "x".repeat(200 * 1024);
+            for (int i = 0; i < 20; i++)
+                assertThat(cache.get("big" + i, () -> big)).hasSize(big.length());
+            double bytes = registry.get("once.cache.near.bytes")
+                    .tag("namespace", ns)
+                    .gauge()
+                    .value();
+            double entries = registry.get("once.cache.near.entries")
+                    .tag("namespace", ns)
+                    .gauge()
+                    .value();
+            assertThat(bytes).isLessThanOrEqualTo(1 << 20).isGreaterThan(0);
+            assertThat(entries).isBetween(1.0, 5.0); // 200 KB each: at most 5 in 1 MiB
+            // small values: the entry bound (10) holds, each counted at least 1 MiB / 10
+            for (int i = 0; i < 30; i++) cache.get("small" + i, () -> "v");
+            assertThat(registry.get("once.cache.near.entries")
+                            .tag("namespace", ns)
+                            .gauge()
+                            .value())
+                    .isLessThanOrEqualTo(10);
+            long held = java.util.stream.IntStream.range(0, 30)
+                    .filter(i -> cache.nearValue("small" + i).isPresent())
+                    .count(); // which ones Caffeine admitted is its policy's (W-TinyLFU) choice
+            assertThat(held).isBetween(1L, 10L);
+            // over half of the bytes: answered from the table each time, never from memory
+            String huge = "y".repeat(600 * 1024);
+            assertThat(cache.get("huge", () -> huge)).isEqualTo(huge);
+            assertThat(cache.lookup("huge", () -> "never").source()).isEqualTo(CacheResult.Source.HIT);
+        }
+    }
 }

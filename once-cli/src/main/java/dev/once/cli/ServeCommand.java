@@ -135,6 +135,14 @@ final class ServeCommand implements Callable<Integer> {
                     "Answers also kept in this replica's memory, bounded by their TTL (env ONCE_NEAR_CACHE; default 10000; 0 off).")
     Long nearCache;
 
+    @Option(
+            names = "--near-cache-bytes",
+            defaultValue = "${env:ONCE_NEAR_CACHE_BYTES}",
+            description = "What the answers kept in memory may weigh per route, as stored: bytes, or with KB, MB or GB"
+                    + " (env ONCE_NEAR_CACHE_BYTES; default 64MB). Both bounds hold; an answer over half of it is"
+                    + " read from the database each time.")
+    String nearCacheBytes;
+
     /** The most a warm-up may delay listening. */
     private static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(15);
 
@@ -190,17 +198,18 @@ final class ServeCommand implements Callable<Integer> {
                 .accessLog(accessLog || Boolean.TRUE.equals(file.accessLog))
                 .namespace(first(namespace, "proxy"))
                 .nearCacheEntries(nearCache != null ? nearCache : 10_000)
+                .nearCacheBytes(bytes(first(nearCacheBytes, "64MB"), "--near-cache-bytes"))
                 .upstreamTimeout(duration(first(upstreamTimeout, file.upstreamTimeout, "30s"), "--upstream-timeout"))
                 .drainTimeout(duration(first(drain, "10s"), "--drain"));
         if (file.connectTimeout != null) b.connectTimeout(duration(file.connectTimeout, "connectTimeout"));
         if (file.maxRequestBodyBytes != null) b.maxRequestBodyBytes(file.maxRequestBodyBytes);
         if (file.maxResponseBytes != null) b.maxCachedResponseBytes(file.maxResponseBytes);
         if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
-        if (file.credentialHeaders != null) b.credentialHeaders(file.credentialHeaders);
         if (file.maxUpstreamConnections != null) b.maxUpstreamConnections(file.maxUpstreamConnections);
         if (file.maxQueuedUpstreamRequests != null) b.maxQueuedUpstreamRequests(file.maxQueuedUpstreamRequests);
         ProxyConfig proxyConfig;
         try {
+            if (file.credentialHeaders != null) b.credentialHeaders(file.credentialHeaders);
             List<Route> routes = ConfigFile.routes(file, http);
             Route fallback =
                     http && ttl == null ? Route.http("/") : Route.of("/", duration(first(ttl, "10m"), "--ttl"));
@@ -321,6 +330,26 @@ final class ServeCommand implements Callable<Integer> {
             return ConfigFile.duration(text, what);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
+        }
+    }
+
+    /** A size: plain bytes, or a number with KB, MB or GB (powers of 1,024; case and a space ignored). */
+    static long bytes(String text, String what) {
+        String t = text.trim().toUpperCase(java.util.Locale.ROOT).replace(" ", "");
+        long unit = 1;
+        for (String[] u : new String[][] {{"KB", "10"}, {"MB", "20"}, {"GB", "30"}, {"B", "0"}}) {
+            if (t.endsWith(u[0])) {
+                unit = 1L << Integer.parseInt(u[1]);
+                t = t.substring(0, t.length() - u[0].length());
+                break;
+            }
+        }
+        try {
+            long n = Long.parseLong(t);
+            if (n < 1 || n > Long.MAX_VALUE / unit) throw new NumberFormatException();
+            return n * unit;
+        } catch (NumberFormatException e) {
+            throw new UserError(what + " must be a size such as 64MB, 512KB or 1048576 (bytes), not '" + text + "'");
         }
     }
 

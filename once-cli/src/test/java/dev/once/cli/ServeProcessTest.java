@@ -257,5 +257,31 @@ class ServeProcessTest {
         RacecheckCommandTest.Run badKey = RacecheckCommandTest.once("serve", "--config", yaml.toString());
         assertThat(badKey.exit()).isEqualTo(2);
         assertThat(badKey.err()).contains("unknown key 'tll'");
+
+        Path underscore = dir.resolve("underscore.yaml");
+        Files.writeString(underscore, "upstream: http://x\ncredentialHeaders: [api_key]\n");
+        RacecheckCommandTest.Run named = RacecheckCommandTest.once("serve", "--config", underscore.toString());
+        assertThat(named.exit()).isEqualTo(2);
+        assertThat(named.err())
+                .contains("the header name 'api_key' holds an underscore")
+                .doesNotContain("\tat ");
+
+        RacecheckCommandTest.Run size =
+                RacecheckCommandTest.once("serve", "--upstream", "http://x", "--near-cache-bytes", "lots");
+        assertThat(size.exit()).isEqualTo(2);
+        assertThat(size.err()).contains("--near-cache-bytes must be a size such as 64MB");
+    }
+
+    @Test
+    void bytes_plainOrWithAUnit() {
+        assertThat(ServeCommand.bytes("1048576", "x")).isEqualTo(1L << 20);
+        assertThat(ServeCommand.bytes("64MB", "x")).isEqualTo(64L << 20);
+        assertThat(ServeCommand.bytes(" 512 kb", "x")).isEqualTo(512L << 10);
+        assertThat(ServeCommand.bytes("2GB", "x")).isEqualTo(2L << 30);
+        assertThat(ServeCommand.bytes("100B", "x")).isEqualTo(100);
+        for (String bad : List.of("0", "-1MB", "MB", "1.5MB", "1TB", "99999999999GB"))
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServeCommand.bytes(bad, "--near-cache-bytes"))
+                    .as(bad)
+                    .hasMessageContaining("--near-cache-bytes must be a size");
     }
 }

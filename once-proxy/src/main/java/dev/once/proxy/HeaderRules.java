@@ -15,7 +15,7 @@ import org.eclipse.jetty.http.HttpHeader;
  * <p><b>Forward or key.</b> A request header reaches the upstream only if it is in the key, or is
  * answer-neutral (the tracing headers below, or headers a route declares neutral). Hop-by-hop headers,
  * headers named in {@code Connection}, and inputs that would steer the upstream without being keyed
- * ({@link #DROPPED}) are never forwarded. Credentials ({@link #CREDENTIALS} and configured names) are
+ * ({@link #DROPPED}), and names with an underscore ({@link #underscored}) are never forwarded. Credentials ({@link #CREDENTIALS} and configured names) are
  * keyed by their SHA-256, never by value, unless the configuration says answers are the same for every
  * caller. {@code Accept-Encoding} is reduced to what every HTTP client can decode ({@code gzip}) or
  * removed, and keyed in that form, so an answer encoded for one client never reaches a client that
@@ -105,8 +105,39 @@ final class HeaderRules {
     static final String GZIP = "gzip";
 
     /**
+     * Whether a request header name is never forwarded for its spelling: it holds an underscore. CGI,
+     * WSGI, Rack and PHP upstreams read {@code X_Forwarded_Host} and {@code X-Forwarded-Host} as one
+     * variable ({@code HTTP_X_FORWARDED_HOST}), so such a name would pass every rule here spelled with
+     * dashes: a dropped header would steer the upstream, a credential would be forwarded unkeyed. nginx
+     * drops these names by default ({@code underscores_in_headers off}) for the same reason.
+     */
+    static boolean underscored(String name) {
+        return name.indexOf('_') >= 0;
+    }
+
+    /**
+     * Header names from the configuration, trimmed and in lower case; one with an underscore is refused
+     * ({@link #underscored}: such a header never reaches the upstream, so naming it would do nothing).
+     *
+     * @param what where they were given, for the message
+     */
+    static List<String> configuredNames(String what, java.util.Collection<String> names) {
+        List<String> out = new ArrayList<>(names.size());
+        for (String n : names) {
+            String name = n.trim().toLowerCase(Locale.ROOT);
+            if (underscored(name))
+                throw new IllegalArgumentException(what + ": the header name '" + n.trim() + "' holds an underscore;"
+                        + " such request headers are never forwarded (CGI-style upstreams read '_' as '-', which"
+                        + " would slip them past the proxy's rules; nginx drops them too): spell it with '-'");
+            out.add(name);
+        }
+        return List.copyOf(out);
+    }
+
+    /**
      * The headers to forward, in their order, with their exact names and values: hop-by-hop, {@code
-     * Connection}-listed and {@link #DROPPED} headers removed, {@code Accept-Encoding} normalised.
+     * Connection}-listed, {@link #DROPPED} and {@link #underscored} headers removed, {@code
+     * Accept-Encoding} normalised.
      */
     static List<HttpField> forwarded(HttpFields request) {
         List<String> listed = connectionTokens(request);
@@ -114,7 +145,8 @@ final class HeaderRules {
         boolean gzip = acceptsGzip(request);
         for (HttpField f : request) {
             String name = f.getLowerCaseName();
-            if (HOP_BY_HOP.contains(name) || DROPPED.contains(name) || listed.contains(name)) continue;
+            if (HOP_BY_HOP.contains(name) || DROPPED.contains(name) || listed.contains(name) || underscored(name))
+                continue;
             if (f.getHeader() == HttpHeader.ACCEPT_ENCODING) continue; // normalised below
             out.add(f);
         }

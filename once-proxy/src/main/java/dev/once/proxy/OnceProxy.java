@@ -95,6 +95,7 @@ public final class OnceProxy implements AutoCloseable {
             caches.put(
                     route,
                     builder.nearCache(config.nearCacheEntries())
+                            .nearCacheMaxBytes(config.nearCacheBytes())
                             .maxValueBytes(
                                     (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes() + 64 * 1024))
                             .meterRegistry(registry)

@@ -28,6 +28,7 @@ import java.util.Set;
  * @param accessLog whether to log one line per request
  * @param namespace the prefix of the caches' namespaces
  * @param nearCacheEntries answers kept in memory per route (0: none)
+ * @param nearCacheBytes what the answers kept in memory may weigh per route, in bytes as stored
  * @param credentialHeaders the request headers that carry credentials
  * @param maxUpstreamConnections connections to the upstream at most
  * @param maxQueuedUpstreamRequests requests waiting for an upstream connection at most
@@ -49,6 +50,7 @@ public record ProxyConfig(
         boolean accessLog,
         String namespace,
         long nearCacheEntries,
+        long nearCacheBytes,
         Set<String> credentialHeaders,
         int maxUpstreamConnections,
         int maxQueuedUpstreamRequests) {
@@ -65,6 +67,7 @@ public record ProxyConfig(
             throw new IllegalArgumentException(
                     "the upstream URL has a query or fragment; give the base URL only (requests bring their own query)");
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
+        if (nearCacheBytes < 1) throw new IllegalArgumentException("near cache bytes must be at least 1");
         if (maxUpstreamConnections < 1 || maxQueuedUpstreamRequests < 1)
             throw new IllegalArgumentException("upstream connections and queue must be at least 1");
         credentialHeaders = credentialHeaders.stream()
@@ -181,6 +184,7 @@ public record ProxyConfig(
         private boolean accessLog;
         private String namespace = "proxy";
         private long nearCacheEntries = 10_000;
+        private long nearCacheBytes = 64L << 20;
         private Set<String> credentialHeaders = HeaderRules.CREDENTIALS;
         private int maxUpstreamConnections = 256;
         private int maxQueuedUpstreamRequests = 1024;
@@ -348,6 +352,19 @@ public record ProxyConfig(
         }
 
         /**
+         * What the answers kept in this replica's memory may weigh per route, counted as stored (default
+         * 64 MiB); with {@link #nearCacheEntries}, both bound it. An answer over half of it is read from
+         * the table each time instead.
+         *
+         * @param bytes at least 1
+         * @return this builder
+         */
+        public Builder nearCacheBytes(long bytes) {
+            this.nearCacheBytes = bytes;
+            return this;
+        }
+
+        /**
          * Request headers that carry credentials, in addition to {@link HeaderRules#CREDENTIALS}: keyed by
          * hash, so callers with different values never share an answer.
          *
@@ -356,7 +373,7 @@ public record ProxyConfig(
          */
         public Builder credentialHeaders(java.util.Collection<String> extra) {
             Set<String> all = new java.util.HashSet<>(HeaderRules.CREDENTIALS);
-            all.addAll(extra);
+            all.addAll(HeaderRules.configuredNames("credential headers", extra));
             this.credentialHeaders = all;
             return this;
         }
@@ -407,6 +424,7 @@ public record ProxyConfig(
                     accessLog,
                     namespace,
                     nearCacheEntries,
+                    nearCacheBytes,
                     credentialHeaders,
                     maxUpstreamConnections,
                     maxQueuedUpstreamRequests);

@@ -155,7 +155,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                 "{} {} {} {} {}ms",
                 Request.getRemoteAddr(request),
                 request.getMethod(),
-                request.getHttpURI().getPathQuery(),
+                ProxyRequest.loggedTarget(request.getHttpURI().getPathQuery()),
                 status,
                 (System.nanoTime() - start) / 1_000_000);
     }

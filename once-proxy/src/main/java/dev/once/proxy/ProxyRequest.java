@@ -23,6 +23,8 @@ import org.eclipse.jetty.util.URIUtil;
  * <p>Key texts (the table keeps a SHA-256 of them, and the text for inspection):
  *
  * <pre>
+ * (in both, the value of a query parameter named like a credential, {@link #CREDENTIAL_PARAMETERS}, is
+ * its SHA-256: "?api_key=sha256=hash"; the table holds no credential it was sent)
  * api mode:   origin, "METHOD path?query", each keyed header "name: value" (credentials as
  *             "credential name sha256=hash"), sorted by name, "body sha256=hash" when there is a body,
  *             and "policy P" (ProxyConfig#keyPolicy)
@@ -93,18 +95,15 @@ final class ProxyRequest {
         String forwardedQuery = query == null ? null : encodeTarget(query, true);
         if (query != null && forwardedQuery == null) return null;
         HttpFields.Mutable forwarded = HttpFields.build();
-        List<String> priorHops = new ArrayList<>();
         for (HttpField f : HeaderRules.forwarded(headers)) {
-            if (f.getHeader() == HttpHeader.X_FORWARDED_FOR) {
-                priorHops.add(f.getValue()); // every line, in order: the proxy appends its own hop below
-                continue;
-            }
+            // the client's own X-Forwarded-For is dropped: it is not keyed, and an upstream that believed its
+            // first address (allow-lists, regions, rate tiers) would answer one client's claim for everyone
+            if (f.getHeader() == HttpHeader.X_FORWARDED_FOR) continue;
             if (route != null && !route.http() && !route.vary().isEmpty() && !declared(route, config, f)) continue;
             forwarded.add(f);
         }
         // the proxy's own headers are part of the request as forwarded, so Vary and keys see what goes
-        priorHops.add(client);
-        forwarded.add(HttpHeader.X_FORWARDED_FOR, String.join(", ", priorHops));
+        forwarded.add(HttpHeader.X_FORWARDED_FOR, client);
         forwarded.add(HttpHeader.X_FORWARDED_PROTO, scheme);
         return new ProxyRequest(
                 method, path, forwardedQuery, route, headers, forwarded.asImmutable(), body, config, origin, policy);
@@ -184,7 +183,7 @@ final class ProxyRequest {
                 .append('\n')
                 .append(method)
                 .append(' ')
-                .append(pathQuery());
+                .append(keyedTarget(pathQuery()));
         appendHeaders(key, false);
         if (body.length > 0) key.append("\nbody sha256=").append(sha256(body));
         return key.append("\npolicy ").append(policy).toString();
@@ -201,7 +200,79 @@ final class ProxyRequest {
     }
 
     private static String uriKey(String origin, String pathQuery) {
-        return origin + "\nuri " + pathQuery;
+        return origin + "\nuri " + keyedTarget(pathQuery);
+    }
+
+    /**
+     * Query parameters that carry credentials, named in lower case without {@code -}, {@code _} and
+     * {@code .} (after percent-decoding): {@code api_key}, {@code X-Amz-Signature}, {@code access_token}.
+     */
+    static final Set<String> CREDENTIAL_PARAMETERS = Set.of(
+            "apikey",
+            "key",
+            "token",
+            "accesstoken",
+            "authtoken",
+            "idtoken",
+            "refreshtoken",
+            "clientsecret",
+            "secret",
+            "password",
+            "passwd",
+            "pwd",
+            "auth",
+            "authorization",
+            "signature",
+            "sig",
+            "sessionid",
+            "jwt",
+            "subscriptionkey",
+            "xamzsignature",
+            "xamzcredential",
+            "xamzsecuritytoken",
+            "xgoogsignature",
+            "xgoogcredential");
+
+    /**
+     * A target as keys hold it: each credential parameter's value as {@code sha256=} its hash, the rest as
+     * sent. One-to-one: every value of such a name is hashed, so no value sent raw spells another's hash.
+     */
+    static String keyedTarget(String pathQuery) {
+        return maskCredentialParameters(pathQuery, v -> "sha256=" + sha256(v.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** A target for a log line: each credential parameter's value as {@code ***}. */
+    static String loggedTarget(String pathQuery) {
+        return pathQuery == null ? null : maskCredentialParameters(pathQuery, v -> "***");
+    }
+
+    private static String maskCredentialParameters(String pathQuery, java.util.function.UnaryOperator<String> mask) {
+        int q = pathQuery.indexOf('?');
+        if (q < 0) return pathQuery;
+        String[] parts = pathQuery.substring(q + 1).split("&", -1);
+        boolean masked = false;
+        for (int i = 0; i < parts.length; i++) {
+            int eq = parts[i].indexOf('=');
+            if (eq < 0 || !credentialParameter(parts[i].substring(0, eq))) continue;
+            parts[i] = parts[i].substring(0, eq + 1) + mask.apply(parts[i].substring(eq + 1));
+            masked = true;
+        }
+        return masked ? pathQuery.substring(0, q + 1) + String.join("&", parts) : pathQuery;
+    }
+
+    private static boolean credentialParameter(String rawName) {
+        String name;
+        try {
+            name = java.net.URLDecoder.decode(rawName.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException malformed) {
+            name = rawName;
+        }
+        StringBuilder n = new StringBuilder(name.length());
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (c != '-' && c != '_' && c != '.') n.append(Character.toLowerCase(c));
+        }
+        return CREDENTIAL_PARAMETERS.contains(n.toString());
     }
 
     /**

@@ -47,8 +47,8 @@ public record Route(
         if (ttl == null || ttl.isNegative() || ttl.isZero())
             throw new IllegalArgumentException("route " + prefix + ": ttl must be positive");
         statuses = Set.copyOf(statuses);
-        vary = vary.stream().map(h -> h.trim().toLowerCase(Locale.ROOT)).toList();
-        neutral = neutral.stream().map(h -> h.trim().toLowerCase(Locale.ROOT)).toList();
+        vary = HeaderRules.configuredNames("route " + prefix + ": vary", vary);
+        neutral = HeaderRules.configuredNames("route " + prefix + ": neutral", neutral);
         staleWhileRevalidate = staleWhileRevalidate == null ? Duration.ZERO : staleWhileRevalidate;
     }
 

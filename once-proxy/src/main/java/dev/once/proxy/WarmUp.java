@@ -73,6 +73,7 @@ final class WarmUp {
                 false,
                 scratchNamespace(config.namespace()),
                 config.nearCacheEntries(),
+                config.nearCacheBytes(),
                 config.credentialHeaders(),
                 config.maxUpstreamConnections(),
                 config.maxQueuedUpstreamRequests());

@@ -749,6 +749,54 @@ class TrustTest {
         assertThat(cache(other)).isEqualTo("HIT");
     }
 
+    /**
+     * CGI, WSGI, Rack and PHP upstreams read {@code X_Api_Key} as {@code X-Api-Key} ({@code
+     * HTTP_X_API_KEY}): forwarded, the underscore spelling steered the upstream past the dropped headers
+     * and carried a credential unkeyed, so Bob got Alice's account (helper-19, both modes). Such names are
+     * never forwarded now, so never keyed either: both requests reach the upstream alike.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void headerNamesWithUnderscores_neverForwarded_soTheyNeitherSteerNorCarryCredentials(String mode) throws Exception {
+        Origin o = echoOrigin("Cache-Control", "public, max-age=60");
+        OnceProxy p = start(o, route(mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1))));
+        HttpResponse<String> alice = get(
+                p,
+                "/me",
+                "X_Api_Key",
+                "alice-key",
+                "X_Forwarded_Host",
+                "evil.example",
+                "X_HTTP_Method_Override",
+                "DELETE");
+        assertThat(alice.body().toLowerCase())
+                .startsWith("get /me")
+                .doesNotContain("alice-key")
+                .doesNotContain("evil.example")
+                .doesNotContain("delete")
+                .doesNotContain("x_");
+        HttpResponse<String> bob = get(p, "/me", "X_Api_Key", "bob-key");
+        assertThat(bob.body()).doesNotContain("bob-key").isEqualTo(alice.body()); // the upstream saw one request
+        assertThat(cache(bob)).isEqualTo("HIT");
+        assertThat(o.calls.get("GET /me").get()).isEqualTo(1);
+        // with dashes, the credential is forwarded and keyed: Carol gets her own answer
+        HttpResponse<String> carol = get(p, "/me", "X-Api-Key", "carol-key");
+        assertThat(carol.body()).contains("carol-key");
+        assertThat(cache(carol)).isEqualTo("MISS");
+    }
+
+    @Test
+    void configuration_aHeaderNameWithAnUnderscore_refusedWithWhy() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> api("/v1", List.of("X_Tenant")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("route /v1: vary: the header name 'X_Tenant' holds an underscore")
+                .hasMessageContaining("spell it with '-'");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+                        ProxyConfig.builder(URI.create("http://127.0.0.1:1")).credentialHeaders(List.of("api_key")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("credential headers: the header name 'api_key' holds an underscore");
+    }
+
     // ---- found by attacking the first fix (a fresh pair of eyes, with curl and raw sockets) ----
 
     /** A header named like a credential's key line must not stand for the credential. */
@@ -861,12 +909,19 @@ class TrustTest {
         get(p, "/v", "Authorization", "Bearer TOPSECRET-123", "Cookie", "sid=COOKIESECRET");
         assertThat(cache(get(p, "/v", "Authorization", "Bearer TOPSECRET-123", "Cookie", "sid=COOKIESECRET")))
                 .isEqualTo("HIT");
+        List<String> rows = storedRows(ns);
+        assertThat(rows).hasSizeGreaterThanOrEqualTo(3); // the URI's epoch, the Vary record, the variant
+        assertThat(rows)
+                .allSatisfy(row -> assertThat(row).doesNotContain("TOPSECRET").doesNotContain("COOKIESECRET"));
+    }
+
+    /** Every column of every row the namespace's caches wrote to the SQLite store, a row per string. */
+    private static List<String> storedRows(String ns) throws Exception {
+        List<String> rows = new ArrayList<>();
         try (var c = TestDatabases.shared(Db.SQLITE).getConnection();
                 var rs = c.createStatement()
                         .executeQuery("SELECT * FROM once_entry WHERE namespace LIKE '" + ns + "%'")) {
-            int rows = 0;
             while (rs.next()) {
-                rows++;
                 StringBuilder stored = new StringBuilder();
                 for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
                     byte[] column = rs.getBytes(i);
@@ -874,14 +929,57 @@ class TrustTest {
                         stored.append(new String(column, StandardCharsets.ISO_8859_1))
                                 .append('|');
                 }
-                assertThat(stored.toString()).doesNotContain("TOPSECRET").doesNotContain("COOKIESECRET");
+                rows.add(stored.toString());
             }
-            assertThat(rows).isGreaterThanOrEqualTo(3); // the URI's epoch, the Vary record, the variant
         }
+        return rows;
     }
 
+    /**
+     * A credential sent in the query ({@code ?api_key=}, {@code X-Amz-Signature}, ...) is keyed by its
+     * SHA-256 as credential headers are: the table kept it as sent in {@code key_text} (helper-19), and
+     * the access log printed it. Callers with different keys still never share an answer.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void queryCredentials_keyedByHash_neverStoredNorLogged(String mode) throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/q", (r, n) -> new HttpModeTest.Reply(200, "answer " + n, "Cache-Control", "public, max-age=60"));
+        String ns = TestDatabases.newTable("querycred");
+        OnceProxy p = start(
+                o,
+                TestDatabases.shared(Db.SQLITE),
+                ns,
+                route(mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1))));
+        assertThat(get(p, "/q?x=1&api_key=ALICESECRET").body()).isEqualTo("answer 1");
+        HttpResponse<String> again = get(p, "/q?x=1&api_key=ALICESECRET");
+        assertThat(cache(again)).isEqualTo("HIT");
+        HttpResponse<String> bob = get(p, "/q?x=1&api_key=BOBSECRET");
+        assertThat(bob.body()).isEqualTo("answer 2");
+        assertThat(get(p, "/q?x=1&X-Amz-Signature=AMZSECRET").body()).isEqualTo("answer 3");
+        List<String> rows = storedRows(ns);
+        assertThat(rows).hasSizeGreaterThanOrEqualTo(3);
+        assertThat(rows)
+                .allSatisfy(row -> assertThat(row)
+                        .contains("x=1")
+                        .doesNotContain("ALICESECRET")
+                        .doesNotContain("BOBSECRET")
+                        .doesNotContain("AMZSECRET"));
+        assertThat(ProxyRequest.loggedTarget("/q?api%5Fkey=S&x=1&token=T&keyword=k"))
+                .isEqualTo("/q?api%5Fkey=***&x=1&token=***&keyword=k");
+        // every value of such a name is hashed: a raw value cannot spell another's hash
+        String hashOfA = "sha256=" + ProxyRequest.sha256("a".getBytes(StandardCharsets.UTF_8));
+        assertThat(ProxyRequest.keyedTarget("/q?key=" + hashOfA)).isNotEqualTo(ProxyRequest.keyedTarget("/q?key=a"));
+    }
+
+    /**
+     * The client's own X-Forwarded-For never reaches the upstream: unkeyed, it let one client claim an
+     * address (an allow-listed one, another region) and have the answer made for that claim served to
+     * everyone (helper-19). The upstream sees the proxy's peer, the one address the proxy can vouch for.
+     */
     @Test
-    void httpMode_varyOnXForwardedFor_comparesWhatIsForwarded_andEveryLineIsKept() throws Exception {
+    void httpMode_varyOnXForwardedFor_theClientsClaimsDropped_thePeerForwarded() throws Exception {
         Origin o = echoOrigin();
         o.scripts.put(
                 "/geo",
@@ -897,10 +995,25 @@ class TrustTest {
                 raw(
                         p,
                         "GET /geo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n"));
-        assertThat(first).isEqualTo("10.0.0.1, 10.0.0.2, 127.0.0.1");
+        assertThat(first).isEqualTo("127.0.0.1");
         String other = raw(p, "GET /geo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 10.0.0.9\r\nConnection: close\r\n\r\n");
-        assertThat(other).contains("X-Once-Cache: MISS");
-        assertThat(body(other)).isEqualTo("10.0.0.9, 127.0.0.1");
+        assertThat(other).contains("X-Once-Cache: HIT"); // the same request reached the upstream: one answer
+        assertThat(body(other)).isEqualTo("127.0.0.1");
+        assertThat(o.calls.get("GET /geo").get()).isEqualTo(1);
+    }
+
+    @Test
+    void apiMode_clientsXForwardedFor_dropped_thePeerForwarded() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/who",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, String.join(" | ", r.getHeaders().getValuesList("X-Forwarded-For"))));
+        OnceProxy p = start(o, b -> b);
+        assertThat(get(p, "/who", "X-Forwarded-For", "10.0.0.1").body()).isEqualTo("127.0.0.1");
+        HttpResponse<String> second = get(p, "/who", "X-Forwarded-For", "192.168.7.7");
+        assertThat(second.body()).isEqualTo("127.0.0.1");
+        assertThat(cache(second)).isEqualTo("HIT");
     }
 
     @Test

@@ -79,6 +79,7 @@ public class OnceCacheAutoConfiguration {
                     .staleWhileRevalidate(properties.getStaleWhileRevalidate())
                     .negativeTtl(properties.getNegativeTtl())
                     .nearCache(properties.getNearCache())
+                    .nearCacheMaxBytes(properties.getNearCacheMaxBytes().toBytes())
                     .lease(properties.getLease())
                     .storeTimeout(properties.getStoreTimeout())
                     .failOpen(properties.isFailOpen())

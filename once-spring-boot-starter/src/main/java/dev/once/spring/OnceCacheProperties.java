@@ -34,6 +34,9 @@ public class OnceCacheProperties {
     /** Entries kept in each replica's in-process near cache per cache (0: off). */
     private long nearCache;
 
+    /** What the values in each near cache may weigh together, as stored (both this and near-cache bound it). */
+    private org.springframework.util.unit.DataSize nearCacheMaxBytes = org.springframework.util.unit.DataSize.ofMegabytes(64);
+
     /** How long a leader's claim lasts without renewal: how long a crashed replica can keep others waiting. */
     private Duration lease = Duration.ofSeconds(5);
 
@@ -313,6 +316,25 @@ public class OnceCacheProperties {
      */
     public void setNearCache(long nearCache) {
         this.nearCache = nearCache;
+    }
+
+    /**
+     * What the values in each near cache may weigh together, counted as stored ({@code
+     * once.cache.near-cache-max-bytes}, default 64MB); with {@code near-cache}, both bounds hold.
+     *
+     * @return the near cache's bound in bytes, per cache
+     */
+    public org.springframework.util.unit.DataSize getNearCacheMaxBytes() {
+        return nearCacheMaxBytes;
+    }
+
+    /**
+     * Sets what each near cache's values may weigh.
+     *
+     * @param nearCacheMaxBytes at least one byte
+     */
+    public void setNearCacheMaxBytes(org.springframework.util.unit.DataSize nearCacheMaxBytes) {
+        this.nearCacheMaxBytes = nearCacheMaxBytes;
     }
 
     /**

@@ -116,10 +116,12 @@ class OnceCacheAutoConfigurationTest {
                         "once.cache.caches.quotes.stale-while-revalidate=5m",
                         "once.cache.caches.quotes.negative-ttl=30s",
                         "once.cache.caches.quotes.near-cache=10000",
+                        "once.cache.near-cache-max-bytes=8MB",
                         "once.cache.caches.typed.type=dev.once.spring.values.Quote")
                 .run(ctx -> {
                     OnceCacheProperties p = ctx.getBean(OnceCacheProperties.class);
                     assertThat(p.getTtl()).isEqualTo(Duration.ofMinutes(10));
+                    assertThat(p.getNearCacheMaxBytes().toBytes()).isEqualTo(8L << 20);
                     OnceCacheProperties.CacheSpec quotes = p.getCaches().get("quotes");
                     assertThat(quotes.getTtl()).isEqualTo(Duration.ofHours(1));
                     assertThat(quotes.getStaleWhileRevalidate()).isEqualTo(Duration.ofMinutes(5));
