@@ -138,9 +138,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(
             names = "--near-cache-bytes",
             defaultValue = "${env:ONCE_NEAR_CACHE_BYTES}",
-            description = "What the answers kept in memory may weigh per route, as stored: bytes, or with KB, MB or GB"
-                    + " (env ONCE_NEAR_CACHE_BYTES; default 64MB). Both bounds hold; an answer over half of it is"
-                    + " read from the database each time.")
+            description = "What the answers kept in memory may weigh in all, as stored, split evenly among the routes:"
+                    + " bytes, or with KB, MB or GB (env ONCE_NEAR_CACHE_BYTES; default 64MB). Both bounds hold; an"
+                    + " answer over half of a route's share is read from the database each time.")
     String nearCacheBytes;
 
     /** The most a warm-up may delay listening. */

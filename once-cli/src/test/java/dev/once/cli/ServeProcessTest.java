@@ -263,7 +263,7 @@ class ServeProcessTest {
         RacecheckCommandTest.Run named = RacecheckCommandTest.once("serve", "--config", underscore.toString());
         assertThat(named.exit()).isEqualTo(2);
         assertThat(named.err())
-                .contains("the header name 'api_key' holds an underscore")
+                .contains("the header name 'api_key' holds a character other than letters, digits and '-'")
                 .doesNotContain("\tat ");
 
         RacecheckCommandTest.Run size =

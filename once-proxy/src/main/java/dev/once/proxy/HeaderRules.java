@@ -15,7 +15,7 @@ import org.eclipse.jetty.http.HttpHeader;
  * <p><b>Forward or key.</b> A request header reaches the upstream only if it is in the key, or is
  * answer-neutral (the tracing headers below, or headers a route declares neutral). Hop-by-hop headers,
  * headers named in {@code Connection}, and inputs that would steer the upstream without being keyed
- * ({@link #DROPPED}), and names with an underscore ({@link #underscored}) are never forwarded. Credentials ({@link #CREDENTIALS} and configured names) are
+ * ({@link #DROPPED}), and names with anything but letters, digits and dashes ({@link #oddlySpelled}) are never forwarded. Credentials ({@link #CREDENTIALS} and configured names) are
  * keyed by their SHA-256, never by value, unless the configuration says answers are the same for every
  * caller. {@code Accept-Encoding} is reduced to what every HTTP client can decode ({@code gzip}) or
  * removed, and keyed in that form, so an answer encoded for one client never reaches a client that
@@ -59,7 +59,36 @@ final class HeaderRules {
             "x-host",
             "x-http-method-override",
             "x-http-method",
-            "x-method-override");
+            "x-method-override",
+            // the client's address or scheme as some server or framework believes it, unkeyed: one client's
+            // claim would decide the answer for everyone (X-Forwarded-For is the proxy's own, the peer)
+            "x-real-ip",
+            "true-client-ip",
+            "cf-connecting-ip",
+            "x-client-ip",
+            "x-cluster-client-ip",
+            "fastly-client-ip",
+            "client-ip",
+            "x-forwarded",
+            "forwarded-for",
+            "x-original-forwarded-for",
+            "akamai-client-ip",
+            "x-azure-clientip",
+            "x-appengine-user-ip",
+            "x-envoy-external-address",
+            "x-originating-ip",
+            "x-remote-ip",
+            "x-remote-addr",
+            "remote-addr",
+            "x-original-uri",
+            "x-forwarded-uri",
+            "x-forwarded-path",
+            "x-envoy-original-path",
+            "x-forwarded-protocol",
+            "front-end-https",
+            "x-url-scheme",
+            "x-forwarded-client-cert",
+            "x-ssl-client-cert");
 
     /** Forwarded without joining the key: tracing headers, which no answer depends on. */
     static final Set<String> NEUTRAL = Set.of(
@@ -105,19 +134,24 @@ final class HeaderRules {
     static final String GZIP = "gzip";
 
     /**
-     * Whether a request header name is never forwarded for its spelling: it holds an underscore. CGI,
-     * WSGI, Rack and PHP upstreams read {@code X_Forwarded_Host} and {@code X-Forwarded-Host} as one
-     * variable ({@code HTTP_X_FORWARDED_HOST}), so such a name would pass every rule here spelled with
-     * dashes: a dropped header would steer the upstream, a credential would be forwarded unkeyed. nginx
-     * drops these names by default ({@code underscores_in_headers off}) for the same reason.
+     * Whether a request header name is never forwarded for its spelling: anything but letters, digits and
+     * {@code -}. CGI, WSGI, Rack and PHP upstreams read {@code X_Forwarded_Host} and {@code
+     * X-Forwarded-Host} as one variable ({@code HTTP_X_FORWARDED_HOST}), and PHP turns {@code .} and a
+     * space into {@code _} as well, so such a name would pass every rule here spelled with dashes: a
+     * dropped header would steer the upstream, a credential would be forwarded unkeyed. nginx drops these
+     * names by default ({@code ignore_invalid_headers on}, {@code underscores_in_headers off}).
      */
-    static boolean underscored(String name) {
-        return name.indexOf('_') >= 0;
+    static boolean oddlySpelled(String name) {
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-')) return true;
+        }
+        return name.isEmpty();
     }
 
     /**
      * Header names from the configuration, trimmed and in lower case; one with an underscore is refused
-     * ({@link #underscored}: such a header never reaches the upstream, so naming it would do nothing).
+     * ({@link #oddlySpelled}: such a header never reaches the upstream, so naming it would do nothing).
      *
      * @param what where they were given, for the message
      */
@@ -125,10 +159,11 @@ final class HeaderRules {
         List<String> out = new ArrayList<>(names.size());
         for (String n : names) {
             String name = n.trim().toLowerCase(Locale.ROOT);
-            if (underscored(name))
-                throw new IllegalArgumentException(what + ": the header name '" + n.trim() + "' holds an underscore;"
-                        + " such request headers are never forwarded (CGI-style upstreams read '_' as '-', which"
-                        + " would slip them past the proxy's rules; nginx drops them too): spell it with '-'");
+            if (oddlySpelled(name))
+                throw new IllegalArgumentException(what + ": the header name '" + n.trim() + "' holds a character"
+                        + " other than letters, digits and '-'; such request headers are never forwarded (CGI-style"
+                        + " upstreams read '_' and '.' as '-', which would slip them past the proxy's rules; nginx"
+                        + " drops them too): spell it with '-'");
             out.add(name);
         }
         return List.copyOf(out);
@@ -136,7 +171,7 @@ final class HeaderRules {
 
     /**
      * The headers to forward, in their order, with their exact names and values: hop-by-hop, {@code
-     * Connection}-listed, {@link #DROPPED} and {@link #underscored} headers removed, {@code
+     * Connection}-listed, {@link #DROPPED} and {@link #oddlySpelled} headers removed, {@code
      * Accept-Encoding} normalised.
      */
     static List<HttpField> forwarded(HttpFields request) {
@@ -145,7 +180,7 @@ final class HeaderRules {
         boolean gzip = acceptsGzip(request);
         for (HttpField f : request) {
             String name = f.getLowerCaseName();
-            if (HOP_BY_HOP.contains(name) || DROPPED.contains(name) || listed.contains(name) || underscored(name))
+            if (HOP_BY_HOP.contains(name) || DROPPED.contains(name) || listed.contains(name) || oddlySpelled(name))
                 continue;
             if (f.getHeader() == HttpHeader.ACCEPT_ENCODING) continue; // normalised below
             out.add(f);

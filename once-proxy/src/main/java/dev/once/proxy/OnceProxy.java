@@ -95,7 +95,10 @@ public final class OnceProxy implements AutoCloseable {
             caches.put(
                     route,
                     builder.nearCache(config.nearCacheEntries())
-                            .nearCacheMaxBytes(config.nearCacheBytes())
+                            // one budget for the replica, split evenly: per route, 20 routes of 64 MB each
+                            // filled a 256 MB heap (helper-20)
+                            .nearCacheMaxBytes(Math.max(
+                                    1, config.nearCacheBytes() / config.routes().size()))
                             .maxValueBytes(
                                     (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes() + 64 * 1024))
                             .meterRegistry(registry)

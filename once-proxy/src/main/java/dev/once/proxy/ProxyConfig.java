@@ -28,7 +28,7 @@ import java.util.Set;
  * @param accessLog whether to log one line per request
  * @param namespace the prefix of the caches' namespaces
  * @param nearCacheEntries answers kept in memory per route (0: none)
- * @param nearCacheBytes what the answers kept in memory may weigh per route, in bytes as stored
+ * @param nearCacheBytes what the answers kept in memory may weigh in all, in bytes as stored, split evenly among the routes
  * @param credentialHeaders the request headers that carry credentials
  * @param maxUpstreamConnections connections to the upstream at most
  * @param maxQueuedUpstreamRequests requests waiting for an upstream connection at most
@@ -352,9 +352,9 @@ public record ProxyConfig(
         }
 
         /**
-         * What the answers kept in this replica's memory may weigh per route, counted as stored (default
-         * 64 MiB); with {@link #nearCacheEntries}, both bound it. An answer over half of it is read from
-         * the table each time instead.
+         * What the answers kept in this replica's memory may weigh, counted as stored (default 64 MiB),
+         * split evenly among the routes; with {@link #nearCacheEntries} (per route), both bound it. An
+         * answer over half of a route's share is read from the table each time instead.
          *
          * @param bytes at least 1
          * @return this builder

@@ -204,8 +204,9 @@ final class ProxyRequest {
     }
 
     /**
-     * Query parameters that carry credentials, named in lower case without {@code -}, {@code _} and
-     * {@code .} (after percent-decoding): {@code api_key}, {@code X-Amz-Signature}, {@code access_token}.
+     * Parameters that carry credentials, named in lower case without {@code -}, {@code _}, {@code .},
+     * brackets, {@code +} or spaces (after percent-decoding): {@code api_key}, {@code X-Amz-Signature},
+     * {@code api[key]}, {@code access_token}.
      */
     static final Set<String> CREDENTIAL_PARAMETERS = Set.of(
             "apikey",
@@ -215,6 +216,12 @@ final class ProxyRequest {
             "authtoken",
             "idtoken",
             "refreshtoken",
+            "privatetoken",
+            "apitoken",
+            "clienttoken",
+            "accesskey",
+            "secretkey",
+            "apisecret",
             "clientsecret",
             "secret",
             "password",
@@ -246,31 +253,41 @@ final class ProxyRequest {
         return pathQuery == null ? null : maskCredentialParameters(pathQuery, v -> "***");
     }
 
+    /**
+     * Masks the value of every {@code name=value} between separators ({@code / ? & ;}: query parameters,
+     * and the path parameters of {@code ;} that some servers read, as CGI.pm, Rack 2 and older Pythons
+     * read {@code ;} in a query) whose name is a credential's.
+     */
     private static String maskCredentialParameters(String pathQuery, java.util.function.UnaryOperator<String> mask) {
-        int q = pathQuery.indexOf('?');
-        if (q < 0) return pathQuery;
-        String[] parts = pathQuery.substring(q + 1).split("&", -1);
-        boolean masked = false;
-        for (int i = 0; i < parts.length; i++) {
-            int eq = parts[i].indexOf('=');
-            if (eq < 0 || !credentialParameter(parts[i].substring(0, eq))) continue;
-            parts[i] = parts[i].substring(0, eq + 1) + mask.apply(parts[i].substring(eq + 1));
-            masked = true;
+        StringBuilder b = null;
+        int from = 0;
+        for (int i = 0; i <= pathQuery.length(); i++) {
+            if (i < pathQuery.length() && "/?&;".indexOf(pathQuery.charAt(i)) < 0) continue;
+            String token = pathQuery.substring(from, i);
+            int eq = token.indexOf('=');
+            if (eq >= 0 && credentialParameter(token.substring(0, eq))) {
+                if (b == null) b = new StringBuilder(pathQuery.length() + 64).append(pathQuery, 0, from);
+                b.append(token, 0, eq + 1).append(mask.apply(token.substring(eq + 1)));
+            } else if (b != null) {
+                b.append(token);
+            }
+            if (b != null && i < pathQuery.length()) b.append(pathQuery.charAt(i));
+            from = i + 1;
         }
-        return masked ? pathQuery.substring(0, q + 1) + String.join("&", parts) : pathQuery;
+        return b == null ? pathQuery : b.toString();
     }
 
     private static boolean credentialParameter(String rawName) {
         String name;
         try {
-            name = java.net.URLDecoder.decode(rawName.replace("+", "%2B"), StandardCharsets.UTF_8);
+            name = java.net.URLDecoder.decode(rawName.replace("+", " "), StandardCharsets.UTF_8);
         } catch (IllegalArgumentException malformed) {
             name = rawName;
         }
         StringBuilder n = new StringBuilder(name.length());
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);
-            if (c != '-' && c != '_' && c != '.') n.append(Character.toLowerCase(c));
+            if ("-_.[]+ \t\u0000".indexOf(c) < 0) n.append(Character.toLowerCase(c));
         }
         return CREDENTIAL_PARAMETERS.contains(n.toString());
     }
