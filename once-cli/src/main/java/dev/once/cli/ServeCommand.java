@@ -143,6 +143,15 @@ final class ServeCommand implements Callable<Integer> {
                     + " answer over half of a route's share is read from the database each time.")
     String nearCacheBytes;
 
+    @Option(
+            names = "--answer-memory",
+            defaultValue = "${env:ONCE_ANSWER_MEMORY}",
+            description = "What answers held for requests in flight may weigh in all (read from the upstream, or being"
+                    + " written to clients that read slowly): bytes, or with KB, MB or GB (env ONCE_ANSWER_MEMORY;"
+                    + " default a quarter of the heap). Past it an upstream answer is passed through unstored and a"
+                    + " stored one is refused with 503 and Retry-After.")
+    String answerMemory;
+
     /** The most a warm-up may delay listening. */
     private static final java.time.Duration WARM_UP_BUDGET = java.time.Duration.ofSeconds(15);
 
@@ -207,6 +216,8 @@ final class ServeCommand implements Callable<Integer> {
         if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
         if (file.maxUpstreamConnections != null) b.maxUpstreamConnections(file.maxUpstreamConnections);
         if (file.maxQueuedUpstreamRequests != null) b.maxQueuedUpstreamRequests(file.maxQueuedUpstreamRequests);
+        if (answerMemory != null && !answerMemory.isBlank())
+            b.answerMemoryBytes(bytes(answerMemory, "--answer-memory"));
         ProxyConfig proxyConfig;
         try {
             if (file.credentialHeaders != null) b.credentialHeaders(file.credentialHeaders);

@@ -104,7 +104,12 @@ public final class OnceProxy implements AutoCloseable {
                             .meterRegistry(registry)
                             .build());
         }
-        Upstream upstream = new Upstream(config);
+        AnswerMemory memory = new AnswerMemory(config.answerMemoryBytes());
+        io.micrometer.core.instrument.Gauge.builder("once.proxy.answer.memory", memory, AnswerMemory::used)
+                .description("bytes of answers held for requests in flight (read from the upstream, being written)")
+                .baseUnit("bytes")
+                .register(registry);
+        Upstream upstream = new Upstream(config, memory);
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("once-proxy");
         java.util.concurrent.ExecutorService virtual = Executors.newVirtualThreadPerTaskExecutor();
@@ -134,7 +139,7 @@ public final class OnceProxy implements AutoCloseable {
         server.addConnector(connector);
         server.setErrorHandler(new ProxyErrors());
         GracefulHandler graceful = new GracefulHandler();
-        graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, probe(dataSource), virtual));
+        graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, probe(dataSource), virtual, memory));
         server.setHandler(graceful);
         server.setStopTimeout(config.drainTimeout().toMillis());
         server.setStopAtShutdown(false);

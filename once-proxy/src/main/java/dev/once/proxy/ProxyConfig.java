@@ -29,6 +29,7 @@ import java.util.Set;
  * @param namespace the prefix of the caches' namespaces
  * @param nearCacheEntries answers kept in memory per route (0: none)
  * @param nearCacheBytes what the answers kept in memory may weigh in all, in bytes as stored, split evenly among the routes
+ * @param answerMemoryBytes what answers held for requests in flight may weigh in all ({@link AnswerMemory})
  * @param credentialHeaders the request headers that carry credentials
  * @param maxUpstreamConnections connections to the upstream at most
  * @param maxQueuedUpstreamRequests requests waiting for an upstream connection at most
@@ -51,6 +52,7 @@ public record ProxyConfig(
         String namespace,
         long nearCacheEntries,
         long nearCacheBytes,
+        long answerMemoryBytes,
         Set<String> credentialHeaders,
         int maxUpstreamConnections,
         int maxQueuedUpstreamRequests) {
@@ -68,6 +70,9 @@ public record ProxyConfig(
                     "the upstream URL has a query or fragment; give the base URL only (requests bring their own query)");
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
         if (nearCacheBytes < 1) throw new IllegalArgumentException("near cache bytes must be at least 1");
+        if (answerMemoryBytes <= maxCachedResponseBytes)
+            throw new IllegalArgumentException("the memory for answers in flight (" + answerMemoryBytes
+                    + " bytes) must exceed the largest answer stored (" + maxCachedResponseBytes + " bytes)");
         if (maxUpstreamConnections < 1 || maxQueuedUpstreamRequests < 1)
             throw new IllegalArgumentException("upstream connections and queue must be at least 1");
         credentialHeaders = credentialHeaders.stream()
@@ -185,6 +190,9 @@ public record ProxyConfig(
         private String namespace = "proxy";
         private long nearCacheEntries = 10_000;
         private long nearCacheBytes = 64L << 20;
+        /** Negative: a quarter of the heap, and at least twice the largest answer stored. */
+        private long answerMemoryBytes = -1;
+
         private Set<String> credentialHeaders = HeaderRules.CREDENTIALS;
         private int maxUpstreamConnections = 256;
         private int maxQueuedUpstreamRequests = 1024;
@@ -365,6 +373,19 @@ public record ProxyConfig(
         }
 
         /**
+         * What the answers held in memory for requests in flight may weigh in all (default a quarter of
+         * the heap): read from the upstream, or being written to clients ({@link AnswerMemory}). Past it,
+         * an upstream answer is passed through without being stored, and a stored one is refused with 503.
+         *
+         * @param bytes at least {@link #maxCachedResponseBytes} + 1
+         * @return this builder
+         */
+        public Builder answerMemoryBytes(long bytes) {
+            this.answerMemoryBytes = bytes;
+            return this;
+        }
+
+        /**
          * Request headers that carry credentials, in addition to {@link HeaderRules#CREDENTIALS}: keyed by
          * hash, so callers with different values never share an answer.
          *
@@ -425,6 +446,9 @@ public record ProxyConfig(
                     namespace,
                     nearCacheEntries,
                     nearCacheBytes,
+                    answerMemoryBytes >= 0
+                            ? answerMemoryBytes
+                            : Math.max(Runtime.getRuntime().maxMemory() / 4, 2 * maxCachedResponseBytes + 1),
                     credentialHeaders,
                     maxUpstreamConnections,
                     maxQueuedUpstreamRequests);

@@ -66,6 +66,8 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     private final Timer writePhase;
     /** Where requests that may block continue: a virtual thread each. */
     private final java.util.concurrent.Executor executor;
+    /** The replica's budget for answers in flight, here for those being written. */
+    private final AnswerMemory memory;
 
     ProxyHandler(
             ProxyConfig config,
@@ -73,8 +75,10 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             Map<Route, OnceCache<Cached>> caches,
             PrometheusMeterRegistry registry,
             BooleanSupplier databaseUp,
-            java.util.concurrent.Executor executor) {
+            java.util.concurrent.Executor executor,
+            AnswerMemory memory) {
         this.executor = executor;
+        this.memory = memory;
         this.intakePhase = phase(registry, "intake");
         this.dispatchPhase = phase(registry, "dispatch");
         this.replyPhase = phase(registry, "reply");
@@ -322,6 +326,9 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         }
         int from = (int) range[0];
         int count = (int) (range[1] - range[0] + 1);
+        Runnable release = memory.writing(r.body(), fresh(outcome));
+        if (release == null) return overMemory(response, callback);
+        callback = releasing(callback, release);
         HttpFields.Mutable h = start(response, 206, headers, outcome);
         h.put(HttpHeader.CONTENT_RANGE, "bytes " + range[0] + "-" + range[1] + "/" + length);
         h.put(HttpHeader.CONTENT_LENGTH, count);
@@ -341,8 +348,13 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
 
     /** A whole answer; a HEAD gets the length its GET would have, and no body. */
     private String write(Request request, Response response, Callback callback, StoredResponse r, Outcome outcome) {
-        HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
         boolean head = request != null && request.getMethod().equals("HEAD");
+        if (!head) {
+            Runnable release = memory.writing(r.body(), fresh(outcome));
+            if (release == null) return overMemory(response, callback);
+            callback = releasing(callback, release);
+        }
+        HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
         // an upstream HEAD's or 304's answer states its own length; Jetty would otherwise write 0 for a 304
         boolean lengthGiven = (head || r.status() == 304) && h.contains(HttpHeader.CONTENT_LENGTH);
         if (r.status() != 204 && r.status() != 304 && r.status() >= 200 && !lengthGiven)
@@ -367,6 +379,47 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         }
         callback.succeeded();
         return r.status() + " " + outcome + " streamed";
+    }
+
+    /**
+     * The answers being written already hold the replica's budget ({@link AnswerMemory}): clients that do
+     * not read, say. This one is refused rather than held too.
+     */
+    private String overMemory(Response response, Callback callback) {
+        return write(
+                null,
+                response,
+                callback,
+                failure(new UpstreamFailure(
+                        503, "the proxy holds its limit of answers being sent; retry shortly", null)));
+    }
+
+    /** Whether the answer was read from the upstream for this very request (never refused for memory). */
+    private static boolean fresh(Outcome outcome) {
+        return outcome == Outcome.MISS || outcome == Outcome.BYPASS;
+    }
+
+    /** The callback, with the answer's memory given back when it completes, either way. */
+    private static Callback releasing(Callback callback, Runnable release) {
+        if (release == AnswerMemory.NOTHING) return callback;
+        return new Callback() {
+            @Override
+            public void succeeded() {
+                release.run();
+                callback.succeeded();
+            }
+
+            @Override
+            public void failed(Throwable x) {
+                release.run();
+                callback.failed(x);
+            }
+
+            @Override
+            public InvocationType getInvocationType() {
+                return callback.getInvocationType();
+            }
+        };
     }
 
     /** The proxy's own answer: one plain line. */

@@ -43,11 +43,14 @@ final class Upstream implements AutoCloseable {
 
     private final HttpClient client = new HttpClient(caseSensitiveTransport());
     private final ProxyConfig config;
+    /** The replica's budget for answers in flight: an answer read past it is passed through, not stored. */
+    private final AnswerMemory memory;
     /** The upstream URL's path without its trailing slash: every forwarded path goes under it. */
     private final String basePath;
 
-    Upstream(ProxyConfig config) throws Exception {
+    Upstream(ProxyConfig config, AnswerMemory memory) throws Exception {
         this.config = config;
+        this.memory = memory;
         this.basePath = config.upstream().getRawPath() == null
                 ? ""
                 : config.upstream().getRawPath().replaceAll("/$", "");
@@ -144,10 +147,7 @@ final class Upstream implements AutoCloseable {
             long declared = r.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
             // Larger than the cache takes: handed over as a stream, never buffered whole, never stored.
             if (declared > limit) return new StreamedResponse(r.getStatus(), headers, new byte[0], in, declared);
-            byte[] prefix = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-            if (prefix.length > limit) return new StreamedResponse(r.getStatus(), headers, prefix, in, declared);
-            in.close();
-            return new StoredResponse(r.getStatus(), headers, prefix);
+            return buffered(r.getStatus(), headers, in, limit, declared);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpstreamFailure(502, "interrupted while waiting for the upstream", e);
@@ -158,6 +158,46 @@ final class Upstream implements AutoCloseable {
             throw classify(e);
         } catch (IOException e) {
             throw classify(e.getCause() != null ? e.getCause() : e);
+        }
+    }
+
+    private static final int CHUNK = 64 * 1024;
+
+    /**
+     * The answer read into memory, up to the cache's limit, each chunk taken from the replica's budget
+     * first ({@link AnswerMemory}); past the limit or the budget, what was read and the rest are handed
+     * over as a stream (passed through, never stored). The budget is given back once the answer is handed
+     * on: from then on, what holds it is counted while it is written.
+     */
+    private Answer buffered(int status, List<String[]> headers, InputStream in, long limit, long declared)
+            throws IOException {
+        // a stated length is taken whole or not at all: answers read at once, each with part of the budget,
+        // would otherwise all run out of it halfway and all pass through
+        boolean whole = declared > AnswerMemory.TRACKED_FROM;
+        if (whole && !memory.take(declared)) return new StreamedResponse(status, headers, new byte[0], in, declared);
+        long taken = whole ? declared : 0;
+        try {
+            java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream(
+                    (int) (whole ? declared + 1 : Math.min(Math.max(declared, 0), CHUNK)));
+            byte[] chunk = new byte[(int) Math.min(CHUNK, limit + 1)];
+            while (body.size() <= limit) {
+                int want = (int) Math.min(chunk.length, limit + 1 - body.size());
+                if (!whole && body.size() < AnswerMemory.TRACKED_FROM) { // small answers cost the budget nothing
+                    want = Math.min(want, AnswerMemory.TRACKED_FROM - body.size());
+                } else if (!whole) {
+                    if (!memory.take(want))
+                        return new StreamedResponse(status, headers, body.toByteArray(), in, declared);
+                    taken += want;
+                }
+                int n = in.read(chunk, 0, want);
+                if (n < 0) break;
+                body.write(chunk, 0, n);
+            }
+            if (body.size() > limit) return new StreamedResponse(status, headers, body.toByteArray(), in, declared);
+            in.close();
+            return new StoredResponse(status, headers, body.toByteArray());
+        } finally {
+            memory.give(taken);
         }
     }
 

@@ -74,6 +74,7 @@ final class WarmUp {
                 scratchNamespace(config.namespace()),
                 config.nearCacheEntries(),
                 config.nearCacheBytes(),
+                config.answerMemoryBytes(),
                 config.credentialHeaders(),
                 config.maxUpstreamConnections(),
                 config.maxQueuedUpstreamRequests());

@@ -821,6 +821,102 @@ class TrustTest {
         assertThat(held).as(metrics).isGreaterThan(0).isLessThanOrEqualTo(1 << 20); // a third of 3 MiB
     }
 
+    /**
+     * Clients that never read their large answers: each answer was held whole while its write waited,
+     * without limit (40 of them filled a 256 MB heap: helper-20). The replica's answer memory bounds it:
+     * answers read from the upstream past the budget are passed through unstored, stored answers written
+     * past it are refused with 503; never a 500. Closed, the connections give their memory back.
+     */
+    @Test
+    void answersInFlight_clientsThatNeverRead_boundedByTheAnswerMemory() throws Exception {
+        Origin o = echoOrigin();
+        String big = "z".repeat(6 << 20);
+        o.fallback = (r, n) -> new HttpModeTest.Reply(200, big);
+        long budget = 20L << 20;
+        OnceProxy p = start(o, b -> b.answerMemoryBytes(budget));
+        // new keys at once, read from the upstream: three held whole (6 MB each in 20), and one more as one
+        // of those passes from its read to its write; the others passed through as they come
+        List<String> fresh =
+                unreadAnswers(p, budget, List.of("/new/0", "/new/1", "/new/2", "/new/3", "/new/4", "/new/5"));
+        assertThat(fresh).allMatch(h -> h.startsWith("HTTP/1.1 200"));
+        assertThat(fresh.stream().filter(h -> h.contains("X-Once-Cache: MISS")).count())
+                .isBetween(1L, 4L);
+        assertThat(fresh).anyMatch(h -> h.contains("X-Once-Cache: BYPASS"));
+        // stored answers, four of them, each asked twice by clients that never read: one array per answer is
+        // held however many clients it goes to; the fourth does not fit, and is refused
+        for (int i = 0; i < 4; i++) { // asked as the unread requests below ask (the key is the request forwarded)
+            String whole = raw(p, "GET /stored/" + i + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            assertThat(body(whole)).hasSize(big.length());
+        }
+        List<String> stored = unreadAnswers(
+                p,
+                budget,
+                List.of(
+                        "/stored/0",
+                        "/stored/1",
+                        "/stored/2",
+                        "/stored/3",
+                        "/stored/0",
+                        "/stored/1",
+                        "/stored/2",
+                        "/stored/3"));
+        assertThat(stored)
+                .allMatch(h -> h.startsWith("HTTP/1.1 200") && h.contains("X-Once-Cache: HIT")
+                        || h.startsWith("HTTP/1.1 503"));
+        assertThat(stored).anyMatch(h -> h.startsWith("HTTP/1.1 503") && h.contains("Retry-After: 1"));
+        assertThat(stored.stream().filter(h -> h.startsWith("HTTP/1.1 200")).count())
+                .isGreaterThanOrEqualTo(4);
+        HttpResponse<String> after = get(p, "/stored/0");
+        assertThat(after.statusCode()).isEqualTo(200);
+        assertThat(after.body()).hasSize(big.length());
+    }
+
+    /**
+     * Asks for each path on a connection that never reads the body; returns the answers' heads, after
+     * checking that the memory held meanwhile is within the budget (and one answer), and that it is all
+     * given back once the connections close.
+     */
+    private List<String> unreadAnswers(OnceProxy p, long budget, List<String> paths) throws Exception {
+        List<Socket> idle = new ArrayList<>();
+        List<String> heads = new ArrayList<>();
+        try {
+            for (String path : paths) {
+                Socket s = new Socket();
+                s.setReceiveBufferSize(4096);
+                s.connect(new java.net.InetSocketAddress("127.0.0.1", p.port()));
+                s.getOutputStream()
+                        .write(("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                idle.add(s);
+            }
+            for (Socket s : idle) { // the head of each answer; the bodies stay unread
+                s.setSoTimeout(20_000);
+                StringBuilder head = new StringBuilder();
+                var in = s.getInputStream();
+                while (!head.toString().endsWith("\r\n\r\n")) head.append((char) in.read());
+                heads.add(head.toString());
+            }
+            // an answer read for its own request is always written: the budget is kept to within one
+            // stored answer (8 MB by default); without it, six answers held 36 MB here
+            assertThat(answerMemory(p)).as("%s", heads).isLessThanOrEqualTo(budget + (8 << 20));
+        } finally {
+            for (Socket s : idle) s.close();
+        }
+        org.awaitility.Awaitility.await()
+                .atMost(Duration.ofSeconds(20))
+                .until(() -> answerMemory(p) == 0); // the writes that failed gave their memory back
+        return heads;
+    }
+
+    private double answerMemory(OnceProxy p) throws Exception {
+        return get(p, "/-/metrics")
+                .body()
+                .lines()
+                .filter(l -> l.startsWith("once_proxy_answer_memory_bytes "))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+                .findFirst()
+                .orElseThrow();
+    }
+
     @Test
     void configuration_aHeaderNameWithAnUnderscore_refusedWithWhy() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> api("/v1", List.of("X_Tenant")))

@@ -1,0 +1,85 @@
+package dev.once.proxy;
+
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The bytes of answers a replica holds in memory for requests in flight, as one budget: answers read
+ * from the upstream (until they are handed on) and answers being written to clients (until the client
+ * has taken them). Without it, clients that never read, or an upstream that drips large answers, made
+ * the proxy hold 8 MB per request without limit (40 such requests filled a 256 MB heap: helper-20).
+ *
+ * <p>An answer being written is counted once however many clients it goes to (the near cache hands one
+ * array to all of them), and only from {@value #TRACKED_FROM} bytes: smaller ones cost more to count
+ * than they weigh. Past the budget, an upstream answer still to be read is passed through to its client
+ * as it comes (not stored), and an answer from the cache is not written: the client gets a 503 with
+ * {@code Retry-After}. An answer this request has just read from the upstream is always written, so
+ * the memory held may pass the budget by about one stored answer (its read's share is given back before
+ * its write counts it).
+ */
+final class AnswerMemory {
+    /** Answers smaller than this are not counted. */
+    static final int TRACKED_FROM = 64 * 1024;
+
+    private final long capacity;
+    private final AtomicLong used = new AtomicLong();
+    private final Map<byte[], int[]> writing = new IdentityHashMap<>();
+
+    AnswerMemory(long capacity) {
+        this.capacity = capacity;
+    }
+
+    long capacity() {
+        return capacity;
+    }
+
+    /** Bytes counted now. */
+    long used() {
+        return used.get();
+    }
+
+    /** Takes {@code n} bytes from the budget; false (taking nothing) when they are not there. */
+    boolean take(long n) {
+        long u;
+        do {
+            u = used.get();
+            if (u + n > capacity) return false;
+        } while (!used.compareAndSet(u, u + n));
+        return true;
+    }
+
+    void give(long n) {
+        used.addAndGet(-n);
+    }
+
+    /**
+     * Counts {@code body} as being written until the returned release runs; null when the budget has no
+     * room for it, unless {@code held}: an answer just read from the upstream for this request is in
+     * memory already, and refusing it would throw away a paid call (it is counted, so what is read next
+     * waits for room). Small bodies are not counted (a release that does nothing).
+     */
+    Runnable writing(byte[] body, boolean held) {
+        if (body.length < TRACKED_FROM) return NOTHING;
+        synchronized (writing) {
+            int[] count = writing.get(body);
+            if (count == null) {
+                if (held) used.addAndGet(body.length);
+                else if (!take(body.length)) return null;
+                writing.put(body, count = new int[1]);
+            }
+            count[0]++;
+        }
+        return () -> {
+            synchronized (writing) {
+                int[] count = writing.get(body);
+                if (count == null || --count[0] > 0) return;
+                writing.remove(body);
+            }
+            give(body.length);
+        };
+    }
+
+    /** The release of an answer too small to be counted. */
+    static final Runnable NOTHING = () -> {};
+}
