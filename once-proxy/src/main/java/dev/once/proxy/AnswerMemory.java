@@ -70,7 +70,9 @@ final class AnswerMemory {
             }
             count[0]++;
         }
+        java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
         return () -> {
+            if (!released.compareAndSet(false, true)) return; // once, however often it is run
             synchronized (writing) {
                 int[] count = writing.get(body);
                 if (count == null || --count[0] > 0) return;

@@ -178,14 +178,23 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         if (h.contains(HttpHeader.TRANSFER_ENCODING) || parseLong(h.get(HttpHeader.CONTENT_LENGTH)) > 0) {
             blocking(request, start, callback, () -> {
                 String lengthHeader = h.get(HttpHeader.CONTENT_LENGTH);
-                byte[] body = lengthHeader != null && parseLong(lengthHeader) > config.maxRequestBodyBytes()
-                        ? null
-                        : readBody(request);
-                if (body == null) {
-                    return text(
-                            response, callback, 413, "request body over " + config.maxRequestBodyBytes() + " bytes");
+                long[] held = {0}; // the answer memory this body holds, given back when the request is answered
+                try {
+                    byte[] body = lengthHeader != null && parseLong(lengthHeader) > config.maxRequestBodyBytes()
+                            ? null
+                            : readBody(request, held);
+                    if (body == REFUSED) return overMemory(response, callback);
+                    if (body == null) {
+                        return text(
+                                response,
+                                callback,
+                                413,
+                                "request body over " + config.maxRequestBodyBytes() + " bytes");
+                    }
+                    return proxy(request, response, callback, method, path, query, body);
+                } finally {
+                    memory.give(held[0]);
                 }
-                return proxy(request, response, callback, method, path, query, body);
             });
             return;
         }
@@ -367,16 +376,26 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             Request request, Response response, Callback callback, StreamedResponse r, Outcome outcome) {
         HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
         if (r.declaredLength() >= 0) h.put(HttpHeader.CONTENT_LENGTH, r.declaredLength());
+        // the part read before the answer turned out too large (or the memory full) is held until written:
+        // counted meanwhile, as 90 clients that never read their 8 MB answers held 200 MB uncounted
+        // (helper-21); always written, as it was just fetched for this request
+        Runnable release = memory.writing(r.prefix(), true);
         try (InputStream rest = r.rest();
                 java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
             if (!request.getMethod().equals("HEAD")) {
-                out.write(r.prefix());
+                try {
+                    out.write(r.prefix());
+                } finally {
+                    release.run();
+                }
                 rest.transferTo(out);
             }
         } catch (IOException e) {
+            release.run(); // runs once: later runs do nothing
             callback.failed(e);
             return r.status() + " " + outcome + " (stream broken: " + e.getMessage() + ")";
         }
+        release.run();
         callback.succeeded();
         return r.status() + " " + outcome + " streamed";
     }
@@ -503,13 +522,41 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         return status + " ADMIN";
     }
 
-    /** The body, or null when it is over the limit. */
-    private byte[] readBody(Request request) throws IOException {
+    /**
+     * The body, or null when it is over the limit, or {@link #REFUSED} when the replica's answer memory
+     * has no room for it: past its first 64 KiB a body is counted there as it arrives ({@code held}).
+     * Uncounted, 250 clients that each sent most of a 1 MiB body and stopped filled a 256 MB heap, and
+     * the replica never recovered (helper-21).
+     */
+    private byte[] readBody(Request request, long[] held) throws IOException {
+        long max = config.maxRequestBodyBytes();
+        // a stated length is taken whole or not at all: bodies arriving at once, each with part of the
+        // budget, would otherwise all run out of it halfway and all be refused
+        long declared = parseLong(request.getHeaders().get(HttpHeader.CONTENT_LENGTH));
+        boolean whole = declared > AnswerMemory.TRACKED_FROM && declared <= max;
+        if (whole) {
+            if (!memory.take(declared)) return REFUSED;
+            held[0] += declared;
+        }
         try (InputStream in = Content.Source.asInputStream(request)) {
-            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, config.maxRequestBodyBytes() + 1));
-            return body.length > config.maxRequestBodyBytes() ? null : body;
+            java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream(whole ? (int) declared : 8192);
+            byte[] chunk = new byte[AnswerMemory.TRACKED_FROM];
+            while (body.size() <= max) {
+                int want = (int) Math.min(chunk.length, max + 1 - body.size());
+                if (!whole && body.size() >= AnswerMemory.TRACKED_FROM) {
+                    if (!memory.take(want)) return REFUSED;
+                    held[0] += want;
+                }
+                int n = in.read(chunk, 0, want);
+                if (n < 0) break;
+                body.write(chunk, 0, n);
+            }
+            return body.size() > max ? null : body.toByteArray();
         }
     }
+
+    /** {@link #readBody}'s answer when the answer memory is full. */
+    private static final byte[] REFUSED = new byte[0];
 
     private static final byte[] EMPTY = new byte[0];
 

@@ -278,11 +278,14 @@ final class ProxyRequest {
     }
 
     private static boolean credentialParameter(String rawName) {
-        String name;
-        try {
-            name = java.net.URLDecoder.decode(rawName.replace("+", " "), StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException malformed) {
-            name = rawName;
+        if (rawName.length() > 64) return false; // no credential's name is that long, however spelt
+        String name = rawName;
+        if (rawName.indexOf('%') >= 0 || rawName.indexOf('+') >= 0) { // decoded only when it needs to be: hits pay this
+            try {
+                name = java.net.URLDecoder.decode(rawName.replace("+", " "), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException malformed) {
+                name = rawName;
+            }
         }
         StringBuilder n = new StringBuilder(name.length());
         for (int i = 0; i < name.length(); i++) {

@@ -907,6 +907,64 @@ class TrustTest {
         return heads;
     }
 
+    /**
+     * Clients that send most of a large request body and stop: each body was held as it arrived, without
+     * limit (250 of them filled a 256 MB heap and the replica never recovered: helper-21). Bodies count
+     * in the answer memory past their first 64 KiB; past the budget the request gets 503.
+     */
+    @Test
+    void requestBodies_clientsThatStopSending_countedInTheAnswerMemory() throws Exception {
+        Origin o = echoOrigin();
+        long budget = 2L << 20;
+        OnceProxy p = start(
+                o,
+                b -> b.maxCachedResponseBytes(1L << 20)
+                        .answerMemoryBytes(budget)
+                        .routes(List.of(new Route(
+                                "/",
+                                Set.of("GET", "HEAD", "POST"),
+                                Duration.ofMinutes(1),
+                                Route.DEFAULT_STATUSES,
+                                List.of(),
+                                List.of(),
+                                Duration.ZERO,
+                                false))));
+        byte[] most = "a".repeat(900 * 1024).getBytes(StandardCharsets.US_ASCII);
+        List<Socket> stuck = new ArrayList<>();
+        List<String> seen = new ArrayList<>();
+        int refused = 0;
+        try {
+            for (int i = 0; i < 6; i++) {
+                Socket s = new Socket("127.0.0.1", p.port());
+                s.getOutputStream()
+                        .write(("POST /p/" + i + " HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n")
+                                .getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().write(most); // and never the rest
+                stuck.add(s);
+            }
+            for (Socket s : stuck) {
+                s.setSoTimeout(3_000);
+                byte[] status = new byte[12];
+                try {
+                    int n = s.getInputStream().readNBytes(status, 0, 12);
+                    String line = new String(status, 0, n, StandardCharsets.US_ASCII);
+                    seen.add(line);
+                    if (line.equals("HTTP/1.1 503")) refused++;
+                } catch (java.net.SocketTimeoutException stillReading) {
+                    // its body is still being waited for, and counted
+                }
+            }
+            assertThat(answerMemory(p)).as("%s", seen).isGreaterThan(0).isLessThanOrEqualTo(budget);
+        } finally {
+            for (Socket s : stuck) s.close();
+        }
+        assertThat(refused).as("six bodies of 900 KiB against 2 MiB").isGreaterThanOrEqualTo(3);
+        org.awaitility.Awaitility.await()
+                .atMost(Duration.ofSeconds(40))
+                .until(() -> answerMemory(p) == 0); // the clients went: their bodies are given back
+        assertThat(send(p, "POST", "/p/after", "small").statusCode()).isEqualTo(200);
+    }
+
     private double answerMemory(OnceProxy p) throws Exception {
         return get(p, "/-/metrics")
                 .body()
