@@ -1,5 +1,8 @@
 package dev.once.proxy;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -51,6 +54,42 @@ final class AnswerMemory {
 
     void give(long n) {
         used.addAndGet(-n);
+    }
+
+    /** What {@link #read} read: the bytes, and whether it stopped because the budget had no room. */
+    record Read(byte[] bytes, boolean refused) {}
+
+    private static final int CHUNK = 64 * 1024;
+
+    /**
+     * Reads up to {@code limit} + 1 bytes into memory (an upstream's answer, a request's body), counting
+     * them in the budget past their first {@value #TRACKED_FROM}: a stated length ({@code declared}, at
+     * most {@code limit}; else negative) is taken whole or not at all, as reads at once, each with part of
+     * the budget, would otherwise all run out of it halfway; an unstated one chunk by chunk. Stops early,
+     * {@code refused}, when the budget has no room. What it took is added to {@code held}: the caller
+     * gives it back when the bytes are handed on.
+     */
+    Read read(InputStream in, long limit, long declared, long[] held) throws IOException {
+        boolean whole = declared > TRACKED_FROM && declared <= limit;
+        if (whole) {
+            if (!take(declared)) return new Read(new byte[0], true);
+            held[0] += declared;
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(whole ? (int) declared : 8192);
+        byte[] chunk = new byte[(int) Math.min(CHUNK, limit + 1)];
+        while (bytes.size() <= limit) {
+            int want = (int) Math.min(chunk.length, limit + 1 - bytes.size());
+            if (!whole && bytes.size() < TRACKED_FROM) { // small ones cost the budget nothing
+                want = Math.min(want, TRACKED_FROM - bytes.size());
+            } else if (!whole) {
+                if (!take(want)) return new Read(bytes.toByteArray(), true);
+                held[0] += want;
+            }
+            int n = in.read(chunk, 0, want);
+            if (n < 0) break;
+            bytes.write(chunk, 0, n);
+        }
+        return new Read(bytes.toByteArray(), false);
     }
 
     /**

@@ -379,10 +379,11 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         // the part read before the answer turned out too large (or the memory full) is held until written:
         // counted meanwhile, as 90 clients that never read their 8 MB answers held 200 MB uncounted
         // (helper-21); always written, as it was just fetched for this request
-        Runnable release = memory.writing(r.prefix(), true);
+        boolean head = request.getMethod().equals("HEAD");
+        Runnable release = head ? AnswerMemory.NOTHING : memory.writing(r.prefix(), true);
         try (InputStream rest = r.rest();
                 java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
-            if (!request.getMethod().equals("HEAD")) {
+            if (!head) {
                 try {
                     out.write(r.prefix());
                 } finally {
@@ -391,11 +392,9 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                 rest.transferTo(out);
             }
         } catch (IOException e) {
-            release.run(); // runs once: later runs do nothing
             callback.failed(e);
             return r.status() + " " + outcome + " (stream broken: " + e.getMessage() + ")";
         }
-        release.run();
         callback.succeeded();
         return r.status() + " " + outcome + " streamed";
     }
@@ -530,28 +529,11 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
      */
     private byte[] readBody(Request request, long[] held) throws IOException {
         long max = config.maxRequestBodyBytes();
-        // a stated length is taken whole or not at all: bodies arriving at once, each with part of the
-        // budget, would otherwise all run out of it halfway and all be refused
         long declared = parseLong(request.getHeaders().get(HttpHeader.CONTENT_LENGTH));
-        boolean whole = declared > AnswerMemory.TRACKED_FROM && declared <= max;
-        if (whole) {
-            if (!memory.take(declared)) return REFUSED;
-            held[0] += declared;
-        }
         try (InputStream in = Content.Source.asInputStream(request)) {
-            java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream(whole ? (int) declared : 8192);
-            byte[] chunk = new byte[AnswerMemory.TRACKED_FROM];
-            while (body.size() <= max) {
-                int want = (int) Math.min(chunk.length, max + 1 - body.size());
-                if (!whole && body.size() >= AnswerMemory.TRACKED_FROM) {
-                    if (!memory.take(want)) return REFUSED;
-                    held[0] += want;
-                }
-                int n = in.read(chunk, 0, want);
-                if (n < 0) break;
-                body.write(chunk, 0, n);
-            }
-            return body.size() > max ? null : body.toByteArray();
+            AnswerMemory.Read read = memory.read(in, max, declared, held);
+            if (read.refused()) return REFUSED;
+            return read.bytes().length > max ? null : read.bytes();
         }
     }
 

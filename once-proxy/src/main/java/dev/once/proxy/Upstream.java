@@ -161,43 +161,23 @@ final class Upstream implements AutoCloseable {
         }
     }
 
-    private static final int CHUNK = 64 * 1024;
-
     /**
-     * The answer read into memory, up to the cache's limit, each chunk taken from the replica's budget
-     * first ({@link AnswerMemory}); past the limit or the budget, what was read and the rest are handed
-     * over as a stream (passed through, never stored). The budget is given back once the answer is handed
-     * on: from then on, what holds it is counted while it is written.
+     * The answer read into memory, up to the cache's limit, counted in the replica's budget ({@link
+     * AnswerMemory#read}); past the limit or the budget, what was read and the rest are handed over as a
+     * stream (passed through, never stored). The budget is given back once the answer is handed on: from
+     * then on, what holds it is counted while it is written.
      */
     private Answer buffered(int status, List<String[]> headers, InputStream in, long limit, long declared)
             throws IOException {
-        // a stated length is taken whole or not at all: answers read at once, each with part of the budget,
-        // would otherwise all run out of it halfway and all pass through
-        boolean whole = declared > AnswerMemory.TRACKED_FROM;
-        if (whole && !memory.take(declared)) return new StreamedResponse(status, headers, new byte[0], in, declared);
-        long taken = whole ? declared : 0;
+        long[] held = {0};
         try {
-            java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream(
-                    (int) (whole ? declared + 1 : Math.min(Math.max(declared, 0), CHUNK)));
-            byte[] chunk = new byte[(int) Math.min(CHUNK, limit + 1)];
-            while (body.size() <= limit) {
-                int want = (int) Math.min(chunk.length, limit + 1 - body.size());
-                if (!whole && body.size() < AnswerMemory.TRACKED_FROM) { // small answers cost the budget nothing
-                    want = Math.min(want, AnswerMemory.TRACKED_FROM - body.size());
-                } else if (!whole) {
-                    if (!memory.take(want))
-                        return new StreamedResponse(status, headers, body.toByteArray(), in, declared);
-                    taken += want;
-                }
-                int n = in.read(chunk, 0, want);
-                if (n < 0) break;
-                body.write(chunk, 0, n);
-            }
-            if (body.size() > limit) return new StreamedResponse(status, headers, body.toByteArray(), in, declared);
+            AnswerMemory.Read read = memory.read(in, limit, declared, held);
+            if (read.refused() || read.bytes().length > limit)
+                return new StreamedResponse(status, headers, read.bytes(), in, declared);
             in.close();
-            return new StoredResponse(status, headers, body.toByteArray());
+            return new StoredResponse(status, headers, read.bytes());
         } finally {
-            memory.give(taken);
+            memory.give(held[0]);
         }
     }
 
