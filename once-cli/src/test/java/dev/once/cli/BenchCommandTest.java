@@ -149,14 +149,17 @@ class BenchCommandTest {
         assertThat(run.exit()).as(run.out() + run.err()).isIn(0, 1);
         JsonNode waiters =
                 new ObjectMapper().readTree(out.resolve("bench.json").toFile()).get("waiters");
-        assertThat(waiters).as(run.out()).hasSize(5);
+        assertThat(waiters).as(run.out()).hasSize(6);
         assertThat(waiters.get(0).get("mode").asText()).isEqualTo("3 x once serve");
         assertThat(waiters.get(1).get("mode").asText()).isEqualTo("3 x once serve, first burst after start");
         assertThat(waiters.get(2).get("mode").asText()).isEqualTo("3 x once serve, compared build (launcher.jar)");
         assertThat(waiters.get(3).get("mode").asText())
                 .contains("compared build")
                 .contains("first burst");
-        assertThat(waiters.get(4).get("mode").asText()).isEqualTo("same driver, straight to the upstream");
+        assertThat(waiters.get(4).get("mode").asText()).isEqualTo("3 x bare coalescing proxy, no database (the floor)");
+        // no coordination between bare replicas: one call per key in each, and never a second
+        assertThat(waiters.get(4).get("loader_calls_per_key").asDouble()).isEqualTo(3.0);
+        assertThat(waiters.get(5).get("mode").asText()).isEqualTo("same driver, straight to the upstream");
         for (int side : new int[] {0, 2}) {
             assertThat(waiters.get(side).get("loader_calls_per_key").asDouble())
                     .as(run.out())
@@ -165,7 +168,7 @@ class BenchCommandTest {
             assertThat(waiters.get(side + 1).get("loader_calls_per_key").asDouble())
                     .isGreaterThanOrEqualTo(1.0);
         }
-        assertThat(waiters.get(4).get("loader_calls_per_key").asDouble()).isEqualTo(12.0);
+        assertThat(waiters.get(5).get("loader_calls_per_key").asDouble()).isEqualTo(12.0);
         assertThat(run.out())
                 .contains("where a request's time went")
                 .contains("measured rounds (compared build), where a request's time went")
@@ -173,6 +176,7 @@ class BenchCommandTest {
                 .contains("proxy intake")
                 .contains("proxy dispatch")
                 .contains("compared build p50")
+                .contains("bare proxy p50")
                 // under tests the class path holds directories, which a JDK AOT cache cannot take: said, not tried
                 .contains("no first burst from a JDK AOT cache");
         assertThat(run.out()).doesNotContain("requests failed");

@@ -35,7 +35,9 @@ import org.eclipse.jetty.util.Callback;
  * new keys × {@value #PER_KEY} identical requests, all sent at once and spread over the replicas. The
  * same driver then sends the same burst straight to the upstream: the proxy's cost is the difference of
  * the two latency distributions, measured alternately in one run. The first burst after the replicas
- * start (cold JIT, cold connections) is reported on its own.
+ * start (cold JIT, cold connections) is reported on its own. {@value #REPLICAS} {@link BareProxy}
+ * processes take their turn in every round too: the floor, one more HTTP hop with in-process coalescing
+ * and nothing else, so that the report tells the hop's price on the machine from the protocol's.
  */
 final class ProxyWaitersBench {
     static final int REPLICAS = 3;
@@ -117,10 +119,17 @@ final class ProxyWaitersBench {
                 settings.progress(
                         "  and %d more from %s, their bursts alternated with these", REPLICAS, settings.compareWith());
             }
+            Side bare = new Side(REPLICAS + " x bare coalescing proxy, no database (the floor)", "bare-", null);
+            sides.add(bare);
+            settings.progress(
+                    "  and %d bare coalescing proxies without a database (the floor of one more HTTP hop)", REPLICAS);
             for (Side side : sides) { // all start at once, then each says its port
                 for (int i = 0; i < REPLICAS; i++) {
                     side.logs.add(logs.resolve("replica-" + side.prefix + i + ".log"));
-                    side.replicas.add(replica(side.jar, origin, namespace + "-" + side.prefix, side.logs.get(i)));
+                    side.replicas.add(
+                            side == bare
+                                    ? bareReplica(origin, side.logs.get(i))
+                                    : replica(side.jar, origin, namespace + "-" + side.prefix, side.logs.get(i)));
                 }
             }
             for (Side side : sides) {
@@ -131,6 +140,7 @@ final class ProxyWaitersBench {
             int rounds = Math.max(3, settings.burstRounds() / 4);
             int errors = 0;
             for (Side side : sides) {
+                if (side == bare) continue; // cold, it tells nothing of once serve
                 side.first = firstBurst(client, threads, side.bases, side.prefix + "first", side.tag());
                 errors += side.first.errors();
             }
@@ -163,7 +173,7 @@ final class ProxyWaitersBench {
                 for (Side side : sides) {
                     line.append(String.format(
                             " %s p50 %.0f ms p99 %.0f ms,",
-                            side.jar == null ? "once serve" : "compared build",
+                            side.label(),
                             Stats.percentile(round.get(side).all(), 50),
                             Stats.percentile(round.get(side).all(), 99)));
                 }
@@ -173,7 +183,7 @@ final class ProxyWaitersBench {
                 settings.progress("%s", line);
             }
             for (Side side : sides) {
-                note("measured rounds" + side.tag(), side.before, phases(client, side.bases));
+                if (side != bare) note("measured rounds" + side.tag(), side.before, phases(client, side.bases));
                 if (CpuTime.available()) {
                     String cpu = String.format(
                             "proxy waiters%s, CPU time per burst (mean over the measured rounds, /proc): through once"
@@ -192,9 +202,8 @@ final class ProxyWaitersBench {
                 }
             }
             for (Side side : sides) {
-                double perKey = 0;
-                for (int r = 0; r < rounds; r++) perKey += callsPerKey(calls, "/" + side.prefix + "r" + r + "/");
-                perKey /= rounds;
+                if (side == bare) continue; // after the builds' rows, with no first-burst row
+                double perKey = callsPerKey(side, calls, rounds);
                 results.bursts.add(new Results.Burst(
                         "proxy waiters",
                         side.mode,
@@ -216,6 +225,16 @@ final class ProxyWaitersBench {
                         side.first.coalesced(),
                         side.first.all()));
             }
+            results.bursts.add(new Results.Burst(
+                    "proxy waiters",
+                    bare.mode,
+                    REPLICAS,
+                    KEYS * PER_KEY / REPLICAS,
+                    rounds,
+                    UPSTREAM_MILLIS,
+                    callsPerKey(bare, calls, rounds),
+                    bare.coalesced,
+                    bare.all));
             if (aotFirst != null) {
                 results.bursts.add(new Results.Burst(
                         "proxy waiters",
@@ -344,7 +363,11 @@ final class ProxyWaitersBench {
         }
 
         String tag() {
-            return jar == null ? "" : " (compared build)";
+            return prefix.equals("bare-") ? " (bare proxy)" : jar == null ? "" : " (compared build)";
+        }
+
+        String label() {
+            return prefix.equals("bare-") ? "bare proxy" : jar == null ? "once serve" : "compared build";
         }
     }
 
@@ -445,6 +468,13 @@ final class ProxyWaitersBench {
         return out;
     }
 
+    /** Upstream calls per key over a side's measured rounds. */
+    private static double callsPerKey(Side side, Map<String, AtomicInteger> calls, int rounds) {
+        double perKey = 0;
+        for (int r = 0; r < rounds; r++) perKey += callsPerKey(calls, "/" + side.prefix + "r" + r + "/");
+        return perKey / rounds;
+    }
+
     /** Upstream calls per key for the keys under one burst's path prefix. */
     private static double callsPerKey(Map<String, AtomicInteger> calls, String prefix) {
         int n = 0;
@@ -536,6 +566,14 @@ final class ProxyWaitersBench {
         ProcessBuilder pb = jar == null
                 ? WorkerProcess.of(OnceCommand.class, target.password(), jvmOptions, args.toArray(String[]::new))
                 : WorkerProcess.ofJar(jar, target.password(), args.toArray(String[]::new));
+        pb.redirectErrorStream(true);
+        pb.redirectOutput(log.toFile());
+        return pb.start();
+    }
+
+    /** A {@link BareProxy} in front of the upstream: the floor the replicas are measured against. */
+    private static Process bareReplica(String origin, java.nio.file.Path log) throws Exception {
+        ProcessBuilder pb = WorkerProcess.of(BareProxy.class, null, origin);
         pb.redirectErrorStream(true);
         pb.redirectOutput(log.toFile());
         return pb.start();
