@@ -164,14 +164,14 @@ final class HttpMode {
             try {
                 CacheResult<Cached> r = cache.lookup(key, previous -> load(key, true, previous));
                 Outcome outcome = Outcome.of(r.source());
-                if (outcome == Outcome.BYPASS) return bypassed(r.value());
+                if (outcome == Outcome.BYPASS) return bypassed(passed(r));
                 Cached c = r.value();
                 String at = key;
                 if (c instanceof VaryRecord vary) {
                     at = x.variantKey(key, vary);
                     String variantKey = at;
                     CacheResult<Cached> v = cache.lookup(variantKey, previous -> load(variantKey, false, previous));
-                    if (v.source() == CacheResult.Source.BYPASS) return bypassed(v.value());
+                    if (v.source() == CacheResult.Source.BYPASS) return bypassed(passed(v));
                     c = v.value();
                     // the answer is the variant, so its source decides, and a stored one is checked against
                     // this request's Cache-Control below, even when another request loaded the Vary record;
@@ -226,11 +226,21 @@ final class HttpMode {
         }
 
         /**
+         * A value loaded without the store, as it is: a {@link Bypass}'s answer too large to store is a
+         * {@link StreamedResponse}, never a {@link Cached}; read as the cache's type, it failed every such
+         * request with a ClassCastException after the upstream was paid, and left its connection open
+         * (helper-22). A fail-open load's is a {@link Cached}, a {@link VaryRecord} included.
+         */
+        private static Object passed(CacheResult<Cached> result) {
+            return ((CacheResult<?>) result).value();
+        }
+
+        /**
          * Answered without the store: this request's own upstream answer, or, when it joined another
          * request's load in this process during an outage, that load's storable answer when it is one this
          * request selects; anything else is fetched for this request alone.
          */
-        private Reply bypassed(Cached shared) {
+        private Reply bypassed(Object shared) {
             if (own != null) return Reply.passed(own);
             if (shared instanceof StoredResponse s && x.selects(s)) return served(s, Outcome.BYPASS);
             return pass(x);

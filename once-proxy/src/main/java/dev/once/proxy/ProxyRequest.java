@@ -206,7 +206,8 @@ final class ProxyRequest {
     /**
      * Parameters that carry credentials, named in lower case without {@code -}, {@code _}, {@code .},
      * brackets, {@code +} or spaces (after percent-decoding): {@code api_key}, {@code X-Amz-Signature},
-     * {@code api[key]}, {@code access_token}.
+     * {@code api[key]}, {@code access_token}; a nested name is one when any of its parts is ({@code
+     * filter[token]}, {@code auth[api_key]}, {@code user.password}: helper-22).
      */
     static final Set<String> CREDENTIAL_PARAMETERS = Set.of(
             "apikey",
@@ -232,6 +233,10 @@ final class ProxyRequest {
             "signature",
             "sig",
             "sessionid",
+            "jsessionid",
+            "phpsessid",
+            "sessid",
+            "clientassertion",
             "jwt",
             "subscriptionkey",
             "xamzsignature",
@@ -287,12 +292,23 @@ final class ProxyRequest {
                 name = rawName;
             }
         }
+        if (CREDENTIAL_PARAMETERS.contains(plain(name))) return true;
+        // nested names, as Rails, PHP and qs read them: filter[token], auth[api_key], user.password
+        for (String part : name.split("[\\[\\].]+")) {
+            if (!part.isEmpty() && part.length() < name.length() && CREDENTIAL_PARAMETERS.contains(plain(part)))
+                return true;
+        }
+        return false;
+    }
+
+    /** A parameter's name lower case, without {@code - _ . [ ] +}, spaces, tabs and NULs. */
+    private static String plain(String name) {
         StringBuilder n = new StringBuilder(name.length());
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);
             if ("-_.[]+ \t\u0000".indexOf(c) < 0) n.append(Character.toLowerCase(c));
         }
-        return CREDENTIAL_PARAMETERS.contains(n.toString());
+        return n.toString();
     }
 
     /**

@@ -195,21 +195,63 @@ class ProxyTest {
     @Test
     void get_burstOfTwelve_oneUpstreamCall() throws Exception {
         start(100, b -> b);
-        List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
-        for (int i = 0; i < 12; i++) {
-            burst.add(http.sendAsync(
-                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/burst"))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString()));
-        }
+        List<HttpResponse<String>> burst = burst("/burst", 12);
         List<String> outcomes = new ArrayList<>();
-        for (var f : burst) {
-            assertThat(f.get().statusCode()).isEqualTo(200);
-            outcomes.add(cache(f.get()));
+        for (var r : burst) {
+            assertThat(r.statusCode()).isEqualTo(200);
+            outcomes.add(cache(r));
         }
         assertThat(upstream.calls("/burst")).isEqualTo(1);
         assertThat(outcomes.stream().filter("MISS"::equals).count()).isEqualTo(1);
         assertThat(outcomes).containsOnly("MISS", "COALESCED");
+    }
+
+    /**
+     * A key's other requests in a replica wait without a thread of their own and are answered as its
+     * resolution completes ({@code ApiMode.handleAsync}); what may not be shared is still each one's own:
+     * an answer setting a cookie is each request's own upstream call, with its own cookie; one too large
+     * to store is streamed whole to each; an upstream too slow gives each waiter the 504, for one call.
+     */
+    @Test
+    void get_burstsOnAnswersNotShared_eachWaiterAnsweredOnItsOwn() throws Exception {
+        start(100, b -> b.maxCachedResponseBytes(1 << 20).upstreamTimeout(Duration.ofMillis(500)));
+
+        List<HttpResponse<String>> cookies = burst("/cookie", 12);
+        assertThat(upstream.calls("/cookie")).isEqualTo(12);
+        assertThat(cookies).extracting(HttpResponse::body).doesNotHaveDuplicates();
+        for (HttpResponse<String> r : cookies) {
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(cache(r)).isEqualTo("BYPASS");
+            String call = r.headers().firstValue("X-Upstream-Call").orElseThrow();
+            assertThat(r.headers().allValues("Set-Cookie")).containsExactly("session=" + call);
+            assertThat(r.body()).endsWith(" call " + call);
+        }
+
+        List<HttpResponse<String>> big = burst("/big", 6);
+        assertThat(upstream.calls("/big")).isEqualTo(6);
+        for (HttpResponse<String> r : big) {
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(cache(r)).isEqualTo("BYPASS");
+            assertThat(r.body()).hasSize(2 << 20);
+        }
+
+        List<HttpResponse<String>> slow = burst("/sleep/2000", 6);
+        assertThat(slow).extracting(HttpResponse::statusCode).containsOnly(504);
+        assertThat(upstream.calls("/sleep/2000")).isEqualTo(1);
+    }
+
+    /** {@code n} identical GETs sent at once. */
+    private List<HttpResponse<String>> burst(String path, int n) throws Exception {
+        List<CompletableFuture<HttpResponse<String>>> sent = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            sent.add(http.sendAsync(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        List<HttpResponse<String>> answers = new ArrayList<>();
+        for (var f : sent) answers.add(f.get(30, java.util.concurrent.TimeUnit.SECONDS));
+        return answers;
     }
 
     @Test

@@ -1163,6 +1163,11 @@ class TrustTest {
         assertThat(ProxyRequest.loggedTarget(
                         "/pp;api_key=S1/x?a=1;key=S2&key[]=S3&api[key]=S4&api+key=S5&private_token=S6"))
                 .isEqualTo("/pp;api_key=***/x?a=1;key=***&key[]=***&api[key]=***&api+key=***&private_token=***");
+        // nested names (Rails, PHP, qs read filter[token] as a token), and more names (helper-22)
+        assertThat(ProxyRequest.loggedTarget("/n;jsessionid=S0?filter[token]=S1&auth%5Bapi_key%5D=S2&user.password=S3"
+                        + "&client_assertion=S4&filter[name]=bob&page.size=10"))
+                .isEqualTo("/n;jsessionid=***?filter[token]=***&auth%5Bapi_key%5D=***&user.password=***"
+                        + "&client_assertion=***&filter[name]=bob&page.size=10");
         // every value of such a name is hashed: a raw value cannot spell another's hash
         String hashOfA = "sha256=" + ProxyRequest.sha256("a".getBytes(StandardCharsets.UTF_8));
         assertThat(ProxyRequest.keyedTarget("/q?key=" + hashOfA)).isNotEqualTo(ProxyRequest.keyedTarget("/q?key=a"));
