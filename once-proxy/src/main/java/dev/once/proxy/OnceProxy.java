@@ -19,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -35,6 +36,25 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * }</pre>
  */
 public final class OnceProxy implements AutoCloseable {
+    /** How long a client's connection may idle while the replica is at its connection limit. */
+    static final long AT_LIMIT_IDLE_MILLIS = 2_000;
+
+    /**
+     * Client connections at most: the JVM property {@code once.proxy.maxClientConnections}, else three
+     * quarters of the process's file descriptors less 512 (for the database, the upstream, files), at
+     * least 1,024; 10,000 where the limit cannot be read.
+     */
+    static int clientConnectionLimit() {
+        Integer set = Integer.getInteger("once.proxy.maxClientConnections");
+        if (set != null && set > 0) return set;
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
+            long fds = unix.getMaxFileDescriptorCount();
+            return (int) Math.max(1_024, Math.min(Integer.MAX_VALUE, fds / 4 * 3 - 512));
+        }
+        return 10_000;
+    }
+
     private final Server server;
     private final ServerConnector connector;
     private final Upstream upstream;
@@ -137,6 +157,13 @@ public final class OnceProxy implements AutoCloseable {
         connector.setHost(config.host());
         connector.setPort(config.port());
         server.addConnector(connector);
+        // Clients hold a connection each: one client that opened 20,400 and sent a header line every 5 s
+        // (slowloris) took every file descriptor, and the replica accepted no one for as long as it lasted
+        // (helper-22). At the limit Jetty stops accepting and gives the open connections a 2 s idle timeout,
+        // so the slow ones make room (a client sending a byte on each faster than that still holds its own)
+        NetworkConnectionLimit limit = new NetworkConnectionLimit(clientConnectionLimit(), connector);
+        limit.setEndPointIdleTimeout(AT_LIMIT_IDLE_MILLIS);
+        server.addBean(limit);
         server.setErrorHandler(new ProxyErrors());
         GracefulHandler graceful = new GracefulHandler();
         graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, probe(dataSource), virtual, memory));

@@ -150,6 +150,56 @@ class ProxyTest {
         }
     }
 
+    /**
+     * helper-22: a client that opened a connection per file descriptor and sent a header line every 5 s
+     * (slowloris) left the replica unable to accept anyone. Client connections are capped now (here at
+     * 8); at the cap those idle for {@value OnceProxy#AT_LIMIT_IDLE_MILLIS} ms are closed, so the slow
+     * ones make room for a client that asks and goes (before, they stayed open for the idle timeout, 30 s,
+     * and with no cap the descriptors ran out).
+     */
+    @Test
+    void connections_slowClientsHoldEverySlot_closedAtTheLimitOthersServed() throws Exception {
+        System.setProperty("once.proxy.maxClientConnections", "8");
+        try {
+            start(0, b -> b);
+        } finally {
+            System.clearProperty("once.proxy.maxClientConnections");
+        }
+        List<Socket> slow = new ArrayList<>();
+        try {
+            for (int i = 0; i < 8; i++) {
+                Socket s = new Socket("127.0.0.1", proxy.port());
+                s.getOutputStream()
+                        .write("GET /slow HTTP/1.1\r\nHost: x\r\nX-a: b\r\n".getBytes(StandardCharsets.UTF_8));
+                s.setSoTimeout(10_000);
+                slow.add(s);
+                Thread.sleep(50); // as they come in a real attack: each open before the next (Jetty caps open ones)
+            }
+            long t0 = System.nanoTime();
+            HttpResponse<String> served = http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/quick"))
+                            .timeout(Duration.ofSeconds(20))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(served.statusCode()).isEqualTo(200);
+            assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(10_000);
+            int closed = 0;
+            for (Socket s : slow) {
+                try {
+                    s.getInputStream().readAllBytes(); // to the end: closed by the proxy (a 408 or nothing)
+                    closed++;
+                } catch (java.net.SocketException reset) {
+                    closed++;
+                } catch (java.net.SocketTimeoutException stillOpen) {
+                    // the last one may have opened after the cap was reached, with the usual timeout
+                }
+            }
+            assertThat(closed).isGreaterThanOrEqualTo(7);
+        } finally {
+            for (Socket s : slow) s.close();
+        }
+    }
+
     @Test
     void get_twice_missThenHitOneUpstreamCall() throws Exception {
         start(20, b -> b);
