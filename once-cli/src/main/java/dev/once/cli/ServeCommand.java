@@ -216,6 +216,7 @@ final class ServeCommand implements Callable<Integer> {
         if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
         if (file.maxUpstreamConnections != null) b.maxUpstreamConnections(file.maxUpstreamConnections);
         if (file.maxQueuedUpstreamRequests != null) b.maxQueuedUpstreamRequests(file.maxQueuedUpstreamRequests);
+        if (file.maxClientConnections != null) b.maxClientConnections(file.maxClientConnections);
         if (answerMemory != null && !answerMemory.isBlank())
             b.answerMemoryBytes(bytes(answerMemory, "--answer-memory"));
         ProxyConfig proxyConfig;

@@ -266,6 +266,14 @@ class ServeProcessTest {
                 .contains("the header name 'api_key' holds a character other than letters, digits and '-'")
                 .doesNotContain("\tat ");
 
+        Path connections = dir.resolve("connections.yaml");
+        Files.writeString(connections, "upstream: http://x\nmaxClientConnections: 0\n");
+        RacecheckCommandTest.Run none = RacecheckCommandTest.once("serve", "--config", connections.toString());
+        assertThat(none.exit()).isEqualTo(2);
+        assertThat(none.err())
+                .contains("client connections must be at least 1, not 0")
+                .doesNotContain("\tat ");
+
         RacecheckCommandTest.Run size =
                 RacecheckCommandTest.once("serve", "--upstream", "http://x", "--near-cache-bytes", "lots");
         assertThat(size.exit()).isEqualTo(2);

@@ -81,6 +81,8 @@ public final class ConfigFile {
         public Integer maxUpstreamConnections;
         /** Requests waiting for an upstream connection at most. */
         public Integer maxQueuedUpstreamRequests;
+        /** Client connections at most (default from the process's file descriptors). */
+        public Integer maxClientConnections;
         /** The routes, by path prefix. */
         public List<RouteData> routes;
     }

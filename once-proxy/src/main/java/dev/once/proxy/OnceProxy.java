@@ -40,13 +40,11 @@ public final class OnceProxy implements AutoCloseable {
     static final long AT_LIMIT_IDLE_MILLIS = 2_000;
 
     /**
-     * Client connections at most: the JVM property {@code once.proxy.maxClientConnections}, else three
-     * quarters of the process's file descriptors less 512 (for the database, the upstream, files), at
-     * least 1,024; 10,000 where the limit cannot be read.
+     * The default of {@link ProxyConfig#maxClientConnections}: three quarters of the process's file
+     * descriptors less 512 (for the database, the upstream, files), at least 1,024; 10,000 where the
+     * limit cannot be read.
      */
     static int clientConnectionLimit() {
-        Integer set = Integer.getInteger("once.proxy.maxClientConnections");
-        if (set != null && set > 0) return set;
         if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
                 instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
             long fds = unix.getMaxFileDescriptorCount();
@@ -161,7 +159,7 @@ public final class OnceProxy implements AutoCloseable {
         // (slowloris) took every file descriptor, and the replica accepted no one for as long as it lasted
         // (helper-22). At the limit Jetty stops accepting and gives the open connections a 2 s idle timeout,
         // so the slow ones make room (a client sending a byte on each faster than that still holds its own)
-        NetworkConnectionLimit limit = new NetworkConnectionLimit(clientConnectionLimit(), connector);
+        NetworkConnectionLimit limit = new NetworkConnectionLimit(config.maxClientConnections(), connector);
         limit.setEndPointIdleTimeout(AT_LIMIT_IDLE_MILLIS);
         server.addBean(limit);
         server.setErrorHandler(new ProxyErrors());

@@ -33,6 +33,7 @@ import java.util.Set;
  * @param credentialHeaders the request headers that carry credentials
  * @param maxUpstreamConnections connections to the upstream at most
  * @param maxQueuedUpstreamRequests requests waiting for an upstream connection at most
+ * @param maxClientConnections client connections at most ({@link OnceProxy#clientConnectionLimit})
  */
 public record ProxyConfig(
         URI upstream,
@@ -55,7 +56,8 @@ public record ProxyConfig(
         long answerMemoryBytes,
         Set<String> credentialHeaders,
         int maxUpstreamConnections,
-        int maxQueuedUpstreamRequests) {
+        int maxQueuedUpstreamRequests,
+        int maxClientConnections) {
 
     /** Checks the configuration and normalises header names and the order of the routes (longest prefix first). */
     public ProxyConfig {
@@ -75,6 +77,8 @@ public record ProxyConfig(
                     + " bytes) must exceed the largest answer stored (" + maxCachedResponseBytes + " bytes)");
         if (maxUpstreamConnections < 1 || maxQueuedUpstreamRequests < 1)
             throw new IllegalArgumentException("upstream connections and queue must be at least 1");
+        if (maxClientConnections < 1)
+            throw new IllegalArgumentException("client connections must be at least 1, not " + maxClientConnections);
         credentialHeaders = credentialHeaders.stream()
                 .map(h -> h.trim().toLowerCase(Locale.ROOT))
                 .collect(java.util.stream.Collectors.toUnmodifiableSet());
@@ -196,6 +200,8 @@ public record ProxyConfig(
         private Set<String> credentialHeaders = HeaderRules.CREDENTIALS;
         private int maxUpstreamConnections = 256;
         private int maxQueuedUpstreamRequests = 1024;
+        /** Unset ({@code Integer.MIN_VALUE}): from the process's file descriptors. */
+        private int maxClientConnections = Integer.MIN_VALUE;
 
         private Builder(URI upstream) {
             this.upstream = upstream;
@@ -422,6 +428,19 @@ public record ProxyConfig(
         }
 
         /**
+         * Client connections at most (default: three quarters of the process's file descriptors less 512,
+         * at least 1,024). At the limit the replica accepts no more, and closes the open connections idle
+         * for 2 s: clients that send their headers slowly cannot take every file descriptor.
+         *
+         * @param n at least 1
+         * @return this builder
+         */
+        public Builder maxClientConnections(int n) {
+            this.maxClientConnections = n;
+            return this;
+        }
+
+        /**
          * The configuration with these options.
          *
          * @return the configuration
@@ -451,7 +470,10 @@ public record ProxyConfig(
                             : Math.max(Runtime.getRuntime().maxMemory() / 4, 2 * maxCachedResponseBytes + 1),
                     credentialHeaders,
                     maxUpstreamConnections,
-                    maxQueuedUpstreamRequests);
+                    maxQueuedUpstreamRequests,
+                    maxClientConnections != Integer.MIN_VALUE
+                            ? maxClientConnections
+                            : OnceProxy.clientConnectionLimit());
         }
     }
 }

@@ -77,7 +77,8 @@ final class WarmUp {
                 config.answerMemoryBytes(),
                 config.credentialHeaders(),
                 config.maxUpstreamConnections(),
-                config.maxQueuedUpstreamRequests());
+                config.maxQueuedUpstreamRequests(),
+                config.maxClientConnections());
         AtomicInteger answered = new AtomicInteger();
         AtomicInteger cached = new AtomicInteger();
         AtomicInteger sent = new AtomicInteger();

@@ -159,12 +159,7 @@ class ProxyTest {
      */
     @Test
     void connections_slowClientsHoldEverySlot_closedAtTheLimitOthersServed() throws Exception {
-        System.setProperty("once.proxy.maxClientConnections", "8");
-        try {
-            start(0, b -> b);
-        } finally {
-            System.clearProperty("once.proxy.maxClientConnections");
-        }
+        start(0, b -> b.maxClientConnections(8));
         List<Socket> slow = new ArrayList<>();
         try {
             for (int i = 0; i < 8; i++) {
