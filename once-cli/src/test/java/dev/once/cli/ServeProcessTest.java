@@ -266,6 +266,31 @@ class ServeProcessTest {
                 .contains("the header name 'api_key' holds a character other than letters, digits and '-'")
                 .doesNotContain("\tat ");
 
+        // hostile or careless values in the file (helper-23): each one line, exit 2, before anything starts
+        java.util.Map<String, String> files = new java.util.LinkedHashMap<>();
+        files.put(
+                "upstream: http://x\nroutes:\n  - prefix: /a\n    ttl: 99999999999999d\n",
+                "ttl must be at most 100 years");
+        files.put(
+                "upstream: http://x\nroutes:\n  - prefix: /a\n    ttl: 99999999999999999999d\n", "too long a duration");
+        files.put(
+                "upstream: http://x\nroutes:\n  - prefix: /a\n    methods: [GET, DELETE]\n",
+                "method DELETE cannot be cached");
+        files.put(
+                "upstream: http://x\nroutes:\n  - prefix: /a\n    statuses: [200, 0]\n",
+                "status 0 is not a final status");
+        files.put("upstream: http://x\nadminToken: secret\nadminToken: \"\"\n", "Duplicate field 'adminToken'");
+        files.put("upstream: http://x\nroutes: [null]\n", "every route needs a prefix");
+        files.put("upstream: http://x\nmaxResponseBytes: 100000000000\n", "must be at most half the heap");
+        int n = 0;
+        for (var e : files.entrySet()) {
+            Path f = dir.resolve("hostile-" + n++ + ".yaml");
+            Files.writeString(f, e.getKey());
+            RacecheckCommandTest.Run r = RacecheckCommandTest.once("serve", "--config", f.toString());
+            assertThat(r.exit()).as(e.getKey()).isEqualTo(2);
+            assertThat(r.err()).as(e.getKey()).contains(e.getValue()).doesNotContain("\tat ");
+        }
+
         Path connections = dir.resolve("connections.yaml");
         Files.writeString(connections, "upstream: http://x\nmaxClientConnections: 0\n");
         RacecheckCommandTest.Run none = RacecheckCommandTest.once("serve", "--config", connections.toString());

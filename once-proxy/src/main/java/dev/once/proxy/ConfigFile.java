@@ -127,8 +127,10 @@ public final class ConfigFile {
      * @throws IllegalArgumentException when it is not valid
      */
     public static Data read(Path file) throws IOException {
-        ObjectMapper yaml =
-                new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory())
+                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                // a key given twice kept the last: a second, empty adminToken turned purge off (helper-23)
+                .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
         try {
             Data d = yaml.readValue(file.toFile(), Data.class);
             return d == null ? new Data() : d;
@@ -168,7 +170,7 @@ public final class ConfigFile {
         if (d.routes == null) return null;
         List<Route> out = new ArrayList<>();
         for (RouteData r : d.routes) {
-            if (r.prefix == null) throw new IllegalArgumentException("every route needs a prefix");
+            if (r == null || r.prefix == null) throw new IllegalArgumentException("every route needs a prefix");
             Set<String> methods = r.methods == null ? Set.of("GET", "HEAD") : Set.copyOf(r.methods);
             out.add(new Route(
                     r.prefix,
@@ -211,13 +213,17 @@ public final class ConfigFile {
             throw new IllegalArgumentException(
                     what + ": '" + text + "' is not a duration; write e.g. 500ms, 30s, 10m, 2h, 1d");
         }
-        long n = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(n);
-            case "s" -> Duration.ofSeconds(n);
-            case "m" -> Duration.ofMinutes(n);
-            case "h" -> Duration.ofHours(n);
-            default -> Duration.ofDays(n);
-        };
+        try {
+            long n = Long.parseLong(m.group(1));
+            return switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(n);
+                case "s" -> Duration.ofSeconds(n);
+                case "m" -> Duration.ofMinutes(n);
+                case "h" -> Duration.ofHours(n);
+                default -> Duration.ofDays(n);
+            };
+        } catch (NumberFormatException | ArithmeticException tooLong) {
+            throw new IllegalArgumentException(what + ": '" + text + "' is too long a duration");
+        }
     }
 }

@@ -72,6 +72,12 @@ public record ProxyConfig(
                     "the upstream URL has a query or fragment; give the base URL only (requests bring their own query)");
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
         if (nearCacheBytes < 1) throw new IllegalArgumentException("near cache bytes must be at least 1");
+        long heap = Runtime.getRuntime().maxMemory();
+        if (answerMemoryBytes > heap / 2)
+            // maxResponseBytes: 100000000000 passed, and one 150 MB answer ran the heap out (helper-23)
+            throw new IllegalArgumentException("the memory for answers in flight (" + answerMemoryBytes
+                    + " bytes, at least twice the largest answer stored) must be at most half the heap (" + heap
+                    + " bytes): lower --answer-memory or maxResponseBytes, or give the JVM more (-Xmx)");
         if (answerMemoryBytes <= maxCachedResponseBytes)
             throw new IllegalArgumentException("the memory for answers in flight (" + answerMemoryBytes
                     + " bytes) must exceed the largest answer stored (" + maxCachedResponseBytes + " bytes)");

@@ -228,9 +228,15 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         Reply reply = reply(x);
         long answered = System.nanoTime();
         replyPhase.record(answered - asked, TimeUnit.NANOSECONDS);
-        String status = write(request, response, callback, reply);
-        writePhase.record(System.nanoTime() - answered, TimeUnit.NANOSECONDS);
-        return status;
+        // what the upstream reads took stays counted until the answer itself is (ProxyRequest.held)
+        Runnable handedOn = () -> memory.give(x.held.getAndSet(0));
+        try {
+            String status = write(request, response, callback, reply, handedOn);
+            writePhase.record(System.nanoTime() - answered, TimeUnit.NANOSECONDS);
+            return status;
+        } finally {
+            handedOn.run();
+        }
     }
 
     private ProxyRequest request(Request request, Route route, String method, String path, String query, byte[] body) {
@@ -275,8 +281,14 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     }
 
     private String write(Request request, Response response, Callback callback, Reply reply) {
+        return write(request, response, callback, reply, AnswerMemory.NOTHING);
+    }
+
+    /** {@code counted} runs once a streamed answer's prefix is counted as being written. */
+    private String write(Request request, Response response, Callback callback, Reply reply, Runnable counted) {
         return switch (reply.answer()) {
-            case StreamedResponse streamed -> writeStreamed(request, response, callback, streamed, reply.outcome());
+            case StreamedResponse streamed ->
+                writeStreamed(request, response, callback, streamed, reply.outcome(), counted);
             case StoredResponse stored ->
                 reply.cached()
                         ? writeCached(request, response, callback, stored, reply.outcome())
@@ -373,7 +385,12 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     }
 
     private String writeStreamed(
-            Request request, Response response, Callback callback, StreamedResponse r, Outcome outcome) {
+            Request request,
+            Response response,
+            Callback callback,
+            StreamedResponse r,
+            Outcome outcome,
+            Runnable counted) {
         HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
         if (r.declaredLength() >= 0) h.put(HttpHeader.CONTENT_LENGTH, r.declaredLength());
         // the part read before the answer turned out too large (or the memory full) is held until written:
@@ -381,6 +398,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         // (helper-21); always written, as it was just fetched for this request
         boolean head = request.getMethod().equals("HEAD");
         Runnable release = head ? AnswerMemory.NOTHING : memory.writing(r.prefix(), true);
+        counted.run(); // the read's share of it is given back only now
         try (InputStream rest = r.rest();
                 java.io.OutputStream out = Content.Sink.asOutputStream(response)) {
             if (!head) {

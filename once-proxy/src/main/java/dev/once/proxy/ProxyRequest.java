@@ -44,6 +44,13 @@ final class ProxyRequest {
     final HttpFields forwarded;
 
     final byte[] body;
+    /**
+     * The answer memory this request's upstream reads still hold ({@link AnswerMemory}): kept until its
+     * answer is being written, so that the copies made on the way (the cache's encoding, the driver's)
+     * are covered; given back by the proxy's handler once the write has counted the answer itself.
+     */
+    final java.util.concurrent.atomic.AtomicLong held = new java.util.concurrent.atomic.AtomicLong();
+
     private final String origin;
     private final Set<String> credentials;
     private final boolean keyCredentials;

@@ -39,13 +39,35 @@ public record Route(
     /** The statuses stored when a route names none: RFC 9110's heuristically cacheable ones but 206. */
     public static final Set<Integer> DEFAULT_STATUSES = Set.of(200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501);
 
-    /** Checks the prefix and the TTL and normalises methods and header names. */
+    /** The methods a route may cache: those whose answer a repeat may be given. */
+    static final java.util.List<String> CACHEABLE_METHODS = java.util.List.of("GET", "HEAD", "POST", "QUERY");
+
+    /** The longest TTL or stale window a route takes. */
+    private static final Duration LONGEST = Duration.ofDays(36_525);
+
+    /** Checks the prefix, the methods, the TTL and the statuses, and normalises methods and header names. */
     public Route {
         if (prefix == null || !prefix.startsWith("/"))
             throw new IllegalArgumentException("route prefix must start with /: " + prefix);
         methods = methods.stream().map(m -> m.toUpperCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet());
+        for (String m : methods) {
+            // a cached DELETE or PUT would answer its repeats without reaching the upstream (helper-23)
+            if (!CACHEABLE_METHODS.contains(m))
+                throw new IllegalArgumentException("route " + prefix + ": method " + m
+                        + " cannot be cached; methods may be " + String.join(", ", CACHEABLE_METHODS));
+        }
         if (ttl == null || ttl.isNegative() || ttl.isZero())
             throw new IllegalArgumentException("route " + prefix + ": ttl must be positive");
+        // 99999999999999d overflowed in the cache's arithmetic: every request paid the upstream, then got 502
+        if (ttl.compareTo(LONGEST) > 0)
+            throw new IllegalArgumentException("route " + prefix + ": ttl must be at most 100 years, not " + ttl);
+        if (staleWhileRevalidate != null && staleWhileRevalidate.compareTo(LONGEST) > 0)
+            throw new IllegalArgumentException("route " + prefix + ": staleWhileRevalidate must be at most 100 years");
+        for (Integer s : statuses) {
+            if (s == null || s < 200 || s > 599)
+                throw new IllegalArgumentException(
+                        "route " + prefix + ": status " + s + " is not a final status (200-599)");
+        }
         statuses = Set.copyOf(statuses);
         vary = HeaderRules.configuredNames("route " + prefix + ": vary", vary);
         neutral = HeaderRules.configuredNames("route " + prefix + ": neutral", neutral);

@@ -147,7 +147,7 @@ final class Upstream implements AutoCloseable {
             long declared = r.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
             // Larger than the cache takes: handed over as a stream, never buffered whole, never stored.
             if (declared > limit) return new StreamedResponse(r.getStatus(), headers, new byte[0], in, declared);
-            return buffered(r.getStatus(), headers, in, limit, declared);
+            return buffered(r.getStatus(), headers, in, limit, declared, x);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpstreamFailure(502, "interrupted while waiting for the upstream", e);
@@ -164,20 +164,27 @@ final class Upstream implements AutoCloseable {
     /**
      * The answer read into memory, up to the cache's limit, counted in the replica's budget ({@link
      * AnswerMemory#read}); past the limit or the budget, what was read and the rest are handed over as a
-     * stream (passed through, never stored). The budget is given back once the answer is handed on: from
-     * then on, what holds it is counted while it is written.
+     * stream (passed through, never stored). What the read took stays with the request ({@link
+     * ProxyRequest#held}) until its answer is being written: given back here, it left the copies made
+     * while the answer was stored (the cache's encoding: 8 MB more per answer) uncounted, and 200 clients
+     * asking for chunked 8 MB answers they never read ran a 256 MB heap out of memory (helper-23).
      */
-    private Answer buffered(int status, List<String[]> headers, InputStream in, long limit, long declared)
+    private Answer buffered(
+            int status, List<String[]> headers, InputStream in, long limit, long declared, ProxyRequest x)
             throws IOException {
         long[] held = {0};
+        boolean handedOn = false;
         try {
             AnswerMemory.Read read = memory.read(in, limit, declared, held);
-            if (read.refused() || read.bytes().length > limit)
-                return new StreamedResponse(status, headers, read.bytes(), in, declared);
-            in.close();
-            return new StoredResponse(status, headers, read.bytes());
+            Answer answer = read.refused() || read.bytes().length > limit
+                    ? new StreamedResponse(status, headers, read.bytes(), in, declared)
+                    : new StoredResponse(status, headers, read.bytes());
+            if (answer instanceof StoredResponse) in.close();
+            handedOn = true;
+            return answer;
         } finally {
-            memory.give(held[0]);
+            if (handedOn) x.held.addAndGet(held[0]);
+            else memory.give(held[0]);
         }
     }
 
