@@ -358,17 +358,7 @@ class ProxyTest {
 
     @Test
     void post_routeCachesPostWithBodyInKey() throws Exception {
-        start(
-                10,
-                b -> b.routes(List.of(new Route(
-                        "/search",
-                        Set.of("POST"),
-                        Duration.ofMinutes(1),
-                        Route.DEFAULT_STATUSES,
-                        List.of(),
-                        List.of(),
-                        Duration.ZERO,
-                        false))));
+        start(10, b -> b.routes(List.of(dev.once.proxy.testing.Routes.caching("/search", "POST"))));
         URI u = URI.create("http://127.0.0.1:" + proxy.port() + "/search");
         var q1 = HttpRequest.newBuilder(u)
                 .POST(HttpRequest.BodyPublishers.ofString("{\"q\":1}"))

@@ -920,15 +920,7 @@ class TrustTest {
                 o,
                 b -> b.maxCachedResponseBytes(1L << 20)
                         .answerMemoryBytes(budget)
-                        .routes(List.of(new Route(
-                                "/",
-                                Set.of("GET", "HEAD", "POST"),
-                                Duration.ofMinutes(1),
-                                Route.DEFAULT_STATUSES,
-                                List.of(),
-                                List.of(),
-                                Duration.ZERO,
-                                false))));
+                        .routes(List.of(dev.once.proxy.testing.Routes.caching("/", "GET", "HEAD", "POST"))));
         byte[] most = "a".repeat(900 * 1024).getBytes(StandardCharsets.US_ASCII);
         List<Socket> stuck = new ArrayList<>();
         List<String> seen = new ArrayList<>();

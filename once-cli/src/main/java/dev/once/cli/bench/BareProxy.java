@@ -1,5 +1,6 @@
 package dev.once.cli.bench;
 
+import dev.once.cli.demo.LoopbackServer;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
@@ -10,9 +11,7 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * The proxy-waiters bench's floor: the cheapest coalescing proxy one can write on the same parts, with
@@ -34,44 +33,38 @@ public final class BareProxy {
         client.setMaxConnectionsPerDestination(256);
         client.start();
         ConcurrentHashMap<String, CompletableFuture<byte[]>> answers = new ConcurrentHashMap<>();
-        Server server = new Server(new QueuedThreadPool());
-        // as once serve: a selector per core, a listen backlog for bursts of new connections
-        ServerConnector connector =
-                new ServerConnector(server, 1, Runtime.getRuntime().availableProcessors());
-        connector.setAcceptQueueSize(4096);
-        connector.setHost("127.0.0.1");
-        connector.setPort(0);
-        server.addConnector(connector);
-        server.setHandler(new Handler.Abstract.NonBlocking() {
-            @Override
-            public boolean handle(Request request, Response response, Callback callback) {
-                String path = request.getHttpURI().getPath();
-                if (path.equals("/-/metrics")) {
-                    long jit = java.lang.management.ManagementFactory.getCompilationMXBean()
-                            .getTotalCompilationTime();
-                    write(response, callback, "jvm_compilation_time_ms_total " + jit + "\n", null);
-                    return true;
-                }
-                CompletableFuture<byte[]> mine = new CompletableFuture<>();
-                CompletableFuture<byte[]> had = answers.putIfAbsent(path, mine);
-                if (had == null) {
-                    client.newRequest(origin + path).send(new BufferingResponseListener() {
-                        @Override
-                        public void onComplete(org.eclipse.jetty.client.Result result) {
-                            if (result.isFailed()) mine.completeExceptionally(result.getFailure());
-                            else mine.complete(getContent());
+        // as once serve: a selector per core (and the listen backlog LoopbackServer asks for)
+        Server server = LoopbackServer.start(
+                new Handler.Abstract.NonBlocking() {
+                    @Override
+                    public boolean handle(Request request, Response response, Callback callback) {
+                        String path = request.getHttpURI().getPath();
+                        if (path.equals("/-/metrics")) {
+                            long jit = java.lang.management.ManagementFactory.getCompilationMXBean()
+                                    .getTotalCompilationTime();
+                            write(response, callback, "jvm_compilation_time_ms_total " + jit + "\n", null);
+                            return true;
                         }
-                    });
-                }
-                (had == null ? mine : had).whenComplete((body, failure) -> {
-                    if (failure != null) callback.failed(failure);
-                    else write(response, callback, null, body);
-                });
-                return true;
-            }
-        });
-        server.start();
-        System.out.println("listening on http://127.0.0.1:" + connector.getLocalPort());
+                        CompletableFuture<byte[]> mine = new CompletableFuture<>();
+                        CompletableFuture<byte[]> had = answers.putIfAbsent(path, mine);
+                        if (had == null) {
+                            client.newRequest(origin + path).send(new BufferingResponseListener() {
+                                @Override
+                                public void onComplete(org.eclipse.jetty.client.Result result) {
+                                    if (result.isFailed()) mine.completeExceptionally(result.getFailure());
+                                    else mine.complete(getContent());
+                                }
+                            });
+                        }
+                        (had == null ? mine : had).whenComplete((body, failure) -> {
+                            if (failure != null) callback.failed(failure);
+                            else write(response, callback, null, body);
+                        });
+                        return true;
+                    }
+                },
+                Runtime.getRuntime().availableProcessors());
+        System.out.println("listening on http://127.0.0.1:" + LoopbackServer.port(server));
         System.out.flush();
         server.join();
     }
