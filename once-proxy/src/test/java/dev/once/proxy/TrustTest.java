@@ -957,6 +957,87 @@ class TrustTest {
         assertThat(send(p, "POST", "/p/after", "small").statusCode()).isEqualTo(200);
     }
 
+    /**
+     * An answer passed through past the budget: the part read before the budget ran out stays in memory
+     * for as long as the rest is being passed on (its request holds it), so it stays counted until then.
+     * Given back once the prefix was written, it left 200 clients' chunked 8 MB answers holding 107 MB
+     * the budget did not count, and a 256 MB SQLite replica ran out of memory (helper-23's repro; heap dump).
+     */
+    @Test
+    void answerPassedThroughPastTheBudget_readPartCountedUntilTheRestIsPassedOn() throws Exception {
+        java.util.concurrent.CountDownLatch rest = new java.util.concurrent.CountDownLatch(1);
+        byte[] half = "h".repeat(1 << 20).getBytes(StandardCharsets.US_ASCII);
+        var upstream = dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
+            @Override
+            public boolean handle(
+                    org.eclipse.jetty.server.Request request,
+                    org.eclipse.jetty.server.Response response,
+                    org.eclipse.jetty.util.Callback callback)
+                    throws Exception {
+                response.setStatus(200); // no length: chunked
+                var first = new org.eclipse.jetty.util.Callback.Completable();
+                response.write(false, java.nio.ByteBuffer.wrap(half), first);
+                first.get();
+                rest.await();
+                response.write(true, java.nio.ByteBuffer.wrap(half), callback);
+                return true;
+            }
+        });
+        try {
+            long budget = 1L << 20;
+            OnceProxy p = startAt(
+                    "http://127.0.0.1:"
+                            + ((org.eclipse.jetty.server.ServerConnector) upstream.getConnectors()[0]).getLocalPort(),
+                    TestDatabases.shared(Db.SQLITE),
+                    TestDatabases.newTable("trust"),
+                    // a stored answer may be 768 KiB: the read is refused by the budget at 576 KiB
+                    b -> b.maxCachedResponseBytes(768 * 1024).answerMemoryBytes(budget));
+            try (Socket s = new Socket("127.0.0.1", p.port())) {
+                s.getOutputStream()
+                        .write("GET /chunked HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                                .getBytes(StandardCharsets.US_ASCII));
+                var in = s.getInputStream();
+                StringBuilder head = new StringBuilder();
+                while (!head.toString().endsWith("\r\n\r\n")) head.append((char) in.read());
+                assertThat(head.toString()).startsWith("HTTP/1.1 200").contains("X-Once-Cache: BYPASS");
+                // the client reads what the proxy read before the budget ran out (its prefix, most of the
+                // budget's half: its chunks were counted twice while read), then waits for the rest
+                byte[] got = new byte[256 * 1024];
+                int n = 0;
+                while (n < got.length) n += in.read(got, n, got.length - n);
+                assertThat(answerMemory(p))
+                        .as("the prefix is still held, by the request passing on the rest")
+                        .isGreaterThanOrEqualTo(256 * 1024);
+                rest.countDown();
+                var body = new java.io.ByteArrayOutputStream();
+                body.write(got, 0, n);
+                in.transferTo(body);
+                boolean chunked =
+                        head.toString().toLowerCase(java.util.Locale.ROOT).contains("transfer-encoding: chunked");
+                assertThat(chunked ? dechunked(body.toByteArray()) : body.size())
+                        .isEqualTo(2L * half.length);
+            }
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> answerMemory(p) == 0);
+        } finally {
+            rest.countDown();
+            upstream.stop();
+        }
+    }
+
+    /** The length of the body a chunked message's bytes carry. */
+    private static long dechunked(byte[] raw) {
+        long length = 0;
+        int at = 0;
+        while (true) {
+            int eol = at;
+            while (raw[eol] != '\r') eol++;
+            int size = Integer.parseInt(new String(raw, at, eol - at, StandardCharsets.US_ASCII).trim(), 16);
+            if (size == 0) return length;
+            length += size;
+            at = eol + 2 + size + 2;
+        }
+    }
+
     private double answerMemory(OnceProxy p) throws Exception {
         return get(p, "/-/metrics")
                 .body()
