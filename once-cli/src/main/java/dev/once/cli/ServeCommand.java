@@ -111,6 +111,15 @@ final class ServeCommand implements Callable<Integer> {
     String adminToken;
 
     @Option(
+            names = "--key-secret",
+            defaultValue = "${env:ONCE_KEY_SECRET}",
+            description = "Secret that credentials are keyed under, by HMAC-SHA256 (env ONCE_KEY_SECRET, which keeps it"
+                    + " out of the process list; e.g. openssl rand -hex 32). Without one, keys hold their plain SHA-256,"
+                    + " which whoever reads the table can test guesses of a short API key against. The same on every"
+                    + " replica; kept outside the database.")
+    String keySecret;
+
+    @Option(
             names = "--upstream-timeout",
             defaultValue = "${env:ONCE_UPSTREAM_TIMEOUT}",
             description = "Total time for one upstream call before 504 (env ONCE_UPSTREAM_TIMEOUT; default 30s).")
@@ -204,6 +213,7 @@ final class ServeCommand implements Callable<Integer> {
                 .host(first(host, file.host, "0.0.0.0"))
                 .port(port != null ? port : file.port != null ? file.port : 8080)
                 .adminToken(first(adminToken, file.adminToken))
+                .keySecret(first(keySecret, file.keySecret))
                 .accessLog(accessLog || Boolean.TRUE.equals(file.accessLog))
                 .namespace(first(namespace, "proxy"))
                 .nearCacheEntries(nearCache != null ? nearCache : 10_000)
@@ -311,13 +321,16 @@ final class ServeCommand implements Callable<Integer> {
                         new sun.misc.Signal(signal), s -> Thread.ofPlatform().start(stop));
             }
             out.printf(
-                    "once serve: listening on http://%s:%d, upstream %s, store %s, mode %s, %d route(s)%n",
+                    "once serve: listening on http://%s:%d, upstream %s, store %s, mode %s, %d route(s), %s%n",
                     proxyConfig.host(),
                     proxy.port(),
                     proxyConfig.upstreamForDisplay(),
                     database.description,
                     m,
-                    proxyConfig.routes().size());
+                    proxyConfig.routes().size(),
+                    proxyConfig.keySecret() != null
+                            ? "credentials keyed by HMAC under the key secret"
+                            : "credentials keyed by plain SHA-256 (set ONCE_KEY_SECRET to key them by HMAC)");
             out.flush();
             proxy.awaitStop();
             out.println("once serve: stopped");

@@ -139,7 +139,7 @@ class ManifestTest {
     void secret_holdsTheDatabaseUrlAndAdminToken_readByTheContainer() {
         Secret secret = one(Secret.class);
         assertThat(secret.getStringData())
-                .containsKeys("ONCE_DB_URL", "ONCE_DB_USER", "ONCE_DB_PASSWORD", "ONCE_ADMIN_TOKEN");
+                .containsKeys("ONCE_DB_URL", "ONCE_DB_USER", "ONCE_DB_PASSWORD", "ONCE_ADMIN_TOKEN", "ONCE_KEY_SECRET");
         assertThat(container.getEnvFrom())
                 .anySatisfy(from -> assertThat(from.getSecretRef().getName())
                         .isEqualTo(secret.getMetadata().getName()));

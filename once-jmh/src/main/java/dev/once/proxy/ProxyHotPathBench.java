@@ -57,6 +57,7 @@ public class ProxyHotPathBench {
                 route,
                 config.origin(),
                 policy,
+                new CredentialDigest(null),
                 "GET",
                 "/v1/quotes",
                 "venue=XNAS&symbol=AAPL",

@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
  * port: 8080
  * db: jdbc:postgresql://db:5432/app
  * adminToken: change-me
+ * keySecret: ...                      # credentials keyed by HMAC under it (openssl rand -hex 32)
  * credentialHeaders: [X-Partner-Key]   # keyed by hash, besides Authorization, Cookie, X-API-Key, ...
  * routes:
  *   - prefix: /v1/quotes
@@ -61,6 +62,8 @@ public final class ConfigFile {
         public String dbPassword;
         /** The bearer token of {@code POST /-/purge}; purge is off without one. */
         public String adminToken;
+        /** The secret credentials are digested under in keys (HMAC-SHA256); without one, their SHA-256. */
+        public String keySecret;
         /** {@code api} or {@code http}: the mode of routes that do not name one. */
         public String mode;
         /** Whether to log one line per request. */

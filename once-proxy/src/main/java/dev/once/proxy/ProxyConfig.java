@@ -34,6 +34,8 @@ import java.util.Set;
  * @param maxUpstreamConnections connections to the upstream at most
  * @param maxQueuedUpstreamRequests requests waiting for an upstream connection at most
  * @param maxClientConnections client connections at most ({@link OnceProxy#clientConnectionLimit})
+ * @param keySecret the secret credentials are digested under in keys ({@link CredentialDigest}), or null
+ *     (their plain SHA-256); kept outside the database
  */
 public record ProxyConfig(
         URI upstream,
@@ -57,7 +59,11 @@ public record ProxyConfig(
         Set<String> credentialHeaders,
         int maxUpstreamConnections,
         int maxQueuedUpstreamRequests,
-        int maxClientConnections) {
+        int maxClientConnections,
+        String keySecret) {
+
+    /** A key secret shorter than this is refused: it would be as easy to guess as the credentials it hides. */
+    static final int MIN_KEY_SECRET_LENGTH = 16;
 
     /** Checks the configuration and normalises header names and the order of the routes (longest prefix first). */
     public ProxyConfig {
@@ -85,6 +91,10 @@ public record ProxyConfig(
             throw new IllegalArgumentException("upstream connections and queue must be at least 1");
         if (maxClientConnections < 1)
             throw new IllegalArgumentException("client connections must be at least 1, not " + maxClientConnections);
+        if (keySecret != null && keySecret.strip().length() < MIN_KEY_SECRET_LENGTH)
+            throw new IllegalArgumentException("the key secret must be at least " + MIN_KEY_SECRET_LENGTH
+                    + " characters (it is " + keySecret.strip().length()
+                    + "); make one with: openssl rand -hex 32");
         credentialHeaders = credentialHeaders.stream()
                 .map(h -> h.trim().toLowerCase(Locale.ROOT))
                 .collect(java.util.stream.Collectors.toUnmodifiableSet());
@@ -181,6 +191,14 @@ public record ProxyConfig(
         return null;
     }
 
+    /** The configuration as a log may show it: the admin token and the key secret are not shown. */
+    @Override
+    public String toString() {
+        return "ProxyConfig[upstream=" + upstreamForDisplay() + ", host=" + host + ", port=" + port + ", routes="
+                + routes + ", adminToken=" + (adminToken == null ? "none" : "***") + ", keySecret="
+                + (keySecret == null ? "none" : "***") + ", namespace=" + namespace + "]";
+    }
+
     /** Options with their defaults. */
     public static final class Builder {
         private final URI upstream;
@@ -208,6 +226,8 @@ public record ProxyConfig(
         private int maxQueuedUpstreamRequests = 1024;
         /** Unset ({@code Integer.MIN_VALUE}): from the process's file descriptors. */
         private int maxClientConnections = Integer.MIN_VALUE;
+
+        private String keySecret;
 
         private Builder(URI upstream) {
             this.upstream = upstream;
@@ -447,6 +467,20 @@ public record ProxyConfig(
         }
 
         /**
+         * The secret credentials are digested under in keys (default none: their plain SHA-256, which
+         * whoever can read the cache's table can test guesses of a short API key against). With one, keys
+         * hold their HMAC-SHA256 under it; keep it outside the database, the same on every replica (replicas
+         * with other secrets share no credentialed answers). Changing it makes every credentialed key new.
+         *
+         * @param secret at least {@value ProxyConfig#MIN_KEY_SECRET_LENGTH} characters, or null or blank for none
+         * @return this builder
+         */
+        public Builder keySecret(String secret) {
+            this.keySecret = secret == null || secret.isBlank() ? null : secret;
+            return this;
+        }
+
+        /**
          * The configuration with these options.
          *
          * @return the configuration
@@ -479,7 +513,8 @@ public record ProxyConfig(
                     maxQueuedUpstreamRequests,
                     maxClientConnections != Integer.MIN_VALUE
                             ? maxClientConnections
-                            : OnceProxy.clientConnectionLimit());
+                            : OnceProxy.clientConnectionLimit(),
+                    keySecret);
         }
     }
 }

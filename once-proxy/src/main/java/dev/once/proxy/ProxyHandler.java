@@ -47,6 +47,8 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     private final String origin;
     /** Each route's key policy, computed once ({@link ProxyConfig#keyPolicy}); none for unrouted paths. */
     private final Map<Route, String> policies = new java.util.IdentityHashMap<>();
+    /** How credentials appear in keys: by the config's key secret, made once. */
+    private final CredentialDigest digest;
 
     private final HttpMode httpMode;
     /**
@@ -89,6 +91,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         this.registry = registry;
         this.databaseUp = databaseUp;
         this.origin = config.origin();
+        this.digest = new CredentialDigest(config.keySecret());
         this.apiMode = new ApiMode(config, upstream);
         for (Route r : caches.keySet()) policies.put(r, config.keyPolicy(r));
         this.httpMode = new HttpMode(config, upstream, registry);
@@ -245,6 +248,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                 route,
                 origin,
                 policies.get(route),
+                digest,
                 method,
                 path,
                 query,

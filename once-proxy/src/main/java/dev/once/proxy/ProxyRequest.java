@@ -24,9 +24,10 @@ import org.eclipse.jetty.util.URIUtil;
  *
  * <pre>
  * (in both, the value of a query parameter named like a credential, {@link #CREDENTIAL_PARAMETERS}, is
- * its SHA-256: "?api_key=sha256=hash"; the table holds no credential it was sent)
+ * its digest ({@link CredentialDigest}): "?api_key=sha256=hash", or "hmac=" under a key secret; the
+ * table holds no credential it was sent)
  * api mode:   origin, "METHOD path?query", each keyed header "name: value" (credentials as
- *             "credential name sha256=hash"), sorted by name, "body sha256=hash" when there is a body,
+ *             "credential name " and the digest), sorted by name, "body sha256=hash" when there is a body,
  *             and "policy P" (ProxyConfig#keyPolicy)
  * http mode:  origin, "uri path?query"  holds the URI's epoch ({@link UriRecord});
  *             that key, "epoch E" and the credentials' hashes holds the answer, or a
@@ -53,6 +54,7 @@ final class ProxyRequest {
 
     private final String origin;
     private final Set<String> credentials;
+    private final CredentialDigest digest;
     private final boolean keyCredentials;
     /** What decides the key besides the request (credential names and sharing, the route's vary and neutral lists), as a hash: replicas or restarts with another policy never share keys. */
     private final String policy;
@@ -67,7 +69,8 @@ final class ProxyRequest {
             byte[] body,
             ProxyConfig config,
             String origin,
-            String policy) {
+            String policy,
+            CredentialDigest digest) {
         this.method = method;
         this.path = path;
         this.query = query;
@@ -79,12 +82,14 @@ final class ProxyRequest {
         this.credentials = config.credentialHeaders();
         this.keyCredentials = config.keyAuthorization();
         this.policy = policy;
+        this.digest = digest;
     }
 
     /**
-     * The request to forward; {@code path} is already {@link #normalisePath normalised}; {@code origin}
-     * and {@code policy} are the config's {@link ProxyConfig#origin()} and the route's {@link
-     * ProxyConfig#keyPolicy}, computed once by the caller, not per request. Null when its query holds
+     * The request to forward; {@code path} is already {@link #normalisePath normalised}; {@code origin},
+     * {@code policy} and {@code digest} are the config's {@link ProxyConfig#origin()}, the route's {@link
+     * ProxyConfig#keyPolicy} and the digest of the config's key secret, made once by the caller, not per
+     * request. Null when its query holds
      * bytes that cannot be forwarded as they came (not UTF-8).
      */
     static ProxyRequest of(
@@ -92,6 +97,7 @@ final class ProxyRequest {
             Route route,
             String origin,
             String policy,
+            CredentialDigest digest,
             String method,
             String path,
             String query,
@@ -113,7 +119,17 @@ final class ProxyRequest {
         forwarded.add(HttpHeader.X_FORWARDED_FOR, client);
         forwarded.add(HttpHeader.X_FORWARDED_PROTO, scheme);
         return new ProxyRequest(
-                method, path, forwardedQuery, route, headers, forwarded.asImmutable(), body, config, origin, policy);
+                method,
+                path,
+                forwardedQuery,
+                route,
+                headers,
+                forwarded.asImmutable(),
+                body,
+                config,
+                origin,
+                policy,
+                digest);
     }
 
     /** api mode with a {@code vary} list: only the listed headers, credentials, encodings, body type and neutral ones go. */
@@ -190,7 +206,7 @@ final class ProxyRequest {
                 .append('\n')
                 .append(method)
                 .append(' ')
-                .append(keyedTarget(pathQuery()));
+                .append(keyedTarget(pathQuery(), digest));
         appendHeaders(key, false);
         if (body.length > 0) key.append("\nbody sha256=").append(sha256(body));
         return key.append("\npolicy ").append(policy).toString();
@@ -198,16 +214,12 @@ final class ProxyRequest {
 
     /** http mode: the key of this request's URI, which holds its epoch. */
     String uriKey() {
-        return uriKey(origin, pathQuery());
+        return uriKey(pathQuery());
     }
 
     /** http mode: the key of another URI of the same upstream (an invalidation's Location). */
     String uriKey(String pathQuery) {
-        return uriKey(origin, pathQuery);
-    }
-
-    private static String uriKey(String origin, String pathQuery) {
-        return origin + "\nuri " + keyedTarget(pathQuery);
+        return origin + "\nuri " + keyedTarget(pathQuery, digest);
     }
 
     /**
@@ -253,11 +265,11 @@ final class ProxyRequest {
             "xgoogcredential");
 
     /**
-     * A target as keys hold it: each credential parameter's value as {@code sha256=} its hash, the rest as
-     * sent. One-to-one: every value of such a name is hashed, so no value sent raw spells another's hash.
+     * A target as keys hold it: each credential parameter's value as its digest, the rest as sent.
+     * One-to-one: every value of such a name is digested, so no value sent raw spells another's digest.
      */
-    static String keyedTarget(String pathQuery) {
-        return maskCredentialParameters(pathQuery, v -> "sha256=" + sha256(v.getBytes(StandardCharsets.UTF_8)));
+    static String keyedTarget(String pathQuery, CredentialDigest digest) {
+        return maskCredentialParameters(pathQuery, digest::of);
     }
 
     /** A target for a log line: each credential parameter's value as {@code ***}. */
@@ -368,8 +380,7 @@ final class ProxyRequest {
                                         .map(String::strip)
                                         .toList())
                         : String.join(",", values);
-                if (credentials.contains(name))
-                    b.append(" sha256=").append(sha256(joined.getBytes(StandardCharsets.UTF_8)));
+                if (credentials.contains(name)) b.append(' ').append(digest.of(joined));
                 else b.append(" = ").append(joined.replace("\\", "\\\\").replace("\u0000", "\\0"));
             }
             b.append(" ;");
@@ -393,11 +404,10 @@ final class ProxyRequest {
         keyed.sort(Comparator.comparing(HttpField::getLowerCaseName));
         for (HttpField f : keyed) {
             String name = f.getLowerCaseName();
-            // "name: value" for a header, "credential name sha256=..." for a credential: no header line can
+            // "name: value" for a header, "credential name sha256=..." (or hmac=) for a credential: no header line can
             // spell a credential's (a field name has no space), nor the body's or the policy's
             if (credentials.contains(name)) {
-                key.append("\ncredential ").append(name).append(" sha256=");
-                key.append(sha256(f.getValue().getBytes(StandardCharsets.UTF_8)));
+                key.append("\ncredential ").append(name).append(' ').append(digest.of(f.getValue()));
             } else {
                 key.append('\n').append(name).append(": ").append(f.getValue());
             }

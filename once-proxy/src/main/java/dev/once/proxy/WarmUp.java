@@ -78,7 +78,8 @@ final class WarmUp {
                 config.credentialHeaders(),
                 config.maxUpstreamConnections(),
                 config.maxQueuedUpstreamRequests(),
-                config.maxClientConnections());
+                config.maxClientConnections(),
+                config.keySecret()); // the same path: an HMAC per credential when the real one has a secret
         AtomicInteger answered = new AtomicInteger();
         AtomicInteger cached = new AtomicInteger();
         AtomicInteger sent = new AtomicInteger();

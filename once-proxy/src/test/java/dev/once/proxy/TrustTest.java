@@ -1243,7 +1243,64 @@ class TrustTest {
                         + "&client_assertion=***&filter[name]=bob&page.size=10");
         // every value of such a name is hashed: a raw value cannot spell another's hash
         String hashOfA = "sha256=" + ProxyRequest.sha256("a".getBytes(StandardCharsets.UTF_8));
-        assertThat(ProxyRequest.keyedTarget("/q?key=" + hashOfA)).isNotEqualTo(ProxyRequest.keyedTarget("/q?key=a"));
+        CredentialDigest plain = new CredentialDigest(null);
+        assertThat(ProxyRequest.keyedTarget("/q?key=" + hashOfA, plain))
+                .isNotEqualTo(ProxyRequest.keyedTarget("/q?key=a", plain));
+    }
+
+    /**
+     * With a key secret, the table holds no plain hash of a credential (whoever reads it could test guesses
+     * of a short API key against one): keys hold its HMAC under the secret, kept outside the database.
+     * Replicas with the same secret share answers; with another secret, or none, they share no
+     * credentialed answer (and still share the others).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void keySecret_credentialsKeyedByHmac_noPlainHashInTheTable_sharedOnlyUnderTheSameSecret(String mode)
+            throws Exception {
+        Origin o = echoOrigin();
+        o.fallback = (r, n) -> new HttpModeTest.Reply(200, "answer " + n, "Cache-Control", "public, max-age=60");
+        String ns = TestDatabases.newTable("keysecret");
+        DataSource db = TestDatabases.shared(Db.SQLITE);
+        String secret = "0123456789abcdef0123456789abcdef";
+        UnaryOperator<ProxyConfig.Builder> routes =
+                route(mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1)));
+        OnceProxy a = start(o, db, ns, b -> routes.apply(b).keySecret(secret));
+        OnceProxy b = start(o, db, ns, c -> routes.apply(c).keySecret(secret).nearCacheEntries(0));
+        OnceProxy other = start(o, db, ns, c -> routes.apply(c).keySecret(secret.toUpperCase()));
+        OnceProxy none = start(o, db, ns, routes);
+        assertThat(get(a, "/h", "X-API-Key", "k1").body()).isEqualTo("answer 1");
+        assertThat(get(a, "/q?api_key=k2").body()).isEqualTo("answer 1");
+        assertThat(get(a, "/plain").body()).isEqualTo("answer 1");
+        // the same secret: the same keys
+        assertThat(cache(get(b, "/h", "X-API-Key", "k1"))).isEqualTo("HIT");
+        assertThat(cache(get(b, "/q?api_key=k2"))).isEqualTo("HIT");
+        // another secret, or none: other keys for credentials, the same for the rest
+        assertThat(get(other, "/h", "X-API-Key", "k1").body()).isEqualTo("answer 2");
+        assertThat(get(none, "/q?api_key=k2").body()).isEqualTo("answer 2");
+        assertThat(cache(get(other, "/plain"))).isEqualTo("HIT");
+        assertThat(cache(get(none, "/plain"))).isEqualTo("HIT");
+        String plainK1 = ProxyRequest.sha256("k1".getBytes(StandardCharsets.UTF_8));
+        String plainK2 = ProxyRequest.sha256("k2".getBytes(StandardCharsets.UTF_8));
+        List<String> rows = storedRows(ns);
+        // the keys of a's requests: the HMAC; none's own key for k2 holds the plain hash (no secret)
+        assertThat(rows.stream().filter(r -> r.contains("hmac=")).toList())
+                .as("%s", rows)
+                .hasSizeGreaterThanOrEqualTo(3) // a's two credentialed keys, other's one (http mode: more)
+                .allSatisfy(r -> assertThat(r).doesNotContain(plainK1).doesNotContain(plainK2));
+        assertThat(String.join("\n", rows)).doesNotContain(plainK1).doesNotContain("k1\n");
+        // too short a secret is refused, with how to make one
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ProxyConfig.builder(URI.create(o.url()))
+                        .keySecret("short")
+                        .build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 16 characters")
+                .hasMessageContaining("openssl rand -hex 32");
+        assertThat(ProxyConfig.builder(URI.create(o.url()))
+                        .keySecret(secret)
+                        .build()
+                        .toString())
+                .doesNotContain(secret);
     }
 
     /**
