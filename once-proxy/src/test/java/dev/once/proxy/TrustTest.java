@@ -1241,6 +1241,11 @@ class TrustTest {
                         + "&client_assertion=S4&filter[name]=bob&page.size=10"))
                 .isEqualTo("/n;jsessionid=***?filter[token]=***&auth%5Bapi_key%5D=***&user.password=***"
                         + "&client_assertion=***&filter[name]=bob&page.size=10");
+        // OAuth 1.0a's and others' names (helper-23)
+        assertThat(ProxyRequest.loggedTarget("/o?oauth_token=S1&oauth_signature=S2&oauth_verifier=S3"
+                        + "&access_token_secret=S4&bearer=S5&session_token=S6&oauth_nonce=n1"))
+                .isEqualTo("/o?oauth_token=***&oauth_signature=***&oauth_verifier=***"
+                        + "&access_token_secret=***&bearer=***&session_token=***&oauth_nonce=n1");
         // every value of such a name is hashed: a raw value cannot spell another's hash
         String hashOfA = "sha256=" + ProxyRequest.sha256("a".getBytes(StandardCharsets.UTF_8));
         CredentialDigest plain = new CredentialDigest(null);
