@@ -269,6 +269,7 @@ class ServeProcessTest {
         files.put("upstream: http://x\nroutes: [null]\n", "every route needs a prefix");
         files.put("upstream: http://x\nmaxResponseBytes: 100000000000\n", "must be at most half the heap");
         files.put("upstream: http://x\nkeySecret: changeme\n", "the key secret must be at least 16 characters");
+        files.put("upstream: http://x\nrequestHeaderTimeout: 0s\n", "the request header timeout must be at least 1 ms");
         int n = 0;
         for (var e : files.entrySet()) {
             Path f = dir.resolve("bad-" + n++ + ".yaml");

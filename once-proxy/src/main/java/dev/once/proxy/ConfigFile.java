@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
  * port: 8080
  * db: jdbc:postgresql://db:5432/app
  * adminToken: change-me
+ * requestHeaderTimeout: 10s            # a request's headers must arrive within this, from their first byte
  * keySecret: ...                      # credentials keyed by HMAC under it (openssl rand -hex 32)
  * credentialHeaders: [X-Partner-Key]   # keyed by hash, besides Authorization, Cookie, X-API-Key, ...
  * routes:
@@ -86,6 +87,8 @@ public final class ConfigFile {
         public Integer maxQueuedUpstreamRequests;
         /** Client connections at most (default from the process's file descriptors). */
         public Integer maxClientConnections;
+        /** How long a request's headers may take to arrive, e.g. {@code 10s}; past it the connection is closed. */
+        public String requestHeaderTimeout;
         /** The routes, by path prefix. */
         public List<RouteData> routes;
     }

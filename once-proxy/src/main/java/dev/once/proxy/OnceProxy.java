@@ -162,6 +162,14 @@ public final class OnceProxy implements AutoCloseable {
         NetworkConnectionLimit limit = new NetworkConnectionLimit(config.maxClientConnections(), connector);
         limit.setEndPointIdleTimeout(AT_LIMIT_IDLE_MILLIS);
         server.addBean(limit);
+        // ... and one that sends its headers a line at a time, each before the connection goes idle, held
+        // it as long as it liked: a request's headers get a deadline from their first byte
+        HeaderDeadline deadline = new HeaderDeadline(connector, config.requestHeaderTimeout());
+        server.addBean(deadline);
+        io.micrometer.core.instrument.FunctionCounter.builder(
+                        "once.proxy.header.timeouts", deadline, HeaderDeadline::closed)
+                .description("client connections closed because a request's headers took longer than the timeout")
+                .register(registry);
         server.setErrorHandler(new ProxyErrors());
         GracefulHandler graceful = new GracefulHandler();
         graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, probe(dataSource), virtual, memory));

@@ -34,6 +34,8 @@ import java.util.Set;
  * @param maxUpstreamConnections connections to the upstream at most
  * @param maxQueuedUpstreamRequests requests waiting for an upstream connection at most
  * @param maxClientConnections client connections at most ({@link OnceProxy#clientConnectionLimit})
+ * @param requestHeaderTimeout how long a request's headers may take to arrive, from their first byte
+ *     ({@link HeaderDeadline})
  * @param keySecret the secret credentials are digested under in keys ({@link CredentialDigest}), or null
  *     (their plain SHA-256); kept outside the database
  */
@@ -60,6 +62,7 @@ public record ProxyConfig(
         int maxUpstreamConnections,
         int maxQueuedUpstreamRequests,
         int maxClientConnections,
+        Duration requestHeaderTimeout,
         String keySecret) {
 
     /** A key secret shorter than this is refused: it would be as easy to guess as the credentials it hides. */
@@ -91,6 +94,8 @@ public record ProxyConfig(
             throw new IllegalArgumentException("upstream connections and queue must be at least 1");
         if (maxClientConnections < 1)
             throw new IllegalArgumentException("client connections must be at least 1, not " + maxClientConnections);
+        if (requestHeaderTimeout == null || requestHeaderTimeout.toMillis() < 1)
+            throw new IllegalArgumentException("the request header timeout must be at least 1 ms");
         if (keySecret != null && keySecret.strip().length() < MIN_KEY_SECRET_LENGTH)
             throw new IllegalArgumentException("the key secret must be at least " + MIN_KEY_SECRET_LENGTH
                     + " characters (it is " + keySecret.strip().length()
@@ -227,6 +232,7 @@ public record ProxyConfig(
         /** Unset ({@code Integer.MIN_VALUE}): from the process's file descriptors. */
         private int maxClientConnections = Integer.MIN_VALUE;
 
+        private Duration requestHeaderTimeout = Duration.ofSeconds(10);
         private String keySecret;
 
         private Builder(URI upstream) {
@@ -467,6 +473,19 @@ public record ProxyConfig(
         }
 
         /**
+         * How long a request's headers may take to arrive, from their first byte (default 10 s, as
+         * nginx's {@code client_header_timeout} but shorter); past it the connection is closed. A client
+         * sending its headers a line at a time held its connection as long as it liked (slowloris).
+         *
+         * @param timeout at least 1 ms
+         * @return this builder
+         */
+        public Builder requestHeaderTimeout(Duration timeout) {
+            this.requestHeaderTimeout = timeout;
+            return this;
+        }
+
+        /**
          * The secret credentials are digested under in keys (default none: their plain SHA-256, which
          * whoever can read the cache's table can test guesses of a short API key against). With one, keys
          * hold their HMAC-SHA256 under it; keep it outside the database, the same on every replica (replicas
@@ -514,6 +533,7 @@ public record ProxyConfig(
                     maxClientConnections != Integer.MIN_VALUE
                             ? maxClientConnections
                             : OnceProxy.clientConnectionLimit(),
+                    requestHeaderTimeout,
                     keySecret);
         }
     }

@@ -79,6 +79,7 @@ final class WarmUp {
                 config.maxUpstreamConnections(),
                 config.maxQueuedUpstreamRequests(),
                 config.maxClientConnections(),
+                config.requestHeaderTimeout(),
                 config.keySecret()); // the same path: an HMAC per credential when the real one has a secret
         AtomicInteger answered = new AtomicInteger();
         AtomicInteger cached = new AtomicInteger();

@@ -159,7 +159,8 @@ class ProxyTest {
      */
     @Test
     void connections_slowClientsHoldEverySlot_closedAtTheLimitOthersServed() throws Exception {
-        start(0, b -> b.maxClientConnections(8));
+        // the header deadline (its own test) left out of this one: the connection cap alone makes room
+        start(0, b -> b.maxClientConnections(8).requestHeaderTimeout(Duration.ofMinutes(5)));
         List<Socket> slow = new ArrayList<>();
         try {
             for (int i = 0; i < 8; i++) {
@@ -192,6 +193,71 @@ class ProxyTest {
             assertThat(closed).isGreaterThanOrEqualTo(7);
         } finally {
             for (Socket s : slow) s.close();
+        }
+    }
+
+    /**
+     * A client that sends its request's headers a line at a time, each soon after the last, never goes
+     * idle and held its connection for as long as it liked (helper-22's slowloris, made faster than the
+     * 2 s idle timeout at the connection cap). A request's headers must arrive within the header timeout
+     * (nginx's {@code client_header_timeout}); a connection that waits idle between requests is not cut.
+     */
+    @Test
+    void connections_headersDrippedPastTheHeaderTimeout_closed_idleKeepAliveKept() throws Exception {
+        start(0, b -> b.requestHeaderTimeout(Duration.ofSeconds(1)));
+        try (Socket drip = new Socket("127.0.0.1", proxy.port());
+                Socket idle = new Socket("127.0.0.1", proxy.port())) {
+            idle.setSoTimeout(10_000);
+            idle.getOutputStream().write("GET /k1 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+            assertThat(readHead(idle)).startsWith("HTTP/1.1 200");
+            drip.setSoTimeout(10_000);
+            drip.getOutputStream().write("GET /slow HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.UTF_8));
+            long t0 = System.nanoTime();
+            boolean closed = false;
+            for (int i = 0; i < 40 && !closed; i++) { // a header line every 250 ms: never 2 s idle
+                Thread.sleep(250);
+                try {
+                    drip.getOutputStream().write(("X-" + i + ": v\r\n").getBytes(StandardCharsets.UTF_8));
+                    closed = drip.getInputStream().available() > 0
+                            && drip.getInputStream().read() < 0;
+                } catch (java.net.SocketException reset) {
+                    closed = true;
+                }
+            }
+            if (!closed) closed = readsToEnd(drip);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertThat(closed).as("closed after %d ms", ms).isTrue();
+            assertThat(ms).isLessThan(8_000);
+            // the keep-alive connection idled as long, headers not begun: still served
+            idle.getOutputStream().write("GET /k2 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+            assertThat(readHead(idle)).startsWith("HTTP/1.1 200");
+        }
+    }
+
+    /** The head of an answer on a raw connection (its body left unread: these answers are small). */
+    private static String readHead(Socket s) throws java.io.IOException {
+        StringBuilder head = new StringBuilder();
+        var in = s.getInputStream();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int c = in.read();
+            if (c < 0) break;
+            head.append((char) c);
+        }
+        // the body: Content-Length bytes
+        var m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        if (m.find()) in.readNBytes(Integer.parseInt(m.group(1)));
+        return head.toString();
+    }
+
+    /** Whether the connection ends (closed or reset by the proxy) before the socket's timeout. */
+    private static boolean readsToEnd(Socket s) {
+        try {
+            s.getInputStream().readAllBytes();
+            return true;
+        } catch (java.net.SocketTimeoutException stillOpen) {
+            return false;
+        } catch (java.io.IOException reset) {
+            return true;
         }
     }
 
