@@ -61,7 +61,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final NotifyListener listener;
     private final Janitor janitor;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
-    private final ConcurrentHashMap<String, CompletableFuture<CacheResult<V>>> inFlight = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Resolution<V>> inFlight = new ConcurrentHashMap<>();
+
+    /**
+     * A key's resolution in this process, which later callers of the key join. {@code purged} once a purge
+     * of the key has committed while it ran: it may have read the row before the delete, so a caller that
+     * comes after the purge waits for it to end and resolves anew instead of taking its answer (it did,
+     * and got the purged value: up to 7 of 300 answers after purge() had returned). Joining it, rather than
+     * running a second resolution beside it, keeps one resolution per key here, as its waiter needs.
+     */
+    private static final class Resolution<V> extends CompletableFuture<CacheResult<V>> {
+        volatile boolean purged;
+    }
     /**
      * This cache's part of every claim token: 128 bits from a {@link java.security.SecureRandom}, as the
      * token keys the value sent with the NOTIFY ({@link SealedValue}). The pid is for people reading rows.
@@ -197,8 +208,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         if (nearValue != null) {
             return CompletableFuture.completedFuture(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
         }
-        CompletableFuture<CacheResult<V>> mine = new CompletableFuture<>();
-        CompletableFuture<CacheResult<V>> running = inFlight.putIfAbsent(hash, mine);
+        Resolution<V> mine = new Resolution<>();
+        Resolution<V> running = inFlight.putIfAbsent(hash, mine);
+        if (running != null && running.purged) { // after it ends (and leaves the map), a resolution of its own
+            return running.handle((r, t) -> null).thenCompose(ended -> lookupAsync(key, loader, true));
+        }
         if (running != null) {
             metrics.coalescedLocal.increment();
             return running.exceptionallyCompose(t -> cause(t) instanceof Bypass
@@ -488,10 +502,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             case 'k' -> waiters.wake(hash);
             case 'p' -> { // a purged key's waiters read again: its leader's write is fenced off with the row
                 near.invalidate(hash);
+                purged(hash);
                 waiters.wake(hash);
             }
             case 'P' -> {
                 near.invalidateAll();
+                purgedAll();
                 waiters.wakeAll();
             }
             default -> {}
@@ -511,7 +527,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             // invalidation may have read the row before the delete; its put is checked against the
             // generation this moves, so it cannot put the purged value back
             near.invalidate(hash);
+            purged(hash); // and a resolution here that may have read it is not joined from now on
         }
+    }
+
+    /** The key's resolution here, if one runs, began before a purge of it committed: not to be joined. */
+    private void purged(String hash) {
+        Resolution<V> running = inFlight.get(hash);
+        if (running != null) running.purged = true;
+    }
+
+    private void purgedAll() {
+        for (Resolution<V> running : inFlight.values()) running.purged = true;
     }
 
     @Override
@@ -523,6 +550,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             throw new CacheLoadException("cannot purge namespace " + config.namespace + ": " + e.getMessage(), e);
         } finally {
             near.invalidateAll(); // again after the delete, as in purge
+            purgedAll();
         }
     }
 

@@ -232,7 +232,9 @@ class FreshnessTest {
      * A purge in this process while other callers here keep reading the key: once purge() has returned,
      * no caller gets the purged value. Found by an attack on once serve (issue 12): a reader that missed
      * the near cache just after it was cleared read the row before the delete, and put the old value
-     * back, which then served for up to nearCacheMaxAge (SQLite: no broadcast to clear it again).
+     * back, which then served for up to nearCacheMaxAge (SQLite: no broadcast to clear it again). And a
+     * caller after the purge joined a resolution here that had read the row before the delete, and got
+     * the purged value once (up to 7 of 300 answers in a run).
      */
     @ParameterizedTest
     @EnumSource(Db.class)
@@ -266,9 +268,7 @@ class FreshnessTest {
                     CacheResult<String> got = cache.lookup(key, current::get);
                     if (!got.value().equals("new-" + round)) {
                         System.out.println("STALE round " + round + " read " + i + ": " + got);
-                        // from the near cache: what the fix closes; from a resolution that read the row
-                        // before the delete and that this caller joined: open, reported, not asserted
-                        if (got.source() == CacheResult.Source.NEAR_HIT) stale++;
+                        stale++; // from the near cache, or from a resolution begun before the purge
                     }
                     Thread.sleep(2);
                 }
@@ -276,10 +276,8 @@ class FreshnessTest {
                 for (var r : readers) r.get(10, TimeUnit.SECONDS);
             }
         }
-        // Before the fix: 18 and 180 stale answers of 300 on two of the databases, put back into the near
-        // cache by readers that read the row before the delete.
-        assertThat(stale)
-                .as("purged values served from the near cache after purge() returned")
-                .isZero();
+        // Before the fixes: 18 and 180 stale answers of 300 on two of the databases, put back into the near
+        // cache by readers that read the row before the delete; then up to 7, joined.
+        assertThat(stale).as("purged values served after purge() returned").isZero();
     }
 }
