@@ -122,7 +122,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(
             names = "--upstream-timeout",
             defaultValue = "${env:ONCE_UPSTREAM_TIMEOUT}",
-            description = "Total time for one upstream call before 504 (env ONCE_UPSTREAM_TIMEOUT; default 30s).")
+            description = "Time the upstream has for its answer before 504: its head, and the whole answer when it is"
+                    + " stored (env ONCE_UPSTREAM_TIMEOUT; default 30s). An answer too large to store then goes at"
+                    + " its client's pace, cut only if the upstream stalls that long.")
     String upstreamTimeout;
 
     @Option(

@@ -23,13 +23,21 @@ final class ApiMode {
     Reply handle(OnceCache<Cached> cache, ProxyRequest x) {
         if (!x.route.methods().contains(x.method) || x.conditional()) return Reply.passed(upstream.forward(x));
         Answer[] own = new Answer[1]; // this caller's upstream answer, whatever the cache did with it
-        CacheResult<Cached> result = cache.lookup(x.key(), () -> {
-            Answer a = upstream.forward(x);
-            own[0] = a;
-            if (a instanceof StoredResponse r && storable(x.route, r))
-                return r.shareable(); // its cookie is its client's
-            throw new Bypass(a, config.passThroughMemory());
-        });
+        CacheResult<Cached> result;
+        try {
+            result = cache.lookup(x.key(), () -> {
+                Answer a = upstream.forward(x);
+                own[0] = a;
+                if (a instanceof StoredResponse r && storable(x.route, r))
+                    return r.shareable(); // its cookie is its client's
+                if (a instanceof StreamedResponse s && s.overMemory()) throw s.forOthers();
+                throw new Bypass(a, config.passThroughMemory());
+            });
+        } catch (RuntimeException e) {
+            // the answer this request fetched, which memory could not hold for the others: its own
+            if (own[0] instanceof StreamedResponse s && s.overMemory()) return new Reply(s, Outcome.BYPASS, false);
+            throw e;
+        }
         Outcome outcome = Outcome.of(result.source());
         // this caller's own upstream answer when it made one; else another caller's storable answer, which
         // it shares as it would a stored one (a load during an outage is shared within the process)

@@ -58,6 +58,12 @@ final class HttpMode {
     private final ProxyConfig config;
     private final Upstream upstream;
     private final Counter invalidationFailures;
+    /**
+     * Answer keys whose answer this replica found too large to store, lately. A HEAD or Range request for
+     * one is forwarded as it came: fetched as the cache's GET, each was a whole paid answer passed
+     * through or thrown away (5 HEADs, 5 full GETs of 20 MB; a Range for 10 bytes, 20 MB: helper-24).
+     */
+    private final com.github.benmanes.caffeine.cache.Cache<String, Boolean> tooLarge;
 
     HttpMode(ProxyConfig config, Upstream upstream, MeterRegistry registry) {
         this.config = config;
@@ -65,6 +71,10 @@ final class HttpMode {
         this.invalidationFailures = Counter.builder("once.proxy.invalidation.failures")
                 .description("RFC 9111 invalidations that could not reach the store (the answer was still sent)")
                 .register(registry);
+        this.tooLarge = com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
+                .maximumSize(10_000)
+                .expireAfterWrite(config.passThroughMemory().plusMinutes(1))
+                .build();
     }
 
     static Expiry<Cached> expiry(Route route) {
@@ -191,6 +201,8 @@ final class HttpMode {
                     return new Reply(mine, outcome, true);
                 return served(s, outcome);
             } catch (RuntimeException e) {
+                // the answer this request fetched, which memory could not hold for the others: its own
+                if (own instanceof StreamedResponse s && s.overMemory()) return Reply.passed(s);
                 ServeStale stale = find(e);
                 if (stale == null) throw e;
                 return served(stale.stale, Outcome.STALE);
@@ -287,6 +299,11 @@ final class HttpMode {
         Cached load(String key, boolean isAnswerKey, Cached previous) {
             StoredResponse validated = previous instanceof StoredResponse p ? p : null;
             long requestTime = System.currentTimeMillis();
+            if ((x.method.equals("HEAD") || x.headers.contains(org.eclipse.jetty.http.HttpHeader.RANGE))
+                    && tooLarge.getIfPresent(key) != null) {
+                own = upstream.forward(x); // as it came: a whole GET would not be stored either
+                throw new Bypass(own, config.passThroughMemory());
+            }
             Answer answer;
             try {
                 // a HEAD is fetched as GET, so the stored answer serves both (nginx does the same)
@@ -307,6 +324,8 @@ final class HttpMode {
                 throw e;
             }
             own = answer;
+            if (answer instanceof StreamedResponse s && s.overMemory()) throw s.forOthers();
+            if (answer instanceof StreamedResponse) tooLarge.put(key, Boolean.TRUE);
             if (!(answer instanceof StoredResponse whole)) throw new Bypass(answer, config.passThroughMemory());
             StoredResponse fetched =
                     whole.timed(requestTime, System.currentTimeMillis()).askedWith(x.encodingAsked());

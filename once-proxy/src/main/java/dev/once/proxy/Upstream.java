@@ -27,6 +27,7 @@ import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.util.thread.Scheduler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -102,10 +103,39 @@ final class Upstream implements AutoCloseable {
      * cache's own validators).
      */
     Answer forward(ProxyRequest x, String method, byte[] body, Consumer<HttpFields.Mutable> adjust) {
+        try {
+            return send(x, method, body, adjust);
+        } catch (ClosedBeforeAnswering e) {
+            // An upstream may close an idle keep-alive connection just as the next request goes out on it
+            // (without Connection: close, it cannot say): that request never reached its handler, and
+            // failed with 502, whoever sent it (helper-24). A GET or HEAD is sent once more, on a new
+            // connection, as nginx and Go's client do; other methods are not repeated.
+            if (!method.equals("GET") && !method.equals("HEAD")) throw classify(e.getCause());
+            log.debug("the upstream closed a connection before answering; {} sent again", method);
+            try {
+                return send(x, method, body, adjust);
+            } catch (ClosedBeforeAnswering again) {
+                throw classify(again.getCause());
+            }
+        }
+    }
+
+    /** The upstream's connection ended before any answer came back. */
+    private static final class ClosedBeforeAnswering extends Exception {
+        ClosedBeforeAnswering(Throwable cause) {
+            super(cause);
+        }
+    }
+
+    private Answer send(ProxyRequest x, String method, byte[] body, Consumer<HttpFields.Mutable> adjust)
+            throws ClosedBeforeAnswering {
         URI target = config.upstream().resolve(basePath + x.pathQuery());
-        Request request = client.newRequest(target)
-                .method(method)
-                .timeout(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        long timeout = config.upstreamTimeout().toMillis();
+        // No total timeout on the request: it also ran while a client read a streamed answer, and cut a
+        // slow reader's answer short though the upstream had sent it all (8.6 of 20 MB, logged as a 200:
+        // helper-24). The deadline below covers the upstream's part instead, and the idle timeout an
+        // upstream that stalls while its answer is being streamed.
+        Request request = client.newRequest(target).method(method).idleTimeout(timeout, TimeUnit.MILLISECONDS);
         request.headers(h -> {
             h.remove(HttpHeader.ACCEPT_ENCODING);
             for (HttpField f : x.forwarded) h.add(f); // X-Forwarded-For and -Proto included
@@ -114,8 +144,14 @@ final class Upstream implements AutoCloseable {
         if (body.length > 0) request.body(new BytesRequestContent(x.forwarded.get(HttpHeader.CONTENT_TYPE), body));
         InputStreamResponseListener listener = new InputStreamResponseListener();
         request.send(listener);
+        // the upstream's part: its answer's head, and the whole answer when it is read to be stored
+        Scheduler.Task deadline = client.getScheduler()
+                .schedule(
+                        () -> request.abort(new TimeoutException("Total timeout " + timeout + " ms elapsed")),
+                        timeout,
+                        TimeUnit.MILLISECONDS);
         try {
-            Response r = listener.get(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            Response r = listener.get(timeout, TimeUnit.MILLISECONDS);
             if (r.getStatus() < 200) { // an upgrade nobody asked for (the proxy never forwards Upgrade)
                 request.abort(new IOException("unsolicited " + r.getStatus()));
                 throw new UpstreamFailure(
@@ -145,19 +181,25 @@ final class Upstream implements AutoCloseable {
             InputStream in = listener.getInputStream();
             long limit = config.maxCachedResponseBytes();
             long declared = r.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
-            // Larger than the cache takes: handed over as a stream, never buffered whole, never stored.
-            if (declared > limit) return new StreamedResponse(r.getStatus(), headers, new byte[0], in, declared);
-            return buffered(r.getStatus(), headers, in, limit, declared, x);
+            // Larger than the cache takes: handed over as a stream, never buffered whole, never stored; from
+            // here on the client's reading sets the pace
+            if (declared > limit) return new StreamedResponse(r.getStatus(), headers, new byte[0], in, declared, false);
+            return buffered(r.getStatus(), headers, in, limit, declared, x); // read whole, or the rest streamed
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpstreamFailure(502, "interrupted while waiting for the upstream", e);
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof java.io.EOFException
+                    || e.getCause() instanceof java.nio.channels.ClosedChannelException)
+                throw new ClosedBeforeAnswering(e.getCause());
             throw classify(e.getCause());
         } catch (TimeoutException e) {
             request.abort(e);
             throw classify(e);
         } catch (IOException e) {
             throw classify(e.getCause() != null ? e.getCause() : e);
+        } finally {
+            deadline.cancel(); // the answer is in, or handed over to be streamed at its client's pace
         }
     }
 
@@ -177,7 +219,7 @@ final class Upstream implements AutoCloseable {
         try {
             AnswerMemory.Read read = memory.read(in, limit, declared, held);
             Answer answer = read.refused() || read.bytes().length > limit
-                    ? new StreamedResponse(status, headers, read.bytes(), in, declared)
+                    ? new StreamedResponse(status, headers, read.bytes(), in, declared, read.refused())
                     : new StoredResponse(status, headers, read.bytes());
             if (answer instanceof StoredResponse) in.close();
             handedOn = true;

@@ -2,6 +2,11 @@ package dev.once.proxy;
 
 /** The upstream could not answer: 502 (unreachable, broken), 503 (too many waiting) or 504 (too slow). Never cached. */
 final class UpstreamFailure extends RuntimeException {
+    /** Why a key's other requests get 503 when its answer could not be held in the answer memory. */
+    static final String OVER_MEMORY =
+            "the proxy holds its limit of answers in flight: this answer went to the request that fetched it"
+                    + " alone; retry shortly";
+
     final int status;
 
     UpstreamFailure(int status, String reason, Throwable cause) {
@@ -22,7 +27,7 @@ final class UpstreamFailure extends RuntimeException {
         String reason = error.substring(at + marker.length()).strip();
         int status = reason.startsWith("the upstream did not answer within")
                 ? 504
-                : reason.startsWith("too many requests waiting") ? 503 : 502;
+                : reason.startsWith("too many requests waiting") || reason.startsWith(OVER_MEMORY) ? 503 : 502;
         return new UpstreamFailure(status, reason + " (in another replica's call, shared by the waiters)", null);
     }
 }

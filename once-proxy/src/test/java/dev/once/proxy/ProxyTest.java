@@ -507,6 +507,40 @@ class ProxyTest {
         assertThat(upstream.calls("/big")).isEqualTo(2);
     }
 
+    /**
+     * A streamed answer goes at its client's pace: the upstream timeout bounds the upstream (its answer
+     * started and, when stored, read whole), not how long a client takes to read what the upstream has
+     * sent. It was a total timeout: a client reading at 1 MB/s got 8.6 of 20 MB, then the connection
+     * closed, logged as a 200 (helper-24).
+     */
+    @Test
+    void get_streamedAnswerReadSlowerThanTheUpstreamTimeout_arrivesWhole() throws Exception {
+        start(0, b -> b.maxCachedResponseBytes(256 * 1024).upstreamTimeout(Duration.ofSeconds(1)));
+        try (Socket s = new Socket()) {
+            s.setReceiveBufferSize(16 * 1024);
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", proxy.port()));
+            s.setSoTimeout(10_000);
+            s.getOutputStream()
+                    .write("GET /bytes/12000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                            .getBytes(StandardCharsets.UTF_8));
+            var in = s.getInputStream();
+            long t0 = System.nanoTime();
+            var raw = new java.io.ByteArrayOutputStream();
+            byte[] buffer = new byte[64 * 1024];
+            for (int n; (n = in.read(buffer)) >= 0; ) {
+                raw.write(buffer, 0, n);
+                Thread.sleep(n * 20L / buffer.length); // about 3 MB a second: 12 MB in about 4 s
+            }
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            String text = raw.toString(StandardCharsets.ISO_8859_1);
+            String head = text.substring(0, text.indexOf("\r\n\r\n") + 4);
+            assertThat(head).startsWith("HTTP/1.1 200").contains("X-Once-Cache: BYPASS");
+            assertThat(ms).as("read over more than the upstream timeout").isGreaterThan(1_500);
+            assertThat(raw.size() - head.length()).as("after %d ms", ms).isEqualTo(12_000_000);
+        }
+        assertThat(upstream.calls("/bytes/12000000")).isEqualTo(1);
+    }
+
     @Test
     void admin_healthMetricsAndPurge() throws Exception {
         start(10, b -> b.adminToken("s3cret"));

@@ -958,6 +958,181 @@ class TrustTest {
     }
 
     /**
+     * An upstream that closes its idle keep-alive connections 300 ms after an answer, without saying so
+     * and without reading what arrived meanwhile: the next request, sent on that pooled connection, met
+     * the close and failed with 502 though the upstream never answered it, whoever sent it (10 of 10:
+     * helper-24). A GET is sent once more on a new connection.
+     */
+    @Test
+    void upstreamClosesAKeptAliveConnection_theNextGetSentAgainOnANewOne() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+        try (java.net.ServerSocket server =
+                new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Thread.ofVirtual().start(() -> {
+                while (!server.isClosed()) {
+                    try {
+                        Socket c = server.accept();
+                        Thread.ofVirtual().start(() -> {
+                            try (c) {
+                                var in = c.getInputStream();
+                                int matched = 0;
+                                for (int ch; matched < 4 && (ch = in.read()) >= 0; )
+                                    matched = ch == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : 0;
+                                if (matched < 4) return;
+                                String body = "answer " + answered.incrementAndGet();
+                                c.getOutputStream()
+                                        .write(("HTTP/1.1 200 OK\r\nContent-Length: " + body.length() + "\r\n\r\n"
+                                                        + body)
+                                                .getBytes(StandardCharsets.US_ASCII));
+                                Thread.sleep(300); // then closes, whatever came in meanwhile
+                            } catch (Exception e) {
+                                // the client went
+                            }
+                        });
+                    } catch (java.io.IOException closed) {
+                        return;
+                    }
+                }
+            });
+            OnceProxy p = startAt(
+                    "http://127.0.0.1:" + server.getLocalPort(),
+                    TestDatabases.shared(Db.SQLITE),
+                    TestDatabases.newTable("trust"),
+                    b -> b);
+            for (int i = 0; i < 5; i++) {
+                assertThat(get(p, "/a/" + i).statusCode()).isEqualTo(200);
+                // at once, on the connection the upstream is about to close
+                HttpResponse<String> next = get(p, "/b/" + i, "Authorization", "Bearer other");
+                assertThat(next.statusCode()).as(next.body()).isEqualTo(200);
+                assertThat(next.body()).startsWith("answer ");
+                Thread.sleep(400);
+            }
+            assertThat(answered.get()).isEqualTo(10);
+        }
+    }
+
+    /**
+     * An upstream that sends its answer's head at once and then drips the body (a line every 100 ms, as
+     * many a slow API does under load) is bounded by the upstream timeout as a whole: the answer is read
+     * to be stored, so its reading is the upstream's part (the timeout no longer runs while a client
+     * reads a streamed answer; this keeps it where it belongs).
+     */
+    @Test
+    void upstreamDripsItsBody_504AtTheUpstreamTimeout() throws Exception {
+        var upstream = dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
+            @Override
+            public boolean handle(
+                    org.eclipse.jetty.server.Request request,
+                    org.eclipse.jetty.server.Response response,
+                    org.eclipse.jetty.util.Callback callback)
+                    throws Exception {
+                response.setStatus(200);
+                response.getHeaders().put("Content-Length", 100 * 100);
+                byte[] line = ("x".repeat(99) + "\n").getBytes(StandardCharsets.US_ASCII);
+                for (int i = 0; i < 100; i++) {
+                    var sent = new org.eclipse.jetty.util.Callback.Completable();
+                    response.write(i == 99, java.nio.ByteBuffer.wrap(line), sent);
+                    sent.get();
+                    Thread.sleep(100);
+                }
+                callback.succeeded();
+                return true;
+            }
+        });
+        try {
+            OnceProxy p = startAt(
+                    "http://127.0.0.1:"
+                            + ((org.eclipse.jetty.server.ServerConnector) upstream.getConnectors()[0]).getLocalPort(),
+                    TestDatabases.shared(Db.SQLITE),
+                    TestDatabases.newTable("trust"),
+                    b -> b.upstreamTimeout(Duration.ofSeconds(1)));
+            long t0 = System.nanoTime();
+            HttpResponse<String> r = get(p, "/drip");
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(504);
+            assertThat(ms).as("the drip takes 10 s").isLessThan(5_000);
+        } finally {
+            upstream.stop();
+        }
+    }
+
+    /**
+     * While the answer memory is full, a key's concurrent requests still cost one upstream call: the one
+     * that fetched it gets its answer, passed through, and the others a 503 with Retry-After, as the
+     * answer could not be held for them. Each made its own paid call (20 requests, 20 calls: helper-24).
+     * Once the memory is free the key is cached as usual (nothing about it was remembered).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void answerMemoryFull_aKeysConcurrentRequests_oneUpstreamCall_othersRetry(String mode) throws Exception {
+        Origin o = echoOrigin();
+        String answer = "h".repeat(600 * 1024);
+        o.scripts.put("/hot", (r, n) -> new HttpModeTest.Reply(200, answer, "Cache-Control", "public, max-age=60"));
+        o.latencyMillis = 300; // the requests below arrive while the first one's call is out
+        long budget = 2L << 20;
+        Route route = mode.equals("http")
+                ? Route.http("/")
+                : dev.once.proxy.testing.Routes.caching("/", "GET", "HEAD", "POST");
+        OnceProxy p = start(
+                o,
+                b -> b.maxCachedResponseBytes(1L << 20)
+                        .answerMemoryBytes(budget)
+                        .routes(List.of(route)));
+        List<Socket> stuck = new ArrayList<>();
+        try {
+            // two clients hold most of the budget with bodies they never finish
+            byte[] most = "a".repeat(900 * 1024).getBytes(StandardCharsets.US_ASCII);
+            for (int i = 0; i < 2; i++) {
+                Socket s = new Socket("127.0.0.1", p.port());
+                s.getOutputStream()
+                        .write(("POST /stuck/" + i + " HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n")
+                                .getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().write(most);
+                stuck.add(s);
+            }
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> answerMemory(p) > budget - answer.length());
+            List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                burst.add(http.sendAsync(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/hot"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString()));
+            }
+            List<HttpResponse<String>> answers = new ArrayList<>();
+            for (var f : burst) answers.add(f.get(20, java.util.concurrent.TimeUnit.SECONDS));
+            assertThat(o.calls("GET /hot")).as("upstream calls").isEqualTo(1);
+            List<String> seen =
+                    answers.stream().map(r -> r.statusCode() + " " + cache(r)).toList();
+            assertThat(answers.stream().filter(r -> r.statusCode() == 200))
+                    .as("%s", seen)
+                    .singleElement()
+                    .satisfies(r -> assertThat(r.body()).isEqualTo(answer));
+            assertThat(answers.stream().filter(r -> r.statusCode() != 200))
+                    .as("%s", seen)
+                    .hasSize(9)
+                    .allSatisfy(r -> {
+                        assertThat(r.statusCode()).isEqualTo(503);
+                        assertThat(r.headers().firstValue("Retry-After")).contains("1");
+                    });
+        } finally {
+            for (Socket s : stuck) s.close();
+        }
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(40)).until(() -> answerMemory(p) == 0);
+        HttpResponse<String> after = get(p, "/hot");
+        assertThat(after.body()).isEqualTo(answer);
+        assertThat(cache(after)).isEqualTo("MISS");
+        assertThat(cache(get(p, "/hot"))).isEqualTo("HIT");
+        assertThat(o.calls("GET /hot")).isEqualTo(2);
+        // other replicas' waiters read the leader's failure from the row: the same 503
+        assertThat(UpstreamFailure.fromElsewhere("java.lang.RuntimeException: " + UpstreamFailure.class.getName() + ": "
+                                + UpstreamFailure.OVER_MEMORY)
+                        .status)
+                .isEqualTo(503);
+    }
+
+    /**
      * An answer passed through past the budget: the part read before the budget ran out stays in memory
      * for as long as the rest is being passed on (its request holds it), so it stays counted until then.
      * Given back once the prefix was written, it left 200 clients' chunked 8 MB answers holding 107 MB

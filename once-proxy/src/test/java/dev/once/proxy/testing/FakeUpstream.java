@@ -19,7 +19,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * A paid API stand-in on loopback: answers after {@code latencyMillis}, counts calls per path and
  * query. Paths: {@code /cookie} sets a cookie, {@code /nostore} says no-store, {@code /private} says
  * private, {@code /auth} echoes Authorization, {@code /headers} echoes the headers it got, {@code
- * /status/N} answers N, {@code /sleep/N} waits N ms, paths under {@code /fresh/} say {@code
+ * /status/N} answers N, {@code /sleep/N} waits N ms, {@code /bytes/N} answers N bytes, paths under {@code /fresh/} say {@code
  * Cache-Control: max-age=60} (for http mode); anything else echoes its path.
  */
 public final class FakeUpstream implements AutoCloseable {
@@ -51,6 +51,7 @@ public final class FakeUpstream implements AutoCloseable {
                     body = "auth=" + request.getHeaders().get(HttpHeader.AUTHORIZATION) + " call " + n;
                 if (path.equals("/headers")) body = request.getHeaders().toString();
                 if (path.equals("/big")) body = "x".repeat(2 << 20);
+                if (path.startsWith("/bytes/")) body = "x".repeat(Integer.parseInt(path.substring(7)));
                 response.setStatus(status);
                 response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain");
                 response.getHeaders().put("X-Upstream-Call", Integer.toString(n));
