@@ -252,8 +252,7 @@ class TrustTest {
         }
         org.eclipse.jetty.server.Server gzipping = gzipOrigin(zippedBody.toByteArray());
         OnceProxy p = startAt(
-                "http://127.0.0.1:"
-                        + ((org.eclipse.jetty.server.ServerConnector) gzipping.getConnectors()[0]).getLocalPort(),
+                url(gzipping),
                 TestDatabases.shared(Db.SQLITE),
                 TestDatabases.newTable("gz"),
                 b -> b.routes(List.of(Route.http("/"))));
@@ -280,21 +279,14 @@ class TrustTest {
      * "plain" to a request without Accept-Encoding.
      */
     private static org.eclipse.jetty.server.Server gzipOrigin(byte[] zipped) throws Exception {
-        return dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
-            @Override
-            public boolean handle(
-                    org.eclipse.jetty.server.Request r,
-                    org.eclipse.jetty.server.Response response,
-                    org.eclipse.jetty.util.Callback callback) {
-                response.getHeaders().put("Cache-Control", "max-age=60");
-                response.getHeaders().put("ETag", "\"e1\"");
-                if (r.getHeaders().get("Accept-Encoding") != null) {
-                    response.getHeaders().put("Content-Encoding", "gzip");
-                    response.write(true, java.nio.ByteBuffer.wrap(zipped), callback);
-                } else {
-                    response.write(true, java.nio.ByteBuffer.wrap("plain".getBytes(StandardCharsets.UTF_8)), callback);
-                }
-                return true;
+        return handWritten((r, response, callback) -> {
+            response.getHeaders().put("Cache-Control", "max-age=60");
+            response.getHeaders().put("ETag", "\"e1\"");
+            if (r.getHeaders().get("Accept-Encoding") != null) {
+                response.getHeaders().put("Content-Encoding", "gzip");
+                response.write(true, java.nio.ByteBuffer.wrap(zipped), callback);
+            } else {
+                response.write(true, java.nio.ByteBuffer.wrap("plain".getBytes(StandardCharsets.UTF_8)), callback);
             }
         });
     }
@@ -309,9 +301,8 @@ class TrustTest {
         }
         org.eclipse.jetty.server.Server origin = gzipOrigin(bomb.toByteArray());
         try {
-            int port = ((org.eclipse.jetty.server.ServerConnector) origin.getConnectors()[0]).getLocalPort();
             OnceProxy p = startAt(
-                    "http://127.0.0.1:" + port,
+                    url(origin),
                     TestDatabases.shared(Db.SQLITE),
                     TestDatabases.newTable("bomb"),
                     b -> b.routes(List.of(Route.http("/"))).maxCachedResponseBytes(1 << 20));
@@ -1019,30 +1010,21 @@ class TrustTest {
      */
     @Test
     void upstreamDripsItsBody_504AtTheUpstreamTimeout() throws Exception {
-        var upstream = dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
-            @Override
-            public boolean handle(
-                    org.eclipse.jetty.server.Request request,
-                    org.eclipse.jetty.server.Response response,
-                    org.eclipse.jetty.util.Callback callback)
-                    throws Exception {
-                response.setStatus(200);
-                response.getHeaders().put("Content-Length", 100 * 100);
-                byte[] line = ("x".repeat(99) + "\n").getBytes(StandardCharsets.US_ASCII);
-                for (int i = 0; i < 100; i++) {
-                    var sent = new org.eclipse.jetty.util.Callback.Completable();
-                    response.write(i == 99, java.nio.ByteBuffer.wrap(line), sent);
-                    sent.get();
-                    Thread.sleep(100);
-                }
-                callback.succeeded();
-                return true;
+        var upstream = handWritten((request, response, callback) -> {
+            response.setStatus(200);
+            response.getHeaders().put("Content-Length", 100 * 100);
+            byte[] line = ("x".repeat(99) + "\n").getBytes(StandardCharsets.US_ASCII);
+            for (int i = 0; i < 100; i++) {
+                var sent = new org.eclipse.jetty.util.Callback.Completable();
+                response.write(i == 99, java.nio.ByteBuffer.wrap(line), sent);
+                sent.get();
+                Thread.sleep(100);
             }
+            callback.succeeded();
         });
         try {
             OnceProxy p = startAt(
-                    "http://127.0.0.1:"
-                            + ((org.eclipse.jetty.server.ServerConnector) upstream.getConnectors()[0]).getLocalPort(),
+                    url(upstream),
                     TestDatabases.shared(Db.SQLITE),
                     TestDatabases.newTable("trust"),
                     b -> b.upstreamTimeout(Duration.ofSeconds(1)));
@@ -1142,27 +1124,18 @@ class TrustTest {
     void answerPassedThroughPastTheBudget_readPartCountedUntilTheRestIsPassedOn() throws Exception {
         java.util.concurrent.CountDownLatch rest = new java.util.concurrent.CountDownLatch(1);
         byte[] half = "h".repeat(1 << 20).getBytes(StandardCharsets.US_ASCII);
-        var upstream = dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
-            @Override
-            public boolean handle(
-                    org.eclipse.jetty.server.Request request,
-                    org.eclipse.jetty.server.Response response,
-                    org.eclipse.jetty.util.Callback callback)
-                    throws Exception {
-                response.setStatus(200); // no length: chunked
-                var first = new org.eclipse.jetty.util.Callback.Completable();
-                response.write(false, java.nio.ByteBuffer.wrap(half), first);
-                first.get();
-                rest.await();
-                response.write(true, java.nio.ByteBuffer.wrap(half), callback);
-                return true;
-            }
+        var upstream = handWritten((request, response, callback) -> {
+            response.setStatus(200); // no length: chunked
+            var first = new org.eclipse.jetty.util.Callback.Completable();
+            response.write(false, java.nio.ByteBuffer.wrap(half), first);
+            first.get();
+            rest.await();
+            response.write(true, java.nio.ByteBuffer.wrap(half), callback);
         });
         try {
             long budget = 1L << 20;
             OnceProxy p = startAt(
-                    "http://127.0.0.1:"
-                            + ((org.eclipse.jetty.server.ServerConnector) upstream.getConnectors()[0]).getLocalPort(),
+                    url(upstream),
                     TestDatabases.shared(Db.SQLITE),
                     TestDatabases.newTable("trust"),
                     // a stored answer may be 768 KiB: the read is refused by the budget at 576 KiB
@@ -1197,6 +1170,35 @@ class TrustTest {
             rest.countDown();
             upstream.stop();
         }
+    }
+
+    /** A Jetty handler's body, for an upstream written in the test. */
+    private interface Answering {
+        void handle(
+                org.eclipse.jetty.server.Request request,
+                org.eclipse.jetty.server.Response response,
+                org.eclipse.jetty.util.Callback callback)
+                throws Exception;
+    }
+
+    /** An upstream on loopback answering as the test says (stop it after). */
+    private static org.eclipse.jetty.server.Server handWritten(Answering answering) throws Exception {
+        return dev.once.proxy.testing.FakeUpstream.loopback(0, new org.eclipse.jetty.server.Handler.Abstract() {
+            @Override
+            public boolean handle(
+                    org.eclipse.jetty.server.Request request,
+                    org.eclipse.jetty.server.Response response,
+                    org.eclipse.jetty.util.Callback callback)
+                    throws Exception {
+                answering.handle(request, response, callback);
+                return true;
+            }
+        });
+    }
+
+    private static String url(org.eclipse.jetty.server.Server server) {
+        return "http://127.0.0.1:"
+                + ((org.eclipse.jetty.server.ServerConnector) server.getConnectors()[0]).getLocalPort();
     }
 
     /** The length of the body a chunked message's bytes carry. */
