@@ -526,7 +526,21 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                                     ? "purge is disabled: no admin token is configured (ONCE_ADMIN_TOKEN)"
                                     : "purge needs Authorization: Bearer <admin token>");
                 }
-                caches.values().forEach(OnceCache::purgeAll);
+                try {
+                    caches.values().forEach(OnceCache::purgeAll);
+                } catch (dev.once.cache.CacheLoadException e) {
+                    // the store unreachable: Jetty's bare 500 and a stack trace before (helper-25); the
+                    // operator must know the purge did not happen, and retry
+                    log.warn("purge failed: {}", Errors.oneLine(e));
+                    return write(
+                            null,
+                            response,
+                            callback,
+                            failure(new UpstreamFailure(
+                                    503,
+                                    "purge failed: the store is unreachable; stored answers may still be served; retry",
+                                    null)));
+                }
                 return json(response, callback, 200, "{\"purged\":\"all\"}\n");
             }
             default -> {

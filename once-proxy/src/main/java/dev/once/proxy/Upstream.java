@@ -103,22 +103,31 @@ final class Upstream implements AutoCloseable {
      * cache's own validators).
      */
     Answer forward(ProxyRequest x, String method, byte[] body, Consumer<HttpFields.Mutable> adjust) {
+        long timeout = config.upstreamTimeout().toMillis();
+        long started = System.nanoTime();
         try {
-            return send(x, method, body, adjust);
+            return send(x, method, body, adjust, timeout);
         } catch (ClosedBeforeAnswering e) {
             // An upstream may close an idle keep-alive connection just as the next request goes out on it
             // (without Connection: close, it cannot say): that request never reached its handler, and
             // failed with 502, whoever sent it (helper-24). A GET or HEAD is sent once more, on a new
-            // connection, as nginx and Go's client do; other methods are not repeated.
-            if (!method.equals("GET") && !method.equals("HEAD")) throw classify(e.getCause());
+            // connection, when the close came at once (within RETRY_WINDOW_MILLIS): one that came later
+            // may follow work the upstream did, and paying it twice is worse than a 502 (a close after 3 s
+            // was paid twice: helper-25). Within the time left of the upstream timeout, not a new one.
+            long elapsed = (System.nanoTime() - started) / 1_000_000;
+            if (!method.equals("GET") && !method.equals("HEAD") || elapsed > RETRY_WINDOW_MILLIS || elapsed >= timeout)
+                throw classify(e.getCause());
             log.debug("the upstream closed a connection before answering; {} sent again", method);
             try {
-                return send(x, method, body, adjust);
+                return send(x, method, body, adjust, timeout - elapsed);
             } catch (ClosedBeforeAnswering again) {
                 throw classify(again.getCause());
             }
         }
     }
+
+    /** How soon after sending a closed connection counts as one closed idle, for a retry. */
+    static final long RETRY_WINDOW_MILLIS = 500;
 
     /** The upstream's connection ended before any answer came back. */
     private static final class ClosedBeforeAnswering extends Exception {
@@ -127,10 +136,9 @@ final class Upstream implements AutoCloseable {
         }
     }
 
-    private Answer send(ProxyRequest x, String method, byte[] body, Consumer<HttpFields.Mutable> adjust)
+    private Answer send(ProxyRequest x, String method, byte[] body, Consumer<HttpFields.Mutable> adjust, long timeout)
             throws ClosedBeforeAnswering {
         URI target = config.upstream().resolve(basePath + x.pathQuery());
-        long timeout = config.upstreamTimeout().toMillis();
         // No total timeout on the request: it also ran while a client read a streamed answer, and cut a
         // slow reader's answer short though the upstream had sent it all (8.6 of 20 MB, logged as a 200:
         // helper-24). The deadline below covers the upstream's part instead, and the idle timeout an

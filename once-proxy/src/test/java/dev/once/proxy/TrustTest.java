@@ -509,11 +509,11 @@ class TrustTest {
 
     /** Issue 11 A: health answers within its probe's timeout whatever the database does. */
     @Test
-    void health_storeHanging_answersDownWithinItsProbe() throws Exception {
+    void health_storeHanging_answersDownWithinItsProbe_purgeSaysItFailed() throws Exception {
         Origin o = echoOrigin();
         try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
                 HikariDataSource db = poolThrough(relay, 30_000)) {
-            OnceProxy p = start(o, db, TestDatabases.newTable("health"), b -> b);
+            OnceProxy p = start(o, db, TestDatabases.newTable("health"), b -> b.adminToken("s3cret"));
             assertThat(get(p, "/-/health").body()).contains("\"database\":\"up\"");
             relay.blackhole();
             db.getHikariPoolMXBean().softEvictConnections(); // no pooled connection to fall back on
@@ -526,6 +526,14 @@ class TrustTest {
                 assertThat(health.body()).contains("\"database\":\"down\"").contains("\"cache\":\"fail-open\"");
                 assertThat(millis).as("health answered in %d ms", millis).isLessThan(2_500);
             }
+            // a purge that cannot reach the store says so in one line, to retry (Jetty's bare 500 and a
+            // stack trace before: helper-25)
+            HttpResponse<String> purge = send(p, "POST", "/-/purge", null, "Authorization", "Bearer s3cret");
+            assertThat(purge.statusCode()).isEqualTo(503);
+            assertThat(purge.headers().firstValue("Retry-After")).contains("1");
+            assertThat(purge.body())
+                    .startsWith("purge failed: the store is unreachable")
+                    .doesNotContain("\tat ");
             relay.pass();
         }
     }
@@ -999,6 +1007,59 @@ class TrustTest {
                 Thread.sleep(400);
             }
             assertThat(answered.get()).isEqualTo(10);
+        }
+    }
+
+    /**
+     * An upstream that takes a request on a kept-alive connection, works on it for a second and closes
+     * without answering may have done the paid work: the request is not sent again (it was, and paid
+     * twice: helper-25). Only a close that comes at once counts as the idle-connection race.
+     */
+    @Test
+    void upstreamClosesAfterWorkingOnTheRequest_notSentAgain_502() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger received = new java.util.concurrent.atomic.AtomicInteger();
+        try (java.net.ServerSocket server =
+                new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Thread.ofVirtual().start(() -> {
+                while (!server.isClosed()) {
+                    try {
+                        Socket c = server.accept();
+                        Thread.ofVirtual().start(() -> {
+                            try (c) {
+                                var in = c.getInputStream();
+                                for (int request = 0; ; request++) {
+                                    int matched = 0;
+                                    for (int ch; matched < 4 && (ch = in.read()) >= 0; )
+                                        matched = ch == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : 0;
+                                    if (matched < 4) return;
+                                    received.incrementAndGet();
+                                    if (request > 0) { // the work, then the close, unanswered
+                                        Thread.sleep(1_000);
+                                        return;
+                                    }
+                                    c.getOutputStream()
+                                            .write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                                                    .getBytes(StandardCharsets.US_ASCII));
+                                }
+                            } catch (Exception e) {
+                                // the client went
+                            }
+                        });
+                    } catch (java.io.IOException closed) {
+                        return;
+                    }
+                }
+            });
+            OnceProxy p = startAt(
+                    "http://127.0.0.1:" + server.getLocalPort(),
+                    TestDatabases.shared(Db.SQLITE),
+                    TestDatabases.newTable("trust"),
+                    b -> b);
+            assertThat(get(p, "/first").statusCode()).isEqualTo(200);
+            HttpResponse<String> second = get(p, "/second");
+            assertThat(second.statusCode()).isEqualTo(502);
+            assertThat(second.body()).doesNotContain("\tat ");
+            assertThat(received.get()).as("requests the upstream worked on").isEqualTo(2);
         }
     }
 
