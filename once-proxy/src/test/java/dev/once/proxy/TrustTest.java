@@ -967,31 +967,13 @@ class TrustTest {
         java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
         try (java.net.ServerSocket server =
                 new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-            Thread.ofVirtual().start(() -> {
-                while (!server.isClosed()) {
-                    try {
-                        Socket c = server.accept();
-                        Thread.ofVirtual().start(() -> {
-                            try (c) {
-                                var in = c.getInputStream();
-                                int matched = 0;
-                                for (int ch; matched < 4 && (ch = in.read()) >= 0; )
-                                    matched = ch == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : 0;
-                                if (matched < 4) return;
-                                String body = "answer " + answered.incrementAndGet();
-                                c.getOutputStream()
-                                        .write(("HTTP/1.1 200 OK\r\nContent-Length: " + body.length() + "\r\n\r\n"
-                                                        + body)
-                                                .getBytes(StandardCharsets.US_ASCII));
-                                Thread.sleep(300); // then closes, whatever came in meanwhile
-                            } catch (Exception e) {
-                                // the client went
-                            }
-                        });
-                    } catch (java.io.IOException closed) {
-                        return;
-                    }
-                }
+            serveRaw(server, c -> {
+                if (!readHead(c.getInputStream())) return;
+                String body = "answer " + answered.incrementAndGet();
+                c.getOutputStream()
+                        .write(("HTTP/1.1 200 OK\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                                .getBytes(StandardCharsets.US_ASCII));
+                Thread.sleep(300); // then closes, whatever came in meanwhile
             });
             OnceProxy p = startAt(
                     "http://127.0.0.1:" + server.getLocalPort(),
@@ -1020,34 +1002,16 @@ class TrustTest {
         java.util.concurrent.atomic.AtomicInteger received = new java.util.concurrent.atomic.AtomicInteger();
         try (java.net.ServerSocket server =
                 new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-            Thread.ofVirtual().start(() -> {
-                while (!server.isClosed()) {
-                    try {
-                        Socket c = server.accept();
-                        Thread.ofVirtual().start(() -> {
-                            try (c) {
-                                var in = c.getInputStream();
-                                for (int request = 0; ; request++) {
-                                    int matched = 0;
-                                    for (int ch; matched < 4 && (ch = in.read()) >= 0; )
-                                        matched = ch == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : 0;
-                                    if (matched < 4) return;
-                                    received.incrementAndGet();
-                                    if (request > 0) { // the work, then the close, unanswered
-                                        Thread.sleep(1_000);
-                                        return;
-                                    }
-                                    c.getOutputStream()
-                                            .write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-                                                    .getBytes(StandardCharsets.US_ASCII));
-                                }
-                            } catch (Exception e) {
-                                // the client went
-                            }
-                        });
-                    } catch (java.io.IOException closed) {
+            serveRaw(server, c -> {
+                for (int request = 0; readHead(c.getInputStream()); request++) {
+                    received.incrementAndGet();
+                    if (request > 0) { // the work, then the close, unanswered
+                        Thread.sleep(1_000);
                         return;
                     }
+                    c.getOutputStream()
+                            .write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                                    .getBytes(StandardCharsets.US_ASCII));
                 }
             });
             OnceProxy p = startAt(
@@ -1231,6 +1195,39 @@ class TrustTest {
             rest.countDown();
             upstream.stop();
         }
+    }
+
+    /** One connection of a raw-socket upstream, closed after. */
+    private interface RawConnection {
+        void serve(Socket connection) throws Exception;
+    }
+
+    /** Accepts the server's connections until it closes, each served on its own virtual thread. */
+    private static void serveRaw(java.net.ServerSocket server, RawConnection each) {
+        Thread.ofVirtual().start(() -> {
+            while (!server.isClosed()) {
+                try {
+                    Socket c = server.accept();
+                    Thread.ofVirtual().start(() -> {
+                        try (c) {
+                            each.serve(c);
+                        } catch (Exception e) {
+                            // the client went
+                        }
+                    });
+                } catch (java.io.IOException closed) {
+                    return;
+                }
+            }
+        });
+    }
+
+    /** Reads a request's head (to its blank line); false when the connection ends first. */
+    private static boolean readHead(java.io.InputStream in) throws java.io.IOException {
+        int matched = 0;
+        for (int ch; matched < 4 && (ch = in.read()) >= 0; )
+            matched = ch == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : 0;
+        return matched == 4;
     }
 
     /** A Jetty handler's body, for an upstream written in the test. */
