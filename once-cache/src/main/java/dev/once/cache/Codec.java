@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 
 /**
  * Turns values into the bytes stored in the cache table and back.
@@ -49,7 +48,8 @@ public interface Codec<V> {
     }
 
     /**
-     * Strings as UTF-8.
+     * Strings as UTF-8; a string UTF-8 cannot hold exactly (an unpaired surrogate, which it would write as
+     * "?") as its UTF-16 code units after a 0xFF mark ({@link ExactText}).
      *
      * @return the codec
      */
@@ -57,12 +57,12 @@ public interface Codec<V> {
         return new Codec<>() {
             @Override
             public byte[] encode(String value) {
-                return value.getBytes(StandardCharsets.UTF_8);
+                return ExactText.bytes(value); // UTF-8, unless it cannot hold the text exactly
             }
 
             @Override
             public String decode(byte[] bytes) {
-                return new String(bytes, StandardCharsets.UTF_8);
+                return ExactText.string(bytes);
             }
         };
     }

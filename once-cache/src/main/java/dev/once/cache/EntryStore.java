@@ -125,7 +125,7 @@ final class EntryStore {
             return prepared(claim, ps -> {
                 ps.setString(1, namespace);
                 ps.setString(2, keyHash);
-                ps.setString(3, keyText);
+                ps.setString(3, KeyHash.shown(keyText));
                 ps.setString(4, owner);
                 ps.setLong(5, leaseMillis);
                 try (ResultSet rs = ps.executeQuery()) {
@@ -275,7 +275,8 @@ final class EntryStore {
     }
 
     /**
-     * Prepares and runs a statement on a pooled connection. On a platform thread its socket reads are
+     * Prepares and runs a statement on a pooled connection. On a platform thread (with HikariCP; other
+     * data sources' calls are handed to a virtual thread, {@link StoreBreaker#call}) its socket reads are
      * bounded by the store's timeout ({@link Connection#setNetworkTimeout}: an interrupt cannot free a
      * platform thread from a blocked read), the connection's own timeout restored before it returns to
      * the pool. A virtual thread's read is ended by the breaker's alarm (the interrupt closes the
@@ -410,6 +411,33 @@ final class EntryStore {
     private static byte[] readSecret(Statement s, String seal) throws SQLException {
         try (ResultSet rs = s.executeQuery("SELECT secret FROM " + seal + " WHERE id = 1")) {
             return rs.next() ? rs.getBytes(1) : null;
+        }
+    }
+
+    /**
+     * MariaDB: refuses a table whose {@code namespace} column compares case- or accent-insensitively (the
+     * database's default collation, where a table is made without the shipped DDL's {@code COLLATE
+     * utf8mb4_bin}): namespaces "Quotes" and "quotes" would share rows, each cache answering with the
+     * other's values. Binary ({@code _bin}) and accent- and case-sensitive ({@code _as_cs}) collations are
+     * kept; their padding of trailing spaces is harmless, as namespaces cannot end with one.
+     */
+    void refuseNamespaceIgnoringCase() throws SQLException {
+        if (dialect != StoreDialect.MARIADB) return;
+        try (Connection c = connection();
+                PreparedStatement ps = c.prepareStatement("SELECT COLLATION_NAME FROM information_schema.COLUMNS"
+                        + " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'namespace'")) {
+            ps.setQueryTimeout(timeoutSeconds());
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                String collation = rs.next() ? rs.getString(1) : null;
+                if (collation == null) return; // not found as named here; nothing to judge
+                String name = collation.toLowerCase(java.util.Locale.ROOT);
+                if (name.endsWith("_bin") || name.contains("_as_cs")) return;
+                throw new SQLException("once-cache: the namespace column of " + table + " has collation " + collation
+                        + ", which compares namespaces ignoring case or accents: caches of namespaces such as"
+                        + " 'Quotes' and 'quotes' would answer with each other's values. Fix it with: ALTER TABLE "
+                        + table + " MODIFY namespace VARCHAR(200) COLLATE utf8mb4_bin NOT NULL");
+            }
         }
     }
 

@@ -1,11 +1,14 @@
 package dev.once.cache;
 
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
-/** A key's primary-key column: the SHA-256 of its text, in hex (64 characters). */
+/**
+ * A key's primary-key column: the SHA-256 of its text ({@link ExactText#bytes}: UTF-8 unless the text has
+ * an unpaired surrogate, which UTF-8 cannot hold: "?" and U+D800 alone were one key, and the second got
+ * the first's value), in hex (64 characters).
+ */
 final class KeyHash {
     private KeyHash() {}
 
@@ -27,9 +30,34 @@ final class KeyHash {
     static String of(String key) {
         try {
             MessageDigest digest = (MessageDigest) SHA256.clone();
-            return HexFormat.of().formatHex(digest.digest(key.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of().formatHex(digest.digest(ExactText.bytes(key)));
         } catch (CloneNotSupportedException e) {
             throw new IllegalStateException("SHA-256 digest cannot be cloned", e);
         }
+    }
+
+    /** Characters of a key's text kept in its row's {@code key_text}, for people reading the table. */
+    static final int SHOWN_CHARS = 1_000;
+
+    /**
+     * The key's text as its row shows it: cut to {@value #SHOWN_CHARS} characters, NUL and unpaired
+     * surrogates replaced by U+FFFD, which every database stores (PostgreSQL refuses NUL in text; MariaDB's
+     * TEXT holds 64 KB). Only the hash identifies the key.
+     */
+    static String shown(String key) {
+        String cut = key.length() > SHOWN_CHARS ? key.substring(0, SHOWN_CHARS) : key;
+        if (cut.indexOf('\u0000') < 0 && ExactText.wellFormed(cut)) return cut;
+        StringBuilder b = new StringBuilder(cut.length());
+        for (int i = 0; i < cut.length(); i++) {
+            char c = cut.charAt(i);
+            boolean pair =
+                    Character.isHighSurrogate(c) && i + 1 < cut.length() && Character.isLowSurrogate(cut.charAt(i + 1));
+            if (pair) {
+                b.append(c).append(cut.charAt(++i));
+            } else {
+                b.append(c == '\u0000' || Character.isSurrogate(c) ? '\uFFFD' : c);
+            }
+        }
+        return b.toString();
     }
 }

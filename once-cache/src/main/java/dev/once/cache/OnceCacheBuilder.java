@@ -113,6 +113,10 @@ public final class OnceCacheBuilder<V> {
         if (namespace == null || namespace.isBlank() || namespace.length() > 200) {
             throw new IllegalArgumentException("namespace must be 1 to 200 characters");
         }
+        if (!namespace.strip().equals(namespace)) {
+            // MariaDB's collations pad with spaces, utf8mb4_bin included: "ns" and "ns " would share rows
+            throw new IllegalArgumentException("namespace must not begin or end with white space: '" + namespace + "'");
+        }
         this.namespace = namespace;
         return this;
     }
@@ -427,11 +431,20 @@ public final class OnceCacheBuilder<V> {
 
     private static Duration positive(Duration d, String name) {
         if (d == null || d.isNegative() || d.isZero()) throw new IllegalArgumentException(name + " must be positive");
-        return d;
+        return atMostLongest(d, name);
     }
 
     private static Duration nonNegative(Duration d, String name) {
         if (d == null || d.isNegative()) throw new IllegalArgumentException(name + " must not be negative");
+        return atMostLongest(d, name);
+    }
+
+    /** Durations become milliseconds added to the database's clock in a BIGINT: a longer one overflowed on every get. */
+    private static final Duration LONGEST = Duration.ofDays(365L * 1000);
+
+    private static Duration atMostLongest(Duration d, String name) {
+        if (d.compareTo(LONGEST) > 0)
+            throw new IllegalArgumentException(name + " must be at most 1000 years (365000 days), not " + d);
         return d;
     }
 }

@@ -18,7 +18,8 @@ final class Schema {
 
     static String validTable(String table) {
         if (table == null || !NAME.matcher(table).matches()) {
-            throw new IllegalArgumentException("invalid cache table name '" + table + "': letters, digits and _");
+            throw new IllegalArgumentException("invalid cache table name '" + table
+                    + "': letters, digits and _, not starting with a digit, 1 to 51 characters");
         }
         return table;
     }

@@ -98,7 +98,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         try (Connection c = config.dataSource.getConnection()) {
             dialect = StoreDialect.of(c);
             this.breaker = new StoreBreaker(
-                    SqlErrors.of(c), config.storeTimeout.toMillis(), config.table, config.maxConnections);
+                    SqlErrors.of(c),
+                    config.storeTimeout.toMillis(),
+                    config.table,
+                    config.maxConnections,
+                    !hikari(config.dataSource));
         }
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
         this.channel = config.table.toLowerCase(java.util.Locale.ROOT);
@@ -111,6 +115,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 config.notifyValues,
                 breaker);
         if (config.createTable) store.createTableIfAbsent();
+        store.refuseNamespaceIgnoringCase();
         store.warnOfNamespaceLedIndexes();
         store.enableSealing();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
@@ -129,6 +134,16 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                         store,
                         config.cleanupInterval,
                         config.staleWhileRevalidate.toMillis() + config.retainExpired.toMillis());
+    }
+
+    /**
+     * True for HikariCP's data source (by class name: once-cache does not depend on it), which opens
+     * connections on its own threads and heeds interrupts while a caller waits for one.
+     */
+    private static boolean hikari(javax.sql.DataSource dataSource) {
+        for (Class<?> c = dataSource.getClass(); c != null; c = c.getSuperclass())
+            if (c.getName().equals("com.zaxxer.hikari.HikariDataSource")) return true;
+        return false;
     }
 
     @Override
@@ -516,6 +531,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public void purge(String key) {
+        Objects.requireNonNull(key, "key");
         String hash = KeyHash.of(key);
         near.invalidate(hash);
         try {

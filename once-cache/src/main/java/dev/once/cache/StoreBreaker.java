@@ -18,11 +18,14 @@ import org.slf4j.LoggerFactory;
  * <p>Why a bound of its own: the application's pool may wait 30 s for a connection (HikariCP's
  * default); a socket to a database behind a dead route blocks for as long as the kernel keeps
  * retrying. So each call runs in the caller's thread (no hand-off on the hit path) under an alarm that
- * interrupts it at {@code storeTimeout}: that ends a pool's wait, and a socket read on a virtual
- * thread (which therefore reads without a timeout of its own); on a platform thread the statement's
- * connection carries a network timeout as long, restored before it returns to the pool. A call that overruns counts as an outage. Not
- * bounded by it: a pool's own validation of an idle connection on a platform thread (HikariCP's
- * validationTimeout, 5 s), so a first detection may take that long.
+ * interrupts it at {@code storeTimeout}: that ends a pool's wait, and a socket read on a virtual thread
+ * (the JDK closes its socket; it reads without a timeout of its own); on a platform thread the
+ * statement's connection carries a network timeout as long. A platform thread's call is handed to a
+ * virtual thread, which it waits for at most the bound, unless the data source is HikariCP: a data
+ * source without a pool opens its connection in the calling thread before any network timeout is set
+ * on it, and some data sources ignore interrupts ({@link #onVirtualThread}). A call that overruns counts
+ * as an outage. Not bounded by it: HikariCP's own validation of an idle connection on a platform thread
+ * ({@code validationTimeout}, 5 s), so a first detection may take that long.
  *
  * <p>Errors are classified by once-jdbc's dialects ({@link SqlErrors}): unreachable (SQLState class
  * 08, a pool's timeout) is an outage; transient (serialization failure, deadlock, lock timeout, busy)
@@ -56,7 +59,20 @@ final class StoreBreaker implements AutoCloseable {
      */
     private final java.util.concurrent.Semaphore slots;
 
+    /** Whether a platform thread's calls run on a virtual thread ({@link #onVirtualThread}). */
+    private final boolean handOff;
+
     StoreBreaker(SqlErrors errors, long timeoutMillis, String table, int maxConnections) {
+        this(errors, timeoutMillis, table, maxConnections, true);
+    }
+
+    /**
+     * @param handOff run a platform thread's calls on a virtual thread; false where the data source is
+     *     known to open no connection in the calling thread and to heed interrupts (HikariCP), so that a
+     *     platform thread's statement stays out of the virtual threads' scheduler
+     */
+    StoreBreaker(SqlErrors errors, long timeoutMillis, String table, int maxConnections, boolean handOff) {
+        this.handOff = handOff;
         this.slots = new java.util.concurrent.Semaphore(maxConnections);
         this.errors = errors;
         this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
@@ -73,15 +89,68 @@ final class StoreBreaker implements AutoCloseable {
         return !open.get();
     }
 
-    /** Runs the call within the bound; fails at once while the breaker is open. */
+    /**
+     * Runs the call within the bound; fails at once while the breaker is open. A virtual thread runs it
+     * itself (the alarm's interrupt ends its blocked read); a platform thread hands it to a virtual
+     * thread and waits for it at most the bound ({@link #onVirtualThread}).
+     */
     <T> T call(Call<T> call) throws StoreException {
         if (open.get()) throw unreachable();
         acquire();
+        if (handOff && !Thread.currentThread().isVirtual()) return onVirtualThread(call);
         try {
             if (open.get()) throw unreachable(); // opened while this caller queued
             return bounded(call, true);
         } finally {
             slots.release();
+        }
+    }
+
+    /** How long past the bound a platform thread waits for its statement's own outage (the alarm's tick and more). */
+    private static final long HAND_OFF_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+
+    /**
+     * A platform thread's call, run on a virtual thread while the caller waits at most the bound. A
+     * platform thread blocked in a socket read cannot be interrupted, and a data source without a pool
+     * opens its connection in the calling thread before any network timeout can be set on it: with the
+     * database accepting connections and never answering, such callers waited 40 s each (helper-26). Nor
+     * does every data source heed an interrupt while it waits for a connection. The caller gets the outage
+     * at the bound whatever the statement does; an abandoned statement frees its slot when it ends. Not
+     * for HikariCP (which opens connections on its own threads and heeds interrupts): there a platform
+     * thread runs its statements itself, under a network timeout, and virtual threads kept busy elsewhere
+     * in the application cannot delay them (FreshnessTest's readers, looping on near-cache hits, starved a
+     * handed-off statement until the breaker opened).
+     */
+    private <T> T onVirtualThread(Call<T> call) throws StoreException {
+        java.util.concurrent.CompletableFuture<T> done = new java.util.concurrent.CompletableFuture<>();
+        try {
+            Thread.ofVirtual().name("once-cache-statement").start(() -> {
+                try {
+                    if (open.get()) throw unreachable(); // opened while this caller queued
+                    done.complete(bounded(call, true));
+                } catch (Throwable t) {
+                    done.completeExceptionally(t);
+                } finally {
+                    slots.release();
+                }
+            });
+        } catch (RuntimeException | Error e) { // no thread (out of memory): nothing runs, so nothing frees the slot
+            slots.release();
+            throw e;
+        }
+        try {
+            return done.get(timeoutNanos + HAND_OFF_GRACE_NANOS, TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw outage("no answer within " + timeoutMillis() + " ms", e, true);
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof StoreException s) throw s;
+            if (cause instanceof RuntimeException r) throw r;
+            if (cause instanceof Error err) throw err;
+            throw new StoreException(false, "a statement on the cache table " + table + " failed: " + cause, cause);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException(false, "interrupted while waiting for the cache table " + table, e);
         }
     }
 
