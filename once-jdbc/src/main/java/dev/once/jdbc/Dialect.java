@@ -84,6 +84,14 @@ abstract class Dialect {
     }
 
     /**
+     * Whether a quoted column name matches a column spelled in another case (MariaDB and SQLite: yes;
+     * PostgreSQL: no, {@code "item"} and {@code "ITEM"} are two columns).
+     */
+    boolean columnNamesIgnoreCase() {
+        return false;
+    }
+
+    /**
      * True when a conflicting row can be found with a single conflict-free statement: {@code INSERT ...
      * ON CONFLICT (target) DO NOTHING RETURNING *}. MariaDB has no conflict target, so it inserts plainly
      * and catches the duplicate-key error instead (which keeps conflicts on other keys visible).

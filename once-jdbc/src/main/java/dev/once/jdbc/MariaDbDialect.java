@@ -31,6 +31,11 @@ final class MariaDbDialect extends Dialect {
     }
 
     @Override
+    boolean columnNamesIgnoreCase() {
+        return true;
+    }
+
+    @Override
     boolean hasTargetedConflictClause() {
         return false;
     }

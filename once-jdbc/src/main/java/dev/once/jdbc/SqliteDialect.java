@@ -35,6 +35,11 @@ final class SqliteDialect extends Dialect {
     }
 
     @Override
+    boolean columnNamesIgnoreCase() {
+        return true;
+    }
+
+    @Override
     String differs(String existingColumn, String incomingColumn) {
         return existingColumn + " IS NOT " + incomingColumn;
     }
@@ -60,7 +65,7 @@ final class SqliteDialect extends Dialect {
                 order.sort((a, b) -> Integer.compare(a[0], b[0]));
                 for (int[] o : order) pk.add(names.get(o[1]));
             }
-            if (!pk.isEmpty()) keys.add(TableInfo.canonical(pk, columns));
+            if (!pk.isEmpty()) TableInfo.canonical(this, pk, columns).ifPresent(keys::add);
             List<String> indexes = new ArrayList<>();
             try (ResultSet rs =
                     s.executeQuery("PRAGMA " + quote(schema) + ".index_list(" + quote(name.table()) + ")")) {
@@ -78,7 +83,8 @@ final class SqliteDialect extends Dialect {
                         else key.add(column);
                     }
                 }
-                if (plain && !key.isEmpty()) keys.add(TableInfo.canonical(key, columns));
+                if (plain && !key.isEmpty())
+                    TableInfo.canonical(this, key, columns).ifPresent(keys::add);
             }
         }
         return keys;

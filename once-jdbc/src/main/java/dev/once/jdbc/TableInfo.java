@@ -47,7 +47,8 @@ final class TableInfo {
 
     private final Name name;
     private final String quotedName;
-    private final Map<String, String> columnsByLowerName; // lower-case -> as the database spells it
+    private final List<String> columns; // as the database spells them
+    private final boolean namesIgnoreCase;
     private final List<List<String>> uniqueKeys;
 
     /**
@@ -65,11 +66,12 @@ final class TableInfo {
         recentMisses = recentMisses * 0.875 + (missed ? 0.125 : 0);
     }
 
-    private TableInfo(Name name, String quotedName, List<String> columns, List<List<String>> uniqueKeys) {
+    private TableInfo(
+            Name name, String quotedName, Dialect dialect, List<String> columns, List<List<String>> uniqueKeys) {
         this.name = name;
         this.quotedName = quotedName;
-        this.columnsByLowerName = new LinkedHashMap<>();
-        for (String c : columns) columnsByLowerName.put(c.toLowerCase(Locale.ROOT), c);
+        this.columns = List.copyOf(columns);
+        this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
     }
 
@@ -102,7 +104,7 @@ final class TableInfo {
             Name lookupName = new Name(schema, candidate);
             String quoted =
                     (actual.schema() == null ? "" : dialect.quote(actual.schema()) + ".") + dialect.quote(candidate);
-            return new TableInfo(actual, quoted, columns, dialect.uniqueKeys(c, lookupName, columns));
+            return new TableInfo(actual, quoted, dialect, columns, dialect.uniqueKeys(c, lookupName, columns));
         }
         throw new IllegalArgumentException(
                 "table " + requested + " does not exist (or is not visible to " + meta.getUserName() + ")");
@@ -126,7 +128,7 @@ final class TableInfo {
         try (ResultSet rs = meta.getPrimaryKeys(catalog, schema, name.table())) {
             TreeMap<Integer, String> pk = new TreeMap<>();
             while (rs.next()) pk.put(rs.getInt("KEY_SEQ"), rs.getString("COLUMN_NAME"));
-            if (!pk.isEmpty()) keys.add(canonical(pk.values(), columns));
+            if (!pk.isEmpty()) canonical(dialect, pk.values(), columns).ifPresent(keys::add);
         }
         Map<String, TreeMap<Integer, String>> indexes = new LinkedHashMap<>();
         Set<String> unusable = new LinkedHashSet<>();
@@ -137,32 +139,46 @@ final class TableInfo {
                 String column = rs.getString("COLUMN_NAME");
                 String filter = rs.getString("FILTER_CONDITION");
                 if (filter != null && !filter.isBlank()) unusable.add(index);
-                if (column == null || find(columns, unquote(column)).isEmpty()) unusable.add(index);
+                if (column == null || find(dialect, columns, unquote(column)).isEmpty()) unusable.add(index);
                 else
                     indexes.computeIfAbsent(index, k -> new TreeMap<>())
                             .put((int) rs.getShort("ORDINAL_POSITION"), unquote(column));
             }
         }
         indexes.forEach((index, cols) -> {
-            if (!unusable.contains(index)) keys.add(canonical(cols.values(), columns));
+            if (!unusable.contains(index))
+                canonical(dialect, cols.values(), columns).ifPresent(keys::add);
         });
         return keys;
     }
 
+    /** An index column as PostgreSQL's metadata spells it ({@code "ITEM"} for a name that needs quotes). */
     private static String unquote(String column) {
         return column.length() > 1 && column.startsWith("\"") && column.endsWith("\"")
-                ? column.substring(1, column.length() - 1)
+                ? column.substring(1, column.length() - 1).replace("\"\"", "\"")
                 : column;
     }
 
-    private static Optional<String> find(List<String> columns, String column) {
+    /**
+     * The table's column a name from the metadata means: the same spelling, or where the database
+     * compares column names ignoring case (MariaDB, SQLite), the same letters. PostgreSQL's quoted names
+     * are exact: {@code item} and {@code "ITEM"} are two columns.
+     */
+    private static Optional<String> find(Dialect dialect, List<String> columns, String column) {
+        if (columns.contains(column)) return Optional.of(column);
+        if (!dialect.columnNamesIgnoreCase()) return Optional.empty();
         return columns.stream().filter(c -> c.equalsIgnoreCase(column)).findFirst();
     }
 
-    static List<String> canonical(Collection<String> key, List<String> columns) {
+    /** A key's columns in the table's spelling; empty when one of them is not a column of the table. */
+    static Optional<List<String>> canonical(Dialect dialect, Collection<String> key, List<String> columns) {
         List<String> out = new ArrayList<>();
-        for (String k : key) out.add(find(columns, k).orElse(k));
-        return List.copyOf(out);
+        for (String k : key) {
+            Optional<String> c = find(dialect, columns, k);
+            if (c.isEmpty()) return Optional.empty();
+            out.add(c.get());
+        }
+        return Optional.of(List.copyOf(out));
     }
 
     Name name() {
@@ -185,9 +201,7 @@ final class TableInfo {
         Map<String, Object> out = new LinkedHashMap<>();
         List<String> unknown = new ArrayList<>();
         for (Map.Entry<String, ?> e : values.entrySet()) {
-            String column = e.getKey() == null
-                    ? null
-                    : columnsByLowerName.get(e.getKey().toLowerCase(Locale.ROOT));
+            String column = e.getKey() == null ? null : column(e.getKey(), what);
             if (column == null) unknown.add(String.valueOf(e.getKey()));
             else if (out.containsKey(column))
                 throw new IllegalArgumentException(what + " names column " + column + " twice");
@@ -196,9 +210,25 @@ final class TableInfo {
         if (!unknown.isEmpty()) {
             throw new IllegalArgumentException(what + " names unknown column" + (unknown.size() > 1 ? "s " : " ")
                     + String.join(", ", unknown) + " of table " + name + "; its columns are "
-                    + String.join(", ", columnsByLowerName.values()));
+                    + String.join(", ", columns));
         }
         return out;
+    }
+
+    /**
+     * The column a caller's name means in the SQL Once writes, which quotes the table's spelling: the
+     * same spelling, else the one column with the same letters in another case (what an unquoted name
+     * would mean; on MariaDB and SQLite, whose column names ignore case, the only one). Null when
+     * none; refused when several columns differ from the name only in case (PostgreSQL).
+     */
+    private String column(String name, String what) {
+        if (columns.contains(name)) return name;
+        List<String> sameLetters =
+                columns.stream().filter(c -> c.equalsIgnoreCase(name)).toList();
+        if (sameLetters.size() <= 1 || namesIgnoreCase) return sameLetters.isEmpty() ? null : sameLetters.get(0);
+        throw new IllegalArgumentException(what + " names column " + name + ", but table " + this.name
+                + " has columns " + String.join(" and ", sameLetters) + ", which differ only in case;"
+                + " spell the one you mean exactly");
     }
 
     /**
@@ -227,18 +257,19 @@ final class TableInfo {
         return sql;
     }
 
+    /** Both sides are spelled as the table spells its columns, so they compare exactly. */
     private Optional<List<String>> findKeyWithin(Collection<String> lookupColumns) {
-        Set<String> lookup = new LinkedHashSet<>();
-        for (String c : lookupColumns) lookup.add(c.toLowerCase(Locale.ROOT));
+        Set<String> lookup = new LinkedHashSet<>(lookupColumns);
         return uniqueKeys.stream()
-                .filter(k -> k.stream().allMatch(c -> lookup.contains(c.toLowerCase(Locale.ROOT))))
+                .filter(lookup::containsAll)
                 .min(Comparator.comparingInt((List<String> k) -> k.size() == lookup.size() ? 0 : 1)
                         .thenComparingInt(List::size));
     }
 
     /** The table's spelling of a column name; names it does not have are returned as given. */
     String spelling(String column) {
-        return columnsByLowerName.getOrDefault(column.toLowerCase(Locale.ROOT), column);
+        String c = column(column, "column name");
+        return c == null ? column : c;
     }
 
     /** The unique key with exactly these columns, in any order. */
