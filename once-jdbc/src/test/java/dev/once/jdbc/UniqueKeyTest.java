@@ -73,4 +73,20 @@ class UniqueKeyTest {
                 .isFalse();
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
     }
+
+    /** Security test F5: UNIQUE (item(2)) was taken as a key on item; "AbD" then failed on "AbC"'s row. */
+    @Test
+    void getOrCreate_mariadbUniquePrefixIndex_refuses() throws SQLException {
+        Db db = Db.MARIADB;
+        String t = TestDatabases.newTable("prefix");
+        execute(db, "CREATE TABLE " + t + " (" + db.idColumn() + ", item VARCHAR(20), UNIQUE KEY (item(2)))");
+
+        assertThatThrownBy(() -> once(db).getOrCreate(t, Map.of("item", "AbC"), Map.of()))
+                .isInstanceOf(NotAtomicException.class)
+                .hasMessageContaining("no unique index covers (item)");
+        assertThatThrownBy(() -> once(db).upsert(
+                                t, Map.of("item", "AbC"), Upsert.on("item").doNothing()))
+                .isInstanceOf(NotAtomicException.class);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isZero();
+    }
 }
