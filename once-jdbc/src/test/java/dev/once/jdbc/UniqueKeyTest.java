@@ -89,4 +89,39 @@ class UniqueKeyTest {
                 .isInstanceOf(NotAtomicException.class);
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isZero();
     }
+
+    /**
+     * Security test F9b: a DEFERRABLE unique constraint (raw 55000) and an INVALID index left by a failed
+     * CREATE UNIQUE INDEX CONCURRENTLY (raw 42P10) were taken as keys; ON CONFLICT can use neither.
+     */
+    @Test
+    void getOrCreate_postgresDeferrableOrInvalidUniqueIndex_refuses() throws SQLException {
+        Db db = Db.POSTGRES;
+        String deferrable = TestDatabases.newTable("deferrable");
+        String invalid = TestDatabases.newTable("invalid");
+        execute(
+                db,
+                "CREATE TABLE " + deferrable + " (item TEXT, CONSTRAINT " + deferrable
+                        + "_item UNIQUE (item) DEFERRABLE INITIALLY IMMEDIATE)",
+                "CREATE TABLE " + invalid + " (item TEXT)",
+                "INSERT INTO " + invalid + " VALUES ('dup'), ('dup')");
+        assertThatThrownBy(() ->
+                        execute(db, "CREATE UNIQUE INDEX CONCURRENTLY " + invalid + "_item ON " + invalid + " (item)"))
+                .isInstanceOf(SQLException.class); // the duplicate leaves the index behind, INVALID
+        assertThat(count(
+                        db,
+                        "SELECT COUNT(*) FROM pg_index WHERE NOT indisvalid AND indrelid = '" + invalid
+                                + "'::regclass"))
+                .isEqualTo(1);
+
+        for (String t : new String[] {invalid, deferrable}) {
+            assertThatThrownBy(() -> once(db).getOrCreate(t, Map.of("item", "a"), Map.of()))
+                    .isInstanceOf(NotAtomicException.class)
+                    .hasMessageContaining("no unique index covers (item)");
+            assertThatThrownBy(() -> once(db).upsert(
+                                    t, Map.of("item", "a"), Upsert.on("item").doNothing()))
+                    .isInstanceOf(NotAtomicException.class);
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + deferrable)).isZero();
+    }
 }
