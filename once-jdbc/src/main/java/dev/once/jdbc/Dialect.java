@@ -146,9 +146,8 @@ abstract class Dialect {
 
     /**
      * Reads the unique keys (primary key, unique constraints, plain unique indexes) of a table; keys
-     * that cannot serve as a conflict target (partial or expression indexes) are left out.
+     * that cannot serve as a conflict target (partial or expression indexes) are left out. Read from the
+     * database's catalog: JDBC metadata tells none of prefix, deferrable or invalid indexes apart.
      */
-    List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {
-        return TableInfo.jdbcUniqueKeys(this, c, name, columns);
-    }
+    abstract List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException;
 }

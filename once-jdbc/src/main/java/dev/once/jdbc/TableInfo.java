@@ -117,48 +117,6 @@ final class TableInfo {
         return pattern.replace(esc, esc + esc).replace("_", esc + "_").replace("%", esc + "%");
     }
 
-    /** Unique keys from JDBC metadata: the primary key, and unique indexes without predicate or expression. */
-    static List<List<String>> jdbcUniqueKeys(Dialect dialect, Connection c, Name name, List<String> columns)
-            throws SQLException {
-        DatabaseMetaData meta = c.getMetaData();
-        boolean catalogIsSchema = dialect.schemasAreCatalogs();
-        String catalog = catalogIsSchema ? name.schema() : null;
-        String schema = catalogIsSchema ? null : name.schema();
-        List<List<String>> keys = new ArrayList<>();
-        try (ResultSet rs = meta.getPrimaryKeys(catalog, schema, name.table())) {
-            TreeMap<Integer, String> pk = new TreeMap<>();
-            while (rs.next()) pk.put(rs.getInt("KEY_SEQ"), rs.getString("COLUMN_NAME"));
-            if (!pk.isEmpty()) canonical(dialect, pk.values(), columns).ifPresent(keys::add);
-        }
-        Map<String, TreeMap<Integer, String>> indexes = new LinkedHashMap<>();
-        Set<String> unusable = new LinkedHashSet<>();
-        try (ResultSet rs = meta.getIndexInfo(catalog, schema, name.table(), true, false)) {
-            while (rs.next()) {
-                String index = rs.getString("INDEX_NAME");
-                if (index == null || rs.getBoolean("NON_UNIQUE")) continue;
-                String column = rs.getString("COLUMN_NAME");
-                String filter = rs.getString("FILTER_CONDITION");
-                if (filter != null && !filter.isBlank()) unusable.add(index);
-                if (column == null || find(dialect, columns, unquote(column)).isEmpty()) unusable.add(index);
-                else
-                    indexes.computeIfAbsent(index, k -> new TreeMap<>())
-                            .put((int) rs.getShort("ORDINAL_POSITION"), unquote(column));
-            }
-        }
-        indexes.forEach((index, cols) -> {
-            if (!unusable.contains(index))
-                canonical(dialect, cols.values(), columns).ifPresent(keys::add);
-        });
-        return keys;
-    }
-
-    /** An index column as PostgreSQL's metadata spells it ({@code "ITEM"} for a name that needs quotes). */
-    private static String unquote(String column) {
-        return column.length() > 1 && column.startsWith("\"") && column.endsWith("\"")
-                ? column.substring(1, column.length() - 1).replace("\"\"", "\"")
-                : column;
-    }
-
     /**
      * The table's column a name from the metadata means: the same spelling, or where the database
      * compares column names ignoring case (MariaDB, SQLite), the same letters. PostgreSQL's quoted names
