@@ -127,8 +127,12 @@ abstract class Dialect {
         return 32_000;
     }
 
-    /** A predicate that is true when the existing and incoming values of the column differ. */
-    abstract String differs(String existingColumn, String incomingColumn);
+    /**
+     * A predicate that is true when the existing and incoming values of the column differ, byte for byte
+     * for text: a value differing only in case or trailing spaces is a change to write, even where the
+     * column's collation calls the two equal.
+     */
+    abstract String differs(String existingColumn, String incomingColumn, boolean text);
 
     /** Whether JDBC metadata calls a schema a catalog (MariaDB/MySQL: a database is a catalog). */
     boolean schemasAreCatalogs() {

@@ -61,7 +61,9 @@ final class MariaDbDialect extends Dialect {
     }
 
     @Override
-    String differs(String existingColumn, String incomingColumn) {
+    String differs(String existingColumn, String incomingColumn, boolean text) {
+        // BINARY only for text: a DECIMAL's or a DATETIME's text would differ from the bound value's
+        if (text) return "NOT (BINARY " + existingColumn + " <=> BINARY " + incomingColumn + ")";
         return "NOT (" + existingColumn + " <=> " + incomingColumn + ")";
     }
 

@@ -32,7 +32,8 @@ final class PostgresDialect extends Dialect {
     }
 
     @Override
-    String differs(String existingColumn, String incomingColumn) {
+    String differs(String existingColumn, String incomingColumn, boolean text) {
+        // deterministic collations (all but nondeterministic ICU ones) call only identical strings equal
         return existingColumn + " IS DISTINCT FROM " + incomingColumn;
     }
 

@@ -40,8 +40,9 @@ final class SqliteDialect extends Dialect {
     }
 
     @Override
-    String differs(String existingColumn, String incomingColumn) {
-        return existingColumn + " IS NOT " + incomingColumn;
+    String differs(String existingColumn, String incomingColumn, boolean text) {
+        // an explicit collation wins over a column's (NOCASE, RTRIM), and only text has one
+        return existingColumn + " IS NOT " + incomingColumn + " COLLATE BINARY";
     }
 
     /** SQLite's PRAGMAs tell partial indexes apart, which its JDBC metadata does not. */

@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -23,6 +24,15 @@ import java.util.regex.Pattern;
  */
 final class TableInfo {
     private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_$]{0,62}");
+    private static final Set<Integer> TEXT_TYPES = Set.of(
+            Types.CHAR,
+            Types.VARCHAR,
+            Types.LONGVARCHAR,
+            Types.NCHAR,
+            Types.NVARCHAR,
+            Types.LONGNVARCHAR,
+            Types.CLOB,
+            Types.NCLOB);
 
     /** A validated, possibly schema-qualified table name, as the caller wrote it. */
     record Name(String schema, String table) {
@@ -49,6 +59,7 @@ final class TableInfo {
     private final String quotedName;
     private final List<String> columns; // as the database spells them
     private final boolean namesIgnoreCase;
+    private final Set<String> textColumns;
     private final List<List<String>> uniqueKeys;
 
     /**
@@ -67,10 +78,16 @@ final class TableInfo {
     }
 
     private TableInfo(
-            Name name, String quotedName, Dialect dialect, List<String> columns, List<List<String>> uniqueKeys) {
+            Name name,
+            String quotedName,
+            Dialect dialect,
+            List<String> columns,
+            Set<String> textColumns,
+            List<List<String>> uniqueKeys) {
         this.name = name;
         this.quotedName = quotedName;
         this.columns = List.copyOf(columns);
+        this.textColumns = Set.copyOf(textColumns);
         this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
     }
@@ -89,12 +106,14 @@ final class TableInfo {
                 requested.table().toLowerCase(Locale.ROOT),
                 requested.table().toUpperCase(Locale.ROOT)))) {
             List<String> columns = new ArrayList<>();
+            Set<String> text = new LinkedHashSet<>();
             String schema = null;
             try (ResultSet rs = meta.getColumns(catalog, escape(meta, schemaPattern), escape(meta, candidate), "%")) {
                 TreeMap<Integer, String> byPosition = new TreeMap<>();
                 while (rs.next()) {
                     if (!candidate.equals(rs.getString("TABLE_NAME"))) continue; // '_' is a pattern
                     byPosition.put(rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"));
+                    if (TEXT_TYPES.contains(rs.getInt("DATA_TYPE"))) text.add(rs.getString("COLUMN_NAME"));
                     schema = dialect.schemasAreCatalogs() ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
                 }
                 columns.addAll(byPosition.values());
@@ -104,7 +123,7 @@ final class TableInfo {
             Name lookupName = new Name(schema, candidate);
             String quoted =
                     (actual.schema() == null ? "" : dialect.quote(actual.schema()) + ".") + dialect.quote(candidate);
-            return new TableInfo(actual, quoted, dialect, columns, dialect.uniqueKeys(c, lookupName, columns));
+            return new TableInfo(actual, quoted, dialect, columns, text, dialect.uniqueKeys(c, lookupName, columns));
         }
         throw new IllegalArgumentException(
                 "table " + requested + " does not exist (or is not visible to " + meta.getUserName() + ")");
@@ -228,6 +247,11 @@ final class TableInfo {
     String spelling(String column) {
         String c = column(column, "column name");
         return c == null ? column : c;
+    }
+
+    /** Whether the column holds character strings, which a collation may compare ignoring case or trailing spaces. */
+    boolean isText(String column) {
+        return textColumns.contains(column);
     }
 
     /** The unique key with exactly these columns, in any order. */

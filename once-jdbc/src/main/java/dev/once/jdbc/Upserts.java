@@ -150,7 +150,7 @@ final class Upserts {
         StringJoiner all = new StringJoiner(" AND ");
         if (b.spec.onlyIfChanged) {
             StringJoiner any = new StringJoiner(" OR ", "(", ")");
-            for (String u : b.updateColumns) any.add(d.differs(existing.apply(u), incoming.apply(u)));
+            for (String u : b.updateColumns) any.add(d.differs(existing.apply(u), incoming.apply(u), b.t.isText(u)));
             all.add(any.toString());
         }
         for (Upsert.Guard g : b.spec.guards) {

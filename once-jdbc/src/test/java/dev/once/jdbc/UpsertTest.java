@@ -176,4 +176,40 @@ class UpsertTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("unknown column cost");
     }
+
+    /**
+     * Security test F7: on MariaDB's utf8mb4_general_ci, 'abc' to 'ABC' and to 'abc ' were reported UNCHANGED
+     * and not written. A value differing only in case or trailing spaces is a change (SQLite: NOCASE too).
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_onlyIfChanged_caseOrTrailingSpaceIsAChange(Db db) throws SQLException {
+        String t = TestDatabases.newTable("notes");
+        String collation = switch (db) {
+            case MARIADB -> " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci";
+            case SQLITE -> " COLLATE NOCASE";
+            case POSTGRES -> "";
+        };
+        execute(db, "CREATE TABLE " + t + " (sku VARCHAR(20) PRIMARY KEY, note VARCHAR(20)" + collation + ")");
+        Upsert spec = Upsert.on("sku").doUpdate().onlyIfChanged();
+        once(db).upsert(t, Map.of("sku", "A", "note", "abc"), spec);
+
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "note", "ABC"), spec)).isEqualTo(UPDATED);
+        assertThat(text(db, "SELECT note FROM " + t)).isEqualTo("ABC");
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "note", "ABC "), spec)).isEqualTo(UPDATED);
+        assertThat(text(db, "SELECT note FROM " + t)).isEqualTo("ABC ");
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "note", "ABC "), spec)).isEqualTo(UNCHANGED);
+        assertThat(once(db).upsertAll(t, List.of(Map.of("sku", "A", "note", "abc ")), spec))
+                .containsExactly(UPDATED);
+        assertThat(text(db, "SELECT note FROM " + t)).isEqualTo("abc ");
+    }
+
+    private static String text(Db db, String sql) throws SQLException {
+        try (Connection c = TestDatabases.connect(db);
+                var s = c.createStatement();
+                var rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
 }
