@@ -51,6 +51,14 @@ abstract class Dialect {
 
     abstract Failure classify(SQLException e);
 
+    /**
+     * A unique violation Once explains itself, classified as this database's own (PostgreSQL 23505,
+     * MariaDB 1062, SQLite SQLITE_CONSTRAINT_UNIQUE), with the database's error as its cause when there was one.
+     */
+    SQLException uniqueViolation(String message, SQLException cause) {
+        return new SQLException(message, "23505", 0, cause);
+    }
+
     /** Classifies the first exception in the chain (causes and next exceptions) that is not OTHER. */
     final Failure classifyChain(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {

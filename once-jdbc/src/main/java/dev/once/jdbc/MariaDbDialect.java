@@ -35,6 +35,11 @@ final class MariaDbDialect extends Dialect {
     }
 
     @Override
+    SQLException uniqueViolation(String message, SQLException cause) {
+        return new SQLException(message, "23000", DUPLICATE_ENTRY, cause);
+    }
+
+    @Override
     String quote(String identifier) {
         return '`' + identifier + '`';
     }

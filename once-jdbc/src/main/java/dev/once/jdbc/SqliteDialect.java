@@ -40,6 +40,13 @@ final class SqliteDialect extends Dialect {
     }
 
     @Override
+    SQLException uniqueViolation(String message, SQLException cause) {
+        SQLException e = new org.sqlite.SQLiteException(message, org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE);
+        if (cause != null) e.initCause(cause);
+        return e;
+    }
+
+    @Override
     String differs(String existingColumn, String incomingColumn, boolean text) {
         // an explicit collation wins over a column's (NOCASE, RTRIM), and only text has one
         return existingColumn + " IS NOT " + incomingColumn + " COLLATE BINARY";
