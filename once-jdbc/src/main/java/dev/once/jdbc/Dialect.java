@@ -51,6 +51,14 @@ abstract class Dialect {
 
     abstract Failure classify(SQLException e);
 
+    /**
+     * A unique violation Once explains itself, classified as this database's own (PostgreSQL 23505,
+     * MariaDB 1062, SQLite SQLITE_CONSTRAINT_UNIQUE), with the database's error as its cause when there was one.
+     */
+    SQLException uniqueViolation(String message, SQLException cause) {
+        return new SQLException(message, "23505", 0, cause);
+    }
+
     /** Classifies the first exception in the chain (causes and next exceptions) that is not OTHER. */
     final Failure classifyChain(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
@@ -81,6 +89,14 @@ abstract class Dialect {
     /** Quotes a validated identifier (the SQL standard's double quotes, where the database follows it). */
     String quote(String identifier) {
         return '"' + identifier + '"';
+    }
+
+    /**
+     * Whether a quoted column name matches a column spelled in another case (MariaDB and SQLite: yes;
+     * PostgreSQL: no, {@code "item"} and {@code "ITEM"} are two columns).
+     */
+    boolean columnNamesIgnoreCase() {
+        return false;
     }
 
     /**
@@ -119,8 +135,12 @@ abstract class Dialect {
         return 32_000;
     }
 
-    /** A predicate that is true when the existing and incoming values of the column differ. */
-    abstract String differs(String existingColumn, String incomingColumn);
+    /**
+     * A predicate that is true when the existing and incoming values of the column differ, byte for byte
+     * for text: a value differing only in case or trailing spaces is a change to write, even where the
+     * column's collation calls the two equal.
+     */
+    abstract String differs(String existingColumn, String incomingColumn, boolean text);
 
     /** Whether JDBC metadata calls a schema a catalog (MariaDB/MySQL: a database is a catalog). */
     boolean schemasAreCatalogs() {
@@ -138,9 +158,8 @@ abstract class Dialect {
 
     /**
      * Reads the unique keys (primary key, unique constraints, plain unique indexes) of a table; keys
-     * that cannot serve as a conflict target (partial or expression indexes) are left out.
+     * that cannot serve as a conflict target (partial or expression indexes) are left out. Read from the
+     * database's catalog: JDBC metadata tells none of prefix, deferrable or invalid indexes apart.
      */
-    List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {
-        return TableInfo.jdbcUniqueKeys(this, c, name, columns);
-    }
+    abstract List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException;
 }

@@ -21,10 +21,13 @@ import java.util.function.Supplier;
  *       fires on every key), so it inserts plainly and catches the duplicate-key error.
  *   <li>A row came back: created. Otherwise another transaction holds the key: {@code SELECT} again,
  *       on MariaDB with a locking read, which sees the latest committed row at every isolation level.
- *   <li>Still nothing: on MariaDB the duplicate was on another key, so the original error is
- *       rethrown. On PostgreSQL, a row with the key that differs in the other lookup columns is
- *       reported as a unique violation; a row the snapshot cannot see is a {@link
- *       SnapshotConflictException}, retried in a fresh transaction when Once owns it.
+ *   <li>Still nothing: a row with the key that differs in the other lookup columns is reported as a
+ *       unique violation saying so. Else on MariaDB the duplicate was on another key, so the original
+ *       error is rethrown. On PostgreSQL and SQLite, a read that saw every committed row (auto-commit,
+ *       READ COMMITTED, SQLite's single writer) means the unique index calls a row equal that the
+ *       lookup's {@code =} does not (an index with its own collation): a unique violation saying so,
+ *       not retried. Otherwise the snapshot cannot see the row: a {@link SnapshotConflictException},
+ *       retried in a fresh transaction when Once owns it.
  * </ol>
  * On PostgreSQL, when the defaults are given as values (nothing to compute lazily), Once owns the
  * transaction and lookups on the table have lately mostly missed, steps 1 and 2 are one statement, one
@@ -84,7 +87,8 @@ final class GetOrCreate {
             if (d.classify(e) != Dialect.Failure.UNIQUE_VIOLATION) throw e;
             row = select(c, t, lookup, d.latestRowLock());
             if (row != null) return new GetOrCreateResult(row, false);
-            throw e; // the duplicate was on another unique key, or on the key with other lookup values
+            SQLException other = otherLookupValues(c, t, lookup, key, e);
+            throw other != null ? other : e; // else the duplicate was on another unique key
         }
     }
 
@@ -113,7 +117,8 @@ final class GetOrCreate {
             }
             if (inserted != null) return new GetOrCreateResult(Sql.canonical(t, inserted), true);
             if (select(c, t, lookup, d.latestRowLock()) == null) {
-                if (duplicate != null) throw duplicate;
+                SQLException other = duplicate == null ? null : otherLookupValues(c, t, lookup, key, duplicate);
+                if (duplicate != null) throw other != null ? other : duplicate;
                 throw unresolved(c, t, lookup, key);
             }
             if (round >= ROUNDS) {
@@ -282,17 +287,38 @@ final class GetOrCreate {
     /** The insert found a conflicting row on the key that the lookup cannot see: say why. */
     private SQLException unresolved(Connection c, TableInfo t, Map<String, Object> lookup, List<String> key)
             throws SQLException {
-        if (key.size() < lookup.size()) {
-            Map<String, Object> keyValues = new LinkedHashMap<>();
-            for (String k : key) keyValues.put(k, lookup.get(k));
-            if (select(c, t, keyValues, "") != null) {
-                return new SQLException(
-                        "getOrCreate on " + t.name() + ": a row with " + keyValues
-                                + " exists but differs in the other lookup columns; unique key " + key
-                                + " forbids a second one",
-                        "23505");
-            }
+        SQLException other = otherLookupValues(c, t, lookup, key, null);
+        if (other != null) return other;
+        if (d instanceof SqliteDialect // one writer: a write sees the latest rows, or fails itself
+                || c.getAutoCommit()
+                || c.getTransactionIsolation() <= Connection.TRANSACTION_READ_COMMITTED) {
+            // The read after the conflict saw every committed row, so no snapshot hides the one in the way.
+            return d.uniqueViolation(
+                    "getOrCreate on " + t.name() + lookup.keySet() + ": the insert conflicted on unique key " + key
+                            + " but no row has " + lookup + ": the unique index calls another row equal that the"
+                            + " column's = does not (an index with its own collation, e.g. case-insensitive; or"
+                            + " the row was deleted meanwhile). Look the row up by its stored value, or give the"
+                            + " column the index's collation",
+                    null);
         }
         return Transactions.snapshotConflict("getOrCreate on " + t.name() + lookup.keySet(), null);
+    }
+
+    /**
+     * A row with the key's values exists but differs in the other lookup columns: the unique violation
+     * that explains it (with the database's SQLState and vendor code when there was one), or null.
+     */
+    private SQLException otherLookupValues(
+            Connection c, TableInfo t, Map<String, Object> lookup, List<String> key, SQLException duplicate)
+            throws SQLException {
+        if (key.size() >= lookup.size()) return null;
+        Map<String, Object> keyValues = new LinkedHashMap<>();
+        for (String k : key) keyValues.put(k, lookup.get(k));
+        if (select(c, t, keyValues, d.latestRowLock()) == null) return null;
+        return d.uniqueViolation(
+                "getOrCreate on " + t.name() + ": a row with " + keyValues
+                        + " exists but differs in the other lookup columns; unique key " + key
+                        + " forbids a second one",
+                duplicate);
     }
 }

@@ -1,6 +1,15 @@
 package dev.once.jdbc;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 final class MariaDbDialect extends Dialect {
     private static final int DUPLICATE_ENTRY = 1062;
@@ -26,8 +35,18 @@ final class MariaDbDialect extends Dialect {
     }
 
     @Override
+    SQLException uniqueViolation(String message, SQLException cause) {
+        return new SQLException(message, "23000", DUPLICATE_ENTRY, cause);
+    }
+
+    @Override
     String quote(String identifier) {
         return '`' + identifier + '`';
+    }
+
+    @Override
+    boolean columnNamesIgnoreCase() {
+        return true;
     }
 
     @Override
@@ -47,7 +66,9 @@ final class MariaDbDialect extends Dialect {
     }
 
     @Override
-    String differs(String existingColumn, String incomingColumn) {
+    String differs(String existingColumn, String incomingColumn, boolean text) {
+        // BINARY only for text: a DECIMAL's or a DATETIME's text would differ from the bound value's
+        if (text) return "NOT (BINARY " + existingColumn + " <=> BINARY " + incomingColumn + ")";
         return "NOT (" + existingColumn + " <=> " + incomingColumn + ")";
     }
 
@@ -59,5 +80,35 @@ final class MariaDbDialect extends Dialect {
     @Override
     boolean schemasAreCatalogs() {
         return true;
+    }
+
+    /**
+     * Reads information_schema.STATISTICS, whose SUB_PART the JDBC metadata leaves out: a unique index on
+     * a prefix ({@code UNIQUE (item(2))}) makes "AbC" and "AbD" duplicates, so it cannot serve a key on item.
+     */
+    @Override
+    List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {
+        Map<String, List<String>> indexes = new LinkedHashMap<>();
+        Set<String> unusable = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT INDEX_NAME, COLUMN_NAME, SUB_PART"
+                + " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0"
+                + " ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX")) {
+            ps.setString(1, name.schema() == null ? c.getCatalog() : name.schema());
+            ps.setString(2, name.table());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String index = rs.getString("INDEX_NAME");
+                    String column = rs.getString("COLUMN_NAME");
+                    if (column == null || rs.getObject("SUB_PART") != null) unusable.add(index);
+                    indexes.computeIfAbsent(index, k -> new ArrayList<>()).add(column);
+                }
+            }
+        }
+        List<List<String>> keys = new ArrayList<>();
+        indexes.forEach((index, key) -> {
+            if (!unusable.contains(index))
+                TableInfo.canonical(this, key, columns).ifPresent(keys::add);
+        });
+        return keys;
     }
 }

@@ -35,8 +35,21 @@ final class SqliteDialect extends Dialect {
     }
 
     @Override
-    String differs(String existingColumn, String incomingColumn) {
-        return existingColumn + " IS NOT " + incomingColumn;
+    boolean columnNamesIgnoreCase() {
+        return true;
+    }
+
+    @Override
+    SQLException uniqueViolation(String message, SQLException cause) {
+        SQLException e = new org.sqlite.SQLiteException(message, org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE);
+        if (cause != null) e.initCause(cause);
+        return e;
+    }
+
+    @Override
+    String differs(String existingColumn, String incomingColumn, boolean text) {
+        // an explicit collation wins over a column's (NOCASE, RTRIM), and only text has one
+        return existingColumn + " IS NOT " + incomingColumn + " COLLATE BINARY";
     }
 
     /** SQLite's PRAGMAs tell partial indexes apart, which its JDBC metadata does not. */
@@ -60,7 +73,7 @@ final class SqliteDialect extends Dialect {
                 order.sort((a, b) -> Integer.compare(a[0], b[0]));
                 for (int[] o : order) pk.add(names.get(o[1]));
             }
-            if (!pk.isEmpty()) keys.add(TableInfo.canonical(pk, columns));
+            if (!pk.isEmpty()) TableInfo.canonical(this, pk, columns).ifPresent(keys::add);
             List<String> indexes = new ArrayList<>();
             try (ResultSet rs =
                     s.executeQuery("PRAGMA " + quote(schema) + ".index_list(" + quote(name.table()) + ")")) {
@@ -78,7 +91,8 @@ final class SqliteDialect extends Dialect {
                         else key.add(column);
                     }
                 }
-                if (plain && !key.isEmpty()) keys.add(TableInfo.canonical(key, columns));
+                if (plain && !key.isEmpty())
+                    TableInfo.canonical(this, key, columns).ifPresent(keys::add);
             }
         }
         return keys;

@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -23,6 +24,15 @@ import java.util.regex.Pattern;
  */
 final class TableInfo {
     private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_$]{0,62}");
+    private static final Set<Integer> TEXT_TYPES = Set.of(
+            Types.CHAR,
+            Types.VARCHAR,
+            Types.LONGVARCHAR,
+            Types.NCHAR,
+            Types.NVARCHAR,
+            Types.LONGNVARCHAR,
+            Types.CLOB,
+            Types.NCLOB);
 
     /** A validated, possibly schema-qualified table name, as the caller wrote it. */
     record Name(String schema, String table) {
@@ -47,7 +57,9 @@ final class TableInfo {
 
     private final Name name;
     private final String quotedName;
-    private final Map<String, String> columnsByLowerName; // lower-case -> as the database spells it
+    private final List<String> columns; // as the database spells them
+    private final boolean namesIgnoreCase;
+    private final Set<String> textColumns;
     private final List<List<String>> uniqueKeys;
 
     /**
@@ -65,11 +77,18 @@ final class TableInfo {
         recentMisses = recentMisses * 0.875 + (missed ? 0.125 : 0);
     }
 
-    private TableInfo(Name name, String quotedName, List<String> columns, List<List<String>> uniqueKeys) {
+    private TableInfo(
+            Name name,
+            String quotedName,
+            Dialect dialect,
+            List<String> columns,
+            Set<String> textColumns,
+            List<List<String>> uniqueKeys) {
         this.name = name;
         this.quotedName = quotedName;
-        this.columnsByLowerName = new LinkedHashMap<>();
-        for (String c : columns) columnsByLowerName.put(c.toLowerCase(Locale.ROOT), c);
+        this.columns = List.copyOf(columns);
+        this.textColumns = Set.copyOf(textColumns);
+        this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
     }
 
@@ -87,12 +106,14 @@ final class TableInfo {
                 requested.table().toLowerCase(Locale.ROOT),
                 requested.table().toUpperCase(Locale.ROOT)))) {
             List<String> columns = new ArrayList<>();
+            Set<String> text = new LinkedHashSet<>();
             String schema = null;
             try (ResultSet rs = meta.getColumns(catalog, escape(meta, schemaPattern), escape(meta, candidate), "%")) {
                 TreeMap<Integer, String> byPosition = new TreeMap<>();
                 while (rs.next()) {
                     if (!candidate.equals(rs.getString("TABLE_NAME"))) continue; // '_' is a pattern
                     byPosition.put(rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"));
+                    if (TEXT_TYPES.contains(rs.getInt("DATA_TYPE"))) text.add(rs.getString("COLUMN_NAME"));
                     schema = dialect.schemasAreCatalogs() ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
                 }
                 columns.addAll(byPosition.values());
@@ -102,7 +123,7 @@ final class TableInfo {
             Name lookupName = new Name(schema, candidate);
             String quoted =
                     (actual.schema() == null ? "" : dialect.quote(actual.schema()) + ".") + dialect.quote(candidate);
-            return new TableInfo(actual, quoted, columns, dialect.uniqueKeys(c, lookupName, columns));
+            return new TableInfo(actual, quoted, dialect, columns, text, dialect.uniqueKeys(c, lookupName, columns));
         }
         throw new IllegalArgumentException(
                 "table " + requested + " does not exist (or is not visible to " + meta.getUserName() + ")");
@@ -115,54 +136,26 @@ final class TableInfo {
         return pattern.replace(esc, esc + esc).replace("_", esc + "_").replace("%", esc + "%");
     }
 
-    /** Unique keys from JDBC metadata: the primary key, and unique indexes without predicate or expression. */
-    static List<List<String>> jdbcUniqueKeys(Dialect dialect, Connection c, Name name, List<String> columns)
-            throws SQLException {
-        DatabaseMetaData meta = c.getMetaData();
-        boolean catalogIsSchema = dialect.schemasAreCatalogs();
-        String catalog = catalogIsSchema ? name.schema() : null;
-        String schema = catalogIsSchema ? null : name.schema();
-        List<List<String>> keys = new ArrayList<>();
-        try (ResultSet rs = meta.getPrimaryKeys(catalog, schema, name.table())) {
-            TreeMap<Integer, String> pk = new TreeMap<>();
-            while (rs.next()) pk.put(rs.getInt("KEY_SEQ"), rs.getString("COLUMN_NAME"));
-            if (!pk.isEmpty()) keys.add(canonical(pk.values(), columns));
-        }
-        Map<String, TreeMap<Integer, String>> indexes = new LinkedHashMap<>();
-        Set<String> unusable = new LinkedHashSet<>();
-        try (ResultSet rs = meta.getIndexInfo(catalog, schema, name.table(), true, false)) {
-            while (rs.next()) {
-                String index = rs.getString("INDEX_NAME");
-                if (index == null || rs.getBoolean("NON_UNIQUE")) continue;
-                String column = rs.getString("COLUMN_NAME");
-                String filter = rs.getString("FILTER_CONDITION");
-                if (filter != null && !filter.isBlank()) unusable.add(index);
-                if (column == null || find(columns, unquote(column)).isEmpty()) unusable.add(index);
-                else
-                    indexes.computeIfAbsent(index, k -> new TreeMap<>())
-                            .put((int) rs.getShort("ORDINAL_POSITION"), unquote(column));
-            }
-        }
-        indexes.forEach((index, cols) -> {
-            if (!unusable.contains(index)) keys.add(canonical(cols.values(), columns));
-        });
-        return keys;
-    }
-
-    private static String unquote(String column) {
-        return column.length() > 1 && column.startsWith("\"") && column.endsWith("\"")
-                ? column.substring(1, column.length() - 1)
-                : column;
-    }
-
-    private static Optional<String> find(List<String> columns, String column) {
+    /**
+     * The table's column a name from the metadata means: the same spelling, or where the database
+     * compares column names ignoring case (MariaDB, SQLite), the same letters. PostgreSQL's quoted names
+     * are exact: {@code item} and {@code "ITEM"} are two columns.
+     */
+    private static Optional<String> find(Dialect dialect, List<String> columns, String column) {
+        if (columns.contains(column)) return Optional.of(column);
+        if (!dialect.columnNamesIgnoreCase()) return Optional.empty();
         return columns.stream().filter(c -> c.equalsIgnoreCase(column)).findFirst();
     }
 
-    static List<String> canonical(Collection<String> key, List<String> columns) {
+    /** A key's columns in the table's spelling; empty when one of them is not a column of the table. */
+    static Optional<List<String>> canonical(Dialect dialect, Collection<String> key, List<String> columns) {
         List<String> out = new ArrayList<>();
-        for (String k : key) out.add(find(columns, k).orElse(k));
-        return List.copyOf(out);
+        for (String k : key) {
+            Optional<String> c = find(dialect, columns, k);
+            if (c.isEmpty()) return Optional.empty();
+            out.add(c.get());
+        }
+        return Optional.of(List.copyOf(out));
     }
 
     Name name() {
@@ -185,9 +178,7 @@ final class TableInfo {
         Map<String, Object> out = new LinkedHashMap<>();
         List<String> unknown = new ArrayList<>();
         for (Map.Entry<String, ?> e : values.entrySet()) {
-            String column = e.getKey() == null
-                    ? null
-                    : columnsByLowerName.get(e.getKey().toLowerCase(Locale.ROOT));
+            String column = e.getKey() == null ? null : column(e.getKey(), what);
             if (column == null) unknown.add(String.valueOf(e.getKey()));
             else if (out.containsKey(column))
                 throw new IllegalArgumentException(what + " names column " + column + " twice");
@@ -196,9 +187,25 @@ final class TableInfo {
         if (!unknown.isEmpty()) {
             throw new IllegalArgumentException(what + " names unknown column" + (unknown.size() > 1 ? "s " : " ")
                     + String.join(", ", unknown) + " of table " + name + "; its columns are "
-                    + String.join(", ", columnsByLowerName.values()));
+                    + String.join(", ", columns));
         }
         return out;
+    }
+
+    /**
+     * The column a caller's name means in the SQL Once writes, which quotes the table's spelling: the
+     * same spelling, else the one column with the same letters in another case (what an unquoted name
+     * would mean; on MariaDB and SQLite, whose column names ignore case, the only one). Null when
+     * none; refused when several columns differ from the name only in case (PostgreSQL).
+     */
+    private String column(String name, String what) {
+        if (columns.contains(name)) return name;
+        List<String> sameLetters =
+                columns.stream().filter(c -> c.equalsIgnoreCase(name)).toList();
+        if (sameLetters.size() <= 1 || namesIgnoreCase) return sameLetters.isEmpty() ? null : sameLetters.get(0);
+        throw new IllegalArgumentException(what + " names column " + name + ", but table " + this.name
+                + " has columns " + String.join(" and ", sameLetters) + ", which differ only in case;"
+                + " spell the one you mean exactly");
     }
 
     /**
@@ -227,18 +234,24 @@ final class TableInfo {
         return sql;
     }
 
+    /** Both sides are spelled as the table spells its columns, so they compare exactly. */
     private Optional<List<String>> findKeyWithin(Collection<String> lookupColumns) {
-        Set<String> lookup = new LinkedHashSet<>();
-        for (String c : lookupColumns) lookup.add(c.toLowerCase(Locale.ROOT));
+        Set<String> lookup = new LinkedHashSet<>(lookupColumns);
         return uniqueKeys.stream()
-                .filter(k -> k.stream().allMatch(c -> lookup.contains(c.toLowerCase(Locale.ROOT))))
+                .filter(lookup::containsAll)
                 .min(Comparator.comparingInt((List<String> k) -> k.size() == lookup.size() ? 0 : 1)
                         .thenComparingInt(List::size));
     }
 
     /** The table's spelling of a column name; names it does not have are returned as given. */
     String spelling(String column) {
-        return columnsByLowerName.getOrDefault(column.toLowerCase(Locale.ROOT), column);
+        String c = column(column, "column name");
+        return c == null ? column : c;
+    }
+
+    /** Whether the column holds character strings, which a collation may compare ignoring case or trailing spaces. */
+    boolean isText(String column) {
+        return textColumns.contains(column);
     }
 
     /** The unique key with exactly these columns, in any order. */

@@ -23,8 +23,9 @@ import java.util.function.UnaryOperator;
  * <ul>
  *   <li>PostgreSQL: {@code INSERT ... ON CONFLICT (key) DO UPDATE SET ... WHERE cond RETURNING key,
  *       (xmax = 0)}: a returned row with xmax 0 was inserted, another was updated, a missing one was left.
- *   <li>SQLite: the same statement without xmax; rows that existed are read first in the same
- *       transaction (SQLite has one writer at a time, so the read and the write see the same rows).
+ *   <li>SQLite: the existing rows are read first in the same transaction, with the condition evaluated
+ *       against the incoming values, then the same statement writes the rows to insert or update (SQLite
+ *       has one writer at a time, so the read and the write see the same rows).
  *   <li>MariaDB: the existing rows are read and locked first ({@code SELECT ... FOR UPDATE}, with the
  *       condition evaluated against the incoming values), then {@code INSERT ... ON DUPLICATE KEY UPDATE}
  *       writes the rows to insert or update. Once runs its own transaction at REPEATABLE READ so the lock
@@ -81,45 +82,22 @@ final class Upserts {
         for (Map<String, Object> r : chunk) b.outcomes.put(Sql.keyOf(r, b.key), UpsertOutcome.UNCHANGED);
         for (Map<String, Object> r : Sql.query(b.c, sql, params)) {
             boolean inserted = !b.update || Boolean.TRUE.equals(r.get("once_inserted"));
-            b.outcomes.put(Sql.keyOf(r, b.key), inserted ? UpsertOutcome.INSERTED : UpsertOutcome.UPDATED);
+            // RETURNING gives the stored key, which a nondeterministic collation may spell otherwise
+            List<Object> k = chunk.size() == 1 ? Sql.keyOf(chunk.get(0), b.key) : Sql.keyOf(r, b.key);
+            b.outcomes.put(k, inserted ? UpsertOutcome.INSERTED : UpsertOutcome.UPDATED);
         }
     }
 
+    /** SQLite: one writer, so the outcomes read first in this transaction are what the statement does. */
     private void sqlite(Batch b, List<Map<String, Object>> chunk) throws SQLException {
-        Set<List<Object>> existing = existingKeys(b, chunk, "");
+        List<Map<String, Object>> write = outcomes(b, chunk, "");
+        if (write.isEmpty()) return;
         List<Object> params = new ArrayList<>();
-        String sql = insert(b.t, chunk, params) + conflictClause(b) + " RETURNING " + d.columnList(b.key);
-        for (Map<String, Object> r : chunk) b.outcomes.put(Sql.keyOf(r, b.key), UpsertOutcome.UNCHANGED);
-        for (Map<String, Object> r : Sql.query(b.c, sql, params)) {
-            List<Object> k = Sql.keyOf(r, b.key);
-            b.outcomes.put(k, existing.contains(k) ? UpsertOutcome.UPDATED : UpsertOutcome.INSERTED);
-        }
+        Sql.update(b.c, insert(b.t, write, params) + conflictClause(b), params);
     }
 
     private void mariadb(Batch b, List<Map<String, Object>> chunk) throws SQLException {
-        Set<List<Object>> existing;
-        Set<List<Object>> toUpdate = new HashSet<>();
-        if (b.update && b.spec.conditional()) {
-            existing = new HashSet<>();
-            for (Map<String, Object> r : conditionRows(b, chunk)) {
-                List<Object> k = Sql.keyOf(r, b.key);
-                existing.add(k);
-                Object yes = r.get("once_update");
-                if (yes instanceof Number n ? n.intValue() != 0 : Boolean.TRUE.equals(yes)) toUpdate.add(k);
-            }
-        } else {
-            existing = existingKeys(b, chunk, d.rowLock());
-            if (b.update) toUpdate.addAll(existing);
-        }
-        List<Map<String, Object>> write = new ArrayList<>();
-        for (Map<String, Object> r : chunk) {
-            List<Object> k = Sql.keyOf(r, b.key);
-            UpsertOutcome o = !existing.contains(k)
-                    ? UpsertOutcome.INSERTED
-                    : toUpdate.contains(k) ? UpsertOutcome.UPDATED : UpsertOutcome.UNCHANGED;
-            b.outcomes.put(k, o);
-            if (o != UpsertOutcome.UNCHANGED) write.add(r);
-        }
+        List<Map<String, Object>> write = outcomes(b, chunk, d.rowLock());
         if (write.isEmpty()) return;
         List<Object> params = new ArrayList<>();
         StringJoiner set = new StringJoiner(", ");
@@ -150,7 +128,7 @@ final class Upserts {
         StringJoiner all = new StringJoiner(" AND ");
         if (b.spec.onlyIfChanged) {
             StringJoiner any = new StringJoiner(" OR ", "(", ")");
-            for (String u : b.updateColumns) any.add(d.differs(existing.apply(u), incoming.apply(u)));
+            for (String u : b.updateColumns) any.add(d.differs(existing.apply(u), incoming.apply(u), b.t.isText(u)));
             all.add(any.toString());
         }
         for (Upsert.Guard g : b.spec.guards) {
@@ -161,36 +139,64 @@ final class Upserts {
         return all.toString();
     }
 
-    private Set<List<Object>> existingKeys(Batch b, List<Map<String, Object>> rows, String lock) throws SQLException {
-        List<Object> params = new ArrayList<>();
-        for (Map<String, Object> r : rows) params.addAll(Sql.values(r, b.key));
-        String sql = "SELECT " + d.columnList(b.key) + " FROM " + b.t.quotedName() + " WHERE "
-                + Sql.in(d, b.key, rows.size()) + lock;
+    /**
+     * Reads (and with {@code lock}, locks) the existing rows, sets every row's outcome and returns the rows
+     * to write. Outcomes are keyed by the incoming key values, which the database matched to its rows
+     * with the column's collation: 'sku1' finds 'SKU1' under a case-insensitive one.
+     */
+    private List<Map<String, Object>> outcomes(Batch b, List<Map<String, Object>> chunk, String lock)
+            throws SQLException {
         Set<List<Object>> existing = new HashSet<>();
-        for (Map<String, Object> r : Sql.query(b.c, sql, params)) existing.add(Sql.keyOf(r, b.key));
-        return existing;
+        Set<List<Object>> toUpdate = new HashSet<>();
+        for (Map<String, Object> r : existingRows(b, chunk, lock)) {
+            List<Object> k = Sql.keyOf(r, b.key);
+            existing.add(k);
+            Object yes = r.get("once_update");
+            if (b.update && (yes instanceof Number n ? n.intValue() != 0 : Boolean.TRUE.equals(yes))) toUpdate.add(k);
+        }
+        List<Map<String, Object>> write = new ArrayList<>();
+        for (Map<String, Object> r : chunk) {
+            List<Object> k = Sql.keyOf(r, b.key);
+            UpsertOutcome o = !existing.contains(k)
+                    ? UpsertOutcome.INSERTED
+                    : toUpdate.contains(k) ? UpsertOutcome.UPDATED : UpsertOutcome.UNCHANGED;
+            b.outcomes.put(k, o);
+            if (o != UpsertOutcome.UNCHANGED) write.add(r);
+        }
+        return write;
     }
 
-    /** MariaDB: locks the existing rows and evaluates the condition against the incoming values. */
-    private List<Map<String, Object>> conditionRows(Batch b, List<Map<String, Object>> rows) throws SQLException {
+    /**
+     * The incoming key values that have a row, each with whether the update's condition holds against the
+     * incoming values ({@code once_update}).
+     */
+    private List<Map<String, Object>> existingRows(Batch b, List<Map<String, Object>> rows, String lock)
+            throws SQLException {
         List<String> columns = new ArrayList<>(rows.get(0).keySet());
         List<Object> params = new ArrayList<>();
-        StringJoiner incoming = new StringJoiner(" UNION ALL ", "(", ")");
-        boolean first = true;
-        for (Map<String, Object> r : rows) {
-            StringJoiner select = new StringJoiner(", ", "SELECT ", "");
-            for (String col : columns) select.add(first ? "? AS " + d.quote(col) : "?");
-            first = false;
-            incoming.add(select.toString());
-            params.addAll(Sql.values(r, columns));
+        for (Map<String, Object> r : rows) params.addAll(Sql.values(r, columns));
+        String with = "";
+        String incoming = "once_v";
+        if (d instanceof SqliteDialect) { // VALUES has no limit on its rows; a compound SELECT has 500
+            with = "WITH once_v (" + d.columnList(columns) + ") AS (VALUES " + Sql.tuples(columns.size(), rows.size())
+                    + ") ";
+        } else {
+            StringJoiner union = new StringJoiner(" UNION ALL ", "(", ") once_v");
+            for (int i = 0; i < rows.size(); i++) {
+                StringJoiner select = new StringJoiner(", ", "SELECT ", "");
+                for (String col : columns) select.add(i == 0 ? "? AS " + d.quote(col) : "?");
+                union.add(select.toString());
+            }
+            incoming = union.toString();
         }
         StringJoiner on = new StringJoiner(" AND ");
         for (String k : b.key) on.add("once_t." + d.quote(k) + " = once_v." + d.quote(k));
         String condition = condition(b, col -> "once_t." + d.quote(col), col -> "once_v." + d.quote(col));
         List<String> selected = new ArrayList<>();
-        for (String k : b.key) selected.add("once_t." + d.quote(k));
-        String sql = "SELECT " + String.join(", ", selected) + ", (" + condition + ") AS once_update FROM "
-                + b.t.quotedName() + " once_t JOIN " + incoming + " once_v ON " + on + d.rowLock();
+        for (String k : b.key) selected.add("once_v." + d.quote(k));
+        String sql = with + "SELECT " + String.join(", ", selected) + ", ("
+                + (condition.isEmpty() ? "1 = 1" : condition) + ") AS once_update FROM " + b.t.quotedName()
+                + " once_t JOIN " + incoming + " ON " + on + lock;
         return Sql.query(b.c, sql, params);
     }
 }

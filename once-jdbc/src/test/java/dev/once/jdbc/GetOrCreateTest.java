@@ -245,6 +245,71 @@ class GetOrCreateTest {
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
     }
 
+    /**
+     * Security test F9c: with UNIQUE (item) only, getOrCreate(item, sub) on a row with another sub gave a
+     * clear 23505 on PostgreSQL but MariaDB's raw "Duplicate entry".
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_keyRowDiffersInOtherLookupColumns_saysSoOnEveryDatabase(Db db) throws SQLException {
+        String t = TestDatabases.newTable("subs");
+        execute(db, "CREATE TABLE " + t + " (item VARCHAR(20) NOT NULL UNIQUE, sub INT, val INT)");
+        Once once = Once.using(pool(db));
+        once.getOrCreate(t, Map.of("item", "a", "sub", 1), Map.of());
+
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "a", "sub", 2), Map.of()))
+                .isInstanceOfSatisfying(
+                        SQLException.class,
+                        e -> assertThat(uniqueViolation(db, e)).isTrue())
+                .hasMessageContaining("a row with {item=a} exists but differs in the other lookup columns");
+        assertThatThrownBy(() -> once.updateOrCreate(t, Map.of("item", "a", "sub", 2), Map.of("val", 1), Map.of()))
+                .isInstanceOfSatisfying(
+                        SQLException.class,
+                        e -> assertThat(uniqueViolation(db, e)).isTrue())
+                .hasMessageContaining("exists but differs in the other lookup columns");
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
+
+    /**
+     * Security test F9a: a unique index with its own case-insensitive collation (PostgreSQL ICU, SQLite
+     * NOCASE) and a row 'abc': getOrCreate('AbC') in auto-commit threw SnapshotConflictException ("REPEATABLE
+     * READ or SERIALIZABLE ... roll back and rerun") after 8 attempts, though no transaction was involved.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_indexCollationCallsAnotherRowEqual_uniqueViolationSayingSo(Db db) throws SQLException {
+        assumeTrue(db != Db.MARIADB, "a MariaDB index compares with its column's collation");
+        String t = TestDatabases.newTable("ci");
+        if (db == Db.POSTGRES) {
+            assumeTrue(count(db, "SELECT COUNT(*) FROM pg_collation WHERE collprovider = 'i'") > 0, "no ICU");
+            execute(
+                    db,
+                    "CREATE COLLATION IF NOT EXISTS once_ci"
+                            + " (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+                    "CREATE TABLE " + t + " (item TEXT NOT NULL, val INT)",
+                    "CREATE UNIQUE INDEX " + t + "_item ON " + t + " (item COLLATE once_ci)");
+        } else {
+            execute(db, "CREATE TABLE " + t + " (item TEXT NOT NULL, val INT, UNIQUE (item COLLATE NOCASE))");
+        }
+        Once once = Once.builder(pool(db))
+                .backoff(java.time.Duration.ofMillis(1), java.time.Duration.ofMillis(1))
+                .build();
+        assertThat(once.getOrCreate(t, Map.of("item", "abc"), Map.of("val", 1)).created())
+                .isTrue();
+
+        for (int i = 0; i < 2; i++) { // both statement shapes on PostgreSQL
+            assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "AbC"), Map.of("val", 2)))
+                    .isInstanceOfSatisfying(
+                            SQLException.class,
+                            e -> assertThat(uniqueViolation(db, e)).isTrue())
+                    .isNotInstanceOf(SnapshotConflictException.class)
+                    .hasMessageContaining("the unique index calls another row equal that the column's = does not");
+        }
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "AbC"), () -> Map.of("val", 2)))
+                .isNotInstanceOf(SnapshotConflictException.class);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
+
     static long countIn(Connection c, String sql) throws SQLException {
         try (var s = c.createStatement();
                 var rs = s.executeQuery(sql)) {

@@ -7,6 +7,7 @@ import static dev.once.jdbc.testing.TestDatabases.count;
 import static dev.once.jdbc.testing.TestDatabases.execute;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
@@ -175,5 +176,87 @@ class UpsertTest {
                                 Upsert.on("sku").doUpdate()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("unknown column cost");
+    }
+
+    /**
+     * Security test F7: on MariaDB's utf8mb4_general_ci, 'abc' to 'ABC' and to 'abc ' were reported UNCHANGED
+     * and not written. A value differing only in case or trailing spaces is a change (SQLite: NOCASE too).
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_onlyIfChanged_caseOrTrailingSpaceIsAChange(Db db) throws SQLException {
+        String t = TestDatabases.newTable("notes");
+        String collation = switch (db) {
+            case MARIADB -> " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci";
+            case SQLITE -> " COLLATE NOCASE";
+            case POSTGRES -> "";
+        };
+        execute(db, "CREATE TABLE " + t + " (sku VARCHAR(20) PRIMARY KEY, note VARCHAR(20)" + collation + ")");
+        Upsert spec = Upsert.on("sku").doUpdate().onlyIfChanged();
+        once(db).upsert(t, Map.of("sku", "A", "note", "abc"), spec);
+
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "note", "ABC"), spec)).isEqualTo(UPDATED);
+        assertThat(text(db, "SELECT note FROM " + t)).isEqualTo("ABC");
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "note", "ABC "), spec)).isEqualTo(UPDATED);
+        assertThat(text(db, "SELECT note FROM " + t)).isEqualTo("ABC ");
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "note", "ABC "), spec)).isEqualTo(UNCHANGED);
+        assertThat(once(db).upsertAll(t, List.of(Map.of("sku", "A", "note", "abc ")), spec))
+                .containsExactly(UPDATED);
+        assertThat(text(db, "SELECT note FROM " + t)).isEqualTo("abc ");
+    }
+
+    /**
+     * Security test F6: on MariaDB's case-insensitive (default) collations, upserting SKU1, sku1 and "sku1 "
+     * reported INSERTED three times while one row was inserted and then updated twice.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_keyEqualOnlyUnderTheCollation_reportsUpdated(Db db) throws SQLException {
+        String collation = switch (db) {
+            case MARIADB -> " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci";
+            case SQLITE -> " COLLATE NOCASE";
+            case POSTGRES -> {
+                assumeTrue(
+                        count(db, "SELECT COUNT(*) FROM pg_collation WHERE collprovider = 'i'") > 0,
+                        "this PostgreSQL has no ICU collations");
+                execute(
+                        db,
+                        "CREATE COLLATION IF NOT EXISTS once_ci"
+                                + " (provider = icu, locale = 'und-u-ks-level2', deterministic = false)");
+                yield " COLLATE once_ci";
+            }
+        };
+        String t = TestDatabases.newTable("skus");
+        execute(db, "CREATE TABLE " + t + " (sku VARCHAR(20)" + collation + " NOT NULL UNIQUE, price INT)");
+        Upsert update = Upsert.on("sku").doUpdate();
+
+        assertThat(once(db).upsert(t, Map.of("sku", "SKU1", "price", 1), update))
+                .isEqualTo(INSERTED);
+        assertThat(once(db).upsert(t, Map.of("sku", "sku1", "price", 2), update))
+                .isEqualTo(UPDATED);
+        assertThat(once(db).upsert(t, Map.of("sku", "Sku1", "price", 2), update.onlyIfChanged()))
+                .isEqualTo(UNCHANGED);
+        assertThat(once(db).upsert(
+                                t,
+                                Map.of("sku", "sKU1", "price", 9),
+                                Upsert.on("sku").doNothing()))
+                .isEqualTo(UNCHANGED);
+        assertThat(once(db).upsertAll(t, List.of(Map.of("sku", "skU1", "price", 3)), update))
+                .containsExactly(UPDATED);
+        if (db == Db.MARIADB) { // PAD SPACE: trailing spaces do not count either
+            assertThat(once(db).upsert(t, Map.of("sku", "sku1 ", "price", 4), update))
+                    .isEqualTo(UPDATED);
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+        assertThat(count(db, "SELECT price FROM " + t)).isEqualTo(db == Db.MARIADB ? 4 : 3);
+    }
+
+    private static String text(Db db, String sql) throws SQLException {
+        try (Connection c = TestDatabases.connect(db);
+                var s = c.createStatement();
+                var rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
     }
 }
