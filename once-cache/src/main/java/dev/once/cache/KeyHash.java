@@ -5,9 +5,13 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * A key's primary-key column: the SHA-256 of its text ({@link ExactText#bytes}: UTF-8 unless the text has
- * an unpaired surrogate, which UTF-8 cannot hold: "?" and U+D800 alone were one key, and the second got
- * the first's value), in hex (64 characters).
+ * A key's primary-key column: the SHA-256, in hex (64 characters), of its namespace and its text: the
+ * namespace's UTF-8 after its length (4 bytes), then the key's {@link ExactText#bytes} (UTF-8 unless the
+ * text has an unpaired surrogate, which UTF-8 cannot hold: "?" and U+D800 alone were one key, and the
+ * second got the first's value). The namespace is in the hash as well as in its own column because the
+ * column compares by its collation, which a table made by hand may choose: namespaces that a MariaDB
+ * UCA, a PostgreSQL nondeterministic or an SQLite NOCASE collation calls equal ("Quotes" and "quotes",
+ * "ns" and "ns" with a soft hyphen) shared rows, and values (helper-28). Now they share no key.
  */
 final class KeyHash {
     private KeyHash() {}
@@ -27,9 +31,14 @@ final class KeyHash {
         }
     }
 
-    static String of(String key) {
+    static String of(String namespace, String key) {
         try {
             MessageDigest digest = (MessageDigest) SHA256.clone();
+            byte[] ns = namespace.getBytes(java.nio.charset.StandardCharsets.UTF_8); // well-formed: the builder checks
+            digest.update(new byte[] {
+                (byte) (ns.length >>> 24), (byte) (ns.length >>> 16), (byte) (ns.length >>> 8), (byte) ns.length
+            });
+            digest.update(ns);
             return HexFormat.of().formatHex(digest.digest(ExactText.bytes(key)));
         } catch (CloneNotSupportedException e) {
             throw new IllegalStateException("SHA-256 digest cannot be cloned", e);

@@ -117,6 +117,10 @@ public final class OnceCacheBuilder<V> {
             // MariaDB's collations pad with spaces, utf8mb4_bin included: "ns" and "ns " would share rows
             throw new IllegalArgumentException("namespace must not begin or end with white space: '" + namespace + "'");
         }
+        if (namespace.chars().anyMatch(Character::isISOControl) || !ExactText.wellFormed(namespace)) {
+            // PostgreSQL refuses a NUL in text; an unpaired surrogate has no UTF-8 to store
+            throw new IllegalArgumentException("namespace must not hold control characters or unpaired surrogates");
+        }
         this.namespace = namespace;
         return this;
     }

@@ -175,7 +175,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     @Override
     public java.util.Optional<CacheResult<V>> peek(String key) {
         Objects.requireNonNull(key, "key");
-        String hash = KeyHash.of(key);
+        String hash = KeyHash.of(config.namespace, key);
         V nearValue = near.get(hash);
         if (nearValue != null) return java.util.Optional.of(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
         Entry e;
@@ -194,7 +194,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     public java.util.Optional<V> nearValue(String key) {
         Objects.requireNonNull(key, "key");
         if (closed) return java.util.Optional.empty();
-        return java.util.Optional.ofNullable(nearHit(KeyHash.of(key)));
+        return java.util.Optional.ofNullable(nearHit(KeyHash.of(config.namespace, key)));
     }
 
     /** The near cache's value for the hash, counted as a near hit when there is one; else null. */
@@ -218,7 +218,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
         if (closed) return CompletableFuture.failedFuture(new CacheLoadException("the cache is closed", null));
-        String hash = KeyHash.of(key);
+        String hash = KeyHash.of(config.namespace, key);
         V nearValue = nearHit(hash);
         if (nearValue != null) {
             return CompletableFuture.completedFuture(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
@@ -532,7 +532,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     @Override
     public void purge(String key) {
         Objects.requireNonNull(key, "key");
-        String hash = KeyHash.of(key);
+        String hash = KeyHash.of(config.namespace, key);
         near.invalidate(hash);
         try {
             store.purge(hash);

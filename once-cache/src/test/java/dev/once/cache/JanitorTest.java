@@ -29,7 +29,7 @@ class JanitorTest {
         Db db = Db.POSTGRES;
         String ns = TestDatabases.newTable("ns");
         EntryStore store = OnceCacheTest.store(db, ns);
-        String hash = KeyHash.of("k");
+        String hash = KeyHash.of(ns, "k");
         assertThat(store.claim(hash, "k", "old", 5_000)).isTrue();
         assertThat(store.complete(hash, "old", Entry.READY, "v".getBytes(), null, -60_000))
                 .isTrue(); // long expired
@@ -60,10 +60,10 @@ class JanitorTest {
     void deleteExpired_rowReleasedAfterFailure_deleted(Db db) throws Exception {
         String ns = TestDatabases.newTable("ns");
         EntryStore store = OnceCacheTest.store(db, ns);
-        String hash = KeyHash.of("k");
+        String hash = KeyHash.of(ns, "k");
         assertThat(store.claim(hash, "k", "leader", 5_000)).isTrue();
         assertThat(store.release(hash, "leader", "the loader failed")).isTrue();
-        assertThat(store.claim(KeyHash.of("live"), "live", "other", 60_000)).isTrue(); // leased: kept
+        assertThat(store.claim(KeyHash.of(ns, "live"), "live", "other", 60_000)).isTrue(); // leased: kept
         Thread.sleep(50);
         assertThat(store.deleteExpired(10, Janitor.BATCH)).isEqualTo(1);
         assertThat(rows(db, ns)).isEqualTo(1);

@@ -45,9 +45,12 @@ class KeyIdentityTest {
             for (String key : keys) assertThat(cache.get(key, () -> "again")).isEqualTo("value of " + key);
         }
         assertThat(calls).hasValue(keys.size());
-        assertThat(KeyHash.of("?")).isEqualTo(sha256Hex("?".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        assertThat(KeyHash.of("a\uD83D\uDE00b")) // a well-formed pair: the same UTF-8 hash as always
-                .isEqualTo(sha256Hex("a\uD83D\uDE00b".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        // a well-formed key keeps its UTF-8, after its namespace's length and UTF-8
+        assertThat(KeyHash.of("quotes", "a\uD83D\uDE00b"))
+                .isEqualTo(sha256Hex(concat(
+                        new byte[] {0, 0, 0, 6},
+                        "quotes".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        "a\uD83D\uDE00b".getBytes(java.nio.charset.StandardCharsets.UTF_8))));
     }
 
     /**
@@ -115,8 +118,53 @@ class KeyIdentityTest {
         assertThat(got).containsExactly("from Quotes", "from quotes");
     }
 
+    /**
+     * A table made by hand whose namespace column compares by a collation that calls two namespaces equal
+     * (SQLite NOCASE, a PostgreSQL nondeterministic ICU collation): "Quotes" and "quotes", "ns" and "ns"
+     * with a soft hyphen shared rows, and values (helper-28). The namespace is in the key's hash too: each
+     * gets its own values whatever the column's collation.
+     */
+    @ParameterizedTest
+    @EnumSource(
+            value = Db.class,
+            names = {"SQLITE", "POSTGRES"})
+    void handMadeTableWhoseCollationCallsNamespacesEqual_eachNamespaceItsOwnValues(Db db) throws Exception {
+        String table = TestDatabases.newTable("nocase");
+        StoreDialect dialect = db == Db.SQLITE ? StoreDialect.SQLITE : StoreDialect.POSTGRES;
+        String collation = db == Db.SQLITE ? "NOCASE" : "once_test_ci";
+        if (db == Db.POSTGRES)
+            TestDatabases.execute(
+                    db,
+                    "CREATE COLLATION IF NOT EXISTS once_test_ci (provider = icu, locale ="
+                            + " 'und-u-ks-level2', deterministic = false)");
+        String ddl = Schema.ddl(dialect, table)
+                .replace(
+                        "namespace   VARCHAR(200) NOT NULL",
+                        "namespace VARCHAR(200) COLLATE " + collation + " NOT NULL")
+                .replace("namespace   TEXT    NOT NULL", "namespace TEXT COLLATE " + collation + " NOT NULL");
+        assertThat(ddl).contains("COLLATE " + collation);
+        for (String statement : ddl.split(";")) if (!statement.isBlank()) TestDatabases.execute(db, statement);
+        List<String> got = new ArrayList<>();
+        for (String ns : List.of("Quotes", "quotes", "QUOTES")) {
+            try (OnceCache<String> c =
+                    cache(db, ns).table(table).createTable(false).build()) {
+                got.add(c.get("AAPL", () -> "from " + ns));
+                got.add(c.get("AAPL", () -> "again")); // a hit of its own row
+            }
+        }
+        assertThat(got)
+                .containsExactly(
+                        "from Quotes", "from Quotes", "from quotes", "from quotes", "from QUOTES", "from QUOTES");
+    }
+
     @Test
     void badArguments_clearErrors() {
+        for (String ns : List.of("a\u0000b", "a\u0007b", "a\uD800b")) { // PostgreSQL refused a NUL in every statement
+            assertThatThrownBy(() ->
+                            OnceCache.builder(TestDatabases.shared(Db.SQLITE)).namespace(ns))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("namespace");
+        }
         try (OnceCache<String> cache =
                 cache(Db.SQLITE, TestDatabases.newTable("ns")).build()) {
             assertThatThrownBy(() -> cache.purge(null))
@@ -131,6 +179,12 @@ class KeyIdentityTest {
                         () -> OnceCache.builder(TestDatabases.shared(Db.SQLITE)).table("t".repeat(80)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("51");
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        var out = new java.io.ByteArrayOutputStream();
+        for (byte[] p : parts) out.writeBytes(p);
+        return out.toByteArray();
     }
 
     private static String sha256Hex(byte[] bytes) {

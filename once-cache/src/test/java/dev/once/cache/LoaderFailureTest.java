@@ -84,7 +84,7 @@ class LoaderFailureTest {
     void claim_clearsThePreviousError(Db db) throws Exception {
         String ns = TestDatabases.newTable("ns");
         EntryStore store = OnceCacheTest.store(db, ns);
-        String hash = KeyHash.of("k");
+        String hash = KeyHash.of(ns, "k");
         assertThat(store.claim(hash, "k", "first", 5_000)).isTrue();
         assertThat(store.release(hash, "first", "boom")).isTrue();
         assertThat(store.read(hash).error()).contains("boom");

@@ -267,7 +267,7 @@ class OnceCacheTest {
                 .codec(Codec.string())
                 .build()) {
             var store = store(db, ns);
-            String hash = KeyHash.of("k");
+            String hash = KeyHash.of(ns, "k");
             // a lease long enough to outlast a connection the shared pool may have to open (it keeps none idle)
             assertThat(store.claim(hash, "k", "old-leader", 300)).isTrue();
             assertThat(store.claim(hash, "k", "new-leader", 5_000)).isFalse(); // lease still live

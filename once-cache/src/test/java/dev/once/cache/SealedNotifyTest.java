@@ -35,7 +35,7 @@ class SealedNotifyTest {
 
     @Test
     void seal_opensOnlyUnderItsTokenNamespaceAndKey_andHidesTheValue() {
-        String hash = KeyHash.of("k");
+        String hash = KeyHash.of("ns", "k");
         byte[] value = "the answer".getBytes(StandardCharsets.UTF_8);
         String payload = SealedValue.seal(SECRET, "token-1", "ns", hash, 60_000, value);
 
@@ -56,7 +56,7 @@ class SealedNotifyTest {
         assertThat(SealedValue.open(null, payload, "token-1", "ns", hash)).isNull();
         assertThat(SealedValue.open(SECRET, payload, null, "ns", hash)).isNull();
         assertThat(SealedValue.open(SECRET, payload, "token-1", "other", hash)).isNull();
-        assertThat(SealedValue.open(SECRET, payload, "token-1", "ns", KeyHash.of("j")))
+        assertThat(SealedValue.open(SECRET, payload, "token-1", "ns", KeyHash.of("ns", "j")))
                 .isNull();
         // the same sealed bytes moved under another namespace or key do not open either
         String moved = payload.replace("v/ns/", "v/other/");
@@ -366,7 +366,7 @@ class SealedNotifyTest {
     @Test
     void replayedAndForgedPayloads_neverServed_andAListenerSeesNoValue() throws Exception {
         String ns = TestDatabases.newTable("ns");
-        String hash = KeyHash.of("k");
+        String hash = KeyHash.of(ns, "k");
         AtomicInteger reads = new AtomicInteger();
         List<String> heard = new ArrayList<>();
         try (Connection eavesdropper = TestDatabases.connect(Db.POSTGRES);

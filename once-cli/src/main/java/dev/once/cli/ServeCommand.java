@@ -229,6 +229,7 @@ final class ServeCommand implements Callable<Integer> {
         if (file.maxUpstreamConnections != null) b.maxUpstreamConnections(file.maxUpstreamConnections);
         if (file.maxQueuedUpstreamRequests != null) b.maxQueuedUpstreamRequests(file.maxQueuedUpstreamRequests);
         if (file.maxClientConnections != null) b.maxClientConnections(file.maxClientConnections);
+        if (file.maxConnectionsPerAddress != null) b.maxConnectionsPerAddress(file.maxConnectionsPerAddress);
         if (file.requestHeaderTimeout != null)
             b.requestHeaderTimeout(duration(file.requestHeaderTimeout, "requestHeaderTimeout"));
         if (answerMemory != null && !answerMemory.isBlank())

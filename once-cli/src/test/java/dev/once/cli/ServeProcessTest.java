@@ -255,6 +255,9 @@ class ServeProcessTest {
                 "the header name 'api_key' holds a character other than letters, digits and '-'");
         files.put("upstream: http://x\nmaxClientConnections: 0\n", "client connections must be at least 1, not 0");
         files.put(
+                "upstream: http://x\nmaxConnectionsPerAddress: -1\n",
+                "connections per address must be 0 (no limit) or more, not -1");
+        files.put(
                 "upstream: http://x\nroutes:\n  - prefix: /a\n    ttl: 99999999999999d\n",
                 "ttl must be at most 100 years");
         files.put(

@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
  * db: jdbc:postgresql://db:5432/app
  * adminToken: change-me
  * requestHeaderTimeout: 10s            # a request's headers must arrive within this, from their first byte
+ * maxConnectionsPerAddress: 64         # per client IP (default 0: none; not behind a load balancer)
  * keySecret: ...                      # credentials keyed by HMAC under it (openssl rand -hex 32)
  * credentialHeaders: [X-Partner-Key]   # keyed by hash, besides Authorization, Cookie, X-API-Key, ...
  * routes:
@@ -87,6 +88,8 @@ public final class ConfigFile {
         public Integer maxQueuedUpstreamRequests;
         /** Client connections at most (default from the process's file descriptors). */
         public Integer maxClientConnections;
+        /** Client connections at most from one IP address (default 0: no such limit). */
+        public Integer maxConnectionsPerAddress;
         /** How long a request's headers may take to arrive, e.g. {@code 10s}; past it the connection is closed. */
         public String requestHeaderTimeout;
         /** The routes, by path prefix. */

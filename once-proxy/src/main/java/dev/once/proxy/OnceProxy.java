@@ -162,6 +162,15 @@ public final class OnceProxy implements AutoCloseable {
         NetworkConnectionLimit limit = new NetworkConnectionLimit(config.maxClientConnections(), connector);
         limit.setEndPointIdleTimeout(AT_LIMIT_IDLE_MILLIS);
         server.addBean(limit);
+        // ... and, where clients come straight to the replica, one address may hold only so many of them
+        if (config.maxConnectionsPerAddress() > 0) {
+            AddressLimit perAddress = new AddressLimit(config.maxConnectionsPerAddress());
+            connector.addEventListener(perAddress);
+            io.micrometer.core.instrument.FunctionCounter.builder(
+                            "once.proxy.address.refusals", perAddress, AddressLimit::refused)
+                    .description("client connections closed as they opened: their address held the most allowed")
+                    .register(registry);
+        }
         // ... and one that sends its headers a line at a time, each before the connection goes idle, held
         // it as long as it liked: a request's headers get a deadline from their first byte
         HeaderDeadline deadline = new HeaderDeadline(connector, config.requestHeaderTimeout());

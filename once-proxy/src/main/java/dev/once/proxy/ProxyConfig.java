@@ -34,6 +34,8 @@ import java.util.Set;
  * @param maxUpstreamConnections connections to the upstream at most
  * @param maxQueuedUpstreamRequests requests waiting for an upstream connection at most
  * @param maxClientConnections client connections at most ({@link OnceProxy#clientConnectionLimit})
+ * @param maxConnectionsPerAddress client connections at most from one address, 0 for no such limit
+ *     ({@link AddressLimit})
  * @param requestHeaderTimeout how long a request's headers may take to arrive, from their first byte
  *     ({@link HeaderDeadline})
  * @param keySecret the secret credentials are digested under in keys ({@link CredentialDigest}), or null
@@ -62,6 +64,7 @@ public record ProxyConfig(
         int maxUpstreamConnections,
         int maxQueuedUpstreamRequests,
         int maxClientConnections,
+        int maxConnectionsPerAddress,
         Duration requestHeaderTimeout,
         String keySecret) {
 
@@ -94,6 +97,9 @@ public record ProxyConfig(
             throw new IllegalArgumentException("upstream connections and queue must be at least 1");
         if (maxClientConnections < 1)
             throw new IllegalArgumentException("client connections must be at least 1, not " + maxClientConnections);
+        if (maxConnectionsPerAddress < 0)
+            throw new IllegalArgumentException(
+                    "connections per address must be 0 (no limit) or more, not " + maxConnectionsPerAddress);
         if (requestHeaderTimeout == null || requestHeaderTimeout.toMillis() < 1)
             throw new IllegalArgumentException("the request header timeout must be at least 1 ms");
         if (keySecret != null && keySecret.strip().length() < MIN_KEY_SECRET_LENGTH)
@@ -231,6 +237,8 @@ public record ProxyConfig(
         private int maxQueuedUpstreamRequests = 1024;
         /** Unset ({@code Integer.MIN_VALUE}): from the process's file descriptors. */
         private int maxClientConnections = Integer.MIN_VALUE;
+
+        private int maxConnectionsPerAddress;
 
         private Duration requestHeaderTimeout = Duration.ofSeconds(10);
         private String keySecret;
@@ -473,6 +481,21 @@ public record ProxyConfig(
         }
 
         /**
+         * Client connections at most from one IP address (default 0: no such limit, as behind a load
+         * balancer every client comes from its addresses). A connection over the limit is closed as it
+         * opens. For a replica that clients reach directly: one client opening connections faster than
+         * they time out could otherwise hold every slot of {@link #maxClientConnections} (nginx's {@code
+         * limit_conn}).
+         *
+         * @param n 0 (no limit) or more
+         * @return this builder
+         */
+        public Builder maxConnectionsPerAddress(int n) {
+            this.maxConnectionsPerAddress = n;
+            return this;
+        }
+
+        /**
          * How long a request's headers may take to arrive, from their first byte (default 10 s, as
          * nginx's {@code client_header_timeout} but shorter); past it the connection is closed. A client
          * sending its headers a line at a time held its connection as long as it liked (slowloris).
@@ -533,6 +556,7 @@ public record ProxyConfig(
                     maxClientConnections != Integer.MIN_VALUE
                             ? maxClientConnections
                             : OnceProxy.clientConnectionLimit(),
+                    maxConnectionsPerAddress,
                     requestHeaderTimeout,
                     keySecret);
         }

@@ -79,6 +79,7 @@ final class WarmUp {
                 config.maxUpstreamConnections(),
                 config.maxQueuedUpstreamRequests(),
                 config.maxClientConnections(),
+                0, // its clients are its own, all on loopback
                 config.requestHeaderTimeout(),
                 config.keySecret()); // the same path: an HMAC per credential when the real one has a secret
         AtomicInteger answered = new AtomicInteger();

@@ -197,6 +197,63 @@ class ProxyTest {
     }
 
     /**
+     * maxConnectionsPerAddress: the connections from one address past the limit are closed as they open,
+     * another address is served meanwhile, and a slot freed is a slot to take again. Without it one client
+     * could hold every slot of the replica's cap by opening connections faster than they time out.
+     */
+    @Test
+    void connections_perAddressLimit_overTheLimitClosedOthersServed() throws Exception {
+        start(0, b -> b.maxConnectionsPerAddress(4));
+        List<Socket> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < 4; i++) held.add(from("127.0.0.1"));
+            for (Socket s : held) { // each of the four served, and kept open
+                s.getOutputStream().write("GET /k HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+                assertThat(readHead(s)).startsWith("HTTP/1.1 200");
+            }
+            try (Socket fifth = from("127.0.0.1")) {
+                fifth.getOutputStream().write("GET /k HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+                assertThat(readOrClosed(fifth)).as("the fifth from 127.0.0.1").isEmpty();
+            }
+            try (Socket other = from("127.0.0.2")) { // another client, at the same moment
+                other.getOutputStream().write("GET /k HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+                assertThat(readHead(other)).startsWith("HTTP/1.1 200");
+            }
+            held.removeFirst().close();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                try (Socket again = from("127.0.0.1")) {
+                    again.getOutputStream()
+                            .write("GET /k HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+                    assertThat(readOrClosed(again)).startsWith("HTTP/1.1 200");
+                }
+            });
+            assertThat(get("/-/metrics").body()).containsPattern("once_proxy_address_refusals_total [1-9]");
+        } finally {
+            for (Socket s : held) s.close();
+        }
+    }
+
+    /** A client socket from this local address (any 127.x.y.z is this machine's loopback). */
+    private Socket from(String localAddress) throws Exception {
+        Socket s = new Socket();
+        s.bind(new java.net.InetSocketAddress(localAddress, 0));
+        s.connect(new java.net.InetSocketAddress("127.0.0.1", proxy.port()), 5_000);
+        s.setSoTimeout(5_000);
+        return s;
+    }
+
+    /** The response head, or "" when the proxy closed the connection without one. */
+    private static String readOrClosed(Socket s) throws Exception {
+        try {
+            return readHead(s);
+        } catch (java.net.SocketTimeoutException open) {
+            return "still open: no answer within the socket timeout";
+        } catch (java.io.IOException reset) {
+            return "";
+        }
+    }
+
+    /**
      * A client that sends its request's headers a line at a time, each soon after the last, never goes
      * idle and held its connection for as long as it liked (helper-22's slowloris, made faster than the
      * 2 s idle timeout at the connection cap). A request's headers must arrive within the header timeout
