@@ -257,6 +257,15 @@ class ServeProcessTest {
         files.put(
                 "upstream: http://x\nmaxConnectionsPerAddress: -1\n",
                 "connections per address must be 0 (no limit) or more, not -1");
+        // a fraction was read as its whole part: 0.9 turned the limit off (helper-29)
+        files.put(
+                "upstream: http://x\nmaxConnectionsPerAddress: 0.9\n",
+                "key 'maxConnectionsPerAddress': expected a whole number");
+        files.put("upstream: http://x\naccessLog: [1]\n", "key 'accessLog': expected true or false");
+        // the route's cache namespace is the proxy's and the prefix: both named, not "namespace ..." alone
+        files.put(
+                "upstream: http://x\nroutes:\n  - prefix: \"/v1 \"\n",
+                "route /v1  under namespace 'proxy': their cache namespace 'proxy /v1 ' is refused");
         files.put(
                 "upstream: http://x\nroutes:\n  - prefix: /a\n    ttl: 99999999999999d\n",
                 "ttl must be at most 100 years");

@@ -16,28 +16,35 @@ import org.eclipse.jetty.io.Connection;
  */
 final class AddressLimit implements Connection.Listener {
     private final int max;
-    private final ConcurrentHashMap<InetAddress, Integer> open = new ConcurrentHashMap<>();
-    /**
-     * The connections counted in {@link #open}, by their address as it was when they opened (a closed
-     * channel no longer tells it); one refused is never counted, so never counted out.
-     */
-    private final ConcurrentHashMap<Connection, InetAddress> admitted = new ConcurrentHashMap<>();
+    /** The connections admitted, by the address seen when they opened (a closed channel no longer tells it). */
+    private final ConcurrentHashMap<InetAddress, java.util.Set<Connection>> open = new ConcurrentHashMap<>();
 
+    private final ConcurrentHashMap<Connection, InetAddress> admitted = new ConcurrentHashMap<>();
     private final AtomicLong refused = new AtomicLong();
 
     AddressLimit(int max) {
         this.max = max;
     }
 
+    /**
+     * Admits the connection when its address holds fewer than the limit, not counting those the proxy is
+     * already closing (their output shut: an idle timeout sends its FIN, then waits up to another idle
+     * timeout for the client's, and a client whose pool had not noticed was refused for those 30 s,
+     * helper-29). Else closes it.
+     */
     @Override
     public void onOpened(Connection connection) {
         InetAddress address = address(connection);
         if (address == null) return;
         boolean[] room = new boolean[1];
-        open.compute(address, (a, n) -> {
-            int now = n == null ? 0 : n;
-            room[0] = now < max;
-            return room[0] ? now + 1 : now;
+        open.compute(address, (a, held) -> {
+            java.util.Set<Connection> set = held != null ? held : ConcurrentHashMap.newKeySet();
+            long live = set.stream()
+                    .filter(c -> !c.getEndPoint().isOutputShutdown())
+                    .count();
+            room[0] = live < max;
+            if (room[0]) set.add(connection);
+            return set.isEmpty() ? null : set;
         });
         if (room[0]) {
             admitted.put(connection, address);
@@ -50,7 +57,11 @@ final class AddressLimit implements Connection.Listener {
     @Override
     public void onClosed(Connection connection) {
         InetAddress address = admitted.remove(connection);
-        if (address != null) open.computeIfPresent(address, (a, n) -> n > 1 ? n - 1 : null);
+        if (address == null) return;
+        open.computeIfPresent(address, (a, held) -> {
+            held.remove(connection);
+            return held.isEmpty() ? null : held;
+        });
     }
 
     /** Connections closed as they opened. */

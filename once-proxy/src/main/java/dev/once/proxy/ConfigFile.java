@@ -138,6 +138,8 @@ public final class ConfigFile {
     public static Data read(Path file) throws IOException {
         ObjectMapper yaml = new ObjectMapper(new YAMLFactory())
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                // a count given as 0.9 was read as 0, which turned maxConnectionsPerAddress off (helper-29)
+                .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
                 // a key given twice kept the last: a second, empty adminToken turned purge off (helper-23)
                 .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
         try {
@@ -150,10 +152,31 @@ public final class ConfigFile {
                     e);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IllegalArgumentException(
-                    file + ": " + e.getOriginalMessage() + " (line "
+                    file + ": " + problem(e) + " (line "
                             + (e.getLocation() == null ? "?" : e.getLocation().getLineNr()) + ")",
                     e);
         }
+    }
+
+    /**
+     * What is wrong, in the file's words: the key and what it takes ("key 'maxConnectionsPerAddress':
+     * expected a whole number") rather than Jackson's names for Java types and tokens.
+     */
+    private static String problem(com.fasterxml.jackson.core.JacksonException e) {
+        if (!(e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m)
+                || m.getPath().isEmpty()) return e.getOriginalMessage();
+        StringBuilder key = new StringBuilder();
+        for (var ref : m.getPath()) {
+            if (ref.getFieldName() != null) key.append(key.isEmpty() ? "" : ".").append(ref.getFieldName());
+            else key.append('[').append(ref.getIndex()).append(']');
+        }
+        Class<?> type = m.getTargetType();
+        String expected = type == Integer.class || type == int.class || type == Long.class || type == long.class
+                ? "expected a whole number"
+                : type == Boolean.class || type == boolean.class
+                        ? "expected true or false"
+                        : type == String.class ? "expected text" : null;
+        return "key '" + key + "': " + (expected != null ? expected : m.getOriginalMessage());
     }
 
     /**

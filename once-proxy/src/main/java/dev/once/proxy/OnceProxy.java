@@ -1,6 +1,7 @@
 package dev.once.proxy;
 
 import dev.once.cache.OnceCache;
+import dev.once.cache.OnceCacheBuilder;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmCompilationMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -90,6 +91,21 @@ public final class OnceProxy implements AutoCloseable {
     }
 
     /**
+     * Gives the route's cache its namespace: the proxy's namespace, a space, the route's prefix. Refused
+     * with both named, since the operator wrote neither as it is checked (a 201-character prefix said
+     * "namespace must be 1 to 200 characters" under the default namespace, helper-29).
+     */
+    private static <V> OnceCacheBuilder<V> routeNamespace(OnceCacheBuilder<V> builder, String namespace, Route route) {
+        String combined = namespace + " " + route.prefix();
+        try {
+            return builder.namespace(combined);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("route " + route.prefix() + " under namespace '" + namespace
+                    + "': their cache namespace '" + combined + "' is refused: " + e.getMessage());
+        }
+    }
+
+    /**
      * Creates the caches (and their table if missing), starts the upstream client and the server.
      *
      * @param config what to serve and how
@@ -101,8 +117,7 @@ public final class OnceProxy implements AutoCloseable {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Map<Route, OnceCache<Cached>> caches = new LinkedHashMap<>();
         for (Route route : config.routes()) {
-            var builder = OnceCache.builder(dataSource)
-                    .namespace(config.namespace() + " " + route.prefix())
+            var builder = routeNamespace(OnceCache.builder(dataSource), config.namespace(), route)
                     .ttl(route.ttl())
                     .staleWhileRevalidate(route.staleWhileRevalidate())
                     .codec(Cached.CODEC)
