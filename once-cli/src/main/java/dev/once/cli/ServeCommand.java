@@ -29,8 +29,9 @@ import picocli.CommandLine.Spec;
             "Runs the caching reverse proxy in front of one upstream API: identical requests from any number",
             "of replicas sharing one database cost one upstream call per key.",
             "",
-            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...) or from",
-            "the YAML file given with --config; the command line wins over the file.",
+            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...), and most",
+            "from the YAML file given with --config (not --ttl, --drain, --namespace, --near-cache, --near-cache-bytes,",
+            "--answer-memory, --warm-up: a route's ttl goes in its route); the command line wins over the file.",
             ""
         },
         footer = {
@@ -327,7 +328,7 @@ final class ServeCommand implements Callable<Integer> {
             }
             out.printf(
                     "once serve: listening on http://%s:%d, upstream %s, store %s, mode %s, %d route(s), %s%n",
-                    proxyConfig.host(),
+                    proxyConfig.host().contains(":") ? "[" + proxyConfig.host() + "]" : proxyConfig.host(), // IPv6
                     proxy.port(),
                     proxyConfig.upstreamForDisplay(),
                     database.description,
