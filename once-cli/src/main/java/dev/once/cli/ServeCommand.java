@@ -29,9 +29,9 @@ import picocli.CommandLine.Spec;
             "Runs the caching reverse proxy in front of one upstream API: identical requests from any number",
             "of replicas sharing one database cost one upstream call per key.",
             "",
-            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...), and most",
-            "from the YAML file given with --config (not --ttl, --drain, --namespace, --near-cache, --near-cache-bytes,",
-            "--answer-memory, --warm-up: a route's ttl goes in its route); the command line wins over the file.",
+            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...), and all",
+            "but --ttl and --warm-up from the YAML file given with --config (a route's ttl goes in its route); the",
+            "command line wins over the file.",
             ""
         },
         footer = {
@@ -218,11 +218,11 @@ final class ServeCommand implements Callable<Integer> {
                 .adminToken(first(adminToken, file.adminToken))
                 .keySecret(first(keySecret, file.keySecret))
                 .accessLog(accessLog || Boolean.TRUE.equals(file.accessLog))
-                .namespace(first(namespace, "proxy"))
-                .nearCacheEntries(nearCache != null ? nearCache : 10_000)
-                .nearCacheBytes(bytes(first(nearCacheBytes, "64MB"), "--near-cache-bytes"))
+                .namespace(first(namespace, file.namespace, "proxy"))
+                .nearCacheEntries(nearCache != null ? nearCache : file.nearCache != null ? file.nearCache : 10_000)
+                .nearCacheBytes(bytes(first(nearCacheBytes, file.nearCacheBytes, "64MB"), "--near-cache-bytes"))
                 .upstreamTimeout(duration(first(upstreamTimeout, file.upstreamTimeout, "30s"), "--upstream-timeout"))
-                .drainTimeout(duration(first(drain, "10s"), "--drain"));
+                .drainTimeout(duration(first(drain, file.drain, "10s"), "--drain"));
         if (file.connectTimeout != null) b.connectTimeout(duration(file.connectTimeout, "connectTimeout"));
         if (file.maxRequestBodyBytes != null) b.maxRequestBodyBytes(file.maxRequestBodyBytes);
         if (file.maxResponseBytes != null) b.maxCachedResponseBytes(file.maxResponseBytes);
@@ -233,8 +233,8 @@ final class ServeCommand implements Callable<Integer> {
         if (file.maxConnectionsPerAddress != null) b.maxConnectionsPerAddress(file.maxConnectionsPerAddress);
         if (file.requestHeaderTimeout != null)
             b.requestHeaderTimeout(duration(file.requestHeaderTimeout, "requestHeaderTimeout"));
-        if (answerMemory != null && !answerMemory.isBlank())
-            b.answerMemoryBytes(bytes(answerMemory, "--answer-memory"));
+        String memory = first(answerMemory, file.answerMemory);
+        if (memory != null && !memory.isBlank()) b.answerMemoryBytes(bytes(memory, "--answer-memory"));
         ProxyConfig proxyConfig;
         try {
             if (file.credentialHeaders != null) b.credentialHeaders(file.credentialHeaders);

@@ -262,6 +262,11 @@ class ServeProcessTest {
                 "upstream: http://x\nmaxConnectionsPerAddress: 0.9\n",
                 "key 'maxConnectionsPerAddress': expected a whole number");
         files.put("upstream: http://x\naccessLog: [1]\n", "key 'accessLog': expected true or false");
+        // the options the file holds as the command line's (it refused them as unknown keys, helper-29)
+        files.put("upstream: http://x\nnamespace: \" lead\"\n", "namespace must not begin or end with white space");
+        files.put("upstream: http://x\nnearCacheBytes: lots\n", "--near-cache-bytes");
+        files.put("upstream: http://x\nanswerMemory: lots\n", "--answer-memory");
+        files.put("upstream: http://x\ndrain: forever\n", "--drain");
         // the route's cache namespace is the proxy's and the prefix: both named, not "namespace ..." alone
         files.put(
                 "upstream: http://x\nroutes:\n  - prefix: \"/v1 \"\n",

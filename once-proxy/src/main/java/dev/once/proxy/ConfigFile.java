@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
  * port: 8080
  * db: jdbc:postgresql://db:5432/app
  * adminToken: change-me
+ * namespace: quotes-api                # as --namespace; also nearCache, nearCacheBytes, answerMemory, drain
  * requestHeaderTimeout: 10s            # a request's headers must arrive within this, from their first byte
  * maxConnectionsPerAddress: 64         # per client IP (default 0: none; not behind a load balancer)
  * keySecret: ...                      # credentials keyed by HMAC under it (openssl rand -hex 32)
@@ -90,6 +91,16 @@ public final class ConfigFile {
         public Integer maxClientConnections;
         /** Client connections at most from one IP address (default 0: no such limit). */
         public Integer maxConnectionsPerAddress;
+        /** The namespace of this proxy's rows in the table (as --namespace; default {@code proxy}). */
+        public String namespace;
+        /** Answers kept in each replica's memory per route (as --near-cache; default 10,000). */
+        public Long nearCache;
+        /** Bytes of answers kept in each replica's memory (as --near-cache-bytes, e.g. {@code 64MB}). */
+        public String nearCacheBytes;
+        /** Bytes of answers held for requests in flight (as --answer-memory, e.g. {@code 256MB}). */
+        public String answerMemory;
+        /** How long a stop waits for requests in flight (as --drain, e.g. {@code 10s}). */
+        public String drain;
         /** How long a request's headers may take to arrive, e.g. {@code 10s}; past it the connection is closed. */
         public String requestHeaderTimeout;
         /** The routes, by path prefix. */
