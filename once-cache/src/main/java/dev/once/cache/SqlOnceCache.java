@@ -62,6 +62,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final Janitor janitor;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final ConcurrentHashMap<String, Resolution<V>> inFlight = new ConcurrentHashMap<>();
+    private final KeyHash keyHash;
 
     /**
      * A key's resolution in this process, which later callers of the key join. {@code purged} once a purge
@@ -94,6 +95,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     SqlOnceCache(OnceCacheBuilder<V> config) throws SQLException {
         this.config = config;
         this.codec = config.codec;
+        this.keyHash = new KeyHash(config.namespace);
         StoreDialect dialect;
         try (Connection c = config.dataSource.getConnection()) {
             dialect = StoreDialect.of(c);
@@ -175,7 +177,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     @Override
     public java.util.Optional<CacheResult<V>> peek(String key) {
         Objects.requireNonNull(key, "key");
-        String hash = KeyHash.of(config.namespace, key);
+        String hash = keyHash.of(key);
         V nearValue = near.get(hash);
         if (nearValue != null) return java.util.Optional.of(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
         Entry e;
@@ -194,7 +196,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     public java.util.Optional<V> nearValue(String key) {
         Objects.requireNonNull(key, "key");
         if (closed) return java.util.Optional.empty();
-        return java.util.Optional.ofNullable(nearHit(KeyHash.of(config.namespace, key)));
+        return java.util.Optional.ofNullable(nearHit(keyHash.of(key)));
     }
 
     /** The near cache's value for the hash, counted as a near hit when there is one; else null. */
@@ -218,7 +220,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
         if (closed) return CompletableFuture.failedFuture(new CacheLoadException("the cache is closed", null));
-        String hash = KeyHash.of(config.namespace, key);
+        String hash = keyHash.of(key);
         V nearValue = nearHit(hash);
         if (nearValue != null) {
             return CompletableFuture.completedFuture(new CacheResult<>(nearValue, CacheResult.Source.NEAR_HIT));
@@ -532,7 +534,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     @Override
     public void purge(String key) {
         Objects.requireNonNull(key, "key");
-        String hash = KeyHash.of(config.namespace, key);
+        String hash = keyHash.of(key);
         near.invalidate(hash);
         try {
             store.purge(hash);

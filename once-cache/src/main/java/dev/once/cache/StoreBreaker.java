@@ -98,6 +98,11 @@ final class StoreBreaker implements AutoCloseable {
         if (open.get()) throw unreachable();
         acquire();
         if (handOff && !Thread.currentThread().isVirtual()) return onVirtualThread(call);
+        return holdingSlot(call);
+    }
+
+    /** The call, by the thread that acquired its slot or the one it handed the slot to; frees the slot. */
+    private <T> T holdingSlot(Call<T> call) throws StoreException {
         try {
             if (open.get()) throw unreachable(); // opened while this caller queued
             return bounded(call, true);
@@ -126,12 +131,9 @@ final class StoreBreaker implements AutoCloseable {
         try {
             Thread.ofVirtual().name("once-cache-statement").start(() -> {
                 try {
-                    if (open.get()) throw unreachable(); // opened while this caller queued
-                    done.complete(bounded(call, true));
+                    done.complete(holdingSlot(call));
                 } catch (Throwable t) {
                     done.completeExceptionally(t);
-                } finally {
-                    slots.release();
                 }
             });
         } catch (RuntimeException | Error e) { // no thread (out of memory): nothing runs, so nothing frees the slot
