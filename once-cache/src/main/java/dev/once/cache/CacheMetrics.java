@@ -101,6 +101,15 @@ final class CacheMetrics {
                 .register(registry);
     }
 
+    /** Reads that waited for a statement slot and were answered by another caller's statement ({@link SharedReads}). */
+    void sharedReads(EntryStore store) {
+        io.micrometer.core.instrument.FunctionCounter.builder("once.cache.reads.shared", store, EntryStore::sharedReads)
+                .tag("namespace", namespace)
+                .description("row reads answered by a statement that read other keys too (reads that waited for"
+                        + " a statement slot are read together)")
+                .register(registry);
+    }
+
     private static Timer phase(MeterRegistry registry, String namespace, String phase) {
         return Timer.builder("once.cache.phase")
                 .tag("namespace", namespace)

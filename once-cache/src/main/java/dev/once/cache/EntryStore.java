@@ -20,6 +20,10 @@ final class EntryStore {
     private final String table;
     private final String namespace;
     private final String read;
+    /** Reads of 2, 4, ... {@link SharedReads#MAX_KEYS} keys at index 1, 2, ...: few statement texts to prepare. */
+    private final String[] readMany;
+
+    private final SharedReads reads;
     private final String claim;
     private final String renew;
     private final String complete;
@@ -59,8 +63,13 @@ final class EntryStore {
         this.namespace = namespace;
         String now = dialect.now;
         String pk = " WHERE namespace = ? AND key_hash = ?";
-        this.read = "SELECT state, value, error, expires_at, lease_owner, lease_until, " + now + " AS db_now FROM "
-                + table + pk;
+        String columns = "SELECT state, value, error, expires_at, lease_owner, lease_until, " + now + " AS db_now";
+        this.read = columns + " FROM " + table + pk;
+        this.readMany = new String[Integer.numberOfTrailingZeros(SharedReads.MAX_KEYS) + 1];
+        for (int i = 1; i < readMany.length; i++) {
+            readMany[i] = columns + ", key_hash FROM " + table + " WHERE namespace = ? AND key_hash IN ("
+                    + String.join(", ", java.util.Collections.nCopies(1 << i, "?")) + ")";
+        }
         this.claim = dialect.claim(table, this.sealValues);
         this.renew = "UPDATE " + table + " SET lease_until = " + now + " + ?" + pk + " AND lease_owner = ?";
         String async = dialect.asyncCommit();
@@ -74,6 +83,7 @@ final class EntryStore {
         this.deleteExpired = dialect.deleteExpired(table);
         this.notifyChannel = notifyChannel;
         breaker.probeWith(() -> readNow(PROBE_KEY));
+        this.reads = new SharedReads(breaker, this::readNow, this::readManyNow);
     }
 
     /** The key the breaker's probe reads: no key hashes to it (hashes are 64 hex digits). */
@@ -89,7 +99,12 @@ final class EntryStore {
 
     /** The row for a key, or null. */
     Entry read(String keyHash) throws StoreException {
-        return breaker.call(() -> readNow(keyHash));
+        return reads.read(keyHash);
+    }
+
+    /** Reads answered by a statement that another caller's read ran ({@link SharedReads}). */
+    long sharedReads() {
+        return reads.shared();
     }
 
     private Entry readNow(String keyHash) throws SQLException {
@@ -97,17 +112,34 @@ final class EntryStore {
             ps.setString(1, namespace);
             ps.setString(2, keyHash);
             try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) return null;
-                return new Entry(
-                        rs.getInt(1),
-                        rs.getBytes(2),
-                        rs.getString(3),
-                        rs.getLong(4),
-                        rs.getString(5),
-                        rs.getLong(6),
-                        rs.getLong(7));
+                return rs.next() ? entry(rs) : null;
             }
         });
+    }
+
+    /** The rows of several keys, by key hash; the list is padded with its last key to the next size prepared. */
+    private java.util.Map<String, Entry> readManyNow(List<String> keyHashes) throws SQLException {
+        int size = Integer.numberOfTrailingZeros(Integer.highestOneBit(keyHashes.size() - 1) << 1);
+        return prepared(readMany[size], ps -> {
+            ps.setString(1, namespace);
+            for (int i = 0; i < 1 << size; i++) ps.setString(i + 2, keyHashes.get(Math.min(i, keyHashes.size() - 1)));
+            java.util.Map<String, Entry> rows = new java.util.HashMap<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) rows.put(rs.getString(8), entry(rs));
+            }
+            return rows;
+        });
+    }
+
+    private static Entry entry(ResultSet rs) throws SQLException {
+        return new Entry(
+                rs.getInt(1),
+                rs.getBytes(2),
+                rs.getString(3),
+                rs.getLong(4),
+                rs.getString(5),
+                rs.getLong(6),
+                rs.getLong(7));
     }
 
     /** Tries to become the key's leader; true when {@code owner} now holds the lease. */

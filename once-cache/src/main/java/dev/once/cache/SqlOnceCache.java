@@ -121,6 +121,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         store.warnOfNamespaceLedIndexes();
         store.enableSealing();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
+        metrics.sharedReads(store);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));
         this.near = new NearCache<>(
                 config.nearCacheSize, config.nearCacheMaxBytes, config.nearCacheMaxAge.toNanos(), this::listening);

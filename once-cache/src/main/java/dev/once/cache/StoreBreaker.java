@@ -95,10 +95,60 @@ final class StoreBreaker implements AutoCloseable {
      * thread and waits for it at most the bound ({@link #onVirtualThread}).
      */
     <T> T call(Call<T> call) throws StoreException {
-        if (open.get()) throw unreachable();
+        failIfOpen();
         acquire();
+        return callHolding(call);
+    }
+
+    void failIfOpen() throws StoreException {
+        if (open.get()) throw unreachable();
+    }
+
+    /** A slot now if one is free; whoever gets it passes it to {@link #callHolding} or {@link #releaseHeld}. */
+    boolean tryAcquire() {
+        return slots.tryAcquire();
+    }
+
+    /** {@link #call} on a slot the caller holds already (acquired, or handed to it); frees the slot. */
+    <T> T callHolding(Call<T> call) throws StoreException {
         if (handOff && !Thread.currentThread().isVirtual()) return onVirtualThread(call);
         return holdingSlot(call);
+    }
+
+    /** Frees a slot the caller holds without using it. */
+    void releaseHeld() {
+        release();
+    }
+
+    /**
+     * Callers waiting for a slot outside the semaphore ({@link SharedReads}): a freed slot is offered to
+     * them when no statement waits in the semaphore itself.
+     */
+    interface SlotTaker {
+        /** Takes the slot for a waiting caller; false when none waits (the slot is then not taken). */
+        boolean take();
+
+        boolean waiting();
+    }
+
+    private volatile SlotTaker taker;
+
+    void slotsTakenBy(SlotTaker taker) {
+        this.taker = taker;
+    }
+
+    /**
+     * Frees a slot: to a statement waiting in the semaphore first, else to a caller waiting outside it.
+     * A caller that queues outside just as the slot is freed tries for a slot after queueing, and this
+     * looks at the queue again after freeing it: one of the two sees the other.
+     */
+    private void release() {
+        SlotTaker t = taker;
+        while (true) {
+            if (t != null && !slots.hasQueuedThreads() && t.take()) return;
+            slots.release();
+            if (t == null || !t.waiting() || slots.hasQueuedThreads() || !slots.tryAcquire()) return;
+        }
     }
 
     /** The call, by the thread that acquired its slot or the one it handed the slot to; frees the slot. */
@@ -107,7 +157,7 @@ final class StoreBreaker implements AutoCloseable {
             if (open.get()) throw unreachable(); // opened while this caller queued
             return bounded(call, true);
         } finally {
-            slots.release();
+            release();
         }
     }
 
@@ -137,7 +187,7 @@ final class StoreBreaker implements AutoCloseable {
                 }
             });
         } catch (RuntimeException | Error e) { // no thread (out of memory): nothing runs, so nothing frees the slot
-            slots.release();
+            release();
             throw e;
         }
         try {
@@ -182,6 +232,10 @@ final class StoreBreaker implements AutoCloseable {
                 result = call.run();
             } catch (SQLException | RuntimeException e) {
                 if (alarm.disarm()) throw outage("no answer within " + timeoutMillis() + " ms", e, trips);
+                // interrupted by its caller's own code (a cancelled request, say), not by the alarm: the
+                // socket the interrupt closed says nothing of the database, so it opens no breaker
+                if (Thread.currentThread().isInterrupted())
+                    throw new StoreException(false, "interrupted during a statement on the cache table " + table, e);
                 switch (errors.classify(e)) {
                     case UNREACHABLE -> throw outage(e.getMessage(), e, trips);
                     case TRANSIENT -> {
@@ -305,7 +359,7 @@ final class StoreBreaker implements AutoCloseable {
                 try {
                     bounded(probe, false);
                 } finally {
-                    slots.release();
+                    release();
                 }
                 open.set(false);
                 log.warn("once-cache: the cache table {} is reachable again; caching resumed", table);

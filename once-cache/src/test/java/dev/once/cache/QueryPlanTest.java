@@ -52,18 +52,59 @@ class QueryPlanTest {
                     .anyMatch(sql -> sql.contains("UPDATE") && sql.contains("state = ?"))
                     .anyMatch(sql -> sql.contains("UPDATE") && sql.contains("error = ?, updated_at"))
                     .anyMatch(sql -> sql.contains("DELETE"));
-            plans.forEach((sql, plan) -> {
-                List<String> scans = plan.lines()
-                        .filter(line -> line.contains(" on " + table + " ") || line.endsWith(" on " + table))
-                        .filter(line -> line.contains("Scan"))
-                        .toList();
-                assertThat(scans)
-                        .as("the plan of %s:%n%s", sql, plan)
-                        .allMatch(line -> line.contains("using " + table + "_pkey"));
-                if (!sql.startsWith("INSERT"))
-                    assertThat(scans).as("the plan of %s", sql).isNotEmpty();
-            });
+            everyScanUsesThePrimaryKey(plans, table);
         }
+    }
+
+    /**
+     * Reads that waited for a statement slot share one ({@code key_hash IN (...)}, {@link SharedReads}):
+     * on a fresh table its generic plan must find each key through the primary key too.
+     */
+    @Test
+    void readsSharingAStatementOnAFreshTable_findTheirKeysThroughThePrimaryKey() throws Exception {
+        String table = newTable("shared");
+        com.zaxxer.hikari.HikariConfig config = new com.zaxxer.hikari.HikariConfig();
+        config.setJdbcUrl(TestDatabases.url(Db.POSTGRES));
+        config.setMaximumPoolSize(1);
+        config.addDataSourceProperty("prepareThreshold", "1"); // every statement named, so listed below
+        try (HikariDataSource pool = new HikariDataSource(config)) {
+            try (OnceCache<String> cache =
+                            cache(pool, table).nearCache(0).maxConnections(1).build();
+                    var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 70; i++) cache.get("k" + i, () -> "v");
+                for (int round = 0; round < 5; round++) {
+                    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+                    List<java.util.concurrent.Future<?>> reads = new ArrayList<>();
+                    for (int i = 0; i < 70; i++) {
+                        String key = "k" + i;
+                        reads.add(threads.submit(() -> {
+                            go.await();
+                            return cache.peek(key);
+                        }));
+                    }
+                    go.countDown();
+                    for (var r : reads) r.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            }
+            Map<String, String> plans = genericPlans(pool, table);
+            plans.keySet().removeIf(sql -> !sql.startsWith("SELECT")); // the reads (DDL is prepared here too)
+            assertThat(plans.keySet()).anyMatch(sql -> sql.contains("key_hash IN ("));
+            everyScanUsesThePrimaryKey(plans, table);
+        }
+    }
+
+    private static void everyScanUsesThePrimaryKey(Map<String, String> plans, String table) {
+        plans.forEach((sql, plan) -> {
+            List<String> scans = plan.lines()
+                    .filter(line -> line.contains(" on " + table + " ") || line.endsWith(" on " + table))
+                    .filter(line -> line.contains("Scan"))
+                    .toList();
+            assertThat(scans)
+                    .as("the plan of %s:%n%s", sql, plan)
+                    .allMatch(line -> line.contains("using " + table + "_pkey"));
+            if (!sql.startsWith("INSERT"))
+                assertThat(scans).as("the plan of %s", sql).isNotEmpty();
+        });
     }
 
     @Test
@@ -293,7 +334,8 @@ class QueryPlanTest {
             for (String[] p : prepared) {
                 String args = String.join(", ", java.util.Collections.nCopies(Integer.parseInt(p[2]), "NULL"));
                 StringBuilder plan = new StringBuilder();
-                try (ResultSet rs = s.executeQuery("EXPLAIN EXECUTE \"" + p[0] + "\"(" + args + ")")) {
+                String execute = "EXECUTE \"" + p[0] + "\"" + (args.isEmpty() ? "" : "(" + args + ")");
+                try (ResultSet rs = s.executeQuery("EXPLAIN " + execute)) {
                     while (rs.next()) plan.append(rs.getString(1)).append('\n');
                 }
                 plans.put(p[1].replaceAll("\\$\\d+", "?").strip(), plan.toString());
