@@ -76,6 +76,9 @@ final class SharedReads implements StoreBreaker.SlotTaker {
     }
 
     Entry read(String keyHash) throws StoreException {
+        // a platform thread's statement runs on a virtual thread it waits for at most the store timeout
+        // (StoreBreaker.onVirtualThread); waiting for another's statement would not be so bounded
+        if (breaker.handsOff()) return breaker.call(() -> one.read(keyHash));
         breaker.failIfOpen();
         Pending mine = new Pending(keyHash);
         if (breaker.tryAcquire()) { // a slot is free: read now (with any read still queued)

@@ -111,8 +111,13 @@ final class StoreBreaker implements AutoCloseable {
 
     /** {@link #call} on a slot the caller holds already (acquired, or handed to it); frees the slot. */
     <T> T callHolding(Call<T> call) throws StoreException {
-        if (handOff && !Thread.currentThread().isVirtual()) return onVirtualThread(call);
+        if (handsOff()) return onVirtualThread(call);
         return holdingSlot(call);
+    }
+
+    /** Whether the calling thread's statements run on a virtual thread it waits for ({@link #onVirtualThread}). */
+    boolean handsOff() {
+        return handOff && !Thread.currentThread().isVirtual();
     }
 
     /** Frees a slot the caller holds without using it. */
