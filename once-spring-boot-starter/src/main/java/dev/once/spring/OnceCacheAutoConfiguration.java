@@ -9,7 +9,9 @@ import java.util.ArrayList;
 import java.util.List;
 import javax.sql.DataSource;
 import org.springframework.beans.factory.BeanFactory;
+import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.AutoConfigurationPackages;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -18,6 +20,8 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.cache.CacheManager;
+import org.springframework.cache.annotation.AnnotationCacheOperationSource;
+import org.springframework.cache.interceptor.CacheOperationSource;
 import org.springframework.context.annotation.Bean;
 
 /**
@@ -99,6 +103,28 @@ public class OnceCacheAutoConfiguration {
         });
         customizers.orderedStream().forEach(c -> c.customize(builder));
         return builder.build();
+    }
+
+    /**
+     * Learns each cache's value type from the {@code @Cacheable}/{@code @CachePut} methods that use it,
+     * once every singleton exists (see {@code DeclaredValueTypes}).
+     *
+     * @param beanFactory the beans whose classes are scanned
+     * @param sources Spring's {@code CacheOperationSource} ({@code @EnableCaching}'s), else the annotations
+     * @param manager the cache manager told the types
+     * @return the learner, run by Spring after the singletons are instantiated
+     */
+    @Bean
+    static SmartInitializingSingleton onceCacheDeclaredValueTypes(
+            ListableBeanFactory beanFactory,
+            ObjectProvider<CacheOperationSource> sources,
+            ObjectProvider<OnceCacheManager> manager) {
+        return () -> {
+            OnceCacheManager m = manager.getIfUnique();
+            if (m == null) return;
+            CacheOperationSource source = sources.getIfUnique(AnnotationCacheOperationSource::new);
+            m.declareValueTypes(new DeclaredValueTypes(beanFactory, source).scan());
+        };
     }
 
     private static void apply(OnceCacheProperties.CacheSpec spec, OnceCacheBuilder<?> b) {

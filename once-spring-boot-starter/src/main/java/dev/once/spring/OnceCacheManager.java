@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.jsontype.impl.LaissezFaireSubTypeValidator;
 import com.fasterxml.jackson.databind.type.TypeFactory;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.once.cache.OnceCache;
@@ -44,6 +45,7 @@ import org.springframework.cache.CacheManager;
 public final class OnceCacheManager implements CacheManager, AutoCloseable {
     private final Builder config;
     private final ConcurrentHashMap<String, OnceSpringCache> caches = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, ValueCodec.Declared> declaredTypes = new ConcurrentHashMap<>();
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private volatile boolean closed;
 
@@ -110,9 +112,24 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         for (Consumer<OnceCacheBuilder<?>> c : config.everyCache) c.accept(b);
         for (Consumer<OnceCacheBuilder<?>> c : config.perCache.getOrDefault(name, List.of())) c.accept(b);
         ValueCodec codec = new ValueCodec(
-                name, config.objectMapper, config.valueTypes.get(name), config.allowedPackages, config.classLoader);
+                name,
+                config.objectMapper,
+                config.valueTypes.get(name),
+                declaredTypes,
+                config.allowed,
+                config.classLoader);
         OnceCache<Object> once = b.codec(codec).build();
         return new OnceSpringCache(name, once, codec, config.allowNullValues, executor);
+    }
+
+    /**
+     * The value types the application's methods declare, by cache name ({@link DeclaredValueTypes}); a
+     * configured type ({@link Builder#valueType}) wins over them.
+     */
+    void declareValueTypes(Map<String, JavaType> types) {
+        types.forEach((name, type) -> {
+            if (!config.valueTypes.containsKey(name)) declaredTypes.put(name, ValueCodec.Declared.of(type));
+        });
     }
 
     /** Closes every cache: their background threads stop and their running loads release their claims. */
@@ -136,6 +153,7 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         private boolean allowNullValues = true;
         private ObjectMapper objectMapper;
         private ClassLoader classLoader = Thread.currentThread().getContextClassLoader();
+        private AllowedTypes allowed;
         private boolean built;
 
         private Builder(DataSource dataSource) {
@@ -279,7 +297,10 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
 
         /**
          * The Jackson 2 mapper for values (default: a {@code JsonMapper} with java.time support, dates as
-         * ISO text). Never enable default typing on it: rows would then name classes to instantiate.
+         * ISO text). Never enable default typing on it: rows would then name classes to instantiate. A
+         * mapper with Jackson's default (laissez-faire) polymorphic type validator is copied with the
+         * starter's, which lets {@code @JsonTypeInfo(use = CLASS)} name only JDK value types and classes
+         * in the allowed packages.
          *
          * @param mapper the mapper every cache of the manager writes and reads values with
          * @return this builder
@@ -322,11 +343,16 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         public OnceCacheManager build() {
             if (built) throw new IllegalStateException("build() was called already: a builder makes one manager");
             built = true;
+            allowed = new AllowedTypes(allowedPackages);
             if (objectMapper == null) {
                 objectMapper = JsonMapper.builder()
                         .addModule(new JavaTimeModule())
                         .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+                        .polymorphicTypeValidator(allowed.validator())
                         .build();
+            } else if (objectMapper.getPolymorphicTypeValidator() instanceof LaissezFaireSubTypeValidator) {
+                // Jackson's default lets @JsonTypeInfo(use = CLASS) in a row name any class: hold it to ours
+                objectMapper = objectMapper.copy().setPolymorphicTypeValidator(allowed.validator());
             }
             if (objectMapper.getDeserializationConfig().getDefaultTyper(objectMapper.constructType(Object.class))
                     != null) {

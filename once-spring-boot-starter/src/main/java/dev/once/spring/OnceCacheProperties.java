@@ -35,7 +35,8 @@ public class OnceCacheProperties {
     private long nearCache;
 
     /** What the values in each near cache may weigh together, as stored (both this and near-cache bound it). */
-    private org.springframework.util.unit.DataSize nearCacheMaxBytes = org.springframework.util.unit.DataSize.ofMegabytes(64);
+    private org.springframework.util.unit.DataSize nearCacheMaxBytes =
+            org.springframework.util.unit.DataSize.ofMegabytes(64);
 
     /** How long a leader's claim lasts without renewal: how long a crashed replica can keep others waiting. */
     private Duration lease = Duration.ofSeconds(5);
