@@ -79,7 +79,7 @@ final class KeyText {
             case Class<?> c -> out.append("class:").append(c.getName());
             case SimpleKey k -> {
                 out.append('[');
-                elements(cache, out, List.of(simpleKeyParams(cache, k)), whole);
+                elements(cache, out, java.util.Arrays.asList(simpleKeyParams(cache, k)), whole); // nulls kept
                 out.append(']');
             }
             case Record r -> {
