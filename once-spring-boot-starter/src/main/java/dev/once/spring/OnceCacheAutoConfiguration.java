@@ -1,6 +1,5 @@
 package dev.once.spring;
 
-import com.fasterxml.jackson.databind.type.TypeFactory;
 import dev.once.cache.OnceCache;
 import dev.once.cache.OnceCacheBuilder;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -54,8 +53,10 @@ public class OnceCacheAutoConfiguration {
      * @param beanFactory where the application's packages (the default allowed packages) and class loader
      *     are found
      * @return the cache manager, with the caches in {@code once.cache.cache-names} already built
-     * @throws IllegalArgumentException if a {@code once.cache.caches.NAME.type} is not a type Jackson can
-     *     parse, or a customizer gives an {@code ObjectMapper} with default typing on
+     * @throws IllegalArgumentException naming the property and its value if a property is refused (a
+     *     duration that must be positive, a negative size, a table name that is not letters, digits and _,
+     *     a {@code once.cache.caches.NAME.type} that is not a type Jackson can parse), or if a customizer
+     *     gives an {@code ObjectMapper} with default typing on
      */
     @Bean
     public OnceCacheManager cacheManager(
@@ -64,6 +65,7 @@ public class OnceCacheAutoConfiguration {
             ObjectProvider<OnceCacheManagerCustomizer> customizers,
             ObjectProvider<MeterRegistry> meterRegistry,
             BeanFactory beanFactory) {
+        PropertyCheck.check(properties, dataSource); // every cache's, dynamic ones included, before any is made
         OnceCacheManager.Builder builder = OnceCacheManager.builder(dataSource)
                 .table(properties.getTable())
                 .dynamic(properties.isDynamic())
@@ -94,11 +96,7 @@ public class OnceCacheAutoConfiguration {
         properties.getCaches().forEach((name, spec) -> {
             builder.configure(name, b -> apply(spec, b));
             if (spec.getType() != null && !spec.getType().isBlank()) {
-                builder.valueType(
-                        name,
-                        TypeFactory.defaultInstance()
-                                .withClassLoader(classLoader)
-                                .constructFromCanonical(spec.getType().strip()));
+                builder.valueType(name, PropertyCheck.type(name, spec.getType(), classLoader));
             }
         });
         customizers.orderedStream().forEach(c -> c.customize(builder));
