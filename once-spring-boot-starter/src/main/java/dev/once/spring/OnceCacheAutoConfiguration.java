@@ -70,6 +70,7 @@ public class OnceCacheAutoConfiguration {
                 .table(properties.getTable())
                 .dynamic(properties.isDynamic())
                 .allowNullValues(properties.isAllowNullValues())
+                .failOpen(properties.isFailOpen())
                 .cacheNames(properties.getCacheNames().toArray(String[]::new))
                 .allowedPackages(allowedPackages(properties, beanFactory).toArray(String[]::new));
         ClassLoader classLoader =

@@ -23,7 +23,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
-import org.springframework.cache.Cache;
 import org.springframework.cache.CacheManager;
 
 /**
@@ -40,7 +39,8 @@ import org.springframework.cache.CacheManager;
  * }</pre>
  *
  * Caches are built on first use (or at {@link Builder#build()} for {@link Builder#cacheNames}), each
- * with its settings frozen then. Close the manager to close its caches (Spring does, for a bean).
+ * with its settings frozen then. A cache whose database cannot be reached then is not an error: it
+ * fails open (see {@link Builder#failOpen}) and starts when the database answers again. Close the manager to close its caches (Spring does, for a bean).
  */
 public final class OnceCacheManager implements CacheManager, AutoCloseable {
     private final Builder config;
@@ -118,8 +118,9 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
                 declaredTypes,
                 config.allowed,
                 config.classLoader);
-        OnceCache<Object> once = b.codec(codec).build();
-        return new OnceSpringCache(name, once, codec, config.allowNullValues, executor);
+        OnceCacheBuilder<Object> typed = b.codec(codec);
+        CacheStart start = new CacheStart(name, typed::build, executor);
+        return new OnceSpringCache(name, start, codec, config.allowNullValues, config.failOpen, executor);
     }
 
     /**
@@ -136,7 +137,7 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        for (Cache c : caches.values()) ((OnceSpringCache) c).getNativeCache().close();
+        for (OnceSpringCache c : caches.values()) c.close();
         executor.shutdown();
     }
 
@@ -151,6 +152,7 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         private final List<String> allowedPackages = new ArrayList<>();
         private boolean dynamic = true;
         private boolean allowNullValues = true;
+        private boolean failOpen = true;
         private ObjectMapper objectMapper;
         private ClassLoader classLoader = Thread.currentThread().getContextClassLoader();
         private AllowedTypes allowed;
@@ -292,6 +294,22 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         public Builder allowNullValues(boolean allow) {
             unbuilt();
             this.allowNullValues = allow;
+            return this;
+        }
+
+        /**
+         * Whether a cache that cannot be started, because the database cannot be reached, calls methods
+         * directly (default true) or fails, as a started cache does in an outage. Give the same to
+         * {@code configure(b -> b.failOpen(...))} for started caches; the auto-configuration sets both
+         * from {@code once.cache.fail-open}.
+         *
+         * @param failOpen false to make calls on a cache that has not started throw its start's failure
+         * @return this builder
+         * @throws IllegalStateException if the manager is built already
+         */
+        public Builder failOpen(boolean failOpen) {
+            unbuilt();
+            this.failOpen = failOpen;
             return this;
         }
 
