@@ -25,13 +25,26 @@ import org.springframework.cache.interceptor.SimpleKey;
  * types match Java's {@code equals}: {@code 1} (int) and {@code 1L} are different keys, as they are in
  * a {@code ConcurrentHashMap}.
  *
- * <p>A key whose text could differ between JVMs is refused, naming its type, instead of falling back
- * to {@link Object#toString()}, which for most classes holds an identity hash code and would make every
- * replica miss: a class that overrides {@code toString()} is taken at its word (as Spring Data Redis
- * does), one that does not is refused.
+ * <p>A key whose text could differ between JVMs, or be shared by two unequal keys, is refused, naming
+ * its type, instead of falling back to {@link Object#toString()}, which for most classes holds an
+ * identity hash code and would make every replica miss. JDK classes have exact forms of their own
+ * ({@code Date} as its epoch milliseconds, {@code Timestamp} with its nanoseconds, {@code Optional}
+ * with its content's typed form, {@code Pattern} with its flags) or sit on a short list of classes
+ * known to print exactly; any other JDK class is refused. An application class that overrides
+ * {@code toString()} is taken at its word (as Spring Data Redis does), one that does not is refused.
  */
 final class KeyText {
     private static final Field SIMPLE_KEY_PARAMS = simpleKeyParams();
+    /** JDK classes (beyond those with a form of their own below) whose toString is exact and zone-free. */
+    private static final java.util.Set<String> EXACT_TO_STRING = java.util.Set.of(
+            "java.util.Locale",
+            "java.util.Currency",
+            "java.net.URI",
+            "java.util.OptionalInt",
+            "java.util.OptionalLong",
+            "java.util.OptionalDouble",
+            "java.time.ZoneRegion",
+            "java.time.ZoneOffset");
 
     private KeyText() {}
 
@@ -66,7 +79,7 @@ final class KeyText {
             case Class<?> c -> out.append("class:").append(c.getName());
             case SimpleKey k -> {
                 out.append('[');
-                elements(cache, out, List.of(simpleKeyParams(cache, k)), whole);
+                elements(cache, out, java.util.Arrays.asList(simpleKeyParams(cache, k)), whole); // nulls kept
                 out.append(']');
             }
             case Record r -> {
@@ -106,6 +119,26 @@ final class KeyText {
                 out.append(String.join(", ", entries)).append('}');
             }
             case java.time.Duration d -> out.append("Duration:").append(d);
+            case java.sql.Timestamp t -> // equals compares the nanoseconds too; toString is in the JVM's zone
+                out.append(t.getClass().getName())
+                        .append(':')
+                        .append(t.getTime())
+                        .append('.')
+                        .append(t.getNanos());
+            case java.util.Date d ->
+                out.append(d.getClass().getName()).append(':').append(d.getTime());
+            case java.util.Optional<?> o -> {
+                if (o.isEmpty()) out.append("Optional.empty");
+                else {
+                    out.append("Optional[");
+                    append(cache, out, o.get(), whole);
+                    out.append(']');
+                }
+            }
+            case java.util.regex.Pattern p -> {
+                out.append("Pattern:").append(p.flags()).append(':');
+                quote(out, p.pattern());
+            }
             default -> {
                 if (key instanceof java.time.temporal.TemporalAccessor t
                         && t.getClass().getName().startsWith("java.time.")) {
@@ -117,7 +150,8 @@ final class KeyText {
                         if (i > 0) out.append(',');
                         out.append(java.lang.reflect.Array.get(key, i));
                     }
-                } else if (declaresToString(key.getClass())) {
+                } else if (EXACT_TO_STRING.contains(key.getClass().getName())
+                        || (!isJdk(key.getClass()) && declaresToString(key.getClass()))) {
                     out.append(key.getClass().getName()).append(':');
                     quote(out, key.toString());
                 } else {
@@ -158,6 +192,20 @@ final class KeyText {
         out.append('"');
     }
 
+    /**
+     * A JDK class's toString is used only when it is known to tell every two unequal values apart, in
+     * every JVM, time zone and locale; other JDK classes are refused (Date printed in the JVM's zone to
+     * the second; Optional dropped its content's type; Pattern its flags).
+     */
+    private static boolean isJdk(Class<?> type) {
+        String n = type.getName();
+        return n.startsWith("java.")
+                || n.startsWith("javax.")
+                || n.startsWith("jdk.")
+                || n.startsWith("sun.")
+                || n.startsWith("com.sun.");
+    }
+
     private static boolean declaresToString(Class<?> type) {
         for (Class<?> c = type; c != null && c != Object.class; c = c.getSuperclass()) {
             try {
@@ -175,12 +223,19 @@ final class KeyText {
         String in = part == whole
                 ? ""
                 : " (inside a key of type " + whole.getClass().getName() + ")";
+        String why = isJdk(part.getClass())
+                ? type + " is not known to print every value exactly and the same in every JVM (its"
+                        + " toString() may drop part of the value or depend on the time zone or locale), so two"
+                        + " unequal keys could share a row."
+                : type + " does not override toString(), so Object.toString() would put an identity hash code"
+                        + " in the key and every replica would miss.";
         return new IllegalArgumentException("cache '" + cache + "': a key of type " + type + in
-                + " has no text that is the same in every JVM: " + type + " does not override toString(), so"
-                + " Object.toString() would put an identity hash code in the key and every replica would miss."
+                + " has no text that is the same in every JVM: " + why
                 + " Use a String, number, enum, UUID, record or SimpleKey of those as the key (a"
-                + " @Cacheable key = \"...\" SpEL expression), or override toString() in " + type
-                + " with a text that identifies the value");
+                + " @Cacheable key = \"...\" SpEL expression)"
+                + (isJdk(part.getClass())
+                        ? ""
+                        : ", or override toString() in " + type + " with a text that" + " identifies the value"));
     }
 
     private static Object component(String cache, Record r, RecordComponent c) {

@@ -1,6 +1,5 @@
 package dev.once.spring;
 
-import com.fasterxml.jackson.databind.type.TypeFactory;
 import dev.once.cache.OnceCache;
 import dev.once.cache.OnceCacheBuilder;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -9,7 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 import javax.sql.DataSource;
 import org.springframework.beans.factory.BeanFactory;
+import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.AutoConfigurationPackages;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -18,6 +19,8 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnSingleCandidate;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.cache.CacheManager;
+import org.springframework.cache.annotation.AnnotationCacheOperationSource;
+import org.springframework.cache.interceptor.CacheOperationSource;
 import org.springframework.context.annotation.Bean;
 
 /**
@@ -50,8 +53,10 @@ public class OnceCacheAutoConfiguration {
      * @param beanFactory where the application's packages (the default allowed packages) and class loader
      *     are found
      * @return the cache manager, with the caches in {@code once.cache.cache-names} already built
-     * @throws IllegalArgumentException if a {@code once.cache.caches.NAME.type} is not a type Jackson can
-     *     parse, or a customizer gives an {@code ObjectMapper} with default typing on
+     * @throws IllegalArgumentException naming the property and its value if a property is refused (a
+     *     duration that must be positive, a negative size, a table name that is not letters, digits and _,
+     *     a {@code once.cache.caches.NAME.type} that is not a type Jackson can parse), or if a customizer
+     *     gives an {@code ObjectMapper} with default typing on
      */
     @Bean
     public OnceCacheManager cacheManager(
@@ -60,10 +65,12 @@ public class OnceCacheAutoConfiguration {
             ObjectProvider<OnceCacheManagerCustomizer> customizers,
             ObjectProvider<MeterRegistry> meterRegistry,
             BeanFactory beanFactory) {
+        PropertyCheck.check(properties, dataSource); // every cache's, dynamic ones included, before any is made
         OnceCacheManager.Builder builder = OnceCacheManager.builder(dataSource)
                 .table(properties.getTable())
                 .dynamic(properties.isDynamic())
                 .allowNullValues(properties.isAllowNullValues())
+                .failOpen(properties.isFailOpen())
                 .cacheNames(properties.getCacheNames().toArray(String[]::new))
                 .allowedPackages(allowedPackages(properties, beanFactory).toArray(String[]::new));
         ClassLoader classLoader =
@@ -90,15 +97,33 @@ public class OnceCacheAutoConfiguration {
         properties.getCaches().forEach((name, spec) -> {
             builder.configure(name, b -> apply(spec, b));
             if (spec.getType() != null && !spec.getType().isBlank()) {
-                builder.valueType(
-                        name,
-                        TypeFactory.defaultInstance()
-                                .withClassLoader(classLoader)
-                                .constructFromCanonical(spec.getType().strip()));
+                builder.valueType(name, PropertyCheck.type(name, spec.getType(), classLoader));
             }
         });
         customizers.orderedStream().forEach(c -> c.customize(builder));
         return builder.build();
+    }
+
+    /**
+     * Learns each cache's value type from the {@code @Cacheable}/{@code @CachePut} methods that use it,
+     * once every singleton exists (see {@code DeclaredValueTypes}).
+     *
+     * @param beanFactory the beans whose classes are scanned
+     * @param sources Spring's {@code CacheOperationSource} ({@code @EnableCaching}'s), else the annotations
+     * @param manager the cache manager told the types
+     * @return the learner, run by Spring after the singletons are instantiated
+     */
+    @Bean
+    static SmartInitializingSingleton onceCacheDeclaredValueTypes(
+            ListableBeanFactory beanFactory,
+            ObjectProvider<CacheOperationSource> sources,
+            ObjectProvider<OnceCacheManager> manager) {
+        return () -> {
+            OnceCacheManager m = manager.getIfUnique();
+            if (m == null) return;
+            CacheOperationSource source = sources.getIfUnique(AnnotationCacheOperationSource::new);
+            m.declareValueTypes(new DeclaredValueTypes(beanFactory, source).scan());
+        };
     }
 
     private static void apply(OnceCacheProperties.CacheSpec spec, OnceCacheBuilder<?> b) {

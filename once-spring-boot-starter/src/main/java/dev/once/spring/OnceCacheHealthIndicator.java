@@ -61,9 +61,15 @@ public final class OnceCacheHealthIndicator extends AbstractHealthIndicator {
         boolean outage = false;
         boolean listening = true;
         for (OnceSpringCache c : manager.caches()) {
-            boolean available = c.getNativeCache().storeAvailable();
+            var once = c.getNativeCache();
+            if (once == null) { // the database could not be reached to start it; a start is due
+                outage = true;
+                caches.put(c.getName(), "not started");
+                continue;
+            }
+            boolean available = once.storeAvailable();
             outage |= !available;
-            listening &= c.getNativeCache().listening();
+            listening &= once.listening();
             caches.put(c.getName(), available ? "ok" : "outage");
         }
         builder.withDetail("caches", caches);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.jsontype.impl.LaissezFaireSubTypeValidator;
 import com.fasterxml.jackson.databind.type.TypeFactory;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.once.cache.OnceCache;
@@ -22,7 +23,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
-import org.springframework.cache.Cache;
 import org.springframework.cache.CacheManager;
 
 /**
@@ -39,11 +39,13 @@ import org.springframework.cache.CacheManager;
  * }</pre>
  *
  * Caches are built on first use (or at {@link Builder#build()} for {@link Builder#cacheNames}), each
- * with its settings frozen then. Close the manager to close its caches (Spring does, for a bean).
+ * with its settings frozen then. A cache whose database cannot be reached then is not an error: it
+ * fails open (see {@link Builder#failOpen}) and starts when the database answers again. Close the manager to close its caches (Spring does, for a bean).
  */
 public final class OnceCacheManager implements CacheManager, AutoCloseable {
     private final Builder config;
     private final ConcurrentHashMap<String, OnceSpringCache> caches = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, ValueCodec.Declared> declaredTypes = new ConcurrentHashMap<>();
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private volatile boolean closed;
 
@@ -110,16 +112,32 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         for (Consumer<OnceCacheBuilder<?>> c : config.everyCache) c.accept(b);
         for (Consumer<OnceCacheBuilder<?>> c : config.perCache.getOrDefault(name, List.of())) c.accept(b);
         ValueCodec codec = new ValueCodec(
-                name, config.objectMapper, config.valueTypes.get(name), config.allowedPackages, config.classLoader);
-        OnceCache<Object> once = b.codec(codec).build();
-        return new OnceSpringCache(name, once, codec, config.allowNullValues, executor);
+                name,
+                config.objectMapper,
+                config.valueTypes.get(name),
+                declaredTypes,
+                config.allowed,
+                config.classLoader);
+        OnceCacheBuilder<Object> typed = b.codec(codec);
+        CacheStart start = new CacheStart(name, typed::build, executor);
+        return new OnceSpringCache(name, start, codec, config.allowNullValues, config.failOpen, executor);
+    }
+
+    /**
+     * The value types the application's methods declare, by cache name ({@link DeclaredValueTypes}); a
+     * configured type ({@link Builder#valueType}) wins over them.
+     */
+    void declareValueTypes(Map<String, JavaType> types) {
+        types.forEach((name, type) -> {
+            if (!config.valueTypes.containsKey(name)) declaredTypes.put(name, ValueCodec.Declared.of(type));
+        });
     }
 
     /** Closes every cache: their background threads stop and their running loads release their claims. */
     @Override
     public void close() {
         closed = true;
-        for (Cache c : caches.values()) ((OnceSpringCache) c).getNativeCache().close();
+        for (OnceSpringCache c : caches.values()) c.close();
         executor.shutdown();
     }
 
@@ -134,8 +152,10 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         private final List<String> allowedPackages = new ArrayList<>();
         private boolean dynamic = true;
         private boolean allowNullValues = true;
+        private boolean failOpen = true;
         private ObjectMapper objectMapper;
         private ClassLoader classLoader = Thread.currentThread().getContextClassLoader();
+        private AllowedTypes allowed;
         private boolean built;
 
         private Builder(DataSource dataSource) {
@@ -278,8 +298,27 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         }
 
         /**
+         * Whether a cache that cannot be started, because the database cannot be reached, calls methods
+         * directly (default true) or fails, as a started cache does in an outage. Give the same to
+         * {@code configure(b -> b.failOpen(...))} for started caches; the auto-configuration sets both
+         * from {@code once.cache.fail-open}.
+         *
+         * @param failOpen false to make calls on a cache that has not started throw its start's failure
+         * @return this builder
+         * @throws IllegalStateException if the manager is built already
+         */
+        public Builder failOpen(boolean failOpen) {
+            unbuilt();
+            this.failOpen = failOpen;
+            return this;
+        }
+
+        /**
          * The Jackson 2 mapper for values (default: a {@code JsonMapper} with java.time support, dates as
-         * ISO text). Never enable default typing on it: rows would then name classes to instantiate.
+         * ISO text). Never enable default typing on it: rows would then name classes to instantiate. A
+         * mapper with Jackson's default (laissez-faire) polymorphic type validator is copied with the
+         * starter's, which lets {@code @JsonTypeInfo(use = CLASS)} name only JDK value types and classes
+         * in the allowed packages.
          *
          * @param mapper the mapper every cache of the manager writes and reads values with
          * @return this builder
@@ -322,11 +361,16 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         public OnceCacheManager build() {
             if (built) throw new IllegalStateException("build() was called already: a builder makes one manager");
             built = true;
+            allowed = new AllowedTypes(allowedPackages);
             if (objectMapper == null) {
                 objectMapper = JsonMapper.builder()
                         .addModule(new JavaTimeModule())
                         .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+                        .polymorphicTypeValidator(allowed.validator())
                         .build();
+            } else if (objectMapper.getPolymorphicTypeValidator() instanceof LaissezFaireSubTypeValidator) {
+                // Jackson's default lets @JsonTypeInfo(use = CLASS) in a row name any class: hold it to ours
+                objectMapper = objectMapper.copy().setPolymorphicTypeValidator(allowed.validator());
             }
             if (objectMapper.getDeserializationConfig().getDefaultTyper(objectMapper.constructType(Object.class))
                     != null) {

@@ -36,15 +36,21 @@ import org.springframework.cache.support.SimpleValueWrapper;
  * <p><b>put.</b> once-cache has no unconditional write: {@link #put} purges the key and stores the
  * value through a claim. A load of the same key running elsewhere at that moment may store its own
  * value instead (Spring allows {@code put} to be deferred; {@code putIfAbsent} is immediate).
+ *
+ * <p><b>Before it has started.</b> While the database cannot be reached to start the cache
+ * ({@link CacheStart}), it acts as a started cache in an outage: fail-open, methods are called
+ * directly, reads miss and writes are dropped; fail-closed, every operation throws the start's
+ * {@link CacheLoadException}.
  */
 public final class OnceSpringCache implements Cache {
     private static final Logger log = LoggerFactory.getLogger(OnceSpringCache.class);
     static final int PASS_SECONDS = 30;
 
     private final String name;
-    private final OnceCache<Object> cache;
+    private final CacheStart start;
     private final ValueCodec codec;
     private final boolean allowNullValues;
+    private final boolean failOpen;
     private final ExecutorService executor;
     final LongAdder hits = new LongAdder();
     final LongAdder misses = new LongAdder();
@@ -52,11 +58,17 @@ public final class OnceSpringCache implements Cache {
     final LongAdder evictions = new LongAdder();
 
     OnceSpringCache(
-            String name, OnceCache<Object> cache, ValueCodec codec, boolean allowNullValues, ExecutorService executor) {
+            String name,
+            CacheStart start,
+            ValueCodec codec,
+            boolean allowNullValues,
+            boolean failOpen,
+            ExecutorService executor) {
         this.name = name;
-        this.cache = cache;
+        this.start = start;
         this.codec = codec;
         this.allowNullValues = allowNullValues;
+        this.failOpen = failOpen;
         this.executor = executor;
     }
 
@@ -65,10 +77,18 @@ public final class OnceSpringCache implements Cache {
         return name;
     }
 
-    /** The {@link OnceCache} underneath, for its own API ({@code lookup}, {@code storeAvailable}). */
+    /**
+     * The {@link OnceCache} underneath, for its own API ({@code lookup}, {@code storeAvailable}); null
+     * while it cannot be started because the database cannot be reached (see {@link CacheStart}).
+     */
     @Override
     public OnceCache<Object> getNativeCache() {
-        return cache;
+        return start.cache();
+    }
+
+    /** Closes the cache underneath, or stops trying to start it. */
+    void close() {
+        start.close();
     }
 
     /**
@@ -106,12 +126,14 @@ public final class OnceSpringCache implements Cache {
 
     /** The fresh value stored for the key (NULL for a cached null), without loading. */
     private Optional<Object> stored(String text) {
+        OnceCache<Object> cache = started();
+        if (cache == null) return Optional.empty();
         Optional<CacheResult<Object>> r = cache.peek(text);
         if (r.isEmpty() || r.get().source() == CacheResult.Source.STALE) return Optional.empty();
         Object v = r.get().value();
         if (v instanceof ValueCodec.Encoded e) v = e.value() == null ? ValueCodec.NULL : e.value();
         if (v instanceof ValueCodec.Unreadable u) {
-            unreadable(text, u);
+            unreadable(cache, text, u);
             return Optional.empty();
         }
         return Optional.of(v);
@@ -121,9 +143,11 @@ public final class OnceSpringCache implements Cache {
     @SuppressWarnings("unchecked")
     public <T> T get(Object key, Callable<T> valueLoader) {
         String text = KeyText.of(name, key);
+        OnceCache<Object> cache = started();
+        if (cache == null) return direct(key, valueLoader);
         Throwable[] thrown = new Throwable[1];
         try {
-            return (T) load(text, recording(valueLoader, thrown));
+            return (T) load(cache, text, recording(valueLoader, thrown));
         } catch (CacheLoadException e) {
             throw new ValueRetrievalException(key, valueLoader, loaderFailure(e, thrown[0]));
         }
@@ -158,8 +182,8 @@ public final class OnceSpringCache implements Cache {
     }
 
     /** A lookup through the claim protocol, unwrapped to the value (null for a cached null). */
-    private Object load(String text, Callable<ValueCodec.Encoded> loader) {
-        CacheResult<Object> r = claim(text, loader);
+    private Object load(OnceCache<Object> cache, String text, Callable<ValueCodec.Encoded> loader) {
+        CacheResult<Object> r = claim(cache, text, loader);
         count(r);
         return unwrap(r.value());
     }
@@ -168,10 +192,10 @@ public final class OnceSpringCache implements Cache {
      * {@link OnceCache#lookup}; a row this cache refuses to read is purged and the key looked up once more.
      * A second refusal in a row (someone keeps writing such rows) is an error, never a value.
      */
-    private CacheResult<Object> claim(String text, Callable<ValueCodec.Encoded> loader) {
+    private CacheResult<Object> claim(OnceCache<Object> cache, String text, Callable<ValueCodec.Encoded> loader) {
         CacheResult<Object> r = cache.lookup(text, loader::call);
         if (!(r.value() instanceof ValueCodec.Unreadable u)) return r;
-        unreadable(text, u);
+        unreadable(cache, text, u);
         r = cache.lookup(text, loader::call);
         if (r.value() instanceof ValueCodec.Unreadable again)
             throw new IllegalStateException("cache '" + name + "': the stored value of key " + text
@@ -200,11 +224,18 @@ public final class OnceSpringCache implements Cache {
     @SuppressWarnings("unchecked")
     public <T> CompletableFuture<T> retrieve(Object key, Supplier<CompletableFuture<T>> valueLoader) {
         String text = KeyText.of(name, key);
+        OnceCache<Object> cache = started();
+        if (cache == null) {
+            if (!failOpen) return CompletableFuture.failedFuture(start.failure());
+            misses.increment();
+            return valueLoader.get();
+        }
         return CompletableFuture.supplyAsync(
                 () -> {
                     Throwable[] thrown = new Throwable[1];
                     try {
-                        return (T) load(text, recording(() -> valueLoader.get().join(), thrown));
+                        return (T) load(
+                                cache, text, recording(() -> valueLoader.get().join(), thrown));
                     } catch (CacheLoadException e) {
                         throw new CompletionException(loaderFailure(e, thrown[0]));
                     }
@@ -215,6 +246,8 @@ public final class OnceSpringCache implements Cache {
     @Override
     public void put(Object key, Object value) {
         String text = KeyText.of(name, key);
+        OnceCache<Object> cache = started();
+        if (cache == null) return; // nothing stored here yet, and nowhere to store it
         ValueCodec.Encoded encoded;
         try {
             encoded = encoded(value);
@@ -223,20 +256,22 @@ public final class OnceSpringCache implements Cache {
             return;
         }
         cache.purge(text);
-        CacheResult<Object> r = claim(text, () -> encoded);
+        CacheResult<Object> r = claim(cache, text, () -> encoded);
         if (r.source() == CacheResult.Source.MISS) puts.increment();
     }
 
     @Override
     public ValueWrapper putIfAbsent(Object key, Object value) {
         String text = KeyText.of(name, key);
+        OnceCache<Object> cache = started();
+        if (cache == null) return null;
         ValueCodec.Encoded encoded;
         try {
             encoded = encoded(value);
         } catch (Bypass b) {
             return null;
         }
-        CacheResult<Object> r = claim(text, () -> encoded);
+        CacheResult<Object> r = claim(cache, text, () -> encoded);
         return switch (r.source()) {
             case MISS, BYPASS -> {
                 puts.increment();
@@ -251,13 +286,18 @@ public final class OnceSpringCache implements Cache {
 
     @Override
     public void evict(Object key) {
-        cache.purge(KeyText.of(name, key));
+        String text = KeyText.of(name, key);
+        OnceCache<Object> cache = started();
+        if (cache == null) return;
+        cache.purge(text);
         evictions.increment();
     }
 
     @Override
     public boolean evictIfPresent(Object key) {
         String text = KeyText.of(name, key);
+        OnceCache<Object> cache = started();
+        if (cache == null) return false;
         boolean present = cache.peek(text).isPresent();
         cache.purge(text);
         if (present) evictions.increment();
@@ -266,13 +306,14 @@ public final class OnceSpringCache implements Cache {
 
     @Override
     public void clear() {
-        cache.purgeAll();
+        OnceCache<Object> cache = started();
+        if (cache != null) cache.purgeAll();
     }
 
     /** Purges every key at once; returns false: whether any was present is not determined. */
     @Override
     public boolean invalidate() {
-        cache.purgeAll();
+        clear();
         return false;
     }
 
@@ -294,6 +335,27 @@ public final class OnceSpringCache implements Cache {
         }
     }
 
+    /**
+     * The started cache; null while it cannot be started and this cache fails open (the caller then
+     * acts as a started cache does in an outage). Fail-closed, that throws the start's failure.
+     */
+    private OnceCache<Object> started() {
+        OnceCache<Object> cache = start.cache();
+        if (cache == null && !failOpen) throw start.failure();
+        return cache;
+    }
+
+    /** The method called directly, as a started cache calls it in an outage when failing open. */
+    @SuppressWarnings("unchecked")
+    private <T> T direct(Object key, Callable<T> valueLoader) {
+        misses.increment();
+        try {
+            return valueLoader.call();
+        } catch (Exception e) {
+            throw new ValueRetrievalException(key, valueLoader, e);
+        }
+    }
+
     private void count(CacheResult<Object> r) {
         switch (r.source()) {
             case MISS, BYPASS -> misses.increment();
@@ -307,7 +369,7 @@ public final class OnceSpringCache implements Cache {
         return v == ValueCodec.NULL ? null : v;
     }
 
-    private void unreadable(String keyText, ValueCodec.Unreadable u) {
+    private void unreadable(OnceCache<Object> cache, String keyText, ValueCodec.Unreadable u) {
         log.error(
                 "cache '{}': the stored value of key {} is not read ({}); it is purged and loaded again",
                 name,

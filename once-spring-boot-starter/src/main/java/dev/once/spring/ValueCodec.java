@@ -1,5 +1,6 @@
 package dev.once.spring;
 
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -8,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.type.TypeFactory;
 import dev.once.cache.Codec;
 import java.io.IOException;
+import java.lang.reflect.Modifier;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -21,20 +23,24 @@ import java.util.regex.Pattern;
  * <p><b>The hazard.</b> Anyone who can write the cache table can write any type name into a row. A
  * codec that loads and instantiates whatever class a row names (Jackson's default typing, Java
  * serialization) turns that into code execution through gadget chains. So the type a row names is
- * only a claim, checked as text before any class is loaded:
+ * only a claim, and the application, not the row, says what a value is:
  *
  * <ul>
  *   <li>a cache with a configured type ({@code once.cache.caches.NAME.type}) reads every value as that
  *       type and ignores the row's type;
+ *   <li>so does a cache whose {@code @Cacheable}/{@code @CachePut} methods all return one type
+ *       ({@link DeclaredValueTypes}); when that type is an interface or abstract class without
+ *       {@code @JsonTypeInfo}, the row's type is checked as below and must also be a subtype of it;
  *   <li>otherwise each class in the row's type (its elements' too, for collections) must be a plain
  *       JDK value type (String, the boxed primitives, BigDecimal, BigInteger, UUID, List, Set, Map) or
  *       sit in one of the allowed packages (by default the application's own, from
- *       {@code @SpringBootApplication}). Polymorphic typing stays off, so nothing inside the value can
- *       name a class either.
+ *       {@code @SpringBootApplication}), checked as text before any class is loaded ({@link AllowedTypes}).
  * </ul>
  *
- * A row that fails these checks or does not parse decodes to {@link Unreadable}: the cache treats it as
- * a miss and logs why; it never throws from inside the claim protocol.
+ * Inside a value, a class id ({@code @JsonTypeInfo(use = CLASS)}) is held to the same names by the
+ * mapper's {@link com.fasterxml.jackson.databind.jsontype.PolymorphicTypeValidator}. A value is stored
+ * only if it reads back. A row that fails these checks or does not parse decodes to {@link Unreadable}:
+ * the cache treats it as a miss and logs why; it never throws from inside the claim protocol.
  */
 final class ValueCodec implements Codec<Object> {
     /** A cached null (Spring's {@code allowNullValues}). */
@@ -51,49 +57,51 @@ final class ValueCodec implements Codec<Object> {
     /** A row this cache refuses to read, and why. */
     record Unreadable(String reason) {}
 
-    private static final Set<String> JDK_TYPES = Set.of(
-            "java.lang.String",
-            "java.lang.Integer",
-            "java.lang.Long",
-            "java.lang.Short",
-            "java.lang.Byte",
-            "java.lang.Double",
-            "java.lang.Float",
-            "java.lang.Boolean",
-            "java.lang.Character",
-            "java.math.BigDecimal",
-            "java.math.BigInteger",
-            "java.util.UUID",
-            "java.time.Instant",
-            "java.time.LocalDate",
-            "java.time.LocalDateTime",
-            "java.time.LocalTime",
-            "java.time.OffsetDateTime",
-            "java.time.ZonedDateTime",
-            "java.time.Duration",
-            "java.util.List",
-            "java.util.Set",
-            "java.util.Map");
     private static final Pattern CLASS_NAME = Pattern.compile("[A-Za-z_$][A-Za-z0-9_$]*(\\.[A-Za-z_$][A-Za-z0-9_$]*)*");
     private static final Pattern TYPE_TOKENS = Pattern.compile("[<>,\\s]+");
+
+    /**
+     * The one type the methods filling a cache declare ({@link DeclaredValueTypes}). {@code direct}: every
+     * row is read as it; otherwise (an interface or abstract class Jackson cannot pick a subtype of) the
+     * row's type is checked as usual and must also be a subtype of it.
+     */
+    record Declared(JavaType type, boolean direct) {
+        static Declared of(JavaType type) {
+            Class<?> raw = type.getRawClass();
+            boolean concrete = !raw.isInterface() && !Modifier.isAbstract(raw.getModifiers());
+            return new Declared(
+                    type,
+                    concrete
+                            || type.isContainerType()
+                            || type.isArrayType()
+                            || raw.isAnnotationPresent(JsonTypeInfo.class));
+        }
+    }
 
     private final String cache;
     private final ObjectMapper mapper;
     private final JavaType configuredType;
-    private final List<String> allowedPackages;
+    private final Map<String, Declared> declaredTypes;
+    private final AllowedTypes allowed;
     private final ClassLoader classLoader;
 
+    /**
+     * @param configuredType the configured type ({@code once.cache.caches.NAME.type}), or null
+     * @param declaredTypes the manager's types learned from the methods, by cache name (read on every
+     *     use: they are learned after the caches in {@code cache-names} are built)
+     */
     ValueCodec(
             String cache,
             ObjectMapper mapper,
             JavaType configuredType,
-            List<String> allowedPackages,
+            Map<String, Declared> declaredTypes,
+            AllowedTypes allowed,
             ClassLoader classLoader) {
         this.cache = cache;
         this.mapper = mapper;
         this.configuredType = configuredType;
-        this.allowedPackages =
-                allowedPackages.stream().map(p -> p.endsWith(".") ? p : p + ".").toList();
+        this.declaredTypes = declaredTypes;
+        this.allowed = allowed;
         this.classLoader = classLoader;
     }
 
@@ -103,8 +111,9 @@ final class ValueCodec implements Codec<Object> {
      */
     Encoded encodeValue(Object value) {
         if (value == null) return new Encoded(null, "{\"v\":null}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        Declared declared = configuredType != null ? null : declaredTypes.get(cache);
         String type = configuredType != null ? null : typeOf(value);
-        if (type != null) {
+        if (type != null && (declared == null || !declared.direct())) {
             String refused = refusal(type);
             if (refused != null)
                 throw new IllegalArgumentException(
@@ -123,7 +132,15 @@ final class ValueCodec implements Codec<Object> {
                             + " cannot be stored as JSON: " + firstLine(e.getMessage()),
                     e);
         }
-        return new Encoded(value, out.toByteArray());
+        byte[] bytes = out.toByteArray();
+        if (decode(bytes) instanceof Unreadable u) // stored only what reads back: no reload loop, no wrong type
+        throw new IllegalArgumentException(
+                    "cache '" + cache + "': a value of type " + value.getClass().getName()
+                            + " would not be read back"
+                            + (declared == null ? "" : " as " + declared.type().toCanonical())
+                            + ": " + u.reason() + ". Give an abstract type @JsonTypeInfo, or make the method return a"
+                            + " concrete type");
+        return new Encoded(value, bytes);
     }
 
     @Override
@@ -150,6 +167,8 @@ final class ValueCodec implements Codec<Object> {
                 return new Unreadable("not a Spring cache value");
             if (p.nextToken() == JsonToken.VALUE_NULL) return NULL;
             JavaType type = configuredType;
+            Declared declared = type != null ? null : declaredTypes.get(cache);
+            if (declared != null && declared.direct()) type = declared.type();
             if (type == null) {
                 if (t == null) return new Unreadable("the row names no type");
                 String refused = refusal(t);
@@ -159,7 +178,11 @@ final class ValueCodec implements Codec<Object> {
                         .constructFromCanonical(t);
             }
             Object value = mapper.readValue(p, type);
-            return value == null ? NULL : value;
+            if (value == null) return NULL;
+            if (declared != null && !declared.type().getRawClass().isInstance(value))
+                return new Unreadable("the row holds a " + value.getClass().getName() + " where the methods of this"
+                        + " cache return " + declared.type().toCanonical());
+            return value;
         } catch (IOException | RuntimeException e) {
             return new Unreadable("the value does not parse: " + firstLine(e.getMessage()));
         }
@@ -204,9 +227,8 @@ final class ValueCodec implements Codec<Object> {
             if (name.isEmpty()) continue;
             String base = name.endsWith("[]") ? name.substring(0, name.indexOf('[')) : name;
             if (!CLASS_NAME.matcher(base).matches()) return "'" + name + "' is not a class name";
-            if (JDK_TYPES.contains(base)) continue;
-            if (allowedPackages.stream().anyMatch(base::startsWith)) continue;
-            return "type " + base + " is not in the allowed packages " + allowedPackages
+            if (allowed.allows(base)) continue;
+            return "type " + base + " is not in the allowed packages " + allowed.packages()
                     + " (once.cache.allowed-packages) nor a JDK value type, and this cache has no configured"
                     + " type (once.cache.caches." + cache + ".type); it is never loaded";
         }

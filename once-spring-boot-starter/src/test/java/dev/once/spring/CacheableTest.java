@@ -51,6 +51,16 @@ class CacheableTest {
             return "s";
         }
 
+        @Cacheable(cacheNames = "objects", sync = true)
+        public String obj(Object o) {
+            return "obj(" + o + ")#" + calls.incrementAndGet();
+        }
+
+        @Cacheable(cacheNames = "objects", sync = true)
+        public String two(Object a, Object b) {
+            return "two(" + a + "," + b + ")#" + calls.incrementAndGet();
+        }
+
         @CachePut(cacheNames = "quotes")
         public String refresh(String symbol) {
             return symbol + "!" + calls.incrementAndGet();
@@ -120,6 +130,21 @@ class CacheableTest {
                     .hasMessageContaining("cache 'sessions'")
                     .hasMessageContaining(Session.class.getName());
             assertThat(q.calls()).isEqualTo(0);
+        });
+    }
+
+    @Test
+    void cacheableSync_nullArguments_areKeysLikeAnyOther() {
+        runner.run(ctx -> {
+            Quotes q = ctx.getBean(Quotes.class);
+            assertThat(q.obj(null)).isEqualTo("obj(null)#1"); // a NullPointerException in KeyText before
+            assertThat(q.obj(null)).isEqualTo("obj(null)#1");
+            assertThat(q.obj("null")).isEqualTo("obj(null)#2"); // the string "null" is another key
+            assertThat(q.two(null, 1)).isEqualTo("two(null,1)#3");
+            assertThat(q.two(null, 1)).isEqualTo("two(null,1)#3");
+            assertThat(q.two("null", 1)).isEqualTo("two(null,1)#4");
+            assertThat(q.two(null, null)).isEqualTo("two(null,null)#5");
+            assertThat(q.calls()).isEqualTo(5);
         });
     }
 }

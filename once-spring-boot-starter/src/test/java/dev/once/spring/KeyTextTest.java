@@ -87,4 +87,47 @@ class KeyTextTest {
                 .isEqualTo("#dev.once.spring.values.Quote(\"AAPL\", BigInteger:1, null)"
                         .replace("BigInteger:1", "BigDecimal:1"));
     }
+
+    @Test
+    void of_dates_exactToTheMillisecondAndFreeOfTheTimeZone() {
+        java.util.TimeZone zone = java.util.TimeZone.getDefault();
+        String utc;
+        String newYork;
+        try {
+            java.util.TimeZone.setDefault(java.util.TimeZone.getTimeZone("UTC"));
+            utc = KeyText.of("c", new java.util.Date(1000));
+            java.util.TimeZone.setDefault(java.util.TimeZone.getTimeZone("America/New_York"));
+            newYork = KeyText.of("c", new java.util.Date(1000));
+        } finally {
+            java.util.TimeZone.setDefault(zone);
+        }
+        assertThat(utc).isEqualTo(newYork);
+        assertThat(KeyText.of("c", new java.util.Date(1000))).isNotEqualTo(KeyText.of("c", new java.util.Date(1999)));
+        assertThat(KeyText.of("c", new java.sql.Date(0))).isNotEqualTo(KeyText.of("c", new java.sql.Date(3_600_000)));
+        assertThat(KeyText.of("c", new java.sql.Time(0))).isNotEqualTo(KeyText.of("c", new java.sql.Time(1)));
+        java.sql.Timestamp t1 = new java.sql.Timestamp(0);
+        java.sql.Timestamp t2 = new java.sql.Timestamp(0);
+        t2.setNanos(1);
+        assertThat(KeyText.of("c", t1)).isNotEqualTo(KeyText.of("c", t2));
+    }
+
+    @Test
+    void of_optionalAndPattern_keepWhatTheirToStringLoses() {
+        assertThat(KeyText.of("c", java.util.Optional.of("1"))).isNotEqualTo(KeyText.of("c", java.util.Optional.of(1)));
+        assertThat(KeyText.of("c", java.util.Optional.of("")))
+                .isNotEqualTo(KeyText.of("c", java.util.Optional.empty()));
+        assertThat(KeyText.of("c", java.util.regex.Pattern.compile("abc", java.util.regex.Pattern.CASE_INSENSITIVE)))
+                .isNotEqualTo(KeyText.of("c", java.util.regex.Pattern.compile("abc")));
+        assertThat(KeyText.of("c", java.util.regex.Pattern.compile("abc")))
+                .isEqualTo(KeyText.of("c", java.util.regex.Pattern.compile("abc")));
+    }
+
+    @Test
+    void of_jdkTypeNotKnownToPrintExactly_refusedNamingTheTypeAndTheWayOut() {
+        assertThatThrownBy(() -> KeyText.of("quotes", new StringBuilder("AAPL"))) // equal text, unequal keys
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cache 'quotes'")
+                .hasMessageContaining("java.lang.StringBuilder")
+                .hasMessageContaining("key = ");
+    }
 }

@@ -322,4 +322,27 @@ class OnceCacheAutoConfigurationTest {
     private static org.assertj.core.data.Offset<Long> within(long ms) {
         return org.assertj.core.data.Offset.offset(ms);
     }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(
+            delimiter = '|',
+            value = {
+                "once.cache.ttl=-5s | once.cache.ttl = PT-5S",
+                "once.cache.lease=0s | once.cache.lease = PT0S",
+                "once.cache.store-timeout=0 | once.cache.store-timeout = PT0S",
+                "once.cache.near-cache=-1 | once.cache.near-cache = -1",
+                "once.cache.near-cache-max-bytes=0 | once.cache.near-cache-max-bytes = 0B",
+                "once.cache.table=atk_x;drop | once.cache.table = atk_x;drop",
+                "once.cache.caches.quotes.ttl=-1s | once.cache.caches.quotes.ttl = PT-1S",
+                "once.cache.caches.quotes.near-cache=-2 | once.cache.caches.quotes.near-cache = -2",
+                "once.cache.caches.quotes.type=com.nope.Missing | once.cache.caches.quotes.type = com.nope.Missing"
+            })
+    void properties_badValueWithDynamicCaches_failsStartupNamingThePropertyAndValue(String property, String named) {
+        runner(Db.SQLITE).withPropertyValues(property).run(ctx -> {
+            assertThat(ctx).hasFailed();
+            Throwable cause = ctx.getStartupFailure();
+            while (cause.getCause() != null && !(cause instanceof IllegalArgumentException)) cause = cause.getCause();
+            assertThat(cause).isInstanceOf(IllegalArgumentException.class).hasMessageContaining(named);
+        });
+    }
 }
