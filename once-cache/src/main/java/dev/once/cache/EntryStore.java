@@ -206,6 +206,8 @@ final class EntryStore {
      */
     boolean complete(String keyHash, String owner, int state, byte[] value, String error, long ttlMillis)
             throws StoreException {
+        if (value != null) reads.weigh(value.length); // what the reads of such keys will weigh
+
         byte[] secret = sealSecret;
         String sealed = secret != null && state == Entry.READY && value != null
                 ? SealedValue.seal(secret, owner, namespace, keyHash, ttlMillis, value)

@@ -32,6 +32,31 @@ final class SharedReads implements StoreBreaker.SlotTaker {
     /** Keys read by one statement at most. */
     static final int MAX_KEYS = 64;
 
+    /**
+     * What the rows one shared statement reads may weigh, by the values read lately: a statement holds its
+     * whole result in memory, and 64 rows of 4 MiB (the largest value by default) in each of 8 slots ran a
+     * 300 MB heap out of memory where reads one by one did not (helper-32).
+     */
+    static final long SHARED_BYTES = 1 << 20;
+
+    /** The largest value read lately: the largest since, less 1/32 of it per read. */
+    private final java.util.concurrent.atomic.AtomicLong recentLargest = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Keys the next shared statement may read, by the values read lately. */
+    private int maxKeys() {
+        long largest = recentLargest.get();
+        return (int) Math.max(1, Math.min(MAX_KEYS, SHARED_BYTES / Math.max(1, largest)));
+    }
+
+    private void weigh(Entry e) {
+        weigh(e == null || e.value() == null ? 0 : e.value().length);
+    }
+
+    /** A value read or written (by its size as stored), for what later shared statements may read. */
+    void weigh(long size) {
+        recentLargest.getAndUpdate(largest -> Math.max(size, largest - (largest >> 5)));
+    }
+
     interface ReadOne {
         Entry read(String keyHash) throws SQLException;
     }
@@ -125,7 +150,8 @@ final class SharedReads implements StoreBreaker.SlotTaker {
     private void runHolding(Pending first, Pending mine) {
         List<Pending> batch = new ArrayList<>();
         if (first != null) batch.add(first);
-        for (Pending p; batch.size() < MAX_KEYS && (p = queue.poll()) != null; ) {
+        int maxKeys = maxKeys();
+        for (Pending p; batch.size() < maxKeys && (p = queue.poll()) != null; ) {
             if (p.taken.compareAndSet(false, true)) batch.add(p);
         }
         if (batch.isEmpty()) {
@@ -136,6 +162,7 @@ final class SharedReads implements StoreBreaker.SlotTaker {
             if (batch.size() == 1) {
                 Pending p = batch.get(0);
                 Entry e = breaker.callHolding(() -> one.read(p.keyHash));
+                weigh(e);
                 p.done.complete(e == null ? NO_ROW : e);
                 return;
             }
@@ -145,6 +172,7 @@ final class SharedReads implements StoreBreaker.SlotTaker {
             shared.add(batch.size() - 1);
             for (Pending p : batch) {
                 Entry e = rows.get(p.keyHash);
+                weigh(e);
                 p.done.complete(e == null ? NO_ROW : e);
             }
         } catch (StoreException | RuntimeException | Error e) {

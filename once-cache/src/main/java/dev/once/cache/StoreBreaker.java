@@ -257,6 +257,9 @@ final class StoreBreaker implements AutoCloseable {
                         throw new StoreException(
                                 false, "a statement on the cache table " + table + " failed: " + e.getMessage(), e);
                 }
+            } catch (Error e) { // out of memory, say: its alarm must not ring later in whatever the thread does next
+                alarm.disarm();
+                throw e;
             }
             alarm.disarm(); // an answer that came in as the alarm rang is still the answer
             return result;
