@@ -155,7 +155,7 @@ final class SharedReads implements StoreBreaker.SlotTaker {
             if (p.taken.compareAndSet(false, true)) batch.add(p);
         }
         if (batch.isEmpty()) {
-            breaker.releaseHeld();
+            breaker.release();
             return;
         }
         try {
@@ -191,7 +191,7 @@ final class SharedReads implements StoreBreaker.SlotTaker {
                 }
             }
             // the slot this statement held is free again; hand one to the requeued reads if none is busy
-            if (requeued && breaker.tryAcquire()) breaker.releaseHeld();
+            if (requeued && breaker.tryAcquire()) breaker.release();
         }
     }
 
@@ -201,8 +201,7 @@ final class SharedReads implements StoreBreaker.SlotTaker {
         } catch (InterruptedException e) {
             if (mine.taken.compareAndSet(false, true)) { // still queued: nobody will read it now
                 queue.remove(mine);
-                Thread.currentThread().interrupt();
-                throw new StoreException(false, "interrupted while waiting to use the cache table", e);
+                throw breaker.interruptedWaiting(e);
             }
             // taken: a statement reads it (bounded by the store timeout), or a slot was handed to it, which
             // must be passed on
@@ -212,15 +211,10 @@ final class SharedReads implements StoreBreaker.SlotTaker {
             } catch (java.util.concurrent.CompletionException failed) {
                 answer = null;
             }
-            if (answer == RUN) breaker.releaseHeld();
-            Thread.currentThread().interrupt();
-            throw new StoreException(false, "interrupted while waiting to use the cache table", e);
+            if (answer == RUN) breaker.release();
+            throw breaker.interruptedWaiting(e);
         } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof StoreException s) throw new StoreException(s.outage(), s.getMessage(), s);
-            if (cause instanceof RuntimeException r) throw r;
-            if (cause instanceof Error err) throw err;
-            throw new StoreException(false, String.valueOf(cause), cause);
+            throw breaker.thrownElsewhere(e);
         }
     }
 }

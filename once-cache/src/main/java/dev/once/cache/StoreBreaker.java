@@ -104,7 +104,7 @@ final class StoreBreaker implements AutoCloseable {
         if (open.get()) throw unreachable();
     }
 
-    /** A slot now if one is free; whoever gets it passes it to {@link #callHolding} or {@link #releaseHeld}. */
+    /** A slot now if one is free; whoever gets it passes it to {@link #callHolding} or {@link #release}. */
     boolean tryAcquire() {
         return slots.tryAcquire();
     }
@@ -118,11 +118,6 @@ final class StoreBreaker implements AutoCloseable {
     /** Whether the calling thread's statements run on a virtual thread it waits for ({@link #onVirtualThread}). */
     boolean handsOff() {
         return handOff && !Thread.currentThread().isVirtual();
-    }
-
-    /** Frees a slot the caller holds without using it. */
-    void releaseHeld() {
-        release();
     }
 
     /**
@@ -143,11 +138,11 @@ final class StoreBreaker implements AutoCloseable {
     }
 
     /**
-     * Frees a slot: to a statement waiting in the semaphore first, else to a caller waiting outside it.
-     * A caller that queues outside just as the slot is freed tries for a slot after queueing, and this
-     * looks at the queue again after freeing it: one of the two sees the other.
+     * Frees a slot the caller holds: to a statement waiting in the semaphore first, else to a caller
+     * waiting outside it. A caller that queues outside just as the slot is freed tries for a slot after
+     * queueing, and this looks at the queue again after freeing it: one of the two sees the other.
      */
-    private void release() {
+    void release() {
         SlotTaker t = taker;
         while (true) {
             if (t != null && !slots.hasQueuedThreads() && t.take()) return;
@@ -200,15 +195,29 @@ final class StoreBreaker implements AutoCloseable {
         } catch (java.util.concurrent.TimeoutException e) {
             throw outage("no answer within " + timeoutMillis() + " ms", e, true);
         } catch (java.util.concurrent.ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof StoreException s) throw s;
-            if (cause instanceof RuntimeException r) throw r;
-            if (cause instanceof Error err) throw err;
-            throw new StoreException(false, "a statement on the cache table " + table + " failed: " + cause, cause);
+            throw thrownElsewhere(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreException(false, "interrupted while waiting for the cache table " + table, e);
         }
+    }
+
+    /**
+     * What a statement that another thread ran for this caller threw, for this caller to throw (a new
+     * StoreException, the same outage or not: one failure may reach several waiting callers).
+     */
+    StoreException thrownElsewhere(java.util.concurrent.ExecutionException e) {
+        Throwable cause = e.getCause();
+        if (cause instanceof StoreException s) return new StoreException(s.outage(), s.getMessage(), s);
+        if (cause instanceof RuntimeException r) throw r;
+        if (cause instanceof Error err) throw err;
+        return new StoreException(false, "a statement on the cache table " + table + " failed: " + cause, cause);
+    }
+
+    /** A caller interrupted while it waited for a slot: its interrupt kept, its wait ended. */
+    StoreException interruptedWaiting(InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return new StoreException(false, "interrupted while waiting to use the cache table " + table, e);
     }
 
     private StoreException unreachable() {
@@ -219,8 +228,7 @@ final class StoreBreaker implements AutoCloseable {
         try {
             slots.acquire();
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StoreException(false, "interrupted while waiting to use the cache table " + table, e);
+            throw interruptedWaiting(e);
         }
     }
 
