@@ -62,9 +62,14 @@ final class AllowedTypes {
         return packages;
     }
 
+    /** Whether the text has the shape of a Java class name (dotted identifiers). */
+    static boolean isClassName(String text) {
+        return CLASS_NAME.matcher(text).matches();
+    }
+
     /** Whether a class of this name may be read from a row. Loads nothing. */
     boolean allows(String className) {
-        if (!CLASS_NAME.matcher(className).matches()) return false;
+        if (!isClassName(className)) return false;
         return JDK_TYPES.contains(className) || packages.stream().anyMatch(className::startsWith);
     }
 

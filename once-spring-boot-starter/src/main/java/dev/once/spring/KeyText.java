@@ -223,7 +223,8 @@ final class KeyText {
         String in = part == whole
                 ? ""
                 : " (inside a key of type " + whole.getClass().getName() + ")";
-        String why = isJdk(part.getClass())
+        boolean jdk = isJdk(part.getClass());
+        String why = jdk
                 ? type + " is not known to print every value exactly and the same in every JVM (its"
                         + " toString() may drop part of the value or depend on the time zone or locale), so two"
                         + " unequal keys could share a row."
@@ -233,9 +234,7 @@ final class KeyText {
                 + " has no text that is the same in every JVM: " + why
                 + " Use a String, number, enum, UUID, record or SimpleKey of those as the key (a"
                 + " @Cacheable key = \"...\" SpEL expression)"
-                + (isJdk(part.getClass())
-                        ? ""
-                        : ", or override toString() in " + type + " with a text that" + " identifies the value"));
+                + (jdk ? "" : ", or override toString() in " + type + " with a text that" + " identifies the value"));
     }
 
     private static Object component(String cache, Record r, RecordComponent c) {

@@ -57,7 +57,6 @@ final class ValueCodec implements Codec<Object> {
     /** A row this cache refuses to read, and why. */
     record Unreadable(String reason) {}
 
-    private static final Pattern CLASS_NAME = Pattern.compile("[A-Za-z_$][A-Za-z0-9_$]*(\\.[A-Za-z_$][A-Za-z0-9_$]*)*");
     private static final Pattern TYPE_TOKENS = Pattern.compile("[<>,\\s]+");
 
     /**
@@ -226,7 +225,7 @@ final class ValueCodec implements Codec<Object> {
         for (String name : TYPE_TOKENS.split(typeText.strip())) {
             if (name.isEmpty()) continue;
             String base = name.endsWith("[]") ? name.substring(0, name.indexOf('[')) : name;
-            if (!CLASS_NAME.matcher(base).matches()) return "'" + name + "' is not a class name";
+            if (!AllowedTypes.isClassName(base)) return "'" + name + "' is not a class name";
             if (allowed.allows(base)) continue;
             return "type " + base + " is not in the allowed packages " + allowed.packages()
                     + " (once.cache.allowed-packages) nor a JDK value type, and this cache has no configured"
