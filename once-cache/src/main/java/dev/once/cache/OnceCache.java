@@ -125,6 +125,13 @@ public interface OnceCache<V> extends AutoCloseable {
     /** Removes every key of this cache's namespace. */
     void purgeAll();
 
+    /**
+     * Stops the background threads and releases the claims of loads still running, so other processes
+     * take those keys over at once. After it, {@code get}, {@code lookup}, {@code peek} and the purges
+     * throw {@link CacheLoadException} ("the cache is closed"), {@code getAsync} fails its future, and
+     * {@code nearValue} is empty; a call already waiting for another process's load is refused when it
+     * would otherwise claim the key.
+     */
     @Override
     void close();
 }
