@@ -92,12 +92,18 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--compare-with",
             paramLabel = "JAR",
-            description = {
-                "proxy-waiters: also start 3 replicas from this once.jar (another build) and alternate their",
-                "bursts with this build's in the same run, so both meet the same machine; reported as",
-                "\"compared build\". For telling two builds apart on a noisy machine."
-            })
+            description = "proxy-waiters: also start 3 replicas from this once.jar (another build) and"
+                    + " alternate their bursts with this build's in the same run, so both meet the same machine;"
+                    + " reported as \"compared build\". For telling two builds apart on a noisy machine.")
     Path compareWith;
+
+    @Option(
+            names = "--compare-jvm-options",
+            paramLabel = "OPTIONS",
+            description = "proxy-waiters: the compared replicas (of --compare-with's jar, or of this build when it"
+                    + " is not given) run under these JVM options, space-separated, e.g."
+                    + " --compare-jvm-options='-XX:+UseSerialGC'. For telling JVM settings apart in one run.")
+    String compareJvmOptions;
 
     @Option(names = "--verbose", description = "Print stack traces of failures.")
     boolean verbose;
@@ -139,6 +145,23 @@ final class BenchCommand implements Callable<Integer> {
                         "--compare-with " + compareWith + ": not a jar file (give another build's once.jar)");
             }
             settings = settings.withCompareWith(compareWith.toAbsolutePath());
+        }
+        if (compareJvmOptions != null) {
+            List<String> options = java.util.Arrays.stream(
+                            compareJvmOptions.trim().split("\\s+"))
+                    .filter(o2 -> !o2.isEmpty())
+                    .toList();
+            if (options.isEmpty() || options.stream().anyMatch(o2 -> !o2.startsWith("-"))) {
+                throw new ParameterException(
+                        spec.commandLine(),
+                        "--compare-jvm-options '" + compareJvmOptions
+                                + "': give JVM options, each starting with '-' (e.g. -XX:+UseSerialGC)");
+            }
+            if (!names.isEmpty() && !names.contains("proxy-waiters") && !names.contains("proxy")) {
+                throw new ParameterException(
+                        spec.commandLine(), "--compare-jvm-options applies to proxy-waiters; add --only proxy-waiters");
+            }
+            settings = settings.withCompareJvmOptions(options);
         }
         int poolSize =
                 settings.threads().stream().mapToInt(Integer::intValue).max().orElse(1) + 4;

@@ -35,9 +35,12 @@ public final class WorkerProcess {
         return command(password, what, args);
     }
 
-    /** Another build's {@code once.jar}, run by this JVM's java with the same options. */
-    public static ProcessBuilder ofJar(java.nio.file.Path jar, String password, String... args) {
-        return command(password, List.of("-jar", jar.toString()), args);
+    /** Another build's {@code once.jar}, run by this JVM's java with the same options and {@code jvmOptions}. */
+    public static ProcessBuilder ofJar(
+            java.nio.file.Path jar, String password, List<String> jvmOptions, String... args) {
+        List<String> what = new ArrayList<>(jvmOptions);
+        what.addAll(List.of("-jar", jar.toString()));
+        return command(password, what, args);
     }
 
     private static ProcessBuilder command(String password, List<String> what, String... args) {

@@ -141,6 +141,8 @@ class BenchCommandTest {
                 "proxy-waiters",
                 "--compare-with",
                 launcherJar().toString(),
+                "--compare-jvm-options",
+                "-XX:+UseSerialGC -Xss1m",
                 "--db",
                 TestDatabases.url(Db.POSTGRES),
                 "--out",
@@ -152,7 +154,8 @@ class BenchCommandTest {
         assertThat(waiters).as(run.out()).hasSize(6);
         assertThat(waiters.get(0).get("mode").asText()).isEqualTo("3 x once serve");
         assertThat(waiters.get(1).get("mode").asText()).isEqualTo("3 x once serve, first burst after start");
-        assertThat(waiters.get(2).get("mode").asText()).isEqualTo("3 x once serve, compared build (launcher.jar)");
+        assertThat(waiters.get(2).get("mode").asText())
+                .isEqualTo("3 x once serve, compared build (launcher.jar under -XX:+UseSerialGC -Xss1m)");
         assertThat(waiters.get(3).get("mode").asText())
                 .contains("compared build")
                 .contains("first burst");
@@ -197,6 +200,18 @@ class BenchCommandTest {
                 "bench", "--only", "cache-hit", "--compare-with", launcherJar().toString());
         assertThat(elsewhere.exit()).isEqualTo(2);
         assertThat(elsewhere.err()).contains("--compare-with applies to proxy-waiters");
+
+        RacecheckCommandTest.Run notOptions =
+                RacecheckCommandTest.once("bench", "--only", "proxy-waiters", "--compare-jvm-options", "UseSerialGC");
+        assertThat(notOptions.exit()).isEqualTo(2);
+        assertThat(notOptions.err()).contains("each starting with '-'");
+        RacecheckCommandTest.Run blank =
+                RacecheckCommandTest.once("bench", "--only", "proxy-waiters", "--compare-jvm-options", " ");
+        assertThat(blank.exit()).isEqualTo(2);
+        RacecheckCommandTest.Run optionsElsewhere =
+                RacecheckCommandTest.once("bench", "--only", "cache-hit", "--compare-jvm-options", "-XX:+UseSerialGC");
+        assertThat(optionsElsewhere.exit()).isEqualTo(2);
+        assertThat(optionsElsewhere.err()).contains("--compare-jvm-options applies to proxy-waiters");
     }
 
     /** A jar whose manifest runs this build's command from the test class path: "another build" for the bench. */

@@ -109,17 +109,24 @@ final class ProxyWaitersBench {
             } else {
                 aotFirst = aotFirstBurst(client, threads, origin, namespace, logs);
             }
-            sides.add(new Side(REPLICAS + " x once serve", "", null));
-            if (settings.compareWith() != null) {
+            sides.add(new Side(REPLICAS + " x once serve", "", null, List.of()));
+            if (settings.compares()) {
+                String build = settings.compareWith() == null
+                        ? "this build"
+                        : settings.compareWith().getFileName().toString();
+                String options = settings.compareJvmOptions().isEmpty()
+                        ? ""
+                        : " under " + String.join(" ", settings.compareJvmOptions());
                 sides.add(new Side(
-                        REPLICAS + " x once serve, compared build ("
-                                + settings.compareWith().getFileName() + ")",
+                        REPLICAS + " x once serve, compared build (" + build + options + ")",
                         "b-",
-                        settings.compareWith()));
+                        settings.compareWith(),
+                        settings.compareJvmOptions()));
                 settings.progress(
-                        "  and %d more from %s, their bursts alternated with these", REPLICAS, settings.compareWith());
+                        "  and %d more from %s%s, their bursts alternated with these", REPLICAS, build, options);
             }
-            Side bare = new Side(REPLICAS + " x bare coalescing proxy, no database (the floor)", "bare-", null);
+            Side bare =
+                    new Side(REPLICAS + " x bare coalescing proxy, no database (the floor)", "bare-", null, List.of());
             sides.add(bare);
             settings.progress(
                     "  and %d bare coalescing proxies without a database (the floor of one more HTTP hop)", REPLICAS);
@@ -129,7 +136,12 @@ final class ProxyWaitersBench {
                     side.replicas.add(
                             side == bare
                                     ? bareReplica(origin, side.logs.get(i))
-                                    : replica(side.jar, origin, namespace + "-" + side.prefix, side.logs.get(i)));
+                                    : replica(
+                                            side.jar,
+                                            side.jvmOptions,
+                                            origin,
+                                            namespace + "-" + side.prefix,
+                                            side.logs.get(i)));
                 }
             }
             for (Side side : sides) {
@@ -147,7 +159,10 @@ final class ProxyWaitersBench {
             warmUp(client, threads, sides, origin, warm);
             List<Long> self = List.of(ProcessHandle.current().pid());
             double[] cpuDirect = new double[3]; // machine, replicas, this JVM (driver and upstream)
-            for (Side side : sides) side.before = phases(client, side.bases);
+            for (Side side : sides) {
+                side.before = phases(client, side.bases);
+                side.jitBefore = replicasJitMillis(client, side.bases);
+            }
             List<Double> direct = new ArrayList<>();
             for (int r = 0; r < rounds; r++) {
                 StringBuilder line = new StringBuilder(String.format("  round %d/%d:", r + 1, rounds));
@@ -184,15 +199,18 @@ final class ProxyWaitersBench {
             }
             for (Side side : sides) {
                 if (side != bare) note("measured rounds" + side.tag(), side.before, phases(client, side.bases));
+                // the settling test ends the warm-up at a lull: C2 may still be at work in the measured rounds
+                double jit = (replicasJitMillis(client, side.bases) - side.jitBefore) / rounds;
                 if (CpuTime.available()) {
                     String cpu = String.format(
                             "proxy waiters%s, CPU time per burst (mean over the measured rounds, /proc): through once"
-                                    + " serve %.0f ms on the machine (replicas %.0f, driver and upstream %.0f, the"
-                                    + " rest: the database and others %.0f); straight to the upstream %.0f ms (driver"
-                                    + " and upstream %.0f)",
+                                    + " serve %.0f ms on the machine (replicas %.0f, of which JIT compilation %.0f;"
+                                    + " driver and upstream %.0f, the rest: the database and others %.0f); straight to"
+                                    + " the upstream %.0f ms (driver and upstream %.0f)",
                             side.tag(),
                             side.cpu[0] / rounds,
                             side.cpu[1] / rounds,
+                            jit,
                             side.cpu[2] / rounds,
                             (side.cpu[0] - side.cpu[1] - side.cpu[2]) / rounds,
                             cpuDirect[0] / rounds,
@@ -351,11 +369,17 @@ final class ProxyWaitersBench {
         final double[] cpu = new double[3];
         Burst first;
         Map<String, double[]> before;
+        /** The replicas' JIT compilation time when the measured rounds began, ms. */
+        double jitBefore;
 
-        Side(String mode, String prefix, java.nio.file.Path jar) {
+        /** More options for the replicas' JVMs ({@code --compare-jvm-options}). */
+        final List<String> jvmOptions;
+
+        Side(String mode, String prefix, java.nio.file.Path jar, List<String> jvmOptions) {
             this.mode = mode;
             this.prefix = prefix;
             this.jar = jar;
+            this.jvmOptions = jvmOptions;
         }
 
         List<Long> pids() {
@@ -363,11 +387,11 @@ final class ProxyWaitersBench {
         }
 
         String tag() {
-            return prefix.equals("bare-") ? " (bare proxy)" : jar == null ? "" : " (compared build)";
+            return prefix.equals("bare-") ? " (bare proxy)" : prefix.isEmpty() ? "" : " (compared build)";
         }
 
         String label() {
-            return prefix.equals("bare-") ? "bare proxy" : jar == null ? "once serve" : "compared build";
+            return prefix.equals("bare-") ? "bare proxy" : prefix.isEmpty() ? "once serve" : "compared build";
         }
     }
 
@@ -432,8 +456,13 @@ final class ProxyWaitersBench {
 
     /** JIT compilation time so far, ms: the replicas' (from /-/metrics) and this JVM's. */
     private static double jitMillis(HttpClient client, List<String> bases) throws Exception {
-        double total =
-                java.lang.management.ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
+        return java.lang.management.ManagementFactory.getCompilationMXBean().getTotalCompilationTime()
+                + replicasJitMillis(client, bases);
+    }
+
+    /** The replicas' JIT compilation time so far, ms, from their /-/metrics. */
+    private static double replicasJitMillis(HttpClient client, List<String> bases) throws Exception {
+        double total = 0;
         for (String base : bases) {
             Matcher m = JIT.matcher(metrics(client, base));
             if (m.find()) total += Double.parseDouble(m.group(1));
@@ -565,7 +594,7 @@ final class ProxyWaitersBench {
         args.addAll(List.of(more));
         ProcessBuilder pb = jar == null
                 ? WorkerProcess.of(OnceCommand.class, target.password(), jvmOptions, args.toArray(String[]::new))
-                : WorkerProcess.ofJar(jar, target.password(), args.toArray(String[]::new));
+                : WorkerProcess.ofJar(jar, target.password(), jvmOptions, args.toArray(String[]::new));
         pb.redirectErrorStream(true);
         pb.redirectOutput(log.toFile());
         return pb.start();
