@@ -88,7 +88,7 @@ abstract class Dialect {
 
     /** Quotes a validated identifier (the SQL standard's double quotes, where the database follows it). */
     String quote(String identifier) {
-        return '"' + identifier + '"';
+        return '"' + identifier.replace("\"", "\"\"") + '"'; // a quote inside a name is written twice
     }
 
     /**

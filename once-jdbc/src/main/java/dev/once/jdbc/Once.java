@@ -130,11 +130,14 @@ public final class Once {
     }
 
     /**
-     * As {@link #getOrCreate(String, Map, Map)}; the defaults are computed only when a row is to be inserted.
+     * As {@link #getOrCreate(String, Map, Map)}; the defaults are computed only when no row was found, on the
+     * way to an insert. Callers racing for a new key may each compute them (in several processes, or in
+     * threads of one); only the winner's are stored and the others' are dropped: a loader that must run
+     * once per key belongs in once-cache.
      *
      * @param table the table, optionally schema-qualified
      * @param lookup the key columns and their values (a unique index must cover these columns)
-     * @param defaults computes the other columns, called at most once and only when inserting
+     * @param defaults computes the other columns, called at most once per call and only when no row was found
      * @return the row and whether this call created it
      * @throws SQLException when the database fails in a way retrying does not fix
      */
@@ -152,7 +155,7 @@ public final class Once {
      * @param c the caller's connection, left open
      * @param table the table, optionally schema-qualified
      * @param lookup the key columns and their values (a unique index must cover these columns)
-     * @param defaults computes the other columns, called at most once and only when inserting
+     * @param defaults computes the other columns, called at most once per call and only when no row was found
      * @return the row and whether this call created it
      * @throws SQLException when the database fails in a way retrying does not fix
      */
@@ -393,6 +396,7 @@ public final class Once {
                 }
             }
         }
+        Upsert spelled = spec.withGuardColumns(t::spelling); // "VERSION" names the column version, as elsewhere
         if (dialect instanceof MariaDbDialect) {
             for (List<String> other : t.uniqueKeys()) {
                 if (!other.equals(key) && columns.containsAll(other)) {
@@ -409,7 +413,11 @@ public final class Once {
                         "upsert on " + t.name() + key,
                         true,
                         dialect instanceof MariaDbDialect ? Connection.TRANSACTION_REPEATABLE_READ : -1,
-                        (conn, callerOwned) -> new Upserts(dialect).upsertAll(conn, t, rs, spec, key, updateColumns));
+                        // a failed upsert in the caller's transaction must leave it usable, as a failed insert does
+                        (conn, callerOwned) -> Transactions.guarded(
+                                conn,
+                                callerOwned,
+                                () -> new Upserts(dialect).upsertAll(conn, t, rs, spelled, key, updateColumns)));
     }
 
     // ---- shared ----

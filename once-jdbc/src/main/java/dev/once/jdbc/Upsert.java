@@ -38,6 +38,13 @@ public final class Upsert {
 
     record Guard(String column, Comparison comparison) {}
 
+    /** The same spec with its guards' columns spelled as the table spells them. */
+    Upsert withGuardColumns(java.util.function.UnaryOperator<String> spelling) {
+        List<Guard> spelled = new ArrayList<>();
+        for (Guard g : guards) spelled.add(new Guard(spelling.apply(g.column()), g.comparison()));
+        return new Upsert(keyColumns, update, updateColumns, onlyIfChanged, spelled);
+    }
+
     final List<String> keyColumns;
     final boolean update;
     final List<String> updateColumns;

@@ -1,0 +1,107 @@
+package dev.once.jdbc;
+
+import static dev.once.jdbc.UpsertOutcome.INSERTED;
+import static dev.once.jdbc.UpsertOutcome.UNCHANGED;
+import static dev.once.jdbc.UpsertOutcome.UPDATED;
+import static dev.once.jdbc.testing.TestDatabases.count;
+import static dev.once.jdbc.testing.TestDatabases.execute;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** What helper-35's attack on once-jdbc found at the edges of upsert: the caller's transaction, names as spelled. */
+class UpsertCallerTest {
+
+    private static Once once(Db db) {
+        return Once.using(GetOrCreateTest.pool(db));
+    }
+
+    /**
+     * An upsert that fails in the caller's transaction (here on another unique key) rolls back only itself,
+     * as a failed getOrCreate does: on PostgreSQL it left the whole transaction aborted ("current
+     * transaction is aborted"), losing the caller's earlier work.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_failsInCallersTransaction_transactionStaysUsable(Db db) throws SQLException {
+        String t = TestDatabases.newTable("codes");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (" + db.idColumn()
+                        + ", sku VARCHAR(50) NOT NULL UNIQUE, code VARCHAR(50) UNIQUE, price INT)");
+        execute(db, "INSERT INTO " + t + " (sku, code, price) VALUES ('A', 'x', 100)");
+        try (Connection c = GetOrCreateTest.pool(db).getConnection()) {
+            c.setAutoCommit(false);
+            assertThat(once(db).upsert(
+                                    c,
+                                    t,
+                                    Map.of("sku", "B", "price", 2),
+                                    Upsert.on("sku").doUpdate()))
+                    .isEqualTo(INSERTED); // the caller's earlier work
+            assertThatThrownBy(() -> once(db).upsert(
+                                    c,
+                                    t,
+                                    Map.of("sku", "C", "code", "x", "price", 3),
+                                    Upsert.on("sku").doNothing()))
+                    .isInstanceOf(SQLException.class);
+            try (Statement s = c.createStatement()) { // still usable
+                s.executeUpdate("INSERT INTO " + t + " (sku, price) VALUES ('D', 4)");
+            }
+            c.commit();
+            c.setAutoCommit(true);
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(3); // A, B and D
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE sku = 'A'")).isEqualTo(100);
+    }
+
+    /**
+     * onlyIfIncoming names a column as any other name does ("VERSION" is the column version): on
+     * PostgreSQL the check passed and the statement then failed with "column VERSION does not exist".
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_guardNamedInAnotherCase_guardsThatColumn(Db db) throws SQLException {
+        String t = UpsertTest.prices(db);
+        Upsert spec = Upsert.on("sku").doUpdate().onlyIfIncoming("VERSION", Upsert.Comparison.GREATER);
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 1, "version", 2), spec))
+                .isEqualTo(INSERTED);
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 9, "version", 1), spec))
+                .isEqualTo(UNCHANGED);
+        assertThat(once(db).upsert(t, Map.of("sku", "A", "price", 3, "version", 3), spec))
+                .isEqualTo(UPDATED);
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE sku = 'A'")).isEqualTo(3);
+    }
+
+    /** A quote inside a column's name is part of the name, not the end of it: the SQL was broken. */
+    @ParameterizedTest
+    @EnumSource(
+            value = Db.class,
+            names = {"POSTGRES", "SQLITE"})
+    void names_holdingAQuote_quotedWhole(Db db) throws SQLException {
+        String t = TestDatabases.newTable("quoted");
+        execute(db, "CREATE TABLE " + t + " (\"it\"\"em\" VARCHAR(50) NOT NULL UNIQUE, price INT)");
+        Once once = once(db);
+        assertThat(once.upsert(
+                        t,
+                        Map.of("it\"em", "A", "price", 1),
+                        Upsert.on("it\"em").doUpdate()))
+                .isEqualTo(INSERTED);
+        GetOrCreateResult r = once.getOrCreate(t, Map.of("it\"em", "A"), () -> Map.of("price", 2));
+        assertThat(r.created()).isFalse();
+        assertThat(once.upsertAll(
+                        t,
+                        List.of(Map.of("it\"em", "A", "price", 5), Map.of("it\"em", "B", "price", 6)),
+                        Upsert.on("it\"em").doUpdate()))
+                .containsExactly(UPDATED, INSERTED);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
+    }
+}
