@@ -409,7 +409,8 @@ public final class Once {
                         "upsert on " + t.name() + key,
                         true,
                         dialect instanceof MariaDbDialect ? Connection.TRANSACTION_REPEATABLE_READ : -1,
-                        (conn, callerOwned) -> new Upserts(dialect).upsertAll(conn, t, rs, spec, key, updateColumns));
+                        (conn, callerOwned) ->
+                                new Upserts(dialect).upsertAll(conn, callerOwned, t, rs, spec, key, updateColumns));
     }
 
     // ---- shared ----
