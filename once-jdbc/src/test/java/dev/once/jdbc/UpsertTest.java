@@ -344,6 +344,42 @@ class UpsertTest {
         assertThat(count(db, "SELECT v FROM " + t + " WHERE sku = 'g1'")).isEqualTo(9);
     }
 
+    /**
+     * Security test 35 F4: MariaDB compares a VARCHAR with a number as numbers ('01' = 1), so getOrCreate(code
+     * = 1) returned the row '01' and upsert reported UPDATED while inserting '1'. A number for a text key
+     * column is refused before any SQL.
+     */
+    @ParameterizedTest
+    @EnumSource(
+            value = Db.class,
+            names = {"MARIADB", "POSTGRES"})
+    void keyValue_numberForTextColumn_refused(Db db) throws SQLException {
+        String t = TestDatabases.newTable("codes");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (code VARCHAR(20) NOT NULL UNIQUE, v INT)",
+                "INSERT INTO " + t + " (code, v) VALUES ('01', 1)");
+        Once once = once(db);
+
+        List<org.assertj.core.api.ThrowableAssert.ThrowingCallable> calls = List.of(
+                () -> once.getOrCreate(t, Map.of("code", 1), Map.of("v", 2)),
+                () -> once.getOrCreateAll(t, List.of(Map.of("code", "02"), Map.of("code", 1)), l -> Map.of()),
+                () -> once.updateOrCreate(t, Map.of("code", 1L), Map.of("v", 3), Map.of()),
+                () -> once.upsert(
+                        t, Map.of("code", 1, "v", 3), Upsert.on("code").doUpdate()),
+                () -> once.upsertAll(
+                        t,
+                        List.of(Map.of("code", "02", "v", 3), Map.of("code", 1, "v", 3)),
+                        Upsert.on("code").doNothing()));
+        for (var call : calls) {
+            assertThatThrownBy(call)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageMatching("(?s).*\\.code is a java\\.lang\\.(Integer|Long) .*text \\((?i)varchar\\).*");
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+        assertThat(count(db, "SELECT v FROM " + t)).isEqualTo(1);
+    }
+
     private static String text(Db db, String sql) throws SQLException {
         try (Connection c = TestDatabases.connect(db);
                 var s = c.createStatement();
