@@ -377,7 +377,7 @@ public final class Once {
         for (String k : key) {
             if (!columns.contains(k)) throw new IllegalArgumentException("upsert rows must set key column " + k);
         }
-        for (Map<String, Object> r : rs) for (String k : key) nonNullKey(t, k, r.get(k));
+        for (Map<String, Object> r : rs) for (String k : key) checkKey(t, k, r.get(k));
         List<String> updateColumns = new ArrayList<>();
         if (spec.update) {
             List<String> asked = spec.updateColumns.isEmpty()
@@ -417,7 +417,8 @@ public final class Once {
                         (conn, callerOwned) -> Transactions.guarded(
                                 conn,
                                 callerOwned,
-                                () -> new Upserts(dialect).upsertAll(conn, t, rs, spelled, key, updateColumns)));
+                                () -> new Upserts(dialect)
+                                        .upsertAll(conn, callerOwned, t, rs, spelled, key, updateColumns)));
     }
 
     // ---- shared ----
@@ -467,18 +468,32 @@ public final class Once {
         return new Transactions(dialect, retry);
     }
 
-    private static Map<String, Object> lookup(TableInfo t, Map<String, ?> lookup) {
+    private Map<String, Object> lookup(TableInfo t, Map<String, ?> lookup) {
         if (lookup == null || lookup.isEmpty())
             throw new IllegalArgumentException("lookup must name at least one column");
         Map<String, Object> l = t.resolve(lookup, "lookup");
-        l.forEach((column, value) -> nonNullKey(t, column, value));
+        l.forEach((column, value) -> checkKey(t, column, value));
         return l;
     }
 
-    private static void nonNullKey(TableInfo t, String column, Object value) {
+    /**
+     * Refuses a key value no unique index can hold to one row: null, or (MariaDB, PostgreSQL) a number or
+     * boolean for a text column. MariaDB compares a VARCHAR with a number as numbers, so {@code code = 1}
+     * finds '01' and '1.0' while the unique index tells them apart; PostgreSQL has no such operator. SQLite
+     * converts the number to text (the column's affinity), so it compares as the index does.
+     */
+    private void checkKey(TableInfo t, String column, Object value) {
         if (value == null) {
             throw new IllegalArgumentException("key value for " + t.name() + "." + column + " is null: unique indexes"
                     + " treat NULLs as distinct, so no constraint could keep a second such row out");
+        }
+        if ((value instanceof Number || value instanceof Boolean)
+                && t.isText(column)
+                && !(dialect instanceof SqliteDialect)) {
+            throw new IllegalArgumentException("key value for " + t.name() + "." + column + " is a "
+                    + value.getClass().getName() + " (" + value + ") but the column is text (" + t.textType(column)
+                    + "): " + dialect.name() + " would not compare it as the unique index does (MariaDB"
+                    + " compares text with a number as numbers, so 1 finds '01'). Pass the key as a String");
         }
     }
 

@@ -59,7 +59,7 @@ final class TableInfo {
     private final String quotedName;
     private final List<String> columns; // as the database spells them
     private final boolean namesIgnoreCase;
-    private final Set<String> textColumns;
+    private final Map<String, String> textColumns; // column: its type as the database names it
     private final List<List<String>> uniqueKeys;
 
     /**
@@ -82,12 +82,12 @@ final class TableInfo {
             String quotedName,
             Dialect dialect,
             List<String> columns,
-            Set<String> textColumns,
+            Map<String, String> textColumns,
             List<List<String>> uniqueKeys) {
         this.name = name;
         this.quotedName = quotedName;
         this.columns = List.copyOf(columns);
-        this.textColumns = Set.copyOf(textColumns);
+        this.textColumns = Map.copyOf(textColumns);
         this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
     }
@@ -106,14 +106,15 @@ final class TableInfo {
                 requested.table().toLowerCase(Locale.ROOT),
                 requested.table().toUpperCase(Locale.ROOT)))) {
             List<String> columns = new ArrayList<>();
-            Set<String> text = new LinkedHashSet<>();
+            Map<String, String> text = new LinkedHashMap<>();
             String schema = null;
             try (ResultSet rs = meta.getColumns(catalog, escape(meta, schemaPattern), escape(meta, candidate), "%")) {
                 TreeMap<Integer, String> byPosition = new TreeMap<>();
                 while (rs.next()) {
                     if (!candidate.equals(rs.getString("TABLE_NAME"))) continue; // '_' is a pattern
                     byPosition.put(rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"));
-                    if (TEXT_TYPES.contains(rs.getInt("DATA_TYPE"))) text.add(rs.getString("COLUMN_NAME"));
+                    if (TEXT_TYPES.contains(rs.getInt("DATA_TYPE")))
+                        text.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));
                     schema = dialect.schemasAreCatalogs() ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
                 }
                 columns.addAll(byPosition.values());
@@ -251,7 +252,12 @@ final class TableInfo {
 
     /** Whether the column holds character strings, which a collation may compare ignoring case or trailing spaces. */
     boolean isText(String column) {
-        return textColumns.contains(column);
+        return textColumns.containsKey(column);
+    }
+
+    /** A text column's type as the database names it (VARCHAR, text, ...), or null for other columns. */
+    String textType(String column) {
+        return textColumns.get(column);
     }
 
     /** The unique key with exactly these columns, in any order. */

@@ -1,6 +1,7 @@
 package dev.once.jdbc;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,9 +28,18 @@ import java.util.function.UnaryOperator;
  *       against the incoming values, then the same statement writes the rows to insert or update (SQLite
  *       has one writer at a time, so the read and the write see the same rows).
  *   <li>MariaDB: the existing rows are read and locked first ({@code SELECT ... FOR UPDATE}, with the
- *       condition evaluated against the incoming values), then {@code INSERT ... ON DUPLICATE KEY UPDATE}
- *       writes the rows to insert or update. Once runs its own transaction at REPEATABLE READ so the lock
- *       also covers keys that do not exist yet (gap locks).
+ *       condition evaluated against the incoming values). Rows found are written with {@code UPDATE ...
+ *       WHERE key = ?} (a JDBC batch, only those whose condition held), never {@code ON DUPLICATE KEY
+ *       UPDATE}, which acts on whichever unique key conflicts. The absent rows are inserted with one plain
+ *       {@code INSERT} per chunk. A duplicate-key error means a row appeared after the read (committed by a
+ *       concurrent transaction: at READ COMMITTED there are no gap locks), or two rows of the batch that
+ *       the collation calls equal ('m1' and 'M1'), or a conflict on another unique key: the chunk's rows
+ *       are then inserted one by one, and a row whose insert is a duplicate is read again with the lock
+ *       (a locking read sees the latest committed row at every isolation level) and updated or left as
+ *       its condition says; no row with its key means the conflict was on another key, and the
+ *       database's error is rethrown. Incoming rows that the collation maps to one existing row are
+ *       applied one at a time in input order, each condition evaluated against the row as the previous
+ *       one left it.
  * </ul>
  */
 final class Upserts {
@@ -38,6 +48,7 @@ final class Upserts {
     /** One upsertAll call: what every chunk's statement needs, and where outcomes are collected. */
     private record Batch(
             Connection c,
+            boolean callerOwned,
             TableInfo t,
             Upsert spec,
             List<String> key,
@@ -51,6 +62,7 @@ final class Upserts {
 
     List<UpsertOutcome> upsertAll(
             Connection c,
+            boolean callerOwned,
             TableInfo t,
             List<Map<String, Object>> rows,
             Upsert spec,
@@ -64,8 +76,11 @@ final class Upserts {
             if (update) merged.remove(k);
             merged.putIfAbsent(k, r);
         }
-        Batch b = new Batch(c, t, spec, key, update, updateColumns, new HashMap<>());
-        for (List<Map<String, Object>> chunk : Sql.chunks(new ArrayList<>(merged.values()), d.maxParameters())) {
+        Batch b = new Batch(c, callerOwned, t, spec, key, update, updateColumns, new HashMap<>());
+        List<List<Map<String, Object>>> chunks = Sql.chunks(new ArrayList<>(merged.values()), d.maxParameters());
+        // in a caller's transaction the whole call runs under a savepoint (Once.upsertAll): a failure
+        // leaves nothing of it behind
+        for (List<Map<String, Object>> chunk : chunks) {
             if (d instanceof PostgresDialect) postgres(b, chunk);
             else if (d instanceof SqliteDialect) sqlite(b, chunk);
             else mariadb(b, chunk);
@@ -90,20 +105,114 @@ final class Upserts {
 
     /** SQLite: one writer, so the outcomes read first in this transaction are what the statement does. */
     private void sqlite(Batch b, List<Map<String, Object>> chunk) throws SQLException {
-        List<Map<String, Object>> write = outcomes(b, chunk, "");
+        List<Map<String, Object>> write = outcomes(b, chunk);
         if (write.isEmpty()) return;
         List<Object> params = new ArrayList<>();
         Sql.update(b.c, insert(b.t, write, params) + conflictClause(b), params);
     }
 
+    /** MariaDB: see the class comment. */
     private void mariadb(Batch b, List<Map<String, Object>> chunk) throws SQLException {
-        List<Map<String, Object>> write = outcomes(b, chunk, d.rowLock());
-        if (write.isEmpty()) return;
+        Map<List<Object>, Boolean> holds = new HashMap<>(); // incoming key found: whether its condition holds
+        Map<List<Object>, List<Object>> stored = new HashMap<>(); // incoming key found: the row's stored key
+        Map<List<Object>, Integer> finders = new HashMap<>(); // stored key: how many incoming keys found it
+        for (Map<String, Object> r : existingRows(b, chunk, d.rowLock())) {
+            List<Object> k = Sql.keyOf(r, b.key);
+            List<Object> s = Sql.keyOf(r, storedKey(b));
+            holds.put(k, conditionHolds(b, r));
+            stored.put(k, s);
+            finders.merge(s, 1, Integer::sum);
+        }
+        List<Map<String, Object>> update = new ArrayList<>();
+        List<Map<String, Object>> oneByOne = new ArrayList<>();
+        List<Map<String, Object>> insert = new ArrayList<>();
+        for (Map<String, Object> r : chunk) {
+            List<Object> k = Sql.keyOf(r, b.key);
+            Boolean h = holds.get(k);
+            if (h == null) insert.add(r);
+            else if (finders.get(stored.get(k)) > 1) oneByOne.add(r); // 'sku1' and 'SKU1' found row 'Sku1'
+            else {
+                b.outcomes.put(k, h ? UpsertOutcome.UPDATED : UpsertOutcome.UNCHANGED);
+                if (h) update.add(r);
+            }
+        }
+        updateAll(b, update);
+        for (Map<String, Object> r : oneByOne) b.outcomes.put(Sql.keyOf(r, b.key), lockedUpsert(b, r));
+        insertAbsent(b, insert);
+    }
+
+    /**
+     * Inserts rows the locking read found absent: one statement, or when it meets a duplicate, one row at a
+     * time, each under its own savepoint in a caller's transaction (InnoDB rolls back a failed statement).
+     */
+    private void insertAbsent(Batch b, List<Map<String, Object>> rows) throws SQLException {
+        if (rows.isEmpty()) return;
+        try {
+            insertPlainly(b, rows);
+            for (Map<String, Object> r : rows) b.outcomes.put(Sql.keyOf(r, b.key), UpsertOutcome.INSERTED);
+            return;
+        } catch (SQLException e) {
+            if (d.classify(e) != Dialect.Failure.UNIQUE_VIOLATION) throw e;
+        }
+        for (Map<String, Object> r : rows) {
+            UpsertOutcome o;
+            try {
+                insertPlainly(b, List.of(r));
+                o = UpsertOutcome.INSERTED;
+            } catch (SQLException e) {
+                if (d.classify(e) != Dialect.Failure.UNIQUE_VIOLATION) throw e;
+                o = lockedUpsert(b, r);
+                if (o == null) throw e; // no row has the key: the duplicate is on another unique key
+            }
+            b.outcomes.put(Sql.keyOf(r, b.key), o);
+        }
+    }
+
+    private void insertPlainly(Batch b, List<Map<String, Object>> rows) throws SQLException {
         List<Object> params = new ArrayList<>();
-        StringJoiner set = new StringJoiner(", ");
-        if (b.update) for (String u : b.updateColumns) set.add(d.quote(u) + " = VALUES(" + d.quote(u) + ")");
-        else set.add(d.quote(b.key.get(0)) + " = " + d.quote(b.key.get(0)));
-        Sql.update(b.c, insert(b.t, write, params) + " ON DUPLICATE KEY UPDATE " + set, params);
+        String sql = insert(b.t, rows, params);
+        Transactions.guarded(b.c, b.callerOwned, () -> Sql.update(b.c, sql, params));
+    }
+
+    /**
+     * One row that has (or may have) a row with its key: reads it again with the row lock, which sees the
+     * latest committed row, and updates it if the condition holds. Null when no row has the key.
+     */
+    private UpsertOutcome lockedUpsert(Batch b, Map<String, Object> r) throws SQLException {
+        // a shared lock is enough to leave a row: concurrent losers of one key then do not deadlock
+        List<Map<String, Object>> found = existingRows(b, List.of(r), b.update ? d.rowLock() : d.latestRowLock());
+        if (found.isEmpty()) return null;
+        if (!conditionHolds(b, found.get(0))) return UpsertOutcome.UNCHANGED;
+        updateAll(b, List.of(r));
+        return UpsertOutcome.UPDATED;
+    }
+
+    /** {@code UPDATE ... SET columns WHERE key = ?} for rows whose lock this transaction holds, as one JDBC batch. */
+    private void updateAll(Batch b, List<Map<String, Object>> rows) throws SQLException {
+        if (rows.isEmpty()) return;
+        String sql = "UPDATE " + b.t.quotedName() + " SET " + Sql.assignments(d, b.updateColumns) + " WHERE "
+                + Sql.equalities(d, b.key);
+        try (PreparedStatement ps = b.c.prepareStatement(sql)) {
+            for (Map<String, Object> r : rows) {
+                int i = 1;
+                for (Object v : Sql.values(r, b.updateColumns)) ps.setObject(i++, v);
+                for (Object v : Sql.values(r, b.key)) ps.setObject(i++, v);
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    private boolean conditionHolds(Batch b, Map<String, Object> found) {
+        Object yes = found.get("once_update");
+        return b.update && (yes instanceof Number n ? n.intValue() != 0 : Boolean.TRUE.equals(yes));
+    }
+
+    /** The labels under which existingRows returns the stored key (the table's own spelling of the value). */
+    private static List<String> storedKey(Batch b) {
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; i < b.key.size(); i++) labels.add("once_stored_" + i);
+        return labels;
     }
 
     private String insert(TableInfo t, List<Map<String, Object>> rows, List<Object> params) {
@@ -140,19 +249,17 @@ final class Upserts {
     }
 
     /**
-     * Reads (and with {@code lock}, locks) the existing rows, sets every row's outcome and returns the rows
+     * SQLite: reads the existing rows, sets every row's outcome and returns the rows
      * to write. Outcomes are keyed by the incoming key values, which the database matched to its rows
      * with the column's collation: 'sku1' finds 'SKU1' under a case-insensitive one.
      */
-    private List<Map<String, Object>> outcomes(Batch b, List<Map<String, Object>> chunk, String lock)
-            throws SQLException {
+    private List<Map<String, Object>> outcomes(Batch b, List<Map<String, Object>> chunk) throws SQLException {
         Set<List<Object>> existing = new HashSet<>();
         Set<List<Object>> toUpdate = new HashSet<>();
-        for (Map<String, Object> r : existingRows(b, chunk, lock)) {
+        for (Map<String, Object> r : existingRows(b, chunk, "")) {
             List<Object> k = Sql.keyOf(r, b.key);
             existing.add(k);
-            Object yes = r.get("once_update");
-            if (b.update && (yes instanceof Number n ? n.intValue() != 0 : Boolean.TRUE.equals(yes))) toUpdate.add(k);
+            if (conditionHolds(b, r)) toUpdate.add(k);
         }
         List<Map<String, Object>> write = new ArrayList<>();
         for (Map<String, Object> r : chunk) {
@@ -194,6 +301,7 @@ final class Upserts {
         String condition = condition(b, col -> "once_t." + d.quote(col), col -> "once_v." + d.quote(col));
         List<String> selected = new ArrayList<>();
         for (String k : b.key) selected.add("once_v." + d.quote(k));
+        for (int i = 0; i < b.key.size(); i++) selected.add("once_t." + d.quote(b.key.get(i)) + " AS once_stored_" + i);
         String sql = with + "SELECT " + String.join(", ", selected) + ", ("
                 + (condition.isEmpty() ? "1 = 1" : condition) + ") AS once_update FROM " + b.t.quotedName()
                 + " once_t JOIN " + incoming + " ON " + on + lock;

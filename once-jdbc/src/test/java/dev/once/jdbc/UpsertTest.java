@@ -251,6 +251,135 @@ class UpsertTest {
         assertThat(count(db, "SELECT price FROM " + t)).isEqualTo(db == Db.MARIADB ? 4 : 3);
     }
 
+    /**
+     * Security test 35 F2: on MariaDB a new row colliding on another unique key (a column default) was
+     * reported INSERTED while ON DUPLICATE KEY UPDATE changed the existing row A. The database's
+     * duplicate-key error is rethrown and row A is unchanged, alone, in Once's transaction and the caller's.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_newRowCollidesOnOtherUniqueKey_rethrowsAndLeavesExistingRow(Db db) throws SQLException {
+        String t = TestDatabases.newTable("codes");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (" + db.idColumn() + ", sku VARCHAR(20) NOT NULL UNIQUE,"
+                        + " code VARCHAR(20) NOT NULL DEFAULT 'x' UNIQUE, price INT)",
+                "INSERT INTO " + t + " (sku, code, price) VALUES ('A', 'x', 100)");
+
+        assertThatThrownBy(() -> once(db).upsert(
+                                t,
+                                Map.of("sku", "B", "price", 1),
+                                Upsert.on("sku").doUpdate()))
+                .isInstanceOf(SQLException.class)
+                .isNotInstanceOf(NotAtomicException.class);
+        assertThatThrownBy(() -> once(db).upsert(
+                                t,
+                                Map.of("sku", "C", "price", 2),
+                                Upsert.on("sku").doNothing()))
+                .isInstanceOf(SQLException.class);
+        assertThatThrownBy(() -> once(db).upsertAll(
+                                t,
+                                List.of(Map.of("sku", "A", "price", 3), Map.of("sku", "D", "price", 4)),
+                                Upsert.on("sku").doUpdate()))
+                .isInstanceOf(SQLException.class);
+        if (db == Db.MARIADB) {
+            try (Connection c = TestDatabases.connect(db)) {
+                c.setAutoCommit(false);
+                assertThatThrownBy(() -> once(db).upsert(
+                                        c,
+                                        t,
+                                        Map.of("sku", "B", "price", 1),
+                                        Upsert.on("sku").doUpdate()))
+                        .isInstanceOfSatisfying(
+                                SQLException.class,
+                                e -> assertThat(e.getErrorCode()).isEqualTo(1062));
+                assertThat(once(db).upsert(
+                                        c,
+                                        t,
+                                        Map.of("sku", "A", "price", 5),
+                                        Upsert.on("sku").doUpdate()))
+                        .isEqualTo(UPDATED); // the caller's transaction is still usable
+                c.rollback();
+            }
+        }
+
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+        assertThat(value(db, t, "price", "A")).isEqualTo(100);
+    }
+
+    /**
+     * Security test 35 F3: keys that MariaDB's collation calls equal but Java does not ('m1' and 'M1', 'q1'
+     * and 'q1 ') in one batch both reported INSERTED for one row, and [g1 v5, G1 v3] with onlyIfIncoming
+     * GREATER ended at v 3.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Db.class, names = "MARIADB")
+    void upsertAll_keysEqualOnlyUnderTheCollation_oneInsertedGuardHolds(Db db) throws SQLException {
+        String t = TestDatabases.newTable("skus");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (sku VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+                        + " NOT NULL UNIQUE, v INT)");
+        Upsert greater = Upsert.on("sku").doUpdate().onlyIfIncoming("v", Upsert.Comparison.GREATER);
+
+        assertThat(once(db).upsertAll(
+                                t,
+                                List.of(Map.of("sku", "m1", "v", 1), Map.of("sku", "M1", "v", 2)),
+                                Upsert.on("sku").doUpdate()))
+                .containsExactly(INSERTED, UPDATED);
+        assertThat(once(db).upsertAll(
+                                t,
+                                List.of(Map.of("sku", "q1", "v", 1), Map.of("sku", "q1 ", "v", 2)),
+                                Upsert.on("sku").doNothing()))
+                .containsExactly(INSERTED, UNCHANGED);
+        assertThat(once(db).upsertAll(t, List.of(Map.of("sku", "g1", "v", 5), Map.of("sku", "G1", "v", 3)), greater))
+                .containsExactly(INSERTED, UNCHANGED);
+        // both incoming keys find the existing row g1 (v 5): the first raises it, the second is below it
+        assertThat(once(db).upsertAll(t, List.of(Map.of("sku", "g1", "v", 9), Map.of("sku", "G1", "v", 7)), greater))
+                .containsExactly(UPDATED, UNCHANGED);
+
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(3);
+        assertThat(count(db, "SELECT v FROM " + t + " WHERE sku = 'm1'")).isEqualTo(2);
+        assertThat(count(db, "SELECT v FROM " + t + " WHERE sku = 'q1'")).isEqualTo(1);
+        assertThat(count(db, "SELECT v FROM " + t + " WHERE sku = 'g1'")).isEqualTo(9);
+    }
+
+    /**
+     * Security test 35 F4: MariaDB compares a VARCHAR with a number as numbers ('01' = 1), so getOrCreate(code
+     * = 1) returned the row '01' and upsert reported UPDATED while inserting '1'. A number for a text key
+     * column is refused before any SQL.
+     */
+    @ParameterizedTest
+    @EnumSource(
+            value = Db.class,
+            names = {"MARIADB", "POSTGRES"})
+    void keyValue_numberForTextColumn_refused(Db db) throws SQLException {
+        String t = TestDatabases.newTable("codes");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (code VARCHAR(20) NOT NULL UNIQUE, v INT)",
+                "INSERT INTO " + t + " (code, v) VALUES ('01', 1)");
+        Once once = once(db);
+
+        List<org.assertj.core.api.ThrowableAssert.ThrowingCallable> calls = List.of(
+                () -> once.getOrCreate(t, Map.of("code", 1), Map.of("v", 2)),
+                () -> once.getOrCreateAll(t, List.of(Map.of("code", "02"), Map.of("code", 1)), l -> Map.of()),
+                () -> once.updateOrCreate(t, Map.of("code", 1L), Map.of("v", 3), Map.of()),
+                () -> once.upsert(
+                        t, Map.of("code", 1, "v", 3), Upsert.on("code").doUpdate()),
+                () -> once.upsertAll(
+                        t,
+                        List.of(Map.of("code", "02", "v", 3), Map.of("code", 1, "v", 3)),
+                        Upsert.on("code").doNothing()));
+        for (var call : calls) {
+            assertThatThrownBy(call)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageMatching("(?s).*\\.code is a java\\.lang\\.(Integer|Long) .*text \\((?i)varchar\\).*");
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+        assertThat(count(db, "SELECT v FROM " + t)).isEqualTo(1);
+    }
+
     private static String text(Db db, String sql) throws SQLException {
         try (Connection c = TestDatabases.connect(db);
                 var s = c.createStatement();
