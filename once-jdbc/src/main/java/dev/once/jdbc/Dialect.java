@@ -86,6 +86,16 @@ abstract class Dialect {
                 || e instanceof SQLTimeoutException;
     }
 
+    /** How an insert begins: "INSERT INTO ". */
+    String insertInto() {
+        return "INSERT INTO ";
+    }
+
+    /** How an update begins: "UPDATE ". */
+    String update() {
+        return "UPDATE ";
+    }
+
     /** Quotes a validated identifier (the SQL standard's double quotes, where the database follows it). */
     String quote(String identifier) {
         return '"' + identifier.replace("\"", "\"\"") + '"'; // a quote inside a name is written twice

@@ -243,7 +243,7 @@ final class GetOrCreate {
         }
         List<Object> params = new ArrayList<>(updates.values());
         params.addAll(lookup.values());
-        String sql = "UPDATE " + t.quotedName() + " SET " + Sql.assignments(d, updates.keySet()) + " WHERE "
+        String sql = d.update() + t.quotedName() + " SET " + Sql.assignments(d, updates.keySet()) + " WHERE "
                 + Sql.equalities(d, lookup.keySet());
         if (d.updateReturns()) {
             Map<String, Object> row = Sql.first(c, sql + " RETURNING *", params);
@@ -265,7 +265,7 @@ final class GetOrCreate {
         List<String> columns = new ArrayList<>(rows.get(0).keySet());
         List<Object> params = new ArrayList<>(rows.size() * columns.size());
         for (Map<String, Object> r : rows) params.addAll(Sql.values(r, columns));
-        String sql = "INSERT INTO " + t.quotedName() + " (" + d.columnList(columns) + ") VALUES "
+        String sql = d.insertInto() + t.quotedName() + " (" + d.columnList(columns) + ") VALUES "
                 + Sql.tuples(columns.size(), rows.size())
                 + (key == null ? "" : " ON CONFLICT (" + d.columnList(key) + ") DO NOTHING") + " RETURNING *";
         return Sql.query(c, sql, params);

@@ -21,6 +21,21 @@ final class SqliteDialect extends Dialect {
         return "SQLite";
     }
 
+    /**
+     * OR ABORT: a table's own conflict clause ({@code UNIQUE ON CONFLICT REPLACE}) would otherwise apply to
+     * every unique key the statement's ON CONFLICT does not name, and REPLACE deletes the row in the way:
+     * a new key colliding on another unique key deleted an existing row instead of failing.
+     */
+    @Override
+    String insertInto() {
+        return "INSERT OR ABORT INTO ";
+    }
+
+    @Override
+    String update() {
+        return "UPDATE OR ABORT ";
+    }
+
     @Override
     Failure classify(SQLException e) {
         // The driver's getErrorCode() gives the primary code (19 for every constraint); the extended

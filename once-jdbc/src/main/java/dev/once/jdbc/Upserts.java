@@ -218,7 +218,7 @@ final class Upserts {
     private String insert(TableInfo t, List<Map<String, Object>> rows, List<Object> params) {
         List<String> columns = new ArrayList<>(rows.get(0).keySet());
         for (Map<String, Object> r : rows) params.addAll(Sql.values(r, columns));
-        return "INSERT INTO " + t.quotedName() + " (" + d.columnList(columns) + ") VALUES "
+        return d.insertInto() + t.quotedName() + " (" + d.columnList(columns) + ") VALUES "
                 + Sql.tuples(columns.size(), rows.size());
     }
 

@@ -81,6 +81,44 @@ class UpsertCallerTest {
         assertThat(count(db, "SELECT price FROM " + t + " WHERE sku = 'A'")).isEqualTo(3);
     }
 
+    /**
+     * SQLite applies a table's own conflict clause to every unique key a statement's ON CONFLICT does not
+     * name: with {@code code UNIQUE ON CONFLICT REPLACE}, a new row colliding on code deleted the row in its
+     * way (getOrCreate said created, upsert said INSERTED, the table lost a row). Other unique keys stay
+     * errors, the existing row unchanged.
+     */
+    @org.junit.jupiter.api.Test
+    void sqlite_otherKeyDeclaredOnConflictReplace_errorAndNothingDeleted() throws SQLException {
+        Db db = Db.SQLITE;
+        String t = TestDatabases.newTable("replace");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (" + db.idColumn()
+                        + ", sku TEXT NOT NULL UNIQUE, code TEXT UNIQUE ON CONFLICT REPLACE, price INT)");
+        execute(db, "INSERT INTO " + t + " (sku, code, price) VALUES ('A', 'x', 100), ('Z', 'z', 1)");
+        Once once = once(db);
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("sku", "B"), () -> Map.of("code", "x")))
+                .isInstanceOf(SQLException.class);
+        assertThatThrownBy(() -> once.upsert(
+                        t, Map.of("sku", "C", "code", "x"), Upsert.on("sku").doNothing()))
+                .isInstanceOf(SQLException.class);
+        assertThatThrownBy(() -> once.upsertAll(
+                        t,
+                        List.of(Map.of("sku", "D", "code", "x")),
+                        Upsert.on("sku").doUpdate()))
+                .isInstanceOf(SQLException.class);
+        assertThatThrownBy(() -> once.upsert(
+                        t, Map.of("sku", "Z", "code", "x"), Upsert.on("sku").doUpdate()))
+                .isInstanceOf(SQLException.class); // the update of Z would take A's code
+        assertThatThrownBy(() -> once.updateOrCreate(t, Map.of("sku", "Z"), Map.of("code", "x"), Map.of()))
+                .isInstanceOf(SQLException.class);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE sku = 'A' AND code = 'x'"))
+                .isEqualTo(100);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE sku = 'Z' AND code = 'z'"))
+                .isEqualTo(1);
+    }
+
     /** A quote inside a column's name is part of the name, not the end of it: the SQL was broken. */
     @ParameterizedTest
     @EnumSource(
