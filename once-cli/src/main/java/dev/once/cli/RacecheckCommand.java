@@ -100,11 +100,25 @@ final class RacecheckCommand implements Callable<Integer> {
         out.flush();
         try (Database database = Database.givenOrEmbedded(db, credentials, out)) {
             out.println("database: " + database.description);
-            String table = strategy.table();
+            // a name of this run's own: a fixed one dropped a user's table of that name (helper-34)
+            String table = ScratchTables.named(strategy.table());
             createTable(database, table);
-            Race race = new Race(database, table, out);
-            race.run();
-            return report(database, table, race, out);
+            try {
+                Race race = new Race(database, table, out);
+                race.run();
+                return report(database, table, race, out);
+            } finally {
+                dropTable(database, table);
+            }
+        }
+    }
+
+    private static void dropTable(Database database, String table) {
+        try (Connection c = database.open();
+                Statement s = c.createStatement()) {
+            s.execute("DROP TABLE " + table);
+        } catch (SQLException e) {
+            System.err.println("once racecheck: could not drop its table " + table + ": " + e.getMessage());
         }
     }
 
@@ -196,7 +210,8 @@ final class RacecheckCommand implements Callable<Integer> {
                     database.user == null ? "" : database.user,
                     strategy.name(),
                     String.valueOf(threads),
-                    String.valueOf(seconds));
+                    String.valueOf(seconds),
+                    table);
             pb.redirectError(ProcessBuilder.Redirect.INHERIT);
             return pb.start();
         }
@@ -255,6 +270,7 @@ final class RacecheckCommand implements Callable<Integer> {
         out.println("racecheck summary");
         out.printf("  strategy          %s%n", strategy);
         out.printf("  database          %s%n", database.description);
+        out.printf("  table             %s (this run's own, dropped after counting)%n", table);
         out.printf("  processes         %d x %d thread(s), %d s%n", procs, threads, seconds);
         out.printf("  get-or-create ops %,d (%,.0f/s)%n", ops, opsPerSecond);
         out.printf("  errors            %,d%n", errors);

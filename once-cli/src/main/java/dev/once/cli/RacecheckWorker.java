@@ -23,12 +23,13 @@ public final class RacecheckWorker {
         RaceStrategy strategy = RaceStrategy.valueOf(args[2]);
         int threads = Integer.parseInt(args[3]);
         int seconds = Integer.parseInt(args[4]);
+        String table = args[5]; // this run's own (ScratchTables)
         Database db = Database.connect(url, user, System.getenv("ONCE_DB_PASSWORD"));
         LongAdder ops = new LongAdder();
         LongAdder errors = new LongAdder();
         AtomicInteger shown = new AtomicInteger();
         try (HikariDataSource pool = db.pool(threads)) {
-            RaceStrategy.Op op = strategy.op(pool, strategy.table());
+            RaceStrategy.Op op = strategy.op(pool, table);
             op.run(-1); // connects and reads metadata before the race; -1 is never a timestamp
             System.out.println("ready");
             String go = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();

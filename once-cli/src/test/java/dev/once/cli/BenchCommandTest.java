@@ -17,6 +17,10 @@ class BenchCommandTest {
 
     @Test
     void bench_quickHitAndWaiters_writesEveryFigure() throws Exception {
+        // helper-34: the bench dropped a user's table named as its scratch table was (once_bench_goc_hit)
+        TestDatabases.execute(Db.POSTGRES, "DROP TABLE IF EXISTS once_bench_goc_hit");
+        TestDatabases.execute(Db.POSTGRES, "CREATE TABLE once_bench_goc_hit (important VARCHAR(20))");
+        TestDatabases.execute(Db.POSTGRES, "INSERT INTO once_bench_goc_hit VALUES ('keep me')");
         RacecheckCommandTest.Run run = RacecheckCommandTest.once(
                 "bench",
                 "--quick",
@@ -37,6 +41,10 @@ class BenchCommandTest {
             assertThat(pair.get("ratio").asDouble()).isPositive();
         }
         assertThat(json.get("pairs").get(0).get("name").asText()).isEqualTo("getOrCreate, existing key");
+        assertThat(TestDatabases.count(
+                        Db.POSTGRES, "SELECT COUNT(*) FROM once_bench_goc_hit WHERE important = 'keep me'"))
+                .isEqualTo(1);
+        TestDatabases.execute(Db.POSTGRES, "DROP TABLE once_bench_goc_hit");
         assertThat(json.get("waiters")).hasSize(2); // NOTIFY and polling
         for (JsonNode w : json.get("waiters")) {
             assertThat(w.get("loader_calls_per_key").asDouble()).isEqualTo(1.0);

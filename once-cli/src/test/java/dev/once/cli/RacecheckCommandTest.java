@@ -50,6 +50,33 @@ class RacecheckCommandTest {
         assertThat(run.out()).contains("verdict           OK");
     }
 
+    /**
+     * helper-34: racecheck dropped and recreated once_racecheck_once, a user's table of that name included
+     * (its column and rows gone, verdict OK). Each run now has a table of its own, dropped after counting.
+     */
+    @Test
+    void racecheck_userTableWithTheOldScratchName_untouched() throws Exception {
+        Db db = Db.POSTGRES;
+        TestDatabases.execute(db, "DROP TABLE IF EXISTS once_racecheck_once");
+        TestDatabases.execute(db, "CREATE TABLE once_racecheck_once (id INT, important VARCHAR(20))");
+        TestDatabases.execute(db, "INSERT INTO once_racecheck_once VALUES (1, 'keep me')");
+        try {
+            Run run = once("racecheck", "--db", TestDatabases.url(db), "--procs", "2", "--seconds", "1");
+            assertThat(run.exit()).as(run.out() + run.err()).isZero();
+            assertThat(run.out()).containsPattern("table +once_racecheck_once_[a-z0-9]{8} \\(this run's own");
+            assertThat(TestDatabases.count(db, "SELECT COUNT(*) FROM once_racecheck_once WHERE important = 'keep me'"))
+                    .isEqualTo(1);
+            assertThat(
+                            TestDatabases.count(
+                                    db,
+                                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE 'once\\_racecheck\\_once\\_%'"))
+                    .as("this run's table is dropped")
+                    .isZero();
+        } finally {
+            TestDatabases.execute(db, "DROP TABLE once_racecheck_once");
+        }
+    }
+
     @Test
     void racecheck_naive_findsDuplicatesAndExitsOne() throws Exception {
         Run run = once(

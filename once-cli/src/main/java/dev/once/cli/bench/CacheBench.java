@@ -89,10 +89,11 @@ final class CacheBench {
 
     void misses() throws Exception {
         String ns = "bench-miss-" + ThreadLocalRandom.current().nextInt(1_000_000);
+        String plain = dev.once.cli.ScratchTables.named("once_bench_plain");
         try (Connection c = target.pool().getConnection();
                 Statement s = c.createStatement()) {
-            s.execute("DROP TABLE IF EXISTS once_bench_plain");
-            s.execute("CREATE TABLE once_bench_plain (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
+            s.execute("DROP TABLE IF EXISTS " + plain);
+            s.execute("CREATE TABLE " + plain + " (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
         }
         try (OnceCache<String> cache = Workload.cache(target, ns, true, 0)) {
             for (int threads : settings.threads()) {
@@ -104,12 +105,12 @@ final class CacheBench {
                         "plain INSERT ON CONFLICT DO NOTHING",
                         Results.NO_TARGET, // the issue sets none: a miss is three writes where the baseline has one
                         (t, i) -> cache.get(Workload.fresh("m", run, t, i), () -> Workload.VALUE),
-                        Workload.plainInsert(target, "once_bench_plain", run));
+                        Workload.plainInsert(target, plain, run));
             }
         }
         try (Connection c = target.pool().getConnection();
                 Statement s = c.createStatement()) {
-            s.execute("DROP TABLE IF EXISTS once_bench_plain");
+            s.execute("DROP TABLE IF EXISTS " + plain);
         }
     }
 

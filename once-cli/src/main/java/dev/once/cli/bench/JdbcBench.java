@@ -30,7 +30,7 @@ final class JdbcBench {
     }
 
     void existing() throws Exception {
-        String table = table("once_bench_goc_hit");
+        String table = table(dev.once.cli.ScratchTables.named("once_bench_goc_hit"));
         Once once = Once.using(target.pool());
         for (int k = 0; k < Workload.HOT_KEYS; k++)
             once.getOrCreate(table, Map.of("k", "key-" + k), Map.of("v", Workload.VALUE));
@@ -72,7 +72,7 @@ final class JdbcBench {
     }
 
     void created() throws Exception {
-        String table = table("once_bench_goc_new");
+        String table = table(dev.once.cli.ScratchTables.named("once_bench_goc_new"));
         Once once = Once.using(target.pool());
         for (int threads : settings.threads()) {
             String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;

@@ -44,9 +44,9 @@ final class StrategyBench {
     }
 
     void run(int keys, int callersPerKey) throws Exception {
-        String naive = "once_bench_strategy_naive";
-        String unique = "once_bench_strategy_unique";
-        String ignoring = "once_bench_strategy_ignore";
+        String naive = dev.once.cli.ScratchTables.named("once_bench_strategy_naive");
+        String unique = dev.once.cli.ScratchTables.named("once_bench_strategy_unique");
+        String ignoring = dev.once.cli.ScratchTables.named("once_bench_strategy_ignore");
         try (Connection c = target.pool().getConnection();
                 Statement s = c.createStatement()) {
             for (String t : List.of(naive, unique, ignoring)) s.execute("DROP TABLE IF EXISTS " + t);
