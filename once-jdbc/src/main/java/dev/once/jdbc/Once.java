@@ -397,16 +397,6 @@ public final class Once {
             }
         }
         Upsert spelled = spec.withGuardColumns(t::spelling); // "VERSION" names the column version, as elsewhere
-        if (dialect instanceof MariaDbDialect) {
-            for (List<String> other : t.uniqueKeys()) {
-                if (!other.equals(key) && columns.containsAll(other)) {
-                    throw new NotAtomicException("upsert on " + t.name() + key + " on MariaDB: the rows also set every"
-                            + " column of unique key " + other + ", and ON DUPLICATE KEY UPDATE would act on whichever"
-                            + " key conflicts. Leave " + other
-                            + " out of the rows, or use getOrCreate/updateOrCreate.");
-                }
-            }
-        }
         return transactions()
                 .run(
                         c,
