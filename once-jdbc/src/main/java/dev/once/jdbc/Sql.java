@@ -88,7 +88,12 @@ final class Sql {
 
     /** Splits rows so that no statement binds more than maxParameters values. */
     static List<List<Map<String, Object>>> chunks(List<Map<String, Object>> rows, int maxParameters) {
-        int width = rows.isEmpty() ? 1 : Math.max(1, rows.get(0).size());
+        return chunks(rows, maxParameters, 0);
+    }
+
+    /** As {@link #chunks(List, int)}, where each row binds {@code extra} values more than its columns (an ordinal). */
+    static List<List<Map<String, Object>>> chunks(List<Map<String, Object>> rows, int maxParameters, int extra) {
+        int width = (rows.isEmpty() ? 1 : Math.max(1, rows.get(0).size())) + extra;
         int size = Math.max(1, maxParameters / width);
         List<List<Map<String, Object>>> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i += size) out.add(rows.subList(i, Math.min(rows.size(), i + size)));
@@ -99,6 +104,16 @@ final class Sql {
         List<Object> out = new ArrayList<>(columns.size());
         for (String c : columns) out.add(row.get(c));
         return out;
+    }
+
+    /** The bound values of {@link Dialect#incomingRows}: each row's ordinal in {@code rows}, then its values. */
+    static List<Object> numbered(List<Map<String, Object>> rows, List<String> columns) {
+        List<Object> params = new ArrayList<>(rows.size() * (columns.size() + 1));
+        for (int i = 0; i < rows.size(); i++) {
+            params.add(i);
+            params.addAll(values(rows.get(i), columns));
+        }
+        return params;
     }
 
     /**

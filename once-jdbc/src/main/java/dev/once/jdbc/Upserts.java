@@ -65,7 +65,7 @@ final class Upserts {
             merged.putIfAbsent(k, r);
         }
         Batch b = new Batch(c, t, spec, key, update, updateColumns, new HashMap<>());
-        for (List<Map<String, Object>> chunk : Sql.chunks(new ArrayList<>(merged.values()), d.maxParameters())) {
+        for (List<Map<String, Object>> chunk : Sql.chunks(new ArrayList<>(merged.values()), d.maxParameters(), 1)) {
             if (d instanceof PostgresDialect) postgres(b, chunk);
             else if (d instanceof SqliteDialect) sqlite(b, chunk);
             else mariadb(b, chunk);
@@ -75,22 +75,69 @@ final class Upserts {
         return out;
     }
 
+    /**
+     * One statement: the incoming rows, numbered, merged by the key's own equality, written, and the
+     * written rows joined back to every incoming row that has their key.
+     */
     private void postgres(Batch b, List<Map<String, Object>> chunk) throws SQLException {
-        List<Object> params = new ArrayList<>();
-        String sql = insert(b.t, chunk, params) + conflictClause(b) + " RETURNING " + d.columnList(b.key)
-                + (b.update ? ", (xmax = 0) AS once_inserted" : "");
+        List<String> columns = new ArrayList<>(chunk.get(0).keySet());
+        String keys = d.columnList(b.key);
+        StringJoiner same = new StringJoiner(" AND ");
+        for (String k : b.key) same.add("once_v." + d.quote(k) + " = once_w." + d.quote(k));
+        String sql =
+                "WITH once_v AS (" + d.incomingRows(b.t, columns, chunk.size()) + "), once_m AS (SELECT DISTINCT ON ("
+                        + keys + ") * FROM once_v ORDER BY " + keys + ", once_ord" + (b.update ? " DESC" : "")
+                        + "), once_w AS (INSERT INTO " + b.t.quotedName() + " (" + d.columnList(columns) + ") SELECT "
+                        + d.columnList(columns) + " FROM once_m" + conflictClause(b) + " RETURNING " + keys
+                        + (b.update ? ", (xmax = 0) AS once_inserted" : "") + ") SELECT once_v.once_ord"
+                        + (b.update ? ", once_w.once_inserted" : "") + " FROM once_v JOIN once_w ON " + same;
         for (Map<String, Object> r : chunk) b.outcomes.put(Sql.keyOf(r, b.key), UpsertOutcome.UNCHANGED);
-        for (Map<String, Object> r : Sql.query(b.c, sql, params)) {
+        for (Map<String, Object> r : Sql.query(b.c, sql, Sql.numbered(chunk, columns))) {
             boolean inserted = !b.update || Boolean.TRUE.equals(r.get("once_inserted"));
-            // RETURNING gives the stored key, which a nondeterministic collation may spell otherwise
-            List<Object> k = chunk.size() == 1 ? Sql.keyOf(chunk.get(0), b.key) : Sql.keyOf(r, b.key);
-            b.outcomes.put(k, inserted ? UpsertOutcome.INSERTED : UpsertOutcome.UPDATED);
+            Map<String, Object> incoming = chunk.get(((Number) r.get("once_ord")).intValue());
+            b.outcomes.put(Sql.keyOf(incoming, b.key), inserted ? UpsertOutcome.INSERTED : UpsertOutcome.UPDATED);
         }
     }
 
-    /** SQLite: one writer, so the outcomes read first in this transaction are what the statement does. */
+    /**
+     * SQLite: one writer, so the outcomes read first in this transaction are what the statement does.
+     * The read numbers the incoming rows, finds each one's representative among the rows with its key
+     * by the column's collation (the last for do-update, the first for do-nothing) and the stored row;
+     * only representatives are written.
+     */
     private void sqlite(Batch b, List<Map<String, Object>> chunk) throws SQLException {
-        List<Map<String, Object>> write = outcomes(b, chunk, "");
+        List<String> columns = new ArrayList<>(chunk.get(0).keySet());
+        StringJoiner keys = new StringJoiner(", ");
+        StringJoiner on = new StringJoiner(" AND ");
+        for (String k : b.key) {
+            keys.add("once_v." + d.quote(k));
+            on.add("once_t." + d.quote(k) + " = once_r." + d.quote(k));
+        }
+        String condition = condition(b, col -> "once_t." + d.quote(col), col -> "once_r." + d.quote(col));
+        String sql = "WITH once_v AS (" + d.incomingRows(b.t, columns, chunk.size()) + "), once_r AS (SELECT *, "
+                + (b.update ? "MAX" : "MIN") + "(once_ord) OVER (PARTITION BY " + keys + ") AS once_rep FROM once_v)"
+                + " SELECT once_r.once_ord, once_r.once_rep, once_t." + d.quote(b.key.get(0))
+                + " IS NOT NULL AS once_exists, (" + (condition.isEmpty() ? "1 = 1" : condition)
+                + ") AS once_update FROM once_r LEFT JOIN " + b.t.quotedName() + " once_t ON " + on;
+        int n = chunk.size();
+        int[] rep = new int[n];
+        boolean[] exists = new boolean[n];
+        boolean[] update = new boolean[n];
+        for (Map<String, Object> r : Sql.query(b.c, sql, Sql.numbered(chunk, columns))) {
+            int o = ((Number) r.get("once_ord")).intValue();
+            rep[o] = ((Number) r.get("once_rep")).intValue();
+            exists[o] = r.get("once_exists") instanceof Number e && e.intValue() != 0;
+            update[o] = r.get("once_update") instanceof Number u && u.intValue() != 0;
+        }
+        List<Map<String, Object>> write = new ArrayList<>();
+        for (int o = 0; o < n; o++) {
+            int r = rep[o];
+            UpsertOutcome outcome = !exists[r]
+                    ? UpsertOutcome.INSERTED
+                    : b.update && update[r] ? UpsertOutcome.UPDATED : UpsertOutcome.UNCHANGED;
+            b.outcomes.put(Sql.keyOf(chunk.get(o), b.key), outcome);
+            if (o == r && outcome != UpsertOutcome.UNCHANGED) write.add(chunk.get(o));
+        }
         if (write.isEmpty()) return;
         List<Object> params = new ArrayList<>();
         Sql.update(b.c, insert(b.t, write, params) + conflictClause(b), params);
