@@ -239,7 +239,7 @@ final class GetOrCreate {
             throws SQLException {
         String sql = t.statement(
                 List.of("select", List.copyOf(lookup.keySet()), lock),
-                () -> "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet()) + lock);
+                () -> "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, t, lookup.keySet()) + lock);
         Map<String, Object> row = Sql.first(c, sql, new ArrayList<>(lookup.values()));
         return row == null ? null : Sql.canonical(t, row);
     }
@@ -259,7 +259,7 @@ final class GetOrCreate {
         List<String> columns = new ArrayList<>(values.keySet());
         String sql = t.statement(
                 List.of("selectOrInsert", List.copyOf(lookup.keySet()), columns, key),
-                () -> "WITH s AS (SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet())
+                () -> "WITH s AS (SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, t, lookup.keySet())
                         + "), i AS (INSERT INTO " + t.quotedName() + " (" + d.columnList(columns) + ") SELECT "
                         + String.join(", ", java.util.Collections.nCopies(columns.size(), "?"))
                         + " WHERE NOT EXISTS (SELECT 1 FROM s) ON CONFLICT (" + d.columnList(key)
@@ -282,7 +282,7 @@ final class GetOrCreate {
         List<Object> params = new ArrayList<>(updates.values());
         params.addAll(lookup.values());
         String sql = "UPDATE " + t.quotedName() + " SET " + Sql.assignments(d, updates.keySet()) + " WHERE "
-                + Sql.equalities(d, lookup.keySet());
+                + Sql.equalities(d, t, lookup.keySet());
         if (d.updateReturns()) {
             Map<String, Object> row = Sql.first(c, sql + " RETURNING *", params);
             return row == null ? null : Sql.canonical(t, row);

@@ -51,10 +51,13 @@ final class Sql {
         for (int i = 0; i < params.size(); i++) ps.setObject(i + 1, params.get(i));
     }
 
-    /** {@code a = ? AND b = ?} */
-    static String equalities(Dialect d, Collection<String> columns) {
+    /**
+     * {@code a = ? AND b = ?}, each value as its column compares it ({@link TableInfo#typed}): on
+     * PostgreSQL a String binds as varchar, and {@code citext = varchar} would compare as text, with case.
+     */
+    static String equalities(Dialect d, TableInfo t, Collection<String> columns) {
         StringJoiner j = new StringJoiner(" AND ");
-        for (String c : columns) j.add(d.quote(c) + " = ?");
+        for (String c : columns) j.add(d.quote(c) + " = " + t.typed(c, "?"));
         return j.toString();
     }
 
@@ -78,12 +81,6 @@ final class Sql {
         StringJoiner j = new StringJoiner(", ");
         for (int i = 0; i < count; i++) j.add(one);
         return j.toString();
-    }
-
-    /** {@code a IN (?, ?)} or {@code (a, b) IN ((?, ?), (?, ?))} */
-    static String in(Dialect d, List<String> columns, int count) {
-        if (columns.size() == 1) return d.quote(columns.get(0)) + " IN " + tuple(count);
-        return "(" + d.columnList(columns) + ") IN (" + tuples(columns.size(), count) + ")";
     }
 
     /** Splits rows so that no statement binds more than maxParameters values. */

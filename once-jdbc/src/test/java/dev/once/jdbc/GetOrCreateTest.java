@@ -373,6 +373,29 @@ class GetOrCreateTest {
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
     }
 
+    /**
+     * Security test 35 (noticed with finding 1): on a citext key getOrCreate(sku1) threw "the insert conflicted
+     * on unique key [k] but no row has {k=sku1}" with a row SKU1: a String binds as varchar, and citext =
+     * varchar resolves to text = text, which compares case. The lookup value is cast to the column's type.
+     */
+    @org.junit.jupiter.api.Test
+    void getOrCreate_citextKey_findsTheRowInAnotherCase() throws SQLException {
+        UpsertTest.KeyForm f = UpsertTest.keyForm("citext");
+        Once once = Once.using(pool(Db.POSTGRES));
+
+        GetOrCreateResult r = once.getOrCreate(f.table(), Map.of("k", f.existing()), Map.of("price", 2));
+        assertThat(r.created()).isFalse();
+        assertThat(String.valueOf(r.get("k"))).isEqualTo("SKU1"); // a PGobject
+        assertThat(once.getOrCreate(f.table(), Map.of("k", f.existing()), () -> Map.of("price", 2))
+                        .created())
+                .isFalse();
+        assertThat(once.updateOrCreate(f.table(), Map.of("k", f.existing()), Map.of("price", 3), Map.of())
+                        .created())
+                .isFalse();
+        assertThat(count(Db.POSTGRES, "SELECT COUNT(*) FROM " + f.table())).isEqualTo(1);
+        assertThat(count(Db.POSTGRES, "SELECT price FROM " + f.table())).isEqualTo(3);
+    }
+
     static long countIn(Connection c, String sql) throws SQLException {
         try (var s = c.createStatement();
                 var rs = s.executeQuery(sql)) {
