@@ -18,19 +18,30 @@ import java.util.function.UnaryOperator;
  *
  * <p>Rows that repeat a key inside one batch are merged first (a database cannot touch one row twice
  * in one statement): for do-update the last occurrence wins, for do-nothing the first; every occurrence
- * reports its key's outcome.
+ * reports its key's outcome. "Repeat a key" is the database's equality, not Java's: {@code m1} and
+ * {@code M1} under a case-insensitive collation, {@code 'ab'} and {@code 'ab '} in a char(n) column.
+ * Java merges equal values before chunking; within a chunk the database merges the rest, and the
+ * database matches its rows to the caller's: each incoming row carries its position ({@code once_ord})
+ * through the statement ({@link Dialect#incomingRows}), and outcomes come back by position, never by
+ * comparing a stored key with the incoming one in Java.
  *
  * <ul>
- *   <li>PostgreSQL: {@code INSERT ... ON CONFLICT (key) DO UPDATE SET ... WHERE cond RETURNING key,
- *       (xmax = 0)}: a returned row with xmax 0 was inserted, another was updated, a missing one was left.
+ *   <li>PostgreSQL, one statement: {@code WITH once_v AS (numbered VALUES cast to the columns' types and
+ *       collations), once_m AS (SELECT DISTINCT ON (key) ... ORDER BY key, once_ord), once_w AS (INSERT
+ *       ... SELECT FROM once_m ON CONFLICT (key) DO UPDATE SET ... WHERE cond RETURNING key, (xmax = 0))
+ *       SELECT once_ord, ... FROM once_v JOIN once_w ON key}: a joined row with xmax 0 was inserted,
+ *       another was updated, a row with no partner was left.
  *   <li>SQLite: the existing rows are read first in the same transaction, with the condition evaluated
- *       against the incoming values, then the same statement writes the rows to insert or update (SQLite
- *       has one writer at a time, so the read and the write see the same rows).
+ *       against the incoming values and each row's representative among its duplicates (a window over the
+ *       key, which has the column's collation); then one statement writes the representatives to insert
+ *       or update (SQLite has one writer at a time, so the read and the write see the same rows).
  *   <li>MariaDB: the existing rows are read and locked first ({@code SELECT ... FOR UPDATE}, with the
  *       condition evaluated against the incoming values), then {@code INSERT ... ON DUPLICATE KEY UPDATE}
  *       writes the rows to insert or update. Once runs its own transaction at REPEATABLE READ so the lock
  *       also covers keys that do not exist yet (gap locks).
  * </ul>
+ * Keys the database calls equal that land in different chunks (batches above a chunk) are written one
+ * after the other, each reporting what its own statement did.
  */
 final class Upserts {
     private final Dialect d;
