@@ -175,6 +175,15 @@ abstract class Dialect {
         return java.util.Map.of();
     }
 
+    /**
+     * For each column that a unique index compares in another collation than the column's own (PostgreSQL
+     * {@code CREATE UNIQUE INDEX ON t (item COLLATE ci)}), {@code " COLLATE ci"}: ON CONFLICT decides by the
+     * index, so a batch upsert merges and matches its rows by it too.
+     */
+    java.util.Map<String, String> keyCollations(Connection c, TableInfo.Name name) throws SQLException {
+        return java.util.Map.of();
+    }
+
     String columnList(List<String> columns) {
         StringJoiner j = new StringJoiner(", ");
         for (String c : columns) j.add(quote(c));

@@ -88,6 +88,24 @@ final class PostgresDialect extends Dialect {
         return casts;
     }
 
+    @Override
+    Map<String, String> keyCollations(Connection c, TableInfo.Name name) throws SQLException {
+        Map<String, String> collations = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname,"
+                + " quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_index i"
+                + " CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indcollation::oid[]) AS k(attnum, coll)"
+                + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                + " JOIN pg_collation co ON co.oid = k.coll JOIN pg_namespace cn ON cn.oid = co.collnamespace"
+                + " WHERE i.indrelid = ?::regclass AND i.indisunique AND i.indisvalid AND i.indimmediate"
+                + " AND i.indpred IS NULL AND i.indexprs IS NULL AND k.coll <> a.attcollation")) {
+            ps.setString(1, regclass(name));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) collations.put(rs.getString(1), " COLLATE " + rs.getString(2));
+            }
+        }
+        return collations;
+    }
+
     private String regclass(TableInfo.Name name) {
         return (name.schema() == null ? "" : quote(name.schema().replace("\"", "\"\"")) + ".") + quote(name.table());
     }

@@ -62,6 +62,7 @@ final class TableInfo {
     private final Set<String> textColumns;
     private final List<List<String>> uniqueKeys;
     private final Map<String, String> valueCasts;
+    private final Map<String, String> keyCollations;
 
     /**
      * How often getOrCreate has lately found no row, as a moving average in [0, 1]: a hint for which
@@ -85,7 +86,8 @@ final class TableInfo {
             List<String> columns,
             Set<String> textColumns,
             List<List<String>> uniqueKeys,
-            Map<String, String> valueCasts) {
+            Map<String, String> valueCasts,
+            Map<String, String> keyCollations) {
         this.name = name;
         this.quotedName = quotedName;
         this.columns = List.copyOf(columns);
@@ -93,6 +95,7 @@ final class TableInfo {
         this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
         this.valueCasts = Map.copyOf(valueCasts);
+        this.keyCollations = Map.copyOf(keyCollations);
     }
 
     static TableInfo read(Connection c, Dialect dialect, Name requested) throws SQLException {
@@ -133,7 +136,8 @@ final class TableInfo {
                     columns,
                     text,
                     dialect.uniqueKeys(c, lookupName, columns),
-                    dialect.valueCasts(c, lookupName));
+                    dialect.valueCasts(c, lookupName),
+                    dialect.keyCollations(c, lookupName));
         }
         throw new IllegalArgumentException(
                 "table " + requested + " does not exist (or is not visible to " + meta.getUserName() + ")");
@@ -266,6 +270,11 @@ final class TableInfo {
     String typed(String column, String value) {
         String cast = valueCasts.get(column);
         return cast == null ? value : "CAST(" + value + cast;
+    }
+
+    /** {@code " COLLATE c"} where a unique index compares the column in another collation ({@link Dialect#keyCollations}), else "". */
+    String keyCollation(String column) {
+        return keyCollations.getOrDefault(column, "");
     }
 
     /** Whether the column holds character strings, which a collation may compare ignoring case or trailing spaces. */

@@ -92,16 +92,20 @@ final class Upserts {
      */
     private void postgres(Batch b, List<Map<String, Object>> chunk) throws SQLException {
         List<String> columns = new ArrayList<>(chunk.get(0).keySet());
-        String keys = d.columnList(b.key);
+        StringJoiner keys = new StringJoiner(", "); // compared as the unique index compares them
         StringJoiner same = new StringJoiner(" AND ");
-        for (String k : b.key) same.add("once_v." + d.quote(k) + " = once_w." + d.quote(k));
-        String sql =
-                "WITH once_v AS (" + d.incomingRows(b.t, columns, chunk.size()) + "), once_m AS (SELECT DISTINCT ON ("
-                        + keys + ") * FROM once_v ORDER BY " + keys + ", once_ord" + (b.update ? " DESC" : "")
-                        + "), once_w AS (INSERT INTO " + b.t.quotedName() + " (" + d.columnList(columns) + ") SELECT "
-                        + d.columnList(columns) + " FROM once_m" + conflictClause(b) + " RETURNING " + keys
-                        + (b.update ? ", (xmax = 0) AS once_inserted" : "") + ") SELECT once_v.once_ord"
-                        + (b.update ? ", once_w.once_inserted" : "") + " FROM once_v JOIN once_w ON " + same;
+        for (String k : b.key) {
+            String incoming = "once_v." + d.quote(k) + b.t.keyCollation(k);
+            keys.add(incoming);
+            same.add(incoming + " = once_w." + d.quote(k));
+        }
+        String sql = "WITH once_v AS (" + d.incomingRows(b.t, columns, chunk.size())
+                + "), once_m AS (SELECT DISTINCT ON ("
+                + keys + ") * FROM once_v ORDER BY " + keys + ", once_ord" + (b.update ? " DESC" : "")
+                + "), once_w AS (INSERT INTO " + b.t.quotedName() + " (" + d.columnList(columns) + ") SELECT "
+                + d.columnList(columns) + " FROM once_m" + conflictClause(b) + " RETURNING " + d.columnList(b.key)
+                + (b.update ? ", (xmax = 0) AS once_inserted" : "") + ") SELECT once_v.once_ord"
+                + (b.update ? ", once_w.once_inserted" : "") + " FROM once_v JOIN once_w ON " + same;
         for (Map<String, Object> r : chunk) b.outcomes.put(Sql.keyOf(r, b.key), UpsertOutcome.UNCHANGED);
         for (Map<String, Object> r : Sql.query(b.c, sql, Sql.numbered(chunk, columns))) {
             boolean inserted = !b.update || Boolean.TRUE.equals(r.get("once_inserted"));

@@ -390,6 +390,39 @@ class UpsertTest {
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(3);
     }
 
+    /**
+     * Found while fixing security test 35 finding 1: with a unique index in its own collation ({@code (item
+     * COLLATE ci)} on a plain text column), ON CONFLICT updates the row 'abc' for 'AbC'; matching the written
+     * rows back by the column's equality reported that UNCHANGED. They are matched by the index's.
+     */
+    @org.junit.jupiter.api.Test
+    void upsertAll_uniqueIndexWithItsOwnCollation_reportsUpdated() throws SQLException {
+        Db db = Db.POSTGRES;
+        assumeTrue(count(db, "SELECT COUNT(*) FROM pg_collation WHERE collprovider = 'i'") > 0, "no ICU");
+        String t = TestDatabases.newTable("ixci");
+        execute(
+                db,
+                "CREATE COLLATION IF NOT EXISTS once_ci"
+                        + " (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+                "CREATE TABLE " + t + " (item TEXT NOT NULL, v INT)",
+                "CREATE UNIQUE INDEX " + t + "_item ON " + t + " (item COLLATE once_ci)",
+                "INSERT INTO " + t + " VALUES ('abc', 1)");
+        Upsert update = Upsert.on("item").doUpdate();
+
+        assertThat(once(db).upsert(t, Map.of("item", "AbC", "v", 2), update)).isEqualTo(UPDATED);
+        assertThat(once(db).upsertAll(
+                                t,
+                                List.of(
+                                        Map.of("item", "ABC", "v", 3),
+                                        Map.of("item", "x", "v", 1),
+                                        Map.of("item", "aBc", "v", 4)),
+                                update))
+                .containsExactly(UPDATED, INSERTED, UPDATED);
+        assertThat(text(db, "SELECT item || ':' || v FROM " + t + " WHERE item = 'abc'"))
+                .isEqualTo("abc:4");
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
+    }
+
     private static String text(Db db, String sql) throws SQLException {
         try (Connection c = TestDatabases.connect(db);
                 var s = c.createStatement();
