@@ -160,6 +160,40 @@ abstract class Dialect {
     /** Clause that locks the rows a SELECT reads until the transaction ends ("" where the database locks whole files). */
     abstract String rowLock();
 
+    /**
+     * The incoming rows as a query with the columns {@code once_ord, columns...}, binding each row's
+     * ordinal and then its values, {@code count} rows: the database, not Java, then matches them to
+     * stored rows and to each other, by the columns' own equality (collation, char padding, type).
+     * Here (MariaDB): {@code SELECT ? AS once_ord, ? AS a UNION ALL SELECT ?, ? ...}.
+     */
+    String incomingRows(TableInfo t, List<String> columns, int count) {
+        StringJoiner union = new StringJoiner(" UNION ALL ");
+        for (int i = 0; i < count; i++) {
+            StringJoiner select = new StringJoiner(", ", "SELECT ", "");
+            select.add(i == 0 ? "? AS once_ord" : "?");
+            for (String col : columns) select.add(i == 0 ? "? AS " + quote(col) : "?");
+            union.add(select.toString());
+        }
+        return union.toString();
+    }
+
+    /**
+     * For each column whose incoming values must be converted to compare as the column does, the tail of
+     * {@code CAST(value AS type) COLLATE collation} after the value; empty where values compare as bound.
+     */
+    java.util.Map<String, String> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
+        return java.util.Map.of();
+    }
+
+    /**
+     * For each column that a unique index compares in another collation than the column's own (PostgreSQL
+     * {@code CREATE UNIQUE INDEX ON t (item COLLATE ci)}), {@code " COLLATE ci"}: ON CONFLICT decides by the
+     * index, so a batch upsert merges and matches its rows by it too.
+     */
+    java.util.Map<String, String> keyCollations(Connection c, TableInfo.Name name) throws SQLException {
+        return java.util.Map.of();
+    }
+
     String columnList(List<String> columns) {
         StringJoiner j = new StringJoiner(", ");
         for (String c : columns) j.add(quote(c));

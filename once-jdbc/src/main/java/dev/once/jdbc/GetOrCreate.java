@@ -3,10 +3,14 @@ package dev.once.jdbc;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.StringJoiner;
 import java.util.function.Supplier;
 
 /**
@@ -127,7 +131,13 @@ final class GetOrCreate {
         }
     }
 
-    /** Batch getOrCreate: one SELECT for all, one INSERT for the missing, one SELECT for lost races. */
+    /**
+     * Batch getOrCreate: one SELECT for all, one INSERT for the missing, one SELECT for the lookups no
+     * inserted row equals in Java (lost races, and keys stored in another form: another case under a
+     * case-insensitive collation, char(n) padding). Rows are matched to lookups by the database: each
+     * SELECT joins the numbered lookups to the table with the columns' own equality. Of lookups that
+     * share an inserted row, the first reports it created.
+     */
     List<GetOrCreateResult> getOrCreateAll(
             Connection c,
             boolean callerOwned,
@@ -137,60 +147,88 @@ final class GetOrCreate {
             java.util.function.Function<Map<String, Object>, Map<String, Object>> defaults)
             throws SQLException {
         List<String> columns = new ArrayList<>(lookups.get(0).keySet());
-        Map<List<Object>, Map<String, Object>> found = new LinkedHashMap<>();
-        Map<List<Object>, Boolean> created = new LinkedHashMap<>();
-        Map<List<Object>, Map<String, Object>> wanted = new LinkedHashMap<>();
-        for (Map<String, Object> l : lookups) wanted.putIfAbsent(Sql.keyOf(l, columns), l);
-        selectAll(c, t, columns, new ArrayList<>(wanted.values()), found);
-        List<Map<String, Object>> missing = new ArrayList<>();
-        wanted.forEach((k, l) -> {
-            if (!found.containsKey(k)) missing.add(l);
-        });
+        Map<List<Object>, Integer> position = new HashMap<>();
+        List<Map<String, Object>> wanted = new ArrayList<>();
+        for (Map<String, Object> l : lookups) {
+            position.computeIfAbsent(Sql.keyOf(l, columns), k -> {
+                wanted.add(l);
+                return wanted.size() - 1;
+            });
+        }
+        List<Map<String, Object>> found = new ArrayList<>(java.util.Collections.nCopies(wanted.size(), null));
+        List<Integer> missing = selectAll(c, t, columns, wanted, range(wanted.size()), found);
+        Set<List<Object>> created = new HashSet<>(); // the lookup values of inserted rows, as stored
         if (!missing.isEmpty() && d.hasTargetedConflictClause()) {
             List<Map<String, Object>> rows = new ArrayList<>();
-            for (Map<String, Object> l : missing) rows.add(merge(t, l, defaults.apply(l)));
+            for (int i : missing) rows.add(merge(t, wanted.get(i), defaults.apply(wanted.get(i))));
+            Map<List<Object>, Map<String, Object>> inserted = new HashMap<>();
             for (List<Map<String, Object>> chunk : chunks(rows)) {
                 for (Map<String, Object> r : Transactions.guarded(c, callerOwned, () -> insertAll(c, t, chunk, key))) {
-                    List<Object> k = Sql.keyOf(r, columns);
-                    found.put(k, Sql.canonical(t, r));
-                    created.put(k, true);
+                    Map<String, Object> row = Sql.canonical(t, r);
+                    created.add(Sql.keyOf(row, columns));
+                    inserted.put(Sql.keyOf(row, columns), row);
                 }
             }
-            List<Map<String, Object>> lost = new ArrayList<>();
-            for (Map<String, Object> l : missing) if (!found.containsKey(Sql.keyOf(l, columns))) lost.add(l);
-            selectAll(c, t, columns, lost, found);
-            for (Map<String, Object> l : lost) {
-                if (!found.containsKey(Sql.keyOf(l, columns))) throw unresolved(c, t, l, key);
+            List<Integer> unmatched = new ArrayList<>();
+            for (int i : missing) {
+                Map<String, Object> row = inserted.get(Sql.keyOf(wanted.get(i), columns));
+                if (row != null) found.set(i, row);
+                else unmatched.add(i);
             }
+            List<Integer> lost = selectAll(c, t, columns, wanted, unmatched, found);
+            if (!lost.isEmpty()) throw unresolved(c, t, wanted.get(lost.get(0)), key);
         } else {
-            for (Map<String, Object> l : missing) {
+            for (int i : missing) {
+                Map<String, Object> l = wanted.get(i);
                 GetOrCreateResult r = getOrCreate(c, callerOwned, t, l, key, () -> defaults.apply(l), false);
-                found.put(Sql.keyOf(l, columns), r.row());
-                if (r.created()) created.put(Sql.keyOf(l, columns), true);
+                found.set(i, r.row());
+                if (r.created()) created.add(Sql.keyOf(r.row(), columns));
             }
         }
         List<GetOrCreateResult> out = new ArrayList<>(lookups.size());
         for (Map<String, Object> l : lookups) {
-            List<Object> k = Sql.keyOf(l, columns);
-            out.add(new GetOrCreateResult(found.get(k), created.remove(k) != null));
+            Map<String, Object> row = found.get(position.get(Sql.keyOf(l, columns)));
+            out.add(new GetOrCreateResult(row, created.remove(Sql.keyOf(row, columns))));
         }
         return out;
     }
 
-    private void selectAll(
+    private static List<Integer> range(int n) {
+        List<Integer> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) out.add(i);
+        return out;
+    }
+
+    /**
+     * Reads the rows of the lookups at {@code which} into {@code found}, matched by the database
+     * ({@link Dialect#incomingRows}), and returns the positions that have none.
+     */
+    private List<Integer> selectAll(
             Connection c,
             TableInfo t,
             List<String> columns,
             List<Map<String, Object>> lookups,
-            Map<List<Object>, Map<String, Object>> into)
+            List<Integer> which,
+            List<Map<String, Object>> found)
             throws SQLException {
-        for (List<Map<String, Object>> chunk : chunks(lookups)) {
-            List<Object> params = new ArrayList<>();
-            for (Map<String, Object> l : chunk) params.addAll(Sql.values(l, columns));
-            String sql = "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.in(d, columns, chunk.size());
-            for (Map<String, Object> r : Sql.query(c, sql, params))
-                into.put(Sql.keyOf(r, columns), Sql.canonical(t, r));
+        StringJoiner on = new StringJoiner(" AND ");
+        for (String col : columns) on.add("once_t." + d.quote(col) + " = once_v." + d.quote(col));
+        int size = Math.max(1, d.maxParameters() / (columns.size() + 1));
+        for (int from = 0; from < which.size(); from += size) {
+            List<Integer> chunk = which.subList(from, Math.min(which.size(), from + size));
+            List<Map<String, Object>> rows = new ArrayList<>(chunk.size());
+            for (int i : chunk) rows.add(lookups.get(i));
+            String sql = "WITH once_v AS (" + d.incomingRows(t, columns, rows.size())
+                    + ") SELECT once_v.once_ord AS once_ord, once_t.* FROM once_v JOIN " + t.quotedName()
+                    + " once_t ON " + on;
+            for (Map<String, Object> r : Sql.query(c, sql, Sql.numbered(rows, columns))) {
+                int ord = ((Number) r.remove("once_ord")).intValue();
+                found.set(chunk.get(ord), Sql.canonical(t, r));
+            }
         }
+        List<Integer> none = new ArrayList<>();
+        for (int i : which) if (found.get(i) == null) none.add(i);
+        return none;
     }
 
     private List<List<Map<String, Object>>> chunks(List<Map<String, Object>> rows) {
@@ -201,7 +239,7 @@ final class GetOrCreate {
             throws SQLException {
         String sql = t.statement(
                 List.of("select", List.copyOf(lookup.keySet()), lock),
-                () -> "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet()) + lock);
+                () -> "SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, t, lookup.keySet()) + lock);
         Map<String, Object> row = Sql.first(c, sql, new ArrayList<>(lookup.values()));
         return row == null ? null : Sql.canonical(t, row);
     }
@@ -221,7 +259,7 @@ final class GetOrCreate {
         List<String> columns = new ArrayList<>(values.keySet());
         String sql = t.statement(
                 List.of("selectOrInsert", List.copyOf(lookup.keySet()), columns, key),
-                () -> "WITH s AS (SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, lookup.keySet())
+                () -> "WITH s AS (SELECT * FROM " + t.quotedName() + " WHERE " + Sql.equalities(d, t, lookup.keySet())
                         + "), i AS (INSERT INTO " + t.quotedName() + " (" + d.columnList(columns) + ") SELECT "
                         + String.join(", ", java.util.Collections.nCopies(columns.size(), "?"))
                         + " WHERE NOT EXISTS (SELECT 1 FROM s) ON CONFLICT (" + d.columnList(key)
@@ -244,7 +282,7 @@ final class GetOrCreate {
         List<Object> params = new ArrayList<>(updates.values());
         params.addAll(lookup.values());
         String sql = d.update() + t.quotedName() + " SET " + Sql.assignments(d, updates.keySet()) + " WHERE "
-                + Sql.equalities(d, lookup.keySet());
+                + Sql.equalities(d, t, lookup.keySet());
         if (d.updateReturns()) {
             Map<String, Object> row = Sql.first(c, sql + " RETURNING *", params);
             return row == null ? null : Sql.canonical(t, row);

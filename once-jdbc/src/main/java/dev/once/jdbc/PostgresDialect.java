@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.StringJoiner;
 
 final class PostgresDialect extends Dialect {
 
@@ -48,6 +49,68 @@ final class PostgresDialect extends Dialect {
     }
 
     /**
+     * {@code SELECT once_x.once_ord, CAST(once_x.a AS type) COLLATE c AS a ... FROM (VALUES (?, ?), ...)
+     * AS once_x (once_ord, a)}: a bound value has its Java type (varchar for a String), so each column is
+     * cast to the table column's type (without its length, which the insert checks) and collation, and
+     * compares as the column does: citext and nondeterministic collations ignoring case, char(n) ignoring
+     * padding, timestamptz as instants.
+     */
+    @Override
+    String incomingRows(TableInfo t, List<String> columns, int count) {
+        StringJoiner select = new StringJoiner(", ", "SELECT once_x.once_ord, ", "");
+        for (String col : columns) select.add(t.typed(col, "once_x." + quote(col)) + " AS " + quote(col));
+        return select + " FROM (VALUES " + Sql.tuples(columns.size() + 1, count) + ") AS once_x (once_ord, "
+                + columnList(columns) + ")";
+    }
+
+    /** Each column's type by name (bpchar, not character, which would mean char(1)) and its collation. */
+    @Override
+    Map<String, String> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
+        Map<String, String> casts = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname,"
+                + " quote_ident(tn.nspname) || '.' || quote_ident(ty.typname),"
+                + " CASE WHEN a.attcollation <> 0 THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END"
+                + " FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid"
+                + " JOIN pg_namespace tn ON tn.oid = ty.typnamespace"
+                + " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
+                + " LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace"
+                + " WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped")) {
+            ps.setString(1, regclass(name));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String collation = rs.getString(3);
+                    casts.put(
+                            rs.getString(1),
+                            " AS " + rs.getString(2) + ")" + (collation == null ? "" : " COLLATE " + collation));
+                }
+            }
+        }
+        return casts;
+    }
+
+    @Override
+    Map<String, String> keyCollations(Connection c, TableInfo.Name name) throws SQLException {
+        Map<String, String> collations = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname,"
+                + " quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_index i"
+                + " CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indcollation::oid[]) AS k(attnum, coll)"
+                + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                + " JOIN pg_collation co ON co.oid = k.coll JOIN pg_namespace cn ON cn.oid = co.collnamespace"
+                + " WHERE i.indrelid = ?::regclass AND i.indisunique AND i.indisvalid AND i.indimmediate"
+                + " AND i.indpred IS NULL AND i.indexprs IS NULL AND k.coll <> a.attcollation")) {
+            ps.setString(1, regclass(name));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) collations.put(rs.getString(1), " COLLATE " + rs.getString(2));
+            }
+        }
+        return collations;
+    }
+
+    private String regclass(TableInfo.Name name) {
+        return (name.schema() == null ? "" : quote(name.schema().replace("\"", "\"\"")) + ".") + quote(name.table());
+    }
+
+    /**
      * Reads pg_index, which tells what JDBC metadata does not: a DEFERRABLE constraint (indimmediate false)
      * and an index left INVALID by a failed CREATE UNIQUE INDEX CONCURRENTLY cannot be ON CONFLICT's
      * arbiter, nor can partial or expression indexes. INCLUDE columns are not part of the key.
@@ -61,10 +124,7 @@ final class PostgresDialect extends Dialect {
                 + " WHERE i.indrelid = ?::regclass AND i.indisunique AND i.indisvalid AND i.indimmediate"
                 + " AND i.indpred IS NULL AND i.indexprs IS NULL AND k.position <= i.indnkeyatts"
                 + " ORDER BY NOT i.indisprimary, i.indexrelid, k.position")) {
-            ps.setString(
-                    1,
-                    (name.schema() == null ? "" : quote(name.schema().replace("\"", "\"\"")) + ".")
-                            + quote(name.table()));
+            ps.setString(1, regclass(name));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     indexes.computeIfAbsent(rs.getLong(1), k -> new ArrayList<>())

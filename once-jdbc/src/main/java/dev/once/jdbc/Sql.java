@@ -51,10 +51,13 @@ final class Sql {
         for (int i = 0; i < params.size(); i++) ps.setObject(i + 1, params.get(i));
     }
 
-    /** {@code a = ? AND b = ?} */
-    static String equalities(Dialect d, Collection<String> columns) {
+    /**
+     * {@code a = ? AND b = ?}, each value as its column compares it ({@link TableInfo#typed}): on
+     * PostgreSQL a String binds as varchar, and {@code citext = varchar} would compare as text, with case.
+     */
+    static String equalities(Dialect d, TableInfo t, Collection<String> columns) {
         StringJoiner j = new StringJoiner(" AND ");
-        for (String c : columns) j.add(d.quote(c) + " = ?");
+        for (String c : columns) j.add(d.quote(c) + " = " + t.typed(c, "?"));
         return j.toString();
     }
 
@@ -80,15 +83,14 @@ final class Sql {
         return j.toString();
     }
 
-    /** {@code a IN (?, ?)} or {@code (a, b) IN ((?, ?), (?, ?))} */
-    static String in(Dialect d, List<String> columns, int count) {
-        if (columns.size() == 1) return d.quote(columns.get(0)) + " IN " + tuple(count);
-        return "(" + d.columnList(columns) + ") IN (" + tuples(columns.size(), count) + ")";
-    }
-
     /** Splits rows so that no statement binds more than maxParameters values. */
     static List<List<Map<String, Object>>> chunks(List<Map<String, Object>> rows, int maxParameters) {
-        int width = rows.isEmpty() ? 1 : Math.max(1, rows.get(0).size());
+        return chunks(rows, maxParameters, 0);
+    }
+
+    /** As {@link #chunks(List, int)}, where each row binds {@code extra} values more than its columns (an ordinal). */
+    static List<List<Map<String, Object>>> chunks(List<Map<String, Object>> rows, int maxParameters, int extra) {
+        int width = (rows.isEmpty() ? 1 : Math.max(1, rows.get(0).size())) + extra;
         int size = Math.max(1, maxParameters / width);
         List<List<Map<String, Object>>> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i += size) out.add(rows.subList(i, Math.min(rows.size(), i + size)));
@@ -99,6 +101,16 @@ final class Sql {
         List<Object> out = new ArrayList<>(columns.size());
         for (String c : columns) out.add(row.get(c));
         return out;
+    }
+
+    /** The bound values of {@link Dialect#incomingRows}: each row's ordinal in {@code rows}, then its values. */
+    static List<Object> numbered(List<Map<String, Object>> rows, List<String> columns) {
+        List<Object> params = new ArrayList<>(rows.size() * (columns.size() + 1));
+        for (int i = 0; i < rows.size(); i++) {
+            params.add(i);
+            params.addAll(values(rows.get(i), columns));
+        }
+        return params;
     }
 
     /**

@@ -113,6 +113,18 @@ final class SqliteDialect extends Dialect {
         return keys;
     }
 
+    /**
+     * {@code SELECT NULL AS once_ord, a, b FROM t WHERE 0 UNION ALL VALUES (?, ?, ?), ...}: the columns of
+     * a compound SELECT take their collation and affinity from its first SELECT, here the table's, so the
+     * incoming values compare as the column does (NOCASE, RTRIM, an application's collation). VALUES
+     * rows do not count toward the 500-term limit of a compound SELECT.
+     */
+    @Override
+    String incomingRows(TableInfo t, List<String> columns, int count) {
+        return "SELECT NULL AS once_ord, " + columnList(columns) + " FROM " + t.quotedName()
+                + " WHERE 0 UNION ALL VALUES " + Sql.tuples(columns.size() + 1, count);
+    }
+
     @Override
     String rowLock() {
         return "";

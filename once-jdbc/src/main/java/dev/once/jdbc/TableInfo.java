@@ -61,6 +61,8 @@ final class TableInfo {
     private final boolean namesIgnoreCase;
     private final Map<String, String> textColumns; // column: its type as the database names it
     private final List<List<String>> uniqueKeys;
+    private final Map<String, String> valueCasts;
+    private final Map<String, String> keyCollations;
 
     /**
      * How often getOrCreate has lately found no row, as a moving average in [0, 1]: a hint for which
@@ -83,13 +85,17 @@ final class TableInfo {
             Dialect dialect,
             List<String> columns,
             Map<String, String> textColumns,
-            List<List<String>> uniqueKeys) {
+            List<List<String>> uniqueKeys,
+            Map<String, String> valueCasts,
+            Map<String, String> keyCollations) {
         this.name = name;
         this.quotedName = quotedName;
         this.columns = List.copyOf(columns);
         this.textColumns = Map.copyOf(textColumns);
         this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
+        this.valueCasts = Map.copyOf(valueCasts);
+        this.keyCollations = Map.copyOf(keyCollations);
     }
 
     static TableInfo read(Connection c, Dialect dialect, Name requested) throws SQLException {
@@ -124,7 +130,15 @@ final class TableInfo {
             Name lookupName = new Name(schema, candidate);
             String quoted =
                     (actual.schema() == null ? "" : dialect.quote(actual.schema()) + ".") + dialect.quote(candidate);
-            return new TableInfo(actual, quoted, dialect, columns, text, dialect.uniqueKeys(c, lookupName, columns));
+            return new TableInfo(
+                    actual,
+                    quoted,
+                    dialect,
+                    columns,
+                    text,
+                    dialect.uniqueKeys(c, lookupName, columns),
+                    dialect.valueCasts(c, lookupName),
+                    dialect.keyCollations(c, lookupName));
         }
         throw new IllegalArgumentException(
                 "table " + requested + " does not exist (or is not visible to " + meta.getUserName() + ")");
@@ -248,6 +262,20 @@ final class TableInfo {
     String spelling(String column) {
         String c = column(column, "column name");
         return c == null ? column : c;
+    }
+
+    /**
+     * An incoming value of the column as the column compares it ({@link Dialect#valueCasts}): on
+     * PostgreSQL {@code CAST(value AS type) COLLATE collation}, elsewhere the value itself.
+     */
+    String typed(String column, String value) {
+        String cast = valueCasts.get(column);
+        return cast == null ? value : "CAST(" + value + cast;
+    }
+
+    /** {@code " COLLATE c"} where a unique index compares the column in another collation ({@link Dialect#keyCollations}), else "". */
+    String keyCollation(String column) {
+        return keyCollations.getOrDefault(column, "");
     }
 
     /** Whether the column holds character strings, which a collation may compare ignoring case or trailing spaces. */

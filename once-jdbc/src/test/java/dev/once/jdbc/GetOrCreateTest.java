@@ -11,10 +11,12 @@ import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class GetOrCreateTest {
     static HikariDataSource pool(Db db) {
@@ -308,6 +310,90 @@ class GetOrCreateTest {
         assertThatThrownBy(() -> once.getOrCreate(t, Map.of("item", "AbC"), () -> Map.of("val", 2)))
                 .isNotInstanceOf(SnapshotConflictException.class);
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
+
+    /**
+     * Security test 35 finding 2: getOrCreateAll matched the rows it read and inserted to the lookups by
+     * Java equality of the key, so where getOrCreate worked it threw "the insert conflicted on unique key
+     * [k] but no row has ..." (PostgreSQL ICU collation, citext, char(n) even on a new key, timestamptz
+     * given as OffsetDateTime).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"icu", "citext", "char", "timestamptz"})
+    void getOrCreateAll_keyStoredInAnotherForm_findsOrCreates(String kind) throws SQLException {
+        UpsertTest.KeyForm f = UpsertTest.keyForm(kind);
+        Once once = Once.using(pool(Db.POSTGRES));
+
+        List<GetOrCreateResult> r = once.getOrCreateAll(
+                f.table(), List.of(Map.of("k", f.existing()), Map.of("k", f.fresh())), l -> Map.of("price", 2));
+
+        assertThat(r).extracting(GetOrCreateResult::created).containsExactly(false, true);
+        assertThat(r.get(0).get("price")).isEqualTo(1);
+        assertThat(r.get(1).get("price")).isEqualTo(2);
+        assertThat(once.getOrCreateAll(f.table(), List.of(Map.of("k", f.fresh())), l -> Map.of("price", 3)))
+                .extracting(GetOrCreateResult::created)
+                .containsExactly(false);
+        assertThat(count(Db.POSTGRES, "SELECT COUNT(*) FROM " + f.table())).isEqualTo(2);
+    }
+
+    /**
+     * Security test 35 finding 2 and 3: under SQLite NOCASE (and a nondeterministic ICU collation) getOrCreate
+     * finds SKU1 for sku1 but getOrCreateAll threw; lookups equal only under the collation share one row,
+     * created for the first of them.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreateAll_keyEqualOnlyUnderTheCollation_findsTheRow(Db db) throws SQLException {
+        String collation = switch (db) {
+            case MARIADB -> " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci";
+            case SQLITE -> " COLLATE NOCASE";
+            case POSTGRES -> {
+                assumeTrue(count(db, "SELECT COUNT(*) FROM pg_collation WHERE collprovider = 'i'") > 0, "no ICU");
+                execute(
+                        db,
+                        "CREATE COLLATION IF NOT EXISTS once_ci"
+                                + " (provider = icu, locale = 'und-u-ks-level2', deterministic = false)");
+                yield " COLLATE once_ci";
+            }
+        };
+        String t = TestDatabases.newTable("nc");
+        execute(
+                db,
+                "CREATE TABLE " + t + " (sku VARCHAR(20)" + collation + " NOT NULL UNIQUE, v INT)",
+                "INSERT INTO " + t + " VALUES ('SKU1', 1)");
+        Once once = Once.using(pool(db));
+
+        List<GetOrCreateResult> r = once.getOrCreateAll(
+                t,
+                List.of(Map.of("sku", "sku1"), Map.of("sku", "n1"), Map.of("sku", "N1"), Map.of("sku", "n1")),
+                l -> Map.of("v", 2));
+
+        assertThat(r).extracting(GetOrCreateResult::created).containsExactly(false, true, false, false);
+        assertThat(r).extracting(g -> g.get("sku")).containsExactly("SKU1", "n1", "n1", "n1");
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
+    }
+
+    /**
+     * Security test 35 (noticed with finding 1): on a citext key getOrCreate(sku1) threw "the insert conflicted
+     * on unique key [k] but no row has {k=sku1}" with a row SKU1: a String binds as varchar, and citext =
+     * varchar resolves to text = text, which compares case. The lookup value is cast to the column's type.
+     */
+    @org.junit.jupiter.api.Test
+    void getOrCreate_citextKey_findsTheRowInAnotherCase() throws SQLException {
+        UpsertTest.KeyForm f = UpsertTest.keyForm("citext");
+        Once once = Once.using(pool(Db.POSTGRES));
+
+        GetOrCreateResult r = once.getOrCreate(f.table(), Map.of("k", f.existing()), Map.of("price", 2));
+        assertThat(r.created()).isFalse();
+        assertThat(String.valueOf(r.get("k"))).isEqualTo("SKU1"); // a PGobject
+        assertThat(once.getOrCreate(f.table(), Map.of("k", f.existing()), () -> Map.of("price", 2))
+                        .created())
+                .isFalse();
+        assertThat(once.updateOrCreate(f.table(), Map.of("k", f.existing()), Map.of("price", 3), Map.of())
+                        .created())
+                .isFalse();
+        assertThat(count(Db.POSTGRES, "SELECT COUNT(*) FROM " + f.table())).isEqualTo(1);
+        assertThat(count(Db.POSTGRES, "SELECT price FROM " + f.table())).isEqualTo(3);
     }
 
     static long countIn(Connection c, String sql) throws SQLException {

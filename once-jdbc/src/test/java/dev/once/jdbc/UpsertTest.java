@@ -13,11 +13,13 @@ import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class UpsertTest {
 
@@ -378,6 +380,176 @@ class UpsertTest {
         }
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
         assertThat(count(db, "SELECT v FROM " + t)).isEqualTo(1);
+    }
+
+    /**
+     * A PostgreSQL key column whose stored form a Java value does not equal, though the database calls
+     * them equal: {@code existing} is DB-equal to the stored row's key, {@code fresh} and {@code other}
+     * are new keys.
+     */
+    record KeyForm(String table, Object existing, Object fresh, Object other) {}
+
+    static KeyForm keyForm(String kind) throws SQLException {
+        Db db = Db.POSTGRES;
+        String t = TestDatabases.newTable("keyform");
+        String type = switch (kind) {
+            case "icu" -> {
+                assumeTrue(
+                        count(db, "SELECT COUNT(*) FROM pg_collation WHERE collprovider = 'i'") > 0,
+                        "this PostgreSQL has no ICU collations");
+                execute(
+                        db,
+                        "CREATE COLLATION IF NOT EXISTS once_ci"
+                                + " (provider = icu, locale = 'und-u-ks-level2', deterministic = false)");
+                yield "VARCHAR(20) COLLATE once_ci";
+            }
+            case "citext" -> {
+                assumeTrue(
+                        count(db, "SELECT COUNT(*) FROM pg_available_extensions WHERE name = 'citext'") > 0,
+                        "this PostgreSQL has no citext extension");
+                execute(db, "CREATE EXTENSION IF NOT EXISTS citext");
+                yield "CITEXT";
+            }
+            case "char" -> "CHAR(5)";
+            case "timestamptz" -> "TIMESTAMPTZ";
+            default -> throw new IllegalArgumentException(kind);
+        };
+        execute(db, "CREATE TABLE " + t + " (k " + type + " PRIMARY KEY, price INT)");
+        if (kind.equals("timestamptz")) {
+            execute(db, "INSERT INTO " + t + " VALUES ('2024-01-01 00:00:00+00', 1)");
+            return new KeyForm(
+                    t,
+                    OffsetDateTime.parse("2024-01-01T02:00:00+02:00"),
+                    OffsetDateTime.parse("2024-01-02T00:00:00Z"),
+                    OffsetDateTime.parse("2024-01-03T00:00:00Z"));
+        }
+        if (kind.equals("char")) {
+            execute(db, "INSERT INTO " + t + " VALUES ('ab', 1)");
+            return new KeyForm(t, "ab", "e1", "e2");
+        }
+        execute(db, "INSERT INTO " + t + " VALUES ('SKU1', 1)");
+        return new KeyForm(t, "sku1", "sku2", "sku3");
+    }
+
+    /**
+     * Security test 35 finding 1: on PostgreSQL, upsertAll of 2+ rows matched RETURNING's stored key to the
+     * incoming Java values, so rows it inserted or updated were reported UNCHANGED when the two differ
+     * (nondeterministic ICU collation, char(n) padding, citext, timestamptz given as OffsetDateTime).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"icu", "citext", "char", "timestamptz"})
+    void upsertAll_keyStoredInAnotherForm_reportsWhatWasWritten(String kind) throws SQLException {
+        KeyForm f = keyForm(kind);
+        Once once = once(Db.POSTGRES);
+        Upsert update = Upsert.on("k").doUpdate().onlyIfChanged();
+
+        assertThat(once.upsertAll(
+                        f.table(),
+                        List.of(Map.of("k", f.existing(), "price", 5), Map.of("k", f.fresh(), "price", 6)),
+                        update))
+                .containsExactly(UPDATED, INSERTED);
+        assertThat(once.upsertAll(
+                        f.table(),
+                        List.of(Map.of("k", f.fresh(), "price", 6), Map.of("k", f.existing(), "price", 5)),
+                        update))
+                .containsExactly(UNCHANGED, UNCHANGED);
+        assertThat(once.upsertAll(
+                        f.table(),
+                        List.of(Map.of("k", f.other(), "price", 7), Map.of("k", f.existing(), "price", 9)),
+                        Upsert.on("k").doNothing()))
+                .containsExactly(INSERTED, UNCHANGED);
+        assertThat(count(Db.POSTGRES, "SELECT COUNT(*) FROM " + f.table())).isEqualTo(3);
+        assertThat(count(Db.POSTGRES, "SELECT SUM(price) FROM " + f.table())).isEqualTo(5 + 6 + 7);
+    }
+
+    /**
+     * Security test 35 finding 3: keys the database calls equal but Java does not, in one batch: SQLite NOCASE
+     * reported both INSERTED and wrote them one after the other (the first's key spelling stayed, a guard
+     * compared the later row with the first), PostgreSQL failed with the driver's "ON CONFLICT DO UPDATE
+     * command cannot affect row a second time". They merge as Java-equal duplicates do: do-update writes
+     * the last occurrence, do-nothing the first, and every occurrence reports the key's outcome.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsertAll_keysEqualOnlyUnderTheCollation_mergedAsDuplicates(Db db) throws SQLException {
+        assumeTrue(db != Db.MARIADB, "MariaDB's batch upsert is another change's");
+        String collation = "";
+        if (db == Db.SQLITE) collation = " COLLATE NOCASE";
+        else {
+            assumeTrue(
+                    count(db, "SELECT COUNT(*) FROM pg_collation WHERE collprovider = 'i'") > 0,
+                    "this PostgreSQL has no ICU collations");
+            execute(
+                    db,
+                    "CREATE COLLATION IF NOT EXISTS once_ci"
+                            + " (provider = icu, locale = 'und-u-ks-level2', deterministic = false)");
+            collation = " COLLATE once_ci";
+        }
+        String t = TestDatabases.newTable("dupes");
+        execute(db, "CREATE TABLE " + t + " (sku VARCHAR(20)" + collation + " NOT NULL UNIQUE, v INT)");
+        Upsert greater = Upsert.on("sku").doUpdate().onlyIfIncoming("v", Upsert.Comparison.GREATER);
+
+        assertThat(once(db).upsertAll(t, List.of(Map.of("sku", "g1", "v", 5), Map.of("sku", "G1", "v", 3)), greater))
+                .containsExactly(INSERTED, INSERTED);
+        assertThat(text(db, "SELECT sku || ':' || v FROM " + t)).isEqualTo("G1:3"); // the last occurrence wins
+        assertThat(once(db).upsertAll(
+                                t,
+                                List.of(
+                                        Map.of("sku", "g1", "v", 9),
+                                        Map.of("sku", "x1", "v", 1),
+                                        Map.of("sku", "G1", "v", 4)),
+                                greater))
+                .containsExactly(UPDATED, INSERTED, UPDATED);
+        assertThat(count(db, "SELECT v FROM " + t + " WHERE sku = 'G1'")).isEqualTo(4);
+        assertThat(once(db).upsertAll(
+                                t,
+                                List.of(Map.of("sku", "g1", "v", 5), Map.of("sku", "G1", "v", 4)),
+                                Upsert.on("sku").doUpdate().onlyIfChanged()))
+                .containsExactly(UNCHANGED, UNCHANGED);
+        assertThat(once(db).upsertAll(
+                                t,
+                                List.of(
+                                        Map.of("sku", "n1", "v", 1),
+                                        Map.of("sku", "N1", "v", 2),
+                                        Map.of("sku", "g1", "v", 7)),
+                                Upsert.on("sku").doNothing()))
+                .containsExactly(INSERTED, INSERTED, UNCHANGED);
+        assertThat(text(db, "SELECT sku || ':' || v FROM " + t + " WHERE sku = 'N1'"))
+                .isEqualTo("n1:1"); // the first
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(3);
+    }
+
+    /**
+     * Found while fixing security test 35 finding 1: with a unique index in its own collation ({@code (item
+     * COLLATE ci)} on a plain text column), ON CONFLICT updates the row 'abc' for 'AbC'; matching the written
+     * rows back by the column's equality reported that UNCHANGED. They are matched by the index's.
+     */
+    @org.junit.jupiter.api.Test
+    void upsertAll_uniqueIndexWithItsOwnCollation_reportsUpdated() throws SQLException {
+        Db db = Db.POSTGRES;
+        assumeTrue(count(db, "SELECT COUNT(*) FROM pg_collation WHERE collprovider = 'i'") > 0, "no ICU");
+        String t = TestDatabases.newTable("ixci");
+        execute(
+                db,
+                "CREATE COLLATION IF NOT EXISTS once_ci"
+                        + " (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+                "CREATE TABLE " + t + " (item TEXT NOT NULL, v INT)",
+                "CREATE UNIQUE INDEX " + t + "_item ON " + t + " (item COLLATE once_ci)",
+                "INSERT INTO " + t + " VALUES ('abc', 1)");
+        Upsert update = Upsert.on("item").doUpdate();
+
+        assertThat(once(db).upsert(t, Map.of("item", "AbC", "v", 2), update)).isEqualTo(UPDATED);
+        assertThat(once(db).upsertAll(
+                                t,
+                                List.of(
+                                        Map.of("item", "ABC", "v", 3),
+                                        Map.of("item", "x", "v", 1),
+                                        Map.of("item", "aBc", "v", 4)),
+                                update))
+                .containsExactly(UPDATED, INSERTED, UPDATED);
+        assertThat(text(db, "SELECT item || ':' || v FROM " + t + " WHERE item = 'abc'"))
+                .isEqualTo("abc:4");
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
     }
 
     private static String text(Db db, String sql) throws SQLException {
