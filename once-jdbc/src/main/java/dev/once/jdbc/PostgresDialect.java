@@ -49,18 +49,21 @@ final class PostgresDialect extends Dialect {
     }
 
     /**
-     * {@code SELECT once_x.once_ord, CAST(once_x.a AS type) COLLATE c AS a ... FROM (VALUES (?, ?), ...)
-     * AS once_x (once_ord, a)}: a bound value has its Java type (varchar for a String), so each column is
+     * {@code SELECT * FROM (VALUES (?, CAST(? AS type) COLLATE c), ...) AS once_x (once_ord, a)}: a bound
+     * value has its Java type (varchar for a String), so each value is
      * cast to the table column's type (without its length, which the insert checks) and collation, and
      * compares as the column does: citext and nondeterministic collations ignoring case, char(n) ignoring
      * padding, timestamptz as instants.
      */
     @Override
     String incomingRows(TableInfo t, List<String> columns, int count) {
-        StringJoiner select = new StringJoiner(", ", "SELECT once_x.once_ord, ", "");
-        for (String col : columns) select.add(t.typed(col, "once_x." + quote(col)) + " AS " + quote(col));
-        return select + " FROM (VALUES " + Sql.tuples(columns.size() + 1, count) + ") AS once_x (once_ord, "
-                + columnList(columns) + ")";
+        // each value cast where it is bound, before VALUES unifies a column's types: rows binding a String
+        // and an Integer (or an Integer and a Long) for one column go into it as they would one by one
+        StringJoiner row = new StringJoiner(", ", "(?, ", ")");
+        for (String col : columns) row.add(t.typed(col, "?"));
+        StringJoiner rows = new StringJoiner(", ");
+        for (int i = 0; i < count; i++) rows.add(row.toString());
+        return "SELECT * FROM (VALUES " + rows + ") AS once_x (once_ord, " + columnList(columns) + ")";
     }
 
     /** Each column's type by name (bpchar, not character, which would mean char(1)) and its collation. */
@@ -107,7 +110,7 @@ final class PostgresDialect extends Dialect {
     }
 
     private String regclass(TableInfo.Name name) {
-        return (name.schema() == null ? "" : quote(name.schema().replace("\"", "\"\"")) + ".") + quote(name.table());
+        return (name.schema() == null ? "" : quote(name.schema()) + ".") + quote(name.table());
     }
 
     /**

@@ -119,6 +119,33 @@ class UpsertCallerTest {
                 .isEqualTo(1);
     }
 
+    /**
+     * A batch whose rows bind one column with different Java types (Integer, Long, BigDecimal; a String and
+     * an Integer for a text column) works as the same rows one by one: on PostgreSQL a VALUES list must
+     * unify each column's types, and binding them uncast failed ("VALUES types ... cannot be matched").
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsertAll_oneColumnBoundWithDifferentJavaTypes_works(Db db) throws SQLException {
+        String t = UpsertTest.prices(db);
+        List<Map<String, Object>> rows = List.of(
+                Map.of("sku", "A", "price", 1, "note", "text"),
+                Map.of("sku", "B", "price", 2L, "note", 7),
+                Map.of("sku", "C", "price", new java.math.BigDecimal("3"), "note", "x"));
+        assertThat(once(db).upsertAll(t, rows, Upsert.on("sku").doUpdate()))
+                .containsExactly(INSERTED, INSERTED, INSERTED);
+        assertThat(once(db)
+                        .getOrCreateAll(
+                                t,
+                                List.of(Map.of("sku", "A"), Map.of("sku", "D")),
+                                lookup -> Map.of("price", lookup.get("sku").equals("D") ? 4L : 0))
+                        .stream()
+                        .map(GetOrCreateResult::created))
+                .containsExactly(false, true);
+        assertThat(count(db, "SELECT SUM(price) FROM " + t)).isEqualTo(10);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE note = '7'")).isEqualTo(1);
+    }
+
     /** A quote inside a column's name is part of the name, not the end of it: the SQL was broken. */
     @ParameterizedTest
     @EnumSource(
