@@ -71,7 +71,11 @@ final class PostgresDialect extends Dialect {
     Map<String, String> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
         Map<String, String> casts = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT a.attname,"
-                + " quote_ident(tn.nspname) || '.' || quote_ident(ty.typname),"
+                // with the column's modifier where a cast rounds as the insert does (numeric(10,2),
+                // timestamp(0)), so 1.001 finds the row 1.00 it would write; without it for strings and bits,
+                // whose cast would cut what the insert refuses as too long
+                + " CASE WHEN ty.typcategory IN ('S', 'V') THEN quote_ident(tn.nspname) || '.' ||"
+                + " quote_ident(ty.typname) ELSE format_type(a.atttypid, a.atttypmod) END,"
                 + " CASE WHEN a.attcollation <> 0 THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END"
                 + " FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid"
                 + " JOIN pg_namespace tn ON tn.oid = ty.typnamespace"

@@ -146,6 +146,62 @@ class UpsertCallerTest {
         assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE note = '7'")).isEqualTo(1);
     }
 
+    /**
+     * helper-39: a key column that rounds (numeric(10,2)): 1.001 is stored as 1.00, and the outcome must
+     * say so (the batch rework reported UNCHANGED for the row it inserted, and two keys rounding alike in
+     * one batch failed with "cannot affect row a second time").
+     */
+    @org.junit.jupiter.api.Test
+    void postgres_keyColumnThatRounds_outcomesAsWritten() throws SQLException {
+        Db db = Db.POSTGRES;
+        String t = TestDatabases.newTable("rounds");
+        execute(db, "CREATE TABLE " + t + " (k NUMERIC(10,2) PRIMARY KEY, v INT)");
+        Once once = once(db);
+        Upsert spec = Upsert.on("k").doUpdate();
+        assertThat(once.upsert(t, Map.of("k", new java.math.BigDecimal("1.001"), "v", 1), spec))
+                .isEqualTo(INSERTED);
+        assertThat(once.upsert(t, Map.of("k", new java.math.BigDecimal("1.004"), "v", 2), spec))
+                .isEqualTo(UPDATED);
+        assertThat(once.upsertAll(
+                        t,
+                        List.of(
+                                Map.of("k", new java.math.BigDecimal("2.001"), "v", 3),
+                                Map.of("k", new java.math.BigDecimal("2.002"), "v", 4)),
+                        spec))
+                .containsExactly(INSERTED, INSERTED); // one key for the database: merged, the last written
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
+        assertThat(count(db, "SELECT v FROM " + t + " WHERE k = 2")).isEqualTo(4);
+        assertThat(once.getOrCreate(t, Map.of("k", new java.math.BigDecimal("1.003")), Map.of("v", 9))
+                        .created())
+                .isFalse();
+    }
+
+    /**
+     * helper-39: on SQLite a number bound for a text key did not find the row its text names (8 and '8'):
+     * reported INSERTED while it updated, or while it wrote nothing; onlyIfChanged said UPDATED for 5
+     * against '5'.
+     */
+    @org.junit.jupiter.api.Test
+    void sqlite_numberForTextColumn_comparesAsStored() throws SQLException {
+        Db db = Db.SQLITE;
+        String t = TestDatabases.newTable("affinity");
+        execute(db, "CREATE TABLE " + t + " (item TEXT PRIMARY KEY, note TEXT)");
+        execute(db, "INSERT INTO " + t + " VALUES ('8', '5')");
+        Once once = once(db);
+        assertThat(once.upsert(
+                        t, Map.of("item", 8, "note", "x"), Upsert.on("item").doNothing()))
+                .isEqualTo(UNCHANGED);
+        assertThat(once.upsert(
+                        t,
+                        Map.of("item", 8, "note", 5),
+                        Upsert.on("item").doUpdate().onlyIfChanged()))
+                .isEqualTo(UNCHANGED);
+        assertThat(once.upsert(
+                        t, Map.of("item", 8, "note", "y"), Upsert.on("item").doUpdate()))
+                .isEqualTo(UPDATED);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
+
     /** A quote inside a column's name is part of the name, not the end of it: the SQL was broken. */
     @ParameterizedTest
     @EnumSource(
