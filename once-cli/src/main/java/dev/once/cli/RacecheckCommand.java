@@ -10,7 +10,6 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -137,9 +136,12 @@ final class RacecheckCommand implements Callable<Integer> {
         }
 
         void run() throws Exception {
-            List<Process> processes = new ArrayList<>();
+            List<Process> processes = new java.util.concurrent.CopyOnWriteArrayList<>();
             CountDownLatch ready = new CountDownLatch(procs);
             CountDownLatch done = new CountDownLatch(procs);
+            // SIGTERM or Ctrl-C: the workers go too, not after their --seconds (as bench and demo do)
+            Thread stopWorkers = new Thread(() -> processes.forEach(Process::destroyForcibly), "racecheck-stop");
+            Runtime.getRuntime().addShutdownHook(stopWorkers);
             out.printf("starting %d worker processes ...%n", procs);
             out.flush();
             try {
@@ -180,6 +182,11 @@ final class RacecheckCommand implements Callable<Integer> {
                 }
             } finally {
                 for (Process process : processes) process.destroyForcibly();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(stopWorkers);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running or has run
+                }
             }
         }
 

@@ -151,6 +151,45 @@ class RacecheckCommandTest {
     }
 
     @Test
+    void racecheck_sigterm_stopsItsWorkerProcesses() throws Exception {
+        Process racecheck = WorkerProcess.of(
+                        OnceCommand.class,
+                        null,
+                        "racecheck",
+                        "--db",
+                        TestDatabases.url(Db.POSTGRES),
+                        "--procs",
+                        "2",
+                        "--seconds",
+                        "60")
+                .redirectErrorStream(true)
+                .start();
+        try {
+            var lines = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(racecheck.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+            StringBuilder seen = new StringBuilder();
+            String line;
+            while ((line = lines.readLine()) != null && !line.contains("ops "))
+                seen.append(line).append('\n');
+            assertThat(line).as("a progress line, so the workers race: " + seen).isNotNull();
+            List<ProcessHandle> workers = racecheck.descendants().toList();
+            assertThat(workers).as("worker processes").hasSize(2);
+
+            racecheck.destroy(); // SIGTERM
+            assertThat(racecheck.waitFor(10, java.util.concurrent.TimeUnit.SECONDS))
+                    .isTrue();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (workers.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) Thread.sleep(100);
+            assertThat(workers.stream().filter(ProcessHandle::isAlive).toList())
+                    .as("workers still running 5 s after SIGTERM")
+                    .isEmpty();
+        } finally {
+            racecheck.descendants().forEach(ProcessHandle::destroyForcibly);
+            racecheck.destroyForcibly();
+        }
+    }
+
+    @Test
     void racecheck_wrongCredentials_oneLineExitTwoPasswordHidden() {
         Run run = once(
                 "racecheck",
