@@ -114,6 +114,20 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** --out as a directory that a file can be written to, made if need be: checked before the run, not after. */
+    static void writableDirectory(Path dir) {
+        try {
+            java.nio.file.Files.createDirectories(dir);
+        } catch (java.io.IOException | SecurityException e) {
+            throw new UserError("--out " + dir + ": cannot create the directory: " + Errors.describe(e), e);
+        }
+        try {
+            java.nio.file.Files.delete(java.nio.file.Files.createTempFile(dir, ".once-bench", ".tmp"));
+        } catch (java.io.IOException | SecurityException e) {
+            throw new UserError("--out " + dir + ": cannot write in the directory: " + Errors.describe(e), e);
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         Set<String> names = new LinkedHashSet<>(only);
@@ -163,6 +177,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             settings = settings.withCompareJvmOptions(options);
         }
+        writableDirectory(out);
         int poolSize =
                 settings.threads().stream().mapToInt(Integer::intValue).max().orElse(1) + 4;
         try (Database database = Database.givenOrEmbedded(db, credentials, o);

@@ -255,7 +255,16 @@ final class ServeCommand implements Callable<Integer> {
             Path parent = Path.of(dbUrl.substring("jdbc:sqlite:".length()).replaceAll("\\?.*", ""))
                     .toAbsolutePath()
                     .getParent();
-            if (parent != null) Files.createDirectories(parent);
+            if (parent != null) {
+                try {
+                    Files.createDirectories(parent);
+                } catch (java.io.IOException e) {
+                    throw new UserError(
+                            "cannot create the folder for the SQLite database, " + parent + ": " + Errors.describe(e)
+                                    + " (run where it can be created, or give --db)",
+                            e);
+                }
+            }
         }
         PrintWriter out = spec.commandLine().getOut();
         try (Database database = Database.connect(
