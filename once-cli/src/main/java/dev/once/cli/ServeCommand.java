@@ -221,9 +221,13 @@ final class ServeCommand implements Callable<Integer> {
                 .namespace(first(namespace, file.namespace, "proxy"))
                 .nearCacheEntries(nearCache != null ? nearCache : file.nearCache != null ? file.nearCache : 10_000)
                 .nearCacheBytes(bytes(first(nearCacheBytes, file.nearCacheBytes, "64MB"), "--near-cache-bytes"))
-                .upstreamTimeout(duration(first(upstreamTimeout, file.upstreamTimeout, "30s"), "--upstream-timeout"))
+                .upstreamTimeout(positive(
+                        first(upstreamTimeout, file.upstreamTimeout, "30s"),
+                        upstreamTimeout != null && !upstreamTimeout.isBlank()
+                                ? "--upstream-timeout"
+                                : "upstreamTimeout"))
                 .drainTimeout(duration(first(drain, file.drain, "10s"), "--drain"));
-        if (file.connectTimeout != null) b.connectTimeout(duration(file.connectTimeout, "connectTimeout"));
+        if (file.connectTimeout != null) b.connectTimeout(positive(file.connectTimeout, "connectTimeout"));
         if (file.maxRequestBodyBytes != null) b.maxRequestBodyBytes(file.maxRequestBodyBytes);
         if (file.maxResponseBytes != null) b.maxCachedResponseBytes(file.maxResponseBytes);
         if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
@@ -371,6 +375,14 @@ final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
+    }
+
+    /** A duration that must be more than 0: a timeout of 0 would fail every request (as --ttl 0 is refused). */
+    private static Duration positive(String text, String what) {
+        Duration d = duration(text, what);
+        if (d.isZero() || d.isNegative())
+            throw new UserError(what + " must be more than 0, not '" + text.trim() + "'; write e.g. 30s");
+        return d;
     }
 
     /** A size: plain bytes, or a number with KB, MB or GB (powers of 1,024; case and a space ignored). */
