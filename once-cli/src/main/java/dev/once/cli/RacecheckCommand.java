@@ -42,7 +42,8 @@ import picocli.CommandLine.Spec;
             "                    code; it writes duplicates, which shows the check can fail.",
             "",
             "Progress is printed while it runs; the last line is one JSON object:",
-            "  {\"strategy\",\"db\",\"procs\",\"threads\",\"seconds\",\"ops\",\"ops_per_s\",\"errors\",\"rows\",\"duplicate_groups\"}",
+            "  {\"strategy\",\"db\",\"procs\",\"threads\",\"seconds\",\"ops\",\"ops_per_s\",\"errors\",",
+            "   \"rows\",\"duplicate_groups\"}",
             ""
         },
         footer = {
@@ -50,7 +51,8 @@ import picocli.CommandLine.Spec;
             "Examples:",
             "  once racecheck                                  # embedded PostgreSQL, 3 processes, 10 s",
             "  once racecheck --strategy naive --seconds 5",
-            "  once racecheck --db jdbc:postgresql://127.0.0.1:5432/test --user postgres --procs 4 --threads 2",
+            "  once racecheck --db jdbc:postgresql://127.0.0.1:5432/test --user postgres \\",
+            "                 --procs 4 --threads 2",
             "  once racecheck --db jdbc:mariadb://127.0.0.1:3306/test --user root",
             "  once racecheck --db jdbc:sqlite:race.db",
             "",

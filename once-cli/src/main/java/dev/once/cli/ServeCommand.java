@@ -29,18 +29,18 @@ import picocli.CommandLine.Spec;
             "Runs the caching reverse proxy in front of one upstream API: identical requests from any number",
             "of replicas sharing one database cost one upstream call per key.",
             "",
-            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...), and all",
-            "but --ttl and --warm-up from the YAML file given with --config (a route's ttl goes in its route); the",
-            "command line wins over the file.",
+            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...),",
+            "and all but --ttl and --warm-up from the YAML file given with --config (a route's ttl goes in",
+            "its route); the command line wins over the file.",
             ""
         },
         footer = {
             "",
             "Examples:",
-            "  once serve --upstream https://api.example.com                   # SQLite file under ./once-data/",
+            "  once serve --upstream https://api.example.com         # SQLite file under ./once-data/",
             "  once serve --upstream https://api.example.com --db jdbc:postgresql://db:5432/app --user app",
             "  once serve --config once.yaml --access-log",
-            "  once serve --upstream https://origin.example.com --mode http  # the origin's Cache-Control decides",
+            "  once serve --upstream https://origin.example.com --mode http  # Cache-Control decides",
             "",
             "Every response carries X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS.",
             "Admin: GET /-/health, GET /-/metrics (Prometheus), POST /-/purge (Authorization: Bearer TOKEN).",
@@ -131,7 +131,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(
             names = "--drain",
             defaultValue = "${env:ONCE_DRAIN}",
-            description = "How long SIGTERM waits for in-flight requests (default 10s).")
+            description = "How long SIGTERM waits for in-flight requests (env ONCE_DRAIN; default 10s).")
     String drain;
 
     @Option(
