@@ -25,25 +25,31 @@ import picocli.CommandLine.Spec;
         sortOptions = false,
         usageHelpWidth = 100,
         description = {
-            "Measures Once against the database's own limit, each pair alternated in one run at equal threads:",
+            "Measures Once against the database's limit, pairs alternated in one run at equal threads:",
             "  goc-existing   Once.getOrCreate on existing rows vs a plain SELECT by the same unique key",
-            "  goc-new        Once.getOrCreate creating rows vs a plain INSERT ... ON CONFLICT DO NOTHING loop",
-            "  cache-hit      OnceCache.get on cached keys (near cache off) vs a plain primary-key SELECT loop",
-            "  cache-miss     OnceCache.get on new keys, 0 ms loader, vs a plain INSERT ... ON CONFLICT DO NOTHING loop",
+            "  goc-new        Once.getOrCreate creating rows vs a plain",
+            "                 INSERT ... ON CONFLICT DO NOTHING loop",
+            "  cache-hit      OnceCache.get on cached keys (near cache off) vs a plain primary-key",
+            "                 SELECT loop",
+            "  cache-miss     OnceCache.get on new keys, 0 ms loader, vs a plain",
+            "                 INSERT ... ON CONFLICT DO NOTHING loop",
             "  cache-waiters  3 processes x 4 callers ask for a new key at once, 100 ms loader: loader calls",
             "                 per key and the waiters' latency, with NOTIFY and polling (PostgreSQL)",
-            "  strategies     12 identical requests per key at once, 100 ms loader: loader calls, rows and errors",
-            "                 of select-call-insert (with and without a unique key), ON CONFLICT DO NOTHING, once-cache",
+            "  strategies     12 identical requests per key at once, 100 ms loader: loader calls, rows",
+            "                 and errors of select-call-insert (with and without a unique key),",
+            "                 ON CONFLICT DO NOTHING, once-cache",
             "  proxy          proxy-hits and proxy-waiters:",
-            "  proxy-hits     one once serve replica, one hot key, 64 connections, near cache on and off, against",
-            "                 nginx's proxy_cache with 1 worker and with worker_processes auto, all loaded by wrk",
-            "  proxy-waiters  3 once serve processes on the database, 100 ms upstream, bursts of 50 keys x 12",
-            "                 identical requests spread over the 3: upstream calls per key and latency, against",
-            "                 the same driver calling the upstream directly; the first burst after start apart",
+            "  proxy-hits     one once serve replica, one hot key, 64 connections, near cache on and off,",
+            "                 against nginx's proxy_cache with 1 worker and with worker_processes auto,",
+            "                 all loaded by wrk",
+            "  proxy-waiters  3 once serve processes on the database, 100 ms upstream, bursts of 50 keys",
+            "                 x 12 identical requests spread over the 3: upstream calls per key and",
+            "                 latency, against the same driver calling the upstream directly; the first",
+            "                 burst after start apart",
             "On PostgreSQL, pgbench runs the same SELECT and INSERT beside goc-existing and goc-new.",
-            "pgbench, nginx or wrk missing: that part is skipped with a one-line note (Debian: apt-get install",
-            "postgresql-client nginx-light wrk); without wrk the proxy is loaded by Java's HTTP client alone.",
-            "Prints progress, then tables; every figure goes to DIR/bench.json, the charts to DIR/bench.html.",
+            "pgbench, nginx or wrk missing: that part is skipped with a one-line note (Debian: apt-get",
+            "install postgresql-client nginx-light wrk); without wrk, Java's HTTP client loads the proxy.",
+            "Prints progress, then tables; figures go to DIR/bench.json, charts to DIR/bench.html.",
             ""
         },
         footer = {"", "Exit codes: 0 every target met, 1 a target missed, 2 bad input or unreachable database."})
@@ -64,7 +70,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--quick",
             description =
-                    "1, 4 and 16 threads, 3 one-second repetitions, 20 waiter rounds, 20 strategy keys (about 2 min).")
+                    "1 and 16 threads, 3 one-second repetitions, 20 waiter rounds, 20 strategy keys (about 2 min).")
     boolean quick;
 
     @Option(
@@ -111,6 +117,20 @@ final class BenchCommand implements Callable<Integer> {
     static final class Names extends ArrayList<String> {
         Names() {
             super(new java.util.TreeSet<>(Bench.NAMES));
+        }
+    }
+
+    /** --out as a directory that a file can be written to, made if need be: checked before the run, not after. */
+    static void writableDirectory(Path dir) {
+        try {
+            java.nio.file.Files.createDirectories(dir);
+        } catch (java.io.IOException | SecurityException e) {
+            throw new UserError("--out " + dir + ": cannot create the directory: " + Errors.describe(e), e);
+        }
+        try {
+            java.nio.file.Files.delete(java.nio.file.Files.createTempFile(dir, ".once-bench", ".tmp"));
+        } catch (java.io.IOException | SecurityException e) {
+            throw new UserError("--out " + dir + ": cannot write in the directory: " + Errors.describe(e), e);
         }
     }
 
@@ -163,6 +183,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             settings = settings.withCompareJvmOptions(options);
         }
+        writableDirectory(out);
         int poolSize =
                 settings.threads().stream().mapToInt(Integer::intValue).max().orElse(1) + 4;
         try (Database database = Database.givenOrEmbedded(db, credentials, o);

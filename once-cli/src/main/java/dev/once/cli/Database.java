@@ -79,19 +79,42 @@ final class Database implements AutoCloseable {
         }
     }
 
+    /**
+     * Seconds a connection attempt may take, login included, unless the URL sets its own: a server that
+     * accepts the TCP connection and never answers would otherwise keep the command waiting forever.
+     */
+    static final int LOGIN_TIMEOUT_SECONDS = 10;
+
     private void check() {
-        DriverManager.setLoginTimeout(10);
+        DriverManager.setLoginTimeout(LOGIN_TIMEOUT_SECONDS);
         try (Connection c = DriverManager.getConnection(url, properties())) {
             c.isValid(5);
         } catch (SQLException e) {
-            throw new UserError("cannot connect to " + description + ": " + Errors.describe(e), e);
+            String hint = timedOut(e)
+                    ? " (no answer within " + LOGIN_TIMEOUT_SECONDS + " s; check that the host and port are this"
+                            + " database's and that the server is up and not overloaded)"
+                    : "";
+            throw new UserError("cannot connect to " + description + ": " + Errors.describe(e) + hint, e);
         }
+    }
+
+    private static boolean timedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.net.SocketTimeoutException || t instanceof java.sql.SQLTimeoutException) return true;
+            if (t.getMessage() != null
+                    && t.getMessage().toLowerCase(Locale.ROOT).contains("timed out")) return true;
+        }
+        return false;
     }
 
     Properties properties() {
         Properties p = new Properties();
         if (user != null) p.setProperty("user", user);
         if (password != null) p.setProperty("password", password);
+        // pgjdbc ignores DriverManager's login timeout; a loginTimeout in the URL wins over this one
+        if (url.startsWith("jdbc:postgresql:") && !url.toLowerCase(Locale.ROOT).contains("logintimeout=")) {
+            p.setProperty("loginTimeout", String.valueOf(LOGIN_TIMEOUT_SECONDS));
+        }
         if (isSqlite()) {
             p.setProperty("busy_timeout", "30000");
             p.setProperty("journal_mode", "WAL");

@@ -34,17 +34,22 @@ public final class OnceCommand implements Runnable {
         CommandLine cli = new CommandLine(new OnceCommand());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             boolean verbose = parseResult.originalArgs().contains("--verbose");
-            commandLine.getErr().println("once " + commandLine.getCommandName() + ": " + Errors.describe(e));
+            commandLine.getErr().println(prefix(commandLine) + Errors.describe(e));
             if (verbose) e.printStackTrace(commandLine.getErr());
             return e instanceof UserError u ? u.exitCode() : 2;
         });
         cli.setParameterExceptionHandler((e, args) -> {
             CommandLine c = e.getCommandLine();
-            c.getErr().println("once " + c.getCommandName() + ": " + e.getMessage());
+            c.getErr().println(prefix(c) + e.getMessage());
             c.getErr().println("Run 'once " + (c == cli ? "" : c.getCommandName() + " ") + "--help' for the options.");
             return 2;
         });
         return cli;
+    }
+
+    /** "once: " for the command itself, "once serve: " for a subcommand. */
+    private static String prefix(CommandLine c) {
+        return c.getParent() == null ? "once: " : "once " + c.getCommandName() + ": ";
     }
 
     @Override

@@ -10,7 +10,6 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,7 +42,8 @@ import picocli.CommandLine.Spec;
             "                    code; it writes duplicates, which shows the check can fail.",
             "",
             "Progress is printed while it runs; the last line is one JSON object:",
-            "  {\"strategy\",\"db\",\"procs\",\"threads\",\"seconds\",\"ops\",\"ops_per_s\",\"errors\",\"rows\",\"duplicate_groups\"}",
+            "  {\"strategy\",\"db\",\"procs\",\"threads\",\"seconds\",\"ops\",\"ops_per_s\",\"errors\",",
+            "   \"rows\",\"duplicate_groups\"}",
             ""
         },
         footer = {
@@ -51,7 +51,8 @@ import picocli.CommandLine.Spec;
             "Examples:",
             "  once racecheck                                  # embedded PostgreSQL, 3 processes, 10 s",
             "  once racecheck --strategy naive --seconds 5",
-            "  once racecheck --db jdbc:postgresql://127.0.0.1:5432/test --user postgres --procs 4 --threads 2",
+            "  once racecheck --db jdbc:postgresql://127.0.0.1:5432/test --user postgres \\",
+            "                 --procs 4 --threads 2",
             "  once racecheck --db jdbc:mariadb://127.0.0.1:3306/test --user root",
             "  once racecheck --db jdbc:sqlite:race.db",
             "",
@@ -151,9 +152,12 @@ final class RacecheckCommand implements Callable<Integer> {
         }
 
         void run() throws Exception {
-            List<Process> processes = new ArrayList<>();
+            List<Process> processes = new java.util.concurrent.CopyOnWriteArrayList<>();
             CountDownLatch ready = new CountDownLatch(procs);
             CountDownLatch done = new CountDownLatch(procs);
+            // SIGTERM or Ctrl-C: the workers go too, not after their --seconds (as bench and demo do)
+            Thread stopWorkers = new Thread(() -> processes.forEach(Process::destroyForcibly), "racecheck-stop");
+            Runtime.getRuntime().addShutdownHook(stopWorkers);
             out.printf("starting %d worker processes ...%n", procs);
             out.flush();
             try {
@@ -194,6 +198,11 @@ final class RacecheckCommand implements Callable<Integer> {
                 }
             } finally {
                 for (Process process : processes) process.destroyForcibly();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(stopWorkers);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running or has run
+                }
             }
         }
 

@@ -32,8 +32,21 @@ public final class RacecheckWorker {
             RaceStrategy.Op op = strategy.op(pool, table);
             op.run(-1); // connects and reads metadata before the race; -1 is never a timestamp
             System.out.println("ready");
-            String go = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+            String go = in.readLine();
             if (!"go".equals(go)) return;
+            // the command keeps stdin open while it follows the race: its end means the command is gone
+            // (killed even with -9), and the race with it
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    while (in.read() != -1) {
+                        // nothing else is sent
+                    }
+                } catch (java.io.IOException ignored) {
+                    // the same: no command to report to
+                }
+                Runtime.getRuntime().halt(3);
+            });
             long start = System.nanoTime();
             long deadline = start + seconds * 1_000_000_000L;
             List<Thread> workers = new ArrayList<>();

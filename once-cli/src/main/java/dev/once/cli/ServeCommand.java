@@ -29,18 +29,18 @@ import picocli.CommandLine.Spec;
             "Runs the caching reverse proxy in front of one upstream API: identical requests from any number",
             "of replicas sharing one database cost one upstream call per key.",
             "",
-            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...), and all",
-            "but --ttl and --warm-up from the YAML file given with --config (a route's ttl goes in its route); the",
-            "command line wins over the file.",
+            "Every option can also come from the environment (ONCE_UPSTREAM, ONCE_PORT, ONCE_DB_URL, ...),",
+            "and all but --ttl and --warm-up from the YAML file given with --config (a route's ttl goes in",
+            "its route); the command line wins over the file.",
             ""
         },
         footer = {
             "",
             "Examples:",
-            "  once serve --upstream https://api.example.com                   # SQLite file under ./once-data/",
+            "  once serve --upstream https://api.example.com         # SQLite file under ./once-data/",
             "  once serve --upstream https://api.example.com --db jdbc:postgresql://db:5432/app --user app",
             "  once serve --config once.yaml --access-log",
-            "  once serve --upstream https://origin.example.com --mode http  # the origin's Cache-Control decides",
+            "  once serve --upstream https://origin.example.com --mode http  # Cache-Control decides",
             "",
             "Every response carries X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS.",
             "Admin: GET /-/health, GET /-/metrics (Prometheus), POST /-/purge (Authorization: Bearer TOKEN).",
@@ -131,7 +131,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(
             names = "--drain",
             defaultValue = "${env:ONCE_DRAIN}",
-            description = "How long SIGTERM waits for in-flight requests (default 10s).")
+            description = "How long SIGTERM waits for in-flight requests (env ONCE_DRAIN; default 10s).")
     String drain;
 
     @Option(
@@ -221,9 +221,13 @@ final class ServeCommand implements Callable<Integer> {
                 .namespace(first(namespace, file.namespace, "proxy"))
                 .nearCacheEntries(nearCache != null ? nearCache : file.nearCache != null ? file.nearCache : 10_000)
                 .nearCacheBytes(bytes(first(nearCacheBytes, file.nearCacheBytes, "64MB"), "--near-cache-bytes"))
-                .upstreamTimeout(duration(first(upstreamTimeout, file.upstreamTimeout, "30s"), "--upstream-timeout"))
+                .upstreamTimeout(positive(
+                        first(upstreamTimeout, file.upstreamTimeout, "30s"),
+                        upstreamTimeout != null && !upstreamTimeout.isBlank()
+                                ? "--upstream-timeout"
+                                : "upstreamTimeout"))
                 .drainTimeout(duration(first(drain, file.drain, "10s"), "--drain"));
-        if (file.connectTimeout != null) b.connectTimeout(duration(file.connectTimeout, "connectTimeout"));
+        if (file.connectTimeout != null) b.connectTimeout(positive(file.connectTimeout, "connectTimeout"));
         if (file.maxRequestBodyBytes != null) b.maxRequestBodyBytes(file.maxRequestBodyBytes);
         if (file.maxResponseBytes != null) b.maxCachedResponseBytes(file.maxResponseBytes);
         if (file.keyAuthorization != null) b.keyAuthorization(file.keyAuthorization);
@@ -255,7 +259,16 @@ final class ServeCommand implements Callable<Integer> {
             Path parent = Path.of(dbUrl.substring("jdbc:sqlite:".length()).replaceAll("\\?.*", ""))
                     .toAbsolutePath()
                     .getParent();
-            if (parent != null) Files.createDirectories(parent);
+            if (parent != null) {
+                try {
+                    Files.createDirectories(parent);
+                } catch (java.io.IOException e) {
+                    throw new UserError(
+                            "cannot create the folder for the SQLite database, " + parent + ": " + Errors.describe(e)
+                                    + " (run where it can be created, or give --db)",
+                            e);
+                }
+            }
         }
         PrintWriter out = spec.commandLine().getOut();
         try (Database database = Database.connect(
@@ -362,6 +375,14 @@ final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
+    }
+
+    /** A duration that must be more than 0: a timeout of 0 would fail every request (as --ttl 0 is refused). */
+    private static Duration positive(String text, String what) {
+        Duration d = duration(text, what);
+        if (d.isZero() || d.isNegative())
+            throw new UserError(what + " must be more than 0, not '" + text.trim() + "'; write e.g. 30s");
+        return d;
     }
 
     /** A size: plain bytes, or a number with KB, MB or GB (powers of 1,024; case and a space ignored). */

@@ -125,6 +125,51 @@ class BenchCommandTest {
                 .contains("Loader calls per key by strategy");
     }
 
+    /** --out is checked before anything runs (here not even the database is reached), with the reason. */
+    @Test
+    void bench_outNotAWritableDirectory_exitTwoBeforeRunning() throws Exception {
+        Path file = java.nio.file.Files.writeString(out.resolve("afile"), "x");
+        String[][] cases = {
+            {file.toString(), "already exists, and is not a directory"},
+            {file.resolve("sub").toString(), "not a directory"},
+            {"/proc/once-bench", "cannot create"}
+        };
+        for (String[] c : cases) {
+            RacecheckCommandTest.Run run = RacecheckCommandTest.once(
+                    "bench", "--db", "jdbc:postgresql://127.0.0.1:1/nowhere", "--only", "goc-existing", "--out", c[0]);
+
+            assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+            assertThat(run.err().strip().lines()).hasSize(1);
+            assertThat(run.err()).contains("--out " + c[0]).containsIgnoringCase(c[1]);
+            assertThat(run.out()).doesNotContain("database:");
+        }
+    }
+
+    @Test
+    void errors_pathOnlyExceptions_sayWhatIsWrong() {
+        assertThat(Errors.describe(new java.nio.file.FileAlreadyExistsException("/tmp/f")))
+                .isEqualTo("/tmp/f: already exists, and is not a directory");
+        assertThat(Errors.describe(new java.nio.file.NotDirectoryException("/tmp/f")))
+                .isEqualTo("/tmp/f: not a directory");
+        assertThat(Errors.describe(new java.nio.file.AccessDeniedException("/proc/once-data")))
+                .isEqualTo("/proc/once-data: permission denied");
+        assertThat(Errors.describe(new java.io.IOException(new java.nio.file.NoSuchFileException("/a/b"))))
+                .contains("/a/b: no such file or directory");
+    }
+
+    @Test
+    void serve_sqliteFolderCannotBeCreated_oneLineWithTheReason() {
+        RacecheckCommandTest.Run run = RacecheckCommandTest.once(
+                "serve", "--upstream", "http://127.0.0.1:1", "--db", "jdbc:sqlite:/proc/once-data/once.db");
+
+        assertThat(run.exit()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err())
+                .contains("/proc/once-data")
+                .contains("cannot create")
+                .doesNotContain("\tat ");
+    }
+
     @Test
     void bench_unknownName_exitTwo() {
         RacecheckCommandTest.Run run = RacecheckCommandTest.once("bench", "--only", "nginx");

@@ -117,6 +117,105 @@ class RacecheckCommandTest {
                 .doesNotContain("\tat ");
     }
 
+    /** A server that accepts TCP connections and never says a word: the command must not wait forever. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"racecheck", "bench", "serve"})
+    void silentDatabase_exitTwoWithinSeconds_oneLineNamingIt(String command) throws Exception {
+        try (java.net.ServerSocket silent =
+                new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            List<java.net.Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    while (true) accepted.add(silent.accept());
+                } catch (java.io.IOException closed) {
+                    // the test is over
+                }
+            });
+            String url = "jdbc:postgresql://127.0.0.1:" + silent.getLocalPort() + "/test";
+            String[] args = switch (command) {
+                case "racecheck" -> new String[] {"racecheck", "--db", url, "--user", "postgres", "--seconds", "1"};
+                case "bench" ->
+                    new String[] {
+                        "bench",
+                        "--db",
+                        url,
+                        "--user",
+                        "postgres",
+                        "--quick",
+                        "--only",
+                        "goc-existing",
+                        "--out",
+                        java.nio.file.Files.createTempDirectory("once-bench").toString()
+                    };
+                default ->
+                    new String[] {
+                        "serve",
+                        "--db",
+                        url,
+                        "--user",
+                        "postgres",
+                        "--upstream",
+                        "http://127.0.0.1:1",
+                        "--port",
+                        "0",
+                        "--warm-up",
+                        "0"
+                    };
+            };
+            Run run = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                    java.time.Duration.ofSeconds(30), () -> once(args));
+
+            assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+            assertThat(run.err().strip().lines()).hasSize(1);
+            assertThat(run.err())
+                    .contains("cannot connect to " + url)
+                    .contains("no answer within 10 s")
+                    .doesNotContain("\tat ");
+            assertThat(accepted).isNotEmpty();
+            for (java.net.Socket s : accepted) s.close();
+            acceptor.interrupt();
+        }
+    }
+
+    @Test
+    void racecheck_sigterm_stopsItsWorkerProcesses() throws Exception {
+        Process racecheck = WorkerProcess.of(
+                        OnceCommand.class,
+                        null,
+                        "racecheck",
+                        "--db",
+                        TestDatabases.url(Db.POSTGRES),
+                        "--procs",
+                        "2",
+                        "--seconds",
+                        "60")
+                .redirectErrorStream(true)
+                .start();
+        try {
+            var lines = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(racecheck.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+            StringBuilder seen = new StringBuilder();
+            String line;
+            while ((line = lines.readLine()) != null && !line.contains("ops "))
+                seen.append(line).append('\n');
+            assertThat(line).as("a progress line, so the workers race: " + seen).isNotNull();
+            List<ProcessHandle> workers = racecheck.descendants().toList();
+            assertThat(workers).as("worker processes").hasSize(2);
+
+            racecheck.destroy(); // SIGTERM
+            assertThat(racecheck.waitFor(10, java.util.concurrent.TimeUnit.SECONDS))
+                    .isTrue();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (workers.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) Thread.sleep(100);
+            assertThat(workers.stream().filter(ProcessHandle::isAlive).toList())
+                    .as("workers still running 5 s after SIGTERM")
+                    .isEmpty();
+        } finally {
+            racecheck.descendants().forEach(ProcessHandle::destroyForcibly);
+            racecheck.destroyForcibly();
+        }
+    }
+
     @Test
     void racecheck_wrongCredentials_oneLineExitTwoPasswordHidden() {
         Run run = once(

@@ -1,0 +1,53 @@
+package dev.once.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** {@code once serve} refusing bad input in-process, before it listens. */
+class ServeCommandTest {
+    @TempDir
+    Path dir;
+
+    /** 0 would answer every request 504: refused as --ttl 0 is, from the command line and from the file. */
+    @ParameterizedTest
+    @ValueSource(
+            strings = {"--upstream-timeout 0s", "--upstream-timeout 0ms", "upstreamTimeout: 0s", "connectTimeout: 0s"})
+    void serve_zeroTimeout_refusedExitTwo(String setting) throws Exception {
+        String db = "jdbc:sqlite:" + dir.resolve("once.db");
+        String[] args;
+        if (setting.startsWith("--")) {
+            args = new String[] {
+                "serve",
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--db",
+                db,
+                "--port",
+                "0",
+                "--warm-up",
+                "0",
+                setting.split(" ")[0],
+                setting.split(" ")[1]
+            };
+        } else {
+            Path config =
+                    Files.writeString(dir.resolve("once.yaml"), "upstream: http://127.0.0.1:1\n" + setting + "\n");
+            args = new String[] {"serve", "--config", config.toString(), "--db", db, "--port", "0", "--warm-up", "0"};
+        }
+        RacecheckCommandTest.Run run =
+                Assertions.assertTimeoutPreemptively(Duration.ofSeconds(20), () -> RacecheckCommandTest.once(args));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err())
+                .contains(setting.startsWith("--") ? "--upstream-timeout" : setting.split(":")[0])
+                .contains("must be more than 0");
+    }
+}
