@@ -360,8 +360,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             }
             int failedRounds = waitStarted != 0 && e != null && !e.leased() ? e.failedRound() : 0;
             if (failedRounds > config.failedRoundsBeforeError) throw failedElsewhere(key, failedRounds, e.failure());
-            if (e == null || e.claimable()) refuseIfClosed(); // a claim now would lapse: nothing renews it
-            String token = e == null || e.claimable() ? process + "-" + claims.incrementAndGet() : null;
+            boolean claimable = e == null || e.claimable();
+            if (claimable) refuseIfClosed(); // a claim now would lapse: nothing renews it
+            String token = claimable ? process + "-" + claims.incrementAndGet() : null;
             String owner = token == null ? null : store.claimOwner(hash, key, token, config.lease.toMillis());
             if (token != null && token.equals(owner)) {
                 V previous = e != null && e.state() == Entry.READY && e.value() != null

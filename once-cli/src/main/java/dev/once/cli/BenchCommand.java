@@ -120,6 +120,14 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** Refuses an option that only proxy-waiters reads when the run leaves proxy-waiters out. */
+    private void onlyForProxyWaiters(Set<String> names, String option) {
+        if (!names.isEmpty() && !names.contains("proxy-waiters") && !names.contains("proxy")) {
+            throw new ParameterException(
+                    spec.commandLine(), option + " applies to proxy-waiters; add --only proxy-waiters");
+        }
+    }
+
     /** --out as a directory that a file can be written to, made if need be: checked before the run, not after. */
     static void writableDirectory(Path dir) {
         try {
@@ -154,10 +162,7 @@ final class BenchCommand implements Callable<Integer> {
             settings = settings.withThreads(threads);
         }
         if (compareWith != null) {
-            if (!names.isEmpty() && !names.contains("proxy-waiters") && !names.contains("proxy")) {
-                throw new ParameterException(
-                        spec.commandLine(), "--compare-with applies to proxy-waiters; add --only proxy-waiters");
-            }
+            onlyForProxyWaiters(names, "--compare-with");
             if (!java.nio.file.Files.isRegularFile(compareWith)
                     || !compareWith.toString().endsWith(".jar")) {
                 throw new ParameterException(
@@ -177,10 +182,7 @@ final class BenchCommand implements Callable<Integer> {
                         "--compare-jvm-options '" + compareJvmOptions
                                 + "': give JVM options, each starting with '-' (e.g. -XX:+UseSerialGC)");
             }
-            if (!names.isEmpty() && !names.contains("proxy-waiters") && !names.contains("proxy")) {
-                throw new ParameterException(
-                        spec.commandLine(), "--compare-jvm-options applies to proxy-waiters; add --only proxy-waiters");
-            }
+            onlyForProxyWaiters(names, "--compare-jvm-options");
             settings = settings.withCompareJvmOptions(options);
         }
         writableDirectory(out);

@@ -213,7 +213,7 @@ final class GetOrCreate {
             throws SQLException {
         StringJoiner on = new StringJoiner(" AND ");
         for (String col : columns) on.add("once_t." + d.quote(col) + " = once_v." + d.quote(col));
-        int size = Math.max(1, d.maxParameters() / (columns.size() + 1));
+        int size = Sql.rowsPerStatement(d.maxParameters(), columns.size() + 1); // each lookup and its ordinal
         for (int from = 0; from < which.size(); from += size) {
             List<Integer> chunk = which.subList(from, Math.min(which.size(), from + size));
             List<Map<String, Object>> rows = new ArrayList<>(chunk.size());

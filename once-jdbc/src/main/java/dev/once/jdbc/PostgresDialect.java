@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.StringJoiner;
 
 final class PostgresDialect extends Dialect {
 
@@ -59,11 +58,8 @@ final class PostgresDialect extends Dialect {
     String incomingRows(TableInfo t, List<String> columns, int count) {
         // each value cast where it is bound, before VALUES unifies a column's types: rows binding a String
         // and an Integer (or an Integer and a Long) for one column go into it as they would one by one
-        StringJoiner row = new StringJoiner(", ", "(?, ", ")");
-        for (String col : columns) row.add(t.typed(col, "?"));
-        StringJoiner rows = new StringJoiner(", ");
-        for (int i = 0; i < count; i++) rows.add(row.toString());
-        return "SELECT * FROM (VALUES " + rows + ") AS once_x (once_ord, " + columnList(columns) + ")";
+        return "SELECT * FROM (VALUES " + Sql.numberedTuples(columns, col -> t.typed(col, "?"), count)
+                + ") AS once_x (once_ord, " + columnList(columns) + ")";
     }
 
     /** Each column's type by name (bpchar, not character, which would mean char(1)) and its collation. */

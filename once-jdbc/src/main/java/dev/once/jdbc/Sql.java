@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
+import java.util.function.UnaryOperator;
 
 /** Statement text, parameter binding and row mapping. Values are always bound, never written into SQL. */
 final class Sql {
@@ -77,10 +78,28 @@ final class Sql {
 
     /** {@code (?, ?), (?, ?)} */
     static String tuples(int width, int count) {
-        String one = tuple(width);
+        return repeated(tuple(width), count);
+    }
+
+    /**
+     * The rows of {@link Dialect#incomingRows} as VALUES tuples: {@code (?, a, b), ...}, each an ordinal
+     * then every column's placeholder as {@code placeholder} writes it (a cast, say).
+     */
+    static String numberedTuples(List<String> columns, UnaryOperator<String> placeholder, int count) {
+        StringJoiner row = new StringJoiner(", ", "(?, ", ")");
+        for (String col : columns) row.add(placeholder.apply(col));
+        return repeated(row.toString(), count);
+    }
+
+    private static String repeated(String tuple, int count) {
         StringJoiner j = new StringJoiner(", ");
-        for (int i = 0; i < count; i++) j.add(one);
+        for (int i = 0; i < count; i++) j.add(tuple);
         return j.toString();
+    }
+
+    /** How many rows binding {@code width} values each one statement may hold (at least one). */
+    static int rowsPerStatement(int maxParameters, int width) {
+        return Math.max(1, maxParameters / width);
     }
 
     /** Splits rows so that no statement binds more than maxParameters values. */
@@ -90,8 +109,8 @@ final class Sql {
 
     /** As {@link #chunks(List, int)}, where each row binds {@code extra} values more than its columns (an ordinal). */
     static List<List<Map<String, Object>>> chunks(List<Map<String, Object>> rows, int maxParameters, int extra) {
-        int width = (rows.isEmpty() ? 1 : Math.max(1, rows.get(0).size())) + extra;
-        int size = Math.max(1, maxParameters / width);
+        int size = rowsPerStatement(
+                maxParameters, (rows.isEmpty() ? 1 : Math.max(1, rows.get(0).size())) + extra);
         List<List<Map<String, Object>>> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i += size) out.add(rows.subList(i, Math.min(rows.size(), i + size)));
         return out;

@@ -123,12 +123,9 @@ final class SqliteDialect extends Dialect {
     String incomingRows(TableInfo t, List<String> columns, int count) {
         // a number bound for a text column is made text, as the column's affinity makes it when stored:
         // in VALUES it kept its type, so 8 did not find the row '8' (reported INSERTED, then updated it)
-        java.util.StringJoiner row = new java.util.StringJoiner(", ", "(?, ", ")");
-        for (String col : columns) row.add(t.isText(col) ? "CAST(? AS TEXT)" : "?");
-        java.util.StringJoiner rows = new java.util.StringJoiner(", ");
-        for (int i = 0; i < count; i++) rows.add(row.toString());
         return "SELECT NULL AS once_ord, " + columnList(columns) + " FROM " + t.quotedName()
-                + " WHERE 0 UNION ALL VALUES " + rows;
+                + " WHERE 0 UNION ALL VALUES "
+                + Sql.numberedTuples(columns, col -> t.isText(col) ? "CAST(? AS TEXT)" : "?", count);
     }
 
     @Override

@@ -315,15 +315,7 @@ final class Upserts {
     private List<Map<String, Object>> existingRows(Batch b, List<Map<String, Object>> rows, String lock)
             throws SQLException {
         List<String> columns = new ArrayList<>(rows.get(0).keySet());
-        List<Object> params = new ArrayList<>();
-        for (Map<String, Object> r : rows) params.addAll(Sql.values(r, columns));
-        StringJoiner union = new StringJoiner(" UNION ALL ", "(", ") once_v");
-        for (int i = 0; i < rows.size(); i++) {
-            StringJoiner select = new StringJoiner(", ", "SELECT ", "");
-            for (String col : columns) select.add(i == 0 ? "? AS " + d.quote(col) : "?");
-            union.add(select.toString());
-        }
-        String incoming = union.toString();
+        String incoming = "(" + d.incomingRows(b.t, columns, rows.size()) + ") once_v";
         StringJoiner on = new StringJoiner(" AND ");
         for (String k : b.key) on.add("once_t." + d.quote(k) + " = once_v." + d.quote(k));
         String condition = condition(b, col -> "once_t." + d.quote(col), col -> "once_v." + d.quote(col));
@@ -333,6 +325,6 @@ final class Upserts {
         String sql = "SELECT " + String.join(", ", selected) + ", ("
                 + (condition.isEmpty() ? "1 = 1" : condition) + ") AS once_update FROM " + b.t.quotedName()
                 + " once_t JOIN " + incoming + " ON " + on + lock;
-        return Sql.query(b.c, sql, params);
+        return Sql.query(b.c, sql, Sql.numbered(rows, columns));
     }
 }
