@@ -28,6 +28,7 @@ final class EntryStore {
     private final String renew;
     private final String complete;
     private final String release;
+    private final String put;
     private final String purge;
     private final String purgeAll;
     private final String deleteExpired;
@@ -78,6 +79,7 @@ final class EntryStore {
                 + " AND lease_owner = ?";
         this.release = "UPDATE " + table + " SET lease_owner = NULL, lease_until = NULL, error = ?, updated_at = " + now
                 + async + pk + " AND lease_owner = ?";
+        this.put = dialect.put(table);
         this.purge = "DELETE FROM " + table + pk;
         this.purgeAll = "DELETE FROM " + table + " WHERE namespace = ?";
         this.deleteExpired = dialect.deleteExpired(table);
@@ -219,6 +221,18 @@ final class EntryStore {
     /** Frees the lease without a value, recording why, so a waiter can claim and retry. */
     boolean release(String keyHash, String owner, String error) throws StoreException {
         return write(release, keyHash, error, namespace, keyHash, owner);
+    }
+
+    /**
+     * Stores a value for the key whatever its row holds, and frees its lease: a load in flight then
+     * writes nothing (its write is fenced on its lease). With NOTIFY, the statement sends the purge
+     * notice, which wakes the key's waiters and drops it from other processes' near caches.
+     */
+    void put(String keyHash, String keyText, byte[] value, long ttlMillis) throws StoreException {
+        reads.weigh(value.length);
+        Object[] params = {namespace, keyHash, KeyHash.shown(keyText), value, ttlMillis};
+        if (notifyChannel == null) update(put, params);
+        else notifying(put, "p/" + namespace + "/" + keyHash, true, params);
     }
 
     /** Deletes the key; with NOTIFY, the purge notice commits with the delete, in the same statement. */

@@ -167,7 +167,8 @@ final class Leader<V> {
         }
     }
 
-    private long freshMillis(V value) {
+    /** How long a value stays fresh: the TTL, or what the cache's {@link Expiry} says of it. */
+    long freshMillis(V value) {
         return config.expiry == null
                 ? config.ttl.toMillis()
                 : Math.max(0, config.expiry.freshFor(value).toMillis());

@@ -116,6 +116,23 @@ public interface OnceCache<V> extends AutoCloseable {
     }
 
     /**
+     * Stores the value for the key, fresh for the cache's TTL (or its {@link OnceCacheBuilder#expiry}),
+     * whatever the row holds, without calling a loader: for a caller that has just produced the newer
+     * value itself (Spring's {@code @CachePut}). A load of the key in flight anywhere is ended: its
+     * leader's later write is fenced off, though its own callers still get its loader's value; waiters
+     * of the key, here and in every process, wake and read the put value. This process's near cache
+     * drops the key at once; other processes' drop it as a {@link #purge} reaches them: by NOTIFY on
+     * PostgreSQL, else within {@link OnceCacheBuilder#nearCacheMaxAge}.
+     *
+     * @param key the key, any text
+     * @param value the value, not null
+     * @throws CacheLoadException when the database cannot be written (put never fails open), or the value
+     *     encodes to more than {@link OnceCacheBuilder#maxValueBytes} (the key is then purged: the value it
+     *     was to replace is not served either)
+     */
+    void put(String key, V value);
+
+    /**
      * Removes the key from the table and from every process's near cache.
      *
      * @param key the key
@@ -127,8 +144,8 @@ public interface OnceCache<V> extends AutoCloseable {
 
     /**
      * Stops the background threads and releases the claims of loads still running, so other processes
-     * take those keys over at once. After it, {@code get}, {@code lookup}, {@code peek} and the purges
-     * throw {@link CacheLoadException} ("the cache is closed"), {@code getAsync} fails its future, and
+     * take those keys over at once. After it, {@code get}, {@code lookup}, {@code peek}, {@code put} and
+     * the purges throw {@link CacheLoadException} ("the cache is closed"), {@code getAsync} fails its future, and
      * {@code nearValue} is empty; a call already waiting for another process's load is refused when it
      * would otherwise claim the key.
      */

@@ -42,9 +42,9 @@ import org.slf4j.LoggerFactory;
  *       answer is shared). An error of a statement (a missing table) is an error, not an outage, and a
  *       loader's own exception is never taken for the store's.
  * </ol>
- * Invariants: a fresh value is never overwritten except by a purge; a leader whose lease was taken
- * over writes nothing; a lease lives only while its leader is alive (renewals), so a crash costs
- * waiters at most one lease.
+ * Invariants: a fresh value is never overwritten except by a purge or a put; a leader whose lease was
+ * taken over (or freed by a put) writes nothing; a lease lives only while its leader is alive
+ * (renewals), so a crash costs waiters at most one lease.
  */
 final class SqlOnceCache<V> implements OnceCache<V> {
     private static final Logger log = LoggerFactory.getLogger(SqlOnceCache.class);
@@ -560,6 +560,38 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             // generation this moves, so it cannot put the purged value back
             near.invalidate(hash);
             purged(hash); // and a resolution here that may have read it is not joined from now on
+        }
+    }
+
+    /**
+     * One statement writes the row whatever it holds and frees its lease, fencing off a load in flight;
+     * with NOTIFY it sends the purge notice, which wakes the key's waiters everywhere and drops it from
+     * near caches. Here, as for a purge, the near cache forgets the key before and after the write, and a
+     * resolution that may have read the old row is not joined; this process's waiters are woken at once.
+     */
+    @Override
+    public void put(String key, V value) {
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(value, "value");
+        refuseIfClosed();
+        String hash = keyHash.of(key);
+        byte[] bytes = codec.encode(value);
+        if (bytes.length > config.maxValueBytes) {
+            purge(key);
+            throw new CacheLoadException(
+                    "the value put for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
+                            + config.maxValueBytes + " (maxValueBytes): it was not stored, and the key was purged",
+                    null);
+        }
+        near.invalidate(hash);
+        try {
+            store.put(hash, key, bytes, leader.freshMillis(value));
+        } catch (StoreException e) {
+            throw new CacheLoadException("cannot put key " + key + ": " + e.getMessage(), e);
+        } finally {
+            near.invalidate(hash); // a read from before the write cannot put the old value back (see purge)
+            purged(hash);
+            waiters.wake(hash); // other processes hear the NOTIFY, or poll
         }
     }
 

@@ -79,6 +79,34 @@ enum StoreDialect {
     }
 
     /**
+     * Writes a value whatever the row holds: READY, fresh for {@code ttl} ms, no error, no lease. Freeing
+     * the lease is what fences a load in flight off ({@code complete} and {@code release} match on the
+     * leader's token). Parameters: namespace, key hash, key text, value, ttl.
+     */
+    String put(String table) {
+        String columns =
+                "INSERT INTO " + table + " (namespace, key_hash, key_text, state, value, expires_at, updated_at) ";
+        String values = "?, ?, ?, " + Entry.READY + ", ?, " + now + " + ?, " + now;
+        String freed = "error = NULL, lease_owner = NULL, lease_until = NULL";
+        return switch (this) {
+            case POSTGRES, SQLITE -> {
+                // PostgreSQL's INSERT ... SELECT carries the asynchronous commit; SQLite needs VALUES (its
+                // parser cannot tell an INSERT ... SELECT's ON CONFLICT from a join's ON)
+                String insert = this == POSTGRES
+                        ? columns + "SELECT " + values + asyncCommit()
+                        : columns + "VALUES (" + values + ")";
+                yield insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET key_text = excluded.key_text,"
+                        + " state = excluded.state, value = excluded.value, expires_at = excluded.expires_at,"
+                        + " updated_at = excluded.updated_at, " + freed;
+            }
+            case MARIADB ->
+                columns + "VALUES (" + values + ") ON DUPLICATE KEY UPDATE key_text = VALUES(key_text),"
+                        + " state = VALUES(state), value = VALUES(value), expires_at = VALUES(expires_at),"
+                        + " updated_at = VALUES(updated_at), " + freed;
+        };
+    }
+
+    /**
      * PostgreSQL: a FROM item that turns off the wait for the WAL flush for this statement's own
      * transaction ({@code set_config(..., true)} lasts until its commit). The cache's writes are claims,
      * values and releases that the cache can always redo: a database crash can lose the last moments of

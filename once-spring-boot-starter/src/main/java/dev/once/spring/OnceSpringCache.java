@@ -33,9 +33,10 @@ import org.springframework.cache.support.SimpleValueWrapper;
  * themselves instead of queueing). A row this cache refuses to read (a type outside the allowlist) is
  * a miss: logged, purged and loaded again.
  *
- * <p><b>put.</b> once-cache has no unconditional write: {@link #put} purges the key and stores the
- * value through a claim. A load of the same key running elsewhere at that moment may store its own
- * value instead (Spring allows {@code put} to be deferred; {@code putIfAbsent} is immediate).
+ * <p><b>put.</b> {@link #put} is {@link OnceCache#put}, an unconditional write: it replaces whatever
+ * is stored and wins over a load of the same key running anywhere at that moment (that load's callers
+ * get its value; everyone after the put gets the put value). A value that cannot be stored purges the
+ * key instead, so the older value is not served either. It is immediate, as Spring allows.
  *
  * <p><b>Before it has started.</b> While the database cannot be reached to start the cache
  * ({@link CacheStart}), it acts as a started cache in an outage: fail-open, methods are called
@@ -255,9 +256,8 @@ public final class OnceSpringCache implements Cache {
             cache.purge(text); // the method's newer result cannot be stored: at least stop serving the older one
             return;
         }
-        cache.purge(text);
-        CacheResult<Object> r = claim(cache, text, () -> encoded);
-        if (r.source() == CacheResult.Source.MISS) puts.increment();
+        cache.put(text, encoded);
+        puts.increment();
     }
 
     @Override

@@ -144,6 +144,53 @@ class OnceSpringCacheTest {
         }
     }
 
+    /**
+     * {@code @CachePut} while another replica loads the key: the put stands. Its earlier form, purge then
+     * claim, lost to a caller that waited for the load, claimed the purged key and loaded the old value.
+     */
+    @ParameterizedTest
+    @EnumSource(
+            value = Db.class,
+            names = {"SQLITE", "POSTGRES"})
+    void put_whileAnotherReplicaLoads_thePutValueStands(Db db) throws Exception {
+        try (OnceCacheManager m1 = SpringCaches.manager(db, table, b -> {});
+                OnceCacheManager m2 = SpringCaches.manager(db, table, b -> {})) {
+            OnceSpringCache c1 = m1.getCache("quotes");
+            OnceSpringCache c2 = m2.getCache("quotes");
+            AtomicInteger calls = new AtomicInteger();
+            CountDownLatch loading = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            CompletableFuture<String> leading = CompletableFuture.supplyAsync(
+                    () -> c1.get("k", () -> {
+                        calls.incrementAndGet();
+                        loading.countDown();
+                        await(release);
+                        return "old";
+                    }),
+                    Thread::startVirtualThread);
+            assertThat(loading.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<String> waiting = CompletableFuture.supplyAsync(
+                    () -> c2.get("k", () -> {
+                        calls.incrementAndGet();
+                        return "old, loaded again";
+                    }),
+                    Thread::startVirtualThread);
+            sleep(300); // c2's caller waits for c1's load
+
+            c2.put("k", "new");
+            release.countDown();
+
+            assertThat(leading.get(10, TimeUnit.SECONDS)).isEqualTo("old");
+            assertThat(waiting.get(10, TimeUnit.SECONDS)).isEqualTo("new");
+            assertThat(c2.get("k").get()).isEqualTo("new");
+            assertThat(c1.get("k").get()).isEqualTo("new");
+            assertThat(calls).hasValue(1);
+
+            c1.put("k", "newer"); // and across managers without a load in flight
+            assertThat(c2.get("k", () -> "loaded")).isEqualTo("newer");
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(
             value = Db.class,
