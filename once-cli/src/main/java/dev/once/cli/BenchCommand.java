@@ -188,7 +188,7 @@ final class BenchCommand implements Callable<Integer> {
         writableDirectory(out);
         int poolSize =
                 settings.threads().stream().mapToInt(Integer::intValue).max().orElse(1) + 4;
-        try (Database database = Database.givenOrEmbedded(db, credentials, o);
+        try (Database database = Database.givenOrEmbedded(spec, db, credentials, o);
                 HikariDataSource pool = database.pool(poolSize)) {
             o.println("database: " + database.description + "; "
                     + Runtime.getRuntime().availableProcessors() + " cores");

@@ -10,6 +10,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.Locale;
 import java.util.Properties;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * A database the command works on: one given by JDBC URL, or an embedded PostgreSQL started for the
@@ -50,10 +51,24 @@ final class Database implements AutoCloseable {
     }
 
     /**
-     * The database at {@code url}, or, when none is given, an embedded PostgreSQL started for the run
-     * (saying so on {@code out}, since it takes a few seconds).
+     * Refuses {@code --db} given empty on the command line, as {@code --db=$DB_URL} is with the variable
+     * unset: the command ran on its default store instead of the database meant. An empty {@code
+     * ONCE_DB_URL} still counts as none.
+     *
+     * @param otherwise what the command uses without {@code --db}, for the message
      */
-    static Database givenOrEmbedded(String url, Credentials credentials, java.io.PrintWriter out) {
+    static void refuseEmpty(CommandSpec spec, String url, String otherwise) {
+        picocli.CommandLine.ParseResult given = spec.commandLine().getParseResult();
+        if ((url == null || url.isBlank()) && given != null && given.hasMatchedOption("--db"))
+            throw new UserError("--db is empty; give a JDBC URL, or leave --db out to use " + otherwise);
+    }
+
+    /**
+     * The database at {@code url}, or, when none is given, an embedded PostgreSQL started for the run
+     * (saying so on {@code out}, since it takes a few seconds). An empty {@code --db} is refused.
+     */
+    static Database givenOrEmbedded(CommandSpec spec, String url, Credentials credentials, java.io.PrintWriter out) {
+        refuseEmpty(spec, url, "an embedded PostgreSQL");
         if (url != null && !url.isBlank()) return connect(url, credentials.user, credentials.password);
         out.println("starting an embedded PostgreSQL (no --db given) ...");
         out.flush();

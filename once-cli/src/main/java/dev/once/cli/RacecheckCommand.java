@@ -99,7 +99,7 @@ final class RacecheckCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf("once racecheck: strategy=%s procs=%d threads=%d seconds=%d%n", strategy, procs, threads, seconds);
         out.flush();
-        try (Database database = Database.givenOrEmbedded(db, credentials, out)) {
+        try (Database database = Database.givenOrEmbedded(spec, db, credentials, out)) {
             out.println("database: " + database.description);
             // a name of this run's own: a fixed one dropped a user's table of that name (helper-34)
             String table = ScratchTables.named(strategy.table());

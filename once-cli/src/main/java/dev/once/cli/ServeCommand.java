@@ -199,6 +199,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ConfigFile.Data file = config == null ? new ConfigFile.Data() : readConfig();
+        Database.refuseEmpty(spec, db, file.db != null && !file.db.isBlank() ? "the db of --config" : DEFAULT_DB);
         String up = first(upstream, file.upstream);
         if (up == null) throw new UserError("--upstream is required (or ONCE_UPSTREAM, or 'upstream:' in --config)");
         String m = first(mode, file.mode, "api");

@@ -120,6 +120,40 @@ class RacecheckCommandTest {
                 .doesNotContain("\tat ");
     }
 
+    /**
+     * {@code --db=$DB_URL} with the variable unset: the command ran on its default store (serve's SQLite
+     * file, racecheck's and bench's embedded PostgreSQL) instead of the database meant.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"racecheck", "bench", "serve"})
+    void emptyDb_refusedExitTwo_oneLineNamingTheDefault(String command) throws Exception {
+        String[] args = switch (command) {
+            case "racecheck" -> new String[] {"racecheck", "--db=", "--seconds", "1"};
+            case "bench" ->
+                new String[] {
+                    "bench",
+                    "--db",
+                    " ",
+                    "--quick",
+                    "--only",
+                    "goc-existing",
+                    "--out",
+                    java.nio.file.Files.createTempDirectory("once-bench").toString()
+                };
+            default ->
+                new String[] {"serve", "--db=", "--upstream", "http://127.0.0.1:1", "--port", "0", "--warm-up", "0"};
+        };
+        Run run = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                java.time.Duration.ofSeconds(30), () -> once(args));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err())
+                .startsWith("once " + command + ": --db is empty; give a JDBC URL, or leave --db out to use ")
+                .contains(command.equals("serve") ? ServeCommand.DEFAULT_DB : "an embedded PostgreSQL");
+        assertThat(run.out()).doesNotContain("starting an embedded PostgreSQL");
+    }
+
     /** A server that accepts TCP connections and never says a word: the command must not wait forever. */
     @ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"racecheck", "bench", "serve"})

@@ -50,4 +50,29 @@ class ServeCommandTest {
                 .contains(setting.startsWith("--") ? "--upstream-timeout" : setting.split(":")[0])
                 .contains("must be more than 0");
     }
+
+    /** Two routes with one prefix: only one could ever match; refused naming it, as other bad files are. */
+    @org.junit.jupiter.api.Test
+    void serve_samePrefixTwiceInConfig_oneLineExitTwo() throws Exception {
+        Path config = Files.writeString(
+                dir.resolve("once.yaml"),
+                "upstream: http://127.0.0.1:1\nroutes:\n  - prefix: /v1/\n    ttl: 1m\n  - prefix: /v1/\n    ttl: 1h\n");
+        String[] args = {
+            "serve",
+            "--config",
+            config.toString(),
+            "--db",
+            "jdbc:sqlite:" + dir.resolve("once.db"),
+            "--port",
+            "0",
+            "--warm-up",
+            "0"
+        };
+        RacecheckCommandTest.Run run =
+                Assertions.assertTimeoutPreemptively(Duration.ofSeconds(20), () -> RacecheckCommandTest.once(args));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err().strip()).isEqualTo("once serve: route /v1/ is given twice");
+    }
 }

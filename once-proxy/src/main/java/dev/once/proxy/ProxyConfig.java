@@ -102,6 +102,9 @@ public record ProxyConfig(
                     "connections per address must be 0 (no limit) or more, not " + maxConnectionsPerAddress);
         if (requestHeaderTimeout == null || requestHeaderTimeout.toMillis() < 1)
             throw new IllegalArgumentException("the request header timeout must be at least 1 ms");
+        // 0 passed here, though the command refused it: every request was answered 504
+        atLeastOneMilli(connectTimeout, "connect timeout");
+        atLeastOneMilli(upstreamTimeout, "upstream timeout");
         if (keySecret != null && keySecret.strip().length() < MIN_KEY_SECRET_LENGTH)
             throw new IllegalArgumentException("the key secret must be at least " + MIN_KEY_SECRET_LENGTH
                     + " characters (it is " + keySecret.strip().length()
@@ -109,7 +112,19 @@ public record ProxyConfig(
         credentialHeaders = credentialHeaders.stream()
                 .map(h -> h.trim().toLowerCase(Locale.ROOT))
                 .collect(java.util.stream.Collectors.toUnmodifiableSet());
+        java.util.Map<String, String> prefixes = new java.util.HashMap<>();
         for (Route r : routes) {
+            // /v1 and /v1/ cover the same paths: the longer one took them all, the other was never used
+            String paths = r.prefix().length() > 1 && r.prefix().endsWith("/")
+                    ? r.prefix().substring(0, r.prefix().length() - 1)
+                    : r.prefix();
+            String earlier = prefixes.putIfAbsent(paths, r.prefix());
+            if (earlier != null)
+                throw new IllegalArgumentException(
+                        earlier.equals(r.prefix())
+                                ? "route " + r.prefix() + " is given twice"
+                                : "routes " + earlier + " and " + r.prefix()
+                                        + " cover the same paths; give one of them");
             for (String n : r.neutral()) {
                 if (credentialHeaders.contains(n) || n.equals("accept-encoding")) {
                     throw new IllegalArgumentException(
@@ -124,6 +139,12 @@ public record ProxyConfig(
                 .sorted(Comparator.comparingInt((Route r) -> r.prefix().length())
                         .reversed())
                 .toList();
+    }
+
+    private static void atLeastOneMilli(Duration timeout, String what) {
+        if (timeout == null || timeout.toMillis() < 1)
+            throw new IllegalArgumentException("the " + what + " must be at least 1 ms, not "
+                    + (timeout == null ? "none" : timeout.toMillis() + " ms"));
     }
 
     /**
@@ -327,7 +348,7 @@ public record ProxyConfig(
         /**
          * How long connecting to the upstream may take (default 5 s).
          *
-         * @param d positive
+         * @param d at least 1 ms
          * @return this builder
          */
         public Builder connectTimeout(Duration d) {
@@ -338,7 +359,7 @@ public record ProxyConfig(
         /**
          * How long an upstream answer may take (default 30 s).
          *
-         * @param d positive
+         * @param d at least 1 ms
          * @return this builder
          */
         public Builder upstreamTimeout(Duration d) {

@@ -1,0 +1,80 @@
+package dev.once.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What {@link ProxyConfig}'s check refuses, built as a library user builds it: no proxy, no database. */
+class ProxyConfigTest {
+    @TempDir
+    Path dir;
+
+    private static ProxyConfig build(UnaryOperator<ProxyConfig.Builder> options) {
+        return options.apply(ProxyConfig.builder(URI.create("http://127.0.0.1:1")))
+                .build();
+    }
+
+    /** Only one of two routes with one prefix could ever match: the other was taken and never used. */
+    @Test
+    void build_samePrefixTwice_refusedNamingIt() {
+        assertThatThrownBy(() -> build(b -> b.routes(List.of(
+                        Route.of("/v1/", Duration.ofMinutes(1)),
+                        Route.of("/v2/", Duration.ofMinutes(1)),
+                        Route.http("/v1/")))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("route /v1/ is given twice");
+        // with and without the trailing slash a prefix covers the same paths
+        assertThatThrownBy(() -> build(b -> b.routes(
+                        List.of(Route.of("/v1", Duration.ofMinutes(1)), Route.of("/v1/", Duration.ofMinutes(1))))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("/v1 and /v1/");
+
+        ProxyConfig nested = build(b -> b.routes(List.of(
+                Route.of("/", Duration.ofMinutes(1)),
+                Route.of("/v1", Duration.ofMinutes(1)),
+                Route.of("/v1/quotes", Duration.ofMinutes(1)))));
+        assertThat(nested.routes()).extracting(Route::prefix).containsExactly("/v1/quotes", "/v1", "/");
+    }
+
+    /** The YAML file's routes go through the same check. */
+    @Test
+    void configFile_samePrefixTwice_refusedNamingIt() throws Exception {
+        Path file = Files.writeString(
+                dir.resolve("once.yaml"),
+                "upstream: http://127.0.0.1:1\nroutes:\n  - prefix: /v1/\n    ttl: 1m\n  - prefix: /v1/\n    ttl: 1h\n");
+        List<Route> routes = ConfigFile.routes(ConfigFile.read(file));
+
+        assertThatThrownBy(() -> build(b -> b.routes(routes)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("route /v1/ is given twice");
+    }
+
+    /** A timeout of 0 or less answered every request 504 (the command refused it; the builder did not). */
+    @Test
+    void build_zeroOrNegativeTimeout_refusedNamingTheSetting() {
+        for (Duration d : List.of(Duration.ZERO, Duration.ofSeconds(-1), Duration.ofNanos(1))) {
+            assertThatThrownBy(() -> build(b -> b.upstreamTimeout(d)))
+                    .as(d.toString())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("upstream timeout must be at least 1 ms");
+            assertThatThrownBy(() -> build(b -> b.connectTimeout(d)))
+                    .as(d.toString())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("connect timeout must be at least 1 ms");
+        }
+        assertThatThrownBy(() -> build(b -> b.upstreamTimeout(null))).hasMessageContaining("upstream timeout");
+
+        ProxyConfig shortest =
+                build(b -> b.upstreamTimeout(Duration.ofMillis(1)).connectTimeout(Duration.ofMillis(1)));
+        assertThat(shortest.upstreamTimeout()).isEqualTo(Duration.ofMillis(1));
+        assertThat(shortest.connectTimeout()).isEqualTo(Duration.ofMillis(1));
+    }
+}
