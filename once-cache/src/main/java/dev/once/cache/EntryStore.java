@@ -333,12 +333,17 @@ final class EntryStore {
      * coalesced burst). SQLite has no network.
      */
     private <T> T prepared(String sql, Work<T> work) throws SQLException {
-        try (Connection c = connection()) {
+        try (Connection c = dataSource.getConnection()) {
             int before =
                     dialect == StoreDialect.SQLITE || Thread.currentThread().isVirtual() ? -1 : c.getNetworkTimeout();
             if (before >= 0) c.setNetworkTimeout(Runnable::run, networkTimeoutMillis);
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                return work.run(ps);
+            try {
+                // after the timeout: setting the isolation is a round trip on MariaDB, and a platform
+                // thread's read there hung past 60 s on a database that stopped answering (an attack)
+                readCommitted(c);
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    return work.run(ps);
+                }
             } finally {
                 if (before >= 0) restore(c, before);
             }
@@ -361,19 +366,23 @@ final class EntryStore {
     private Connection connection() throws SQLException {
         Connection c = dataSource.getConnection();
         try {
-            if (!c.getAutoCommit()) c.setAutoCommit(true);
-            Boolean change = changeIsolation;
-            if (change == null) {
-                change = dialect != StoreDialect.SQLITE
-                        && c.getTransactionIsolation() != Connection.TRANSACTION_READ_COMMITTED;
-                changeIsolation = change;
-            }
-            if (change) c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+            readCommitted(c);
             return c;
         } catch (SQLException e) {
             c.close();
             throw e;
         }
+    }
+
+    private void readCommitted(Connection c) throws SQLException {
+        if (!c.getAutoCommit()) c.setAutoCommit(true);
+        Boolean change = changeIsolation;
+        if (change == null) {
+            change = dialect != StoreDialect.SQLITE
+                    && c.getTransactionIsolation() != Connection.TRANSACTION_READ_COMMITTED;
+            changeIsolation = change;
+        }
+        if (change) c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
     }
 
     /** The store timeout in whole seconds, at least 1: JDBC's query timeout, for the statements run outside the breaker. */

@@ -584,14 +584,32 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     null);
         }
         near.invalidate(hash);
+        boolean written = false;
         try {
             store.put(hash, key, bytes, leader.freshMillis(value));
+            written = true;
         } catch (StoreException e) {
             throw new CacheLoadException("cannot put key " + key + ": " + e.getMessage(), e);
         } finally {
             near.invalidate(hash); // a read from before the write cannot put the old value back (see purge)
-            purged(hash);
+            if (written) detach(hash);
+            else purged(hash); // the row may or may not hold the value: as after a purge
             waiters.wake(hash); // other processes hear the NOTIFY, or poll
+        }
+    }
+
+    /**
+     * After a put: the key's resolution here, if one runs, is neither joined nor waited for; a caller
+     * from now on resolves anew and reads the put value. Marking it as a purge does (wait for it to end)
+     * made a get after the put wait for a whole load it no longer took the value of: 15 s for a 15 s
+     * loader (an attack). A purge cannot do this: its callers may claim and wait, and two resolutions
+     * waiting on one key would share its wake-up signal; after a put the row is ready.
+     */
+    private void detach(String hash) {
+        Resolution<V> running = inFlight.get(hash);
+        if (running != null) {
+            running.purged = true;
+            inFlight.remove(hash, running);
         }
     }
 
