@@ -230,15 +230,18 @@ final class EntryStore {
      */
     void put(String keyHash, String keyText, byte[] value, long ttlMillis) throws StoreException {
         reads.weigh(value.length);
-        Object[] params = {namespace, keyHash, KeyHash.shown(keyText), value, ttlMillis};
-        if (notifyChannel == null) update(put, params);
-        else notifying(put, "p/" + namespace + "/" + keyHash, true, params);
+        purging(put, keyHash, namespace, keyHash, KeyHash.shown(keyText), value, ttlMillis);
     }
 
     /** Deletes the key; with NOTIFY, the purge notice commits with the delete, in the same statement. */
     void purge(String keyHash) throws StoreException {
-        if (notifyChannel == null) update(purge, namespace, keyHash);
-        else notifying(purge, "p/" + namespace + "/" + keyHash, true, namespace, keyHash);
+        purging(purge, keyHash, namespace, keyHash);
+    }
+
+    /** A write after which no cached copy of the key stands: with NOTIFY, the purge notice commits with it. */
+    private void purging(String sql, String keyHash, Object... params) throws StoreException {
+        if (notifyChannel == null) update(sql, params);
+        else notifying(sql, "p/" + namespace + "/" + keyHash, true, params);
     }
 
     void purgeAll() throws StoreException {

@@ -127,22 +127,7 @@ class RacecheckCommandTest {
     @ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"racecheck", "bench", "serve"})
     void emptyDb_refusedExitTwo_oneLineNamingTheDefault(String command) throws Exception {
-        String[] args = switch (command) {
-            case "racecheck" -> new String[] {"racecheck", "--db=", "--seconds", "1"};
-            case "bench" ->
-                new String[] {
-                    "bench",
-                    "--db",
-                    " ",
-                    "--quick",
-                    "--only",
-                    "goc-existing",
-                    "--out",
-                    java.nio.file.Files.createTempDirectory("once-bench").toString()
-                };
-            default ->
-                new String[] {"serve", "--db=", "--upstream", "http://127.0.0.1:1", "--port", "0", "--warm-up", "0"};
-        };
+        String[] args = command.equals("bench") ? withDatabase(command, "--db", " ") : withDatabase(command, "--db=");
         Run run = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                 java.time.Duration.ofSeconds(30), () -> once(args));
 
@@ -152,6 +137,29 @@ class RacecheckCommandTest {
                 .startsWith("once " + command + ": --db is empty; give a JDBC URL, or leave --db out to use ")
                 .contains(command.equals("serve") ? ServeCommand.DEFAULT_DB : "an embedded PostgreSQL");
         assertThat(run.out()).doesNotContain("starting an embedded PostgreSQL");
+    }
+
+    /**
+     * A short run of {@code command} (racecheck, bench or serve) with {@code database} as its database
+     * options: what the database tests give each command besides.
+     */
+    private static String[] withDatabase(String command, String... database) throws java.io.IOException {
+        List<String> args = new java.util.ArrayList<>(List.of(command));
+        args.addAll(List.of(database));
+        args.addAll(
+                switch (command) {
+                    case "racecheck" -> List.of("--seconds", "1");
+                    case "bench" ->
+                        List.of(
+                                "--quick",
+                                "--only",
+                                "goc-existing",
+                                "--out",
+                                java.nio.file.Files.createTempDirectory("once-bench")
+                                        .toString());
+                    default -> List.of("--upstream", "http://127.0.0.1:1", "--port", "0", "--warm-up", "0");
+                });
+        return args.toArray(String[]::new);
     }
 
     /** A server that accepts TCP connections and never says a word: the command must not wait forever. */
@@ -169,36 +177,7 @@ class RacecheckCommandTest {
                 }
             });
             String url = "jdbc:postgresql://127.0.0.1:" + silent.getLocalPort() + "/test";
-            String[] args = switch (command) {
-                case "racecheck" -> new String[] {"racecheck", "--db", url, "--user", "postgres", "--seconds", "1"};
-                case "bench" ->
-                    new String[] {
-                        "bench",
-                        "--db",
-                        url,
-                        "--user",
-                        "postgres",
-                        "--quick",
-                        "--only",
-                        "goc-existing",
-                        "--out",
-                        java.nio.file.Files.createTempDirectory("once-bench").toString()
-                    };
-                default ->
-                    new String[] {
-                        "serve",
-                        "--db",
-                        url,
-                        "--user",
-                        "postgres",
-                        "--upstream",
-                        "http://127.0.0.1:1",
-                        "--port",
-                        "0",
-                        "--warm-up",
-                        "0"
-                    };
-            };
+            String[] args = withDatabase(command, "--db", url, "--user", "postgres");
             Run run = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                     java.time.Duration.ofSeconds(30), () -> once(args));
 
