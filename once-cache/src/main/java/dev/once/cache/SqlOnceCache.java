@@ -419,7 +419,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 // wakes the signal taken before the read. Listening, wait for it rather than read the row
                 // again only to find the lease (a statement per waiting process per key); polling, look again
                 if (listening()) {
-                    Waiters.await(signal, Math.min(SAFETY_NET_MILLIS, config.lease.toMillis()));
+                    waiters.await(hash, signal, Math.min(SAFETY_NET_MILLIS, config.lease.toMillis()));
                     woke = System.nanoTime();
                     CacheResult<V> sent = opened(signal, awaited, hash, readAt, readStarted, waitStarted, woke);
                     if (sent != null) return sent;
@@ -427,7 +427,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 continue;
             }
             long untilLapse = e.leaseUntil() - e.now() + 1;
-            Waiters.await(signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
+            waiters.await(hash, signal, Math.min(listening() ? SAFETY_NET_MILLIS : pollMillis, untilLapse));
             woke = System.nanoTime();
             CacheResult<V> sent = opened(signal, awaited, hash, readAt, readStarted, waitStarted, woke);
             if (sent != null) return sent;

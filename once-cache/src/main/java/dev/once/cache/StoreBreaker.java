@@ -279,80 +279,112 @@ final class StoreBreaker implements AutoCloseable {
      * thread, and a blocked socket read on a virtual thread (the socket is closed); reads on a platform
      * thread are bounded by the connection's network timeout instead. Disarming clears an interrupt that
      * the alarm made, so it never leaks to the caller. Arming and disarming only add to and remove from a
-     * set, which one thread scans every {@value #TICK_MILLIS} ms while the set holds alarms: scheduling a
-     * timer per statement woke a thread twice per cache hit and cost more than the hit's own work. After
-     * a second without a statement the thread parks until the next alarm is armed (it woke 50 times a
-     * second in every process, idle or not); parking at once made the first statement after every pause
-     * pay the wake-up.
+     * set; one thread looks at it when the earliest alarm it holds is due, and is woken early only by an
+     * alarm due before that (a cache with a shorter timeout, or the first alarm after a pause). Scheduling
+     * a timer per statement woke a thread twice per cache hit and cost more than the hit's own work; a
+     * look every 20 ms while statements ran (the design before this one) was 4% of a busy {@code once
+     * serve} replica's CPU, each look a sleep and a wake-up (async-profiler, the proxy-waiters bench). Now
+     * a process whose statements run all the time looks about once per store timeout, and an alarm rings
+     * at its deadline, not up to 20 ms after it.
      */
-    private static final class Alarm {
+    static final class Alarm {
         private static final int ARMED = 0, DISARMED = 1, RINGING = 2, RANG = 3;
+        /** The thread an alarm interrupts; null for one that runs {@link #action} instead. */
         private final Thread caller;
+
+        private final Runnable action;
         private final long deadlineNanos;
         private final AtomicInteger state = new AtomicInteger(ARMED);
 
         Alarm(Thread caller, long deadlineNanos) {
+            this(caller, null, deadlineNanos);
+        }
+
+        private Alarm(Thread caller, Runnable action, long deadlineNanos) {
             this.caller = caller;
+            this.action = action;
             this.deadlineNanos = deadlineNanos;
             ALARMS.add(this);
-            // the set is written before the flag is read, and the ticker clears the flag before it looks
-            // at the set: one of the two sees the other, so an alarm is never left with the ticker parked
-            if (!ticking) java.util.concurrent.locks.LockSupport.unpark(TICKER);
+            // the set is written before the ticker's next look is read, and the ticker writes its next look
+            // before it checks the set once more: one of the two sees the other, so an alarm due before
+            // that look is never left with the ticker parked
+            if (deadlineNanos - nextLook < 0) java.util.concurrent.locks.LockSupport.unpark(TICKER);
+        }
+
+        /**
+         * An alarm that runs {@code action} (quick, never blocking) on the alarms' thread at the deadline,
+         * unless disarmed first: a timed wait without a timer of its own. A timed wait on a virtual thread
+         * schedules a JDK timer and cancels it, each waking the JDK's delay-scheduler thread (2% of a busy
+         * proxy replica's CPU); this one only adds to and removes from the set.
+         */
+        static Alarm running(Runnable action, long deadlineNanos) {
+            return new Alarm(null, java.util.Objects.requireNonNull(action), deadlineNanos);
+        }
+
+        boolean armed() {
+            return state.get() == ARMED;
         }
 
         void ringIfDue(long now) {
             if (now - deadlineNanos >= 0 && state.compareAndSet(ARMED, RINGING)) {
-                caller.interrupt();
-                state.set(RANG);
+                try {
+                    if (caller != null) caller.interrupt();
+                    else action.run();
+                } finally {
+                    state.set(RANG);
+                }
             }
         }
 
-        /** True when the alarm rang (its interrupt is then cleared). */
+        /** True when the alarm rang (an interrupt it made is then cleared). */
         boolean disarm() {
             ALARMS.remove(this);
             if (state.compareAndSet(ARMED, DISARMED)) return false;
             while (state.get() != RANG) Thread.onSpinWait();
-            Thread.interrupted();
+            if (caller != null) Thread.interrupted();
             return true;
         }
     }
 
-    private static final long TICK_MILLIS = 20;
     private static final Set<Alarm> ALARMS = ConcurrentHashMap.newKeySet();
-    /** False while the ticker is parked (or about to park) for want of alarms. */
-    private static volatile boolean ticking = true;
+    /** The longest the ticker parks: a missed wake-up (it should have none) costs at most this much. */
+    private static final long LONGEST_PARK_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** When the ticker looks next ({@link System#nanoTime()}): an alarm due before it wakes the ticker. */
+    private static volatile long nextLook = System.nanoTime();
+    /** The ticker's looks so far (for tests: how often it wakes). */
+    private static final java.util.concurrent.atomic.AtomicLong LOOKS = new java.util.concurrent.atomic.AtomicLong();
 
     private static final Thread TICKER =
             Thread.ofPlatform().daemon().name("once-cache-store-alarms").start(StoreBreaker::tick);
 
-    /** Empty scans before the ticker parks: a busy process keeps it running, an idle one parks after 1 s. */
-    private static final int IDLE_SCANS = 50;
+    static long alarmLooks() {
+        return LOOKS.get();
+    }
 
     private static void tick() {
-        int idle = 0;
         while (true) {
-            idle = ALARMS.isEmpty() ? idle + 1 : 0;
-            if (idle >= IDLE_SCANS) {
-                ticking = false;
-                // parkNanos, not park: ConcurrentHashMap.isEmpty can under-count for a moment, and a
-                // missed wake-up must cost at most a second, never an alarm that does not ring
-                if (ALARMS.isEmpty()) java.util.concurrent.locks.LockSupport.parkNanos(1_000_000_000L);
-                Thread.interrupted(); // nothing stops this thread: an interrupt would make park return at once
-                ticking = true;
-                idle = 0;
-                continue; // woken by an alarm being armed (or by the second passing): look again
-            }
             try {
-                Thread.sleep(TICK_MILLIS);
+                LOOKS.incrementAndGet();
                 long now = System.nanoTime();
-                for (Alarm a : ALARMS) a.ringIfDue(now);
-            } catch (InterruptedException e) {
-                // the alarms outlive whoever interrupts their thread
+                long next = now + LONGEST_PARK_NANOS;
+                for (Alarm a : ALARMS) {
+                    a.ringIfDue(now);
+                    if (a.armed() && a.deadlineNanos - next < 0) next = a.deadlineNanos;
+                }
+                nextLook = next;
+                if (!dueBefore(next)) java.util.concurrent.locks.LockSupport.parkNanos(next - System.nanoTime());
+                Thread.interrupted(); // nothing stops this thread: an interrupt would make park return at once
             } catch (Throwable t) {
-                // nor may anything else end it (an OutOfMemoryError in a scan, say): a virtual thread's
-                // blocked read has no other bound than this alarm
+                // nothing may end it (an OutOfMemoryError in a scan, say): a virtual thread's blocked read has
+                // no other bound than this alarm
             }
         }
+    }
+
+    /** True when an armed alarm is due before {@code when}: one armed while the ticker looked. */
+    private static boolean dueBefore(long when) {
+        for (Alarm a : ALARMS) if (a.armed() && a.deadlineNanos - when < 0) return true;
+        return false;
     }
 
     private StoreException outage(String why, Throwable cause, boolean trips) {

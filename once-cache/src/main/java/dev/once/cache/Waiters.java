@@ -4,7 +4,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Wake-up signals for keys whose value another process is producing. A waiter takes the key's signal
@@ -43,12 +42,25 @@ final class Waiters {
         for (String k : signals.keySet()) wake(k);
     }
 
-    /** Waits for the signal or the timeout, whichever comes first. */
-    static void await(CompletableFuture<String> signal, long timeoutMillis) throws InterruptedException {
+    /**
+     * Waits for the key's signal or the timeout, whichever comes first; at the timeout the signal is
+     * completed and forgotten, as a wake-up is (the caller reads the row, then takes a new one). The
+     * timeout is a {@link StoreBreaker.Alarm}, not a timed wait: each timed wait on a virtual thread woke
+     * the JDK's delay-scheduler thread twice.
+     */
+    void await(String keyHash, CompletableFuture<String> signal, long timeoutMillis) throws InterruptedException {
+        StoreBreaker.Alarm timeout = StoreBreaker.Alarm.running(
+                () -> {
+                    signals.remove(keyHash, signal);
+                    signal.complete(null);
+                },
+                System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(1, timeoutMillis)));
         try {
-            signal.get(Math.max(1, timeoutMillis), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException | ExecutionException ignored) {
+            signal.get();
+        } catch (ExecutionException ignored) {
             // time to re-read the row
+        } finally {
+            timeout.disarm();
         }
     }
 }
