@@ -162,6 +162,7 @@ final class ProxyWaitersBench {
             for (Side side : sides) {
                 side.before = phases(client, side.bases);
                 side.jitBefore = replicasJitMillis(client, side.bases);
+                side.threadsBefore = CpuTime.byThread(side.pids());
             }
             List<Double> direct = new ArrayList<>();
             for (int r = 0; r < rounds; r++) {
@@ -217,6 +218,11 @@ final class ProxyWaitersBench {
                             cpuDirect[2] / rounds);
                     results.notes.add(cpu);
                     settings.progress("  %s", cpu);
+                    String kinds = byThread(side, rounds);
+                    if (kinds != null) {
+                        results.notes.add(kinds);
+                        settings.progress("  %s", kinds);
+                    }
                 }
             }
             for (Side side : sides) {
@@ -371,6 +377,8 @@ final class ProxyWaitersBench {
         Map<String, double[]> before;
         /** The replicas' JIT compilation time when the measured rounds began, ms. */
         double jitBefore;
+        /** The replicas' CPU by kind of thread before the measured rounds ({@link CpuTime#byThread}). */
+        Map<String, Double> threadsBefore = Map.of();
 
         /** More options for the replicas' JVMs ({@code --compare-jvm-options}). */
         final List<String> jvmOptions;
@@ -429,6 +437,25 @@ final class ProxyWaitersBench {
         }
         settings.progress("  the JIT had not settled after %d bursts each; measuring anyway", max);
         results.notes.add("proxy waiters: the JIT had not settled after " + max + " warm-up bursts");
+    }
+
+    /**
+     * The replicas' CPU per burst over the measured rounds by kind of thread, largest first (the bare
+     * proxies' and the driver's bursts included: the replicas idle meanwhile, and idle is not free); null
+     * where {@code /proc} has no per-thread times.
+     */
+    private static String byThread(Side side, int rounds) {
+        Map<String, Double> after = CpuTime.byThread(side.pids());
+        if (after.isEmpty()) return null;
+        StringBuilder line = new StringBuilder(
+                "proxy waiters" + side.tag() + ", the replicas' CPU per round by thread (ms, /proc schedstat):");
+        after.entrySet().stream()
+                .map(e -> Map.entry(
+                        e.getKey(), (e.getValue() - side.threadsBefore.getOrDefault(e.getKey(), 0.0)) / rounds))
+                .filter(e -> e.getValue() >= 0.5)
+                .sorted((a, b) -> Double.compare(b.getValue(), a.getValue()))
+                .forEach(e -> line.append(String.format(" %s %.1f;", e.getKey(), e.getValue())));
+        return line.toString();
     }
 
     /** Where a request's time went between two readings of the phases, as a note in the report. */
