@@ -200,6 +200,9 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ConfigFile.Data file = config == null ? new ConfigFile.Data() : readConfig();
         Database.refuseEmpty(spec, db, file.db != null && !file.db.isBlank() ? "the db of --config" : DEFAULT_DB);
+        // as an empty --db: a file's empty db ran on the SQLite default instead of the database meant
+        if ((db == null || db.isBlank()) && file.db != null && file.db.isBlank())
+            throw new UserError("'db' in --config is empty; give a JDBC URL, or leave it out to use " + DEFAULT_DB);
         String up = first(upstream, file.upstream);
         if (up == null) throw new UserError("--upstream is required (or ONCE_UPSTREAM, or 'upstream:' in --config)");
         String m = first(mode, file.mode, "api");

@@ -75,4 +75,19 @@ class ServeCommandTest {
         assertThat(run.err().strip().lines()).hasSize(1);
         assertThat(run.err().strip()).isEqualTo("once serve: route /v1/ is given twice");
     }
+
+    /** An empty db in the file, as an empty --db: refused, not run on the SQLite default instead. */
+    @org.junit.jupiter.api.Test
+    void serve_emptyDbInConfig_oneLineExitTwo() throws Exception {
+        Path config = Files.writeString(dir.resolve("once.yaml"), "upstream: http://127.0.0.1:1\ndb: \"\"\n");
+        String[] args = {"serve", "--config", config.toString(), "--port", "0", "--warm-up", "0"};
+        RacecheckCommandTest.Run run =
+                Assertions.assertTimeoutPreemptively(Duration.ofSeconds(20), () -> RacecheckCommandTest.once(args));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err().strip())
+                .isEqualTo("once serve: 'db' in --config is empty; give a JDBC URL, or leave it out to use "
+                        + ServeCommand.DEFAULT_DB);
+    }
 }
