@@ -50,8 +50,8 @@ final class CpuTime {
     }
 
     /**
-     * CPU time of these processes' threads so far, by kind of thread (its name without numbers: the
-     * virtual threads' carriers, Jetty's pool, the JIT's compilers, GC, once-cache's listener...), ms.
+     * CPU time of these processes' threads so far, by kind of thread ({@link #threadKind}: the virtual
+     * threads' carriers, Jetty's pool, the JIT's compilers, GC, once-cache's listener...), ms.
      * From each thread's {@code schedstat}, in nanoseconds: exact, unlike the tick-sampled total, which
      * charges a thread that wakes on a timer unevenly. Empty where there is no such file.
      */
@@ -77,16 +77,20 @@ final class CpuTime {
         return kinds;
     }
 
-    /** A thread's kind: its name with the numbers that tell threads of one kind apart taken out. */
+    /**
+     * A thread's kind: its name, as the kernel keeps it (15 characters: {@code ForkJoinPool-1-} for the
+     * carriers and the JDK's delay scheduler alike), with the numbers that tell threads of one kind apart
+     * taken out.
+     */
     static String threadKind(String name) {
         if (name.startsWith("C1 Compiler")) return "C1 compiler";
         if (name.startsWith("C2 Compiler")) return "C2 compiler";
         if (name.startsWith("GC Thread") || name.startsWith("G1 ")) return "GC";
-        if (name.contains("delaySchedule")) return "JDK delay scheduler";
         if (name.startsWith("ForkJoinPool")) return "virtual-thread carriers";
         if (name.startsWith("HttpClient@")) return "Jetty client";
         if (name.startsWith("qtp") || name.startsWith("once-proxy")) return "Jetty server";
-        if (name.startsWith("once-cache-listen")) return "once-cache listener";
+        if (name.startsWith("once-cache-list")) return "once-cache listener";
+        if (name.startsWith("once-cache-stor")) return "once-cache alarms";
         return name.replaceAll("[-#@]?[0-9a-f]*[0-9][0-9a-f]*$", "").strip();
     }
 }
