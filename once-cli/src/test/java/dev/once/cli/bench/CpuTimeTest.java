@@ -9,21 +9,24 @@ import org.junit.jupiter.api.Test;
 /** The bench's per-thread CPU: threads of one kind counted together, and this JVM's threads read. */
 class CpuTimeTest {
 
-    @Test
-    void threadKind_numbersThatTellThreadsApart_takenOut() {
-        // names as the kernel keeps them: 15 characters
-        assertThat(CpuTime.threadKind("C2 CompilerThre")).isEqualTo("C2 compiler");
-        assertThat(CpuTime.threadKind("C1 CompilerThre")).isEqualTo("C1 compiler");
-        assertThat(CpuTime.threadKind("GC Thread#1")).isEqualTo("GC");
-        assertThat(CpuTime.threadKind("G1 Conc#0")).isEqualTo("GC");
-        assertThat(CpuTime.threadKind("ForkJoinPool-1-")).isEqualTo("virtual-thread carriers");
-        assertThat(CpuTime.threadKind("once-proxy-41")).isEqualTo("Jetty server");
-        assertThat(CpuTime.threadKind("qtp1873859565-3")).isEqualTo("Jetty server");
-        assertThat(CpuTime.threadKind("HttpClient@1b9e")).isEqualTo("Jetty client");
-        assertThat(CpuTime.threadKind("once-cache-list")).isEqualTo("once-cache listener");
-        assertThat(CpuTime.threadKind("once-cache-stor")).isEqualTo("once-cache alarms");
-        assertThat(CpuTime.threadKind("Monitor Deflati")).isEqualTo("Monitor Deflati");
-        assertThat(CpuTime.threadKind("pool-3-thread-1")).isEqualTo("pool-3-thread");
+    /** Names as the kernel keeps them: 15 characters. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({
+        "C2 CompilerThre, C2 compiler",
+        "C1 CompilerThre, C1 compiler",
+        "GC Thread#1, GC",
+        "G1 Conc#0, GC",
+        "ForkJoinPool-1-, virtual-thread carriers",
+        "once-proxy-41, Jetty server",
+        "qtp1873859565-3, Jetty server",
+        "HttpClient@1b9e, Jetty client",
+        "once-cache-list, once-cache listener",
+        "once-cache-stor, once-cache alarms",
+        "Monitor Deflati, Monitor Deflati",
+        "pool-3-thread-1, pool-3-thread"
+    })
+    void threadKind_numbersThatTellThreadsApart_takenOut(String name, String kind) {
+        assertThat(CpuTime.threadKind(name)).isEqualTo(kind);
     }
 
     @Test
