@@ -287,13 +287,32 @@ class ServeProcessTest {
         files.put("upstream: http://x\nmaxResponseBytes: 100000000000\n", "must be at most half the heap");
         files.put("upstream: http://x\nkeySecret: changeme\n", "the key secret must be at least 16 characters");
         files.put("upstream: http://x\nrequestHeaderTimeout: 0s\n", "the request header timeout must be at least 1 ms");
+        // a value of the wrong shape is said in the file's words, not Jackson's names for Java types
+        files.put("upstream: http://x\nroutes: abc\n", "key 'routes': expected a list (one '- ' line per item)");
+        files.put(
+                "upstream: http://x\nroutes:\n  - 1\n",
+                "key 'routes[0]': expected a route's keys (prefix: ..., ttl: ...)");
+        files.put(
+                "upstream: http://x\ncredentialHeaders: {a: 1}\n",
+                "key 'credentialHeaders': expected a list (one '- ' line per item)");
+        files.put(
+                "- upstream\n- db\n",
+                "expected keys and their values (upstream: ..., routes: ...), not a list or a value");
+        files.put(
+                "upstream: http://x\nbogus: 1\n", "unknown key 'bogus' (line 2); known keys: [accessLog, adminToken,");
         int n = 0;
         for (var e : files.entrySet()) {
             Path f = dir.resolve("bad-" + n++ + ".yaml");
             Files.writeString(f, e.getKey());
             RacecheckCommandTest.Run r = RacecheckCommandTest.once("serve", "--config", f.toString());
             assertThat(r.exit()).as(e.getKey()).isEqualTo(2);
-            assertThat(r.err()).as(e.getKey()).contains(e.getValue()).doesNotContain("\tat ");
+            assertThat(r.err())
+                    .as(e.getKey())
+                    .contains(e.getValue())
+                    .doesNotContain("\tat ")
+                    .doesNotContain("java.")
+                    .doesNotContain("dev.once")
+                    .doesNotContain("JsonToken");
         }
 
         RacecheckCommandTest.Run size =

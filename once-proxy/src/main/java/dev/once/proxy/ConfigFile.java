@@ -159,7 +159,10 @@ public final class ConfigFile {
         } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
             throw new IllegalArgumentException(
                     file + ": unknown key '" + e.getPropertyName() + "' (line "
-                            + e.getLocation().getLineNr() + "); known keys: " + e.getKnownPropertyIds(),
+                            + e.getLocation().getLineNr() + "); known keys: "
+                            + new java.util.TreeSet<>(e.getKnownPropertyIds().stream()
+                                    .map(String::valueOf)
+                                    .toList()),
                     e);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IllegalArgumentException(
@@ -174,8 +177,13 @@ public final class ConfigFile {
      * expected a whole number") rather than Jackson's names for Java types and tokens.
      */
     private static String problem(com.fasterxml.jackson.core.JacksonException e) {
-        if (!(e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m)
-                || m.getPath().isEmpty()) return e.getOriginalMessage();
+        if (!(e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m))
+            return e.getOriginalMessage();
+        if (m.getPath().isEmpty()) {
+            return m.getTargetType() == Data.class
+                    ? "expected keys and their values (upstream: ..., routes: ...), not a list or a value"
+                    : e.getOriginalMessage();
+        }
         StringBuilder key = new StringBuilder();
         for (var ref : m.getPath()) {
             if (ref.getFieldName() != null) key.append(key.isEmpty() ? "" : ".").append(ref.getFieldName());
@@ -186,7 +194,13 @@ public final class ConfigFile {
                 ? "expected a whole number"
                 : type == Boolean.class || type == boolean.class
                         ? "expected true or false"
-                        : type == String.class ? "expected text" : null;
+                        : type == String.class
+                                ? "expected text"
+                                : type != null && java.util.Collection.class.isAssignableFrom(type)
+                                        ? "expected a list (one '- ' line per item)"
+                                        : type == RouteData.class
+                                                ? "expected a route's keys (prefix: ..., ttl: ...)"
+                                                : null;
         return "key '" + key + "': " + (expected != null ? expected : m.getOriginalMessage());
     }
 
