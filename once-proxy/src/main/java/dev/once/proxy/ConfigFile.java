@@ -179,29 +179,29 @@ public final class ConfigFile {
     private static String problem(com.fasterxml.jackson.core.JacksonException e) {
         if (!(e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m))
             return e.getOriginalMessage();
-        if (m.getPath().isEmpty()) {
-            return m.getTargetType() == Data.class
-                    ? "expected keys and their values (upstream: ..., routes: ...), not a list or a value"
-                    : e.getOriginalMessage();
-        }
+        String expected = expected(m.getTargetType());
+        if (expected == null) expected = m.getOriginalMessage();
+        if (m.getPath().isEmpty()) return expected; // the file as a whole
         StringBuilder key = new StringBuilder();
         for (var ref : m.getPath()) {
             if (ref.getFieldName() != null) key.append(key.isEmpty() ? "" : ".").append(ref.getFieldName());
             else key.append('[').append(ref.getIndex()).append(']');
         }
-        Class<?> type = m.getTargetType();
-        String expected = type == Integer.class || type == int.class || type == Long.class || type == long.class
-                ? "expected a whole number"
-                : type == Boolean.class || type == boolean.class
-                        ? "expected true or false"
-                        : type == String.class
-                                ? "expected text"
-                                : type != null && java.util.Collection.class.isAssignableFrom(type)
-                                        ? "expected a list (one '- ' line per item)"
-                                        : type == RouteData.class
-                                                ? "expected a route's keys (prefix: ..., ttl: ...)"
-                                                : null;
-        return "key '" + key + "': " + (expected != null ? expected : m.getOriginalMessage());
+        return "key '" + key + "': " + expected;
+    }
+
+    /** What a value of this type is, in the file's words; null for a type without words of its own. */
+    private static String expected(Class<?> type) {
+        if (type == null) return null;
+        if (type == Integer.class || type == int.class || type == Long.class || type == long.class)
+            return "expected a whole number";
+        if (type == Boolean.class || type == boolean.class) return "expected true or false";
+        if (type == String.class) return "expected text";
+        if (java.util.Collection.class.isAssignableFrom(type)) return "expected a list (one '- ' line per item)";
+        if (type == RouteData.class) return "expected a route's keys (prefix: ..., ttl: ...)";
+        if (type == Data.class)
+            return "expected keys and their values (upstream: ..., routes: ...), not a list or a value";
+        return null;
     }
 
     /**

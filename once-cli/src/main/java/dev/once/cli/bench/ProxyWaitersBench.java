@@ -443,8 +443,9 @@ final class ProxyWaitersBench {
     }
 
     /**
-     * The replicas' CPU per burst over the measured rounds by kind of thread, largest first (the bare
-     * proxies' and the driver's bursts included: the replicas idle meanwhile, and idle is not free); null
+     * The replicas' CPU per round over the measured rounds by kind of thread, largest first (a round
+     * holds the other sides' and the driver's bursts too: the replicas idle meanwhile, and idle is not
+     * free); null
      * where {@code /proc} has no per-thread times.
      */
     private static String byThread(Side side, int rounds) {
