@@ -45,6 +45,9 @@ public final class OnceCacheBuilder<V> {
     boolean failOpen = true;
     Duration storeTimeout = Duration.ofSeconds(1);
     int maxConnections = 8;
+    /** Whether {@link #maxConnections(int)} was called (a pool smaller than it is then worth a warning). */
+    boolean maxConnectionsSet;
+
     Duration loadTimeout = Duration.ofMinutes(5);
     boolean createTable = true;
     int maxValueBytes = 4 * 1024 * 1024;
@@ -79,6 +82,7 @@ public final class OnceCacheBuilder<V> {
         c.failOpen = failOpen;
         c.storeTimeout = storeTimeout;
         c.maxConnections = maxConnections;
+        c.maxConnectionsSet = maxConnectionsSet;
         c.loadTimeout = loadTimeout;
         c.createTable = createTable;
         c.maxValueBytes = maxValueBytes;
@@ -325,7 +329,8 @@ public final class OnceCacheBuilder<V> {
      * #storeTimeout} (it is this process's contention, not the database's slowness). A burst of new keys on
      * virtual threads would otherwise put hundreds of callers into the pool's own wait, where HikariCP
      * 7.1.0 was seen spinning on every returned connection until the burst's statements timed out and kept
-     * timing out. Keep it at or under the pool's size.
+     * timing out. Keep it at or under the pool's size: on a HikariCP pool the cache takes the smaller of
+     * the two (and logs a warning when this was set above it); other pools' sizes it cannot read.
      *
      * @param maxConnections statements at once, at least 1
      * @return this builder
@@ -333,6 +338,7 @@ public final class OnceCacheBuilder<V> {
     public OnceCacheBuilder<V> maxConnections(int maxConnections) {
         if (maxConnections < 1) throw new IllegalArgumentException("maxConnections must be at least 1");
         this.maxConnections = maxConnections;
+        this.maxConnectionsSet = true;
         return this;
     }
 

@@ -103,7 +103,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     SqlErrors.of(c),
                     config.storeTimeout.toMillis(),
                     config.table,
-                    config.maxConnections,
+                    statementSlots(config),
                     !hikari(config.dataSource));
         }
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
@@ -137,6 +137,38 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                         store,
                         config.cleanupInterval,
                         config.staleWhileRevalidate.toMillis() + config.retainExpired.toMillis());
+    }
+
+    /**
+     * Statements the cache runs at once: {@link OnceCacheBuilder#maxConnections}, but no more than a
+     * HikariCP pool's connections, so that its callers queue for a slot in the cache and never inside the
+     * pool. HikariCP 7.1.0 hands a returned connection to a caller waiting inside the pool by spinning
+     * until one takes it; under a burst on virtual threads those spins held every carrier thread for 100 s
+     * at a time (BurstTest, a pool of 2 under the default of 8). Other pools' sizes are not known here.
+     */
+    private static int statementSlots(OnceCacheBuilder<?> config) {
+        int poolSize = hikari(config.dataSource) ? hikariPoolSize(config.dataSource) : 0;
+        if (poolSize <= 0 || poolSize >= config.maxConnections) return config.maxConnections;
+        if (config.maxConnectionsSet) {
+            log.warn(
+                    "once-cache: maxConnections {} for namespace {} is more than the pool's {} connections;"
+                            + " it runs at most {} statements at once",
+                    config.maxConnections,
+                    config.namespace,
+                    poolSize,
+                    poolSize);
+        }
+        return poolSize;
+    }
+
+    /** HikariCP's {@code maximumPoolSize}, read without depending on HikariCP; 0 when it cannot be read. */
+    private static int hikariPoolSize(javax.sql.DataSource dataSource) {
+        try {
+            return (Integer)
+                    dataSource.getClass().getMethod("getMaximumPoolSize").invoke(dataSource);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return 0;
+        }
     }
 
     /**

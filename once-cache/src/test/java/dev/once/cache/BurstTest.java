@@ -65,6 +65,97 @@ class BurstTest {
         }
     }
 
+    /**
+     * The cache's own limit on statements at once (8 by default) must not exceed the HikariCP pool it is
+     * given: its callers then queue for a slot in the cache, not inside the pool. HikariCP 7.1.0 hands a
+     * returned connection to a caller waiting in the pool by spinning until one takes it; with virtual
+     * threads on two cores those spins held both carriers for 100 s at a time (a thread dump of this
+     * class's burst on a pool of 2: three returns spinning, the callers they waited for never run).
+     */
+    @Test
+    void get_burstOnAPoolSmallerThanTheCachesLimit_noMoreCallersInThePoolThanConnections() throws Exception {
+        int keys = 40;
+        int perKey = 5;
+        try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 2, Connection.TRANSACTION_READ_COMMITTED);
+                OnceCache<String> cache = OnceCache.builder(pool)
+                        .namespace(TestDatabases.newTable("burst"))
+                        .codec(Codec.string())
+                        .build();
+                ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            try (Connection a = pool.getConnection();
+                    Connection b = pool.getConnection()) { // both connections open before the burst
+                assertThat(a).isNotSameAs(b);
+            }
+            java.util.concurrent.atomic.AtomicInteger mostWaiting = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean burst = new java.util.concurrent.atomic.AtomicBoolean(true);
+            Thread sampler = Thread.ofPlatform().start(() -> {
+                while (burst.get()) {
+                    mostWaiting.accumulateAndGet(pool.getHikariPoolMXBean().getThreadsAwaitingConnection(), Math::max);
+                    java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+                }
+            });
+            ConcurrentHashMap<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<String>> answers = new ArrayList<>();
+            for (int k = 0; k < keys; k++) {
+                String key = "k" + k;
+                for (int i = 0; i < perKey; i++) {
+                    answers.add(threads.submit(() -> {
+                        go.await();
+                        return cache.get(key, () -> {
+                            calls.computeIfAbsent(key, x -> new AtomicInteger()).incrementAndGet();
+                            Thread.sleep(20);
+                            return "value of " + key;
+                        });
+                    }));
+                }
+            }
+            go.countDown();
+            for (int j = 0; j < answers.size(); j++) {
+                assertThat(answers.get(j).get(60, TimeUnit.SECONDS)).isEqualTo("value of k" + (j / perKey));
+            }
+            burst.set(false);
+            sampler.join();
+            assertThat(calls).hasSize(keys);
+            assertThat(calls.values()).allSatisfy(c -> assertThat(c.get()).isEqualTo(1));
+            // HikariCP counts a caller as waiting from the moment it looks through the free connections, so
+            // a caller that finds one at once may be seen: at most one per connection (7 before the cap)
+            assertThat(mostWaiting.get())
+                    .as("callers inside the pool's wait at once")
+                    .isLessThanOrEqualTo(2);
+        }
+    }
+
+    /** Set above the pool's size, the limit is the pool's, and the operator is told; left at its default, not. */
+    @Test
+    void build_maxConnectionsAboveTheHikariPool_warnsOnlyWhenSet() throws Exception {
+        String set = TestDatabases.newTable("burst");
+        String unset = TestDatabases.newTable("burst");
+        List<String> warnings = Warnings.loggedBy(SqlOnceCache.class, () -> {
+                    try (HikariDataSource pool =
+                                    TestDatabases.pool(Db.POSTGRES, 3, Connection.TRANSACTION_READ_COMMITTED);
+                            OnceCache<String> a = OnceCache.builder(pool)
+                                    .namespace(set)
+                                    .codec(Codec.string())
+                                    .maxConnections(20)
+                                    .build();
+                            OnceCache<String> b = OnceCache.builder(pool)
+                                    .namespace(unset)
+                                    .codec(Codec.string())
+                                    .build()) {
+                        assertThat(a.get("k", () -> "v")).isEqualTo("v");
+                        assertThat(b.get("k", () -> "v")).isEqualTo("v");
+                    }
+                })
+                .stream()
+                .filter(m -> m.contains("maxConnections"))
+                .toList();
+        assertThat(warnings).hasSize(1);
+        assertThat(warnings.get(0))
+                .contains("maxConnections 20", set, "pool's 3 connections", "at most 3 statements")
+                .doesNotContain(unset);
+    }
+
     @Test
     void get_burstOfVirtualThreadsFarOverThePool_oneLoadPerKeyAndNoFailOpen() throws Exception {
         int keys = 60;

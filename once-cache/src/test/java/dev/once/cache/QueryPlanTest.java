@@ -281,22 +281,14 @@ class QueryPlanTest {
     }
 
     /** The warnings that name {@code table}, logged while a cache is built on it and used once. */
-    private static List<String> warningsBuilding(String table) {
-        ch.qos.logback.classic.Logger logger =
-                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(EntryStore.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
-                new ch.qos.logback.core.read.ListAppender<>();
-        logged.start();
-        logger.addAppender(logged);
-        try (OnceCache<String> cache =
-                cache(TestDatabases.shared(Db.POSTGRES), table).build()) {
-            assertThat(cache.get("k", () -> "v")).isEqualTo("v");
-        } finally {
-            logger.detachAppender(logged);
-        }
-        return logged.list.stream()
-                .filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN)
-                .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+    private static List<String> warningsBuilding(String table) throws Exception {
+        return Warnings.loggedBy(EntryStore.class, () -> {
+                    try (OnceCache<String> cache =
+                            cache(TestDatabases.shared(Db.POSTGRES), table).build()) {
+                        assertThat(cache.get("k", () -> "v")).isEqualTo("v");
+                    }
+                })
+                .stream()
                 .filter(m -> m.contains(table))
                 .toList();
     }
