@@ -104,6 +104,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     config.storeTimeout.toMillis(),
                     config.table,
                     statementSlots(config),
+                    config.maxConnections,
                     !hikari(config.dataSource));
         }
         boolean notify = config.notify && dialect == StoreDialect.POSTGRES;
@@ -116,8 +117,13 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 notify ? channel : null,
                 config.notifyValues,
                 breaker);
-        if (config.createTable) store.createTableIfAbsent();
-        store.refuseNamespaceIgnoringCase();
+        try {
+            if (config.createTable) store.createTableIfAbsent();
+            store.refuseNamespaceIgnoringCase();
+        } catch (SQLException | RuntimeException e) {
+            breaker.close(); // gives back its share of a pool's statement slots
+            throw e;
+        }
         store.warnOfNamespaceLedIndexes();
         store.enableSealing();
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
@@ -140,16 +146,15 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     /**
-     * Statements the cache runs at once: {@link OnceCacheBuilder#maxConnections}, but no more than a
-     * HikariCP pool's connections, so that its callers queue for a slot in the cache and never inside the
-     * pool. HikariCP 7.1.0 hands a returned connection to a caller waiting inside the pool by spinning
-     * until one takes it; under a burst on virtual threads those spins held every carrier thread for 100 s
-     * at a time (BurstTest, a pool of 2 under the default of 8). Other pools' sizes are not known here.
+     * The statements the cache may run at once ({@link StatementSlots}): its own {@link
+     * OnceCacheBuilder#maxConnections}, or on a HikariCP pool, slots shared with every other cache on that
+     * pool with the same store timeout, no more than its connections, so that callers queue in the cache and never inside the pool.
+     * Other pools' sizes are not known here.
      */
-    private static int statementSlots(OnceCacheBuilder<?> config) {
+    private static StatementSlots statementSlots(OnceCacheBuilder<?> config) {
         int poolSize = hikari(config.dataSource) ? hikariPoolSize(config.dataSource) : 0;
-        if (poolSize <= 0 || poolSize >= config.maxConnections) return config.maxConnections;
-        if (config.maxConnectionsSet) {
+        if (poolSize <= 0) return StatementSlots.own(config.maxConnections);
+        if (config.maxConnectionsSet && config.maxConnections > poolSize) {
             log.warn(
                     "once-cache: maxConnections {} for namespace {} is more than the pool's {} connections;"
                             + " it runs at most {} statements at once",
@@ -158,7 +163,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     poolSize,
                     poolSize);
         }
-        return poolSize;
+        return StatementSlots.shared(
+                config.dataSource, config.storeTimeout.toMillis(), poolSize, config.maxConnections);
     }
 
     /** HikariCP's {@code maximumPoolSize}, read without depending on HikariCP; 0 when it cannot be read. */

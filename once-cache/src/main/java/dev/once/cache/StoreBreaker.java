@@ -52,18 +52,20 @@ final class StoreBreaker implements AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * Statements running at once ({@link OnceCacheBuilder#maxConnections}); the others queue here rather
-     * than in the pool. Waiting for a slot is local contention, not the database's slowness: it does not
+     * Statements running at once ({@link OnceCacheBuilder#maxConnections}, or a HikariCP pool's slots shared
+     * with its other caches: {@link StatementSlots}); the others queue here rather than in the pool. Waiting for a slot is local contention, not the database's slowness: it does not
      * count toward the store timeout, and a caller that gets its slot after the breaker opened fails at
      * once instead of trying the database again.
      */
-    private final java.util.concurrent.Semaphore slots;
+    private final StatementSlots slots;
+    /** What this cache added to shared slots ({@link StatementSlots#shared}), given back on close. */
+    private final int share;
 
     /** Whether a platform thread's calls run on a virtual thread ({@link #onVirtualThread}). */
     private final boolean handOff;
 
     StoreBreaker(SqlErrors errors, long timeoutMillis, String table, int maxConnections) {
-        this(errors, timeoutMillis, table, maxConnections, true);
+        this(errors, timeoutMillis, table, StatementSlots.own(maxConnections), 0, true);
     }
 
     /**
@@ -71,9 +73,10 @@ final class StoreBreaker implements AutoCloseable {
      *     known to open no connection in the calling thread and to heed interrupts (HikariCP), so that a
      *     platform thread's statement stays out of the virtual threads' scheduler
      */
-    StoreBreaker(SqlErrors errors, long timeoutMillis, String table, int maxConnections, boolean handOff) {
+    StoreBreaker(SqlErrors errors, long timeoutMillis, String table, StatementSlots slots, int share, boolean handOff) {
         this.handOff = handOff;
-        this.slots = new java.util.concurrent.Semaphore(maxConnections);
+        this.slots = slots;
+        this.share = share;
         this.errors = errors;
         this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.table = table;
@@ -135,20 +138,12 @@ final class StoreBreaker implements AutoCloseable {
 
     void slotsTakenBy(SlotTaker taker) {
         this.taker = taker;
+        slots.takenBy(taker);
     }
 
-    /**
-     * Frees a slot the caller holds: to a statement waiting in the semaphore first, else to a caller
-     * waiting outside it. A caller that queues outside just as the slot is freed tries for a slot after
-     * queueing, and this looks at the queue again after freeing it: one of the two sees the other.
-     */
+    /** Frees a slot the caller holds ({@link StatementSlots#release}). */
     void release() {
-        SlotTaker t = taker;
-        while (true) {
-            if (t != null && !slots.hasQueuedThreads() && t.take()) return;
-            slots.release();
-            if (t == null || !t.waiting() || slots.hasQueuedThreads() || !slots.tryAcquire()) return;
-        }
+        slots.release();
     }
 
     /** The call, by the thread that acquired its slot or the one it handed the slot to; frees the slot. */
@@ -433,7 +428,9 @@ final class StoreBreaker implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) return;
         closed = true;
+        slots.leave(taker, share);
     }
 }

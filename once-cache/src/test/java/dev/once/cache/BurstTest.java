@@ -74,56 +74,97 @@ class BurstTest {
      */
     @Test
     void get_burstOnAPoolSmallerThanTheCachesLimit_noMoreCallersInThePoolThanConnections() throws Exception {
-        int keys = 40;
-        int perKey = 5;
         try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 2, Connection.TRANSACTION_READ_COMMITTED);
                 OnceCache<String> cache = OnceCache.builder(pool)
                         .namespace(TestDatabases.newTable("burst"))
                         .codec(Codec.string())
+                        .build()) {
+            // HikariCP counts a caller as waiting from the moment it looks through the free connections, so
+            // a caller that finds one at once may be seen: at most one per connection (7 before the cap)
+            assertThat(mostInThePoolsWait(pool, 2, List.of(cache), 40, 5))
+                    .as("callers inside the pool's wait at once")
+                    .isLessThanOrEqualTo(2);
+        }
+    }
+
+    /**
+     * Caches on one HikariCP pool (a proxy builds one per route) share its connections as statement slots:
+     * each alone capped at the pool's size let two caches put twice as many callers into the pool's wait.
+     * Reads queued in one cache are handed slots that the other's statements free.
+     */
+    @Test
+    void get_burstOnTwoCachesSharingAPool_noMoreCallersInThePoolThanConnections() throws Exception {
+        try (HikariDataSource pool = TestDatabases.pool(Db.POSTGRES, 3, Connection.TRANSACTION_READ_COMMITTED);
+                OnceCache<String> a = OnceCache.builder(pool)
+                        .namespace(TestDatabases.newTable("burst"))
+                        .codec(Codec.string())
                         .build();
-                ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
-            try (Connection a = pool.getConnection();
-                    Connection b = pool.getConnection()) { // both connections open before the burst
-                assertThat(a).isNotSameAs(b);
+                OnceCache<String> b = OnceCache.builder(pool)
+                        .namespace(TestDatabases.newTable("burst"))
+                        .codec(Codec.string())
+                        .build()) {
+            assertThat(mostInThePoolsWait(pool, 3, List.of(a, b), 30, 5))
+                    .as("callers inside the pool's wait at once (4 with a limit per cache)")
+                    .isLessThanOrEqualTo(3);
+        }
+    }
+
+    /**
+     * A burst of {@code perKey} callers for each of {@code keys} new keys on each cache, every connection of
+     * the pool open first; asserts one load per key and every answer, and returns the most callers seen
+     * inside the pool's wait at once (sampled every 0.1 ms).
+     */
+    private static int mostInThePoolsWait(
+            HikariDataSource pool, int connections, List<OnceCache<String>> caches, int keys, int perKey)
+            throws Exception {
+        List<Connection> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < connections; i++) open.add(pool.getConnection());
+        } finally {
+            for (Connection c : open) c.close();
+        }
+        AtomicInteger most = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean burst = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread sampler = Thread.ofPlatform().start(() -> {
+            while (burst.get()) {
+                most.accumulateAndGet(pool.getHikariPoolMXBean().getThreadsAwaitingConnection(), Math::max);
+                java.util.concurrent.locks.LockSupport.parkNanos(100_000);
             }
-            java.util.concurrent.atomic.AtomicInteger mostWaiting = new java.util.concurrent.atomic.AtomicInteger();
-            java.util.concurrent.atomic.AtomicBoolean burst = new java.util.concurrent.atomic.AtomicBoolean(true);
-            Thread sampler = Thread.ofPlatform().start(() -> {
-                while (burst.get()) {
-                    mostWaiting.accumulateAndGet(pool.getHikariPoolMXBean().getThreadsAwaitingConnection(), Math::max);
-                    java.util.concurrent.locks.LockSupport.parkNanos(100_000);
-                }
-            });
-            ConcurrentHashMap<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+        });
+        ConcurrentHashMap<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             CountDownLatch go = new CountDownLatch(1);
             List<Future<String>> answers = new ArrayList<>();
+            List<String> expected = new ArrayList<>();
             for (int k = 0; k < keys; k++) {
-                String key = "k" + k;
-                for (int i = 0; i < perKey; i++) {
-                    answers.add(threads.submit(() -> {
-                        go.await();
-                        return cache.get(key, () -> {
-                            calls.computeIfAbsent(key, x -> new AtomicInteger()).incrementAndGet();
-                            Thread.sleep(20);
-                            return "value of " + key;
-                        });
-                    }));
+                for (int c = 0; c < caches.size(); c++) {
+                    OnceCache<String> cache = caches.get(c);
+                    String key = "c" + c + "-k" + k;
+                    for (int i = 0; i < perKey; i++) {
+                        expected.add("value of " + key);
+                        answers.add(threads.submit(() -> {
+                            go.await();
+                            return cache.get(key, () -> {
+                                calls.computeIfAbsent(key, x -> new AtomicInteger())
+                                        .incrementAndGet();
+                                Thread.sleep(20);
+                                return "value of " + key;
+                            });
+                        }));
+                    }
                 }
             }
             go.countDown();
             for (int j = 0; j < answers.size(); j++) {
-                assertThat(answers.get(j).get(60, TimeUnit.SECONDS)).isEqualTo("value of k" + (j / perKey));
+                assertThat(answers.get(j).get(60, TimeUnit.SECONDS)).isEqualTo(expected.get(j));
             }
+        } finally {
             burst.set(false);
             sampler.join();
-            assertThat(calls).hasSize(keys);
-            assertThat(calls.values()).allSatisfy(c -> assertThat(c.get()).isEqualTo(1));
-            // HikariCP counts a caller as waiting from the moment it looks through the free connections, so
-            // a caller that finds one at once may be seen: at most one per connection (7 before the cap)
-            assertThat(mostWaiting.get())
-                    .as("callers inside the pool's wait at once")
-                    .isLessThanOrEqualTo(2);
         }
+        assertThat(calls).hasSize(keys * caches.size());
+        assertThat(calls.values()).allSatisfy(c -> assertThat(c.get()).isEqualTo(1));
+        return most.get();
     }
 
     /** Set above the pool's size, the limit is the pool's, and the operator is told; left at its default, not. */

@@ -1,0 +1,141 @@
+package dev.once.cache;
+
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
+
+/**
+ * The statements that may run at once, for one cache or for every cache on one connection pool. Callers
+ * beyond it queue here, not inside the pool: HikariCP 7.1.0 hands a returned connection to a caller
+ * waiting inside the pool by spinning until one takes it, and under a burst on virtual threads those
+ * spins held every carrier thread for 100 s at a time (BurstTest). Caches on one HikariCP pool with the
+ * same store timeout (a proxy builds one per route) share one set of slots, as many as the pool has
+ * connections or as the caches' {@link OnceCacheBuilder#maxConnections} add up to, whichever is fewer:
+ * each cache's own limit alone let five routes put 40 statements on a pool of 32. Caches with another
+ * store timeout keep slots of their own: a wait for a slot does not count toward the caller's timeout,
+ * and a cache that fails open at 300 ms must not queue behind statements that may run for 20 s.
+ *
+ * <p>A freed slot goes to a statement waiting on the semaphore first, else to a cache's queued reads
+ * ({@link StoreBreaker.SlotTaker}, {@link SharedReads}), whichever cache they belong to: a read queued in
+ * one cache is woken by a statement of another ending, since the slots are the same.
+ */
+final class StatementSlots {
+    private static final Object LOCK = new Object();
+    /** Shared slots by pool (HikariCP's data sources compare by identity), then by store timeout. */
+    private static final Map<Object, Map<Long, StatementSlots>> SHARED = new IdentityHashMap<>();
+
+    private static final class Permits extends Semaphore {
+        Permits(int n) {
+            super(n);
+        }
+
+        void reduce(int n) {
+            reducePermits(n);
+        }
+    }
+
+    private final Permits permits;
+    private final CopyOnWriteArrayList<StoreBreaker.SlotTaker> takers = new CopyOnWriteArrayList<>();
+    /** Guarded by LOCK, for shared slots: the pool's size, and what the caches on it asked for together. */
+    private final int ceiling;
+
+    private int asked;
+    private int given;
+    private final Object pool;
+    private final long timeout;
+
+    private StatementSlots(int n, int ceiling, Object pool, long timeout) {
+        this.permits = new Permits(n);
+        this.ceiling = ceiling;
+        this.asked = n;
+        this.given = n;
+        this.pool = pool;
+        this.timeout = timeout;
+    }
+
+    /** Slots of one cache alone. */
+    static StatementSlots own(int n) {
+        return new StatementSlots(n, Integer.MAX_VALUE, null, 0);
+    }
+
+    /**
+     * Joins the slots of every cache on {@code pool} with the store timeout {@code timeout}: they grow by
+     * {@code share}, up to the pool's {@code size}. Leave with {@link #leave}.
+     */
+    static StatementSlots shared(Object pool, long timeout, int size, int share) {
+        synchronized (LOCK) {
+            Map<Long, StatementSlots> byTimeout = SHARED.computeIfAbsent(pool, p -> new java.util.HashMap<>());
+            StatementSlots s = byTimeout.get(timeout);
+            if (s == null) {
+                s = new StatementSlots(Math.min(share, size), size, pool, timeout);
+                s.asked = share;
+                byTimeout.put(timeout, s);
+                return s;
+            }
+            s.asked += share;
+            int more = Math.min(s.asked, s.ceiling) - s.given;
+            if (more > 0) {
+                s.given += more;
+                s.permits.release(more);
+            }
+            return s;
+        }
+    }
+
+    /** A cache that joined with {@code share} closes: the slots shrink back to what the others asked for. */
+    void leave(StoreBreaker.SlotTaker taker, int share) {
+        if (taker != null) takers.remove(taker);
+        if (pool == null) return;
+        synchronized (LOCK) {
+            asked -= share;
+            if (asked <= 0) {
+                Map<Long, StatementSlots> byTimeout = SHARED.get(pool);
+                if (byTimeout != null && byTimeout.remove(timeout, this) && byTimeout.isEmpty()) SHARED.remove(pool);
+                return;
+            }
+            int fewer = given - Math.min(asked, ceiling);
+            if (fewer > 0) {
+                given -= fewer;
+                permits.reduce(fewer); // slots held now are given back as their statements end
+            }
+        }
+    }
+
+    void takenBy(StoreBreaker.SlotTaker taker) {
+        takers.add(taker);
+    }
+
+    boolean tryAcquire() {
+        return permits.tryAcquire();
+    }
+
+    void acquire() throws InterruptedException {
+        permits.acquire();
+    }
+
+    /**
+     * Frees a slot: to a statement waiting on the semaphore first, else to a queued read of any cache on
+     * these slots. A read that queues just as the slot is freed tries for a slot after queueing, and this
+     * looks at the queues again after freeing it: one of the two sees the other.
+     */
+    void release() {
+        while (true) {
+            if (!permits.hasQueuedThreads()) {
+                for (StoreBreaker.SlotTaker t : takers) if (t.take()) return;
+            }
+            permits.release();
+            if (!readsWaiting() || permits.hasQueuedThreads() || !permits.tryAcquire()) return;
+        }
+    }
+
+    private boolean readsWaiting() {
+        for (StoreBreaker.SlotTaker t : takers) if (t.waiting()) return true;
+        return false;
+    }
+
+    /** Slots free now (for tests). */
+    int available() {
+        return permits.availablePermits();
+    }
+}

@@ -1,0 +1,80 @@
+package dev.once.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** Slots shared by the caches on one pool: they add up to the pool's size at most, and shrink as caches close. */
+class StatementSlotsTest {
+    @Test
+    void shared_cachesOnOnePool_addUpToThePoolsSizeAndShrinkAsTheyLeave() {
+        Object pool = new Object();
+        StatementSlots first = StatementSlots.shared(pool, 1_000, 32, 8);
+        assertThat(first.available()).isEqualTo(8);
+        StatementSlots[] more = new StatementSlots[4];
+        for (int i = 0; i < more.length; i++) more[i] = StatementSlots.shared(pool, 1_000, 32, 8);
+        assertThat(more).allSatisfy(s -> assertThat(s).isSameAs(first));
+        assertThat(first.available()).as("five caches of 8 on a pool of 32").isEqualTo(32);
+        first.leave(null, 8);
+        assertThat(first.available()).as("four left").isEqualTo(32);
+        first.leave(null, 8);
+        assertThat(first.available()).as("three left").isEqualTo(24);
+        assertThat(StatementSlots.shared(new Object(), 1_000, 32, 8))
+                .as("another pool's slots")
+                .isNotSameAs(first);
+        assertThat(StatementSlots.shared(pool, 300, 32, 8))
+                .as("a cache with another store timeout: its wait for a slot must not be another's statements")
+                .isNotSameAs(first);
+    }
+
+    @Test
+    void shared_slotHeldWhileACacheLeaves_givenBackWhenItsStatementEnds() {
+        Object pool = new Object();
+        StatementSlots slots = StatementSlots.shared(pool, 1_000, 4, 2);
+        StatementSlots.shared(pool, 1_000, 4, 2);
+        assertThat(slots.available()).isEqualTo(4);
+        for (int i = 0; i < 4; i++) assertThat(slots.tryAcquire()).isTrue();
+        slots.leave(null, 2); // two slots fewer, all four in use
+        slots.release();
+        slots.release();
+        assertThat(slots.available()).isZero();
+        slots.release();
+        slots.release();
+        assertThat(slots.available()).isEqualTo(2);
+    }
+
+    @Test
+    void release_aReadQueuedInAnotherCache_isHandedTheSlot() {
+        StatementSlots slots = StatementSlots.shared(new Object(), 1_000, 1, 1);
+        AtomicInteger taken = new AtomicInteger();
+        StoreBreaker.SlotTaker idle = new StoreBreaker.SlotTaker() {
+            @Override
+            public boolean take() {
+                return false;
+            }
+
+            @Override
+            public boolean waiting() {
+                return false;
+            }
+        };
+        StoreBreaker.SlotTaker queued = new StoreBreaker.SlotTaker() {
+            @Override
+            public boolean take() {
+                return taken.incrementAndGet() == 1;
+            }
+
+            @Override
+            public boolean waiting() {
+                return taken.get() == 0;
+            }
+        };
+        slots.takenBy(idle);
+        slots.takenBy(queued);
+        assertThat(slots.tryAcquire()).isTrue();
+        slots.release();
+        assertThat(taken.get()).as("the other cache's queued read got the slot").isEqualTo(1);
+        assertThat(slots.available()).as("held by that read now").isZero();
+    }
+}
