@@ -1,8 +1,9 @@
 package dev.once.cache;
 
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Semaphore;
 
 /**
@@ -36,7 +37,10 @@ final class StatementSlots {
     }
 
     private final Permits permits;
-    private final CopyOnWriteArrayList<StoreBreaker.SlotTaker> takers = new CopyOnWriteArrayList<>();
+    /** The caches' queued reads; replaced whole when a cache joins or leaves. */
+    private volatile StoreBreaker.SlotTaker[] takers = new StoreBreaker.SlotTaker[0];
+    /** Where the next freed slot starts looking among the takers: the caches take turns. */
+    private final java.util.concurrent.atomic.AtomicInteger turn = new java.util.concurrent.atomic.AtomicInteger();
     /** Guarded by LOCK, for shared slots: the pool's size, and what the caches on it asked for together. */
     private final int ceiling;
 
@@ -85,7 +89,13 @@ final class StatementSlots {
 
     /** A cache that joined with {@code share} closes: the slots shrink back to what the others asked for. */
     void leave(StoreBreaker.SlotTaker taker, int share) {
-        if (taker != null) takers.remove(taker);
+        if (taker != null) {
+            synchronized (this) {
+                List<StoreBreaker.SlotTaker> left = new ArrayList<>(List.of(takers));
+                left.remove(taker);
+                takers = left.toArray(new StoreBreaker.SlotTaker[0]);
+            }
+        }
         if (pool == null) return;
         synchronized (LOCK) {
             asked -= share;
@@ -102,8 +112,10 @@ final class StatementSlots {
         }
     }
 
-    void takenBy(StoreBreaker.SlotTaker taker) {
-        takers.add(taker);
+    synchronized void takenBy(StoreBreaker.SlotTaker taker) {
+        List<StoreBreaker.SlotTaker> all = new ArrayList<>(List.of(takers));
+        all.add(taker);
+        takers = all.toArray(new StoreBreaker.SlotTaker[0]);
     }
 
     boolean tryAcquire() {
@@ -116,13 +128,17 @@ final class StatementSlots {
 
     /**
      * Frees a slot: to a statement waiting on the semaphore first, else to a queued read of any cache on
-     * these slots. A read that queues just as the slot is freed tries for a slot after queueing, and this
-     * looks at the queues again after freeing it: one of the two sees the other.
+     * these slots, the caches taking turns (a cache whose reads always queue must not starve another's).
+     * A read that queues just as the slot is freed tries for a slot after queueing, and this looks at the
+     * queues again after freeing it: one of the two sees the other.
      */
     void release() {
         while (true) {
             if (!permits.hasQueuedThreads()) {
-                for (StoreBreaker.SlotTaker t : takers) if (t.take()) return;
+                StoreBreaker.SlotTaker[] ts = takers;
+                int n = ts.length;
+                int start = n < 2 ? 0 : Math.floorMod(turn.getAndIncrement(), n);
+                for (int i = 0; i < n; i++) if (ts[(start + i) % n].take()) return;
             }
             permits.release();
             if (!readsWaiting() || permits.hasQueuedThreads() || !permits.tryAcquire()) return;

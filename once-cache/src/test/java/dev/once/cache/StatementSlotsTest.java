@@ -77,4 +77,29 @@ class StatementSlotsTest {
         assertThat(taken.get()).as("the other cache's queued read got the slot").isEqualTo(1);
         assertThat(slots.available()).as("held by that read now").isZero();
     }
+
+    /** Two caches whose reads always queue: freed slots go to each in turn, not always to the first. */
+    @Test
+    void release_readsQueuedInTwoCaches_takeTurns() {
+        StatementSlots slots = StatementSlots.shared(new Object(), 1_000, 1, 1);
+        AtomicInteger[] taken = {new AtomicInteger(), new AtomicInteger()};
+        for (AtomicInteger count : taken) {
+            slots.takenBy(new StoreBreaker.SlotTaker() {
+                @Override
+                public boolean take() {
+                    count.incrementAndGet();
+                    return true;
+                }
+
+                @Override
+                public boolean waiting() {
+                    return true;
+                }
+            });
+        }
+        assertThat(slots.tryAcquire()).isTrue();
+        for (int i = 0; i < 10; i++) slots.release(); // each release hands the slot on to a queued read
+        assertThat(taken[0].get()).isEqualTo(5);
+        assertThat(taken[1].get()).isEqualTo(5);
+    }
 }
