@@ -330,8 +330,9 @@ public final class OnceCacheBuilder<V> {
      * virtual threads would otherwise put hundreds of callers into the pool's own wait, where HikariCP
      * 7.1.0 was seen spinning on every returned connection until the burst's statements timed out and kept
      * timing out. Keep it at or under the pool's size: on a HikariCP pool the cache takes the smaller of
-     * the two (and logs a warning when this was set above it), and caches on one HikariCP pool with the
-     * same {@link #storeTimeout} share their slots, together no more than the pool's connections. Other
+     * the two (and logs a warning when this was set above it). Caches on one HikariCP pool with the same
+     * {@link #storeTimeout} that leave this at its default share their slots, together no more than the
+     * pool's connections; set, it is this cache's own. Other
      * pools' sizes it cannot read: keep the caches' limits summed within the pool.
      *
      * @param maxConnections statements at once, at least 1

@@ -147,8 +147,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     /**
      * The statements the cache may run at once ({@link StatementSlots}): its own {@link
-     * OnceCacheBuilder#maxConnections}, or on a HikariCP pool, slots shared with every other cache on that
-     * pool with the same store timeout, no more than its connections, so that callers queue in the cache and never inside the pool.
+     * OnceCacheBuilder#maxConnections} (no more than a HikariCP pool's connections), or, left at its default
+     * on a HikariCP pool, slots shared with every other such cache on that pool with the same store
+     * timeout, no more than its connections, so that callers queue in the cache and never inside the pool.
      * Other pools' sizes are not known here.
      */
     private static StatementSlots statementSlots(OnceCacheBuilder<?> config) {
@@ -163,6 +164,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     poolSize,
                     poolSize);
         }
+        // a limit set for this cache is its own (capped at the pool's size); left at its default, the cache
+        // shares the pool's slots with the other caches on it that did the same
+        if (config.maxConnectionsSet) return StatementSlots.own(Math.min(config.maxConnections, poolSize));
         return StatementSlots.shared(
                 config.dataSource, config.storeTimeout.toMillis(), poolSize, config.maxConnections);
     }

@@ -11,7 +11,7 @@ import java.util.concurrent.Semaphore;
  * beyond it queue here, not inside the pool: HikariCP 7.1.0 hands a returned connection to a caller
  * waiting inside the pool by spinning until one takes it, and under a burst on virtual threads those
  * spins held every carrier thread for 100 s at a time (BurstTest). Caches on one HikariCP pool with the
- * same store timeout (a proxy builds one per route) share one set of slots, as many as the pool has
+ * same store timeout and the default limit (a proxy builds one per route) share one set of slots, as many as the pool has
  * connections or as the caches' {@link OnceCacheBuilder#maxConnections} add up to, whichever is fewer:
  * each cache's own limit alone let five routes put 40 statements on a pool of 32. Caches with another
  * store timeout keep slots of their own: a wait for a slot does not count toward the caller's timeout,
