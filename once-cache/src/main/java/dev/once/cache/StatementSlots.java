@@ -39,6 +39,11 @@ final class StatementSlots {
     private final Permits permits;
     /** The caches' queued reads; replaced whole when a cache joins or leaves. */
     private volatile StoreBreaker.SlotTaker[] takers = new StoreBreaker.SlotTaker[0];
+    /**
+     * Takers of caches that closed, dropped once their queues are empty: a read queued as its cache closed
+     * still gets a slot (dropped at once, it waited forever).
+     */
+    private volatile StoreBreaker.SlotTaker[] closing = new StoreBreaker.SlotTaker[0];
     /** Where the next freed slot starts looking among the takers: the caches take turns. */
     private final java.util.concurrent.atomic.AtomicInteger turn = new java.util.concurrent.atomic.AtomicInteger();
     /** Guarded by LOCK, for shared slots: the pool's size, and what the caches on it asked for together. */
@@ -91,10 +96,11 @@ final class StatementSlots {
     void leave(StoreBreaker.SlotTaker taker, int share) {
         if (taker != null) {
             synchronized (this) {
-                List<StoreBreaker.SlotTaker> left = new ArrayList<>(List.of(takers));
-                left.remove(taker);
-                takers = left.toArray(new StoreBreaker.SlotTaker[0]);
+                List<StoreBreaker.SlotTaker> all = new ArrayList<>(List.of(closing));
+                all.add(taker);
+                closing = all.toArray(new StoreBreaker.SlotTaker[0]);
             }
+            dropDrained();
         }
         if (pool == null) return;
         synchronized (LOCK) {
@@ -110,6 +116,18 @@ final class StatementSlots {
                 permits.reduce(fewer); // slots held now are given back as their statements end
             }
         }
+    }
+
+    /** Drops the closed caches' takers whose queues are empty. */
+    private synchronized void dropDrained() {
+        List<StoreBreaker.SlotTaker> all = new ArrayList<>(List.of(takers));
+        List<StoreBreaker.SlotTaker> still = new ArrayList<>();
+        for (StoreBreaker.SlotTaker t : closing) {
+            if (t.waiting()) still.add(t);
+            else all.remove(t);
+        }
+        takers = all.toArray(new StoreBreaker.SlotTaker[0]);
+        closing = still.toArray(new StoreBreaker.SlotTaker[0]);
     }
 
     synchronized void takenBy(StoreBreaker.SlotTaker taker) {
@@ -141,7 +159,10 @@ final class StatementSlots {
                 for (int i = 0; i < n; i++) if (ts[(start + i) % n].take()) return;
             }
             permits.release();
-            if (!readsWaiting() || permits.hasQueuedThreads() || !permits.tryAcquire()) return;
+            if (!readsWaiting() || permits.hasQueuedThreads() || !permits.tryAcquire()) {
+                if (closing.length > 0) dropDrained();
+                return;
+            }
         }
     }
 

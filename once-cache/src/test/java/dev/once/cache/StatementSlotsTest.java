@@ -102,4 +102,31 @@ class StatementSlotsTest {
         assertThat(taken[0].get()).isEqualTo(5);
         assertThat(taken[1].get()).isEqualTo(5);
     }
+
+    /** A read queued in a cache as it closes still gets the next slot; the cache is dropped once it has none. */
+    @Test
+    void leave_aReadQueuedAsItsCacheCloses_stillGetsTheSlot() {
+        StatementSlots slots = StatementSlots.shared(new Object(), 1_000, 1, 1);
+        AtomicInteger taken = new AtomicInteger();
+        StoreBreaker.SlotTaker closingCache = new StoreBreaker.SlotTaker() {
+            @Override
+            public boolean take() {
+                return taken.get() == 0 && taken.incrementAndGet() == 1;
+            }
+
+            @Override
+            public boolean waiting() {
+                return taken.get() == 0;
+            }
+        };
+        slots.takenBy(closingCache);
+        assertThat(slots.tryAcquire()).isTrue();
+        slots.leave(closingCache, 0);
+        slots.release();
+        assertThat(taken.get())
+                .as("the closing cache's queued read got the slot")
+                .isEqualTo(1);
+        slots.release(); // that read's statement ends, and nobody waits
+        assertThat(slots.available()).isEqualTo(1);
+    }
 }
