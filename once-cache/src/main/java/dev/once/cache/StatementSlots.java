@@ -73,9 +73,11 @@ final class StatementSlots {
      * {@code share}, up to the pool's {@code size}. Leave with {@link #leave}.
      */
     static StatementSlots shared(Object pool, long timeout, int size, int share) {
+        StatementSlots s;
+        int more;
         synchronized (LOCK) {
             Map<Long, StatementSlots> byTimeout = SHARED.computeIfAbsent(pool, p -> new java.util.HashMap<>());
-            StatementSlots s = byTimeout.get(timeout);
+            s = byTimeout.get(timeout);
             if (s == null) {
                 s = new StatementSlots(Math.min(share, size), size, pool, timeout);
                 s.asked = share;
@@ -83,13 +85,19 @@ final class StatementSlots {
                 return s;
             }
             s.asked += share;
-            int more = Math.min(s.asked, s.ceiling) - s.given;
+            more = Math.min(s.asked, s.ceiling) - s.given;
             if (more > 0) {
                 s.given += more;
                 s.permits.release(more);
             }
-            return s;
         }
+        s.handOn(more); // reads queued before this cache joined: they never look at the semaphore
+        return s;
+    }
+
+    /** Hands up to {@code n} slots free in the semaphore to queued reads, when no statement waits for them. */
+    private void handOn(int n) {
+        for (int i = 0; i < n && readsWaiting() && !permits.hasQueuedThreads() && permits.tryAcquire(); i++) release();
     }
 
     /** A cache that joined with {@code share} closes: the slots shrink back to what the others asked for. */
@@ -140,19 +148,33 @@ final class StatementSlots {
         return permits.tryAcquire();
     }
 
+    /**
+     * Waits for a slot. A waiter interrupted just as a slot was freed for it leaves that slot free in the
+     * semaphore, where a cache's queued read never looks (the freer saw a statement waiting and let the
+     * semaphore have it): the waiter hands it on before it leaves. Its wait is cancelled by then, so either
+     * the freer, looking again after freeing, sees no statement waiting and takes it for the reads, or it
+     * looked before and this sees the slot free.
+     */
     void acquire() throws InterruptedException {
-        permits.acquire();
+        try {
+            permits.acquire();
+        } catch (InterruptedException e) {
+            handOn(1);
+            throw e;
+        }
     }
 
     /**
      * Frees a slot: to a statement waiting on the semaphore first, else to a queued read of any cache on
      * these slots, the caches taking turns (a cache whose reads always queue must not starve another's).
      * A read that queues just as the slot is freed tries for a slot after queueing, and this looks at the
-     * queues again after freeing it: one of the two sees the other.
+     * queues again after freeing it: one of the two sees the other. While the slots are shrinking (a cache
+     * left, {@link #leave}) a freed slot goes back to the semaphore, which owes it: handed from read to read,
+     * the slots stayed above what the remaining caches asked for as long as reads queued.
      */
     void release() {
         while (true) {
-            if (!permits.hasQueuedThreads()) {
+            if (!permits.hasQueuedThreads() && permits.availablePermits() >= 0) {
                 StoreBreaker.SlotTaker[] ts = takers;
                 int n = ts.length;
                 int start = n < 2 ? 0 : Math.floorMod(turn.getAndIncrement(), n);
@@ -169,6 +191,11 @@ final class StatementSlots {
     private boolean readsWaiting() {
         for (StoreBreaker.SlotTaker t : takers) if (t.waiting()) return true;
         return false;
+    }
+
+    /** Whether a statement waits for a slot (for tests). */
+    boolean waitingStatements() {
+        return permits.hasQueuedThreads();
     }
 
     /** Slots free now (for tests). */

@@ -129,4 +129,107 @@ class StatementSlotsTest {
         slots.release(); // that read's statement ends, and nobody waits
         assertThat(slots.available()).isEqualTo(1);
     }
+
+    /**
+     * A statement waiter interrupted as the slot is freed for it: the slot must reach the read queued
+     * meanwhile. Before, the freer saw a statement waiting and left the slot to the semaphore, the waiter
+     * left without it, and the read waited for a later statement's end (forever on an idle cache). A race:
+     * run many times; without the fix it lost the slot in some of them.
+     */
+    @Test
+    void release_statementWaiterInterruptedAsTheSlotIsFreed_theQueuedReadStillGetsIt() throws Exception {
+        int lost = 0;
+        for (int round = 0; round < 2_000; round++) {
+            StatementSlots slots = StatementSlots.own(1);
+            AtomicInteger taken = new AtomicInteger();
+            StoreBreaker.SlotTaker queued = new StoreBreaker.SlotTaker() {
+                @Override
+                public boolean take() {
+                    return taken.compareAndSet(0, 1);
+                }
+
+                @Override
+                public boolean waiting() {
+                    return taken.get() == 0;
+                }
+            };
+            slots.takenBy(queued);
+            assertThat(slots.tryAcquire()).isTrue();
+            java.util.concurrent.atomic.AtomicBoolean gotIt = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread waiter = Thread.ofPlatform().start(() -> {
+                try {
+                    slots.acquire();
+                    gotIt.set(true);
+                } catch (InterruptedException e) {
+                    // left without a slot
+                }
+            });
+            while (!slots.waitingStatements()) Thread.onSpinWait();
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            Thread interrupter = Thread.ofPlatform().start(() -> {
+                try {
+                    go.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                waiter.interrupt();
+            });
+            go.countDown();
+            slots.release();
+            interrupter.join();
+            waiter.join();
+            if (gotIt.get()) slots.release(); // the waiter's statement ends: the read's turn
+            if (taken.get() == 0) lost++;
+        }
+        assertThat(lost)
+                .as("rounds in which the queued read never got the freed slot")
+                .isZero();
+    }
+
+    /** A queued read that says it waits until it has taken {@code slots} slots; counts what it took. */
+    private static StoreBreaker.SlotTaker reads(AtomicInteger taken, int slots) {
+        return new StoreBreaker.SlotTaker() {
+            @Override
+            public boolean take() {
+                return taken.getAndUpdate(n -> n < slots ? n + 1 : n) < slots;
+            }
+
+            @Override
+            public boolean waiting() {
+                return taken.get() < slots;
+            }
+        };
+    }
+
+    @Test
+    void shared_aCacheJoinsWhileReadsQueue_theSlotsItAddsGoToThoseReadsAtOnce() {
+        Object pool = new Object();
+        StatementSlots slots = StatementSlots.shared(pool, 1_000, 4, 1);
+        AtomicInteger taken = new AtomicInteger();
+        slots.takenBy(reads(taken, 10));
+        assertThat(slots.tryAcquire()).isTrue(); // the one slot busy: reads queue
+
+        StatementSlots.shared(pool, 1_000, 4, 2); // two more slots
+
+        assertThat(taken.get()).as("reads handed the new slots").isEqualTo(2);
+        assertThat(slots.available()).isZero();
+    }
+
+    @Test
+    void release_whileTheSlotsShrink_theSemaphoreIsPaidBeforeQueuedReads() {
+        Object pool = new Object();
+        StatementSlots slots = StatementSlots.shared(pool, 1_000, 4, 2);
+        StatementSlots.shared(pool, 1_000, 4, 2);
+        for (int i = 0; i < 4; i++) assertThat(slots.tryAcquire()).isTrue();
+        AtomicInteger taken = new AtomicInteger();
+        slots.takenBy(reads(taken, 100)); // reads keep queueing
+        slots.leave(null, 2); // 2 slots now, 4 in use
+
+        for (int i = 0; i < 4; i++) slots.release();
+
+        assertThat(taken.get())
+                .as("slots handed to reads: 2 of the 4 freed, the others owed")
+                .isEqualTo(2);
+        assertThat(slots.available()).isZero();
+    }
 }
