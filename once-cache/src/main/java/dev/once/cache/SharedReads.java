@@ -113,6 +113,12 @@ final class SharedReads implements StoreBreaker.SlotTaker {
             queue.add(mine);
             // a slot may have come free between the try and the queueing, with nobody left to hand it on
             if (breaker.tryAcquire()) runHolding(null, mine);
+            // the cache closed meanwhile: its queue may have been seen empty and dropped from the slots,
+            // so no freed slot would come here (close marks the breaker closed before it drops the queue)
+            else if (breaker.closed() && mine.taken.compareAndSet(false, true)) {
+                queue.remove(mine);
+                throw new StoreException(false, "the cache is closed", null);
+            }
         }
         while (true) {
             Object answer = await(mine);

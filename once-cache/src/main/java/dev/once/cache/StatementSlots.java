@@ -149,19 +149,22 @@ final class StatementSlots {
     }
 
     /**
-     * Waits for a slot. A waiter interrupted just as a slot was freed for it leaves that slot free in the
-     * semaphore, where a cache's queued read never looks (the freer saw a statement waiting and let the
-     * semaphore have it): the waiter hands it on before it leaves. Its wait is cancelled by then, so either
-     * the freer, looking again after freeing, sees no statement waiting and takes it for the reads, or it
-     * looked before and this sees the slot free.
+     * Waits for a slot. Slots are left free in the semaphore, where a cache's queued read never looks,
+     * whenever they were freed or added while a statement waited (each freer saw it waiting and let the
+     * semaphore have its slot: two freers, or a cache joining with several slots, for one waiter), and
+     * when a waiter is interrupted just as a slot was freed for it. So whoever leaves the semaphore's
+     * queue, with a slot or interrupted, hands on what is left free. Its wait has ended by then, so either
+     * a freer, looking again after freeing, sees no statement waiting and takes the slot for the reads, or
+     * it looked before and this sees the slot free.
      */
     void acquire() throws InterruptedException {
         try {
             permits.acquire();
         } catch (InterruptedException e) {
-            handOn(1);
+            handOn(permits.availablePermits());
             throw e;
         }
+        if (permits.availablePermits() > 0) handOn(permits.availablePermits());
     }
 
     /**

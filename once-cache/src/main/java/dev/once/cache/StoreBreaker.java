@@ -427,6 +427,10 @@ final class StoreBreaker implements AutoCloseable {
         }
     }
 
+    boolean closed() {
+        return closed;
+    }
+
     @Override
     public synchronized void close() {
         if (closed) return;
