@@ -535,6 +535,33 @@ final class EntryStore {
      * looking usable), and a generic plan that chose it reads the whole namespace for every statement,
      * for as long as the connection lives. Says nothing when the check itself fails.
      */
+    /**
+     * MariaDB and MySQL: the largest value one statement can carry within the server's {@code
+     * max_allowed_packet}, or {@link Integer#MAX_VALUE} where there is no such limit or it cannot be read.
+     * A larger statement is refused by the server closing the connection, which looks like an outage: it
+     * opened the breaker for every key. Half the packet, less room for the rest of the statement: the
+     * driver sends a value escaped in the statement's text, where a quote or a backslash takes two bytes
+     * (a JSON answer has many).
+     */
+    int largestStorableValue() {
+        if (dialect != StoreDialect.MARIADB) return Integer.MAX_VALUE;
+        try (Connection c = connection();
+                Statement s = c.createStatement()) {
+            s.setQueryTimeout(timeoutSeconds());
+            try (ResultSet rs = s.executeQuery("SELECT @@max_allowed_packet")) {
+                if (!rs.next()) return Integer.MAX_VALUE;
+                long packet = rs.getLong(1);
+                return (int) Math.max(1, Math.min(Integer.MAX_VALUE, (packet - STATEMENT_ROOM) / 2));
+            }
+        } catch (SQLException e) {
+            log.debug("could not read max_allowed_packet", e);
+            return Integer.MAX_VALUE;
+        }
+    }
+
+    /** Room in a statement for all but its value: the namespace, the key's text, the error, the SQL. */
+    private static final int STATEMENT_ROOM = 64 * 1024;
+
     void warnOfNamespaceLedIndexes() {
         if (dialect != StoreDialect.POSTGRES) return;
         int seconds = timeoutSeconds();

@@ -126,6 +126,17 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
         store.warnOfNamespaceLedIndexes();
         store.enableSealing();
+        int storable = store.largestStorableValue();
+        if (storable < config.maxValueBytes) {
+            log.warn(
+                    "once-cache: {} stores values of at most {} bytes, less than maxValueBytes ({}): the server's"
+                            + " max_allowed_packet bounds a statement, values are sent escaped, so larger ones fail as"
+                            + " over the limit (raise max_allowed_packet to store them)",
+                    config.table,
+                    storable,
+                    config.maxValueBytes);
+            config.maxValueBytes = storable;
+        }
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         metrics.sharedReads(store);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));

@@ -132,6 +132,38 @@ class LoaderFailureTest {
                 .isEqualTo(1);
     }
 
+    /**
+     * MariaDB: a value under maxValueBytes but over what the server's max_allowed_packet lets a statement
+     * carry made the server close the connection, which counted as an outage: the breaker opened for every
+     * key. The cache now bounds its values by the packet (half of it, less room for the statement) at
+     * build, with a warning, and such a value fails as over the limit.
+     */
+    @org.junit.jupiter.api.Test
+    void get_valueOverMariaDbsPacket_failsAsOverTheLimit_andTheBreakerStaysClosed() throws Exception {
+        long packet = TestDatabases.count(Db.MARIADB, "SELECT @@global.max_allowed_packet");
+        TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = 1048576");
+        try (com.zaxxer.hikari.HikariDataSource pool = TestDatabases.pool(Db.MARIADB, 2, -1)) { // 1 MiB sessions
+            List<String> warnings = Warnings.loggedBy(SqlOnceCache.class, () -> {
+                try (OnceCache<String> cache = OnceCache.builder(pool)
+                        .namespace(TestDatabases.newTable("packet"))
+                        .codec(Codec.string())
+                        .build()) {
+                    assertThatThrownBy(() -> cache.get("big", () -> "x".repeat(2_000_000)))
+                            .isInstanceOf(CacheLoadException.class)
+                            .hasMessageContaining("maxValueBytes");
+                    assertThat(cache.lookup("small", () -> "v").source())
+                            .as("stored: the breaker did not open")
+                            .isEqualTo(CacheResult.Source.MISS);
+                    assertThat(cache.lookup("small", () -> "never"))
+                            .isEqualTo(new CacheResult<>("v", CacheResult.Source.HIT));
+                }
+            });
+            assertThat(warnings).anyMatch(w -> w.contains("max_allowed_packet") && w.contains("maxValueBytes"));
+        } finally {
+            TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = " + packet);
+        }
+    }
+
     /** Issue 11 item 8: the builder was the cache's live configuration; a second build() changed the first cache. */
     @ParameterizedTest
     @EnumSource(Db.class)
