@@ -151,4 +151,14 @@ public interface OnceCache<V> extends AutoCloseable {
      */
     @Override
     void close();
+
+    /**
+     * The largest encoded value this cache stores: the builder's {@code maxValueBytes}, lowered at build
+     * where the database bounds a statement (MariaDB's and MySQL's {@code max_allowed_packet}).
+     *
+     * @return the bound in bytes; {@link Integer#MAX_VALUE} where an implementation has none
+     */
+    default int maxValueBytes() {
+        return Integer.MAX_VALUE;
+    }
 }

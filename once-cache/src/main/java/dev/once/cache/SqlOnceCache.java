@@ -691,6 +691,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     @Override
+    public int maxValueBytes() {
+        return config.maxValueBytes;
+    }
+
+    @Override
     public void close() {
         closed = true;
         leases.close();

@@ -35,6 +35,15 @@ class LauncherHeapIT {
                 .doesNotContain("-Xms256m")
                 .contains(" -jar ");
         assertThat(launch("serve", Map.of("JAVA_TOOL_OPTIONS", "-Xmx1g"))).contains("-Xms256m");
+        assertThat(launch("serve", Map.of("JDK_JAVA_OPTIONS", "-Xmx4g")))
+                .as("the JVM says 'Max. Heap Size' without '(Estimated)' when told")
+                .contains("-Xms256m");
+        Path options = dir.resolve("vm.options");
+        Files.writeString(options, "-Xms64m\n");
+        assertThat(launch("serve", Map.of("JAVA_TOOL_OPTIONS", "-XX:VMOptionsFile=" + options)))
+                .as("options in a file are the user's too (helper-46)")
+                .doesNotContain("-Xms256m");
+        assertThat(launch("serve", Map.of("JDK_JAVA_OPTIONS", "@" + options))).doesNotContain("-Xms256m");
     }
 
     @Test

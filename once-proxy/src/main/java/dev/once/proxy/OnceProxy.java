@@ -133,23 +133,26 @@ public final class OnceProxy implements AutoCloseable {
                             .nearCacheMaxBytes(Math.max(
                                     1, config.nearCacheBytes() / config.routes().size()))
                             .maxValueBytes(
-                                    (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes() + 64 * 1024))
+                                    (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes() + ENCODING_ROOM))
                             .meterRegistry(registry)
                             .build());
         }
-        AnswerMemory memory = new AnswerMemory(config.answerMemoryBytes());
+        // the store may take less than the answers' limit (MariaDB's max_allowed_packet): larger answers are
+        // then passed through uncached, as answers over the limit are, not failed after the upstream's call
+        ProxyConfig effective = storable(config, caches);
+        AnswerMemory memory = new AnswerMemory(effective.answerMemoryBytes());
         io.micrometer.core.instrument.Gauge.builder("once.proxy.answer.memory", memory, AnswerMemory::used)
                 .description("bytes of answers held for requests in flight (read from the upstream, being written)")
                 .baseUnit("bytes")
                 .register(registry);
-        Upstream upstream = new Upstream(config, memory);
+        Upstream upstream = new Upstream(effective, memory);
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("once-proxy");
         java.util.concurrent.ExecutorService virtual = Executors.newVirtualThreadPerTaskExecutor();
         threads.setVirtualThreadsExecutor(virtual);
         Server server = new Server(threads);
         HttpConfiguration http = new HttpConfiguration();
-        http.setRequestHeaderSize(config.maxRequestHeaderBytes());
+        http.setRequestHeaderSize(effective.maxRequestHeaderBytes());
         http.setResponseHeaderSize(Upstream.MAX_RESPONSE_HEADER_BYTES + 16 * 1024); // the upstream's, and ours
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
@@ -167,19 +170,19 @@ public final class OnceProxy implements AutoCloseable {
         // were retried a second later (the first burst's p99: 1.1 s); nginx asks 511. Linux caps it at
         // net.core.somaxconn (4096 by default)
         connector.setAcceptQueueSize(ACCEPT_QUEUE);
-        connector.setHost(config.host());
-        connector.setPort(config.port());
+        connector.setHost(effective.host());
+        connector.setPort(effective.port());
         server.addConnector(connector);
         // Clients hold a connection each: one client that opened 20,400 and sent a header line every 5 s
         // (slowloris) took every file descriptor, and the replica accepted no one for as long as it lasted
         // (helper-22). At the limit Jetty stops accepting and gives the open connections a 2 s idle timeout,
         // so the slow ones make room (a client sending a byte on each faster than that still holds its own)
-        NetworkConnectionLimit limit = new NetworkConnectionLimit(config.maxClientConnections(), connector);
+        NetworkConnectionLimit limit = new NetworkConnectionLimit(effective.maxClientConnections(), connector);
         limit.setEndPointIdleTimeout(AT_LIMIT_IDLE_MILLIS);
         server.addBean(limit);
         // ... and, where clients come straight to the replica, one address may hold only so many of them
-        if (config.maxConnectionsPerAddress() > 0) {
-            AddressLimit perAddress = new AddressLimit(config.maxConnectionsPerAddress());
+        if (effective.maxConnectionsPerAddress() > 0) {
+            AddressLimit perAddress = new AddressLimit(effective.maxConnectionsPerAddress());
             connector.addEventListener(perAddress);
             io.micrometer.core.instrument.FunctionCounter.builder(
                             "once.proxy.address.refusals", perAddress, AddressLimit::refused)
@@ -188,7 +191,7 @@ public final class OnceProxy implements AutoCloseable {
         }
         // ... and one that sends its headers a line at a time, each before the connection goes idle, held
         // it as long as it liked: a request's headers get a deadline from their first byte
-        HeaderDeadline deadline = new HeaderDeadline(connector, config.requestHeaderTimeout());
+        HeaderDeadline deadline = new HeaderDeadline(connector, effective.requestHeaderTimeout());
         server.addBean(deadline);
         io.micrometer.core.instrument.FunctionCounter.builder(
                         "once.proxy.header.timeouts", deadline, HeaderDeadline::closed)
@@ -196,9 +199,10 @@ public final class OnceProxy implements AutoCloseable {
                 .register(registry);
         server.setErrorHandler(new ProxyErrors());
         GracefulHandler graceful = new GracefulHandler();
-        graceful.setHandler(new ProxyHandler(config, upstream, caches, registry, probe(dataSource), virtual, memory));
+        graceful.setHandler(
+                new ProxyHandler(effective, upstream, caches, registry, probe(dataSource), virtual, memory));
         server.setHandler(graceful);
-        server.setStopTimeout(config.drainTimeout().toMillis());
+        server.setStopTimeout(effective.drainTimeout().toMillis());
         server.setStopAtShutdown(false);
         JvmGcMetrics gcMetrics = bindJvmMetrics(registry);
         try {
@@ -211,6 +215,29 @@ public final class OnceProxy implements AutoCloseable {
         }
         return new OnceProxy(server, connector, upstream, caches, gcMetrics);
     }
+
+    /**
+     * The configuration with the largest answer stored lowered to what every route's cache stores (less
+     * the encoding's room), where that is less: an answer between the two was read whole, refused by the
+     * cache and failed with a 502 on every request, where one over the limit is passed through.
+     */
+    private static ProxyConfig storable(ProxyConfig config, Map<Route, OnceCache<Cached>> caches) {
+        long storable = Long.MAX_VALUE;
+        for (OnceCache<Cached> cache : caches.values())
+            storable = Math.min(storable, cache.maxValueBytes() - ENCODING_ROOM);
+        if (storable >= config.maxCachedResponseBytes()) return config;
+        long limit = Math.max(0, storable);
+        org.slf4j.LoggerFactory.getLogger(OnceProxy.class)
+                .warn(
+                        "answers over {} bytes are passed through uncached: the store takes no larger value"
+                                + " (the largest answer stored was {})",
+                        limit,
+                        config.maxCachedResponseBytes());
+        return config.withMaxCachedResponseBytes(limit);
+    }
+
+    /** Room for a stored answer's status and headers beside its body, in the cache's value. */
+    private static final int ENCODING_ROOM = 64 * 1024;
 
     /**
      * Runs this configuration's request path before its proxy starts, so that a new replica's first

@@ -68,6 +68,36 @@ public record ProxyConfig(
         Duration requestHeaderTimeout,
         String keySecret) {
 
+    /** This configuration with another largest answer stored. */
+    ProxyConfig withMaxCachedResponseBytes(long bytes) {
+        return new ProxyConfig(
+                upstream,
+                host,
+                port,
+                routes,
+                adminToken,
+                maxRequestBodyBytes,
+                maxRequestHeaderBytes,
+                bytes,
+                connectTimeout,
+                upstreamTimeout,
+                passThroughMemory,
+                drainTimeout,
+                keyAuthorization,
+                accessLog,
+                namespace,
+                nearCacheEntries,
+                nearCacheBytes,
+                answerMemoryBytes,
+                credentialHeaders,
+                maxUpstreamConnections,
+                maxQueuedUpstreamRequests,
+                maxClientConnections,
+                maxConnectionsPerAddress,
+                requestHeaderTimeout,
+                keySecret);
+    }
+
     /** A key secret shorter than this is refused: it would be as easy to guess as the credentials it hides. */
     static final int MIN_KEY_SECRET_LENGTH = 16;
 

@@ -44,6 +44,46 @@ class ProxyTest {
         if (upstream != null) upstream.close();
     }
 
+    /**
+     * On MariaDB the cache stores values only as large as the server's max_allowed_packet lets a statement
+     * carry (half of it, less room): an answer under the proxy's limit but over that was read whole, refused
+     * by the cache and answered 502 on every request (helper-46). It is passed through uncached now, as an
+     * answer over the limit is.
+     */
+    @Test
+    void get_answerOverWhatMariaDbsPacketLetsTheCacheStore_passedThroughUncached() throws Exception {
+        long packet = TestDatabases.count(Db.MARIADB, "SELECT @@global.max_allowed_packet");
+        TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = 1048576");
+        try (com.zaxxer.hikari.HikariDataSource pool = TestDatabases.pool(Db.MARIADB, 4, -1)) { // 1 MiB sessions
+            upstream = new FakeUpstream(0);
+            proxy = OnceProxy.start(
+                    ProxyConfig.builder(URI.create(upstream.url()))
+                            .host("127.0.0.1")
+                            .port(0)
+                            .namespace(TestDatabases.newTable("packet"))
+                            .build(),
+                    pool);
+            for (int i = 0; i < 2; i++) {
+                HttpResponse<String> r = get("/bytes/700000");
+                assertThat(r.statusCode())
+                        .as(r.body().length() < 300 ? r.body() : "")
+                        .isEqualTo(200);
+                assertThat(r.body()).hasSize(700_000);
+            }
+            assertThat(upstream.calls("/bytes/700000"))
+                    .as("passed through, not stored")
+                    .isEqualTo(2);
+            HttpResponse<String> small = get("/small");
+            assertThat(get("/small").body()).as("the store still works").isEqualTo(small.body());
+            assertThat(upstream.calls("/small")).isEqualTo(1);
+        } finally {
+            stop();
+            proxy = null;
+            upstream = null;
+            TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = " + packet);
+        }
+    }
+
     private HttpResponse<String> get(String path, String... headers) throws Exception {
         HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path));
         if (headers.length > 0) r.headers(headers);

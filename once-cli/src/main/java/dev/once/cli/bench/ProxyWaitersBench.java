@@ -634,7 +634,10 @@ final class ProxyWaitersBench {
         // the heap floor the ./once launcher gives serve: without it G1 kept the replicas' heap at 65-83 MB
         // of the 256 MB allowed, and paused for 130-218 young collections and 50-94 remarks in 3 minutes
         // (12-23 ms each), against 34-36 and 1 with it; options given to the compared replicas come after
-        List<String> jvm = new ArrayList<>(List.of("-Xms" + HEAP_FLOOR));
+        List<String> jvm = new ArrayList<>();
+        // not beside heap options of the compared replicas' own: -Xmx128m after it, the JVM refused to start
+        if (jvmOptions.stream().noneMatch(o -> o.matches("-Xm[sx].*|.*(HeapSize|RAMPercentage|MaxRAM).*")))
+            jvm.add("-Xms" + HEAP_FLOOR);
         jvm.addAll(jvmOptions);
         ProcessBuilder pb = jar == null
                 ? WorkerProcess.of(OnceCommand.class, target.password(), jvm, args.toArray(String[]::new))
