@@ -528,14 +528,6 @@ final class EntryStore {
     }
 
     /**
-     * Warns of indexes on the table (PostgreSQL) led by {@code namespace}, other than the primary key and
-     * the shipped partial ones, such as the {@code (namespace, expires_at)} index of earlier snapshots'
-     * DDL. With statistics missing or stale, the planner may cost such an index like the primary key for
-     * a lookup by key (an INCLUDE column, a predicate the lookup implies, another collation all leave it
-     * looking usable), and a generic plan that chose it reads the whole namespace for every statement,
-     * for as long as the connection lives. Says nothing when the check itself fails.
-     */
-    /**
      * MariaDB and MySQL: the largest value one statement can carry within the server's {@code
      * max_allowed_packet}, or {@link Integer#MAX_VALUE} where there is no such limit or it cannot be read.
      * A larger statement is refused by the server closing the connection, which looks like an outage: it
@@ -562,6 +554,14 @@ final class EntryStore {
     /** Room in a statement for all but its value: the namespace, the key's text, the error, the SQL. */
     private static final int STATEMENT_ROOM = 64 * 1024;
 
+    /**
+     * Warns of indexes on the table (PostgreSQL) led by {@code namespace}, other than the primary key and
+     * the shipped partial ones, such as the {@code (namespace, expires_at)} index of earlier snapshots'
+     * DDL. With statistics missing or stale, the planner may cost such an index like the primary key for
+     * a lookup by key (an INCLUDE column, a predicate the lookup implies, another collation all leave it
+     * looking usable), and a generic plan that chose it reads the whole namespace for every statement,
+     * for as long as the connection lives. Says nothing when the check itself fails.
+     */
     void warnOfNamespaceLedIndexes() {
         if (dialect != StoreDialect.POSTGRES) return;
         int seconds = timeoutSeconds();

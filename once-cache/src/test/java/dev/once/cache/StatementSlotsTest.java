@@ -48,17 +48,7 @@ class StatementSlotsTest {
     void release_aReadQueuedInAnotherCache_isHandedTheSlot() {
         StatementSlots slots = StatementSlots.shared(new Object(), 1_000, 1, 1);
         AtomicInteger taken = new AtomicInteger();
-        StoreBreaker.SlotTaker idle = new StoreBreaker.SlotTaker() {
-            @Override
-            public boolean take() {
-                return false;
-            }
-
-            @Override
-            public boolean waiting() {
-                return false;
-            }
-        };
+        StoreBreaker.SlotTaker idle = reads(new AtomicInteger(), 0);
         StoreBreaker.SlotTaker queued = new StoreBreaker.SlotTaker() {
             @Override
             public boolean take() {
@@ -83,20 +73,7 @@ class StatementSlotsTest {
     void release_readsQueuedInTwoCaches_takeTurns() {
         StatementSlots slots = StatementSlots.shared(new Object(), 1_000, 1, 1);
         AtomicInteger[] taken = {new AtomicInteger(), new AtomicInteger()};
-        for (AtomicInteger count : taken) {
-            slots.takenBy(new StoreBreaker.SlotTaker() {
-                @Override
-                public boolean take() {
-                    count.incrementAndGet();
-                    return true;
-                }
-
-                @Override
-                public boolean waiting() {
-                    return true;
-                }
-            });
-        }
+        for (AtomicInteger count : taken) slots.takenBy(reads(count, Integer.MAX_VALUE));
         assertThat(slots.tryAcquire()).isTrue();
         for (int i = 0; i < 10; i++) slots.release(); // each release hands the slot on to a queued read
         assertThat(taken[0].get()).isEqualTo(5);
@@ -108,17 +85,7 @@ class StatementSlotsTest {
     void leave_aReadQueuedAsItsCacheCloses_stillGetsTheSlot() {
         StatementSlots slots = StatementSlots.shared(new Object(), 1_000, 1, 1);
         AtomicInteger taken = new AtomicInteger();
-        StoreBreaker.SlotTaker closingCache = new StoreBreaker.SlotTaker() {
-            @Override
-            public boolean take() {
-                return taken.get() == 0 && taken.incrementAndGet() == 1;
-            }
-
-            @Override
-            public boolean waiting() {
-                return taken.get() == 0;
-            }
-        };
+        StoreBreaker.SlotTaker closingCache = reads(taken, 1);
         slots.takenBy(closingCache);
         assertThat(slots.tryAcquire()).isTrue();
         slots.leave(closingCache, 0);
@@ -142,18 +109,7 @@ class StatementSlotsTest {
         for (int round = 0; round < 2_000; round++) {
             StatementSlots slots = StatementSlots.own(1);
             AtomicInteger taken = new AtomicInteger();
-            StoreBreaker.SlotTaker queued = new StoreBreaker.SlotTaker() {
-                @Override
-                public boolean take() {
-                    return taken.compareAndSet(0, 1);
-                }
-
-                @Override
-                public boolean waiting() {
-                    return taken.get() == 0;
-                }
-            };
-            slots.takenBy(queued);
+            slots.takenBy(reads(taken, 1));
             assertThat(slots.tryAcquire()).isTrue();
             java.util.concurrent.atomic.AtomicBoolean gotIt = new java.util.concurrent.atomic.AtomicBoolean();
             Thread waiter = Thread.ofPlatform().start(() -> {
