@@ -240,8 +240,19 @@ final class EntryStore {
         String sealed = secret != null && state == Entry.READY && value != null
                 ? SealedValue.seal(secret, owner, namespace, keyHash, ttlMillis, value)
                 : null;
-        if (sealed == null) return write(complete, keyHash, state, value, error, ttlMillis, namespace, keyHash, owner);
-        return notifying(complete, sealed, false, state, value, error, ttlMillis, namespace, keyHash, owner);
+        if (sealed != null)
+            return notifying(complete, sealed, false, state, value, error, ttlMillis, namespace, keyHash, owner);
+        if (dialect != StoreDialect.MARIADB || value == null)
+            return write(complete, keyHash, state, value, error, ttlMillis, namespace, keyHash, owner);
+        try {
+            return valueWrite(value.length, complete, state, value, error, ttlMillis, namespace, keyHash, owner) == 1;
+        } catch (StoreException e) {
+            if (!(e.getCause() instanceof OverPacket)) throw e;
+            // the key's waiters must not wait out the lease, nor fail: they load it themselves, as for an
+            // answer passed through (a row that passes, fresh for no time)
+            update(complete, Entry.PASS, null, e.getCause().getMessage(), 0L, namespace, keyHash, owner);
+            throw e;
+        }
     }
 
     /** Frees the lease without a value, recording why, so a waiter can claim and retry. */
@@ -256,7 +267,9 @@ final class EntryStore {
      */
     void put(String keyHash, String keyText, byte[] value, long ttlMillis) throws StoreException {
         reads.weigh(value.length);
-        purging(put, keyHash, namespace, keyHash, KeyHash.shown(keyText), value, ttlMillis);
+        if (dialect == StoreDialect.MARIADB)
+            valueWrite(value.length, put, namespace, keyHash, KeyHash.shown(keyText), value, ttlMillis);
+        else purging(put, keyHash, namespace, keyHash, KeyHash.shown(keyText), value, ttlMillis);
     }
 
     /** Deletes the key; with NOTIFY, the purge notice commits with the delete, in the same statement. */
@@ -336,6 +349,68 @@ final class EntryStore {
     private int update(String sql, Object... params) throws StoreException {
         return update(false, sql, params);
     }
+
+    /**
+     * MariaDB: an UPDATE (or upsert) that carries a value of {@code valueBytes}. The server refuses a
+     * statement over its {@code max_allowed_packet} by closing the connection, which looks like an outage;
+     * the packet is read once at build ({@link #bound}), but an operator may lower it later (new
+     * connections take the new value). So when such a write fails, the packet is read again: if the value
+     * is over what it now lets a statement carry, the bound is lowered and the write fails as this value's
+     * own ({@link OverPacket}), the breaker closed. Before, every such value opened the breaker for every
+     * key, each time it was loaded.
+     */
+    private int valueWrite(int valueBytes, String sql, Object... params) throws StoreException {
+        return breaker.call(() -> {
+            try {
+                return prepared(sql, ps -> {
+                    for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
+                    return ps.executeUpdate();
+                });
+            } catch (SQLException e) {
+                if (Thread.currentThread().isInterrupted()) throw e; // the alarm, or the caller's own interrupt
+                int storable = largestStorableValue(); // on another connection: the failed one is closed
+                if (valueBytes <= storable) throw e;
+                int before = valueBound.getAndAccumulate(storable, Math::min);
+                if (before > storable)
+                    log.warn(
+                            "once-cache: {} now stores values of at most {} bytes, down from {}: the server's"
+                                    + " max_allowed_packet was lowered (raise it, and restart, to store larger ones)",
+                            table,
+                            storable,
+                            before);
+                OverPacket over = new OverPacket(valueBytes, storable);
+                over.addSuppressed(e); // not its cause: a closed connection there would count as an outage
+                throw over;
+            }
+        });
+    }
+
+    /** A value the server's {@code max_allowed_packet} does not let a statement carry (MariaDB). */
+    static final class OverPacket extends SQLException {
+        OverPacket(int valueBytes, int storable) {
+            super(
+                    "the value, " + valueBytes + " bytes, is over what the server's max_allowed_packet lets a"
+                            + " statement carry (" + storable + " bytes): not stored (maxValueBytes)",
+                    "22001");
+        }
+    }
+
+    /**
+     * The largest value this store takes: {@code configured} (maxValueBytes), lowered to what the server
+     * lets a statement carry ({@link #largestStorableValue}). Returns the bound.
+     */
+    int bound(int configured) {
+        valueBound.set(Math.min(configured, largestStorableValue()));
+        return valueBound.get();
+    }
+
+    /** The largest value this store takes now ({@link #bound}; lowered when the server's packet was). */
+    int valueBound() {
+        return valueBound.get();
+    }
+
+    private final java.util.concurrent.atomic.AtomicInteger valueBound =
+            new java.util.concurrent.atomic.AtomicInteger(Integer.MAX_VALUE);
 
     private int update(boolean neverServerPrepared, String sql, Object... params) throws StoreException {
         return breaker.call(() -> {
@@ -540,7 +615,10 @@ final class EntryStore {
         try (Connection c = connection();
                 Statement s = c.createStatement()) {
             s.setQueryTimeout(timeoutSeconds());
-            try (ResultSet rs = s.executeQuery("SELECT @@max_allowed_packet")) {
+            // the smaller of the server's (new connections) and this connection's own: a lowered packet applies
+            // to connections made after it, and the pool holds both kinds
+            try (ResultSet rs =
+                    s.executeQuery("SELECT LEAST(@@global.max_allowed_packet, @@session.max_allowed_packet)")) {
                 if (!rs.next()) return Integer.MAX_VALUE;
                 long packet = rs.getLong(1);
                 return (int) Math.max(1, Math.min(Integer.MAX_VALUE, (packet - STATEMENT_ROOM) / 2));

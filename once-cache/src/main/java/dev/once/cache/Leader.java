@@ -103,10 +103,11 @@ final class Leader<V> {
             metrics.loadPhase.record(System.nanoTime() - loadStarted, java.util.concurrent.TimeUnit.NANOSECONDS);
             if (value == null) throw new CacheLoadException("the loader for key " + key + " returned null", null);
             bytes = codec.encode(value);
-            if (bytes.length > config.maxValueBytes) {
+            int bound = store.valueBound();
+            if (bytes.length > bound) {
                 metrics.oversized.increment();
                 String error = "the value for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
-                        + config.maxValueBytes + " (maxValueBytes): the loader's answer was not stored and is lost";
+                        + bound + " (maxValueBytes): the loader's answer was not stored and is lost";
                 log.warn("once-cache: {}", error);
                 throw new CacheLoadException(error, null);
             }

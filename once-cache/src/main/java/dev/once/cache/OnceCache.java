@@ -154,7 +154,8 @@ public interface OnceCache<V> extends AutoCloseable {
 
     /**
      * The largest encoded value this cache stores: the builder's {@code maxValueBytes}, lowered at build
-     * where the database bounds a statement (MariaDB's and MySQL's {@code max_allowed_packet}).
+     * where the database bounds a statement (MariaDB's and MySQL's {@code max_allowed_packet}), and again
+     * when a value's write shows that the server's bound was lowered while the cache ran.
      *
      * @return the bound in bytes; {@link Integer#MAX_VALUE} where an implementation has none
      */

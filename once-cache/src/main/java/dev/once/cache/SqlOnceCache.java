@@ -126,7 +126,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
         store.warnOfNamespaceLedIndexes();
         store.enableSealing();
-        int storable = store.largestStorableValue();
+        int storable = store.bound(config.maxValueBytes);
         if (storable < config.maxValueBytes) {
             log.warn(
                     "once-cache: {} stores values of at most {} bytes, less than maxValueBytes ({}): the server's"
@@ -135,7 +135,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     config.table,
                     storable,
                     config.maxValueBytes);
-            config.maxValueBytes = storable;
         }
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         metrics.sharedReads(store);
@@ -629,11 +628,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         refuseIfClosed();
         String hash = keyHash.of(key);
         byte[] bytes = codec.encode(value);
-        if (bytes.length > config.maxValueBytes) {
+        int bound = store.valueBound();
+        if (bytes.length > bound) {
             purge(key);
             throw new CacheLoadException(
                     "the value put for key " + key + " is " + bytes.length + " bytes, over the cache's limit of "
-                            + config.maxValueBytes + " (maxValueBytes): it was not stored, and the key was purged",
+                            + bound + " (maxValueBytes): it was not stored, and the key was purged",
                     null);
         }
         near.invalidate(hash);
@@ -692,7 +692,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     @Override
     public int maxValueBytes() {
-        return config.maxValueBytes;
+        return store.valueBound();
     }
 
     @Override

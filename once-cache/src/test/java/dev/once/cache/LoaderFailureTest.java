@@ -164,6 +164,56 @@ class LoaderFailureTest {
         }
     }
 
+    /**
+     * MariaDB: the server's max_allowed_packet lowered after the cache started (new connections take it).
+     * A value over what it now lets a statement carry made the server close the connection, which opened
+     * the breaker for every key, each time such a value was loaded. Now that write fails alone: the bound
+     * is read again and lowered, the caller gets its value uncached, the key's row passes (its waiters
+     * load it themselves rather than wait out the lease), other keys are stored, and the next such value
+     * is refused before it is sent.
+     */
+    @org.junit.jupiter.api.Test
+    void get_packetLoweredAfterStart_theValueFailsAlone_andTheBreakerStaysClosed() throws Exception {
+        long packet = TestDatabases.count(Db.MARIADB, "SELECT @@global.max_allowed_packet");
+        try (com.zaxxer.hikari.HikariDataSource pool = TestDatabases.pool(Db.MARIADB, 2, -1);
+                OnceCache<String> cache = OnceCache.builder(pool)
+                        .namespace(TestDatabases.newTable("packet"))
+                        .codec(Codec.string())
+                        .lease(Duration.ofSeconds(30))
+                        .build()) {
+            assertThat(cache.maxValueBytes()).isGreaterThan(2_000_000);
+            TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = 1048576");
+            pool.getHikariPoolMXBean().softEvictConnections(); // the pool's new connections: 1 MiB sessions
+            String big = "x".repeat(2_000_000);
+            List<String> warnings = Warnings.loggedBy(
+                    EntryStore.class,
+                    () -> assertThat(cache.lookup("big", () -> big))
+                            .as("the caller's own value, uncached")
+                            .isEqualTo(new CacheResult<>(big, CacheResult.Source.MISS)));
+            assertThat(warnings).anyMatch(w -> w.contains("max_allowed_packet") && w.contains("now stores"));
+            assertThat(cache.maxValueBytes()).isLessThan(1 << 19);
+            assertThat(cache.lookup("small", () -> "v").source())
+                    .as("stored: the breaker did not open")
+                    .isEqualTo(CacheResult.Source.MISS);
+            assertThat(cache.lookup("small", () -> "never")).isEqualTo(new CacheResult<>("v", CacheResult.Source.HIT));
+            AtomicInteger calls = new AtomicInteger();
+            long started = System.nanoTime();
+            assertThatThrownBy(() -> cache.get("big", () -> {
+                        calls.incrementAndGet();
+                        return big;
+                    }))
+                    .as("refused before it is sent, once the bound is known")
+                    .isInstanceOf(CacheLoadException.class)
+                    .hasMessageContaining("maxValueBytes");
+            assertThat(calls)
+                    .as("the key was claimed again at once: not left leased")
+                    .hasValue(1);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
+        } finally {
+            TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = " + packet);
+        }
+    }
+
     /** Issue 11 item 8: the builder was the cache's live configuration; a second build() changed the first cache. */
     @ParameterizedTest
     @EnumSource(Db.class)

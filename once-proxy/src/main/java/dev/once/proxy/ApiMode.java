@@ -28,7 +28,7 @@ final class ApiMode {
             result = cache.lookup(x.key(), () -> {
                 Answer a = upstream.forward(x);
                 own[0] = a;
-                if (a instanceof StoredResponse r && storable(x.route, r))
+                if (a instanceof StoredResponse r && storable(x.route, r) && OnceProxy.fits(cache, r))
                     return r.shareable(); // its cookie is its client's
                 if (a instanceof StreamedResponse s && s.overMemory()) throw s.forOthers();
                 throw new Bypass(a, config.passThroughMemory());

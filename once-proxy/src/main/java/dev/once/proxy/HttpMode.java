@@ -326,7 +326,8 @@ final class HttpMode {
             own = answer;
             if (answer instanceof StreamedResponse s && s.overMemory()) throw s.forOthers();
             if (answer instanceof StreamedResponse) tooLarge.put(key, Boolean.TRUE);
-            if (!(answer instanceof StoredResponse whole)) throw new Bypass(answer, config.passThroughMemory());
+            if (!(answer instanceof StoredResponse whole) || !OnceProxy.fits(cache, whole))
+                throw new Bypass(answer, config.passThroughMemory());
             StoredResponse fetched =
                     whole.timed(requestTime, System.currentTimeMillis()).askedWith(x.encodingAsked());
             own = fetched;

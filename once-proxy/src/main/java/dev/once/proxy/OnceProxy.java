@@ -236,6 +236,15 @@ public final class OnceProxy implements AutoCloseable {
         return config.withMaxCachedResponseBytes(limit);
     }
 
+    /**
+     * Whether the cache takes this answer now: its bound may be lowered while the proxy runs (MariaDB's
+     * max_allowed_packet lowered on the server, {@link OnceCache#maxValueBytes}). An answer it would refuse
+     * is passed through, as one over the limit is, instead of failing.
+     */
+    static boolean fits(OnceCache<Cached> cache, StoredResponse r) {
+        return r.body().length <= (long) cache.maxValueBytes() - ENCODING_ROOM;
+    }
+
     /** Room for a stored answer's status and headers beside its body, in the cache's value. */
     private static final int ENCODING_ROOM = 64 * 1024;
 

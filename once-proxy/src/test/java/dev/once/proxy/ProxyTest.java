@@ -84,6 +84,52 @@ class ProxyTest {
         }
     }
 
+    /**
+     * The same when the server's max_allowed_packet is lowered after the proxy started (its pool's new
+     * connections take it): the first such answer made the server close the connection, which opened the
+     * breaker for every key, and the cache refused the later ones, which failed. Now the first is answered
+     * uncached and the cache's bound is lowered, so the next are passed through; the store still works.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void get_mariaDbsPacketLoweredAfterStart_largerAnswersPassedThrough(boolean httpMode) throws Exception {
+        long packet = TestDatabases.count(Db.MARIADB, "SELECT @@global.max_allowed_packet");
+        try (com.zaxxer.hikari.HikariDataSource pool = TestDatabases.pool(Db.MARIADB, 4, -1)) {
+            upstream = new FakeUpstream(0);
+            proxy = OnceProxy.start(
+                    ProxyConfig.builder(URI.create(upstream.url()))
+                            .host("127.0.0.1")
+                            .port(0)
+                            .namespace(TestDatabases.newTable("packet"))
+                            .routes(java.util.List.of(
+                                    httpMode ? Route.http("/") : Route.of("/", java.time.Duration.ofMinutes(1))))
+                            .build(),
+                    pool);
+            TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = 1048576");
+            pool.getHikariPoolMXBean().softEvictConnections();
+            for (int i = 0; i < 3; i++) {
+                HttpResponse<String> r = get("/fresh/bytes/1500000");
+                assertThat(r.statusCode())
+                        .as(r.body().length() < 300 ? r.body() : "")
+                        .isEqualTo(200);
+                assertThat(r.body()).hasSize(1_500_000);
+            }
+            assertThat(upstream.calls("/fresh/bytes/1500000"))
+                    .as("passed through, not stored")
+                    .isEqualTo(3);
+            HttpResponse<String> small = get("/fresh/small");
+            assertThat(get("/fresh/small").body()).as("the store still works").isEqualTo(small.body());
+            assertThat(upstream.calls("/fresh/small"))
+                    .as("stored: the breaker did not open")
+                    .isEqualTo(1);
+        } finally {
+            stop();
+            proxy = null;
+            upstream = null;
+            TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = " + packet);
+        }
+    }
+
     private HttpResponse<String> get(String path, String... headers) throws Exception {
         HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path));
         if (headers.length > 0) r.headers(headers);

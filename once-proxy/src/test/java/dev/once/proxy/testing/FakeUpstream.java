@@ -52,6 +52,7 @@ public final class FakeUpstream implements AutoCloseable {
                 if (path.equals("/headers")) body = request.getHeaders().toString();
                 if (path.equals("/big")) body = "x".repeat(2 << 20);
                 if (path.startsWith("/bytes/")) body = "x".repeat(Integer.parseInt(path.substring(7)));
+                if (path.startsWith("/fresh/bytes/")) body = "x".repeat(Integer.parseInt(path.substring(13)));
                 response.setStatus(status);
                 response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain");
                 response.getHeaders().put("X-Upstream-Call", Integer.toString(n));
