@@ -126,6 +126,42 @@ final class HeaderRules {
             "x-amz-security-token",
             "x-csrf-token");
 
+    /**
+     * Words that make a request header a credential whatever else its name says, dashes and underscores
+     * aside: {@code X-Authorization}, {@code X-Auth}, {@code X-Token}, {@code X-Session-Token}, {@code
+     * X-Client-Secret}. A list of names alone missed these (helper-47: in http mode one user's answer
+     * under {@code X-Authorization} was served to another's and to a caller without one). A header taken
+     * for a credential by mistake only keys its value by hash: its callers share less, never more.
+     */
+    private static final List<String> CREDENTIAL_WORDS = List.of(
+            "auth",
+            "token",
+            "secret",
+            "passw",
+            "apikey",
+            "accesskey",
+            "session",
+            "jwt",
+            "signature",
+            "credential",
+            "cookie");
+
+    /** Names judged so far: a few per deployment, but a hostile client can send any, so the memo is bounded. */
+    private static final java.util.concurrent.ConcurrentHashMap<String, Boolean> JUDGED =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Whether a request header (lower-case name) carries credentials: {@code configured}, or by its words. */
+    static boolean credential(Set<String> configured, String name) {
+        if (configured.contains(name)) return true;
+        Boolean judged = JUDGED.get(name);
+        if (judged != null) return judged;
+        String plain = name.replace("-", "").replace("_", "");
+        boolean credential = false;
+        for (String word : CREDENTIAL_WORDS) credential |= plain.contains(word);
+        if (JUDGED.size() < 4096) JUDGED.put(name, credential);
+        return credential;
+    }
+
     /** Client conditionals and ranges: a request carrying one is answered for that client alone in api mode. */
     static final Set<String> CONDITIONAL =
             Set.of("if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range");

@@ -351,7 +351,12 @@ final class HttpMode {
                 throw new ServeStale(validated, "the upstream answered " + fetched.status());
             }
             if (Rfc9111.notStorable(x.forwarded, fetched, false) != null) {
-                throw new Bypass(fetched, config.passThroughMemory());
+                // the callers waiting for this load share it; the key passes through for the pass-through
+                // memory only when the answer says so of the resource (no-store, private, a cookie...): an
+                // error (5xx, 429) says nothing of the next answer, and remembered, it kept the key's identical
+                // requests apart for 10 s, each paying a call (helper-47)
+                boolean error = fetched.status() >= 500 || fetched.status() == 429;
+                throw new Bypass(fetched, error ? Duration.ZERO : config.passThroughMemory());
             }
             List<String> names = Rfc9111.varyNames(fetched);
             if (names.isEmpty()) return fetched.shareable();

@@ -109,6 +109,11 @@ public record ProxyConfig(
         }
         if (upstream.getHost() == null)
             throw new IllegalArgumentException("upstream " + redact(upstream) + " has no host");
+        // the proxy sends no credentials of its own: a user name and password here were dropped silently
+        // while the start line showed them masked, as if used (helper-47)
+        if (upstream.getRawUserInfo() != null)
+            throw new IllegalArgumentException("the upstream URL carries a user name or password, which the proxy"
+                    + " never sends; give the URL without them (clients send their own Authorization, keyed by hash)");
         if (upstream.getRawQuery() != null || upstream.getRawFragment() != null)
             throw new IllegalArgumentException(
                     "the upstream URL has a query or fragment; give the base URL only (requests bring their own query)");
@@ -156,7 +161,7 @@ public record ProxyConfig(
                                 : "routes " + earlier + " and " + r.prefix()
                                         + " cover the same paths; give one of them");
             for (String n : r.neutral()) {
-                if (credentialHeaders.contains(n) || n.equals("accept-encoding")) {
+                if (HeaderRules.credential(credentialHeaders, n) || n.equals("accept-encoding")) {
                     throw new IllegalArgumentException(
                             "route " + r.prefix() + ": " + n + " cannot be neutral: "
                                     + (n.equals("accept-encoding")

@@ -136,7 +136,7 @@ final class ProxyRequest {
     private static boolean declared(Route route, ProxyConfig config, HttpField f) {
         String name = f.getLowerCaseName();
         return route.vary().contains(name)
-                || config.credentialHeaders().contains(name)
+                || HeaderRules.credential(config.credentialHeaders(), name)
                 || neutral(route, name)
                 || name.equals("accept-encoding")
                 || name.equals("content-type");
@@ -309,7 +309,6 @@ final class ProxyRequest {
     }
 
     private static boolean credentialParameter(String rawName) {
-        if (rawName.length() > 64) return false; // no credential's name is that long, however spelt
         String name = rawName;
         if (rawName.indexOf('%') >= 0 || rawName.indexOf('+') >= 0) { // decoded only when it needs to be: hits pay this
             try {
@@ -318,14 +317,20 @@ final class ProxyRequest {
                 name = rawName;
             }
         }
-        if (CREDENTIAL_PARAMETERS.contains(plain(name))) return true;
-        // nested names, as Rails, PHP and qs read them: filter[token], auth[api_key], user.password
+        if (name.length() <= LONGEST_NAME && CREDENTIAL_PARAMETERS.contains(plain(name))) return true;
+        // nested names, as Rails, PHP and qs read them: filter[token], auth[api_key], user.password, however
+        // long the whole (a name over 64 characters was passed over, and its token stored as sent: helper-47)
         for (String part : name.split("[\\[\\].]+")) {
-            if (!part.isEmpty() && part.length() < name.length() && CREDENTIAL_PARAMETERS.contains(plain(part)))
-                return true;
+            if (!part.isEmpty()
+                    && part.length() <= LONGEST_NAME
+                    && part.length() < name.length()
+                    && CREDENTIAL_PARAMETERS.contains(plain(part))) return true;
         }
         return false;
     }
+
+    /** No credential parameter's name, however spelt, is longer: longer names and parts are not read. */
+    private static final int LONGEST_NAME = 64;
 
     /** A parameter's name lower case, without {@code - _ . [ ] +}, spaces, tabs and NULs. */
     private static String plain(String name) {
@@ -387,7 +392,7 @@ final class ProxyRequest {
                                         .map(String::strip)
                                         .toList())
                         : String.join(",", values);
-                if (credentials.contains(name)) b.append(' ').append(digest.of(joined));
+                if (HeaderRules.credential(credentials, name)) b.append(' ').append(digest.of(joined));
                 else b.append(" = ").append(joined.replace("\\", "\\\\").replace("\u0000", "\\0"));
             }
             b.append(" ;");
@@ -403,7 +408,7 @@ final class ProxyRequest {
         List<HttpField> keyed = new ArrayList<>();
         for (HttpField f : forwarded) {
             String name = f.getLowerCaseName();
-            boolean credential = credentials.contains(name);
+            boolean credential = HeaderRules.credential(credentials, name);
             if (credential && !keyCredentials) continue;
             if (httpMode ? !credential : neutral(route, name)) continue;
             keyed.add(f);
@@ -413,7 +418,7 @@ final class ProxyRequest {
             String name = f.getLowerCaseName();
             // "name: value" for a header, "credential name sha256=..." (or hmac=) for a credential: no header line can
             // spell a credential's (a field name has no space), nor the body's or the policy's
-            if (credentials.contains(name)) {
+            if (HeaderRules.credential(credentials, name)) {
                 key.append("\ncredential ").append(name).append(' ').append(digest.of(f.getValue()));
             } else {
                 key.append('\n').append(name).append(": ").append(f.getValue());
