@@ -529,14 +529,20 @@ class TrustTest {
             relay.blackhole();
             db.getHikariPoolMXBean().softEvictConnections(); // no pooled connection to fall back on
             get(p, "/after-the-cut"); // a miss finds the store gone: its breaker opens, the request fails open
+            long fastest = Long.MAX_VALUE;
             for (int i = 0; i < 3; i++) {
                 long start = System.nanoTime();
                 HttpResponse<String> health = get(p, "/-/health");
                 long millis = (System.nanoTime() - start) / 1_000_000;
+                fastest = Math.min(fastest, millis);
                 assertThat(health.statusCode()).isEqualTo(200);
                 assertThat(health.body()).contains("\"database\":\"down\"").contains("\"cache\":\"fail-open\"");
                 assertThat(millis).as("health answered in %d ms", millis).isLessThan(2_500);
             }
+            // within a prober's 1 s (Kubernetes' default): with a probe of exactly 1 s every answer took longer
+            // (1.005 to 1.114 s: helper-47); the fastest of three, so that one slow moment on a busy machine
+            // does not decide
+            assertThat(fastest).as("the fastest health answer, ms").isLessThan(1_000);
             // a purge that cannot reach the store says so in one line, to retry (Jetty's bare 500 and a
             // stack trace before: helper-25)
             HttpResponse<String> purge = send(p, "POST", "/-/purge", null, "Authorization", "Bearer s3cret");
