@@ -372,8 +372,8 @@ final class ProxyRequest {
             Set.of("accept", "accept-charset", "accept-encoding", "accept-language");
 
     /**
-     * RFC 9111 4.1: this request's values of the named headers as forwarded, field lines combined, list
-     * fields' members trimmed, other values exact; an absent header differs from an empty one;
+     * RFC 9111 4.1: this request's values of the named headers as forwarded, list fields' lines combined
+     * and members trimmed, other fields' lines kept apart and exact; an absent header differs from an empty one;
      * credentials by hash, never by value.
      */
     String variant(List<String> names) {
@@ -391,7 +391,10 @@ final class ProxyRequest {
                                         .flatMap(v -> java.util.Arrays.stream(v.split(",")))
                                         .map(String::strip)
                                         .toList())
-                        : String.join(",", values);
+                        // other fields' lines apart: a singleton field sent as two lines ("a", "b") is not the
+                        // one line "a,b" to an upstream that reads the first (helper-47 found them one variant);
+                        // no field value holds a line break
+                        : String.join("\n", values);
                 if (HeaderRules.credential(credentials, name)) b.append(' ').append(digest.of(joined));
                 else b.append(" = ").append(joined.replace("\\", "\\\\").replace("\u0000", "\\0"));
             }

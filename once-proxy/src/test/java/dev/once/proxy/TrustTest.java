@@ -362,6 +362,24 @@ class TrustTest {
         assertThat(lower.body()).contains("x-tenant=[secreta]");
     }
 
+    /**
+     * http mode: a Vary'd header sent as two lines and the same values joined on one line are two requests
+     * to an upstream that reads only the first line (Go's Header.Get, Python): they shared a variant
+     * (helper-47).
+     */
+    @Test
+    void httpMode_varyHeaderAsTwoLines_notTheVariantOfTheJoinedLine() throws Exception {
+        Origin o = echoOrigin("Cache-Control", "max-age=600", "Vary", "X-Tenant");
+        OnceProxy p = start(o, route(Route.http("/")));
+        HttpResponse<String> two = get(p, "/vt", "X-Tenant", "a", "X-Tenant", "b");
+        assertThat(two.body()).contains("x-tenant=[a, b]");
+        HttpResponse<String> joined = get(p, "/vt", "X-Tenant", "a,b");
+        assertThat(cache(joined)).isEqualTo("MISS");
+        assertThat(joined.body()).contains("x-tenant=[a,b]");
+        assertThat(cache(get(p, "/vt", "X-Tenant", "a", "X-Tenant", "b"))).isEqualTo("HIT");
+        assertThat(cache(get(p, "/vt", "X-Tenant", "a,b"))).isEqualTo("HIT");
+    }
+
     @Test
     void query_repeatedParameters_keptInTheirOrder() throws Exception {
         Origin o = echoOrigin("Cache-Control", "max-age=60");
