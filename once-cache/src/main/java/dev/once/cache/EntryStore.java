@@ -283,6 +283,20 @@ final class EntryStore {
      * with the keys as a filter). Returns the tokens whose rows were written.
      */
     java.util.Set<String> completeManyNow(List<SharedWrites.Write> batch) throws StoreException {
+        if (batch.size() == 1) { // alone: the single write, prepared on the server as every other statement is
+            SharedWrites.Write w = batch.get(0);
+            boolean written = write(
+                    complete,
+                    w.keyHash(),
+                    w.state(),
+                    w.value(),
+                    w.error(),
+                    w.ttlMillis(),
+                    namespace,
+                    w.keyHash(),
+                    w.owner());
+            return written ? java.util.Set.of(w.owner()) : java.util.Set.of();
+        }
         String sql = String.join("; ", java.util.Collections.nCopies(batch.size(), completeNotifying));
         return breaker.call(() -> prepared(sql, ps -> {
             neverServerPrepared(ps); // a text per batch size: none kept on the server

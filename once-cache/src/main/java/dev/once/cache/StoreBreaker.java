@@ -239,7 +239,18 @@ final class StoreBreaker implements AutoCloseable {
             try {
                 result = call.run();
             } catch (SQLException | RuntimeException e) {
-                if (alarm.disarm()) throw outage("no answer within " + timeoutMillis() + " ms", e, trips);
+                if (alarm.disarm()) {
+                    // one statement held (a row locked by another session, say) while the database answers
+                    // others: this call fails open, the breaker stays closed. One locked row put every key
+                    // of a replica into fail-open for as long as its requests came (helper-47)
+                    if (trips && answersOthers())
+                        throw outage(
+                                "no answer within " + timeoutMillis() + " ms, while the database answers other"
+                                        + " statements (a lock held elsewhere?)",
+                                e,
+                                false);
+                    throw outage("no answer within " + timeoutMillis() + " ms", e, trips);
+                }
                 // interrupted by its caller's own code (a cancelled request, say), not by the alarm: the
                 // socket the interrupt closed says nothing of the database, so it opens no breaker
                 if (Thread.currentThread().isInterrupted())
@@ -380,6 +391,31 @@ final class StoreBreaker implements AutoCloseable {
     private static boolean dueBefore(long when) {
         for (Alarm a : ALARMS) if (a.armed() && a.deadlineNanos - when < 0) return true;
         return false;
+    }
+
+    /** How long {@link #answersOthers} waits for the probe's read. */
+    private static final long QUICK_PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+
+    /**
+     * Whether the probe's read (a key no caller uses) answers within {@link #QUICK_PROBE_NANOS}, or the
+     * store timeout if shorter, on a virtual thread (whose read the alarm ends; a platform thread's read is
+     * bounded only by its connection's network timeout, the whole store timeout, so it does not ask). A
+     * database that is down, hung or overloaded does not; one where only some rows are held does.
+     */
+    private boolean answersOthers() {
+        Call<?> p = probe;
+        if (p == null || !Thread.currentThread().isVirtual()) return false;
+        Alarm alarm = new Alarm(Thread.currentThread(), System.nanoTime() + Math.min(QUICK_PROBE_NANOS, timeoutNanos));
+        try {
+            p.run();
+            return !alarm.disarm();
+        } catch (SQLException | RuntimeException e) {
+            alarm.disarm();
+            return false;
+        } catch (Error e) {
+            alarm.disarm();
+            throw e;
+        }
     }
 
     private StoreException outage(String why, Throwable cause, boolean trips) {
