@@ -108,12 +108,6 @@ final class CacheMetrics {
                 .description("row reads answered by a statement that read other keys too (reads that waited for"
                         + " a statement slot are read together)")
                 .register(registry);
-        io.micrometer.core.instrument.FunctionCounter.builder(
-                        "once.cache.writes.shared", store, EntryStore::sharedWrites)
-                .tag("namespace", namespace)
-                .description("leaders' writes carried by a statement that wrote other keys too (PostgreSQL: writes"
-                        + " that arrive while this cache's earlier writes run go together, in one commit)")
-                .register(registry);
     }
 
     private static Timer phase(MeterRegistry registry, String namespace, String phase) {

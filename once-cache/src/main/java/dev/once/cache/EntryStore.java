@@ -26,12 +26,6 @@ final class EntryStore {
     private final String readEach;
 
     private final SharedReads reads;
-    /** PostgreSQL with NOTIFY: leaders' writes that queue share a statement and its commit; else null. */
-    private final SharedWrites writes;
-
-    /** The single write with its NOTIFY, as {@link #notifying} makes it: {@link #completeManyNow} repeats it. */
-    private final String completeNotifying;
-
     private final String claim;
     private final String renew;
     private final String complete;
@@ -97,10 +91,6 @@ final class EntryStore {
         this.notifyChannel = notifyChannel;
         breaker.probeWith(() -> readNow(PROBE_KEY));
         this.reads = new SharedReads(breaker, this::readNow, this::readManyNow);
-        this.writes = dialect == StoreDialect.POSTGRES && notifyChannel != null
-                ? new SharedWrites(breaker, this::completeManyNow)
-                : null;
-        this.completeNotifying = "WITH u AS (" + complete + " RETURNING 1) SELECT pg_notify(?, ?) FROM u";
     }
 
     /** The key the breaker's probe reads: no key hashes to it (hashes are 64 hex digits). */
@@ -252,10 +242,6 @@ final class EntryStore {
                 : null;
         if (sealed != null)
             return notifying(complete, sealed, false, state, value, error, ttlMillis, namespace, keyHash, owner);
-        // a platform thread's statement runs on a virtual thread it waits for at most the store timeout
-        // (StoreBreaker.onVirtualThread); waiting for another's statement would not be so bounded
-        if (writes != null && !breaker.handsOff())
-            return writes.write(new SharedWrites.Write(keyHash, owner, state, value, error, ttlMillis));
         if (dialect != StoreDialect.MARIADB || value == null)
             return write(complete, keyHash, state, value, error, ttlMillis, namespace, keyHash, owner);
         try {
@@ -267,66 +253,6 @@ final class EntryStore {
             update(complete, Entry.PASS, null, e.getCause().getMessage(), 0L, namespace, keyHash, owner);
             throw e;
         }
-    }
-
-    /** Writes that another leader's statement carried ({@link SharedWrites}). */
-    long sharedWrites() {
-        return writes == null ? 0 : writes.shared();
-    }
-
-    /**
-     * Several leaders' writes in one round trip and one commit: the single write, with its NOTIFY, once
-     * per key, as one query string. pgjdbc sends its statements together before one Sync, so PostgreSQL
-     * runs them in one implicit transaction. Each is the single write, fenced on its own token, found by
-     * the whole primary key whatever the table's statistics (one {@code UPDATE ... FROM unnest(...)}
-     * joining the keys to the table was planned, on a table never analyzed, as a scan of the namespace
-     * with the keys as a filter). Returns the tokens whose rows were written.
-     */
-    java.util.Set<String> completeManyNow(List<SharedWrites.Write> batch) throws StoreException {
-        if (batch.size() == 1) { // alone: the single write, prepared on the server as every other statement is
-            SharedWrites.Write w = batch.get(0);
-            boolean written = write(
-                    complete,
-                    w.keyHash(),
-                    w.state(),
-                    w.value(),
-                    w.error(),
-                    w.ttlMillis(),
-                    namespace,
-                    w.keyHash(),
-                    w.owner());
-            return written ? java.util.Set.of(w.owner()) : java.util.Set.of();
-        }
-        String sql = String.join("; ", java.util.Collections.nCopies(batch.size(), completeNotifying));
-        return breaker.call(() -> prepared(sql, ps -> {
-            neverServerPrepared(ps); // a text per batch size: none kept on the server
-            int i = 0;
-            for (SharedWrites.Write w : batch) {
-                for (Object p : new Object[] {
-                    w.state(),
-                    w.value(),
-                    w.error(),
-                    w.ttlMillis(),
-                    namespace,
-                    w.keyHash(),
-                    w.owner(),
-                    notifyChannel,
-                    "k/" + namespace + "/" + w.keyHash()
-                }) {
-                    ps.setObject(++i, p);
-                }
-            }
-            java.util.Set<String> written = new java.util.HashSet<>();
-            boolean rows = ps.execute();
-            for (SharedWrites.Write w : batch) {
-                if (!rows) throw new SQLException("a write of several returned no rows for " + w.keyHash());
-                try (ResultSet rs = ps.getResultSet()) {
-                    if (rs.next()) written.add(w.owner());
-                }
-                rows = ps.getMoreResults();
-            }
-            return written;
-        }));
     }
 
     /** Frees the lease without a value, recording why, so a waiter can claim and retry. */
