@@ -362,10 +362,7 @@ final class EntryStore {
     private int valueWrite(int valueBytes, String sql, Object... params) throws StoreException {
         return breaker.call(() -> {
             try {
-                return prepared(sql, ps -> {
-                    for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
-                    return ps.executeUpdate();
-                });
+                return updateNow(false, sql, params);
             } catch (SQLException e) {
                 if (Thread.currentThread().isInterrupted()) throw e; // the alarm, or the caller's own interrupt
                 int storable = largestStorableValue(); // on another connection: the failed one is closed
@@ -400,8 +397,9 @@ final class EntryStore {
      * lets a statement carry ({@link #largestStorableValue}). Returns the bound.
      */
     int bound(int configured) {
-        valueBound.set(Math.min(configured, largestStorableValue()));
-        return valueBound.get();
+        int bound = Math.min(configured, largestStorableValue());
+        valueBound.set(bound);
+        return bound;
     }
 
     /** The largest value this store takes now ({@link #bound}; lowered when the server's packet was). */
@@ -413,12 +411,15 @@ final class EntryStore {
             new java.util.concurrent.atomic.AtomicInteger(Integer.MAX_VALUE);
 
     private int update(boolean neverServerPrepared, String sql, Object... params) throws StoreException {
-        return breaker.call(() -> {
-            return prepared(sql, ps -> {
-                if (neverServerPrepared) neverServerPrepared(ps);
-                for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
-                return ps.executeUpdate();
-            });
+        return breaker.call(() -> updateNow(neverServerPrepared, sql, params));
+    }
+
+    /** The statement of {@link #update}, run now on a pooled connection: the breaker's call around it is the caller's. */
+    private int updateNow(boolean neverServerPrepared, String sql, Object... params) throws SQLException {
+        return prepared(sql, ps -> {
+            if (neverServerPrepared) neverServerPrepared(ps);
+            for (int i = 0; i < params.length; i++) ps.setObject(i + 1, params[i]);
+            return ps.executeUpdate();
         });
     }
 

@@ -156,8 +156,7 @@ final class HeaderRules {
         Boolean judged = JUDGED.get(name);
         if (judged != null) return judged;
         String plain = name.replace("-", "").replace("_", "");
-        boolean credential = false;
-        for (String word : CREDENTIAL_WORDS) credential |= plain.contains(word);
+        boolean credential = CREDENTIAL_WORDS.stream().anyMatch(plain::contains);
         if (JUDGED.size() < 4096) JUDGED.put(name, credential);
         return credential;
     }

@@ -30,12 +30,17 @@ class ProxyTest {
     private OnceProxy proxy;
 
     private void start(long latencyMillis, UnaryOperator<ProxyConfig.Builder> options) throws Exception {
+        start(latencyMillis, TestDatabases.shared(Db.POSTGRES), options);
+    }
+
+    private void start(long latencyMillis, javax.sql.DataSource db, UnaryOperator<ProxyConfig.Builder> options)
+            throws Exception {
         upstream = new FakeUpstream(latencyMillis);
         ProxyConfig.Builder b = ProxyConfig.builder(URI.create(upstream.url()))
                 .host("127.0.0.1")
                 .port(0)
                 .namespace(TestDatabases.newTable("proxy"));
-        proxy = OnceProxy.start(options.apply(b).build(), TestDatabases.shared(Db.POSTGRES));
+        proxy = OnceProxy.start(options.apply(b).build(), db);
     }
 
     @AfterEach
@@ -55,32 +60,10 @@ class ProxyTest {
         long packet = TestDatabases.count(Db.MARIADB, "SELECT @@global.max_allowed_packet");
         TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = 1048576");
         try (com.zaxxer.hikari.HikariDataSource pool = TestDatabases.pool(Db.MARIADB, 4, -1)) { // 1 MiB sessions
-            upstream = new FakeUpstream(0);
-            proxy = OnceProxy.start(
-                    ProxyConfig.builder(URI.create(upstream.url()))
-                            .host("127.0.0.1")
-                            .port(0)
-                            .namespace(TestDatabases.newTable("packet"))
-                            .build(),
-                    pool);
-            for (int i = 0; i < 2; i++) {
-                HttpResponse<String> r = get("/bytes/700000");
-                assertThat(r.statusCode())
-                        .as(r.body().length() < 300 ? r.body() : "")
-                        .isEqualTo(200);
-                assertThat(r.body()).hasSize(700_000);
-            }
-            assertThat(upstream.calls("/bytes/700000"))
-                    .as("passed through, not stored")
-                    .isEqualTo(2);
-            HttpResponse<String> small = get("/small");
-            assertThat(get("/small").body()).as("the store still works").isEqualTo(small.body());
-            assertThat(upstream.calls("/small")).isEqualTo(1);
+            start(0, pool, b -> b);
+            passedThroughWhileTheStoreWorks("/bytes/700000", 700_000, 2, "/small");
         } finally {
-            stop();
-            proxy = null;
-            upstream = null;
-            TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = " + packet);
+            stopAndRestorePacket(packet);
         }
     }
 
@@ -95,35 +78,41 @@ class ProxyTest {
     void get_mariaDbsPacketLoweredAfterStart_largerAnswersPassedThrough(boolean httpMode) throws Exception {
         long packet = TestDatabases.count(Db.MARIADB, "SELECT @@global.max_allowed_packet");
         try (com.zaxxer.hikari.HikariDataSource pool = TestDatabases.pool(Db.MARIADB, 4, -1)) {
-            upstream = new FakeUpstream(0);
-            proxy = OnceProxy.start(
-                    ProxyConfig.builder(URI.create(upstream.url()))
-                            .host("127.0.0.1")
-                            .port(0)
-                            .namespace(TestDatabases.newTable("packet"))
-                            .routes(java.util.List.of(
-                                    httpMode ? Route.http("/") : Route.of("/", java.time.Duration.ofMinutes(1))))
-                            .build(),
-                    pool);
+            start(
+                    0,
+                    pool,
+                    b -> b.routes(java.util.List.of(
+                            httpMode ? Route.http("/") : Route.of("/", java.time.Duration.ofMinutes(1)))));
             TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = 1048576");
             pool.getHikariPoolMXBean().softEvictConnections();
-            for (int i = 0; i < 3; i++) {
-                HttpResponse<String> r = get("/fresh/bytes/1500000");
-                assertThat(r.statusCode())
-                        .as(r.body().length() < 300 ? r.body() : "")
-                        .isEqualTo(200);
-                assertThat(r.body()).hasSize(1_500_000);
-            }
-            assertThat(upstream.calls("/fresh/bytes/1500000"))
-                    .as("passed through, not stored")
-                    .isEqualTo(3);
-            HttpResponse<String> small = get("/fresh/small");
-            assertThat(get("/fresh/small").body()).as("the store still works").isEqualTo(small.body());
-            assertThat(upstream.calls("/fresh/small"))
-                    .as("stored: the breaker did not open")
-                    .isEqualTo(1);
+            passedThroughWhileTheStoreWorks("/fresh/bytes/1500000", 1_500_000, 3, "/fresh/small");
         } finally {
+            stopAndRestorePacket(packet);
+        }
+    }
+
+    /**
+     * {@code large} asked {@code times}: each answered whole with 200 and passed through (an upstream call
+     * each); then {@code small} twice: stored (one call), so the breaker did not open.
+     */
+    private void passedThroughWhileTheStoreWorks(String large, int size, int times, String small) throws Exception {
+        for (int i = 0; i < times; i++) {
+            HttpResponse<String> r = get(large);
+            assertThat(r.statusCode())
+                    .as(r.body().length() < 300 ? r.body() : "")
+                    .isEqualTo(200);
+            assertThat(r.body()).hasSize(size);
+        }
+        assertThat(upstream.calls(large)).as("passed through, not stored").isEqualTo(times);
+        HttpResponse<String> first = get(small);
+        assertThat(get(small).body()).as("the store still works").isEqualTo(first.body());
+        assertThat(upstream.calls(small)).as("stored: the breaker did not open").isEqualTo(1);
+    }
+
+    private void stopAndRestorePacket(long packet) throws Exception {
+        try {
             stop();
+        } finally {
             proxy = null;
             upstream = null;
             TestDatabases.execute(Db.MARIADB, "SET GLOBAL max_allowed_packet = " + packet);
