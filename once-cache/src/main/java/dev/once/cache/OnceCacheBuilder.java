@@ -50,6 +50,7 @@ public final class OnceCacheBuilder<V> {
 
     Duration loadTimeout = Duration.ofMinutes(5);
     boolean createTable = true;
+    boolean startWhileUnreachable;
     int maxValueBytes = 4 * 1024 * 1024;
     Duration cleanupInterval = Duration.ofMinutes(5);
     Expiry<V> expiry;
@@ -85,6 +86,7 @@ public final class OnceCacheBuilder<V> {
         c.maxConnectionsSet = maxConnectionsSet;
         c.loadTimeout = loadTimeout;
         c.createTable = createTable;
+        c.startWhileUnreachable = startWhileUnreachable;
         c.maxValueBytes = maxValueBytes;
         c.cleanupInterval = cleanupInterval;
         c.expiry = expiry;
@@ -429,17 +431,58 @@ public final class OnceCacheBuilder<V> {
     }
 
     /**
+     * Whether {@link #build()} returns a cache even when the database cannot be reached (default false:
+     * it throws). Such a cache behaves as a started one during an outage (failing open, the loader is
+     * called directly, one call per key per process; failing closed, calls throw) and starts in the
+     * background once the database answers, trying once a second. A database that answers and refuses
+     * the cache (no unique key on the table, a login refused) still fails {@code build()}. For a service
+     * that must come up while its database is down, as a proxy in front of a paid API.
+     *
+     * @param start true to start without the database
+     * @return this builder
+     */
+    public OnceCacheBuilder<V> startWhileUnreachable(boolean start) {
+        this.startWhileUnreachable = start;
+        return this;
+    }
+
+    /** How long {@link #build()} waits for an answer before a cache that may start without one starts so. */
+    static final Duration START_WAIT = Duration.ofSeconds(5);
+
+    /**
      * Checks the database, creates the table if allowed, and starts the background threads.
      *
      * @return the cache; close it when done
-     * @throws CacheLoadException when the database cannot be reached or the table cannot be created
+     * @throws CacheLoadException when the database cannot be reached (unless {@link
+     *     #startWhileUnreachable}) or the table cannot be created
      */
     public OnceCache<V> build() {
+        OnceCacheBuilder<V> config = copy();
+        if (!config.startWhileUnreachable) return started(config);
+        long wait = Math.max(config.storeTimeout.toMillis(), START_WAIT.toMillis());
+        return PendingCache.start(config, () -> started(config), wait);
+    }
+
+    private static <V> OnceCache<V> started(OnceCacheBuilder<V> config) {
         try {
-            return new SqlOnceCache<>(copy());
+            return new SqlOnceCache<>(config);
         } catch (SQLException e) {
-            throw new CacheLoadException("cannot start the cache on table " + table + ": " + e.getMessage(), e);
+            throw new CacheLoadException(
+                    "cannot start the cache on table " + config.table + ": " + withRootCause(e), e);
         }
+    }
+
+    /**
+     * The message and, when another lies under it, the first cause's: a pool's "Connection is not
+     * available, request timed out" alone hid a login refused or a database that does not exist.
+     */
+    private static String withRootCause(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+        String message = String.valueOf(e.getMessage());
+        return root == e || root.getMessage() == null || message.contains(root.getMessage())
+                ? message
+                : message + " (" + root.getMessage() + ")";
     }
 
     private static Duration positive(Duration d, String name) {

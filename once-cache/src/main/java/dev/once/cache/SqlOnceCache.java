@@ -117,16 +117,19 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 notify ? channel : null,
                 config.notifyValues,
                 breaker);
+        int storable;
         try {
             if (config.createTable) store.createTableIfAbsent();
             store.refuseNamespaceIgnoringCase();
+            store.warnOfNamespaceLedIndexes();
+            store.enableSealing();
+            storable = store.bound(config.maxValueBytes);
         } catch (SQLException | RuntimeException e) {
-            breaker.close(); // gives back its share of a pool's statement slots
+            // gives back its share of a pool's statement slots: a cache started again and again while its
+            // database is unreachable (startWhileUnreachable) would otherwise take them all
+            breaker.close();
             throw e;
         }
-        store.warnOfNamespaceLedIndexes();
-        store.enableSealing();
-        int storable = store.bound(config.maxValueBytes);
         if (storable < config.maxValueBytes) {
             log.warn(
                     "once-cache: {} stores values of at most {} bytes, less than maxValueBytes ({}): the server's"

@@ -2,6 +2,7 @@ package dev.once.cli;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.once.jdbc.SqlErrors;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.sql.Connection;
@@ -36,6 +37,31 @@ final class Database implements AutoCloseable {
 
     /** The database at this URL, checked: the driver accepts the URL and a connection opens. */
     static Database connect(String url, String user, String password) {
+        Database db = accepted(url, user, password);
+        db.check();
+        return db;
+    }
+
+    /**
+     * The database at this URL, whose driver accepts the URL, and why it cannot be reached now (null when
+     * a connection opened). A server that answers and refuses (a login refused, no such database) is an
+     * error, as for {@link #connect}: waiting would not mend it.
+     */
+    static Database connectUnlessDown(String url, String user, String password) {
+        Database db = accepted(url, user, password);
+        try {
+            db.check();
+        } catch (UserError e) {
+            if (SqlErrors.connecting(e.getCause()) != SqlErrors.Kind.UNREACHABLE) throw e;
+            db.down = e.getMessage();
+        }
+        return db;
+    }
+
+    /** Why the database could not be reached when it was checked, or null when it could. */
+    String down;
+
+    private static Database accepted(String url, String user, String password) {
         if (url == null || !url.startsWith("jdbc:")) {
             throw new UserError("--db '" + url + "' is not a JDBC URL; use " + SUPPORTED);
         }
@@ -45,9 +71,7 @@ final class Database implements AutoCloseable {
         } catch (SQLException e) {
             throw new UserError("no JDBC driver accepts '" + redact(url) + "'; use " + SUPPORTED);
         }
-        Database db = new Database(url, user, password, redact(url), null);
-        db.check();
-        return db;
+        return new Database(url, user, password, redact(url), null);
     }
 
     /**
@@ -153,6 +177,8 @@ final class Database implements AutoCloseable {
         // open one per concurrent key, each a PostgreSQL backend start-up (proxy-waiters: p99 of the first burst)
         config.setMinimumIdle(Math.min(size, 8));
         config.setPoolName("once");
+        // the database was checked before; one down now (once serve starts without it) opens later
+        config.setInitializationFailTimeout(-1);
         return new HikariDataSource(config);
     }
 

@@ -203,6 +203,13 @@ final class ServeCommand implements Callable<Integer> {
         // as an empty --db: a file's empty db ran on the SQLite default instead of the database meant
         if ((db == null || db.isBlank()) && file.db != null && file.db.isBlank())
             throw new UserError("'db' in --config is empty; give a JDBC URL, or leave it out to use " + DEFAULT_DB);
+        // an empty namespace ran on the default one, sharing its answers and its purge with every proxy
+        // left at the default on that database (helper-47)
+        picocli.CommandLine.ParseResult given = spec.commandLine().getParseResult();
+        if ((namespace == null || namespace.isBlank()) && given != null && given.hasMatchedOption("--namespace"))
+            throw new UserError("--namespace is empty; give a name, or leave --namespace out to use 'proxy'");
+        if ((namespace == null || namespace.isBlank()) && file.namespace != null && file.namespace.isBlank())
+            throw new UserError("'namespace' in --config is empty; give a name, or leave it out to use 'proxy'");
         String up = first(upstream, file.upstream);
         if (up == null) throw new UserError("--upstream is required (or ONCE_UPSTREAM, or 'upstream:' in --config)");
         String m = first(mode, file.mode, "api");
@@ -275,10 +282,26 @@ final class ServeCommand implements Callable<Integer> {
             }
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (Database database = Database.connect(
+        try (Database database = Database.connectUnlessDown(
                         dbUrl, first(credentials.user, file.dbUser), first(credentials.password, file.dbPassword));
                 HikariDataSource pool = database.pool(32)) {
-            if (warmUp > 0) {
+            if (database.down != null) {
+                // a replica restarted during an outage serves, uncached, rather than crash-looping
+                out.println("once serve: " + database.down);
+                out.println("once serve: starting without the cache: requests pass through to the upstream"
+                        + " (X-Once-Cache: BYPASS, one call per key per replica at a time) until the database"
+                        + " answers; /-/health says \"cache\":\"fail-open\" meanwhile");
+                out.flush();
+                if (exitAfterWarmUp) {
+                    spec.commandLine()
+                            .getErr()
+                            .println("once serve: the database cannot be reached: nothing worth training on;"
+                                    + " not listening (--exit-after-warm-up)");
+                    spec.commandLine().getErr().flush();
+                    return 1;
+                }
+                if (warmUp > 0) out.println("once serve: warm-up skipped: the database cannot be reached");
+            } else if (warmUp > 0) {
                 long t0 = System.nanoTime();
                 java.time.Duration budget = exitAfterWarmUp ? TRAINING_BUDGET : WARM_UP_BUDGET;
                 boolean reached = false;

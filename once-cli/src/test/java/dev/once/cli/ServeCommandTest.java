@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -89,5 +90,30 @@ class ServeCommandTest {
         assertThat(run.err().strip())
                 .isEqualTo("once serve: 'db' in --config is empty; give a JDBC URL, or leave it out to use "
                         + ServeCommand.DEFAULT_DB);
+    }
+
+    /**
+     * An empty namespace, given or in the file, as with ONCE_NAMESPACE unset in --namespace=$ONCE_NAMESPACE:
+     * refused, not run on the default namespace, whose answers and purge other proxies share (helper-47).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"flag", "file"})
+    void serve_emptyNamespace_oneLineExitTwo(String where) throws Exception {
+        Path config = Files.writeString(
+                dir.resolve("once.yaml"),
+                "upstream: http://127.0.0.1:1\n" + (where.equals("file") ? "namespace: \"\"\n" : ""));
+        List<String> args = new java.util.ArrayList<>(
+                List.of("serve", "--config", config.toString(), "--port", "0", "--warm-up", "0"));
+        if (where.equals("flag")) args.add("--namespace=");
+        RacecheckCommandTest.Run run = Assertions.assertTimeoutPreemptively(
+                Duration.ofSeconds(20), () -> RacecheckCommandTest.once(args.toArray(String[]::new)));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).hasSize(1);
+        assertThat(run.err().strip())
+                .isEqualTo(
+                        where.equals("flag")
+                                ? "once serve: --namespace is empty; give a name, or leave --namespace out to use 'proxy'"
+                                : "once serve: 'namespace' in --config is empty; give a name, or leave it out to use 'proxy'");
     }
 }

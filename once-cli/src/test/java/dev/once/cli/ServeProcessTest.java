@@ -180,6 +180,66 @@ class ServeProcessTest {
         }
     }
 
+    /**
+     * A replica started while its database is down (a restart during an outage) listens and passes
+     * requests through, saying so, where it exited with "cannot connect" and would have crash-looped
+     * (helper-47). A database that answers and refuses (no such database) still stops the start.
+     */
+    @Test
+    void serve_databaseDownAtStart_listensAndPassesThrough_aRefusalStillStops() throws Exception {
+        int closed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closed = s.getLocalPort(); // nothing listens on it once closed
+        }
+        try (FakeUpstream upstream = new FakeUpstream(10)) {
+            Process p = serve(
+                    "down",
+                    dir,
+                    "--upstream",
+                    upstream.url(),
+                    "--port",
+                    "0",
+                    "--db",
+                    "jdbc:postgresql://127.0.0.1:" + closed + "/app",
+                    "--user",
+                    "app");
+            try {
+                URI u = URI.create("http://127.0.0.1:" + awaitListening("down") + "/through");
+                for (int i = 0; i < 2; i++) {
+                    HttpResponse<String> r =
+                            http.send(HttpRequest.newBuilder(u).build(), HttpResponse.BodyHandlers.ofString());
+                    assertThat(r.statusCode()).isEqualTo(200);
+                    assertThat(r.headers().firstValue("X-Once-Cache")).contains("BYPASS");
+                }
+                assertThat(upstream.calls("/through")).isEqualTo(2);
+                assertThat(Files.readString(dir.resolve("down.log")))
+                        .contains("cannot connect to jdbc:postgresql://127.0.0.1:" + closed + "/app")
+                        .contains("starting without the cache")
+                        .contains("warm-up skipped: the database cannot be reached");
+                p.destroy();
+                assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+                assertThat(p.exitValue()).isZero();
+            } finally {
+                p.destroyForcibly();
+            }
+
+            String refusing = TestDatabases.url(Db.POSTGRES).replaceFirst("/postgres(\\?|$)", "/no_such_database$1");
+            assertThat(refusing).contains("/no_such_database");
+            Process r = serve("refused", dir, "--upstream", upstream.url(), "--port", "0", "--db", refusing);
+            try {
+                assertThat(r.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                assertThat(r.exitValue()).isEqualTo(2);
+                assertThat(Files.readString(dir.resolve("refused.log")))
+                        .contains("cannot connect to")
+                        .contains("no_such_database")
+                        .doesNotContain("listening on")
+                        .doesNotContain("\tat ");
+            } finally {
+                r.destroyForcibly();
+            }
+        }
+    }
+
     @Test
     void serve_embeddedDefault_keepsItsCacheAcrossRestarts() throws Exception {
         try (FakeUpstream upstream = new FakeUpstream(10)) {

@@ -78,7 +78,7 @@ abstract class Dialect {
      * which is how pools report that no connection came in time (HikariCP's {@code
      * SQLTransientConnectionException}).
      */
-    private static boolean connectionLost(SQLException e) {
+    static boolean connectionLost(SQLException e) {
         String state = e.getSQLState();
         return (state != null && state.startsWith("08"))
                 || e instanceof SQLTransientConnectionException

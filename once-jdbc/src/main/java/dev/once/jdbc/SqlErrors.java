@@ -40,6 +40,32 @@ public final class SqlErrors {
     }
 
     /**
+     * Classifies a failure to connect, before the database's dialect is known: UNREACHABLE when no
+     * connection could be had (SQLState class 08, a driver's or pool's timeout, a socket's error, a host
+     * name not found), which waiting may mend; OTHER when the server answered and refused (class 28, a
+     * login refused; 3D, no such database) or for anything else.
+     *
+     * @param t the failure, SQL or wrapping one
+     * @return UNREACHABLE or OTHER
+     */
+    public static Kind connecting(Throwable t) {
+        boolean unreachable = false;
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof SQLException sql) {
+                for (SQLException n = sql; n != null; n = n.getNextException()) {
+                    String state = n.getSQLState();
+                    if (state != null && (state.startsWith("28") || state.startsWith("3D"))) return Kind.OTHER;
+                    unreachable |= Dialect.connectionLost(n);
+                }
+            }
+            unreachable |= c instanceof java.net.SocketException
+                    || c instanceof java.net.SocketTimeoutException
+                    || c instanceof java.net.UnknownHostException;
+        }
+        return unreachable ? Kind.UNREACHABLE : Kind.OTHER;
+    }
+
+    /**
      * Classifies the first SQL exception in the chain (causes and next exceptions) that says something.
      *
      * @param t any error, SQL or wrapping one

@@ -111,11 +111,12 @@ public final class OnceProxy implements AutoCloseable {
      * @param config what to serve and how
      * @param dataSource the store (the caches' database)
      * @return the running proxy; close it to stop
-     * @throws Exception when the caches or the server cannot start (the port is taken, the database unreachable)
+     * @throws Exception when the caches or the server cannot start (the port is taken, the database refuses the
+     *     table); an unreachable database is not one: requests pass through until it answers
      */
     public static OnceProxy start(ProxyConfig config, DataSource dataSource) throws Exception {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        Map<Route, OnceCache<Cached>> caches = new LinkedHashMap<>();
+        Map<Route, OnceCacheBuilder<Cached>> builders = new LinkedHashMap<>();
         for (Route route : config.routes()) {
             var builder = routeNamespace(OnceCache.builder(dataSource), config.namespace(), route)
                     .ttl(route.ttl())
@@ -123,9 +124,12 @@ public final class OnceProxy implements AutoCloseable {
                     .codec(Cached.CODEC)
                     // an upstream's failure reaches every replica's waiters as that failure, after one call:
                     // a hanging API is not tried again by each replica in turn (a client may retry)
-                    .failedRoundsBeforeError(0);
+                    .failedRoundsBeforeError(0)
+                    // a replica restarted while the database is down serves, passing requests through,
+                    // and caches once the database answers: it does not crash-loop (helper-47)
+                    .startWhileUnreachable(true);
             if (route.http()) builder.expiry(HttpMode.expiry(route)).retainExpired(HttpMode.RETAIN);
-            caches.put(
+            builders.put(
                     route,
                     builder.nearCache(config.nearCacheEntries())
                             // one budget for the replica, split evenly: per route, 20 routes of 64 MB each
@@ -134,9 +138,9 @@ public final class OnceProxy implements AutoCloseable {
                                     1, config.nearCacheBytes() / config.routes().size()))
                             .maxValueBytes(
                                     (int) Math.min(Integer.MAX_VALUE, config.maxCachedResponseBytes() + ENCODING_ROOM))
-                            .meterRegistry(registry)
-                            .build());
+                            .meterRegistry(registry));
         }
+        Map<Route, OnceCache<Cached>> caches = built(builders);
         // the store may take less than the answers' limit (MariaDB's max_allowed_packet): larger answers are
         // then passed through uncached, as answers over the limit are, not failed after the upstream's call
         ProxyConfig effective = storable(config, caches);
@@ -221,6 +225,33 @@ public final class OnceProxy implements AutoCloseable {
      * the encoding's room), where that is less: an answer between the two was read whole, refused by the
      * cache and failed with a 502 on every request, where one over the limit is passed through.
      */
+    /**
+     * Builds the routes' caches side by side: while the database does not answer each build waits a few
+     * seconds before it starts without it, and one after another, 20 routes kept the port closed for
+     * 20 times that. When one cannot start, those built are closed and its failure is thrown.
+     */
+    private static Map<Route, OnceCache<Cached>> built(Map<Route, OnceCacheBuilder<Cached>> builders) throws Exception {
+        Map<Route, java.util.concurrent.Future<OnceCache<Cached>>> building = new LinkedHashMap<>();
+        try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            builders.forEach((route, builder) -> building.put(route, threads.submit(builder::build)));
+        }
+        Map<Route, OnceCache<Cached>> caches = new LinkedHashMap<>();
+        Exception failure = null;
+        for (var e : building.entrySet()) {
+            try {
+                caches.put(e.getKey(), e.getValue().get());
+            } catch (java.util.concurrent.ExecutionException ex) {
+                if (failure == null)
+                    failure = ex.getCause() instanceof Exception cause ? cause : new RuntimeException(ex.getCause());
+            }
+        }
+        if (failure != null) {
+            caches.values().forEach(OnceCache::close);
+            throw failure;
+        }
+        return caches;
+    }
+
     private static ProxyConfig storable(ProxyConfig config, Map<Route, OnceCache<Cached>> caches) {
         long storable = Long.MAX_VALUE;
         for (OnceCache<Cached> cache : caches.values())

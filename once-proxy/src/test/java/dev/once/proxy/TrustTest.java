@@ -519,6 +519,71 @@ class TrustTest {
     }
 
     /**
+     * The database unreachable when two replicas start (a restart during an outage): each started and
+     * answered uncached, where before each failed to start and would have crash-looped (helper-47); once
+     * the database answers they cache, and a burst of one key across both costs one upstream call.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void databaseUnreachableAtStart_servesUncached_thenCachesOnceItAnswers(String mode) throws Exception {
+        Origin o = echoOrigin();
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        o.scripts.put("/later", (r, n) -> {
+            calls.incrementAndGet();
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return new HttpModeTest.Reply(200, "later answer", "Cache-Control", "max-age=60");
+        });
+        Route route = mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1));
+        String namespace = TestDatabases.newTable("late");
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
+                HikariDataSource db = poolThrough(relay)) {
+            relay.refuse(); // down before either replica starts
+            db.getHikariPoolMXBean().softEvictConnections();
+            OnceProxy a = start(o, db, namespace, b -> b.adminToken("s3cret").routes(List.of(route)));
+            OnceProxy b = start(o, db, namespace, x -> x.routes(List.of(route)));
+            for (OnceProxy p : List.of(a, b)) {
+                HttpResponse<String> r = get(p, "/uncached");
+                assertThat(r.statusCode()).isEqualTo(200);
+                assertThat(cache(r)).isEqualTo("BYPASS");
+                assertThat(get(p, "/-/health").body())
+                        .contains("\"database\":\"down\"")
+                        .contains("\"cache\":\"fail-open\"");
+            }
+            HttpResponse<String> purge = send(a, "POST", "/-/purge", null, "Authorization", "Bearer s3cret");
+            assertThat(purge.statusCode())
+                    .as("a purge that could not happen says so")
+                    .isEqualTo(503);
+
+            relay.pass();
+            for (OnceProxy p : List.of(a, b))
+                org.awaitility.Awaitility.await()
+                        .atMost(Duration.ofSeconds(60))
+                        .until(() -> get(p, "/-/health").body().contains("\"cache\":\"caching\""));
+            List<java.util.concurrent.Future<HttpResponse<String>>> answers = new ArrayList<>();
+            try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 8; i++) {
+                    OnceProxy p = i % 2 == 0 ? a : b;
+                    answers.add(threads.submit(() -> get(p, "/later")));
+                }
+                for (var answer : answers) {
+                    HttpResponse<String> r = answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                    assertThat(r.statusCode()).isEqualTo(200);
+                    assertThat(r.body()).isEqualTo("later answer");
+                    assertThat(cache(r)).isIn("MISS", "COALESCED", "HIT");
+                }
+            }
+            assertThat(calls)
+                    .as("upstream calls for one key across both replicas")
+                    .hasValue(1);
+            assertThat(cache(get(b, "/later"))).isEqualTo("HIT");
+        }
+    }
+
+    /**
      * A pool on the test PostgreSQL through a relay the test can cut: connections reset, new ones
      * refused, each attempt failing within a short connection timeout.
      */
