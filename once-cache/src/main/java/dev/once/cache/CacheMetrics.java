@@ -118,7 +118,7 @@ final class CacheMetrics {
                 .register(registry);
     }
 
-    private static Counter request(MeterRegistry registry, String namespace, String result) {
+    static Counter request(MeterRegistry registry, String namespace, String result) {
         return Counter.builder("once.cache.requests")
                 .tag("namespace", namespace)
                 .tag("result", result)

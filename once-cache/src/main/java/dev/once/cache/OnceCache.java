@@ -43,7 +43,9 @@ public interface OnceCache<V> extends AutoCloseable {
      * @return the value
      * @throws CacheLoadException when the loader failed, here or in the process that led the load
      */
-    V get(String key, Callable<? extends V> loader);
+    default V get(String key, Callable<? extends V> loader) {
+        return lookup(key, loader).value();
+    }
 
     /**
      * As {@link #get}, telling where the value came from.
@@ -52,7 +54,10 @@ public interface OnceCache<V> extends AutoCloseable {
      * @param loader produces the value when no fresh one is stored
      * @return the value and its source
      */
-    CacheResult<V> lookup(String key, Callable<? extends V> loader);
+    default CacheResult<V> lookup(String key, Callable<? extends V> loader) {
+        java.util.Objects.requireNonNull(loader, "loader");
+        return lookup(key, previous -> loader.call());
+    }
 
     /**
      * As {@link #lookup(String, Callable)}, with a loader that sees the expired value it replaces (null

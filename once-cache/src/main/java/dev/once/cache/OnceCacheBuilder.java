@@ -435,8 +435,9 @@ public final class OnceCacheBuilder<V> {
      * it throws). Such a cache behaves as a started one during an outage (failing open, the loader is
      * called directly, one call per key per process; failing closed, calls throw) and starts in the
      * background once the database answers, trying once a second. A database that answers and refuses
-     * the cache (no unique key on the table, a login refused) still fails {@code build()}. For a service
-     * that must come up while its database is down, as a proxy in front of a paid API.
+     * the cache (a login refused, no such database, a table it may not create) still fails {@code
+     * build()}. For a service that must come up while its database is down, as a proxy in front of a
+     * paid API.
      *
      * @param start true to start without the database
      * @return this builder
@@ -460,7 +461,17 @@ public final class OnceCacheBuilder<V> {
         OnceCacheBuilder<V> config = copy();
         if (!config.startWhileUnreachable) return started(config);
         long wait = Math.max(config.storeTimeout.toMillis(), START_WAIT.toMillis());
-        return PendingCache.start(config, () -> started(config), wait);
+        return PendingCache.start(config, () -> started(reached(config)), wait);
+    }
+
+    /**
+     * The settings, once a connection of its own opened to their database and closed again: outside the
+     * pool when the data source tells its URL, under a 10 s login timeout, so that a refusal is told
+     * within {@link #START_WAIT} rather than after the pool's wait for a connection.
+     */
+    private static <V> OnceCacheBuilder<V> reached(OnceCacheBuilder<V> config) throws SQLException {
+        NotifyListener.outsidePool(config.dataSource).open().close();
+        return config;
     }
 
     private static <V> OnceCache<V> started(OnceCacheBuilder<V> config) {

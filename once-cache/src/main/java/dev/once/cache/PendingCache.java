@@ -20,10 +20,13 @@ import org.slf4j.LoggerFactory;
  * time; failing closed, calls throw. A background thread starts the real cache, trying at most once a
  * second, and from then on every call goes to it.
  *
- * <p>Only an unreachable database is waited out. A reachable one that refuses the cache (a table
- * without its unique key, a wrong password) fails {@code build()} as it always has; found only on a
- * later attempt, it is logged at ERROR and tried again every 30 seconds, and the cache keeps failing
- * open or closed meanwhile.
+ * <p>Only an unreachable database is waited out ({@link SqlErrors#connecting}). One that answers and
+ * refuses the cache (a login refused, no such database, a table it may not create) fails {@code
+ * build()} as it always has; found only on a later attempt, it is logged at ERROR and tried again
+ * every 30 seconds, and the cache keeps failing open or closed meanwhile. Each attempt first opens a
+ * connection of its own, outside the pool when the data source tells its URL (as the listener's is),
+ * under a 10 s login timeout: a pool's wait for a connection (HikariCP's 30 s) hid a refusal behind its
+ * timeout past {@code build()}'s wait.
  */
 final class PendingCache<V> implements OnceCache<V> {
     private static final Logger log = LoggerFactory.getLogger(PendingCache.class);
@@ -37,6 +40,9 @@ final class PendingCache<V> implements OnceCache<V> {
     private final CompletableFuture<OnceCache<V>> first = new CompletableFuture<>();
     private final ConcurrentHashMap<String, CompletableFuture<V>> inFlight = new ConcurrentHashMap<>();
     private final Thread starter;
+    /** The started cache's own fail-open count, counted from the start (one meter, as Micrometer keys it). */
+    private final io.micrometer.core.instrument.Counter failedOpen;
+
     private volatile OnceCache<V> started;
     private volatile boolean closed;
     private volatile String why = "the database has not answered yet";
@@ -46,6 +52,7 @@ final class PendingCache<V> implements OnceCache<V> {
         this.failOpen = config.failOpen;
         this.maxValueBytes = config.maxValueBytes;
         this.start = start;
+        this.failedOpen = CacheMetrics.request(config.meterRegistry, config.namespace, "fail_open");
         this.starter = Thread.ofPlatform()
                 .daemon()
                 .name("once-cache-start " + config.table + " " + config.namespace)
@@ -118,16 +125,18 @@ final class PendingCache<V> implements OnceCache<V> {
                 boolean refused = !unreachable(t);
                 why = (refused ? "the database refused the cache: " : "the database cannot be reached: ")
                         + t.getMessage();
+                String reason = reason(t);
                 if (first.completeExceptionally(t)) { // start() tells of it, or throws it
                     if (refused) return;
-                    told = why;
-                } else if (!closed && !why.equals(told)) {
+                    told = reason;
+                } else if (!closed && !reason.equals(told)) {
                     if (refused) log.error("once-cache: namespace {}: cannot start: {}", namespace, why, t);
                     else log.warn("once-cache: namespace {}: not started yet: {}", namespace, why);
-                    told = why;
+                    told = reason;
                 }
+                // an Error too (a driver's class missing, say) is told and tried again, slowly: the thread
+                // ending would leave the cache unstarted for the life of the process, without a word
                 if (refused) pause = REFUSED_RETRY_MILLIS;
-                if (t instanceof Error e && !(t instanceof OutOfMemoryError)) throw e;
             }
             long left = pause - (System.nanoTime() - began) / 1_000_000;
             if (left > 0) {
@@ -140,6 +149,21 @@ final class PendingCache<V> implements OnceCache<V> {
         }
     }
 
+    /**
+     * What a failure is, for telling each reason once: its deepest cause's type and the SQLStates on the
+     * way. Not its message: a pool's says how many milliseconds it waited and how many callers wait.
+     */
+    private static String reason(Throwable t) {
+        StringBuilder b = new StringBuilder();
+        Throwable root = t;
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            root = c;
+            if (c instanceof java.sql.SQLException sql && sql.getSQLState() != null)
+                b.append(sql.getSQLState()).append('/');
+        }
+        return b.append(root.getClass().getName()).toString();
+    }
+
     /** The cache started: from now on every call goes to it; closed at once if this one closed meanwhile. */
     private synchronized void adopt(OnceCache<V> c) {
         if (closed) {
@@ -147,17 +171,6 @@ final class PendingCache<V> implements OnceCache<V> {
             return;
         }
         started = c;
-    }
-
-    @Override
-    public V get(String key, Callable<? extends V> loader) {
-        return lookup(key, loader).value();
-    }
-
-    @Override
-    public CacheResult<V> lookup(String key, Callable<? extends V> loader) {
-        Objects.requireNonNull(loader, "loader");
-        return lookup(key, previous -> loader.call());
     }
 
     @Override
@@ -212,6 +225,7 @@ final class PendingCache<V> implements OnceCache<V> {
 
     /** As {@link #loadAlone(Reloader)}, telling the key's other callers of a {@link Bypass} first. */
     private V loadAlone(Reloader<V> loader, CompletableFuture<V> mine) {
+        failedOpen.increment(); // once a load, as a started cache counts its fail-open resolutions
         try {
             return loader.load(null);
         } catch (Bypass b) {
@@ -241,7 +255,9 @@ final class PendingCache<V> implements OnceCache<V> {
         OnceCache<V> c = started;
         if (c != null) return c.peek(key);
         refuseIfClosed();
-        return Optional.empty(); // as a started cache during an outage: nothing can be read
+        // as a started cache during an outage: failing open, nothing can be read; failing closed, it throws
+        if (!failOpen) throw new CacheLoadException("the cache has not started: " + why, null);
+        return Optional.empty();
     }
 
     @Override

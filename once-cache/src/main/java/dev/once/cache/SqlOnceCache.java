@@ -205,17 +205,6 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     @Override
-    public V get(String key, Callable<? extends V> loader) {
-        return lookup(key, loader).value();
-    }
-
-    @Override
-    public CacheResult<V> lookup(String key, Callable<? extends V> loader) {
-        Objects.requireNonNull(loader, "loader");
-        return lookup(key, previous -> loader.call());
-    }
-
-    @Override
     public CacheResult<V> lookup(String key, Reloader<V> loader) {
         try {
             return lookupAsync(key, loader, false).join();

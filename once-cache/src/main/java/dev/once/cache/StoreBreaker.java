@@ -398,13 +398,36 @@ final class StoreBreaker implements AutoCloseable {
 
     /**
      * Whether the probe's read (a key no caller uses) answers within {@link #QUICK_PROBE_NANOS}, or the
-     * store timeout if shorter, on a virtual thread (whose read the alarm ends; a platform thread's read is
-     * bounded only by its connection's network timeout, the whole store timeout, so it does not ask). A
-     * database that is down, hung or overloaded does not; one where only some rows are held does.
+     * store timeout if shorter, read on a virtual thread, whose read the alarm ends. A platform thread's
+     * read would be bounded only by its connection's network timeout, the whole store timeout, so a
+     * platform caller waits for a virtual thread's read instead (it asked nothing before, and one locked
+     * row opened the breaker for every key of a servlet container's process). A database that is down,
+     * hung or overloaded does not answer; one where only some rows are held does.
      */
     private boolean answersOthers() {
         Call<?> p = probe;
-        if (p == null || !Thread.currentThread().isVirtual()) return false;
+        if (p == null) return false;
+        if (!Thread.currentThread().isVirtual()) {
+            java.util.concurrent.CompletableFuture<Boolean> answered = new java.util.concurrent.CompletableFuture<>();
+            try {
+                Thread.ofVirtual().name("once-cache-quick-probe").start(() -> {
+                    try {
+                        answered.complete(answersOthers());
+                    } catch (Throwable t) {
+                        answered.complete(false);
+                    }
+                });
+                return answered.get(
+                        Math.min(QUICK_PROBE_NANOS, timeoutNanos) + HAND_OFF_GRACE_NANOS, TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.TimeoutException
+                    | java.util.concurrent.ExecutionException
+                    | RuntimeException e) {
+                return false; // not answered in time (a starved virtual thread counts as no answer)
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
         Alarm alarm = new Alarm(Thread.currentThread(), System.nanoTime() + Math.min(QUICK_PROBE_NANOS, timeoutNanos));
         try {
             p.run();

@@ -44,10 +44,14 @@ class StartWhileUnreachableTest {
     }
 
     private HikariDataSource pool(String database) {
+        return pool(database, 500);
+    }
+
+    private HikariDataSource pool(String database, long connectionTimeoutMillis) {
         HikariConfig c = new HikariConfig();
         c.setJdbcUrl("jdbc:postgresql://localhost:" + port + "/" + database + "?user=postgres&connectTimeout=2");
         c.setMaximumPoolSize(8);
-        c.setConnectionTimeout(500);
+        c.setConnectionTimeout(connectionTimeoutMillis);
         c.setInitializationFailTimeout(-1);
         return new HikariDataSource(c);
     }
@@ -55,10 +59,12 @@ class StartWhileUnreachableTest {
     @Test
     void build_databaseDownAtStart_failsOpenOneCallPerKeyThenCachesOnceItAnswers() throws Exception {
         EmbeddedPostgres pg = null;
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         try (HikariDataSource pool = pool("postgres");
                 OnceCache<String> cache = OnceCache.builder(pool)
                         .namespace("late")
                         .codec(Codec.string())
+                        .meterRegistry(registry)
                         .startWhileUnreachable(true)
                         .build()) {
             assertThat(cache.storeAvailable()).isFalse();
@@ -91,6 +97,10 @@ class StartWhileUnreachableTest {
             });
             // nothing was kept: the next call loads again
             assertThat(cache.get("k", () -> "v2")).isEqualTo("v2");
+            // counted as a started cache counts its fail-open loads (the shared one and the last), on the meter
+            // it goes on with once started
+            assertThat(OnceCacheTest.count(registry, "once.cache.requests", "result", "fail_open"))
+                    .isEqualTo(2);
             // what needs the table says so, rather than pretending it happened
             assertThatThrownBy(() -> cache.purge("k"))
                     .isInstanceOf(CacheLoadException.class)
@@ -134,14 +144,23 @@ class StartWhileUnreachableTest {
                     .isInstanceOf(CacheLoadException.class)
                     .hasMessageContaining("has not started")
                     .hasMessageContaining("cannot be reached");
+            // as a started cache's peek fails closed during an outage: "not cached" would be a wrong answer
+            assertThatThrownBy(() -> cache.peek("k"))
+                    .isInstanceOf(CacheLoadException.class)
+                    .hasMessageContaining("has not started");
         }
         assertThat(calls).hasValue(0);
     }
 
+    /**
+     * Behind a pool left at HikariCP's 30 s connection timeout too: build() waits 5 s for its first try,
+     * and the pool's wait hid the refusal past that, so the cache started pending and ran uncached
+     * (helper-49). Each try opens a connection of its own first.
+     */
     @Test
     void build_databaseAnswersAndRefuses_failsAsWithoutTheOption() throws Exception {
         try (EmbeddedPostgres pg = startDatabase();
-                HikariDataSource pool = pool("no_such_database")) {
+                HikariDataSource pool = pool("no_such_database", 30_000)) {
             assertThatThrownBy(() -> OnceCache.builder(pool)
                             .namespace("refused")
                             .startWhileUnreachable(true)

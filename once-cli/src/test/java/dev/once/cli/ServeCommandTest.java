@@ -116,4 +116,36 @@ class ServeCommandTest {
                                 ? "once serve: --namespace is empty; give a name, or leave --namespace out to use 'proxy'"
                                 : "once serve: 'namespace' in --config is empty; give a name, or leave it out to use 'proxy'");
     }
+
+    /**
+     * A training run (--exit-after-warm-up) with its database down has nothing to train on: exit 1, said
+     * in one line, where a serving run starts without the database.
+     */
+    @org.junit.jupiter.api.Test
+    void serve_exitAfterWarmUpDatabaseDown_exitOneNotListening() throws Exception {
+        int closed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closed = s.getLocalPort();
+        }
+        String[] args = {
+            "serve",
+            "--upstream",
+            "http://127.0.0.1:1",
+            "--port",
+            "0",
+            "--exit-after-warm-up",
+            "--db",
+            "jdbc:postgresql://127.0.0.1:" + closed + "/app",
+            "--user",
+            "app"
+        };
+        RacecheckCommandTest.Run run =
+                Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30), () -> RacecheckCommandTest.once(args));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(1);
+        assertThat(run.err().strip())
+                .isEqualTo("once serve: the database cannot be reached: nothing worth training on; not listening"
+                        + " (--exit-after-warm-up)");
+        assertThat(run.out()).doesNotContain("listening on");
+    }
 }

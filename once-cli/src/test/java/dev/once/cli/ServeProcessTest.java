@@ -185,13 +185,15 @@ class ServeProcessTest {
      * requests through, saying so, where it exited with "cannot connect" and would have crash-looped
      * (helper-47). A database that answers and refuses (no such database) still stops the start.
      */
-    @Test
-    void serve_databaseDownAtStart_listensAndPassesThrough_aRefusalStillStops() throws Exception {
-        int closed;
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            closed = s.getLocalPort(); // nothing listens on it once closed
-        }
-        try (FakeUpstream upstream = new FakeUpstream(10)) {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"refusing connections", "silent"})
+    void serve_databaseDownAtStart_listensAndPassesThrough_aRefusalStillStops(String down) throws Exception {
+        // a closed port refuses; a server that accepts and never says a word times out (10 s)
+        java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        int closed = silent.getLocalPort();
+        if (down.equals("refusing connections")) silent.close();
+        try (silent;
+                FakeUpstream upstream = new FakeUpstream(10)) {
             Process p = serve(
                     "down",
                     dir,
@@ -214,6 +216,7 @@ class ServeProcessTest {
                 assertThat(upstream.calls("/through")).isEqualTo(2);
                 assertThat(Files.readString(dir.resolve("down.log")))
                         .contains("cannot connect to jdbc:postgresql://127.0.0.1:" + closed + "/app")
+                        .contains(down.equals("silent") ? "no answer within 10 s" : "refused")
                         .contains("starting without the cache")
                         .contains("warm-up skipped: the database cannot be reached");
                 p.destroy();
@@ -223,6 +226,7 @@ class ServeProcessTest {
                 p.destroyForcibly();
             }
 
+            if (down.equals("silent")) return; // the refusal below once is enough
             String refusing = TestDatabases.url(Db.POSTGRES).replaceFirst("/postgres(\\?|$)", "/no_such_database$1");
             assertThat(refusing).contains("/no_such_database");
             Process r = serve("refused", dir, "--upstream", upstream.url(), "--port", "0", "--db", refusing);

@@ -40,10 +40,13 @@ public final class SqlErrors {
     }
 
     /**
-     * Classifies a failure to connect, before the database's dialect is known: UNREACHABLE when no
-     * connection could be had (SQLState class 08, a driver's or pool's timeout, a socket's error, a host
-     * name not found), which waiting may mend; OTHER when the server answered and refused (class 28, a
-     * login refused; 3D, no such database) or for anything else.
+     * Classifies a failure to start work on a database, before its dialect is known: UNREACHABLE when no
+     * connection could be had or the server cannot take one yet, which waiting may mend (SQLState class 08;
+     * PostgreSQL starting up, shutting down or in recovery, 57P01 to 57P03; too many connections, class
+     * 53; a driver's or pool's timeout; a socket's error; a host name not found), OTHER when the server
+     * answered and refused (a login refused, class 28; no such database, 3D000 or MariaDB's 1049; access
+     * to it denied, MariaDB's 1044) or for anything else (a statement that failed on a connection had).
+     * The whole chain is read: a pool's timeout carries the server's refusal as its cause.
      *
      * @param t the failure, SQL or wrapping one
      * @return UNREACHABLE or OTHER
@@ -53,9 +56,15 @@ public final class SqlErrors {
         for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
             if (c instanceof SQLException sql) {
                 for (SQLException n = sql; n != null; n = n.getNextException()) {
-                    String state = n.getSQLState();
-                    if (state != null && (state.startsWith("28") || state.startsWith("3D"))) return Kind.OTHER;
-                    unreachable |= Dialect.connectionLost(n);
+                    String state = n.getSQLState() == null ? "" : n.getSQLState();
+                    if (state.startsWith("28") || state.startsWith("3D")) return Kind.OTHER;
+                    if (state.equals("42000") && (n.getErrorCode() == 1049 || n.getErrorCode() == 1044))
+                        return Kind.OTHER;
+                    unreachable |= Dialect.connectionLost(n)
+                            || state.startsWith("53")
+                            || state.equals("57P01")
+                            || state.equals("57P02")
+                            || state.equals("57P03");
                 }
             }
             unreachable |= c instanceof java.net.SocketException

@@ -141,6 +141,22 @@ public final class OnceProxy implements AutoCloseable {
                             .meterRegistry(registry));
         }
         Map<Route, OnceCache<Cached>> caches = built(builders);
+        try {
+            return serve(config, dataSource, registry, caches);
+        } catch (Exception | Error e) {
+            // a cache still starting would go on trying, and could start, with nobody to close it
+            caches.values().forEach(OnceCache::close);
+            throw e;
+        }
+    }
+
+    /** Starts the upstream client and the server in front of the caches built. */
+    private static OnceProxy serve(
+            ProxyConfig config,
+            DataSource dataSource,
+            PrometheusMeterRegistry registry,
+            Map<Route, OnceCache<Cached>> caches)
+            throws Exception {
         // the store may take less than the answers' limit (MariaDB's max_allowed_packet): larger answers are
         // then passed through uncached, as answers over the limit are, not failed after the upstream's call
         ProxyConfig effective = storable(config, caches);
@@ -213,9 +229,8 @@ public final class OnceProxy implements AutoCloseable {
             server.start();
         } catch (Exception e) {
             upstream.close();
-            caches.values().forEach(OnceCache::close);
             gcMetrics.close();
-            throw e;
+            throw e; // the caches are closed by start
         }
         return new OnceProxy(server, connector, upstream, caches, gcMetrics);
     }

@@ -485,15 +485,7 @@ class TrustTest {
     void storeUnreachable_identicalRequestsAtOnce_everyOneAnswered(String mode) throws Exception {
         Origin o = echoOrigin();
         java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
-        o.scripts.put("/slow", (r, n) -> {
-            calls.incrementAndGet();
-            try {
-                Thread.sleep(300);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return new HttpModeTest.Reply(200, "slow answer", "Cache-Control", "max-age=60");
-        });
+        o.scripts.put("/slow", slowCounted(calls, "slow answer"));
         try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
                 HikariDataSource db = poolThrough(relay)) {
             OnceProxy p = start(
@@ -528,15 +520,7 @@ class TrustTest {
     void databaseUnreachableAtStart_servesUncached_thenCachesOnceItAnswers(String mode) throws Exception {
         Origin o = echoOrigin();
         java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
-        o.scripts.put("/later", (r, n) -> {
-            calls.incrementAndGet();
-            try {
-                Thread.sleep(300);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            return new HttpModeTest.Reply(200, "later answer", "Cache-Control", "max-age=60");
-        });
+        o.scripts.put("/later", slowCounted(calls, "later answer"));
         Route route = mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1));
         String namespace = TestDatabases.newTable("late");
         try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
@@ -581,6 +565,19 @@ class TrustTest {
                     .hasValue(1);
             assertThat(cache(get(b, "/later"))).isEqualTo("HIT");
         }
+    }
+
+    /** An answer, shareable for 60 s, that takes 300 ms and counts its calls: identical requests overlap. */
+    private static HttpModeTest.Script slowCounted(java.util.concurrent.atomic.AtomicInteger calls, String body) {
+        return (r, n) -> {
+            calls.incrementAndGet();
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return new HttpModeTest.Reply(200, body, "Cache-Control", "max-age=60");
+        };
     }
 
     /**

@@ -1,0 +1,82 @@
+package dev.once.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.net.ServerSocket;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link SqlErrors#connecting}: a database out of reach (worth waiting for) told from one that answers and
+ * refuses (never mended by waiting), from real drivers' and HikariCP's own failures where they can be
+ * had, and from the server states a test cannot bring about on cue.
+ */
+class SqlErrorsTest {
+    private static Throwable failureOf(String url) {
+        try (var c = DriverManager.getConnection(url)) {
+            throw new AssertionError("connected to " + url);
+        } catch (SQLException e) {
+            return e;
+        }
+    }
+
+    /** The same URL through a HikariCP pool, whose timeout wraps the driver's own failure. */
+    private static Throwable pooledFailureOf(String url) {
+        HikariConfig c = new HikariConfig();
+        c.setJdbcUrl(url);
+        c.setConnectionTimeout(500);
+        c.setInitializationFailTimeout(-1);
+        try (HikariDataSource pool = new HikariDataSource(c);
+                var connection = pool.getConnection()) {
+            throw new AssertionError("connected to " + url);
+        } catch (SQLException e) {
+            return e;
+        }
+    }
+
+    private static int closedPort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void connecting_nothingListens_unreachable_directAndPooled() throws Exception {
+        String pg = "jdbc:postgresql://127.0.0.1:" + closedPort() + "/postgres?user=postgres";
+        String maria = "jdbc:mariadb://127.0.0.1:" + closedPort() + "/test?user=root";
+        for (String url : new String[] {pg, maria}) {
+            assertThat(SqlErrors.connecting(failureOf(url))).as(url).isEqualTo(SqlErrors.Kind.UNREACHABLE);
+            assertThat(SqlErrors.connecting(pooledFailureOf(url))).as(url).isEqualTo(SqlErrors.Kind.UNREACHABLE);
+        }
+    }
+
+    @Test
+    void connecting_noSuchDatabase_refused_directAndPooled() {
+        String pg = TestDatabases.url(Db.POSTGRES).replaceFirst("/postgres(\\?|$)", "/no_such_database$1");
+        String maria = TestDatabases.url(Db.MARIADB).replaceFirst("/test(\\?|$)", "/no_such_database$1");
+        for (String url : new String[] {pg, maria}) {
+            assertThat(url).contains("/no_such_database");
+            assertThat(SqlErrors.connecting(failureOf(url))).as(url).isEqualTo(SqlErrors.Kind.OTHER);
+            assertThat(SqlErrors.connecting(pooledFailureOf(url))).as(url).isEqualTo(SqlErrors.Kind.OTHER);
+        }
+    }
+
+    @Test
+    void connecting_serverNotReadyYet_unreachable_aStatementsOwnError_other() {
+        // PostgreSQL starting up or in recovery, and out of connection slots (every replica reconnecting
+        // after an outage): states a test cannot bring about on cue, as pgjdbc reports them
+        for (String state : new String[] {"57P03", "57P01", "53300"})
+            assertThat(SqlErrors.connecting(new SQLException("FATAL", state)))
+                    .as(state)
+                    .isEqualTo(SqlErrors.Kind.UNREACHABLE);
+        assertThat(SqlErrors.connecting(new SQLException("permission denied for schema public", "42501")))
+                .isEqualTo(SqlErrors.Kind.OTHER);
+        assertThat(SqlErrors.connecting(new SQLException("FATAL: password authentication failed", "28P01")))
+                .isEqualTo(SqlErrors.Kind.OTHER);
+    }
+}
