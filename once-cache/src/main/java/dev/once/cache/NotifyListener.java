@@ -78,6 +78,11 @@ final class NotifyListener implements AutoCloseable {
             // a server that accepts and then says nothing must not hold the listener in its handshake for
             // good (a close waits for it); the URL's own setting wins
             p.setProperty("loginTimeout", "10");
+            // ... and pgjdbc keeps waiting, in a thread of its own, after its login timeout gave up: with
+            // no read timeout each try at a silent server left a thread and a socket behind for good (a
+            // cache starting while its database is down tries every few seconds: helper-50 counted 64
+            // threads a minute). Seconds for pgjdbc; the listener sets its own once connected
+            if (url.startsWith("jdbc:postgresql:")) p.setProperty("socketTimeout", "10");
             return DriverManager.getConnection(url, p);
         };
     }

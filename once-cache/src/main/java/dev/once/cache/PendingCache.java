@@ -118,8 +118,8 @@ final class PendingCache<V> implements OnceCache<V> {
             try {
                 OnceCache<V> c = start.call();
                 adopt(c);
-                if (!first.complete(c) && told != null)
-                    log.info("once-cache: namespace {}: the database answers; caching", namespace);
+                if (!first.complete(c) && told != null) // WARN, as the lines it ends: an INFO went unseen
+                log.warn("once-cache: namespace {}: the database answers; caching now", namespace);
                 return;
             } catch (Throwable t) {
                 boolean refused = !unreachable(t);
@@ -130,7 +130,7 @@ final class PendingCache<V> implements OnceCache<V> {
                     if (refused) return;
                     told = reason;
                 } else if (!closed && !reason.equals(told)) {
-                    if (refused) log.error("once-cache: namespace {}: cannot start: {}", namespace, why, t);
+                    if (refused) log.error("once-cache: namespace {}: cannot start: {}", namespace, why);
                     else log.warn("once-cache: namespace {}: not started yet: {}", namespace, why);
                     told = reason;
                 }

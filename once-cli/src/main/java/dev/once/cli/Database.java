@@ -153,6 +153,10 @@ final class Database implements AutoCloseable {
         // pgjdbc ignores DriverManager's login timeout; a loginTimeout in the URL wins over this one
         if (url.startsWith("jdbc:postgresql:") && !url.toLowerCase(Locale.ROOT).contains("logintimeout=")) {
             p.setProperty("loginTimeout", String.valueOf(LOGIN_TIMEOUT_SECONDS));
+            // and a read timeout: pgjdbc's login timeout gives up on a silent server but leaves its thread
+            // reading the socket for good, one more each time the pool tries (helper-50: once serve started
+            // while its database was silent grew without bound). once-cache bounds its own statements
+            if (!url.toLowerCase(Locale.ROOT).contains("sockettimeout=")) p.setProperty("socketTimeout", "30");
         }
         if (isSqlite()) {
             p.setProperty("busy_timeout", "30000");

@@ -288,9 +288,6 @@ final class ServeCommand implements Callable<Integer> {
             if (database.down != null) {
                 // a replica restarted during an outage serves, uncached, rather than crash-looping
                 out.println("once serve: " + database.down);
-                out.println("once serve: starting without the cache: requests pass through to the upstream"
-                        + " (X-Once-Cache: BYPASS, one call per key per replica at a time) until the database"
-                        + " answers; /-/health says \"cache\":\"fail-open\" meanwhile");
                 out.flush();
                 if (exitAfterWarmUp) {
                     spec.commandLine()
@@ -300,6 +297,9 @@ final class ServeCommand implements Callable<Integer> {
                     spec.commandLine().getErr().flush();
                     return 1;
                 }
+                out.println("once serve: starting without the cache: requests pass through to the upstream"
+                        + " (X-Once-Cache: BYPASS) until the database answers, then it caches;"
+                        + " /-/health says \"cache\":\"fail-open\" meanwhile");
                 if (warmUp > 0) out.println("once serve: warm-up skipped: the database cannot be reached");
             } else if (warmUp > 0) {
                 long t0 = System.nanoTime();

@@ -45,7 +45,8 @@ public final class SqlErrors {
      * PostgreSQL starting up, shutting down or in recovery, 57P01 to 57P03; too many connections, class
      * 53; a driver's or pool's timeout; a socket's error; a host name not found), OTHER when the server
      * answered and refused (a login refused, class 28; no such database, 3D000 or MariaDB's 1049; access
-     * to it denied, MariaDB's 1044) or for anything else (a statement that failed on a connection had).
+     * to it denied, MariaDB's 1044; the connection rejected, 08004, as pgjdbc says of SSL required where
+     * the server has none) or for anything else (a statement that failed on a connection had).
      * The whole chain is read: a pool's timeout carries the server's refusal as its cause.
      *
      * @param t the failure, SQL or wrapping one
@@ -57,7 +58,9 @@ public final class SqlErrors {
             if (c instanceof SQLException sql) {
                 for (SQLException n = sql; n != null; n = n.getNextException()) {
                     String state = n.getSQLState() == null ? "" : n.getSQLState();
-                    if (state.startsWith("28") || state.startsWith("3D")) return Kind.OTHER;
+                    // 08004: the server rejected the connection (pgjdbc: SSL required where the server has
+                    // none), which waiting does not mend
+                    if (state.startsWith("28") || state.startsWith("3D") || state.equals("08004")) return Kind.OTHER;
                     if (state.equals("42000") && (n.getErrorCode() == 1049 || n.getErrorCode() == 1044))
                         return Kind.OTHER;
                     unreachable |= Dialect.connectionLost(n)

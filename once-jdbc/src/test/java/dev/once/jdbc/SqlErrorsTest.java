@@ -66,6 +66,14 @@ class SqlErrorsTest {
         }
     }
 
+    /** SSL required of a server that has none (the embedded PostgreSQL): rejected, 08004; waiting never mends it. */
+    @Test
+    void connecting_sslRequiredWhereTheServerHasNone_refused() {
+        String url = TestDatabases.url(Db.POSTGRES) + "&sslmode=require";
+        assertThat(SqlErrors.connecting(failureOf(url))).as(url).isEqualTo(SqlErrors.Kind.OTHER);
+        assertThat(SqlErrors.connecting(pooledFailureOf(url))).as(url).isEqualTo(SqlErrors.Kind.OTHER);
+    }
+
     @Test
     void connecting_serverNotReadyYet_unreachable_aStatementsOwnError_other() {
         // PostgreSQL starting up or in recovery, and out of connection slots (every replica reconnecting

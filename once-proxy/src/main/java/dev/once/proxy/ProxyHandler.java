@@ -271,7 +271,9 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             if (cause == null) cause = UpstreamFailure.fromElsewhere(e.getMessage());
             if (cause != null) return failure(cause);
             log.warn("no answer for {} {}: {}", x.method, x.path, e.getMessage());
-            return Reply.text(502, "the upstream answer could not be had; see the proxy's log");
+            // not the upstream's failure (that is found above): the loader may never have run, as when the
+            // store refuses a statement (a role without rights on the table), so the upstream is not blamed
+            return Reply.text(502, "no answer: the cache's store or the upstream failed; see the proxy's log");
         }
     }
 

@@ -567,6 +567,39 @@ class TrustTest {
         }
     }
 
+    /**
+     * A role that may log in but not use the table: every request failed with "the upstream answer could
+     * not be had", though the upstream was never called (helper-50). The answer no longer blames it.
+     */
+    @Test
+    void storeRefusesItsStatements_502NamesTheStore_upstreamNotBlamed() throws Exception {
+        Origin o = echoOrigin();
+        String namespace = TestDatabases.newTable("norights");
+        String role = TestDatabases.newTable("norights");
+        start(o, TestDatabases.shared(Db.POSTGRES), namespace, b -> b); // the table exists, made by its owner
+        TestDatabases.execute(Db.POSTGRES, "CREATE ROLE " + role + " LOGIN");
+        try {
+            HikariConfig c = new HikariConfig();
+            c.setJdbcUrl(TestDatabases.url(Db.POSTGRES).replace("user=postgres", "user=" + role));
+            c.setMaximumPoolSize(2);
+            try (HikariDataSource limited = new HikariDataSource(c)) {
+                OnceProxy p = start(o, limited, namespace, b -> b);
+                HttpResponse<String> r = get(p, "/paid");
+                assertThat(r.statusCode()).isEqualTo(502);
+                assertThat(r.body())
+                        .contains("the cache's store or the upstream failed")
+                        .doesNotContain("\tat ");
+                assertThat(o.calls("GET /paid"))
+                        .as("the upstream was not called")
+                        .isZero();
+            }
+        } finally {
+            for (OnceProxy x : proxies) x.close();
+            proxies.clear();
+            TestDatabases.execute(Db.POSTGRES, "DROP ROLE IF EXISTS " + role);
+        }
+    }
+
     /** An answer, shareable for 60 s, that takes 300 ms and counts its calls: identical requests overlap. */
     private static HttpModeTest.Script slowCounted(java.util.concurrent.atomic.AtomicInteger calls, String body) {
         return (r, n) -> {
