@@ -461,21 +461,22 @@ public final class OnceCacheBuilder<V> {
         OnceCacheBuilder<V> config = copy();
         if (!config.startWhileUnreachable) return started(config);
         long wait = Math.max(config.storeTimeout.toMillis(), START_WAIT.toMillis());
-        return PendingCache.start(config, () -> started(reached(config)), wait);
-    }
-
-    /**
-     * The settings, once a connection of its own opened to their database and closed again: outside the
-     * pool when the data source tells its URL, under a 10 s login timeout, so that a refusal is told
-     * within {@link #START_WAIT} rather than after the pool's wait for a connection.
-     */
-    private static <V> OnceCacheBuilder<V> reached(OnceCacheBuilder<V> config) throws SQLException {
-        NotifyListener.outsidePool(config.dataSource).open().close();
-        return config;
+        return PendingCache.start(config, () -> started(config, true), wait);
     }
 
     private static <V> OnceCache<V> started(OnceCacheBuilder<V> config) {
+        return started(config, false);
+    }
+
+    /**
+     * The cache started on these settings. With {@code reachFirst}, a connection of its own is opened to
+     * their database and closed first: outside the pool when the data source tells its URL, under a 10 s
+     * login timeout, so that a refusal is told within {@link #START_WAIT} rather than after the pool's
+     * wait for a connection.
+     */
+    private static <V> OnceCache<V> started(OnceCacheBuilder<V> config, boolean reachFirst) {
         try {
+            if (reachFirst) NotifyListener.outsidePool(config.dataSource).open().close();
             return new SqlOnceCache<>(config);
         } catch (SQLException e) {
             throw new CacheLoadException(

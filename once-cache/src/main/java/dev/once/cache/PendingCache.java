@@ -74,31 +74,29 @@ final class PendingCache<V> implements OnceCache<V> {
             } catch (TimeoutException e) {
                 // taken by this side, the first attempt's end is a later attempt's: adopted or logged there
                 if (!pending.first.completeExceptionally(new TimeoutException())) continue; // it just ended
-                log.warn(
-                        "once-cache: namespace {}: the database did not answer within {} ms; {} until it does",
-                        config.namespace,
-                        waitMillis,
-                        config.failOpen ? "loading without the cache" : "failing closed");
-                return pending;
+                return pending.told("the database did not answer within " + waitMillis + " ms");
             } catch (InterruptedException e) {
                 pending.close();
                 Thread.currentThread().interrupt();
                 throw new CacheLoadException("interrupted while starting the cache", e);
             } catch (ExecutionException e) {
-                Throwable t = e.getCause();
-                if (!unreachable(t)) {
+                if (!unreachable(e.getCause())) {
                     pending.close();
-                    if (t instanceof Error err) throw err;
-                    throw t instanceof CacheLoadException c ? c : new CacheLoadException(t.getMessage(), t);
+                    throw SqlOnceCache.unwrap(e.getCause());
                 }
-                log.warn(
-                        "once-cache: namespace {}: {}; {} until it can, trying again every second",
-                        config.namespace,
-                        pending.why,
-                        config.failOpen ? "loading without the cache" : "failing closed");
-                return pending;
+                return pending.told(pending.why + ", trying again every second");
             }
         }
+    }
+
+    /** This pending cache, once the log says why it did not start and what calls do meanwhile. */
+    private PendingCache<V> told(String reason) {
+        log.warn(
+                "once-cache: namespace {}: {}; {} until it does",
+                namespace,
+                reason,
+                failOpen ? "loading without the cache" : "failing closed");
+        return this;
     }
 
     /** Whether the failure is the database out of reach, which waiting may mend ({@link SqlErrors#connecting}). */
@@ -118,8 +116,10 @@ final class PendingCache<V> implements OnceCache<V> {
             try {
                 OnceCache<V> c = start.call();
                 adopt(c);
-                if (!first.complete(c) && told != null) // WARN, as the lines it ends: an INFO went unseen
-                log.warn("once-cache: namespace {}: the database answers; caching now", namespace);
+                if (!first.complete(c) && told != null) {
+                    // WARN, as the lines it ends: an INFO went unseen under a WARN root
+                    log.warn("once-cache: namespace {}: the database answers; caching now", namespace);
+                }
                 return;
             } catch (Throwable t) {
                 boolean refused = !unreachable(t);
@@ -180,7 +180,7 @@ final class PendingCache<V> implements OnceCache<V> {
         OnceCache<V> c = started;
         if (c != null) return c.lookup(key, loader);
         refuseIfClosed();
-        if (!failOpen) throw new CacheLoadException("the cache has not started: " + why, null);
+        if (!failOpen) throw notStarted("");
         return new CacheResult<>(loadShared(key, loader), CacheResult.Source.BYPASS);
     }
 
@@ -196,57 +196,37 @@ final class PendingCache<V> implements OnceCache<V> {
             try {
                 return running.join();
             } catch (CompletionException e) {
-                if (e.getCause() instanceof Bypass) return loadAlone(loader);
-                throw failed(e.getCause());
+                if (!(e.getCause() instanceof Bypass)) throw SqlOnceCache.unwrap(e.getCause());
+                try { // the value was its caller's: this one loads its own
+                    return loader.load(null);
+                } catch (Bypass b) {
+                    return passed(b);
+                } catch (Exception failed) {
+                    throw SqlOnceCache.unwrap(failed);
+                }
             }
         }
-        try {
-            V v = loadAlone(loader, mine);
-            inFlight.remove(key, mine);
-            mine.complete(v);
-            return v;
-        } catch (RuntimeException | Error e) {
-            inFlight.remove(key, mine);
-            mine.completeExceptionally(e);
-            throw e;
-        }
-    }
-
-    /** The loader's value, or the value it passed through with {@link Bypass}. */
-    private V loadAlone(Reloader<V> loader) {
-        try {
-            return loader.load(null);
-        } catch (Bypass b) {
-            return passed(b);
-        } catch (Exception e) {
-            throw failed(e);
-        }
-    }
-
-    /** As {@link #loadAlone(Reloader)}, telling the key's other callers of a {@link Bypass} first. */
-    private V loadAlone(Reloader<V> loader, CompletableFuture<V> mine) {
         failedOpen.increment(); // once a load, as a started cache counts its fail-open resolutions
+        V v;
         try {
-            return loader.load(null);
+            v = loader.load(null);
         } catch (Bypass b) {
-            mine.completeExceptionally(b); // the value was this caller's: the others load their own
+            inFlight.remove(key, mine);
+            mine.completeExceptionally(b); // the value is this caller's: the others load their own
             return passed(b);
-        } catch (Exception e) {
-            throw failed(e);
+        } catch (Throwable t) {
+            inFlight.remove(key, mine);
+            mine.completeExceptionally(t);
+            throw SqlOnceCache.unwrap(t);
         }
+        inFlight.remove(key, mine);
+        mine.complete(v);
+        return v;
     }
 
     @SuppressWarnings("unchecked")
     private V passed(Bypass b) {
         return (V) b.value();
-    }
-
-    /** The loader's failure as a started cache reports it. */
-    private static CacheLoadException failed(Throwable t) {
-        if (t instanceof CacheLoadException c) return c;
-        if (t instanceof Error e) throw e;
-        if (t instanceof RuntimeException r) return new CacheLoadException(r.getMessage(), r);
-        return new CacheLoadException("the loader failed: " + t, t);
     }
 
     @Override
@@ -256,7 +236,7 @@ final class PendingCache<V> implements OnceCache<V> {
         if (c != null) return c.peek(key);
         refuseIfClosed();
         // as a started cache during an outage: failing open, nothing can be read; failing closed, it throws
-        if (!failOpen) throw new CacheLoadException("the cache has not started: " + why, null);
+        if (!failOpen) throw notStarted("");
         return Optional.empty();
     }
 
@@ -292,26 +272,30 @@ final class PendingCache<V> implements OnceCache<V> {
     public void put(String key, V value) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(value, "value");
-        notStarted("put key " + key).put(key, value);
+        whenStarted("put key " + key).put(key, value);
     }
 
     @Override
     public void purge(String key) {
         Objects.requireNonNull(key, "key");
-        notStarted("purge key " + key).purge(key);
+        whenStarted("purge key " + key).purge(key);
     }
 
     @Override
     public void purgeAll() {
-        notStarted("purge namespace " + namespace).purgeAll();
+        whenStarted("purge namespace " + namespace).purgeAll();
     }
 
     /** The started cache, or, before it starts, the failure of what needed it: nothing was written. */
-    private OnceCache<V> notStarted(String what) {
+    private OnceCache<V> whenStarted(String what) {
         OnceCache<V> c = started;
         if (c != null) return c;
         refuseIfClosed();
-        throw new CacheLoadException("cannot " + what + ": the cache has not started: " + why, null);
+        throw notStarted("cannot " + what + ": ");
+    }
+
+    private CacheLoadException notStarted(String what) {
+        return new CacheLoadException(what + "the cache has not started: " + why, null);
     }
 
     private void refuseIfClosed() {

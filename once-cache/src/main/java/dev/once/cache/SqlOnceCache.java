@@ -698,7 +698,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         executor.shutdown();
     }
 
-    private static RuntimeException unwrap(Throwable t) {
+    /** A failure as callers get it: the loader's or the store's, as a CacheLoadException; an Error thrown. */
+    static RuntimeException unwrap(Throwable t) {
         if (t instanceof ExecutionException || t instanceof CompletionException) t = t.getCause();
         if (t instanceof CacheLoadException c) return c;
         if (t instanceof RuntimeException r) return new CacheLoadException(r.getMessage(), r);

@@ -202,18 +202,9 @@ class StartWhileUnreachableTest {
      */
     @Test
     void silentDatabase_triesToStart_leaveNoThreadBehind() throws Exception {
-        try (java.net.ServerSocket silent =
-                new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-            List<java.net.Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
-            Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    while (true) accepted.add(silent.accept());
-                } catch (IOException closed) {
-                    // the test is over
-                }
-            });
+        try (dev.once.jdbc.testing.SilentServer silent = new dev.once.jdbc.testing.SilentServer()) {
             HikariConfig c = new HikariConfig();
-            c.setJdbcUrl("jdbc:postgresql://127.0.0.1:" + silent.getLocalPort() + "/postgres?user=postgres");
+            c.setJdbcUrl("jdbc:postgresql://127.0.0.1:" + silent.port() + "/postgres?user=postgres");
             c.setConnectionTimeout(500);
             c.setInitializationFailTimeout(-1);
             c.setMinimumIdle(0); // the pool opens nothing by itself: every connection tried is a try to start
@@ -225,16 +216,13 @@ class StartWhileUnreachableTest {
                             .build()) {
                 assertThat(cache.get("k", () -> "v")).isEqualTo("v");
                 // a try every 5 s or so; each one's thread, with the read timeout, ends 10 s after it began
-                await().atMost(Duration.ofSeconds(120)).until(() -> accepted.size() >= 10);
+                await().atMost(Duration.ofSeconds(120)).until(() -> silent.accepted() >= 10);
                 long waiting = Thread.getAllStackTraces().keySet().stream()
                         .filter(t -> t.getName().contains("PostgreSQL JDBC driver connection thread"))
                         .count();
                 assertThat(waiting)
                         .as("the driver's threads still waiting on a silent socket")
                         .isLessThanOrEqualTo(3);
-            } finally {
-                for (java.net.Socket s : accepted) s.close();
-                acceptor.interrupt();
             }
         }
     }

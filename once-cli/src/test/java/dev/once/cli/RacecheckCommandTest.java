@@ -169,17 +169,8 @@ class RacecheckCommandTest {
     @ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"racecheck", "bench"})
     void silentDatabase_exitTwoWithinSeconds_oneLineNamingIt(String command) throws Exception {
-        try (java.net.ServerSocket silent =
-                new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-            List<java.net.Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
-            Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    while (true) accepted.add(silent.accept());
-                } catch (java.io.IOException closed) {
-                    // the test is over
-                }
-            });
-            String url = "jdbc:postgresql://127.0.0.1:" + silent.getLocalPort() + "/test";
+        try (dev.once.jdbc.testing.SilentServer silent = new dev.once.jdbc.testing.SilentServer()) {
+            String url = "jdbc:postgresql://127.0.0.1:" + silent.port() + "/test";
             String[] args = withDatabase(command, "--db", url, "--user", "postgres");
             Run run = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                     java.time.Duration.ofSeconds(30), () -> once(args));
@@ -190,9 +181,7 @@ class RacecheckCommandTest {
                     .contains("cannot connect to " + url)
                     .contains("no answer within 10 s")
                     .doesNotContain("\tat ");
-            assertThat(accepted).isNotEmpty();
-            for (java.net.Socket s : accepted) s.close();
-            acceptor.interrupt();
+            assertThat(silent.accepted()).isPositive();
         }
     }
 

@@ -189,8 +189,8 @@ class ServeProcessTest {
     @org.junit.jupiter.params.provider.ValueSource(strings = {"refusing connections", "silent"})
     void serve_databaseDownAtStart_listensAndPassesThrough_aRefusalStillStops(String down) throws Exception {
         // a closed port refuses; a server that accepts and never says a word times out (10 s)
-        java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
-        int closed = silent.getLocalPort();
+        dev.once.jdbc.testing.SilentServer silent = new dev.once.jdbc.testing.SilentServer();
+        int closed = silent.port();
         if (down.equals("refusing connections")) silent.close();
         try (silent;
                 FakeUpstream upstream = new FakeUpstream(10)) {

@@ -488,23 +488,13 @@ class TrustTest {
         o.scripts.put("/slow", slowCounted(calls, "slow answer"));
         try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
                 HikariDataSource db = poolThrough(relay)) {
-            OnceProxy p = start(
-                    o,
-                    db,
-                    TestDatabases.newTable("down"),
-                    b -> b.routes(
-                            List.of(mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1)))));
+            OnceProxy p = start(o, db, TestDatabases.newTable("down"), b -> b.routes(List.of(routeFor(mode))));
             relay.refuse(); // the store stops answering (fail-open)
             get(p, "/warm"); // the breaker opens on this one
-            List<java.util.concurrent.Future<HttpResponse<String>>> answers = new ArrayList<>();
-            try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
-                for (int i = 0; i < 8; i++) answers.add(threads.submit(() -> get(p, "/slow")));
-                for (var a : answers) {
-                    HttpResponse<String> r = a.get(30, java.util.concurrent.TimeUnit.SECONDS);
-                    assertThat(r.statusCode()).isEqualTo(200);
-                    assertThat(r.body()).isEqualTo("slow answer");
-                    assertThat(cache(r)).isEqualTo("BYPASS");
-                }
+            for (HttpResponse<String> r : atOnce(List.of(p), "/slow", 8)) {
+                assertThat(r.statusCode()).isEqualTo(200);
+                assertThat(r.body()).isEqualTo("slow answer");
+                assertThat(cache(r)).isEqualTo("BYPASS");
             }
             assertThat(calls.get()).isBetween(1, 8);
         }
@@ -521,7 +511,7 @@ class TrustTest {
         Origin o = echoOrigin();
         java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
         o.scripts.put("/later", slowCounted(calls, "later answer"));
-        Route route = mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1));
+        Route route = routeFor(mode);
         String namespace = TestDatabases.newTable("late");
         try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
                 HikariDataSource db = poolThrough(relay)) {
@@ -547,18 +537,10 @@ class TrustTest {
                 org.awaitility.Awaitility.await()
                         .atMost(Duration.ofSeconds(60))
                         .until(() -> get(p, "/-/health").body().contains("\"cache\":\"caching\""));
-            List<java.util.concurrent.Future<HttpResponse<String>>> answers = new ArrayList<>();
-            try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
-                for (int i = 0; i < 8; i++) {
-                    OnceProxy p = i % 2 == 0 ? a : b;
-                    answers.add(threads.submit(() -> get(p, "/later")));
-                }
-                for (var answer : answers) {
-                    HttpResponse<String> r = answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
-                    assertThat(r.statusCode()).isEqualTo(200);
-                    assertThat(r.body()).isEqualTo("later answer");
-                    assertThat(cache(r)).isIn("MISS", "COALESCED", "HIT");
-                }
+            for (HttpResponse<String> r : atOnce(List.of(a, b), "/later", 8)) {
+                assertThat(r.statusCode()).isEqualTo(200);
+                assertThat(r.body()).isEqualTo("later answer");
+                assertThat(cache(r)).isIn("MISS", "COALESCED", "HIT");
             }
             assertThat(calls)
                     .as("upstream calls for one key across both replicas")
@@ -598,6 +580,25 @@ class TrustTest {
             proxies.clear();
             TestDatabases.execute(Db.POSTGRES, "DROP ROLE IF EXISTS " + role);
         }
+    }
+
+    /** The route of a test run in both modes: the upstream's headers decide (http), or a minute's TTL (api). */
+    private static Route routeFor(String mode) {
+        return mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1));
+    }
+
+    /** {@code n} identical GETs sent at once, spread in turn over the proxies; their answers, all awaited. */
+    private List<HttpResponse<String>> atOnce(List<OnceProxy> over, String path, int n) throws Exception {
+        List<java.util.concurrent.Future<HttpResponse<String>>> sent = new ArrayList<>();
+        List<HttpResponse<String>> answers = new ArrayList<>();
+        try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < n; i++) {
+                OnceProxy p = over.get(i % over.size());
+                sent.add(threads.submit(() -> get(p, path)));
+            }
+            for (var answer : sent) answers.add(answer.get(30, java.util.concurrent.TimeUnit.SECONDS));
+        }
+        return answers;
     }
 
     /** An answer, shareable for 60 s, that takes 300 ms and counts its calls: identical requests overlap. */
