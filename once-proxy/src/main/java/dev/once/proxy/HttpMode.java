@@ -65,6 +65,20 @@ final class HttpMode {
      */
     private final com.github.benmanes.caffeine.cache.Cache<String, Boolean> tooLarge;
 
+    /**
+     * The epoch this process gives a URI whose own it cannot look up (the store unreachable, the URI not
+     * in memory), so that identical requests meanwhile share one upstream call in this process, as in api
+     * mode; a random epoch per request made 20 identical requests 20 calls. Nothing is stored during an
+     * outage; an answer stored under it when the store came back in the middle of a request is known to
+     * this process alone, and only until the store answers an epoch lookup again or a URI is invalidated:
+     * then a new one is drawn, so no answer under an old one is ever found again (and none outlives an
+     * invalidation).
+     */
+    private volatile String outageEpoch = newOutageEpoch();
+
+    /** Whether {@link #outageEpoch} has been given out since it was drawn. */
+    private volatile boolean outageEpochUsed;
+
     HttpMode(ProxyConfig config, Upstream upstream, MeterRegistry registry) {
         this.config = config;
         this.upstream = upstream;
@@ -258,12 +272,19 @@ final class HttpMode {
             return pass(x);
         }
 
-        /** The URI's epoch: stored, or drawn now (when the store is unreachable, a fresh one misses, as it should). */
+        /**
+         * The URI's epoch: stored, or drawn now; when the store is unreachable, this process's outage epoch
+         * ({@link HttpMode#outageEpoch}).
+         */
         private UriRecord epoch() {
-            Cached c = cache.lookup(
-                            x.uriKey(), () -> new UriRecord(UUID.randomUUID().toString()))
-                    .value();
-            return c instanceof UriRecord u
+            CacheResult<Cached> r = cache.lookup(
+                    x.uriKey(), () -> new UriRecord(UUID.randomUUID().toString()));
+            if (r.source() == CacheResult.Source.BYPASS) {
+                outageEpochUsed = true;
+                return new UriRecord(outageEpoch);
+            }
+            if (r.source() != CacheResult.Source.NEAR_HIT) storeAnswered();
+            return r.value() instanceof UriRecord u
                     ? u
                     : new UriRecord(UUID.randomUUID().toString());
         }
@@ -428,6 +449,7 @@ final class HttpMode {
                 // not a URI: nothing to invalidate
             }
         }
+        retireOutageEpoch(); // an answer a flapping store took under it must not outlive this invalidation
         for (String target : targets) {
             try {
                 cache.purge(x.uriKey(target));
@@ -441,6 +463,20 @@ final class HttpMode {
                         e.getMessage());
             }
         }
+    }
+
+    /** The store answered: the outage epoch given out before is never given out again. */
+    private void storeAnswered() {
+        if (outageEpochUsed) retireOutageEpoch();
+    }
+
+    private void retireOutageEpoch() {
+        outageEpoch = newOutageEpoch();
+        outageEpochUsed = false;
+    }
+
+    private static String newOutageEpoch() {
+        return "outage " + UUID.randomUUID();
     }
 
     private static String header(Answer a, String name) {

@@ -4,14 +4,11 @@ import dev.once.cli.demo.LoopbackServer;
 import dev.once.proxy.OnceProxy;
 import dev.once.proxy.ProxyConfig;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,6 +30,16 @@ import org.eclipse.jetty.util.Callback;
 final class ProxyBench {
     static final int CONNECTIONS = 64;
     private static final byte[] BODY = "x".repeat(1024).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /** nginx's cache in front of the upstream (%s), as the nginx docs configure it, with its cache lock. */
+    static final String NGINX_CACHE = """
+            proxy_pass %s;
+                  proxy_cache zone;
+                  proxy_cache_valid 200 10m;
+                  proxy_cache_lock on;
+                  proxy_http_version 1.1;
+                  proxy_set_header Connection "";
+                  add_header X-Cache $upstream_cache_status;""";
 
     private final BenchTarget target;
     private final Settings settings;
@@ -57,10 +64,7 @@ final class ProxyBench {
         String ns = "bench-proxy-" + ThreadLocalRandom.current().nextInt(1_000_000);
         ProxyConfig.Builder config =
                 ProxyConfig.builder(URI.create(origin)).host("127.0.0.1").port(0);
-        Path work = Files.createTempDirectory("once-bench-nginx");
-        // nginx's worker may run as another user (nobody, when started by root): it must reach its cache
-        Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        List<Process> nginx = new ArrayList<>();
+        List<Nginx> nginx = new ArrayList<>();
         try (OnceProxy near = OnceProxy.start(config.namespace(ns).build(), target.pool());
                 OnceProxy table = OnceProxy.start(
                         config.namespace(ns + "-table").nearCacheEntries(0).build(), target.pool())) {
@@ -80,12 +84,10 @@ final class ProxyBench {
                 note(
                         "nginx not found: the proxy is measured without its nginx baseline (Debian: apt-get install nginx-light)");
             } else {
-                int port = freePort();
-                nginx.add(startNginx(nginxBinary.get(), work.resolve("one"), port, origin, "1"));
-                nginxOne = "http://127.0.0.1:" + port + "/hot";
-                port = freePort();
-                nginx.add(startNginx(nginxBinary.get(), work.resolve("auto"), port, origin, "auto"));
-                nginxAuto = "http://127.0.0.1:" + port + "/hot";
+                nginx.add(Nginx.start(nginxBinary.get(), "1", NGINX_CACHE.formatted(origin)));
+                nginxOne = nginx.get(0).base + "/hot";
+                nginx.add(Nginx.start(nginxBinary.get(), "auto", NGINX_CACHE.formatted(origin)));
+                nginxAuto = nginx.get(1).base + "/hot";
             }
             // a measurement of hits must measure hits: each server first shows it answers from its cache
             expectHit(once, "X-Once-Cache");
@@ -132,15 +134,8 @@ final class ProxyBench {
                         Results.NO_TARGET));
             }
         } finally {
-            for (Process p : nginx) {
-                p.destroy();
-                p.waitFor();
-            }
+            for (Nginx n : nginx) n.close();
             upstream.stop();
-            try (var files = Files.walk(work)) {
-                files.sorted(java.util.Comparator.reverseOrder())
-                        .forEach(p -> p.toFile().delete());
-            }
         }
     }
 
@@ -202,59 +197,5 @@ final class ProxyBench {
         }
         results.latencies.add(new Results.Latency(
                 "once serve (near cache on), Java client", CONNECTIONS, Stats.median(ops), Double.NaN, Double.NaN));
-    }
-
-    private static Process startNginx(Path nginx, Path work, int port, String origin, String workers) throws Exception {
-        Files.createDirectories(work);
-        Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path conf = work.resolve("nginx.conf");
-        Files.createDirectories(work.resolve("cache"));
-        Files.createDirectories(work.resolve("temp"));
-        Files.writeString(conf, """
-                worker_processes %4$s;
-                pid %1$s/nginx.pid;
-                error_log %1$s/error.log;
-                events { worker_connections 1024; }
-                http {
-                  access_log off;
-                  client_body_temp_path %1$s/temp;
-                  proxy_temp_path %1$s/temp;
-                  proxy_cache_path %1$s/cache levels=1:2 keys_zone=once_bench:10m;
-                  server {
-                    listen 127.0.0.1:%2$d;
-                    location / {
-                      proxy_pass %3$s;
-                      proxy_cache once_bench;
-                      proxy_cache_valid 200 10m;
-                      proxy_cache_lock on;
-                      proxy_http_version 1.1;
-                      proxy_set_header Connection "";
-                      add_header X-Cache $upstream_cache_status;
-                    }
-                  }
-                }
-                """.formatted(work, port, origin, workers));
-        Process p = new ProcessBuilder(
-                        nginx.toString(), "-p", work.toString(), "-c", conf.toString(), "-g", "daemon off;")
-                .redirectErrorStream(true)
-                .redirectOutput(work.resolve("nginx.out").toFile())
-                .start();
-        for (int i = 0; i < 100; i++) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return p;
-            } catch (IOException notYet) {
-                if (!p.isAlive()) break;
-                Thread.sleep(50);
-            }
-        }
-        p.destroyForcibly();
-        throw new IOException("nginx did not start: " + Files.readString(work.resolve("nginx.out")));
-    }
-
-    private static int freePort() throws IOException {
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

@@ -133,7 +133,9 @@ final class ProxyWaitersBench {
             sides.add(bare);
             settings.progress(
                     "  and %d bare coalescing proxies without a database (the floor of one more HTTP hop)", REPLICAS);
+            addNginx(sides, origin);
             for (Side side : sides) { // all start at once, then each says its port
+                if (side.nginx != null) continue;
                 for (int i = 0; i < REPLICAS; i++) {
                     side.logs.add(logs.resolve("replica-" + side.prefix + i + ".log"));
                     side.replicas.add(
@@ -148,14 +150,16 @@ final class ProxyWaitersBench {
                 }
             }
             for (Side side : sides) {
-                for (int i = 0; i < REPLICAS; i++)
-                    side.bases.add("http://127.0.0.1:" + port(side.replicas.get(i), side.logs.get(i)));
+                if (side.nginx != null) side.bases.add(side.nginx.base);
+                else
+                    for (int i = 0; i < REPLICAS; i++)
+                        side.bases.add("http://127.0.0.1:" + port(side.replicas.get(i), side.logs.get(i)));
             }
             settings.progress("  replicas' logs in %s", logs);
             int rounds = Math.max(3, settings.burstRounds() / 4);
             int errors = 0;
             for (Side side : sides) {
-                if (side == bare) continue; // cold, it tells nothing of once serve
+                if (!side.onceServe()) continue; // cold, it tells nothing of once serve
                 side.first = firstBurst(client, threads, side.bases, side.prefix + "first", side.tag());
                 errors += side.first.errors();
             }
@@ -163,8 +167,8 @@ final class ProxyWaitersBench {
             List<Long> self = List.of(ProcessHandle.current().pid());
             double[] cpuDirect = new double[3]; // machine, replicas, this JVM (driver and upstream)
             for (Side side : sides) {
-                side.before = phases(client, side.bases);
-                side.jitBefore = replicasJitMillis(client, side.bases);
+                side.before = side.onceServe() ? phases(client, side.bases) : Map.of();
+                side.jitBefore = side.nginx == null ? replicasJitMillis(client, side.bases) : 0;
                 side.threadsBefore = CpuTime.byThread(side.pids());
             }
             List<Double> direct = new ArrayList<>();
@@ -202,16 +206,17 @@ final class ProxyWaitersBench {
                 settings.progress("%s", line);
             }
             for (Side side : sides) {
-                if (side != bare) note("measured rounds" + side.tag(), side.before, phases(client, side.bases));
+                if (side.onceServe()) note("measured rounds" + side.tag(), side.before, phases(client, side.bases));
                 // the settling test ends the warm-up at a lull: C2 may still be at work in the measured rounds
-                double jit = (replicasJitMillis(client, side.bases) - side.jitBefore) / rounds;
+                double jit = side.nginx == null ? (replicasJitMillis(client, side.bases) - side.jitBefore) / rounds : 0;
                 if (CpuTime.available()) {
                     String cpu = String.format(
-                            "proxy waiters%s, CPU time per burst (mean over the measured rounds, /proc): through once"
-                                    + " serve %.0f ms on the machine (replicas %.0f, of which JIT compilation %.0f;"
+                            "proxy waiters%s, CPU time per burst (mean over the measured rounds, /proc): through %s %.0f"
+                                    + " ms on the machine (its processes %.0f, of which JIT compilation %.0f;"
                                     + " driver and upstream %.0f, the rest: the database and others %.0f); straight to"
                                     + " the upstream %.0f ms (driver and upstream %.0f)",
                             side.tag(),
+                            side.label(),
                             side.cpu[0] / rounds,
                             side.cpu[1] / rounds,
                             jit,
@@ -229,7 +234,7 @@ final class ProxyWaitersBench {
                 }
             }
             for (Side side : sides) {
-                if (side == bare) continue; // after the builds' rows, with no first-burst row
+                if (!side.onceServe()) continue; // after the builds' rows, with no first-burst row
                 double perKey = callsPerKey(side, calls, rounds);
                 results.bursts.add(new Results.Burst(
                         "proxy waiters",
@@ -252,16 +257,19 @@ final class ProxyWaitersBench {
                         side.first.coalesced(),
                         side.first.all()));
             }
-            results.bursts.add(new Results.Burst(
-                    "proxy waiters",
-                    bare.mode,
-                    REPLICAS,
-                    KEYS * PER_KEY / REPLICAS,
-                    rounds,
-                    UPSTREAM_MILLIS,
-                    callsPerKey(bare, calls, rounds),
-                    bare.coalesced,
-                    bare.all));
+            for (Side side : sides) {
+                if (side.onceServe()) continue;
+                results.bursts.add(new Results.Burst(
+                        "proxy waiters",
+                        side.mode,
+                        side.bases.size(),
+                        KEYS * PER_KEY / side.bases.size(),
+                        rounds,
+                        UPSTREAM_MILLIS,
+                        callsPerKey(side, calls, rounds),
+                        side.coalesced,
+                        side.all));
+            }
             if (aotFirst != null) {
                 results.bursts.add(new Results.Burst(
                         "proxy waiters",
@@ -287,6 +295,7 @@ final class ProxyWaitersBench {
             if (errors > 0) results.notes.add("proxy waiters: " + errors + " requests failed (see above)");
         } finally {
             for (Side side : sides) for (Process p : side.replicas) p.destroy();
+            for (Side side : sides) if (side.nginx != null) side.nginx.close();
             for (Side side : sides) {
                 for (Process p : side.replicas) {
                     if (!p.waitFor(15, TimeUnit.SECONDS)) p.destroyForcibly();
@@ -295,6 +304,45 @@ final class ProxyWaitersBench {
             threads.shutdownNow();
             upstream.stop();
             thinking.shutdownNow();
+        }
+    }
+
+    /**
+     * nginx twice, where it is installed: its own coalescing ({@code proxy_cache_lock}, one server: its
+     * lock is per cache, so replicas would not share it), and one more HTTP hop through the reverse proxy
+     * most teams run, every request passed on. Missing or failing to start, it is a note, not a failure.
+     */
+    private void addNginx(List<Side> sides, String origin) throws InterruptedException {
+        java.util.Optional<java.nio.file.Path> nginx = Tools.find("nginx");
+        String why = null;
+        if (nginx.isEmpty()) {
+            why =
+                    "nginx not found, so its cache lock and its hop are not measured (Debian: apt-get install nginx-light)";
+        } else {
+            try {
+                sides.add(new Side(
+                        "nginx proxy_cache_lock, one server (worker_processes auto)",
+                        "nginx-lock-",
+                        Nginx.start(nginx.get(), "auto", ProxyBench.NGINX_CACHE.formatted(origin))));
+                sides.add(new Side(
+                        "nginx, one more HTTP hop, no cache (worker_processes auto)",
+                        "nginx-hop-",
+                        Nginx.start(
+                                nginx.get(),
+                                "auto",
+                                "upstream api { server " + origin.substring("http://".length()) + "; keepalive 256; }",
+                                """
+                                proxy_pass http://api;
+                                      proxy_http_version 1.1;
+                                      proxy_set_header Connection "";""")));
+                settings.progress("  and nginx twice: its cache lock, and a plain hop without a cache");
+            } catch (java.io.IOException e) {
+                why = "nginx could not be started, so its cache lock and its hop are not measured: " + e.getMessage();
+            }
+        }
+        if (why != null) {
+            results.notes.add("proxy waiters: " + why);
+            settings.progress("  %s", why);
         }
     }
 
@@ -370,6 +418,9 @@ final class ProxyWaitersBench {
         final String mode;
         final String prefix;
         final java.nio.file.Path jar;
+        /** nginx, for its sides: one server where once serve has {@value #REPLICAS} replicas. */
+        final Nginx nginx;
+
         final List<Process> replicas = new ArrayList<>();
         final List<java.nio.file.Path> logs = new ArrayList<>();
         final List<String> bases = new ArrayList<>();
@@ -391,18 +442,46 @@ final class ProxyWaitersBench {
             this.prefix = prefix;
             this.jar = jar;
             this.jvmOptions = jvmOptions;
+            this.nginx = null;
+        }
+
+        Side(String mode, String prefix, Nginx nginx) {
+            this.mode = mode;
+            this.prefix = prefix;
+            this.jar = null;
+            this.jvmOptions = List.of();
+            this.nginx = nginx;
+        }
+
+        /** once serve replicas, of this build or the compared one: they have phases and a first burst. */
+        boolean onceServe() {
+            return nginx == null && !prefix.equals("bare-");
         }
 
         List<Long> pids() {
-            return replicas.stream().map(Process::pid).toList();
+            return nginx != null
+                    ? nginx.pids()
+                    : replicas.stream().map(Process::pid).toList();
         }
 
         String tag() {
-            return prefix.equals("bare-") ? " (bare proxy)" : prefix.isEmpty() ? "" : " (compared build)";
+            return switch (prefix) {
+                case "" -> "";
+                case "bare-" -> " (bare proxy)";
+                case "nginx-lock-" -> " (nginx cache lock)";
+                case "nginx-hop-" -> " (nginx hop)";
+                default -> " (compared build)";
+            };
         }
 
         String label() {
-            return prefix.equals("bare-") ? "bare proxy" : prefix.isEmpty() ? "once serve" : "compared build";
+            return switch (prefix) {
+                case "" -> "once serve";
+                case "bare-" -> "bare proxy";
+                case "nginx-lock-" -> "nginx cache lock";
+                case "nginx-hop-" -> "nginx hop";
+                default -> "compared build";
+            };
         }
     }
 
@@ -418,17 +497,21 @@ final class ProxyWaitersBench {
     private void warmUp(HttpClient client, ExecutorService threads, List<Side> sides, String origin, int min)
             throws Exception {
         List<String> bases = new ArrayList<>();
-        for (Side side : sides) bases.addAll(side.bases);
+        for (Side side : sides) if (side.nginx == null) bases.addAll(side.bases);
+        long jvms = sides.stream().filter(s -> s.nginx == null).count();
         settings.progress("  warming up until the JIT settles (at least %d bursts each) ...", min);
         List<Double> jit = new ArrayList<>();
         int max = 4 * settings.burstRounds(); // 400 in a full run (it settled after 181 and 242), 80 quick
         for (int w = 0; w < max; w++) {
-            for (Side side : sides) burst(client, threads, side.bases, side.prefix + "warm-" + w);
+            for (Side side : sides) {
+                // nginx has no JIT: a few bursts open the driver's connections to it
+                if (side.nginx == null || w < min) burst(client, threads, side.bases, side.prefix + "warm-" + w);
+            }
             burst(client, threads, List.of(origin), "direct-warm-" + w);
             jit.add(jitMillis(client, bases));
             int n = jit.size();
             if (n > SETTLE_WINDOW
-                    && jit.get(n - 1) - jit.get(n - 1 - SETTLE_WINDOW) < SETTLED_JIT_MILLIS * sides.size()
+                    && jit.get(n - 1) - jit.get(n - 1 - SETTLE_WINDOW) < SETTLED_JIT_MILLIS * jvms
                     && n >= min) {
                 settings.progress("  JIT settled after %d bursts each", n);
                 return;
