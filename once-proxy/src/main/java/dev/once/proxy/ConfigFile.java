@@ -134,6 +134,8 @@ public final class ConfigFile {
         public Boolean cachePrivate;
         /** {@code api} or {@code http}. */
         public String mode;
+        /** http mode: {@code obey} (the default) or {@code ignore} the client's Cache-Control and Pragma. */
+        public String requestDirectives;
     }
 
     private ConfigFile() {}
@@ -240,9 +242,25 @@ public final class ConfigFile {
                             ? Duration.ZERO
                             : duration(r.staleWhileRevalidate, "staleWhileRevalidate"),
                     Boolean.TRUE.equals(r.cachePrivate),
-                    http(r, httpDefault)));
+                    http(r, httpDefault),
+                    obeyRequestDirectives(r, http(r, httpDefault))));
         }
         return out;
+    }
+
+    private static boolean obeyRequestDirectives(RouteData r, boolean http) {
+        if (r.requestDirectives == null) return true;
+        if (!http)
+            throw new IllegalArgumentException("route " + r.prefix
+                    + ": requestDirectives applies to http mode routes; api mode never reads the client's"
+                    + " Cache-Control");
+        return switch (r.requestDirectives.trim().toLowerCase(Locale.ROOT)) {
+            case "obey" -> true;
+            case "ignore" -> false;
+            default ->
+                throw new IllegalArgumentException("route " + r.prefix
+                        + ": requestDirectives must be obey or ignore, not '" + r.requestDirectives + "'");
+        };
     }
 
     private static boolean http(RouteData r, boolean httpDefault) {

@@ -118,7 +118,8 @@ final class HttpMode {
      */
     static Reply fromMemory(OnceCache<Cached> cache, ProxyRequest x) {
         if ((!x.method.equals("GET") && !x.method.equals("HEAD")) || x.body.length > 0) return null;
-        if (!Rfc9111.requestDirectives(x.headers).isEmpty()) return null;
+        if (x.route.obeyRequestDirectives()
+                && !Rfc9111.requestDirectives(x.headers).isEmpty()) return null;
         if (!(cache.nearValue(x.uriKey()).orElse(null) instanceof UriRecord uri)) return null;
         String key = x.answerKey(uri);
         Cached c = cache.nearValue(key).orElse(null);
@@ -146,7 +147,7 @@ final class HttpMode {
         }
         // OPTIONS is not stored; a GET with a body is answered for its sender alone (the body is not keyed here)
         if ((!x.method.equals("GET") && !x.method.equals("HEAD")) || x.body.length > 0) return pass(x);
-        CacheControl req = Rfc9111.requestDirectives(x.headers);
+        CacheControl req = x.route.obeyRequestDirectives() ? Rfc9111.requestDirectives(x.headers) : CacheControl.NONE;
         if (req.has("no-store")) return pass(x);
         return new Exchange(cache, x, req).reply();
     }

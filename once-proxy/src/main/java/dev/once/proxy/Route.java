@@ -23,6 +23,11 @@ import java.util.stream.Collectors;
  * @param cachePrivate store answers with {@code Cache-Control: no-store/private} or {@code Set-Cookie} anyway
  * @param http RFC 9111 shared-cache semantics: the upstream's headers decide what is stored and for how
  *     long ({@code ttl}, {@code statuses}, {@code vary} and {@code cachePrivate} are then unused)
+ * @param obeyRequestDirectives http mode: whether the client's {@code Cache-Control} and {@code Pragma}
+ *     are obeyed (RFC 9111: {@code no-cache}, {@code max-age=0} and {@code min-fresh} revalidate with the
+ *     upstream, {@code no-store} passes the request through, {@code max-stale} and {@code only-if-cached}
+ *     are honoured). False reads none of them, as api mode: every client then costs the upstream no more
+ *     than the upstream's own headers allow (a hostile client, or a browser's reload, revalidated at will)
  *
  * <p>A request body always joins the key (its SHA-256), whatever the method.
  */
@@ -35,7 +40,8 @@ public record Route(
         List<String> neutral,
         Duration staleWhileRevalidate,
         boolean cachePrivate,
-        boolean http) {
+        boolean http,
+        boolean obeyRequestDirectives) {
     /** The statuses stored when a route names none: RFC 9110's heuristically cacheable ones but 206. */
     public static final Set<Integer> DEFAULT_STATUSES = Set.of(200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501);
 
@@ -99,6 +105,32 @@ public record Route(
     }
 
     /**
+     * A route in either mode, obeying the client's cache directives in http mode.
+     *
+     * @param prefix the path prefix
+     * @param methods methods whose answers may be cached
+     * @param ttl how long an answer stays fresh (api mode)
+     * @param statuses upstream statuses that may be stored (api mode)
+     * @param vary the only request headers the answers depend on, or empty (api mode)
+     * @param neutral request headers forwarded without joining the key
+     * @param staleWhileRevalidate how long an expired answer may be served while one replica refreshes it
+     * @param cachePrivate store answers marked private or setting cookies anyway (api mode)
+     * @param http RFC 9111 shared-cache semantics
+     */
+    public Route(
+            String prefix,
+            Set<String> methods,
+            Duration ttl,
+            Set<Integer> statuses,
+            List<String> vary,
+            List<String> neutral,
+            Duration staleWhileRevalidate,
+            boolean cachePrivate,
+            boolean http) {
+        this(prefix, methods, ttl, statuses, vary, neutral, staleWhileRevalidate, cachePrivate, http, true);
+    }
+
+    /**
      * GET and HEAD under {@code prefix}, cached for {@code ttl}.
      *
      * @param prefix the path prefix
@@ -136,7 +168,27 @@ public record Route(
      * @return a copy of this route in that mode
      */
     public Route withHttp(boolean http) {
-        return new Route(prefix, methods, ttl, statuses, vary, neutral, staleWhileRevalidate, cachePrivate, http);
+        return new Route(
+                prefix,
+                methods,
+                ttl,
+                statuses,
+                vary,
+                neutral,
+                staleWhileRevalidate,
+                cachePrivate,
+                http,
+                obeyRequestDirectives);
+    }
+
+    /**
+     * This route obeying the client's cache directives (the default) or not (http mode).
+     *
+     * @param obey false to read no client {@code Cache-Control} or {@code Pragma}
+     * @return a copy of this route that does so
+     */
+    public Route withRequestDirectives(boolean obey) {
+        return new Route(prefix, methods, ttl, statuses, vary, neutral, staleWhileRevalidate, cachePrivate, http, obey);
     }
 
     /** The prefix matches whole segments: {@code /v1/quotes} takes {@code /v1/quotes} and {@code /v1/quotes/x}, not {@code /v1/quotesX}. */

@@ -70,6 +70,32 @@ class ProxyConfigTest {
                 .hasMessage("route /v1/ is given twice");
     }
 
+    /** requestDirectives: obey (the default) or ignore, for http-mode routes; anything else is refused. */
+    @Test
+    void configFile_requestDirectives_obeyIgnoreOrRefused() throws Exception {
+        Path file = Files.writeString(
+                dir.resolve("once.yaml"),
+                "upstream: http://127.0.0.1:1\nroutes:\n  - prefix: /a\n    mode: http\n    requestDirectives: ignore\n"
+                        + "  - prefix: /b\n    mode: http\n    requestDirectives: Obey\n  - prefix: /c\n    mode: http\n");
+        List<Route> routes = ConfigFile.routes(ConfigFile.read(file));
+        assertThat(routes).extracting(Route::obeyRequestDirectives).containsExactly(false, true, true);
+
+        Path bad = Files.writeString(
+                dir.resolve("bad.yaml"),
+                "upstream: http://127.0.0.1:1\nroutes:\n  - prefix: /a\n    mode: http\n    requestDirectives: honor\n");
+        assertThatThrownBy(() -> ConfigFile.routes(ConfigFile.read(bad)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("route /a: requestDirectives must be obey or ignore, not 'honor'");
+
+        // api mode never reads them: saying otherwise would mislead
+        Path api = Files.writeString(
+                dir.resolve("api.yaml"),
+                "upstream: http://127.0.0.1:1\nroutes:\n  - prefix: /a\n    ttl: 1m\n    requestDirectives: obey\n");
+        assertThatThrownBy(() -> ConfigFile.routes(ConfigFile.read(api)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("route /a: requestDirectives applies to http mode");
+    }
+
     /** A timeout of 0 or less answered every request 504 (the command refused it; the builder did not). */
     @Test
     void build_zeroOrNegativeTimeout_refusedNamingTheSetting() {

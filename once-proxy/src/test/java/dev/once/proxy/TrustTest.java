@@ -1829,6 +1829,45 @@ class TrustTest {
         }
     }
 
+    /**
+     * A hostile client (or a browser's reload: {@code max-age=0}, a hard reload: {@code no-cache}) makes
+     * every request of an http-mode route cost an upstream call: RFC 9111 has a cache revalidate what the
+     * client asks. A route with {@code requestDirectives: ignore} reads no client Cache-Control or Pragma
+     * and answers them all from the cache, as api mode and most CDNs do; the default obeys them.
+     */
+    @Test
+    void httpMode_clientAsksToRevalidate_obeyedByDefault_ignoredWhereTheRouteSaysSo() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put("/fresh", (r, n) -> new HttpModeTest.Reply(200, "answer " + n, "Cache-Control", "max-age=300"));
+        List<String[]> asks = List.of(
+                new String[] {"Cache-Control", "no-cache"},
+                new String[] {"Cache-Control", "max-age=0"},
+                new String[] {"Pragma", "no-cache"},
+                new String[] {"Cache-Control", "min-fresh=100000"},
+                new String[] {"Cache-Control", "no-store"});
+        OnceProxy obeying = start(o, route(Route.http("/")));
+        assertThat(cache(get(obeying, "/fresh"))).isEqualTo("MISS");
+        for (String[] ask : asks)
+            assertThat(cache(get(obeying, "/fresh", ask))).as(ask[1]).isIn("MISS", "BYPASS");
+        assertThat(o.calls("GET /fresh")).as("calls with the directives obeyed").isEqualTo(1 + asks.size());
+
+        Origin o2 = echoOrigin();
+        o2.scripts.put("/fresh", (r, n) -> new HttpModeTest.Reply(200, "answer " + n, "Cache-Control", "max-age=300"));
+        OnceProxy ignoring = start(o2, route(Route.http("/").withRequestDirectives(false)));
+        assertThat(cache(get(ignoring, "/fresh"))).isEqualTo("MISS");
+        for (String[] ask : asks) {
+            HttpResponse<String> r = get(ignoring, "/fresh", ask);
+            assertThat(cache(r)).as(ask[1]).isEqualTo("HIT");
+            assertThat(r.body()).isEqualTo("answer 1");
+        }
+        assertThat(o2.calls("GET /fresh"))
+                .as("calls with the directives ignored")
+                .isEqualTo(1);
+        // the client's own conditional request is still answered as such
+        HttpResponse<String> plain = get(ignoring, "/fresh");
+        assertThat(cache(plain)).isEqualTo("HIT");
+    }
+
     /** api mode's cachePrivate stores the answer, never its cookie: only the client whose request made it gets that. */
     @Test
     void cachePrivate_apiMode_cookieGoesToItsOwnClientOnly() throws Exception {
