@@ -66,18 +66,18 @@ final class HttpMode {
     private final com.github.benmanes.caffeine.cache.Cache<String, Boolean> tooLarge;
 
     /**
-     * The epoch this process gives a URI whose own it cannot look up (the store unreachable, the URI not
-     * in memory), so that identical requests meanwhile share one upstream call in this process, as in api
-     * mode; a random epoch per request made 20 identical requests 20 calls. Nothing is stored during an
-     * outage; an answer stored under it when the store came back in the middle of a request is known to
-     * this process alone, and only until the store answers an epoch lookup again or a URI is invalidated:
-     * then a new one is drawn, so no answer under an old one is ever found again (and none outlives an
-     * invalidation).
+     * Loads running in this process for URIs whose epoch the store could not give (the store unreachable,
+     * the URI not in memory), by answer key under {@link #OUTAGE}: identical requests meanwhile share one
+     * upstream call per replica, as in api mode (each drew a random epoch before, and paid a call: 8
+     * identical requests, 8 calls). Never stored, never read from the store or the near cache: a key
+     * under an epoch that only this process knows, written while the store flapped back, was found again
+     * in a later outage after another replica had invalidated it (helper-51).
      */
-    private volatile String outageEpoch = newOutageEpoch();
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.CompletableFuture<Cached>>
+            outageLoads = new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** Whether {@link #outageEpoch} has been given out since it was drawn. */
-    private volatile boolean outageEpochUsed;
+    /** The epoch of the keys of {@link #outageLoads}: no stored key holds it (stored epochs are UUIDs). */
+    private static final UriRecord OUTAGE = new UriRecord("outage");
 
     HttpMode(ProxyConfig config, Upstream upstream, MeterRegistry registry) {
         this.config = config;
@@ -174,7 +174,12 @@ final class HttpMode {
         }
 
         Reply reply() {
-            UriRecord uri = epoch();
+            CacheResult<Cached> epoch = cache.lookup(
+                    x.uriKey(), () -> new UriRecord(UUID.randomUUID().toString()));
+            if (epoch.source() == CacheResult.Source.BYPASS) return duringOutage();
+            UriRecord uri = epoch.value() instanceof UriRecord u
+                    ? u
+                    : new UriRecord(UUID.randomUUID().toString());
             String key = x.answerKey(uri);
             long now = System.currentTimeMillis();
             if (req.has("only-if-cached") || req.maxStale() >= 0) {
@@ -274,20 +279,41 @@ final class HttpMode {
         }
 
         /**
-         * The URI's epoch: stored, or drawn now; when the store is unreachable, this process's outage epoch
-         * ({@link HttpMode#outageEpoch}).
+         * The store could not give the URI's epoch: the answer is loaded for this request, or shared with
+         * the identical request whose load is running in this process ({@link HttpMode#outageLoads}), and
+         * stored nowhere. A shared answer reaches only requests it may reach, as a fail-open load's does:
+         * a storable answer the request selects; anything else is fetched for the request alone.
          */
-        private UriRecord epoch() {
-            CacheResult<Cached> r = cache.lookup(
-                    x.uriKey(), () -> new UriRecord(UUID.randomUUID().toString()));
-            if (r.source() == CacheResult.Source.BYPASS) {
-                outageEpochUsed = true;
-                return new UriRecord(outageEpoch);
+        private Reply duringOutage() {
+            if (req.has("only-if-cached"))
+                return Reply.text(504, "only-if-cached: the cache's store cannot be reached");
+            String key = x.answerKey(OUTAGE);
+            var mine = new java.util.concurrent.CompletableFuture<Cached>();
+            var running = outageLoads.putIfAbsent(key, mine);
+            if (running == null) {
+                Cached loaded;
+                try {
+                    loaded = load(key, false, null); // not as the answer key: a Vary'd answer is stored nowhere
+                } catch (Bypass pass) {
+                    loaded = null; // its caller's alone
+                } catch (RuntimeException | Error e) {
+                    outageLoads.remove(key, mine);
+                    mine.completeExceptionally(e);
+                    if (own instanceof StreamedResponse s && s.overMemory()) return Reply.passed(s);
+                    throw e;
+                }
+                outageLoads.remove(key, mine); // before completing: a later request loads anew
+                mine.complete(loaded);
+                return Reply.passed(own);
             }
-            if (r.source() != CacheResult.Source.NEAR_HIT) storeAnswered();
-            return r.value() instanceof UriRecord u
-                    ? u
-                    : new UriRecord(UUID.randomUUID().toString());
+            Cached shared;
+            try {
+                shared = running.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) throw r; // the upstream's failure, as in api mode
+                throw e;
+            }
+            return bypassed(shared);
         }
 
         /** What is stored for the request, fresh or not, without loading. */
@@ -450,7 +476,6 @@ final class HttpMode {
                 // not a URI: nothing to invalidate
             }
         }
-        retireOutageEpoch(); // an answer a flapping store took under it must not outlive this invalidation
         for (String target : targets) {
             try {
                 cache.purge(x.uriKey(target));
@@ -464,20 +489,6 @@ final class HttpMode {
                         e.getMessage());
             }
         }
-    }
-
-    /** The store answered: the outage epoch given out before is never given out again. */
-    private void storeAnswered() {
-        if (outageEpochUsed) retireOutageEpoch();
-    }
-
-    private void retireOutageEpoch() {
-        outageEpoch = newOutageEpoch();
-        outageEpochUsed = false;
-    }
-
-    private static String newOutageEpoch() {
-        return "outage " + UUID.randomUUID();
     }
 
     private static String header(Answer a, String name) {
