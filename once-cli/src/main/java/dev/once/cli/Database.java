@@ -183,7 +183,38 @@ final class Database implements AutoCloseable {
         config.setPoolName("once");
         // the database was checked before; one down now (once serve starts without it) opens later
         config.setInitializationFailTimeout(-1);
-        return new HikariDataSource(config);
+        return new BoundedPool(config);
+    }
+
+    /** How long closing a pool may wait for HikariCP to finish (see {@link BoundedPool}). */
+    static final java.time.Duration POOL_CLOSE_WAIT = java.time.Duration.ofSeconds(2);
+
+    /**
+     * A pool whose {@link #close} returns within {@link #POOL_CLOSE_WAIT}: HikariCP's shutdown waits for a
+     * connection attempt under way, up to the login timeout, and against a database that accepts and
+     * never answers once serve exited up to 10 s after its --drain on SIGTERM (9.8 s with --drain 1s).
+     * Past the wait, the shutdown goes on in a daemon thread, which the JVM's exit ends.
+     */
+    private static final class BoundedPool extends HikariDataSource {
+        BoundedPool(HikariConfig config) {
+            super(config);
+        }
+
+        @Override
+        public void close() {
+            Thread closing =
+                    Thread.ofPlatform().daemon().name("once-pool-close").start(super::close);
+            try {
+                if (!closing.join(POOL_CLOSE_WAIT))
+                    org.slf4j.LoggerFactory.getLogger(Database.class)
+                            .warn(
+                                    "the database's pool did not close within {} s (a connection attempt to a"
+                                            + " database that does not answer); not waiting for it",
+                                    POOL_CLOSE_WAIT.toSeconds());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     boolean isSqlite() {
