@@ -231,6 +231,14 @@ public final class ConfigFile {
         for (RouteData r : d.routes) {
             if (r == null || r.prefix == null) throw new IllegalArgumentException("every route needs a prefix");
             Set<String> methods = r.methods == null ? Set.of("GET", "HEAD") : Set.copyOf(r.methods);
+            if (http(r, httpDefault)) {
+                if (r.ttl != null)
+                    throw new IllegalArgumentException("route " + r.prefix + ": ttl applies to api mode; in http mode"
+                            + " the upstream's Cache-Control decides how long an answer stays fresh");
+                if (r.statuses != null)
+                    throw new IllegalArgumentException("route " + r.prefix + ": statuses applies to api mode; in http"
+                            + " mode RFC 9111 decides which statuses are stored");
+            }
             out.add(new Route(
                     r.prefix,
                     methods,

@@ -76,6 +76,22 @@ final class HttpMode {
     private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.CompletableFuture<Cached>>
             outageLoads = new java.util.concurrent.ConcurrentHashMap<>();
 
+    /**
+     * URI keys whose invalidation could not reach the store, with their route's cache: retried every
+     * {@link #PURGE_RETRY} until the store takes it, and meanwhile those URIs are answered here without
+     * the cache. Without it, once the store answered again every replica served the answer from before
+     * the change until it expired (helper-52). Other replicas may still serve it until the retry lands:
+     * at most {@link #PURGE_RETRY} after this replica reaches the store, plus the NOTIFY's way.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<String, OnceCache<Cached>> unpurged =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    private final java.util.concurrent.atomic.AtomicBoolean retrying = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile boolean stopped;
+    static final Duration PURGE_RETRY = Duration.ofMillis(500);
+    /** More pending invalidations than this and the oldest are let go, with a warning (memory is bounded). */
+    static final int MAX_UNPURGED = 100_000;
+
     /** The epoch of the keys of {@link #outageLoads}: no stored key holds it (stored epochs are UUIDs). */
     private static final UriRecord OUTAGE = new UriRecord("outage");
 
@@ -174,6 +190,8 @@ final class HttpMode {
         }
 
         Reply reply() {
+            if (!unpurged.isEmpty() && unpurged.containsKey(x.uriKey()) && !purgedNow(cache, x.uriKey()))
+                return duringOutage(); // changed while the store was away: nothing stored is its answer yet
             CacheResult<Cached> epoch = cache.lookup(
                     x.uriKey(), () -> new UriRecord(UUID.randomUUID().toString()));
             if (epoch.source() == CacheResult.Source.BYPASS) return duringOutage();
@@ -481,14 +499,71 @@ final class HttpMode {
                 cache.purge(x.uriKey(target));
             } catch (RuntimeException e) {
                 invalidationFailures.increment();
+                retryLater(cache, x.uriKey(target));
                 log.warn(
-                        "could not invalidate {} after {} (the store is unreachable: {}); stored answers stay until"
-                                + " they expire",
+                        "could not invalidate {} after {} (the store is unreachable: {}); retried until the store"
+                                + " takes it, and answered without the cache here meanwhile",
                         target,
                         x.method,
                         e.getMessage());
             }
         }
+    }
+
+    /** Purges a URI whose invalidation is pending; true when the store took it. */
+    private boolean purgedNow(OnceCache<Cached> cache, String uriKey) {
+        try {
+            cache.purge(uriKey);
+        } catch (RuntimeException stillAway) {
+            return false;
+        }
+        unpurged.remove(uriKey, cache);
+        return true;
+    }
+
+    private void retryLater(OnceCache<Cached> cache, String uriKey) {
+        if (stopped) return;
+        if (unpurged.size() >= MAX_UNPURGED) {
+            log.warn("more than {} invalidations wait for the store; letting one go", MAX_UNPURGED);
+            unpurged.keySet().stream().findAny().ifPresent(unpurged::remove);
+        }
+        unpurged.put(uriKey, cache);
+        if (retrying.compareAndSet(false, true))
+            Thread.ofVirtual().name("once-invalidation-retry").start(this::retry);
+    }
+
+    /** Retries the pending invalidations until none is left or the proxy stops. */
+    private void retry() {
+        try {
+            while (!unpurged.isEmpty() && !stopped) {
+                Thread.sleep(PURGE_RETRY);
+                int before = unpurged.size();
+                unpurged.forEach((uriKey, cache) -> purgedNow(cache, uriKey));
+                if (unpurged.size() < before)
+                    log.warn(
+                            "invalidations that waited for the store: {} written, {} still waiting",
+                            before - unpurged.size(),
+                            unpurged.size());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            retrying.set(false);
+            // one added between the loop's last look and now: retried by a new runner
+            if (!unpurged.isEmpty() && !stopped && retrying.compareAndSet(false, true))
+                Thread.ofVirtual().name("once-invalidation-retry").start(this::retry);
+        }
+    }
+
+    /** The proxy stops: pending invalidations are let go (said once, with how many). */
+    void stop() {
+        stopped = true;
+        if (!unpurged.isEmpty())
+            log.warn(
+                    "{} invalidations could not reach the store before the proxy stopped; their URIs' stored"
+                            + " answers stay until they expire",
+                    unpurged.size());
+        unpurged.clear();
     }
 
     private static String header(Answer a, String name) {

@@ -97,6 +97,12 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         this.httpMode = new HttpMode(config, upstream, registry);
     }
 
+    @Override
+    protected void doStop() throws Exception {
+        httpMode.stop();
+        super.doStop();
+    }
+
     /**
      * Runs on the connection's I/O thread ({@link InvocationType#NON_BLOCKING}): what can be answered
      * without blocking (refusals, an answer held in the near cache) is written here; everything that may

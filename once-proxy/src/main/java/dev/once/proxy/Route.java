@@ -78,6 +78,20 @@ public record Route(
         vary = HeaderRules.configuredNames("route " + prefix + ": vary", vary);
         neutral = HeaderRules.configuredNames("route " + prefix + ": neutral", neutral);
         staleWhileRevalidate = staleWhileRevalidate == null ? Duration.ZERO : staleWhileRevalidate;
+        if (http) { // settings http mode does not read, refused rather than ignored (vary leaked across tenants)
+            if (!vary.isEmpty())
+                throw new IllegalArgumentException("route " + prefix + ": vary applies to api mode; in http mode the"
+                        + " upstream's Vary header decides what answers depend on (have the upstream send Vary: "
+                        + String.join(", ", vary) + ", or use mode: api)");
+            if (cachePrivate)
+                throw new IllegalArgumentException("route " + prefix + ": cachePrivate applies to api mode; in http"
+                        + " mode an answer marked private or setting a cookie is never shared");
+            for (String m : methods) {
+                if (!m.equals("GET") && !m.equals("HEAD"))
+                    throw new IllegalArgumentException("route " + prefix + ": http mode caches GET and HEAD only, not "
+                            + m + " (use mode: api to cache " + m + ")");
+            }
+        }
     }
 
     /**

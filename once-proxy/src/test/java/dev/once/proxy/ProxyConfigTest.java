@@ -70,6 +70,51 @@ class ProxyConfigTest {
                 .hasMessage("route /v1/ is given twice");
     }
 
+    /**
+     * Settings http mode does not use were accepted and ignored: {@code vary: [X-Tenant]} on an http-mode
+     * route served tenant a's answer to tenant b (helper-52), and a ttl, statuses, POST or cachePrivate
+     * changed nothing. Each is refused, naming what decides instead.
+     */
+    @Test
+    void httpModeRoute_apiModeSettings_refusedNamingWhatDecides() throws Exception {
+        java.util.Map<String, String> files = new java.util.LinkedHashMap<>();
+        files.put("vary: [X-Tenant]", "route /a: vary applies to api mode; in http mode the upstream's Vary header");
+        files.put("cachePrivate: true", "route /a: cachePrivate applies to api mode");
+        files.put("methods: [GET, POST]", "route /a: http mode caches GET and HEAD only, not POST");
+        files.put("ttl: 5m", "route /a: ttl applies to api mode; in http mode the upstream's Cache-Control");
+        files.put("statuses: [200]", "route /a: statuses applies to api mode");
+        int n = 0;
+        for (var e : files.entrySet()) {
+            Path file = Files.writeString(
+                    dir.resolve("http" + n++ + ".yaml"),
+                    "upstream: http://127.0.0.1:1\nroutes:\n  - prefix: /a\n    mode: http\n    " + e.getKey() + "\n");
+            assertThatThrownBy(() -> ConfigFile.routes(ConfigFile.read(file)))
+                    .as(e.getKey())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining(e.getValue());
+        }
+        // the same through the Java API
+        assertThatThrownBy(() -> new Route(
+                        "/a",
+                        java.util.Set.of("GET"),
+                        Duration.ofMinutes(1),
+                        Route.DEFAULT_STATUSES,
+                        List.of("X-Tenant"),
+                        List.of(),
+                        Duration.ZERO,
+                        false,
+                        true))
+                .hasMessageContaining("vary applies to api mode");
+        // what http mode does use is still taken
+        Path fine = Files.writeString(
+                dir.resolve("fine.yaml"),
+                "upstream: http://127.0.0.1:1\nroutes:\n  - prefix: /a\n    mode: http\n    methods: [GET, HEAD]\n"
+                        + "    staleWhileRevalidate: 30s\n    neutral: [User-Agent]\n");
+        assertThat(ConfigFile.routes(ConfigFile.read(fine)))
+                .singleElement()
+                .satisfies(r -> assertThat(r.http()).isTrue());
+    }
+
     /** requestDirectives: obey (the default) or ignore, for http-mode routes; anything else is refused. */
     @Test
     void configFile_requestDirectives_obeyIgnoreOrRefused() throws Exception {

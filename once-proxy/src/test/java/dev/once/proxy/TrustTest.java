@@ -553,6 +553,56 @@ class TrustTest {
     }
 
     /**
+     * A POST that changed the resource while the store was unreachable: its invalidation could not be
+     * written, and once the store answered again every replica served the answer from before the POST
+     * until it expired (helper-52: 300 s here). The replica that took the POST now retries the purge
+     * until the store takes it, and answers the URI without the cache meanwhile.
+     */
+    @Test
+    void httpMode_invalidatedDuringAnOutage_oldAnswerGoneOnceTheStoreIsBack() throws Exception {
+        Origin o = echoOrigin();
+        java.util.concurrent.atomic.AtomicInteger version = new java.util.concurrent.atomic.AtomicInteger();
+        o.scripts.put(
+                "/u",
+                (r, n) -> r.getMethod().equals("GET")
+                        ? new HttpModeTest.Reply(200, "v" + version.get(), "Cache-Control", "max-age=300")
+                        : new HttpModeTest.Reply(200, "changed to v" + version.incrementAndGet()));
+        Route route = Route.http("/");
+        String namespace = TestDatabases.newTable("inval");
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
+                HikariDataSource db = poolThrough(relay)) {
+            OnceProxy a = start(o, db, namespace, b -> b.routes(List.of(route)));
+            OnceProxy b = start(o, db, namespace, x -> x.routes(List.of(route)));
+            assertThat(get(a, "/u").body()).isEqualTo("v0");
+            HttpResponse<String> shared = get(b, "/u");
+            assertThat(shared.body()).isEqualTo("v0");
+            assertThat(cache(shared)).isEqualTo("HIT");
+
+            relay.refuse();
+            get(b, "/warm"); // the breaker opens on this one
+            HttpResponse<String> post = send(b, "POST", "/u", "x");
+            assertThat(post.statusCode()).isEqualTo(200);
+            assertThat(post.body()).isEqualTo("changed to v1");
+            assertThat(get(b, "/u").body()).as("during the outage").isEqualTo("v1");
+
+            relay.pass();
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(60))
+                    .until(() -> get(b, "/-/health").body().contains("\"cache\":\"caching\""));
+            assertThat(get(b, "/u").body())
+                    .as("the replica that took the POST, once caching")
+                    .isEqualTo("v1");
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> get(a, "/u").body().equals("v1"));
+            for (int i = 0; i < 5; i++) {
+                for (OnceProxy p : List.of(a, b))
+                    assertThat(get(p, "/u").body()).isEqualTo("v1");
+            }
+        }
+    }
+
+    /**
      * A role that may log in but not use the table: every request failed with "the upstream answer could
      * not be had", though the upstream was never called (helper-50). The answer no longer blames it.
      */
