@@ -504,6 +504,61 @@ class TrustTest {
     }
 
     /**
+     * Store unreachable, answers that vary: 16 requests at once in two languages. The requests of the
+     * language that did not lead the shared load each paid a call of their own (helper-52: 40 requests
+     * in 2 languages, 21 calls; 40 calls when the URI's epoch was still in memory). Each language now
+     * shares one call.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void httpMode_storeUnreachable_answersThatVary_oneCallPerVariant(boolean epochInMemory) throws Exception {
+        Origin o = echoOrigin();
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        o.scripts.put("/vv", (r, n) -> {
+            calls.incrementAndGet();
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return new HttpModeTest.Reply(
+                    200,
+                    "in " + r.getHeaders().get("Accept-Language"),
+                    "Cache-Control",
+                    "max-age=60",
+                    "Vary",
+                    "Accept-Language");
+        });
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
+                HikariDataSource db = poolThrough(relay)) {
+            OnceProxy p = start(o, db, TestDatabases.newTable("vary"), b -> b.routes(List.of(Route.http("/"))));
+            if (epochInMemory) {
+                assertThat(cache(get(p, "/vv?lang", "Accept-Language", "l9"))).isEqualTo("MISS");
+                calls.set(0);
+            }
+            relay.refuse(); // the store stops answering (fail-open)
+            get(p, "/warm"); // the breaker opens on this one
+            String path = epochInMemory ? "/vv?lang" : "/vv";
+            List<java.util.concurrent.Future<HttpResponse<String>>> sent = new ArrayList<>();
+            try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 16; i++) {
+                    String lang = "l" + (i % 2);
+                    sent.add(threads.submit(() -> get(p, path, "Accept-Language", lang)));
+                }
+                for (int i = 0; i < 16; i++) {
+                    HttpResponse<String> r = sent.get(i).get(30, java.util.concurrent.TimeUnit.SECONDS);
+                    assertThat(r.statusCode()).isEqualTo(200);
+                    assertThat(r.body()).isEqualTo("in l" + (i % 2));
+                    assertThat(cache(r)).isEqualTo("BYPASS");
+                }
+            }
+            assertThat(calls)
+                    .as("upstream calls for 16 requests in 2 languages")
+                    .hasValue(2);
+        }
+    }
+
+    /**
      * The database unreachable when two replicas start (a restart during an outage): each started and
      * answered uncached, where before each failed to start and would have crash-looped (helper-47); once
      * the database answers they cache, and a burst of one key across both costs one upstream call.
