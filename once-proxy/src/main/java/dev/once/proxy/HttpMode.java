@@ -83,8 +83,20 @@ final class HttpMode {
      * the change until it expired (helper-52). Other replicas may still serve it until the retry lands:
      * at most {@link #PURGE_RETRY} after this replica reaches the store, plus the NOTIFY's way.
      */
-    private final java.util.concurrent.ConcurrentHashMap<String, OnceCache<Cached>> unpurged =
+    private final java.util.concurrent.ConcurrentHashMap<String, Unpurged> unpurged =
             new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * One failed invalidation of a URI, compared by identity: a success removes only the failure it
+     * retried, never a newer one made while it ran (helper-53).
+     */
+    private static final class Unpurged {
+        final OnceCache<Cached> cache;
+
+        Unpurged(OnceCache<Cached> cache) {
+            this.cache = cache;
+        }
+    }
 
     private final java.util.concurrent.atomic.AtomicBoolean retrying = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean stopped;
@@ -190,8 +202,10 @@ final class HttpMode {
         }
 
         Reply reply() {
-            if (!unpurged.isEmpty() && unpurged.containsKey(x.uriKey()) && !purgedNow(cache, x.uriKey()))
-                return duringOutage(); // changed while the store was away: nothing stored is its answer yet
+            Unpurged pending = unpurged.isEmpty() ? null : unpurged.get(x.uriKey());
+            if (pending != null && !purgedNow(x.uriKey(), pending))
+                return duringOutage(); // changed while the store was away: nothing stored is its answer yet // changed
+            // while the store was away: nothing stored is its answer yet
             CacheResult<Cached> epoch = cache.lookup(
                     x.uriKey(), () -> new UriRecord(UUID.randomUUID().toString()));
             if (epoch.source() == CacheResult.Source.BYPASS) return duringOutage();
@@ -518,6 +532,9 @@ final class HttpMode {
             }
         }
         for (String target : targets) {
+            // a request after this one must not join a load of the URI that began before it (helper-53)
+            String outagePrefix = x.uriKey(target) + "\nepoch " + OUTAGE.epoch();
+            outageLoads.keySet().removeIf(k -> k.startsWith(outagePrefix));
             try {
                 cache.purge(x.uriKey(target));
             } catch (RuntimeException e) {
@@ -534,13 +551,13 @@ final class HttpMode {
     }
 
     /** Purges a URI whose invalidation is pending; true when the store took it. */
-    private boolean purgedNow(OnceCache<Cached> cache, String uriKey) {
+    private boolean purgedNow(String uriKey, Unpurged pending) {
         try {
-            cache.purge(uriKey);
+            pending.cache.purge(uriKey);
         } catch (RuntimeException stillAway) {
             return false;
         }
-        unpurged.remove(uriKey, cache);
+        unpurged.remove(uriKey, pending);
         return true;
     }
 
@@ -550,7 +567,7 @@ final class HttpMode {
             log.warn("more than {} invalidations wait for the store; letting one go", MAX_UNPURGED);
             unpurged.keySet().stream().findAny().ifPresent(unpurged::remove);
         }
-        unpurged.put(uriKey, cache);
+        unpurged.put(uriKey, new Unpurged(cache));
         if (retrying.compareAndSet(false, true))
             Thread.ofVirtual().name("once-invalidation-retry").start(this::retry);
     }
@@ -561,7 +578,9 @@ final class HttpMode {
             while (!unpurged.isEmpty() && !stopped) {
                 Thread.sleep(PURGE_RETRY);
                 int before = unpurged.size();
-                unpurged.forEach((uriKey, cache) -> purgedNow(cache, uriKey));
+                unpurged.forEach((uriKey, pending) -> {
+                    if (pending.cache.storeAvailable()) purgedNow(uriKey, pending); // else: not yet, and cheaply
+                });
                 if (unpurged.size() < before)
                     log.warn(
                             "invalidations that waited for the store: {} written, {} still waiting",
