@@ -231,7 +231,8 @@ public final class ConfigFile {
         for (RouteData r : d.routes) {
             if (r == null || r.prefix == null) throw new IllegalArgumentException("every route needs a prefix");
             Set<String> methods = r.methods == null ? Set.of("GET", "HEAD") : Set.copyOf(r.methods);
-            if (http(r, httpDefault)) {
+            boolean http = http(r, httpDefault);
+            if (http) {
                 if (r.ttl != null)
                     throw new IllegalArgumentException("route " + r.prefix + ": ttl applies to api mode; in http mode"
                             + " the upstream's Cache-Control decides how long an answer stays fresh");
@@ -250,8 +251,8 @@ public final class ConfigFile {
                             ? Duration.ZERO
                             : duration(r.staleWhileRevalidate, "staleWhileRevalidate"),
                     Boolean.TRUE.equals(r.cachePrivate),
-                    http(r, httpDefault),
-                    obeyRequestDirectives(r, http(r, httpDefault))));
+                    http,
+                    obeyRequestDirectives(r, http)));
         }
         return out;
     }

@@ -101,7 +101,7 @@ final class HttpMode {
     private final java.util.concurrent.atomic.AtomicBoolean retrying = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean stopped;
     static final Duration PURGE_RETRY = Duration.ofMillis(500);
-    /** More pending invalidations than this and the oldest are let go, with a warning (memory is bounded). */
+    /** More pending invalidations than this and one of them is let go, with a warning (memory is bounded). */
     static final int MAX_UNPURGED = 100_000;
 
     /** The epoch of the keys of {@link #outageLoads}: no stored key holds it (stored epochs are UUIDs). */
@@ -202,12 +202,12 @@ final class HttpMode {
         }
 
         Reply reply() {
-            Unpurged pending = unpurged.isEmpty() ? null : unpurged.get(x.uriKey());
-            if (pending != null && !purgedNow(x.uriKey(), pending))
-                return duringOutage(); // changed while the store was away: nothing stored is its answer yet // changed
-            // while the store was away: nothing stored is its answer yet
-            CacheResult<Cached> epoch = cache.lookup(
-                    x.uriKey(), () -> new UriRecord(UUID.randomUUID().toString()));
+            String uriKey = x.uriKey();
+            Unpurged pending = unpurged.isEmpty() ? null : unpurged.get(uriKey);
+            // changed while the store was away: nothing stored is its answer yet
+            if (pending != null && !purgedNow(uriKey, pending)) return duringOutage();
+            CacheResult<Cached> epoch =
+                    cache.lookup(uriKey, () -> new UriRecord(UUID.randomUUID().toString()));
             if (epoch.source() == CacheResult.Source.BYPASS) return duringOutage();
             UriRecord uri = epoch.value() instanceof UriRecord u
                     ? u
@@ -532,14 +532,15 @@ final class HttpMode {
             }
         }
         for (String target : targets) {
+            String uriKey = x.uriKey(target);
             // a request after this one must not join a load of the URI that began before it (helper-53)
-            String outagePrefix = x.uriKey(target) + "\nepoch " + OUTAGE.epoch();
+            String outagePrefix = uriKey + "\nepoch " + OUTAGE.epoch();
             outageLoads.keySet().removeIf(k -> k.startsWith(outagePrefix));
             try {
-                cache.purge(x.uriKey(target));
+                cache.purge(uriKey);
             } catch (RuntimeException e) {
                 invalidationFailures.increment();
-                retryLater(cache, x.uriKey(target));
+                retryLater(cache, uriKey);
                 log.warn(
                         "could not invalidate {} after {} (the store is unreachable: {}); retried until the store"
                                 + " takes it, and answered without the cache here meanwhile",
@@ -568,6 +569,11 @@ final class HttpMode {
             unpurged.keySet().stream().findAny().ifPresent(unpurged::remove);
         }
         unpurged.put(uriKey, new Unpurged(cache));
+        startRetrying();
+    }
+
+    /** Starts the runner of {@link #retry} unless one runs. */
+    private void startRetrying() {
         if (retrying.compareAndSet(false, true))
             Thread.ofVirtual().name("once-invalidation-retry").start(this::retry);
     }
@@ -592,8 +598,7 @@ final class HttpMode {
         } finally {
             retrying.set(false);
             // one added between the loop's last look and now: retried by a new runner
-            if (!unpurged.isEmpty() && !stopped && retrying.compareAndSet(false, true))
-                Thread.ofVirtual().name("once-invalidation-retry").start(this::retry);
+            if (!unpurged.isEmpty() && !stopped) startRetrying();
         }
     }
 

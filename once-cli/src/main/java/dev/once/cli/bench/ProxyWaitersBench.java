@@ -465,13 +465,7 @@ final class ProxyWaitersBench {
         }
 
         String tag() {
-            return switch (prefix) {
-                case "" -> "";
-                case "bare-" -> " (bare proxy)";
-                case "nginx-lock-" -> " (nginx cache lock)";
-                case "nginx-hop-" -> " (nginx hop)";
-                default -> " (compared build)";
-            };
+            return prefix.isEmpty() ? "" : " (" + label() + ")";
         }
 
         String label() {
