@@ -107,9 +107,17 @@ final class HttpMode {
     /** The epoch of the keys of {@link #outageLoads}: no stored key holds it (stored epochs are UUIDs). */
     private static final UriRecord OUTAGE = new UriRecord("outage");
 
-    HttpMode(ProxyConfig config, Upstream upstream, MeterRegistry registry) {
+    /** Each caching route's cache: an invalidation's Location may name another route's URI. */
+    private final java.util.function.Function<Route, OnceCache<Cached>> caches;
+
+    HttpMode(
+            ProxyConfig config,
+            Upstream upstream,
+            MeterRegistry registry,
+            java.util.function.Function<Route, OnceCache<Cached>> caches) {
         this.config = config;
         this.upstream = upstream;
+        this.caches = caches;
         this.invalidationFailures = Counter.builder("once.proxy.invalidation.failures")
                 .description("RFC 9111 invalidations that could not reach the store (the answer was still sent)")
                 .register(registry);
@@ -510,12 +518,16 @@ final class HttpMode {
     /**
      * RFC 9111 4.4: a non-error answer to an unsafe method (or one whose safety is unknown) invalidates
      * its URI and a same-origin Location / Content-Location, for every credential and variant (their
-     * keys all hold the URI's epoch). A purge that cannot reach the store is logged and counted: the
-     * upstream's answer to a possibly non-idempotent request still reaches the client.
+     * keys all hold the URI's epoch), in the cache of the route that serves each: a Location on another
+     * route was purged in the request's own, where nothing held it (helper-53). A URI that no http-mode
+     * route serves is not this shared cache's to invalidate (api mode keeps answers for their TTL). A
+     * purge that cannot reach the store is logged and counted: the upstream's answer to a possibly
+     * non-idempotent request still reaches the client.
      */
     private void invalidate(OnceCache<Cached> cache, ProxyRequest x, Answer r) {
-        List<String> targets = new ArrayList<>();
-        targets.add(x.pathQuery());
+        record Target(String pathQuery, OnceCache<Cached> cache) {}
+        List<Target> targets = new ArrayList<>();
+        targets.add(new Target(x.pathQuery(), cache));
         for (String name : List.of("Location", "Content-Location")) {
             String v = header(r, name);
             if (v == null) continue;
@@ -526,25 +538,28 @@ final class HttpMode {
                 if (u.getRawPath() == null || u.getRawPath().isEmpty()) continue;
                 String path = ProxyRequest.normalisePath(
                         URI.create(x.path).resolve(u.getRawPath()).getRawPath());
-                if (path != null) targets.add(u.getRawQuery() == null ? path : path + "?" + u.getRawQuery());
+                Route route = path == null ? null : config.route(path);
+                OnceCache<Cached> its = route == null || !route.http() ? null : caches.apply(route);
+                if (its != null)
+                    targets.add(new Target(u.getRawQuery() == null ? path : path + "?" + u.getRawQuery(), its));
             } catch (IllegalArgumentException bad) {
                 // not a URI: nothing to invalidate
             }
         }
-        for (String target : targets) {
-            String uriKey = x.uriKey(target);
+        for (Target target : targets) {
+            String uriKey = x.uriKey(target.pathQuery());
             // a request after this one must not join a load of the URI that began before it (helper-53)
             String outagePrefix = uriKey + "\nepoch " + OUTAGE.epoch();
             outageLoads.keySet().removeIf(k -> k.startsWith(outagePrefix));
             try {
-                cache.purge(uriKey);
+                target.cache().purge(uriKey);
             } catch (RuntimeException e) {
                 invalidationFailures.increment();
-                retryLater(cache, uriKey);
+                retryLater(target.cache(), uriKey);
                 log.warn(
                         "could not invalidate {} after {} (the store is unreachable: {}); retried until the store"
                                 + " takes it, and answered without the cache here meanwhile",
-                        target,
+                        ProxyRequest.loggedTarget(target.pathQuery()),
                         x.method,
                         e.getMessage());
             }

@@ -94,7 +94,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         this.digest = new CredentialDigest(config.keySecret());
         this.apiMode = new ApiMode(config, upstream);
         for (Route r : caches.keySet()) policies.put(r, config.keyPolicy(r));
-        this.httpMode = new HttpMode(config, upstream, registry);
+        this.httpMode = new HttpMode(config, upstream, registry, caches::get);
     }
 
     @Override

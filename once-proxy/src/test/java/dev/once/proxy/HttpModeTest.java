@@ -563,6 +563,46 @@ class HttpModeTest {
         assertThat(get(p, "/fail").body()).isEqualTo("fail1");
     }
 
+    /**
+     * A Location on another route of the proxy names a URI that route's cache holds: the invalidation
+     * purges it there. It was purged in the unsafe request's own route, where nothing held it, and the
+     * other route served its answer from before the change until it expired (helper-53). A Location
+     * that no caching route serves, or an api-mode route's, invalidates nothing and fails nothing.
+     */
+    @Test
+    void unsafeMethod_locationOnAnotherRoute_purgedInThatRoutesCache() throws Exception {
+        OnceProxy p = start(
+                Db.SQLITE,
+                TestDatabases.newTable("http"),
+                b -> b.routes(List.of(
+                        Route.http("/orders/"),
+                        Route.http("/items/"),
+                        Route.of("/api/", Duration.ofMinutes(1)),
+                        Route.http("/"))));
+        origin.scripts.put("/items/7", (r, n) -> new Reply(200, "item" + n, "Cache-Control", "max-age=60"));
+        origin.scripts.put("/items/8", (r, n) -> new Reply(200, "eight" + n, "Cache-Control", "max-age=60"));
+        origin.scripts.put("/api/q", (r, n) -> new Reply(200, "q" + n));
+        origin.scripts.put("/orders/new", (r, n) -> new Reply(201, "made", "Location", "/items/7"));
+        origin.scripts.put("/orders/api", (r, n) -> new Reply(201, "made", "Location", "/api/q"));
+        origin.scripts.put("/orders/rel", (r, n) -> new Reply(201, "made", "Content-Location", "../items/8"));
+        assertThat(get(p, "/items/7").body()).isEqualTo("item1");
+        assertThat(get(p, "/items/8").body()).isEqualTo("eight1");
+        assertThat(get(p, "/api/q").body()).isEqualTo("q1");
+        assertThat(cache(get(p, "/items/7"))).isEqualTo("HIT");
+
+        assertThat(send(p, "POST", "/orders/new").statusCode()).isEqualTo(201);
+        assertThat(send(p, "POST", "/orders/api").statusCode()).isEqualTo(201);
+        assertThat(send(p, "POST", "/orders/rel").statusCode()).isEqualTo(201);
+
+        assertThat(get(p, "/items/7").body()).as("purged in /items/'s cache").isEqualTo("item2");
+        assertThat(get(p, "/items/8").body())
+                .as("a relative Content-Location too")
+                .isEqualTo("eight2");
+        assertThat(get(p, "/api/q").body())
+                .as("api mode: not an RFC 9111 cache")
+                .isEqualTo("q1");
+    }
+
     // ---- HEAD ----
 
     @Test

@@ -658,6 +658,57 @@ class TrustTest {
     }
 
     /**
+     * The store unreachable: a GET's upstream call is under way when a POST to its URI succeeds. A GET
+     * after the POST must not join the call that began before it (it would get the answer from before
+     * the change): it makes its own. helper-53 found it joined; the fix (1bd873b) had no test of its own.
+     */
+    @Test
+    void httpMode_storeUnreachable_requestAfterAnInvalidation_neverJoinsALoadFromBeforeIt() throws Exception {
+        Origin o = echoOrigin();
+        java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean changed = new java.util.concurrent.atomic.AtomicBoolean();
+        o.scripts.put("/s", (r, n) -> {
+            if (!r.getMethod().equals("GET")) {
+                changed.set(true);
+                return new HttpModeTest.Reply(200, "changed");
+            }
+            String body = changed.get() ? "after the change" : "before the change";
+            if (n == 1) {
+                try {
+                    hold.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return new HttpModeTest.Reply(200, body, "Cache-Control", "max-age=300");
+        });
+        String namespace = TestDatabases.newTable("joinafter");
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
+                HikariDataSource db = poolThrough(relay)) {
+            OnceProxy p = start(o, db, namespace, b -> b.routes(List.of(Route.http("/"))));
+            relay.refuse();
+            get(p, "/warm"); // the breaker opens on this one
+            CompletableFuture<HttpResponse<String>> early = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return get(p, "/s");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> o.calls("GET /s") == 1);
+
+            assertThat(send(p, "POST", "/s", "x").body()).isEqualTo("changed");
+            HttpResponse<String> late = get(p, "/s");
+            hold.countDown();
+
+            assertThat(late.body()).as("the GET after the POST").isEqualTo("after the change");
+            assertThat(early.get(30, java.util.concurrent.TimeUnit.SECONDS).body())
+                    .isEqualTo("before the change");
+            assertThat(o.calls("GET /s")).isEqualTo(2);
+        }
+    }
+
+    /**
      * A role that may log in but not use the table: every request failed with "the upstream answer could
      * not be had", though the upstream was never called (helper-50). The answer no longer blames it.
      */
