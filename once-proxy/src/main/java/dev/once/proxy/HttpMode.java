@@ -92,17 +92,34 @@ final class HttpMode {
      */
     private static final class Unpurged {
         final OnceCache<Cached> cache;
+        /** A purge of it is under way: requests for the URI meanwhile answer without the cache, no purge each. */
+        final java.util.concurrent.atomic.AtomicBoolean purging = new java.util.concurrent.atomic.AtomicBoolean();
 
         Unpurged(OnceCache<Cached> cache) {
             this.cache = cache;
         }
     }
 
+    /** The characters of the keys in {@link #unpurged}: what they hold in memory, about. */
+    private final java.util.concurrent.atomic.AtomicLong unpurgedChars = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * Caches with more failed invalidations than {@link #unpurged} may hold: each is purged whole once
+     * its store answers, and until then every request of its routes is answered without it. Letting one
+     * invalidation go (as before) let its URI's answer from before the change be served after the outage
+     * (helper-53: a flood of unsafe requests with long URIs, bounded only by count, could also hold
+     * gigabytes here).
+     */
+    private final java.util.concurrent.ConcurrentHashMap<OnceCache<Cached>, Object> purgeWhole =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     private final java.util.concurrent.atomic.AtomicBoolean retrying = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean stopped;
     static final Duration PURGE_RETRY = Duration.ofMillis(500);
-    /** More pending invalidations than this and one of them is let go, with a warning (memory is bounded). */
-    static final int MAX_UNPURGED = 100_000;
+    /** More pending invalidations than this, or keys longer than {@link #maxUnpurgedChars} together, and the cache is purged whole instead. */
+    static volatile int maxUnpurged = 100_000; // not final: for tests
+
+    static volatile long maxUnpurgedChars = 8L << 20; // not final: for tests
 
     /** The epoch of the keys of {@link #outageLoads}: no stored key holds it (stored epochs are UUIDs). */
     private static final UriRecord OUTAGE = new UriRecord("outage");
@@ -211,8 +228,9 @@ final class HttpMode {
 
         Reply reply() {
             String uriKey = x.uriKey();
-            Unpurged pending = unpurged.isEmpty() ? null : unpurged.get(uriKey);
             // changed while the store was away: nothing stored is its answer yet
+            if (!purgeWhole.isEmpty() && purgeWhole.containsKey(cache)) return duringOutage();
+            Unpurged pending = unpurged.isEmpty() ? null : unpurged.get(uriKey);
             if (pending != null && !purgedNow(uriKey, pending)) return duringOutage();
             CacheResult<Cached> epoch =
                     cache.lookup(uriKey, () -> new UriRecord(UUID.randomUUID().toString()));
@@ -566,25 +584,65 @@ final class HttpMode {
         }
     }
 
-    /** Purges a URI whose invalidation is pending; true when the store took it. */
+    /**
+     * Purges a URI whose invalidation is pending; true when the store took it. One purge at a time per
+     * pending invalidation: requests that find one under way answer without the cache (false), instead of
+     * each sending its own (a hot URI at recovery sent one per request).
+     */
     private boolean purgedNow(String uriKey, Unpurged pending) {
+        if (!pending.purging.compareAndSet(false, true)) return false;
         try {
             pending.cache.purge(uriKey);
         } catch (RuntimeException stillAway) {
             return false;
+        } finally {
+            pending.purging.set(false);
         }
-        unpurged.remove(uriKey, pending);
+        forget(uriKey, pending);
         return true;
+    }
+
+    /** Drops a pending invalidation that was written (or covered by a whole purge), unless a newer one replaced it. */
+    private void forget(String uriKey, Unpurged pending) {
+        if (unpurged.remove(uriKey, pending)) unpurgedChars.addAndGet(-uriKey.length());
     }
 
     private void retryLater(OnceCache<Cached> cache, String uriKey) {
         if (stopped) return;
-        if (unpurged.size() >= MAX_UNPURGED) {
-            log.warn("more than {} invalidations wait for the store; letting one go", MAX_UNPURGED);
-            unpurged.keySet().stream().findAny().ifPresent(unpurged::remove);
+        if (unpurged.size() >= maxUnpurged || unpurgedChars.get() + uriKey.length() > maxUnpurgedChars) {
+            // a new token each time: a whole purge already under way may have deleted before this change
+            if (purgeWhole.put(cache, new Object()) == null)
+                log.warn(
+                        "more invalidations wait for the store than are kept ({} URIs, {} characters): the"
+                                + " route's whole cache is purged once the store answers, and answered without the"
+                                + " cache until then",
+                        maxUnpurged,
+                        maxUnpurgedChars);
+        } else if (unpurged.put(uriKey, new Unpurged(cache)) == null) {
+            unpurgedChars.addAndGet(uriKey.length());
         }
-        unpurged.put(uriKey, new Unpurged(cache));
         startRetrying();
+    }
+
+    /**
+     * Purges a cache whose invalidations overflowed, whole; then the pending invalidations made before
+     * the purge began are done, and so is the whole purge unless another overflow asked for one since.
+     * True when the store took it.
+     */
+    private boolean purgedWhole(OnceCache<Cached> cache) {
+        Object asked = purgeWhole.get(cache);
+        java.util.Map<String, Unpurged> before = new java.util.HashMap<>();
+        unpurged.forEach((k, v) -> {
+            if (v.cache == cache) before.put(k, v);
+        });
+        try {
+            cache.purgeAll();
+        } catch (RuntimeException stillAway) {
+            return false;
+        }
+        purgeWhole.remove(cache, asked);
+        before.forEach(this::forget);
+        return true;
     }
 
     /** Starts the runner of {@link #retry} unless one runs. */
@@ -596,8 +654,13 @@ final class HttpMode {
     /** Retries the pending invalidations until none is left or the proxy stops. */
     private void retry() {
         try {
-            while (!unpurged.isEmpty() && !stopped) {
+            while ((!unpurged.isEmpty() || !purgeWhole.isEmpty()) && !stopped) {
                 Thread.sleep(PURGE_RETRY);
+                for (OnceCache<Cached> cache : purgeWhole.keySet()) {
+                    if (cache.storeAvailable() && purgedWhole(cache))
+                        log.warn(
+                                "a route's cache was purged whole: more invalidations had waited for the store than are kept");
+                }
                 int before = unpurged.size();
                 unpurged.forEach((uriKey, pending) -> {
                     if (pending.cache.storeAvailable()) purgedNow(uriKey, pending); // else: not yet, and cheaply
@@ -613,19 +676,22 @@ final class HttpMode {
         } finally {
             retrying.set(false);
             // one added between the loop's last look and now: retried by a new runner
-            if (!unpurged.isEmpty() && !stopped) startRetrying();
+            if ((!unpurged.isEmpty() || !purgeWhole.isEmpty()) && !stopped) startRetrying();
         }
     }
 
     /** The proxy stops: pending invalidations are let go (said once, with how many). */
     void stop() {
         stopped = true;
-        if (!unpurged.isEmpty())
+        if (!unpurged.isEmpty() || !purgeWhole.isEmpty())
             log.warn(
-                    "{} invalidations could not reach the store before the proxy stopped; their URIs' stored"
+                    "{} invalidations{} could not reach the store before the proxy stopped; their URIs' stored"
                             + " answers stay until they expire",
-                    unpurged.size());
+                    unpurged.size(),
+                    purgeWhole.isEmpty() ? "" : " and " + purgeWhole.size() + " whole purges of a route's cache");
         unpurged.clear();
+        unpurgedChars.set(0);
+        purgeWhole.clear();
     }
 
     private static String header(Answer a, String name) {

@@ -658,6 +658,68 @@ class TrustTest {
     }
 
     /**
+     * More invalidations fail during an outage than a replica keeps (here 2, by default 100,000 URIs or
+     * 8 M characters of keys): the route's cache is purged whole once the store is back, so no URI that
+     * changed keeps its old answer, on this replica or another. Before, an invalidation over the bound
+     * was let go, and its URI's old answer was served after the outage (helper-53; the bound was by
+     * count alone, so long URIs could hold gigabytes).
+     */
+    @Test
+    void httpMode_moreInvalidationsFailThanKept_theRoutesCacheIsPurgedWholeOnceTheStoreIsBack() throws Exception {
+        Origin o = echoOrigin();
+        java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> versions =
+                new java.util.concurrent.ConcurrentHashMap<>();
+        o.fallback = (r, n) -> {
+            var v = versions.computeIfAbsent(
+                    r.getHttpURI().getPath(), k -> new java.util.concurrent.atomic.AtomicInteger());
+            return r.getMethod().equals("GET")
+                    ? new HttpModeTest.Reply(200, "v" + v.get(), "Cache-Control", "max-age=300")
+                    : new HttpModeTest.Reply(200, "changed to v" + v.incrementAndGet());
+        };
+        Route route = Route.http("/");
+        String namespace = TestDatabases.newTable("overflow");
+        List<String> paths = List.of("/p1", "/p2", "/p3", "/p4", "/p5");
+        int kept = HttpMode.maxUnpurged;
+        HttpMode.maxUnpurged = 2;
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
+                HikariDataSource db = poolThrough(relay)) {
+            OnceProxy a = start(o, db, namespace, b -> b.routes(List.of(route)));
+            OnceProxy b = start(o, db, namespace, x -> x.routes(List.of(route)));
+            for (String path : paths) {
+                assertThat(get(a, path).body()).isEqualTo("v0");
+                assertThat(cache(get(b, path))).isEqualTo("HIT");
+            }
+
+            relay.refuse();
+            get(b, "/warm"); // the breaker opens on this one
+            for (String path : paths)
+                assertThat(send(b, "POST", path, "x").body()).isEqualTo("changed to v1");
+            for (String path : paths)
+                assertThat(get(b, path).body()).as("during the outage").isEqualTo("v1");
+
+            relay.pass();
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(60))
+                    .until(() -> get(b, "/-/health").body().contains("\"cache\":\"caching\""));
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> paths.stream().allMatch(path -> {
+                        try {
+                            return get(a, path).body().equals("v1");
+                        } catch (Exception e) {
+                            return false;
+                        }
+                    }));
+            for (String path : paths) {
+                for (OnceProxy p : List.of(a, b))
+                    assertThat(get(p, path).body()).as(path).isEqualTo("v1");
+            }
+        } finally {
+            HttpMode.maxUnpurged = kept;
+        }
+    }
+
+    /**
      * The store unreachable: a GET's upstream call is under way when a POST to its URI succeeds. A GET
      * after the POST must not join the call that began before it (it would get the answer from before
      * the change): it makes its own. helper-53 found it joined; the fix (1bd873b) had no test of its own.
