@@ -61,8 +61,13 @@ public final class SqlErrors {
                     // 08004: the server rejected the connection (pgjdbc: SSL required where the server has
                     // none), which waiting does not mend
                     if (state.startsWith("28") || state.startsWith("3D") || state.equals("08004")) return Kind.OTHER;
-                    if (state.equals("42000") && (n.getErrorCode() == 1049 || n.getErrorCode() == 1044))
-                        return Kind.OTHER;
+                    // no such database or no access to it (MariaDB 1049, 1044), or a TLS set-up the server
+                    // refuses (MariaDB: mysql_native_password over a self-signed certificate)
+                    if (state.startsWith("42")) return Kind.OTHER;
+                    // MariaDB's driver asked for TLS (sslMode) by a server without it: the server answered,
+                    // with a connection id, and will answer the same until it is reconfigured (08000 alone
+                    // was taken for an outage, and once serve waited for it forever)
+                    if (state.startsWith("08") && sslNotEnabled(n.getMessage())) return Kind.OTHER;
                     unreachable |= Dialect.connectionLost(n)
                             || state.startsWith("53")
                             || state.equals("57P01")
@@ -70,11 +75,17 @@ public final class SqlErrors {
                             || state.equals("57P03");
                 }
             }
+            // a certificate the driver refuses to trust (verify-full against an unknown CA or another host name)
+            if (c instanceof java.security.cert.CertificateException) return Kind.OTHER;
             unreachable |= c instanceof java.net.SocketException
                     || c instanceof java.net.SocketTimeoutException
                     || c instanceof java.net.UnknownHostException;
         }
         return unreachable ? Kind.UNREACHABLE : Kind.OTHER;
+    }
+
+    private static boolean sslNotEnabled(String message) {
+        return message != null && message.toLowerCase(java.util.Locale.ROOT).contains("ssl not enabled in the server");
     }
 
     /**

@@ -74,6 +74,33 @@ class SqlErrorsTest {
         assertThat(SqlErrors.connecting(pooledFailureOf(url))).as(url).isEqualTo(SqlErrors.Kind.OTHER);
     }
 
+    /**
+     * MariaDB's driver told to use TLS by a server without it: 08000 with the server's connection id, taken
+     * for an outage before (once serve passed every request through, waiting for a database that would
+     * answer the same until reconfigured). A server of the tests with a self-signed certificate (the
+     * embedded MariaDB 11) refuses the password plugin over it instead (42000), refused too.
+     */
+    @Test
+    void connecting_mariaDbSslRequiredWhereTheServerHasNone_refused() {
+        String url = TestDatabases.url(Db.MARIADB)
+                + (TestDatabases.url(Db.MARIADB).contains("?") ? "&" : "?") + "sslMode=verify-full";
+        Throwable direct = failureOf(url);
+        assertThat(SqlErrors.connecting(direct))
+                .as("%s: %s", url, chain(direct))
+                .isEqualTo(SqlErrors.Kind.OTHER);
+        Throwable pooled = pooledFailureOf(url);
+        assertThat(SqlErrors.connecting(pooled))
+                .as("%s: %s", url, chain(pooled))
+                .isEqualTo(SqlErrors.Kind.OTHER);
+    }
+
+    private static String chain(Throwable t) {
+        StringBuilder b = new StringBuilder();
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause())
+            b.append(" <- ").append(c.getClass().getName()).append(": ").append(c.getMessage());
+        return b.toString();
+    }
+
     @Test
     void connecting_serverNotReadyYet_unreachable_aStatementsOwnError_other() {
         // PostgreSQL starting up or in recovery, and out of connection slots (every replica reconnecting
