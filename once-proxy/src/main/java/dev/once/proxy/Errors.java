@@ -10,8 +10,14 @@ final class Errors {
      */
     static String oneLine(Throwable t) {
         String type = t.getClass().getSimpleName();
-        String m = t.getMessage();
-        if (m == null || m.length() > 160 || m.contains("@") || m.contains("\n")) return type;
-        return type + ": " + m;
+        if (plain(t.getMessage())) return type + ": " + t.getMessage();
+        // the reason is often a cause's: a purge's message names its long key, its cause why it failed
+        for (Throwable c = t.getCause(); c != null && c != c.getCause(); c = c.getCause())
+            if (plain(c.getMessage())) return type + " (" + c.getClass().getSimpleName() + ": " + c.getMessage() + ")";
+        return type;
+    }
+
+    private static boolean plain(String m) {
+        return m != null && m.length() <= 160 && !m.contains("@") && !m.contains("\n");
     }
 }
