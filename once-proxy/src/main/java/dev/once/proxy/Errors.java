@@ -10,8 +10,17 @@ final class Errors {
      */
     static String oneLine(Throwable t) {
         String type = t.getClass().getSimpleName();
+        return plain(t.getMessage()) ? type + ": " + t.getMessage() : type;
+    }
+
+    /**
+     * {@link #oneLine}, or when the failure's own message will not do, the first cause's that will: a
+     * store's failure, whose message names a long key and whose cause says why (not for the upstream's
+     * failures, whose causes may quote a request's target).
+     */
+    static String withCause(Throwable t) {
+        String type = t.getClass().getSimpleName();
         if (plain(t.getMessage())) return type + ": " + t.getMessage();
-        // the reason is often a cause's: a purge's message names its long key, its cause why it failed
         for (Throwable c = t.getCause(); c != null && c != c.getCause(); c = c.getCause())
             if (plain(c.getMessage())) return type + " (" + c.getClass().getSimpleName() + ": " + c.getMessage() + ")";
         return type;

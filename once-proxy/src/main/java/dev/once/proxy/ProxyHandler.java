@@ -539,7 +539,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                 } catch (dev.once.cache.CacheLoadException e) {
                     // the store unreachable: Jetty's bare 500 and a stack trace before (helper-25); the
                     // operator must know the purge did not happen, and retry
-                    log.warn("purge failed: {}", Errors.oneLine(e));
+                    log.warn("purge failed: {}", Errors.withCause(e));
                     return write(
                             null,
                             response,

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.sql.SQLException;
 import org.junit.jupiter.api.Test;
 
-/** {@link Errors#oneLine}: one line an operator can act on, never an object dump. */
+/** {@link Errors#oneLine} and {@link Errors#withCause}: one line an operator can act on, never an object dump. */
 class ErrorsTest {
 
     @Test
@@ -22,7 +22,8 @@ class ErrorsTest {
                 new RuntimeException(
                         "wrapped at HttpConnection@1a2b",
                         new SQLException("ERROR: permission denied for table once_entry")));
-        assertThat(Errors.oneLine(purge))
+        assertThat(Errors.oneLine(purge)).isEqualTo("IllegalStateException");
+        assertThat(Errors.withCause(purge))
                 .isEqualTo("IllegalStateException (SQLException: ERROR: permission denied for table once_entry)");
     }
 
@@ -30,5 +31,6 @@ class ErrorsTest {
     void oneLine_noPlainMessageAnywhere_theTypeAlone() {
         Throwable dump = new IllegalStateException("HttpConnectionOverHTTP@1a2b::SocketChannelEndPoint@3c4d");
         assertThat(Errors.oneLine(dump)).isEqualTo("IllegalStateException");
+        assertThat(Errors.withCause(dump)).isEqualTo("IllegalStateException");
     }
 }
