@@ -124,6 +124,9 @@ final class HttpMode {
     /** The epoch of the keys of {@link #outageLoads}: no stored key holds it (stored epochs are UUIDs). */
     private static final UriRecord OUTAGE = new UriRecord("outage");
 
+    /** The upstream URL's path without its trailing slash, as {@link Upstream} forwards under it. */
+    private final String basePath;
+
     /** Each caching route's cache: an invalidation's Location may name another route's URI. */
     private final java.util.function.Function<Route, OnceCache<Cached>> caches;
 
@@ -135,6 +138,8 @@ final class HttpMode {
         this.config = config;
         this.upstream = upstream;
         this.caches = caches;
+        String base = config.upstream().getRawPath();
+        this.basePath = base == null ? "" : base.replaceAll("/$", "");
         this.invalidationFailures = Counter.builder("once.proxy.invalidation.failures")
                 .description("RFC 9111 invalidations that could not reach the store (the answer was still sent)")
                 .register(registry);
@@ -194,7 +199,15 @@ final class HttpMode {
     /** One request to a route in http mode. */
     Reply handle(OnceCache<Cached> cache, ProxyRequest x) {
         if (!SAFE.contains(x.method)) {
-            Answer r = upstream.forward(x);
+            Answer r;
+            try {
+                r = upstream.forward(x);
+            } catch (UpstreamFailure e) {
+                // no answer (a timeout, a connection lost): the upstream may have made the change all the
+                // same, so the URI's answers go, as for a success; it kept them everywhere before (helper-55)
+                invalidate(cache, x, null);
+                throw e;
+            }
             if (r.status() < 400) invalidate(cache, x, r);
             return Reply.passed(r);
         }
@@ -534,8 +547,9 @@ final class HttpMode {
     }
 
     /**
-     * RFC 9111 4.4: a non-error answer to an unsafe method (or one whose safety is unknown) invalidates
-     * its URI and a same-origin Location / Content-Location, for every credential and variant (their
+     * RFC 9111 4.4: a non-error answer to an unsafe method (or one whose safety is unknown), or none at
+     * all ({@code r} null), invalidates its URI and a same-origin Location / Content-Location
+     * ({@link #locationTargets}), for every credential and variant (their
      * keys all hold the URI's epoch), in the cache of the route that serves each: a Location on another
      * route was purged in the request's own, where nothing held it (helper-53). A URI that no http-mode
      * route serves is not this shared cache's to invalidate (api mode keeps answers for their TTL). A
@@ -547,21 +561,13 @@ final class HttpMode {
         List<Target> targets = new ArrayList<>();
         targets.add(new Target(x.pathQuery(), cache));
         for (String name : List.of("Location", "Content-Location")) {
-            String v = header(r, name);
+            String v = r == null ? null : header(r, name);
             if (v == null) continue;
-            try {
-                URI u = URI.create(v.trim());
-                String host = x.headers.get("Host");
-                if (u.getHost() != null && (host == null || !sameAuthority(u, host))) continue; // another origin
-                if (u.getRawPath() == null || u.getRawPath().isEmpty()) continue;
-                String path = ProxyRequest.normalisePath(
-                        URI.create(x.path).resolve(u.getRawPath()).getRawPath());
-                Route route = path == null ? null : config.route(path);
+            for (String pathQuery : locationTargets(v, x)) {
+                int q = pathQuery.indexOf('?');
+                Route route = config.route(q < 0 ? pathQuery : pathQuery.substring(0, q));
                 OnceCache<Cached> its = route == null || !route.http() ? null : caches.apply(route);
-                if (its != null)
-                    targets.add(new Target(u.getRawQuery() == null ? path : path + "?" + u.getRawQuery(), its));
-            } catch (IllegalArgumentException bad) {
-                // not a URI: nothing to invalidate
+                if (its != null) targets.add(new Target(pathQuery, its));
             }
         }
         for (Target target : targets) {
@@ -574,13 +580,77 @@ final class HttpMode {
             } catch (RuntimeException e) {
                 invalidationFailures.increment();
                 retryLater(target.cache(), uriKey);
-                log.warn(
-                        "could not invalidate {} after {} (the store is unreachable: {}); retried until the store"
-                                + " takes it, and answered without the cache here meanwhile",
-                        ProxyRequest.loggedTarget(target.pathQuery()),
-                        x.method,
-                        e.getMessage());
+                // at most one warning a second: a flood of unsafe requests during an outage wrote 30 KB a
+                // request, and the key in the failure's message held a query credential's plain digest
+                long now = System.nanoTime();
+                long last = lastInvalidationWarning.get();
+                if (now - last >= WARN_EVERY_NANOS && lastInvalidationWarning.compareAndSet(last, now))
+                    log.warn(
+                            "could not invalidate {} after {} ({}); retried until the store takes it, and answered"
+                                    + " without the cache here meanwhile (more such failures this second are not"
+                                    + " logged; once_proxy_invalidation_failures_total counts them)",
+                            ProxyRequest.loggedTarget(shortened(target.pathQuery())),
+                            x.method,
+                            Errors.withCause(e));
             }
+        }
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong lastInvalidationWarning =
+            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - WARN_EVERY_NANOS);
+    private static final long WARN_EVERY_NANOS = 1_000_000_000L;
+
+    private static String shortened(String target) {
+        return target.length() <= 200 ? target : target.substring(0, 200) + "...";
+    }
+
+    /**
+     * The URIs, in the proxy's own paths (with their queries), that a Location or Content-Location
+     * value names on this origin; none for another origin or what is not a URI. The value may name the
+     * URI as the client sees it (the client's Host, default ports taken as such) or as the upstream sees
+     * it: the proxy forwards the upstream's Host, so an upstream that builds absolute URLs from it names
+     * itself, and under the upstream URL's base path (helper-55: an absolute Location naming the
+     * upstream, a client's own Host, {@code :80} against none, and {@code ../} above the root all
+     * invalidated nothing). Both readings are purged where they differ: a purge too many costs a fetch,
+     * one too few serves an answer from before a change.
+     */
+    private List<String> locationTargets(String value, ProxyRequest x) {
+        List<String> out = new ArrayList<>(2);
+        URI u;
+        try {
+            u = URI.create(value.trim());
+        } catch (IllegalArgumentException bad) {
+            return out; // not a URI: nothing to invalidate
+        }
+        if (u.getRawPath() == null || u.getRawPath().isEmpty()) return out;
+        boolean asTheClientSeesIt = u.getHost() == null || sameAuthority(u, x.headers.get("Host"));
+        boolean asTheUpstreamSeesIt = u.getHost() == null ? !basePath.isEmpty() : sameAuthority(u, config.upstream());
+        if (asTheClientSeesIt) add(out, resolved(x.path, u.getRawPath()), u.getRawQuery());
+        if (asTheUpstreamSeesIt) {
+            String p = resolved(basePath + x.path, u.getRawPath());
+            if (p != null && basePath.isEmpty()) add(out, p, u.getRawQuery());
+            else if (p != null && p.startsWith(basePath + "/"))
+                add(out, p.substring(basePath.length()), u.getRawQuery());
+        }
+        return out;
+    }
+
+    private static void add(List<String> out, String path, String query) {
+        if (path == null) return;
+        String target = query == null ? path : path + "?" + query;
+        if (!out.contains(target)) out.add(target);
+    }
+
+    /** {@code ref} resolved against the path {@code base}, dot segments removed (RFC 3986 5.2.4: none above the root); null when it will not do. */
+    private static String resolved(String base, String ref) {
+        try {
+            String p = URI.create(base).resolve(ref).getRawPath();
+            if (p == null) return null;
+            while (p.startsWith("/../")) p = p.substring(3);
+            if (p.equals("/..")) p = "/";
+            return ProxyRequest.normalisePath(p);
+        } catch (IllegalArgumentException bad) {
+            return null;
         }
     }
 
@@ -699,9 +769,30 @@ final class HttpMode {
         return null;
     }
 
+    /** Whether {@code u} names the authority of a Host header: a port left out is the scheme's default on either side. */
     private static boolean sameAuthority(URI u, String host) {
-        String authority = u.getPort() < 0 ? u.getHost() : u.getHost() + ":" + u.getPort();
-        return authority.equalsIgnoreCase(host.trim());
+        if (host == null || u.getHost() == null) return false;
+        String h = host.trim();
+        int port = -1;
+        int colon = h.lastIndexOf(':');
+        if (colon > h.lastIndexOf(']')) {
+            try {
+                port = Integer.parseInt(h.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                return false;
+            }
+            h = h.substring(0, colon);
+        }
+        return h.equalsIgnoreCase(u.getHost()) && (port < 0 || port == portOf(u));
+    }
+
+    /** Whether {@code u} names the upstream's scheme-less authority (host and port, defaults applied). */
+    private static boolean sameAuthority(URI u, URI upstream) {
+        return u.getHost() != null && u.getHost().equalsIgnoreCase(upstream.getHost()) && portOf(u) == portOf(upstream);
+    }
+
+    private static int portOf(URI u) {
+        return u.getPort() >= 0 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
     }
 
     private static ServeStale find(Throwable t) {

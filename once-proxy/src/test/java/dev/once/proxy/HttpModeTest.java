@@ -603,6 +603,59 @@ class HttpModeTest {
                 .isEqualTo("q1");
     }
 
+    /**
+     * helper-55: Location forms that name this origin but invalidated nothing. The proxy forwards the
+     * upstream's Host, so an upstream that builds absolute URLs from it names itself; and {@code ../}
+     * above the root is dropped by RFC 3986, where it was refused.
+     */
+    @Test
+    void unsafeMethod_locationNamingTheUpstreamOrAboveTheRoot_invalidated() throws Exception {
+        OnceProxy p = start();
+        for (String item : List.of("/items/1", "/items/2", "/items/3"))
+            origin.scripts.put(item, (r, n) -> new Reply(200, item + " call " + n, "Cache-Control", "max-age=60"));
+        origin.scripts.put("/orders/a", (r, n) -> new Reply(201, "made", "Location", origin.url() + "/items/1"));
+        origin.scripts.put("/orders/b", (r, n) -> new Reply(201, "made", "Location", "../../items/2"));
+        origin.scripts.put("/orders/c", (r, n) -> new Reply(201, "made", "Content-Location", "/../items/3"));
+        for (String item : List.of("/items/1", "/items/2", "/items/3")) {
+            get(p, item);
+            assertThat(cache(get(p, item))).isEqualTo("HIT");
+        }
+
+        for (String order : List.of("/orders/a", "/orders/b", "/orders/c"))
+            assertThat(send(p, "POST", order).statusCode()).isEqualTo(201);
+
+        assertThat(get(p, "/items/1").body()).as("the upstream's own authority").isEqualTo("/items/1 call 2");
+        assertThat(get(p, "/items/2").body()).as("../ above the root").isEqualTo("/items/2 call 2");
+        assertThat(get(p, "/items/3").body()).as("/../ above the root").isEqualTo("/items/3 call 2");
+    }
+
+    /**
+     * An unsafe request the upstream does not answer in time: the client gets 504, but the upstream
+     * may have made the change, so the URI's stored answer goes all the same (helper-55: it was served
+     * from every replica until it expired).
+     */
+    @Test
+    void unsafeMethod_upstreamTimesOut_theUrisStoredAnswerGoesAllTheSame() throws Exception {
+        OnceProxy p = start(Db.SQLITE, TestDatabases.newTable("http"), b -> b.upstreamTimeout(Duration.ofMillis(500)));
+        java.util.concurrent.atomic.AtomicInteger version = new java.util.concurrent.atomic.AtomicInteger();
+        origin.scripts.put("/slowly", (r, n) -> {
+            if (r.getMethod().equals("GET")) return new Reply(200, "v" + version.get(), "Cache-Control", "max-age=60");
+            version.incrementAndGet(); // the change is made, the answer comes too late
+            try {
+                Thread.sleep(1_500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return new Reply(200, "changed");
+        });
+        assertThat(get(p, "/slowly").body()).isEqualTo("v0");
+        assertThat(cache(get(p, "/slowly"))).isEqualTo("HIT");
+
+        assertThat(send(p, "PUT", "/slowly").statusCode()).isEqualTo(504);
+
+        assertThat(get(p, "/slowly").body()).isEqualTo("v1");
+    }
+
     // ---- HEAD ----
 
     @Test
