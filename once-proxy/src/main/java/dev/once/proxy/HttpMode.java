@@ -750,8 +750,22 @@ final class HttpMode {
         }
     }
 
-    /** The proxy stops: pending invalidations are let go (said once, with how many). */
+    /** How long a stopping proxy tries its pending invalidations once more. */
+    static final Duration LAST_TRY = Duration.ofSeconds(1);
+
+    /**
+     * The proxy stops: pending invalidations are tried once more where the store answers (for at most
+     * {@link #LAST_TRY}: they were dropped at once, and other replicas kept serving the old answers:
+     * helper-55), then let go, said once with how many.
+     */
     void stop() {
+        long deadline = System.nanoTime() + LAST_TRY.toNanos();
+        for (OnceCache<Cached> cache : purgeWhole.keySet())
+            if (System.nanoTime() < deadline && cache.storeAvailable()) purgedWhole(cache);
+        for (var pending : unpurged.entrySet()) {
+            if (System.nanoTime() >= deadline) break;
+            if (pending.getValue().cache.storeAvailable()) purgedNow(pending.getKey(), pending.getValue());
+        }
         stopped = true;
         if (!unpurged.isEmpty() || !purgeWhole.isEmpty())
             log.warn(
