@@ -20,10 +20,11 @@ import org.slf4j.LoggerFactory;
  * A route in http mode: RFC 9111 shared-cache semantics on top of once-cache, so a miss still costs
  * one upstream call per key and variant across replicas.
  *
- * <p>Storage. The URI's key ({@link ProxyRequest#uriKey()}) holds a random epoch ({@link UriRecord}).
- * A request's answer lives under the URI key, the epoch, the hash of its credentials and its
- * normalised Accept-Encoding; when the origin's answers vary, that key holds a {@link VaryRecord} and
- * each variant lives under it plus the normalised values of the named headers. Purging the URI key (a
+ * <p>Storage. The URI's key ({@link ProxyRequest#uriKey()}, credential parameters' values left out)
+ * holds a random epoch ({@link UriRecord}). A request's answer lives under the URI key, the epoch, its
+ * target with credential parameters digested, and the hashes of its credential headers; when the
+ * origin's answers vary, that key holds a {@link VaryRecord} and each variant lives under it plus the
+ * values of the named headers, each with its length. Purging the URI key (a
  * successful POST to the URI, say) retires every stored answer of the URI at once, for every
  * credential and variant: the next request draws a new epoch.
  *

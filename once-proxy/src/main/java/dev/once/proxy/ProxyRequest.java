@@ -29,8 +29,10 @@ import org.eclipse.jetty.util.URIUtil;
  * api mode:   origin, "METHOD path?query", each keyed header "name: value" (credentials as
  *             "credential name " and the digest), sorted by name, "body sha256=hash" when there is a body,
  *             and "policy P" (ProxyConfig#keyPolicy)
- * http mode:  origin, "uri path?query"  holds the URI's epoch ({@link UriRecord});
- *             that key, "epoch E" and the credentials' hashes holds the answer, or a
+ * http mode:  origin, "uri path?query" with each credential parameter's value as "*" holds the URI's
+ *             epoch ({@link UriRecord}), one for every credential, so that an invalidation reaches
+ *             them all; that key, "epoch E", "target path?query" (credential values digested) and the
+ *             credential headers' hashes holds the answer, or a
  *             {@link VaryRecord} whose variants add the Vary headers' values
  * </pre>
  */
@@ -217,9 +219,15 @@ final class ProxyRequest {
         return uriKey(pathQuery());
     }
 
-    /** http mode: the key of another URI of the same upstream (an invalidation's Location). */
+    /**
+     * http mode: the key of another URI of the same upstream (an invalidation's Location). Credential
+     * parameters' values are left out, as credential headers are: every credential's answers for a URI
+     * hang on one epoch, and a PUT with one {@code api_key} invalidates the copies of every other
+     * (helper-55: they were other URIs, and each kept its old answer). The answer's own key still holds
+     * each value's digest ({@link #answerKey}): no answer is shared across credentials.
+     */
     String uriKey(String pathQuery) {
-        return origin + "\nuri " + keyedTarget(pathQuery, digest);
+        return origin + "\nuri " + maskCredentialParameters(pathQuery, v -> "*");
     }
 
     /**
@@ -348,7 +356,11 @@ final class ProxyRequest {
      * see {@link HttpMode}).
      */
     String answerKey(UriRecord uri) {
-        StringBuilder key = new StringBuilder(uriKey()).append("\nepoch ").append(uri.epoch());
+        StringBuilder key = new StringBuilder(uriKey())
+                .append("\nepoch ")
+                .append(uri.epoch())
+                .append("\ntarget ")
+                .append(keyedTarget(pathQuery(), digest));
         appendHeaders(key, true);
         return key.append("\npolicy ").append(policy).toString();
     }
@@ -396,7 +408,12 @@ final class ProxyRequest {
                         // no field value holds a line break
                         : String.join("\n", values);
                 if (HeaderRules.credential(credentials, name)) b.append(' ').append(digest.of(joined));
-                else b.append(" = ").append(joined.replace("\\", "\\\\").replace("\u0000", "\\0"));
+                else {
+                    // length first: a value holding " ;x-size = M" cannot spell another header's pair
+                    // (helper-56: two requests' X-Color and X-Size values made one variant)
+                    String shown = joined.replace("\\", "\\\\").replace("\u0000", "\\0");
+                    b.append(" = ").append(shown.length()).append(':').append(shown);
+                }
             }
             b.append(" ;");
         }

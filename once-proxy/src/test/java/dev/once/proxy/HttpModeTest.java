@@ -528,6 +528,32 @@ class HttpModeTest {
         assertThat(origin.calls("GET /v")).isEqualTo(3);
     }
 
+    /**
+     * Two requests whose values, joined, spell the same text (helper-56, by reading): X-Color "red" and
+     * X-Size "L ;x-size = M" against X-Color "red ;x-size = L" and X-Size "M". They are other variants:
+     * the second pays its own call and gets its own answer.
+     */
+    @Test
+    void vary_valuesThatSpellAnotherPair_otherVariants() throws Exception {
+        OnceProxy p = start();
+        origin.scripts.put(
+                "/v2",
+                (r, n) -> new Reply(
+                        200,
+                        r.getHeaders().get("X-Color") + "|" + r.getHeaders().get("X-Size") + " call " + n,
+                        "Cache-Control",
+                        "max-age=60",
+                        "Vary",
+                        "X-Color, X-Size"));
+        HttpResponse<String> first = get(p, "/v2", "X-Color", "red", "X-Size", "L ;x-size = M");
+        HttpResponse<String> second = get(p, "/v2", "X-Color", "red ;x-size = L", "X-Size", "M");
+
+        assertThat(first.body()).isEqualTo("red|L ;x-size = M call 1");
+        assertThat(second.body()).isEqualTo("red ;x-size = L|M call 2");
+        assertThat(cache(get(p, "/v2", "X-Color", "red", "X-Size", "L ;x-size = M")))
+                .isEqualTo("HIT");
+    }
+
     // ---- invalidation ----
 
     @Test
@@ -654,6 +680,40 @@ class HttpModeTest {
         assertThat(send(p, "PUT", "/slowly").statusCode()).isEqualTo(504);
 
         assertThat(get(p, "/slowly").body()).isEqualTo("v1");
+    }
+
+    /**
+     * A credential in the query: each key's answer stays its own, and an unsafe request with one key
+     * invalidates every key's copy of the URI, as one with a credential header does (helper-55: the
+     * other keys' copies were other URIs and kept their old answers for their whole max-age).
+     */
+    @Test
+    void unsafeMethod_credentialInTheQuery_everyKeysCopyInvalidated_noneShared() throws Exception {
+        OnceProxy p = start();
+        java.util.concurrent.atomic.AtomicInteger version = new java.util.concurrent.atomic.AtomicInteger();
+        origin.scripts.put("/items/q", (r, n) -> {
+            if (!r.getMethod().equals("GET")) {
+                version.incrementAndGet();
+                return new Reply(200, "changed");
+            }
+            String key =
+                    org.eclipse.jetty.util.URIUtil.decodePath(r.getHttpURI().getQuery());
+            return new Reply(200, key + " v" + version.get(), "Cache-Control", "max-age=60");
+        });
+        assertThat(get(p, "/items/q?api_key=AAA").body()).isEqualTo("api_key=AAA v0");
+        assertThat(get(p, "/items/q?api_key=BBB").body()).as("its own answer").isEqualTo("api_key=BBB v0");
+        assertThat(cache(get(p, "/items/q?api_key=AAA"))).isEqualTo("HIT");
+        assertThat(get(p, "/items/q?api_key=AAA").body()).isEqualTo("api_key=AAA v0");
+        assertThat(get(p, "/items/q?api_key=BBB").body()).isEqualTo("api_key=BBB v0");
+
+        assertThat(send(p, "PUT", "/items/q?api_key=BBB").statusCode()).isEqualTo(200);
+
+        assertThat(get(p, "/items/q?api_key=AAA").body())
+                .as("another key's copy")
+                .isEqualTo("api_key=AAA v1");
+        assertThat(get(p, "/items/q?api_key=BBB").body()).isEqualTo("api_key=BBB v1");
+        assertThat(get(p, "/items/q?api_key=CCC").body()).isEqualTo("api_key=CCC v1");
+        assertThat(get(p, "/items/q?api_key=AAA").body()).as("still its own").isEqualTo("api_key=AAA v1");
     }
 
     // ---- HEAD ----
