@@ -125,9 +125,6 @@ final class HttpMode {
     /** The epoch of the keys of {@link #outageLoads}: no stored key holds it (stored epochs are UUIDs). */
     private static final UriRecord OUTAGE = new UriRecord("outage");
 
-    /** The upstream URL's path without its trailing slash, as {@link Upstream} forwards under it. */
-    private final String basePath;
-
     /** Each caching route's cache: an invalidation's Location may name another route's URI. */
     private final java.util.function.Function<Route, OnceCache<Cached>> caches;
 
@@ -139,8 +136,6 @@ final class HttpMode {
         this.config = config;
         this.upstream = upstream;
         this.caches = caches;
-        String base = config.upstream().getRawPath();
-        this.basePath = base == null ? "" : base.replaceAll("/$", "");
         this.invalidationFailures = Counter.builder("once.proxy.invalidation.failures")
                 .description("RFC 9111 invalidations that could not reach the store (the answer was still sent)")
                 .register(registry);
@@ -625,13 +620,12 @@ final class HttpMode {
         }
         if (u.getRawPath() == null || u.getRawPath().isEmpty()) return out;
         boolean asTheClientSeesIt = u.getHost() == null || sameAuthority(u, x.headers.get("Host"));
+        String basePath = upstream.basePath();
         boolean asTheUpstreamSeesIt = u.getHost() == null ? !basePath.isEmpty() : sameAuthority(u, config.upstream());
         if (asTheClientSeesIt) add(out, resolved(x.path, u.getRawPath()), u.getRawQuery());
         if (asTheUpstreamSeesIt) {
-            String p = resolved(basePath + x.path, u.getRawPath());
-            if (p != null && basePath.isEmpty()) add(out, p, u.getRawQuery());
-            else if (p != null && p.startsWith(basePath + "/"))
-                add(out, p.substring(basePath.length()), u.getRawQuery());
+            String p = resolved(basePath + x.path, u.getRawPath()); // a resolved path starts with "/"
+            if (p != null && p.startsWith(basePath + "/")) add(out, p.substring(basePath.length()), u.getRawQuery());
         }
         return out;
     }
@@ -716,6 +710,22 @@ final class HttpMode {
         return true;
     }
 
+    /**
+     * One pass over the pending invalidations, whole purges first, each tried only where its store
+     * answers (else not yet, and cheaply), until {@code deadlineNanos} ({@link System#nanoTime()}).
+     */
+    private void tryPending(long deadlineNanos) {
+        for (OnceCache<Cached> cache : purgeWhole.keySet()) {
+            if (System.nanoTime() - deadlineNanos >= 0) return;
+            if (cache.storeAvailable() && purgedWhole(cache))
+                log.warn("a route's cache was purged whole: more invalidations had waited for the store than are kept");
+        }
+        for (var pending : unpurged.entrySet()) {
+            if (System.nanoTime() - deadlineNanos >= 0) return;
+            if (pending.getValue().cache.storeAvailable()) purgedNow(pending.getKey(), pending.getValue());
+        }
+    }
+
     /** Starts the runner of {@link #retry} unless one runs. */
     private void startRetrying() {
         if (retrying.compareAndSet(false, true))
@@ -727,15 +737,8 @@ final class HttpMode {
         try {
             while ((!unpurged.isEmpty() || !purgeWhole.isEmpty()) && !stopped) {
                 Thread.sleep(PURGE_RETRY);
-                for (OnceCache<Cached> cache : purgeWhole.keySet()) {
-                    if (cache.storeAvailable() && purgedWhole(cache))
-                        log.warn(
-                                "a route's cache was purged whole: more invalidations had waited for the store than are kept");
-                }
                 int before = unpurged.size();
-                unpurged.forEach((uriKey, pending) -> {
-                    if (pending.cache.storeAvailable()) purgedNow(uriKey, pending); // else: not yet, and cheaply
-                });
+                tryPending(System.nanoTime() + Long.MAX_VALUE / 2); // no deadline
                 if (unpurged.size() < before)
                     log.warn(
                             "invalidations that waited for the store: {} written, {} still waiting",
@@ -760,13 +763,7 @@ final class HttpMode {
      * helper-55), then let go, said once with how many.
      */
     void stop() {
-        long deadline = System.nanoTime() + LAST_TRY.toNanos();
-        for (OnceCache<Cached> cache : purgeWhole.keySet())
-            if (System.nanoTime() < deadline && cache.storeAvailable()) purgedWhole(cache);
-        for (var pending : unpurged.entrySet()) {
-            if (System.nanoTime() >= deadline) break;
-            if (pending.getValue().cache.storeAvailable()) purgedNow(pending.getKey(), pending.getValue());
-        }
+        tryPending(System.nanoTime() + LAST_TRY.toNanos());
         stopped = true;
         if (!unpurged.isEmpty() || !purgeWhole.isEmpty())
             log.warn(

@@ -216,8 +216,13 @@ final class ProxyRequest {
 
     /** http mode: the key of this request's URI, which holds its epoch. */
     String uriKey() {
-        return uriKey(pathQuery());
+        String k = uriKey;
+        if (k == null) uriKey = k = uriKey(pathQuery()); // made once: a hit needs it for the epoch and the answer's key
+        return k;
     }
+
+    /** {@link #uriKey()}, once made (a race makes it twice, the same). */
+    private String uriKey;
 
     /**
      * http mode: the key of another URI of the same upstream (an invalidation's Location). Credential

@@ -49,6 +49,11 @@ final class Upstream implements AutoCloseable {
     /** The upstream URL's path without its trailing slash: every forwarded path goes under it. */
     private final String basePath;
 
+    /** The upstream URL's path without its trailing slash: every forwarded path goes under it. */
+    String basePath() {
+        return basePath;
+    }
+
     Upstream(ProxyConfig config, AnswerMemory memory) throws Exception {
         this.config = config;
         this.memory = memory;
