@@ -124,8 +124,15 @@ final class NotifyListener implements AutoCloseable {
         return listening;
     }
 
+    /**
+     * The longest wait between reconnection attempts. It was 5 s: after an outage of more than a few
+     * seconds the listener heard nothing, and waiters polled, for up to 5 s after the database was back.
+     */
+    static final long MAX_BACKOFF_MILLIS = 1_000;
+
     private void run() {
         long backoff = 100;
+        String told = null; // the loss already logged, told once until the connection is back
         while (!closed) {
             try (Connection c = opener.open()) {
                 connection = c;
@@ -137,6 +144,8 @@ final class NotifyListener implements AutoCloseable {
                 c.setNetworkTimeout(Runnable::run, (int) HEARTBEAT_MILLIS);
                 listening = true;
                 backoff = 100;
+                if (told != null) log.warn("once-cache listener on {} is listening again", channel);
+                told = null;
                 for (Subscriber sub : subscribers) sub.onGap().run();
                 long lastHeartbeat = System.nanoTime();
                 while (!closed) {
@@ -157,13 +166,19 @@ final class NotifyListener implements AutoCloseable {
                 listening = false;
                 if (closed) return;
                 for (Subscriber sub : subscribers) sub.onGap().run();
-                log.warn(
-                        "once-cache listener on {} lost its connection ({}); reconnecting in {} ms",
-                        channel,
-                        e.getMessage(),
-                        backoff);
+                String reason = String.valueOf(e.getMessage());
+                if (!reason.equals(told)) {
+                    log.warn(
+                            "once-cache listener on {} lost its connection ({}); reconnecting every {} ms at most",
+                            channel,
+                            reason,
+                            MAX_BACKOFF_MILLIS);
+                    told = reason;
+                } else {
+                    log.debug("once-cache listener on {}: still cannot reconnect ({})", channel, reason);
+                }
                 sleep(backoff);
-                backoff = Math.min(backoff * 2, 5_000);
+                backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
             } finally {
                 listening = false;
                 connection = null;

@@ -40,6 +40,33 @@ class ListenerTest {
     }
 
     /**
+     * A database that refused connections for 8 s and is back: the listener's wait between attempts
+     * doubled up to 5 s, so it heard nothing (and waiters polled) until about 3 s after the database was
+     * back. Its wait now stops growing at {@link NotifyListener#MAX_BACKOFF_MILLIS}.
+     */
+    @Test
+    void listening_databaseRefusedForSecondsThenBack_listeningAgainWithinAboutASecond() throws Exception {
+        String url = TestDatabases.url(Db.POSTGRES);
+        try (dev.once.jdbc.testing.FaultProxy proxy = dev.once.jdbc.testing.FaultProxy.to(url);
+                OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(Db.POSTGRES))
+                        .namespace(TestDatabases.newTable("ns"))
+                        .codec(Codec.string())
+                        .listenerConnection(() -> java.sql.DriverManager.getConnection(proxy.url(url)))
+                        .build()) {
+            await().atMost(Duration.ofSeconds(10)).until(cache::listening);
+            proxy.refuse();
+            await().atMost(Duration.ofSeconds(10)).until(() -> !cache.listening());
+            Thread.sleep(8_000);
+            proxy.pass();
+            long back = System.nanoTime();
+            await().atMost(Duration.ofSeconds(10)).until(cache::listening);
+            assertThat(Duration.ofNanos(System.nanoTime() - back))
+                    .as("listening again after the database came back")
+                    .isLessThan(Duration.ofMillis(1_800));
+        }
+    }
+
+    /**
      * Any role may NOTIFY on the cache's channel. Payloads of any other shape (a cut-short key notice, a
      * namespace with nothing after it, a sealed-value notice that names no key) are ignored: they do not
      * make the listener reconnect, which would clear every near cache each time one is sent.

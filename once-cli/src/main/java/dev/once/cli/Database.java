@@ -171,11 +171,13 @@ final class Database implements AutoCloseable {
 
     HikariDataSource pool(int size) {
         HikariConfig config = new HikariConfig();
+        // the URL and the credentials stay readable on the pool (once-cache opens its LISTEN connection
+        // with them); connections come from Reconnecting
         config.setJdbcUrl(url);
-        Properties p = properties();
-        if (user != null) config.setUsername(p.remove("user").toString());
-        if (password != null) config.setPassword(p.remove("password").toString());
-        config.setDataSourceProperties(p);
+        if (user != null) config.setUsername(user);
+        if (password != null) config.setPassword(password);
+        Reconnecting source = new Reconnecting(url, properties());
+        config.setDataSource(source);
         config.setMaximumPoolSize(size);
         // a few connections kept open: the first burst after start (or after a quiet spell) would otherwise
         // open one per concurrent key, each a PostgreSQL backend start-up (proxy-waiters: p99 of the first burst)
@@ -183,7 +185,101 @@ final class Database implements AutoCloseable {
         config.setPoolName("once");
         // the database was checked before; one down now (once serve starts without it) opens later
         config.setInitializationFailTimeout(-1);
-        return new BoundedPool(config);
+        return new BoundedPool(config, source);
+    }
+
+    /** How often a connection is tried again while the database cannot be reached ({@link Reconnecting}). */
+    static final long RECONNECT_MILLIS = 200;
+
+    /**
+     * The pool's connections, opened again every {@link #RECONNECT_MILLIS} while the database cannot be
+     * reached, so that the pool has one as soon as the database is back. HikariCP waits between failed
+     * attempts, doubling the wait up to 5 s: after a database refusing connections for 6 to 12 s, once
+     * serve's cache found it again 3.5 to 4.1 s after it was back, and replicas came back up to 4 s
+     * apart (one served an answer another had invalidated during the outage, until the other purged
+     * it). A refusal (a login refused, no such database: {@link SqlErrors#connecting}) fails at once, as
+     * before, and so do an interrupt and the pool's close (HikariCP's shutdown does not interrupt its
+     * connection adder: without the close, a closed pool's adder would try on for good).
+     */
+    static final class Reconnecting implements javax.sql.DataSource {
+        private final String url;
+        private final Properties properties;
+        private volatile int loginTimeout;
+        private volatile boolean closed;
+
+        Reconnecting(String url, Properties properties) {
+            this.url = url;
+            this.properties = properties;
+        }
+
+        @Override
+        public Connection getConnection() throws SQLException {
+            return open(properties);
+        }
+
+        @Override
+        public Connection getConnection(String username, String password) throws SQLException {
+            Properties p = new Properties();
+            p.putAll(properties);
+            if (username != null) p.setProperty("user", username);
+            if (password != null) p.setProperty("password", password);
+            return open(p);
+        }
+
+        private Connection open(Properties p) throws SQLException {
+            while (true) {
+                try {
+                    return DriverManager.getConnection(url, p);
+                } catch (SQLException e) {
+                    if (closed || SqlErrors.connecting(e) != SqlErrors.Kind.UNREACHABLE) throw e;
+                    try {
+                        Thread.sleep(RECONNECT_MILLIS);
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                        throw e;
+                    }
+                }
+            }
+        }
+
+        /** Ends the attempts under way, with their last failure. */
+        void close() {
+            closed = true;
+        }
+
+        @Override
+        public java.io.PrintWriter getLogWriter() {
+            return null;
+        }
+
+        @Override
+        public void setLogWriter(java.io.PrintWriter out) {}
+
+        @Override
+        public void setLoginTimeout(int seconds) {
+            loginTimeout = seconds; // each attempt's own is the URL's or LOGIN_TIMEOUT_SECONDS
+        }
+
+        @Override
+        public int getLoginTimeout() {
+            return loginTimeout;
+        }
+
+        @Override
+        public java.util.logging.Logger getParentLogger() throws java.sql.SQLFeatureNotSupportedException {
+            throw new java.sql.SQLFeatureNotSupportedException();
+        }
+
+        @Override
+        public <T> T unwrap(Class<T> type) throws SQLException {
+            if (type.isInstance(this)) return type.cast(this);
+            throw new SQLException("not a wrapper of " + type.getName());
+        }
+
+        @Override
+        public boolean isWrapperFor(Class<?> type) {
+            return type.isInstance(this);
+        }
     }
 
     /** How long closing a pool may wait for HikariCP to finish (see {@link BoundedPool}). */
@@ -196,12 +292,16 @@ final class Database implements AutoCloseable {
      * Past the wait, the shutdown goes on in a daemon thread, which the JVM's exit ends.
      */
     private static final class BoundedPool extends HikariDataSource {
-        BoundedPool(HikariConfig config) {
+        private final Reconnecting source;
+
+        BoundedPool(HikariConfig config, Reconnecting source) {
             super(config);
+            this.source = source;
         }
 
         @Override
         public void close() {
+            source.close();
             Thread closing =
                     Thread.ofPlatform().daemon().name("once-pool-close").start(super::close);
             try {
