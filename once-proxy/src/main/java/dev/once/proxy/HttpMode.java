@@ -614,7 +614,7 @@ final class HttpMode {
         List<String> out = new ArrayList<>(2);
         URI u;
         try {
-            u = URI.create(value.trim());
+            u = URI.create(encodedAsABrowserWould(value.trim()));
         } catch (IllegalArgumentException bad) {
             return out; // not a URI: nothing to invalidate
         }
@@ -628,6 +628,42 @@ final class HttpMode {
             if (p != null && p.startsWith(basePath + "/")) add(out, p.substring(basePath.length()), u.getRawQuery());
         }
         return out;
+    }
+
+    /**
+     * A Location as a browser reads it (the WHATWG URL parser): what may not stand in a URI (a space, a
+     * control, a non-ASCII character, {@code "<>\^`{|}}) percent-encoded, the rest as it is (helper-55:
+     * raw UTF-8 or a raw space in a Location invalidated nothing). A header's value reaches the proxy a
+     * character per byte, so a character up to 0xFF is the byte the upstream sent; one above (no such
+     * byte) is encoded as its UTF-8.
+     */
+    static String encodedAsABrowserWould(String value) {
+        StringBuilder b = null;
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            boolean allowed = c > 0x20 && c < 0x7F && "\"<>\\^`{|}".indexOf(c) < 0;
+            if (b == null) {
+                if (allowed) continue;
+                b = new StringBuilder(value.length() + 16).append(value, 0, i);
+            }
+            if (allowed) {
+                b.append(c);
+            } else if (c <= 0xFF) {
+                percent(b, c);
+            } else {
+                int end = Character.isHighSurrogate(c) && i + 1 < value.length() ? i + 2 : i + 1;
+                for (byte x : value.substring(i, end).getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                    percent(b, x & 0xFF);
+                i = end - 1;
+            }
+        }
+        return b == null ? value : b.toString();
+    }
+
+    private static void percent(StringBuilder b, int octet) {
+        b.append('%')
+                .append(Character.toUpperCase(Character.forDigit(octet >> 4, 16)))
+                .append(Character.toUpperCase(Character.forDigit(octet & 0xF, 16)));
     }
 
     private static void add(List<String> out, String path, String query) {

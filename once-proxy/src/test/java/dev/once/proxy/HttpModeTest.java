@@ -656,6 +656,32 @@ class HttpModeTest {
     }
 
     /**
+     * A Location with raw non-ASCII bytes or a raw space, as upstreams send (helper-55): a browser reads
+     * it as the percent-encoded URI, and so do clients that follow it, so that URI's stored answer goes.
+     * It invalidated nothing: the value was not a URI to Java's parser, or a URI whose raw path was
+     * not the one requests are keyed by.
+     */
+    @Test
+    void unsafeMethod_locationWithRawNonAsciiOrSpace_thePercentEncodedUriInvalidated() throws Exception {
+        OnceProxy p = start();
+        origin.fallback =
+                (r, n) -> new Reply(200, r.getHttpURI().getPath() + " call " + n, "Cache-Control", "max-age=60");
+        String raw = new String("/items/\u00e9t\u00e9".getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
+        origin.scripts.put("/orders/u", (r, n) -> new Reply(201, "made", "Location", raw));
+        origin.scripts.put("/orders/s", (r, n) -> new Reply(201, "made", "Location", "/items/a b"));
+        for (String item : List.of("/items/%C3%A9t%C3%A9", "/items/a%20b")) {
+            get(p, item);
+            assertThat(cache(get(p, item))).isEqualTo("HIT");
+        }
+
+        assertThat(send(p, "POST", "/orders/u").statusCode()).isEqualTo(201);
+        assertThat(send(p, "POST", "/orders/s").statusCode()).isEqualTo(201);
+
+        assertThat(get(p, "/items/%C3%A9t%C3%A9").body()).as("raw UTF-8").endsWith("call 2");
+        assertThat(get(p, "/items/a%20b").body()).as("a raw space").endsWith("call 2");
+    }
+
+    /**
      * An unsafe request the upstream does not answer in time: the client gets 504, but the upstream
      * may have made the change, so the URI's stored answer goes all the same (helper-55: it was served
      * from every replica until it expired).
