@@ -206,6 +206,10 @@ final class Database implements AutoCloseable {
         private final Properties properties;
         private volatile int loginTimeout;
         private volatile boolean closed;
+        /** Whether the last attempt found the database out of reach (told once until one succeeds). */
+        private volatile boolean down;
+
+        private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Database.class);
 
         Reconnecting(String url, Properties properties) {
             this.url = url;
@@ -229,9 +233,23 @@ final class Database implements AutoCloseable {
         private Connection open(Properties p) throws SQLException {
             while (true) {
                 try {
-                    return DriverManager.getConnection(url, p);
+                    Connection c = DriverManager.getConnection(url, p);
+                    if (down) {
+                        down = false;
+                        LOG.warn("the database answers again: connections open");
+                    }
+                    return c;
                 } catch (SQLException e) {
                     if (closed || SqlErrors.connecting(e) != SqlErrors.Kind.UNREACHABLE) throw e;
+                    // said once an outage: a pool's timeout no longer carries the driver's reason (the
+                    // attempt under way has not failed yet), so it is told here
+                    if (!down) {
+                        down = true;
+                        LOG.warn(
+                                "cannot open a connection to the database ({}); trying again every {} ms",
+                                Errors.describe(e),
+                                RECONNECT_MILLIS);
+                    }
                     try {
                         Thread.sleep(RECONNECT_MILLIS);
                     } catch (InterruptedException interrupted) {
