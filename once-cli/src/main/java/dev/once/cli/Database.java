@@ -197,8 +197,8 @@ final class Database implements AutoCloseable {
      * attempts, doubling the wait up to 5 s: after a database refusing connections for 6 to 12 s, once
      * serve's cache found it again 3.5 to 4.1 s after it was back, and replicas came back up to 4 s
      * apart (one served an answer another had invalidated during the outage, until the other purged
-     * it). A refusal (a login refused, no such database: {@link SqlErrors#connecting}) fails at once, as
-     * before, and so do an interrupt and the pool's close (HikariCP's shutdown does not interrupt its
+     * it). A refusal (a login refused, no such database: {@link SqlErrors#connecting}) and a server out
+     * of connection slots fail at once, as before, and so do an interrupt and the pool's close (HikariCP's shutdown does not interrupt its
      * connection adder: without the close, a closed pool's adder would try on for good).
      */
     static final class Reconnecting implements javax.sql.DataSource {
@@ -240,7 +240,7 @@ final class Database implements AutoCloseable {
                     }
                     return c;
                 } catch (SQLException e) {
-                    if (closed || SqlErrors.connecting(e) != SqlErrors.Kind.UNREACHABLE) throw e;
+                    if (closed || SqlErrors.connecting(e) != SqlErrors.Kind.UNREACHABLE || full(e)) throw e;
                     // said once an outage: a pool's timeout no longer carries the driver's reason (the
                     // attempt under way has not failed yet), so it is told here
                     if (!down) {
@@ -258,6 +258,20 @@ final class Database implements AutoCloseable {
                     }
                 }
             }
+        }
+
+        /**
+         * Whether the server answered that it takes no more connections (SQLState class 53: too many
+         * connections, for the server or the role). Waiting may mend it, but not at 5 attempts a second:
+         * helper-57 saw a role's connection limit draw a refusal every 200 ms for as long as once serve
+         * ran, into a database already short of connections. HikariCP's own backoff takes it.
+         */
+        private static boolean full(SQLException e) {
+            for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause())
+                if (t instanceof SQLException sql
+                        && sql.getSQLState() != null
+                        && sql.getSQLState().startsWith("53")) return true;
+            return false;
         }
 
         /** Ends the attempts under way, with their last failure. */

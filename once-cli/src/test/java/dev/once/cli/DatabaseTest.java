@@ -76,6 +76,26 @@ class DatabaseTest {
         }
     }
 
+    /**
+     * A server out of connections for the role answers with SQLState 53300: the pool's data source gives
+     * that back at once, for HikariCP to back off, instead of asking again every 200 ms for as long as
+     * the limit holds (helper-57: a refusal in PostgreSQL's log every 205 ms).
+     */
+    @Test
+    void reconnecting_serverOutOfConnectionsForTheRole_failsAtOnce() throws Exception {
+        String role = TestDatabases.newTable("full");
+        TestDatabases.execute(Db.POSTGRES, "CREATE ROLE " + role + " LOGIN CONNECTION LIMIT 0");
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("user", role);
+        Database.Reconnecting source =
+                new Database.Reconnecting(TestDatabases.url(Db.POSTGRES).replaceAll("[?&]user=[^&]*", ""), p);
+        SQLException refused = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                Duration.ofSeconds(10),
+                () -> org.junit.jupiter.api.Assertions.assertThrows(
+                        SQLException.class, () -> source.getConnection(role, null)));
+        assertThat(refused.getSQLState()).startsWith("53");
+    }
+
     /** HikariCP's connection adder waits for a login (pgjdbc runs it on a thread of its own). */
     private static boolean adderWaiting() {
         return Thread.getAllStackTraces().entrySet().stream()
