@@ -198,8 +198,9 @@ final class Database implements AutoCloseable {
      * serve's cache found it again 3.5 to 4.1 s after it was back, and replicas came back up to 4 s
      * apart (one served an answer another had invalidated during the outage, until the other purged
      * it). A refusal (a login refused, no such database: {@link SqlErrors#connecting}) and a server out
-     * of connection slots fail at once, as before, and so do an interrupt and the pool's close (HikariCP's shutdown does not interrupt its
-     * connection adder: without the close, a closed pool's adder would try on for good).
+     * of connection slots fail at once, as before, and so do an interrupt and the pool's close
+     * (HikariCP's shutdown does not interrupt its connection adder: without the close, a closed pool's
+     * adder would try on for good).
      */
     static final class Reconnecting implements javax.sql.DataSource {
         private final String url;

@@ -650,21 +650,12 @@ final class HttpMode {
             if (allowed) {
                 b.append(c);
             } else if (c <= 0xFF) {
-                percent(b, c);
+                ProxyRequest.percent(b, c);
             } else {
-                int end = Character.isHighSurrogate(c) && i + 1 < value.length() ? i + 2 : i + 1;
-                for (byte x : value.substring(i, end).getBytes(java.nio.charset.StandardCharsets.UTF_8))
-                    percent(b, x & 0xFF);
-                i = end - 1;
+                i = ProxyRequest.percentUtf8(b, value, i);
             }
         }
         return b == null ? value : b.toString();
-    }
-
-    private static void percent(StringBuilder b, int octet) {
-        b.append('%')
-                .append(Character.toUpperCase(Character.forDigit(octet >> 4, 16)))
-                .append(Character.toUpperCase(Character.forDigit(octet & 0xF, 16)));
     }
 
     private static void add(List<String> out, String path, String query) {

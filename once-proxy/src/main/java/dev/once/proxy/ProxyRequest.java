@@ -168,14 +168,26 @@ final class ProxyRequest {
                 continue;
             }
             if (b == null) b = new StringBuilder(text.length() + 16).append(text, 0, i);
-            int end = Character.isHighSurrogate(c) && i + 1 < text.length() ? i + 2 : i + 1;
-            for (byte x : text.substring(i, end).getBytes(StandardCharsets.UTF_8)) {
-                b.append('%').append(Character.toUpperCase(Character.forDigit((x >> 4) & 0xF, 16)));
-                b.append(Character.toUpperCase(Character.forDigit(x & 0xF, 16)));
-            }
-            i = end - 1;
+            i = percentUtf8(b, text, i);
         }
         return b == null ? text : b.toString();
+    }
+
+    /**
+     * Appends the character at {@code i} of {@code text} (a surrogate pair as one) as the percent-escapes
+     * of its UTF-8 bytes; returns the index of its last {@code char}.
+     */
+    static int percentUtf8(StringBuilder b, String text, int i) {
+        int end = Character.isHighSurrogate(text.charAt(i)) && i + 1 < text.length() ? i + 2 : i + 1;
+        for (byte x : text.substring(i, end).getBytes(StandardCharsets.UTF_8)) percent(b, x & 0xFF);
+        return end - 1;
+    }
+
+    /** Appends {@code %XX} for one octet, upper-case hex digits (RFC 3986 2.1). */
+    static void percent(StringBuilder b, int octet) {
+        b.append('%')
+                .append(Character.toUpperCase(Character.forDigit(octet >> 4, 16)))
+                .append(Character.toUpperCase(Character.forDigit(octet & 0xF, 16)));
     }
 
     /** RFC 3986: the characters a path or query carries raw besides letters and digits ('%' decided apart). */
