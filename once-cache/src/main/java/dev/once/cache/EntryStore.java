@@ -703,6 +703,43 @@ final class EntryStore {
         }
     }
 
+    /** How often at most a failed statement makes the store look whether its table is gone. */
+    private static final long TABLE_LOOK_NANOS = 1_000_000_000L;
+
+    private final java.util.concurrent.locks.ReentrantLock tableLook = new java.util.concurrent.locks.ReentrantLock();
+    private long tableLookedAt = System.nanoTime() - 2 * TABLE_LOOK_NANOS;
+    private long tableMadeAt = System.nanoTime() - 2 * TABLE_LOOK_NANOS;
+
+    /**
+     * After a statement failed as an error: when the table is gone (dropped, or a database restored
+     * without it), makes it again from the shipped DDL and returns true, so that the statement runs once
+     * more. One look a second at most: callers failing meanwhile wait for the look in progress and follow
+     * its finding (a role without rights on the table costs one metadata query a second, no more).
+     */
+    boolean madeAgainIfGone() {
+        tableLook.lock();
+        try {
+            long now = System.nanoTime();
+            if (now - tableLookedAt < TABLE_LOOK_NANOS) return now - tableMadeAt < TABLE_LOOK_NANOS;
+            tableLookedAt = now;
+            try (Connection c = connection()) {
+                if (Schema.exists(c, table)) return false;
+            }
+            createTableIfAbsent();
+            tableMadeAt = System.nanoTime();
+            log.warn(
+                    "once-cache: the cache table {} was gone (dropped, or the database restored without it); made it"
+                            + " again, what it held is lost",
+                    table);
+            return true;
+        } catch (SQLException | RuntimeException e) {
+            log.debug("once-cache: could not look for or make again the cache table {}", table, e);
+            return false;
+        } finally {
+            tableLook.unlock();
+        }
+    }
+
     /** Creates the table from the shipped DDL unless it exists; safe when several replicas start at once. */
     void createTableIfAbsent() throws SQLException {
         String ddl = Schema.ddl(dialect, table);

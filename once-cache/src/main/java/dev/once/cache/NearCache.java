@@ -16,7 +16,8 @@ import java.util.function.BooleanSupplier;
  * one of the two always undoes the stale put.
  */
 final class NearCache<V> {
-    private record Held<V>(V value, long ttlNanos, int weight) {}
+    /** {@code heard}: kept past {@code maxAge} on the word that purges reach this process. */
+    private record Held<V>(V value, long ttlNanos, int weight, boolean heard) {}
 
     /** What an entry costs besides its value's bytes: its key (64 hex digits), its holder, Caffeine's node. */
     static final int ENTRY_OVERHEAD = 256;
@@ -36,7 +37,10 @@ final class NearCache<V> {
      * values. A bound by entries alone let an anonymous client fill the heap with large answers of
      * distinct keys (10,000 × 8 MiB; a 256 MB heap ran out after 58).
      *
-     * @param broadcast true while purges reach this process (PostgreSQL LISTEN up); entries then need no age cap
+     * @param broadcast true while purges reach this process: PostgreSQL's LISTEN connection is up and has
+     *     shown within {@code maxAge} that it hears. Entries put meanwhile need no age cap, but are served
+     *     only while it stays true: a silent connection is found dead only later, and a purge sent into the
+     *     silence must not leave its value served longer than {@code maxAge}
      */
     NearCache(long maxEntries, long maxBytes, long maxAgeNanos, BooleanSupplier broadcast) {
         this.maxAgeNanos = maxAgeNanos;
@@ -73,7 +77,8 @@ final class NearCache<V> {
     V get(String keyHash) {
         if (cache == null) return null;
         Held<V> held = cache.getIfPresent(keyHash);
-        return held == null ? null : held.value;
+        if (held == null || held.heard && !broadcast.getAsBoolean()) return null;
+        return held.value;
     }
 
     /** Taken before reading the value that will be put. */
@@ -90,8 +95,9 @@ final class NearCache<V> {
         if (cache == null || remainingMillis <= 0 || generation.get() != readAt) return;
         long weight = Math.max(minWeight, (long) bytes + ENTRY_OVERHEAD);
         if (weight > maxBytes / 2) return; // one value would push out half of the others: read it from the table
-        long cap = broadcast.getAsBoolean() ? Long.MAX_VALUE : maxAgeNanos;
-        Held<V> held = new Held<>(value, Math.min(cap, remainingMillis * 1_000_000), (int) weight);
+        boolean heard = broadcast.getAsBoolean();
+        long cap = heard ? Long.MAX_VALUE : maxAgeNanos;
+        Held<V> held = new Held<>(value, Math.min(cap, remainingMillis * 1_000_000), (int) weight, heard);
         // the check and the insert are one step on the key: a single-key invalidation (generation first,
         // then the removal, which waits for this step) either finds the entry and removes it or makes the
         // check fail. A plain put followed by a re-check left the stale entry readable in between: a

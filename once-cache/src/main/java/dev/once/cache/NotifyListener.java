@@ -28,9 +28,10 @@ import org.slf4j.LoggerFactory;
 final class NotifyListener implements AutoCloseable {
     /**
      * What a cache hears: each payload, and {@code onGap} when notifications may have been missed (the
-     * connection was lost, or is back after a loss).
+     * connection was lost, or is back after a loss). {@code nearMaxAgeNanos} is how stale its near cache
+     * may be when purges stop arriving (0 without a near cache): the heartbeat runs often enough for it.
      */
-    record Subscriber(Consumer<String> onPayload, Runnable onGap) {}
+    record Subscriber(Consumer<String> onPayload, Runnable onGap, long nearMaxAgeNanos) {}
 
     private record Key(DataSource dataSource, String channel) {}
 
@@ -101,7 +102,12 @@ final class NotifyListener implements AutoCloseable {
 
     private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
     private static final Logger log = LoggerFactory.getLogger(NotifyListener.class);
+    /** How long a heartbeat may wait for its answer before the connection counts as dead. */
+    static final long HEARTBEAT_TIMEOUT_MILLIS = 2_000;
+    /** The heartbeat's period when no subscriber keeps a near cache: it only finds a dead connection. */
     static final long HEARTBEAT_MILLIS = 2_000;
+    /** The shortest heartbeat period, whatever a near cache's max age asks. */
+    static final long MIN_HEARTBEAT_MILLIS = 20;
 
     private final OnceCacheBuilder.ConnectionOpener opener;
     private final String channel;
@@ -109,6 +115,11 @@ final class NotifyListener implements AutoCloseable {
     private volatile boolean closed;
     private volatile boolean listening;
     private volatile Connection connection;
+    /**
+     * {@link System#nanoTime()} when the latest round trip that has come back was sent (the LISTEN, or a
+     * heartbeat): every purge committed before then has been delivered.
+     */
+    private volatile long heardAt;
 
     private NotifyListener(OnceCacheBuilder.ConnectionOpener opener, String channel) {
         this.opener = opener;
@@ -125,6 +136,27 @@ final class NotifyListener implements AutoCloseable {
     }
 
     /**
+     * True when the connection is up and has shown within the last {@code nanos} that it still hears:
+     * every purge committed more than {@code nanos} ago has reached the subscribers. A connection that
+     * went silent (a blackhole) looks up until its heartbeat times out; this tells it apart sooner.
+     */
+    boolean heardWithin(long nanos) {
+        return listening && System.nanoTime() - heardAt <= nanos;
+    }
+
+    /**
+     * A heartbeat at a quarter of the shortest near-cache max age, so that a connection that hears keeps
+     * {@link #heardWithin} true for it; every {@value #HEARTBEAT_MILLIS} ms without near caches.
+     */
+    private long heartbeatMillis() {
+        long millis = HEARTBEAT_MILLIS;
+        for (Subscriber sub : subscribers) {
+            if (sub.nearMaxAgeNanos() > 0) millis = Math.min(millis, sub.nearMaxAgeNanos() / 4_000_000);
+        }
+        return Math.max(MIN_HEARTBEAT_MILLIS, millis);
+    }
+
+    /**
      * The longest wait between reconnection attempts. It was 5 s: after an outage of more than a few
      * seconds the listener heard nothing, and waiters polled, for up to 5 s after the database was back.
      */
@@ -137,28 +169,29 @@ final class NotifyListener implements AutoCloseable {
             try (Connection c = opener.open()) {
                 connection = c;
                 c.setAutoCommit(true);
+                long sent = System.nanoTime();
                 try (Statement s = c.createStatement()) {
                     s.execute("LISTEN " + channel);
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);
-                c.setNetworkTimeout(Runnable::run, (int) HEARTBEAT_MILLIS);
+                c.setNetworkTimeout(Runnable::run, (int) HEARTBEAT_TIMEOUT_MILLIS);
+                heardAt = sent;
                 listening = true;
                 backoff = 100;
                 if (told != null) log.warn("once-cache listener on {} is listening again", channel);
                 told = null;
                 for (Subscriber sub : subscribers) sub.onGap().run();
-                long lastHeartbeat = System.nanoTime();
                 while (!closed) {
-                    PGNotification[] notifications = pg.getNotifications(500);
-                    if (notifications != null) {
-                        for (PGNotification n : notifications) {
-                            for (Subscriber sub : subscribers) deliver(sub, n.getParameter());
-                        }
+                    long period = heartbeatMillis();
+                    long due = heardAt + period * 1_000_000 - System.nanoTime();
+                    if (due > 0) {
+                        deliver(pg.getNotifications((int) Math.max(1, due / 1_000_000)));
+                        continue;
                     }
-                    if (System.nanoTime() - lastHeartbeat >= HEARTBEAT_MILLIS * 1_000_000) {
-                        heartbeat(c);
-                        lastHeartbeat = System.nanoTime();
-                    }
+                    sent = System.nanoTime();
+                    heartbeat(c);
+                    deliver(pg.getNotifications()); // those read with the heartbeat's answer
+                    heardAt = sent;
                 }
             } catch (SQLException | RuntimeException | OutOfMemoryError e) {
                 // an OutOfMemoryError too (helper-19: a heap filled by other threads ended this thread for
@@ -186,6 +219,13 @@ final class NotifyListener implements AutoCloseable {
         }
     }
 
+    private void deliver(PGNotification[] notifications) {
+        if (notifications == null) return;
+        for (PGNotification n : notifications) {
+            for (Subscriber sub : subscribers) deliver(sub, n.getParameter());
+        }
+    }
+
     /**
      * Hands a payload to a cache. Any role may NOTIFY on the channel: whatever a payload makes a cache
      * throw must not end the connection (a reconnection clears every near cache: a one-line NOTIFY would
@@ -201,9 +241,10 @@ final class NotifyListener implements AutoCloseable {
 
     /**
      * A connection can die without a word (a NAT or firewall forgets it, a route goes dark): a listener
-     * that only waits would believe it listens while every purge is lost. A query every {@value
-     * #HEARTBEAT_MILLIS} ms, under a network timeout as long, turns that silence into an error within
-     * twice that, and the listener reconnects (telling its caches of the gap).
+     * that only waits would believe it listens while every purge is lost. A query every {@link
+     * #heartbeatMillis} ms, under a network timeout of {@value #HEARTBEAT_TIMEOUT_MILLIS} ms, turns that
+     * silence into an error, and the listener reconnects (telling its caches of the gap). Each answer also
+     * moves {@link #heardAt}, which near caches read long before the timeout.
      */
     private static void heartbeat(Connection c) throws SQLException {
         try (Statement s = c.createStatement()) {

@@ -55,6 +55,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private final Codec<V> codec;
     private final CacheMetrics metrics;
     private final NearCache<V> near;
+    private final long nearMaxAgeNanos;
     private final Waiters waiters = new Waiters();
     private final LeaseKeeper leases;
     private final Leader<V> leader;
@@ -119,7 +120,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 breaker);
         int storable;
         try {
-            if (config.createTable) store.createTableIfAbsent();
+            if (config.createTable) {
+                store.createTableIfAbsent();
+                breaker.restoreWith(store::madeAgainIfGone);
+            }
             store.refuseNamespaceIgnoringCase();
             store.warnOfNamespaceLedIndexes();
             store.enableSealing();
@@ -142,11 +146,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         this.metrics = new CacheMetrics(config.meterRegistry, config.namespace);
         metrics.sharedReads(store);
         this.leases = new LeaseKeeper(config.lease.toMillis(), held -> store.renew(held, config.lease.toMillis()));
-        this.near = new NearCache<>(
-                config.nearCacheSize, config.nearCacheMaxBytes, config.nearCacheMaxAge.toNanos(), this::listening);
+        this.nearMaxAgeNanos = config.nearCacheMaxAge.toNanos();
+        this.near = new NearCache<>(config.nearCacheSize, config.nearCacheMaxBytes, nearMaxAgeNanos, this::heard);
         metrics.nearCache(near);
         this.leader = new Leader<>(config, store, metrics, near, leases, waiters);
-        this.subscriber = new NotifyListener.Subscriber(this::onNotification, this::onMissedNotifications);
+        this.subscriber = new NotifyListener.Subscriber(
+                this::onNotification, this::onMissedNotifications, config.nearCacheSize > 0 ? nearMaxAgeNanos : 0);
         this.listener = notify
                 ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
                 : null;
@@ -550,6 +555,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     public boolean listening() {
         NotifyListener l = listener;
         return !closed && l != null && l.listening(); // another cache may keep the shared listener
+    }
+
+    /** True while purges reach this process, and its listener has shown so within nearCacheMaxAge. */
+    private boolean heard() {
+        NotifyListener l = listener;
+        return !closed && l != null && l.heardWithin(nearMaxAgeNanos);
     }
 
     /**

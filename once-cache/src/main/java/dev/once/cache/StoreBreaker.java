@@ -87,6 +87,22 @@ final class StoreBreaker implements AutoCloseable {
         this.probe = probe;
     }
 
+    /** Makes the cache table again when it is gone: true when a failed statement is worth one more try. */
+    interface Restorer {
+        boolean madeAgain();
+    }
+
+    private volatile Restorer restorer;
+
+    /**
+     * Given when the cache creates its table: a statement that fails as an error (not an outage) asks it
+     * whether the table is gone and made again, and if so runs once more (a careless DROP, or a database
+     * restored without the table, failed every call until the process restarted: helper-57).
+     */
+    void restoreWith(Restorer restorer) {
+        this.restorer = restorer;
+    }
+
     /** False from the first outage until a probe has reached the database again. Never blocks. */
     boolean available() {
         return !open.get();
@@ -233,6 +249,7 @@ final class StoreBreaker implements AutoCloseable {
 
     private <T> T bounded(Call<T> call, boolean trips) throws StoreException {
         long deadline = System.nanoTime() + timeoutNanos;
+        boolean restored = false;
         for (int attempt = 0; ; attempt++) {
             Alarm alarm = new Alarm(Thread.currentThread(), deadline);
             T result;
@@ -267,9 +284,15 @@ final class StoreBreaker implements AutoCloseable {
                         sleepNanos(backoff);
                         continue;
                     }
-                    default ->
+                    default -> {
+                        Restorer r = restorer;
+                        if (!restored && r != null && r.madeAgain()) {
+                            restored = true;
+                            continue;
+                        }
                         throw new StoreException(
                                 false, "a statement on the cache table " + table + " failed: " + e.getMessage(), e);
+                    }
                 }
             } catch (Error e) { // out of memory, say: its alarm must not ring later in whatever the thread does next
                 alarm.disarm();

@@ -117,7 +117,8 @@ class ListenerTest {
                     if (payload.equals("boom")) throw new OutOfMemoryError("Java heap space (simulated)");
                     heard.add(payload);
                 },
-                gaps::incrementAndGet);
+                gaps::incrementAndGet,
+                0);
         NotifyListener listener = NotifyListener.subscribe(pool, null, channel, subscriber);
         try (java.sql.Connection c = TestDatabases.connect(Db.POSTGRES);
                 java.sql.PreparedStatement notify = c.prepareStatement("SELECT pg_notify(?, ?)")) {
