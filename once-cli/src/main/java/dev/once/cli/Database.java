@@ -209,6 +209,10 @@ final class Database implements AutoCloseable {
         private volatile boolean closed;
         /** Whether the last attempt found the database out of reach (told once until one succeeds). */
         private volatile boolean down;
+        /** The last refusal told (told once until another, or a connection, comes). */
+        private volatile String refused;
+        /** Whether a connection ever opened: a refusal before that is the start's own error, told by the caller. */
+        private volatile boolean opened;
 
         private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Database.class);
 
@@ -235,13 +239,26 @@ final class Database implements AutoCloseable {
             while (true) {
                 try {
                     Connection c = DriverManager.getConnection(url, p);
-                    if (down) {
+                    opened = true;
+                    if (down || refused != null) {
                         down = false;
+                        refused = null;
                         LOG.warn("the database answers again: connections open");
                     }
                     return c;
                 } catch (SQLException e) {
-                    if (closed || SqlErrors.connecting(e) != SqlErrors.Kind.UNREACHABLE || full(e)) throw e;
+                    if (closed) throw e;
+                    if (SqlErrors.connecting(e) != SqlErrors.Kind.UNREACHABLE || full(e)) {
+                        // the pool's timeout, which the caller sees, says only that no connection came in
+                        // time: after an outage a database that came back refusing (a role made NOLOGIN, the
+                        // database dropped) looked like one still down (helper-57)
+                        String reason = Errors.describe(e);
+                        if (opened && !reason.equals(refused)) {
+                            refused = reason;
+                            LOG.warn("the database refuses connections ({}); the pool asks again with backoff", reason);
+                        }
+                        throw e;
+                    }
                     // said once an outage: a pool's timeout no longer carries the driver's reason (the
                     // attempt under way has not failed yet), so it is told here
                     if (!down) {
@@ -342,7 +359,8 @@ final class Database implements AutoCloseable {
                     org.slf4j.LoggerFactory.getLogger(Database.class)
                             .warn(
                                     "the database's pool did not close within {} s (a connection attempt to a"
-                                            + " database that does not answer); not waiting for it",
+                                            + " database that does not answer, or HikariCP's wait before its next"
+                                            + " attempt after a refusal); not waiting for it",
                                     POOL_CLOSE_WAIT.toSeconds());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

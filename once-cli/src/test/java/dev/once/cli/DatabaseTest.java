@@ -96,6 +96,52 @@ class DatabaseTest {
         assertThat(refused.getSQLState()).startsWith("53");
     }
 
+    /**
+     * A database that comes back refusing (helper-57 made the role NOLOGIN after an outage): the pool's
+     * timeout, all a caller sees, says only that no connection came in time, so once serve's log told of
+     * an outage, never of the refusal. The pool's data source now tells the refusal once, with its reason.
+     */
+    @Test
+    void reconnecting_refusedAfterAConnection_theRefusalLoggedOnceWithItsReason() throws Throwable {
+        String role = TestDatabases.newTable("nologin");
+        TestDatabases.execute(Db.POSTGRES, "CREATE ROLE " + role + " LOGIN");
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("user", role);
+        Database.Reconnecting source =
+                new Database.Reconnecting(TestDatabases.url(Db.POSTGRES).replaceAll("[?&]user=[^&]*", ""), p);
+        java.util.List<String> warned = warnings(() -> {
+            source.getConnection().close();
+            TestDatabases.execute(Db.POSTGRES, "ALTER ROLE " + role + " NOLOGIN");
+            for (int i = 0; i < 3; i++)
+                org.junit.jupiter.api.Assertions.assertThrows(SQLException.class, source::getConnection);
+        });
+        assertThat(warned)
+                .as("warnings of the pool's data source")
+                .singleElement()
+                .asString()
+                .contains("refuses connections")
+                .contains("not permitted to log in");
+    }
+
+    /** The warnings {@link Database} logs while the work runs. */
+    private static java.util.List<String> warnings(org.junit.jupiter.api.function.Executable work) throws Throwable {
+        ch.qos.logback.classic.Logger logger =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Database.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+                new ch.qos.logback.core.read.ListAppender<>();
+        logged.start();
+        logger.addAppender(logged);
+        try {
+            work.execute();
+        } finally {
+            logger.detachAppender(logged);
+        }
+        return logged.list.stream()
+                .filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN)
+                .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+                .toList();
+    }
+
     /** HikariCP's connection adder waits for a login (pgjdbc runs it on a thread of its own). */
     private static boolean adderWaiting() {
         return Thread.getAllStackTraces().entrySet().stream()
