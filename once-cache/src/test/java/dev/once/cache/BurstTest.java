@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
+import dev.once.jdbc.testing.Warnings;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.util.ArrayList;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
+import dev.once.jdbc.testing.Warnings;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.TestDatabases;
+import dev.once.jdbc.testing.Warnings;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;

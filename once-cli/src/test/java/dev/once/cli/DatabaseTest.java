@@ -7,6 +7,7 @@ import dev.once.jdbc.testing.Db;
 import dev.once.jdbc.testing.FaultProxy;
 import dev.once.jdbc.testing.SilentServer;
 import dev.once.jdbc.testing.TestDatabases;
+import dev.once.jdbc.testing.Warnings;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -102,14 +103,14 @@ class DatabaseTest {
      * an outage, never of the refusal. The pool's data source now tells the refusal once, with its reason.
      */
     @Test
-    void reconnecting_refusedAfterAConnection_theRefusalLoggedOnceWithItsReason() throws Throwable {
+    void reconnecting_refusedAfterAConnection_theRefusalLoggedOnceWithItsReason() throws Exception {
         String role = TestDatabases.newTable("nologin");
         TestDatabases.execute(Db.POSTGRES, "CREATE ROLE " + role + " LOGIN");
         java.util.Properties p = new java.util.Properties();
         p.setProperty("user", role);
         Database.Reconnecting source =
                 new Database.Reconnecting(TestDatabases.url(Db.POSTGRES).replaceAll("[?&]user=[^&]*", ""), p);
-        java.util.List<String> warned = warnings(() -> {
+        java.util.List<String> warned = Warnings.loggedBy(Database.class, () -> {
             source.getConnection().close();
             TestDatabases.execute(Db.POSTGRES, "ALTER ROLE " + role + " NOLOGIN");
             for (int i = 0; i < 3; i++)
@@ -121,25 +122,6 @@ class DatabaseTest {
                 .asString()
                 .contains("refuses connections")
                 .contains("not permitted to log in");
-    }
-
-    /** The warnings {@link Database} logs while the work runs. */
-    private static java.util.List<String> warnings(org.junit.jupiter.api.function.Executable work) throws Throwable {
-        ch.qos.logback.classic.Logger logger =
-                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Database.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
-                new ch.qos.logback.core.read.ListAppender<>();
-        logged.start();
-        logger.addAppender(logged);
-        try {
-            work.execute();
-        } finally {
-            logger.detachAppender(logged);
-        }
-        return logged.list.stream()
-                .filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN)
-                .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
-                .toList();
     }
 
     /** HikariCP's connection adder waits for a login (pgjdbc runs it on a thread of its own). */

@@ -1,16 +1,16 @@
-package dev.once.cache;
+package dev.once.jdbc.testing;
 
 import java.util.List;
 
 /** The warnings one class logs while a piece of a test runs, as their formatted messages. */
-final class Warnings {
-    interface Work {
+public final class Warnings {
+    public interface Work {
         void run() throws Exception;
     }
 
     private Warnings() {}
 
-    static List<String> loggedBy(Class<?> source, Work work) throws Exception {
+    public static List<String> loggedBy(Class<?> source, Work work) throws Exception {
         ch.qos.logback.classic.Logger logger =
                 (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(source);
         ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
