@@ -703,40 +703,37 @@ final class EntryStore {
         }
     }
 
-    /** How often at most a failed statement makes the store look whether its table is gone. */
-    private static final long TABLE_LOOK_NANOS = 1_000_000_000L;
+    /** How long after this process made the table again a failure on a missing table retries without DDL. */
+    private static final long TABLE_MADE_NANOS = 100_000_000L;
 
-    private final java.util.concurrent.locks.ReentrantLock tableLook = new java.util.concurrent.locks.ReentrantLock();
-    private long tableLookedAt = System.nanoTime() - 2 * TABLE_LOOK_NANOS;
-    private long tableMadeAt = System.nanoTime() - 2 * TABLE_LOOK_NANOS;
+    private final java.util.concurrent.locks.ReentrantLock tableMaking = new java.util.concurrent.locks.ReentrantLock();
+    private long tableMadeAt = System.nanoTime() - 2 * TABLE_MADE_NANOS;
 
     /**
-     * After a statement failed as an error: when the table is gone (dropped, or a database restored
-     * without it), makes it again from the shipped DDL and returns true, so that the statement runs once
-     * more. One look a second at most: callers failing meanwhile wait for the look in progress and follow
-     * its finding (a role without rights on the table costs one metadata query a second, no more).
+     * After a statement failed: when the database said the table does not exist (dropped, or the
+     * database restored without it), makes it again from the shipped DDL ({@code IF NOT EXISTS}: another
+     * process may have made it first) and returns true, so that the statement runs once more. Callers
+     * failing together wait for the one making it and then retry. A first version looked in the catalog
+     * instead: a replica that found the table already made by another gave up (502s, helper-59), and a
+     * table of the same name in another schema passed for the cache's own, which was never made again.
      */
-    boolean madeAgainIfGone() {
-        tableLook.lock();
+    boolean madeAgainIfGone(SQLException failure) {
+        if (!dialect.missingTable(failure)) return false;
+        tableMaking.lock();
         try {
-            long now = System.nanoTime();
-            if (now - tableLookedAt < TABLE_LOOK_NANOS) return now - tableMadeAt < TABLE_LOOK_NANOS;
-            tableLookedAt = now;
-            try (Connection c = connection()) {
-                if (Schema.exists(c, table)) return false;
-            }
+            if (System.nanoTime() - tableMadeAt < TABLE_MADE_NANOS) return true; // made while this caller waited
             createTableIfAbsent();
             tableMadeAt = System.nanoTime();
             log.warn(
-                    "once-cache: the cache table {} was gone (dropped, or the database restored without it); made it"
-                            + " again, what it held is lost",
+                    "once-cache: the cache table {} was gone (dropped, or the database restored without it); made"
+                            + " it again (or found it made by another process), what it held is lost",
                     table);
             return true;
         } catch (SQLException | RuntimeException e) {
-            log.debug("once-cache: could not look for or make again the cache table {}", table, e);
+            log.debug("once-cache: could not make the cache table {} again", table, e);
             return false;
         } finally {
-            tableLook.unlock();
+            tableMaking.unlock();
         }
     }
 

@@ -15,6 +15,16 @@ import org.slf4j.LoggerFactory;
  */
 final class Leader<V> {
     private static final Logger log = LoggerFactory.getLogger(Leader.class);
+    private static final long STORE_WARNING_NANOS = 1_000_000_000L;
+    private final java.util.concurrent.atomic.AtomicLong lastStoreWarning =
+            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - STORE_WARNING_NANOS);
+
+    /** A driver's message up to its first line break: PostgreSQL's detail lines may quote a row's values. */
+    private static String firstLine(String message) {
+        if (message == null) return "no message";
+        int end = message.indexOf('\n');
+        return end < 0 ? message : message.substring(0, end);
+    }
 
     private final OnceCacheBuilder<V> config;
     private final EntryStore store;
@@ -137,8 +147,15 @@ final class Leader<V> {
             }
         } catch (StoreException e) {
             if (!config.failOpen) throw StoreException.toCaller(e);
-            log.warn(
-                    "once-cache could not store the value for key {} ({}); returning it uncached", key, e.getMessage());
+            // once a second at most, and without the key: a proxy's keys hold its credentials' digests, and a
+            // table that refused every write logged a warning of 7 lines a request, with them (helper-59)
+            long now = System.nanoTime();
+            long last = lastStoreWarning.get();
+            if (now - last >= STORE_WARNING_NANOS && lastStoreWarning.compareAndSet(last, now))
+                log.warn(
+                        "once-cache could not store a value ({}); returning it uncached (more such failures this"
+                                + " second are not logged)",
+                        firstLine(e.getMessage()));
         }
         return new CacheResult<>(value, CacheResult.Source.MISS);
     }

@@ -89,7 +89,7 @@ final class StoreBreaker implements AutoCloseable {
 
     /** Makes the cache table again when it is gone: true when a failed statement is worth one more try. */
     interface Restorer {
-        boolean madeAgain();
+        boolean madeAgain(SQLException failure);
     }
 
     private volatile Restorer restorer;
@@ -286,7 +286,7 @@ final class StoreBreaker implements AutoCloseable {
                     }
                     default -> {
                         Restorer r = restorer;
-                        if (!restored && r != null && r.madeAgain()) {
+                        if (!restored && e instanceof SQLException sql && r != null && r.madeAgain(sql)) {
                             restored = true;
                             continue;
                         }

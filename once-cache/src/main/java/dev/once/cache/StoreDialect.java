@@ -22,6 +22,26 @@ enum StoreDialect {
         this.schemaName = schemaName;
     }
 
+    /**
+     * Whether the failure says that a table the statement names does not exist, as the connection
+     * resolves it (PostgreSQL's search path): PostgreSQL's 42P01, MariaDB's 1146 (42S02). SQLite tells it
+     * only in its message (every statement error there is SQLITE_ERROR, code 1).
+     */
+    boolean missingTable(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (!(t instanceof SQLException sql)) continue;
+            for (SQLException n = sql; n != null; n = n.getNextException()) {
+                boolean missing = switch (this) {
+                    case POSTGRES -> "42P01".equals(n.getSQLState());
+                    case MARIADB -> n.getErrorCode() == 1146 || "42S02".equals(n.getSQLState());
+                    case SQLITE -> n.getMessage() != null && n.getMessage().contains("no such table");
+                };
+                if (missing) return true;
+            }
+        }
+        return false;
+    }
+
     static StoreDialect of(Connection c) throws SQLException {
         String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
         String version = c.getMetaData().getDatabaseProductVersion().toLowerCase(Locale.ROOT);

@@ -276,12 +276,33 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             UpstreamFailure cause = find(e);
             if (cause == null) cause = UpstreamFailure.fromElsewhere(e.getMessage());
             if (cause != null) return failure(cause);
-            log.warn("no answer for {} {}: {}", x.method, x.path, e.getMessage());
             // not the upstream's failure (that is found above): the loader may never have run, as when the
-            // store refuses a statement (a role without rights on the table), so the upstream is not blamed
+            // store refuses a statement (a role without rights on the table), so the upstream is not blamed.
+            // Said on /-/health for a while, and logged once a second at most: a table with the wrong columns
+            // made every request fail and logged 460 lines a second, while the health said "caching"
+            // (helper-59)
+            long now = System.nanoTime();
+            lastStoreFailure = now;
+            long last = lastStoreWarning.get();
+            if (now - last >= STORE_WARNING_NANOS && lastStoreWarning.compareAndSet(last, now))
+                log.warn(
+                        "no answer for {} {}: {} (more such failures this second are not logged; /-/health says"
+                                + " \"cache\":\"failing\" for {} s after the last)",
+                        x.method,
+                        x.path,
+                        e.getMessage(),
+                        STORE_FAILING.toSeconds());
             return Reply.text(502, "no answer: the cache's store or the upstream failed; see the proxy's log");
         }
     }
+
+    /** How long /-/health says "failing" after a request the cache's store failed (not an outage). */
+    static final java.time.Duration STORE_FAILING = java.time.Duration.ofSeconds(10);
+
+    private static final long STORE_WARNING_NANOS = 1_000_000_000L;
+    private final java.util.concurrent.atomic.AtomicLong lastStoreWarning =
+            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - STORE_WARNING_NANOS);
+    private volatile long lastStoreFailure = System.nanoTime() - STORE_FAILING.toNanos() - 1;
 
     private static Reply failure(UpstreamFailure e) {
         Reply r = Reply.text(e.status, e.getMessage());
@@ -506,13 +527,14 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             case "/-/health" -> {
                 // the caches' breakers are read, never waited for; the probe is bounded to 1 s
                 boolean caching = caches.values().stream().allMatch(OnceCache::storeAvailable);
+                boolean failing = System.nanoTime() - lastStoreFailure < STORE_FAILING.toNanos();
                 boolean up = databaseUp.getAsBoolean();
                 return json(
                         response,
                         callback,
                         200,
                         "{\"status\":\"ready\",\"database\":\"" + (up ? "up" : "down") + "\",\"cache\":\""
-                                + (caching ? "caching" : "fail-open") + "\"}\n");
+                                + (failing ? "failing" : caching ? "caching" : "fail-open") + "\"}\n");
             }
             case "/-/metrics" -> {
                 response.setStatus(200);

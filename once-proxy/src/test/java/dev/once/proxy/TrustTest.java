@@ -804,6 +804,40 @@ class TrustTest {
     }
 
     /** The route of a test run in both modes: the upstream's headers decide (http), or a minute's TTL (api). */
+    /**
+     * A table of the cache's name with other columns (an operator's mistake; helper-59 also revoked the
+     * role's rights): every request fails, as the store refuses its statements, and before this the
+     * health said "caching" while a replica logged about 460 warning lines a second. Now the health says
+     * "failing" and the warning comes at most once a second.
+     */
+    @Test
+    void cacheTableWithOtherColumns_healthSaysFailing_andTheWarningIsBounded(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        Origin o = echoOrigin();
+        com.zaxxer.hikari.HikariConfig c = new com.zaxxer.hikari.HikariConfig();
+        c.setJdbcUrl("jdbc:sqlite:" + dir.resolve("own.db"));
+        c.setMaximumPoolSize(2);
+        try (HikariDataSource db = new HikariDataSource(c)) {
+            OnceProxy p = start(o, db, "wrong", route(Route.of("/", Duration.ofMinutes(1))));
+            assertThat(get(p, "/-/health").body()).contains("\"cache\":\"caching\"");
+            try (java.sql.Connection conn = db.getConnection();
+                    java.sql.Statement st = conn.createStatement()) {
+                st.execute("DROP TABLE once_entry");
+                st.execute("CREATE TABLE once_entry (something_else INTEGER)");
+            }
+            List<String> warned = dev.once.jdbc.testing.Warnings.loggedBy(ProxyHandler.class, () -> {
+                for (int i = 0; i < 20; i++) {
+                    HttpResponse<String> r = get(p, "/k" + i);
+                    assertThat(r.statusCode()).as("request %d", i).isEqualTo(502);
+                }
+            });
+            assertThat(warned)
+                    .as("warnings for 20 failed requests in well under a second each")
+                    .hasSizeBetween(1, 5);
+            assertThat(get(p, "/-/health").body()).contains("\"cache\":\"failing\"");
+        }
+    }
+
     private static Route routeFor(String mode) {
         return mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1));
     }
