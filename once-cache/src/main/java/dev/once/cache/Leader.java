@@ -15,9 +15,7 @@ import org.slf4j.LoggerFactory;
  */
 final class Leader<V> {
     private static final Logger log = LoggerFactory.getLogger(Leader.class);
-    private static final long STORE_WARNING_NANOS = 1_000_000_000L;
-    private final java.util.concurrent.atomic.AtomicLong lastStoreWarning =
-            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - STORE_WARNING_NANOS);
+    private final dev.once.cache.internal.WarningGate storeWarning = dev.once.cache.internal.WarningGate.perSecond();
 
     /** A driver's message up to its first line break: PostgreSQL's detail lines may quote a row's values. */
     private static String firstLine(String message) {
@@ -149,9 +147,7 @@ final class Leader<V> {
             if (!config.failOpen) throw StoreException.toCaller(e);
             // once a second at most, and without the key: a proxy's keys hold its credentials' digests, and a
             // table that refused every write logged a warning of 7 lines a request, with them (helper-59)
-            long now = System.nanoTime();
-            long last = lastStoreWarning.get();
-            if (now - last >= STORE_WARNING_NANOS && lastStoreWarning.compareAndSet(last, now))
+            if (storeWarning.pass())
                 log.warn(
                         "once-cache could not store a value ({}); returning it uncached (more such failures this"
                                 + " second are not logged)",

@@ -271,6 +271,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return breaker.available();
     }
 
+    /** The store breaker's state, for a test's failure message. */
+    String storeState() {
+        return breaker.describe();
+    }
+
     /**
      * The first caller of a key in this process resolves it; the others share its result, or, when the
      * loader said {@link Bypass} (its answer is its caller's alone), load their own. A fail-open answer

@@ -477,27 +477,45 @@ final class StoreBreaker implements AutoCloseable {
     }
 
     private void probeUntilBack() {
+        probeState = "started";
         while (!closed) {
             try {
                 Thread.sleep(PROBE_MILLIS);
+                probeState = "waiting for a statement slot";
                 slots.acquire();
                 try {
+                    probeState = "reading";
                     bounded(probe, false);
                 } finally {
                     release();
                 }
+                probeState = "answered";
                 open.set(false);
                 log.warn("once-cache: the cache table {} is reachable again; caching resumed", table);
                 return;
             } catch (StoreException e) {
+                probeState = "failed: " + e.getMessage();
                 if (!e.outage()) { // reachable: the probe's own statement failed, as a caller's would
                     open.set(false);
                     return;
                 }
             } catch (InterruptedException e) {
+                probeState = "interrupted";
                 return;
+            } catch (RuntimeException | Error e) {
+                probeState = "ended by " + e;
+                throw e;
             }
         }
+    }
+
+    /** What the probe did last ({@link #describe}). */
+    private volatile String probeState = "not started";
+
+    /** The breaker's state, its probe's and its slots', for a test's failure message. */
+    String describe() {
+        return (open.get() ? "open" : "closed") + "; probe: " + probeState + "; slots free: " + slots.available()
+                + (slots.waitingStatements() ? ", statements waiting" : "");
     }
 
     private static void sleepNanos(long nanos) throws StoreException {

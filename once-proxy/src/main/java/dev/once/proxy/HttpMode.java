@@ -4,6 +4,7 @@ import dev.once.cache.Bypass;
 import dev.once.cache.CacheResult;
 import dev.once.cache.Expiry;
 import dev.once.cache.OnceCache;
+import dev.once.cache.internal.WarningGate;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
@@ -579,9 +580,7 @@ final class HttpMode {
                 retryLater(target.cache(), uriKey);
                 // at most one warning a second: a flood of unsafe requests during an outage wrote 30 KB a
                 // request, and the key in the failure's message held a query credential's plain digest
-                long now = System.nanoTime();
-                long last = lastInvalidationWarning.get();
-                if (now - last >= WARN_EVERY_NANOS && lastInvalidationWarning.compareAndSet(last, now))
+                if (invalidationWarning.pass())
                     log.warn(
                             "could not invalidate {} after {} ({}); retried until the store takes it, and answered"
                                     + " without the cache here meanwhile (more such failures this second are not"
@@ -593,9 +592,7 @@ final class HttpMode {
         }
     }
 
-    private final java.util.concurrent.atomic.AtomicLong lastInvalidationWarning =
-            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - WARN_EVERY_NANOS);
-    private static final long WARN_EVERY_NANOS = 1_000_000_000L;
+    private final WarningGate invalidationWarning = WarningGate.perSecond();
 
     private static String shortened(String target) {
         return target.length() <= 200 ? target : target.substring(0, 200) + "...";

@@ -2,6 +2,7 @@ package dev.once.proxy;
 
 import dev.once.cache.CacheLoadException;
 import dev.once.cache.OnceCache;
+import dev.once.cache.internal.WarningGate;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -281,10 +282,8 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             // Said on /-/health for a while, and logged once a second at most: a table with the wrong columns
             // made every request fail and logged 460 lines a second, while the health said "caching"
             // (helper-59)
-            long now = System.nanoTime();
-            lastStoreFailure = now;
-            long last = lastStoreWarning.get();
-            if (now - last >= STORE_WARNING_NANOS && lastStoreWarning.compareAndSet(last, now))
+            lastStoreFailure = System.nanoTime();
+            if (storeWarning.pass())
                 log.warn(
                         "no answer for {} {}: {} (more such failures this second are not logged; /-/health says"
                                 + " \"cache\":\"failing\" for {} s after the last)",
@@ -299,9 +298,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     /** How long /-/health says "failing" after a request the cache's store failed (not an outage). */
     static final java.time.Duration STORE_FAILING = java.time.Duration.ofSeconds(10);
 
-    private static final long STORE_WARNING_NANOS = 1_000_000_000L;
-    private final java.util.concurrent.atomic.AtomicLong lastStoreWarning =
-            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - STORE_WARNING_NANOS);
+    private final WarningGate storeWarning = WarningGate.perSecond();
     private volatile long lastStoreFailure = System.nanoTime() - STORE_FAILING.toNanos() - 1;
 
     private static Reply failure(UpstreamFailure e) {
