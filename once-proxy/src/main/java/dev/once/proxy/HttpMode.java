@@ -814,12 +814,34 @@ final class HttpMode {
         if (!unpurged.isEmpty() || !purgeWhole.isEmpty())
             log.warn(
                     "{} invalidations{} could not reach the store before the proxy stopped; their URIs' stored"
-                            + " answers stay until they expire",
+                            + " answers stay until they expire, unless purged (POST /-/purge on a replica whose"
+                            + " store answers): {}",
                     unpurged.size(),
-                    purgeWhole.isEmpty() ? "" : " and " + purgeWhole.size() + " whole purges of a route's cache");
+                    purgeWhole.isEmpty() ? "" : " and " + purgeWhole.size() + " whole purges of a route's cache",
+                    lostUris());
         unpurged.clear();
         unpurgedChars.set(0);
         purgeWhole.clear();
+    }
+
+    /** How many of the invalidations a stopping proxy lets go its warning names. */
+    static final int LOST_URIS_NAMED = 10;
+
+    /**
+     * The URIs whose invalidations a stopping proxy lets go, as logged elsewhere (credential values
+     * masked), the first {@link #LOST_URIS_NAMED}: the count alone told an operator nothing to act on.
+     */
+    private String lostUris() {
+        List<String> uris = new ArrayList<>();
+        for (String uriKey : unpurged.keySet()) {
+            if (uris.size() == LOST_URIS_NAMED) {
+                uris.add("...");
+                break;
+            }
+            int at = uriKey.indexOf("\nuri ");
+            uris.add(ProxyRequest.loggedTarget(shortened(at < 0 ? uriKey : uriKey.substring(at + 5))));
+        }
+        return uris.isEmpty() ? "no URI (whole purges only)" : String.join(" ", uris);
     }
 
     private static String header(Answer a, String name) {

@@ -658,6 +658,33 @@ class TrustTest {
     }
 
     /**
+     * A replica stopped while its invalidations could not reach the store: it lets them go (nothing
+     * outlives the process), and its warning names their URIs, credential values masked, where it gave
+     * only their count, which told an operator nothing to act on (helper-58 found them dropped at a stop).
+     */
+    @Test
+    void httpMode_stoppedWithInvalidationsPending_theWarningNamesTheirUris() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put("/orders/7", (r, n) -> new HttpModeTest.Reply(200, "ok", "Cache-Control", "max-age=300"));
+        try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
+                HikariDataSource db = poolThrough(relay)) {
+            OnceProxy p = start(o, db, TestDatabases.newTable("stop"), b -> b.routes(List.of(Route.http("/"))));
+            relay.refuse();
+            get(p, "/warm"); // the breaker opens on this one
+            assertThat(send(p, "POST", "/orders/7?api_key=s3cret&x=1", "x").statusCode())
+                    .isEqualTo(200);
+            List<String> warned = dev.once.jdbc.testing.Warnings.loggedBy(HttpMode.class, p::close);
+            assertThat(warned)
+                    .anySatisfy(w -> assertThat(w)
+                            .contains(
+                                    "1 invalidations could not reach the store",
+                                    "/orders/7?api_key=***&x=1",
+                                    "/-/purge"));
+            assertThat(String.join("\n", warned)).doesNotContain("s3cret");
+        }
+    }
+
+    /**
      * More invalidations fail during an outage than a replica keeps (here 2, by default 100,000 URIs or
      * 8 M characters of keys): the route's cache is purged whole once the store is back, so no URI that
      * changed keeps its old answer, on this replica or another. Before, an invalidation over the bound
