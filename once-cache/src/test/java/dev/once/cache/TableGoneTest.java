@@ -59,6 +59,43 @@ class TableGoneTest {
     }
 
     /**
+     * The database restored without the table during an outage: the breaker's probe, back at the database,
+     * finds no table. It makes the table again and the breaker closes with its "reachable again" line
+     * (helper-59 saw a replica whose probe failed on the missing table close its breaker without one).
+     */
+    @org.junit.jupiter.api.Test
+    void tableDroppedDuringAnOutage_probeMakesItAgain_andSaysCachingResumed() throws Exception {
+        Db db = Db.POSTGRES;
+        String url = TestDatabases.url(db);
+        String table = TestDatabases.newTable("outage");
+        com.zaxxer.hikari.HikariConfig config = new com.zaxxer.hikari.HikariConfig();
+        try (dev.once.jdbc.testing.FaultProxy relay = dev.once.jdbc.testing.FaultProxy.to(url)) {
+            config.setJdbcUrl(relay.url(url));
+            config.setMaximumPoolSize(2);
+            try (com.zaxxer.hikari.HikariDataSource pool = new com.zaxxer.hikari.HikariDataSource(config);
+                    OnceCache<String> cache = OnceCache.builder(pool)
+                            .table(table)
+                            .codec(Codec.string())
+                            .build()) {
+                assertThat(cache.get("before", () -> "v0")).isEqualTo("v0");
+                List<String> warned = dev.once.jdbc.testing.Warnings.loggedBy(StoreBreaker.class, () -> {
+                    relay.refuse();
+                    assertThat(cache.lookup("during", () -> "v1").source()).isEqualTo(CacheResult.Source.BYPASS);
+                    assertThat(cache.storeAvailable()).isFalse();
+                    TestDatabases.execute(db, "DROP TABLE " + table);
+                    relay.pass();
+                    org.awaitility.Awaitility.await()
+                            .atMost(java.time.Duration.ofSeconds(30))
+                            .until(cache::storeAvailable);
+                });
+                assertThat(warned).anySatisfy(w -> assertThat(w).contains(table, "reachable again"));
+                assertThat(cache.lookup("after", () -> "v2").source()).isEqualTo(CacheResult.Source.MISS);
+                assertThat(cache.lookup("after", () -> "never").source()).isEqualTo(CacheResult.Source.HIT);
+            }
+        }
+    }
+
+    /**
      * The table moved to another schema (an archive, say): the name no longer resolves, so the cache makes
      * its own again where its connection looks. A look in the catalog found the moved one and gave up:
      * helper-59 counted 7,347 of 7,578 requests answered 502, for good.
