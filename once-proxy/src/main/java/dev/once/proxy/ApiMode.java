@@ -28,7 +28,7 @@ final class ApiMode {
             result = cache.lookup(x.key(), () -> {
                 Answer a = upstream.forward(x);
                 own[0] = a;
-                if (a instanceof StoredResponse r && storable(x.route, r) && OnceProxy.fits(cache, r))
+                if (a instanceof StoredResponse r && storable(x, r) && OnceProxy.fits(cache, r))
                     return r.shareable(); // its cookie is its client's
                 if (a instanceof StreamedResponse s && s.overMemory()) throw s.forOthers();
                 throw new Bypass(a, config.passThroughMemory());
@@ -58,9 +58,17 @@ final class ApiMode {
                 .orElse(null);
     }
 
-    /** The route's statuses, and never no-store, private or Set-Cookie answers unless the route says so. */
-    static boolean storable(Route route, StoredResponse r) {
+    /**
+     * The route's statuses, and never no-store, private or Set-Cookie answers unless the route says so;
+     * never an answer whose Vary names {@code *} or a header the key leaves out (the proxy's {@code
+     * X-Forwarded-For}, a tracing or neutral header): api mode keys every other forwarded header, but an
+     * upstream that allow-lists client addresses and says {@code Vary: X-Forwarded-For} had its answer for
+     * one address served to every other (helper-60).
+     */
+    static boolean storable(ProxyRequest x, StoredResponse r) {
+        Route route = x.route;
         if (!route.statuses().contains(r.status())) return false;
+        for (String name : Rfc9111.varyNames(r)) if (name.equals("*") || x.forwardedUnkeyed(name)) return false;
         if (route.cachePrivate()) return true;
         if (r.header("Set-Cookie") != null) return false;
         for (String cc : r.headerValues("Cache-Control")) {

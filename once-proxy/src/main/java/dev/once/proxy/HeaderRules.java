@@ -144,7 +144,11 @@ final class HeaderRules {
             "jwt",
             "signature",
             "credential",
-            "cookie");
+            "cookie",
+            // X-Mashape-Key, X-Master-Key, X-Subscription-Key, X-License-Key, Key: API keys under names that
+            // hold none of the words above were forwarded unkeyed in http mode, one caller's answer served
+            // to the next (helper-60), and in api mode stored in the key's text as sent
+            "key");
 
     /** Names judged so far: a few per deployment, but a hostile client can send any, so the memo is bounded. */
     private static final java.util.concurrent.ConcurrentHashMap<String, Boolean> JUDGED =

@@ -288,7 +288,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                         "no answer for {} {}: {} (more such failures this second are not logged; /-/health says"
                                 + " \"cache\":\"failing\" for {} s after the last)",
                         x.method,
-                        x.path,
+                        ProxyRequest.loggedTarget(x.path),
                         e.getMessage(),
                         STORE_FAILING.toSeconds());
             return Reply.text(502, "no answer: the cache's store or the upstream failed; see the proxy's log");

@@ -144,6 +144,15 @@ final class ProxyRequest {
                 || name.equals("content-type");
     }
 
+    /**
+     * api mode: whether the request forwards a header of this name whose value the key leaves out (a
+     * neutral header, the proxy's {@code X-Forwarded-For}, a credential where answers are declared the
+     * same for every caller). An answer whose Vary names one differs by something the key does not hold.
+     */
+    boolean forwardedUnkeyed(String name) {
+        return neutral(route, name) || (!keyCredentials && HeaderRules.credential(credentials, name));
+    }
+
     private static boolean neutral(Route route, String name) {
         return HeaderRules.NEUTRAL.contains(name)
                 || (route != null && route.neutral().contains(name));

@@ -90,9 +90,7 @@ final class Rfc9111 {
                 && !(cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate"))) {
             return "a request with Authorization, and the response does not allow sharing it";
         }
-        for (String v : r.headerValues("Vary")) {
-            for (String member : v.split(",")) if (member.trim().equals("*")) return "Vary: *";
-        }
+        if (varyNames(r).contains("*")) return "Vary: * (or a member that is no header name)";
         if (!r.headerValues("Set-Cookie").isEmpty() && !(cc.has("public") || cc.has("s-maxage"))) {
             return "Set-Cookie without public or s-maxage";
         }
@@ -209,10 +207,28 @@ final class Rfc9111 {
         for (String v : r.headerValues("Vary")) {
             for (String n : v.split(",")) {
                 String name = n.trim().toLowerCase(Locale.ROOT);
+                // a member that is no field name (RFC 9110 5.1: a token) names no header a request could send,
+                // so every request "lacked" it and selected one variant: "Vary: X-User X-Lang", "X-User;" and
+                // "\"X-User\"" served one user's answer to all (helper-60). It varies on something unknown: "*"
+                if (!name.isEmpty() && !token(name)) name = "*";
                 if (!name.isEmpty() && !names.contains(name)) names.add(name);
             }
         }
         return names;
+    }
+
+    /** RFC 9110 5.6.2: a token, as a field name is. */
+    static boolean token(String s) {
+        if (s.isEmpty()) return false;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean ok = (c >= 'a' && c <= 'z')
+                    || (c >= 'A' && c <= 'Z')
+                    || (c >= '0' && c <= '9')
+                    || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+            if (!ok) return false;
+        }
+        return true;
     }
 
     /** RFC 9110 13.1.2 / 13.1.3: whether a client's conditional GET is answered 304 by this stored response. */

@@ -854,15 +854,99 @@ class TrustTest {
             }
             List<String> warned = dev.once.jdbc.testing.Warnings.loggedBy(ProxyHandler.class, () -> {
                 for (int i = 0; i < 20; i++) {
-                    HttpResponse<String> r = get(p, "/k" + i);
+                    // the first one's warning is logged: its path's credential parameter is masked (helper-60)
+                    HttpResponse<String> r = get(p, i == 0 ? "/k0;jsessionid=SECRET-SESSION" : "/k" + i);
                     assertThat(r.statusCode()).as("request %d", i).isEqualTo(502);
                 }
             });
             assertThat(warned)
                     .as("warnings for 20 failed requests in well under a second each")
                     .hasSizeBetween(1, 5);
+            assertThat(warned.get(0)).contains("/k0;jsessionid=***").doesNotContain("SECRET-SESSION");
             assertThat(get(p, "/-/health").body()).contains("\"cache\":\"failing\"");
         }
+    }
+
+    /**
+     * api mode keys every forwarded header but the neutral ones, among them the proxy's own {@code
+     * X-Forwarded-For} (the client's address). An upstream that answers by address and says so with {@code
+     * Vary: X-Forwarded-For} had its answer for one address served to every other (helper-60: an
+     * allow-listed report reached clients the upstream refused). Such an answer is not stored.
+     */
+    @Test
+    void apiMode_answerVaryingOnTheClientsAddress_notServedToAnotherAddress() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/report",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, "for " + r.getHeaders().get("X-Forwarded-For"), "Vary", "X-Forwarded-For"));
+        OnceProxy p = start(o, route(Route.of("/", Duration.ofMinutes(10))));
+        assertThat(fromAddress(p, "127.0.0.1", "/report")).contains("for 127.0.0.1");
+        assertThat(fromAddress(p, "127.0.0.2", "/report")).contains("for 127.0.0.2");
+        assertThat(fromAddress(p, "127.0.0.1", "/report")).contains("X-Once-Cache: BYPASS");
+    }
+
+    /** A neutral header the upstream says it varies on (a reflected request id): api mode stores no such answer. */
+    @Test
+    void apiMode_answerVaryingOnANeutralHeader_notShared() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/profile",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, "request " + r.getHeaders().get("X-Request-Id"), "Vary", "Accept, X-Request-Id"));
+        OnceProxy p = start(o, route(Route.of("/", Duration.ofMinutes(10))));
+        assertThat(get(p, "/profile", "X-Request-Id", "attacker").body()).isEqualTo("request attacker");
+        assertThat(get(p, "/profile", "X-Request-Id", "victim").body()).isEqualTo("request victim");
+    }
+
+    /** The whole answer to a GET sent from a local address of the loopback network (127.0.0.0/8). */
+    private static String fromAddress(OnceProxy p, String address, String path) throws Exception {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.bind(new java.net.InetSocketAddress(address, 0));
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", p.port()), 5_000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream()
+                    .write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                            .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    /**
+     * http mode: a Vary member that is no header name (members split by spaces, a trailing {@code ;}, a
+     * quoted name) named a header no request sends, so every request selected the first one's variant
+     * (helper-60: bob was served alice's answer). Such a Vary is read as {@code *}.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"X-User X-Lang", "X-User;", "\"X-User\""})
+    void httpMode_varyMemberThatIsNoHeaderName_noVariantShared(String vary) throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/v",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, "for " + r.getHeaders().get("X-User"), "Cache-Control", "max-age=60", "Vary", vary));
+        OnceProxy p = start(o, route(Route.http("/")));
+        assertThat(get(p, "/v", "X-User", "alice", "X-Lang", "en").body()).isEqualTo("for alice");
+        assertThat(get(p, "/v", "X-User", "bob", "X-Lang", "en").body()).isEqualTo("for bob");
+    }
+
+    /**
+     * API keys under header names that hold none of the credential words (helper-60: {@code
+     * X-Mashape-Key}, {@code X-Master-Key}, {@code X-Subscription-Key}, {@code Key}...) were forwarded
+     * unkeyed in http mode: the next caller got the first one's answer. {@code key} is such a word now.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"X-Mashape-Key", "X-Master-Key", "X-Subscription-Key", "X-License-Key", "Key"})
+    void httpMode_apiKeyHeaderOfAnotherName_keyedAsACredential(String header) throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/data",
+                (r, n) -> new HttpModeTest.Reply(
+                        200, "for " + r.getHeaders().get(header), "Cache-Control", "max-age=60"));
+        OnceProxy p = start(o, route(Route.http("/")));
+        assertThat(get(p, "/data", header, "alice-secret").body()).isEqualTo("for alice-secret");
+        assertThat(get(p, "/data", header, "bob-secret").body()).isEqualTo("for bob-secret");
+        assertThat(cache(get(p, "/data", header, "alice-secret"))).isEqualTo("HIT");
     }
 
     private static Route routeFor(String mode) {
