@@ -154,6 +154,17 @@ final class HeaderRules {
     private static final java.util.concurrent.ConcurrentHashMap<String, Boolean> JUDGED =
             new java.util.concurrent.ConcurrentHashMap<>();
 
+    /**
+     * Whether a request header (lower-case name) is a credential by name: {@code configured} or {@link
+     * #CREDENTIALS}. Only these are shared under {@code keyAuthorization: false}; one that is a credential
+     * by its words alone stays keyed, by digest: {@code X-Region-Key} or {@code Idempotency-Key}, keyed by
+     * value before {@code key} became a word, was then forwarded unkeyed and one caller's answer served to
+     * another (helper-61, reading helper-60's fix).
+     */
+    static boolean named(Set<String> configured, String name) {
+        return configured.contains(name) || CREDENTIALS.contains(name);
+    }
+
     /** Whether a request header (lower-case name) carries credentials: {@code configured}, or by its words. */
     static boolean credential(Set<String> configured, String name) {
         if (configured.contains(name)) return true;

@@ -162,12 +162,27 @@ public record ProxyConfig(
                                         + " cover the same paths; give one of them");
             for (String n : r.neutral()) {
                 if (HeaderRules.credential(credentialHeaders, n) || n.equals("accept-encoding")) {
-                    throw new IllegalArgumentException(
-                            "route " + r.prefix() + ": " + n + " cannot be neutral: "
-                                    + (n.equals("accept-encoding")
-                                            ? "the proxy keys the encoding it asks for"
-                                            : "it carries credentials (to share answers between callers, set keyAuthorization: false)"));
+                    throw new IllegalArgumentException("route " + r.prefix() + ": " + n + " cannot be neutral: "
+                            + (n.equals("accept-encoding")
+                                    ? "the proxy keys the encoding it asks for"
+                                    : "its name makes it a credential, keyed by digest (keyAuthorization: false"
+                                            + " shares the answers of Authorization, Cookie, the usual API-key"
+                                            + " headers and credentialHeaders only)"));
                 }
+            }
+            // a vary list says the answers depend on these headers: one the key leaves out would share an
+            // answer made for one value with every other (X-Forwarded-For: one client address's answer for all)
+            for (String n : r.vary()) {
+                boolean unkeyed = HeaderRules.NEUTRAL.contains(n)
+                        || r.neutral().contains(n)
+                        || (!keyAuthorization && HeaderRules.named(credentialHeaders, n));
+                if (unkeyed)
+                    throw new IllegalArgumentException("route " + r.prefix() + ": " + n
+                            + " cannot be in vary: the key leaves it out ("
+                            + (HeaderRules.NEUTRAL.contains(n) || r.neutral().contains(n)
+                                    ? "it is neutral"
+                                    : "keyAuthorization: false shares credentials")
+                            + "), so an answer made for one value would be served for every other");
             }
         }
         routes = routes.stream()
@@ -214,7 +229,9 @@ public record ProxyConfig(
     String keyPolicy(Route route) {
         List<String> names = new java.util.ArrayList<>(credentialHeaders);
         java.util.Collections.sort(names);
-        String text = "credentials " + (keyAuthorization ? "keyed " : "shared ") + names
+        // "rules 2": the key rules of 2026-11-29 (api mode honours Vary, "key" a credential word): answers stored
+        // under the earlier rules (one for every client address, say) are never found by this version
+        String text = "rules 2 credentials " + (keyAuthorization ? "keyed " : "shared ") + names
                 + (route == null
                         ? ""
                         : " http " + route.http() + " vary " + route.vary() + " neutral " + route.neutral());

@@ -150,7 +150,7 @@ final class ProxyRequest {
      * same for every caller). An answer whose Vary names one differs by something the key does not hold.
      */
     boolean forwardedUnkeyed(String name) {
-        return neutral(route, name) || (!keyCredentials && HeaderRules.credential(credentials, name));
+        return neutral(route, name) || (!keyCredentials && HeaderRules.named(credentials, name));
     }
 
     private static boolean neutral(Route route, String name) {
@@ -455,7 +455,7 @@ final class ProxyRequest {
         for (HttpField f : forwarded) {
             String name = f.getLowerCaseName();
             boolean credential = HeaderRules.credential(credentials, name);
-            if (credential && !keyCredentials) continue;
+            if (credential && !keyCredentials && HeaderRules.named(credentials, name)) continue;
             if (httpMode ? !credential : neutral(route, name)) continue;
             keyed.add(f);
         }

@@ -207,28 +207,15 @@ final class Rfc9111 {
         for (String v : r.headerValues("Vary")) {
             for (String n : v.split(",")) {
                 String name = n.trim().toLowerCase(Locale.ROOT);
-                // a member that is no field name (RFC 9110 5.1: a token) names no header a request could send,
-                // so every request "lacked" it and selected one variant: "Vary: X-User X-Lang", "X-User;" and
-                // "\"X-User\"" served one user's answer to all (helper-60). It varies on something unknown: "*"
-                if (!name.isEmpty() && !token(name)) name = "*";
+                // a member that names no header the proxy forwards (letters, digits and "-" only) matches no
+                // request, so every request "lacked" it and selected one variant: "Vary: X-User X-Lang", "X-User;"
+                // and "\"X-User\"" served one user's answer to all (helper-60); "HTTP_X_USER" is X-User to a
+                // CGI app (helper-61). It varies on something unknown: "*"
+                if (!name.isEmpty() && !name.equals("*") && HeaderRules.oddlySpelled(name)) name = "*";
                 if (!name.isEmpty() && !names.contains(name)) names.add(name);
             }
         }
         return names;
-    }
-
-    /** RFC 9110 5.6.2: a token, as a field name is. */
-    static boolean token(String s) {
-        if (s.isEmpty()) return false;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            boolean ok = (c >= 'a' && c <= 'z')
-                    || (c >= 'A' && c <= 'Z')
-                    || (c >= '0' && c <= '9')
-                    || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
-            if (!ok) return false;
-        }
-        return true;
     }
 
     /** RFC 9110 13.1.2 / 13.1.3: whether a client's conditional GET is answered 304 by this stored response. */

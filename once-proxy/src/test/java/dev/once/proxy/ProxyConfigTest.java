@@ -35,6 +35,40 @@ class ProxyConfigTest {
                 .hasMessageNotContaining("pw1");
     }
 
+    /**
+     * A route's vary list names what its answers depend on; a header the key leaves out there (the proxy's
+     * X-Forwarded-For, a neutral one, a credential shared by keyAuthorization: false) would have one
+     * value's answer served for every other (helper-61). Refused at start, naming the header.
+     */
+    @Test
+    void build_varyNamingAHeaderTheKeyLeavesOut_refused() {
+        Route byAddress = new Route(
+                "/",
+                java.util.Set.of("GET"),
+                Duration.ofMinutes(1),
+                Route.DEFAULT_STATUSES,
+                List.of("X-Forwarded-For"),
+                List.of(),
+                Duration.ZERO,
+                false);
+        assertThatThrownBy(() -> build(b -> b.routes(List.of(byAddress))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("x-forwarded-for cannot be in vary");
+        Route byUser = new Route(
+                "/",
+                java.util.Set.of("GET"),
+                Duration.ofMinutes(1),
+                Route.DEFAULT_STATUSES,
+                List.of("Authorization"),
+                List.of(),
+                Duration.ZERO,
+                false);
+        assertThatThrownBy(() -> build(b -> b.keyAuthorization(false).routes(List.of(byUser))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("authorization cannot be in vary");
+        assertThat(build(b -> b.routes(List.of(byUser))).routes()).hasSize(1); // keyed by digest: fine
+    }
+
     /** Only one of two routes with one prefix could ever match: the other was taken and never used. */
     @Test
     void build_samePrefixTwice_refusedNamingIt() {

@@ -899,6 +899,26 @@ class TrustTest {
         assertThat(get(p, "/profile", "X-Request-Id", "victim").body()).isEqualTo("request victim");
     }
 
+    /**
+     * {@code keyAuthorization: false} shares the answers of the named credentials (Authorization, the
+     * usual API-key headers, credentialHeaders), not of every header a credential word names: with
+     * {@code key} a word, {@code X-Region-Key}, keyed by value before, was forwarded unkeyed, and one
+     * region's answer served to another (helper-61, reading the fix for helper-60's findings).
+     */
+    @Test
+    void apiMode_keyAuthorizationOff_headerThatIsACredentialByItsWordsAlone_stillKeyed() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/r",
+                (r, n) -> new HttpModeTest.Reply(200, "region " + r.getHeaders().get("X-Region-Key")));
+        OnceProxy p = start(o, b -> b.keyAuthorization(false).routes(List.of(Route.of("/", Duration.ofMinutes(10)))));
+        assertThat(get(p, "/r", "X-Region-Key", "eu").body()).isEqualTo("region eu");
+        assertThat(get(p, "/r", "X-Region-Key", "us").body()).isEqualTo("region us");
+        HttpResponse<String> again = get(p, "/r", "X-Region-Key", "eu", "Authorization", "Bearer other");
+        assertThat(again.body()).isEqualTo("region eu");
+        assertThat(cache(again)).as("Authorization shared, as configured").isEqualTo("HIT");
+    }
+
     /** The whole answer to a GET sent from a local address of the loopback network (127.0.0.0/8). */
     private static String fromAddress(OnceProxy p, String address, String path) throws Exception {
         try (java.net.Socket s = new java.net.Socket()) {
@@ -918,7 +938,7 @@ class TrustTest {
      * (helper-60: bob was served alice's answer). Such a Vary is read as {@code *}.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"X-User X-Lang", "X-User;", "\"X-User\""})
+    @ValueSource(strings = {"X-User X-Lang", "X-User;", "\"X-User\"", "X_User", "HTTP_X_USER"})
     void httpMode_varyMemberThatIsNoHeaderName_noVariantShared(String vary) throws Exception {
         Origin o = echoOrigin();
         o.scripts.put(
