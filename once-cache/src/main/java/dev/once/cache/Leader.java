@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 final class Leader<V> {
     private static final Logger log = LoggerFactory.getLogger(Leader.class);
     private final dev.once.cache.internal.WarningGate storeWarning = dev.once.cache.internal.WarningGate.perSecond();
+    private final dev.once.cache.internal.WarningGate refreshWarning = dev.once.cache.internal.WarningGate.perSecond();
 
     /** A driver's message up to its first line break: PostgreSQL's detail lines may quote a row's values. */
     private static String firstLine(String message) {
@@ -71,8 +72,9 @@ final class Leader<V> {
             String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
             throws Exception {
         LeaseKeeper.Held held = leases.keep(token, hash, config.loadTimeout.toNanos(), () -> {
-            String error =
-                    "the loader for key " + key + " did not return within " + config.loadTimeout + " (loadTimeout)";
+            // the key's hash (the row's key_hash), not its text: a proxy's key text holds its credentials' digests
+            String error = "the loader for the key hashed " + hash + " did not return within " + config.loadTimeout
+                    + " (loadTimeout)";
             log.warn("once-cache: {}; its lease is released", error);
             try {
                 store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
@@ -177,7 +179,13 @@ final class Leader<V> {
         } catch (Bypass pass) {
             // not stored: the stale value stays until the key is claimed again
         } catch (Exception e) {
-            log.warn("once-cache could not refresh key {}: {}", key, e.getMessage());
+            // at most once a second and without the key, as the store warning: with the upstream down every
+            // stale read's refresh failed and logged the key's text, a proxy's credential digests with it
+            if (refreshWarning.pass())
+                log.warn(
+                        "once-cache could not refresh a stale value ({}); the stale value is served meanwhile (more"
+                                + " such failures this second are not logged)",
+                        firstLine(e.getMessage()));
         }
     }
 

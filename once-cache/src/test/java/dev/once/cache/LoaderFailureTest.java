@@ -118,6 +118,46 @@ class LoaderFailureTest {
         }
     }
 
+    /**
+     * Refreshes that fail (the upstream down) are logged at most once a second and without the key: every
+     * stale read's failed refresh logged the key's text, which in once serve holds its credentials' digests
+     * (helper-61).
+     */
+    @org.junit.jupiter.api.Test
+    void get_refreshesFailing_warningBoundedAndWithoutTheKey() throws Exception {
+        try (OnceCache<String> cache = OnceCache.builder(TestDatabases.shared(Db.SQLITE))
+                .namespace(TestDatabases.newTable("ns"))
+                .codec(Codec.string())
+                .ttl(Duration.ofMillis(200))
+                .staleWhileRevalidate(Duration.ofMinutes(1))
+                .build()) {
+            String key = "credential-digest-in-the-key";
+            assertThat(cache.get(key, () -> "v1")).isEqualTo("v1");
+            Thread.sleep(300);
+            AtomicInteger refreshes = new AtomicInteger();
+            List<String> warned = Warnings.loggedBy(Leader.class, () -> {
+                for (int i = 0; i < 5; i++) {
+                    int before = refreshes.get();
+                    assertThat(cache.lookup(key, () -> {
+                                        refreshes.incrementAndGet();
+                                        throw new IllegalStateException("upstream down");
+                                    })
+                                    .value())
+                            .isEqualTo("v1");
+                    org.awaitility.Awaitility.await()
+                            .atMost(Duration.ofSeconds(5))
+                            .until(() -> refreshes.get() > before);
+                    Thread.sleep(50); // the failure is logged after the loader throws
+                }
+            });
+            assertThat(refreshes).hasValue(5);
+            assertThat(warned).hasSize(1);
+            assertThat(warned.get(0))
+                    .contains("could not refresh", "upstream down")
+                    .doesNotContain(key);
+        }
+    }
+
     /** Issue 11 item 8: an oversized value was a paid answer thrown away without a trace. */
     @ParameterizedTest
     @EnumSource(Db.class)
