@@ -173,13 +173,10 @@ public record ProxyConfig(
             // a vary list says the answers depend on these headers: one the key leaves out would share an
             // answer made for one value with every other (X-Forwarded-For: one client address's answer for all)
             for (String n : r.vary()) {
-                boolean unkeyed = HeaderRules.NEUTRAL.contains(n)
-                        || r.neutral().contains(n)
-                        || (!keyAuthorization && HeaderRules.named(credentialHeaders, n));
-                if (unkeyed)
+                if (ProxyRequest.forwardedUnkeyed(r, keyAuthorization, credentialHeaders, n))
                     throw new IllegalArgumentException("route " + r.prefix() + ": " + n
                             + " cannot be in vary: the key leaves it out ("
-                            + (HeaderRules.NEUTRAL.contains(n) || r.neutral().contains(n)
+                            + (ProxyRequest.neutral(r, n)
                                     ? "it is neutral"
                                     : "keyAuthorization: false shares credentials")
                             + "), so an answer made for one value would be served for every other");

@@ -150,10 +150,15 @@ final class ProxyRequest {
      * same for every caller). An answer whose Vary names one differs by something the key does not hold.
      */
     boolean forwardedUnkeyed(String name) {
+        return forwardedUnkeyed(route, keyCredentials, credentials, name);
+    }
+
+    /** {@link #forwardedUnkeyed(String)} for a route under a configuration (its start-up check of vary lists). */
+    static boolean forwardedUnkeyed(Route route, boolean keyCredentials, Set<String> credentials, String name) {
         return neutral(route, name) || (!keyCredentials && HeaderRules.named(credentials, name));
     }
 
-    private static boolean neutral(Route route, String name) {
+    static boolean neutral(Route route, String name) {
         return HeaderRules.NEUTRAL.contains(name)
                 || (route != null && route.neutral().contains(name));
     }
