@@ -420,7 +420,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             String owner = token == null ? null : store.claimOwner(hash, key, token, config.lease.toMillis());
             if (token != null && token.equals(owner)) {
                 V previous = e != null && e.state() == Entry.READY && e.value() != null
-                        ? decodeOrNull(key, e.value())
+                        ? decodeOrNull(hash, e.value())
                         : null;
                 boolean stale = previous != null && e.now() < e.expiresAt() + staleWindowMillis(previous);
                 if (stale) { // serve the old value; this process refreshes it in the background
@@ -520,13 +520,15 @@ final class SqlOnceCache<V> implements OnceCache<V> {
      * class changed between deploys, say): the claim must go on to load, never end in the codec's
      * exception with the claim held, which would make every other process wait a lease and fail the same.
      */
-    private V decodeOrNull(String key, byte[] bytes) {
+    private V decodeOrNull(String hash, byte[] bytes) {
         try {
             return codec.decode(bytes);
         } catch (RuntimeException e) {
+            // the key's hash (the row's key_hash), not its text, as in every log line of once-cache's own: a
+            // proxy's key text holds its credentials' digests
             log.warn(
-                    "once-cache: the stored value for key {} cannot be decoded ({}); loading it anew",
-                    key,
+                    "once-cache: the stored value for the key hashed {} cannot be decoded ({}); loading it anew",
+                    hash,
                     e.toString());
             return null;
         }

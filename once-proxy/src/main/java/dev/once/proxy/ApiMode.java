@@ -3,7 +3,11 @@ package dev.once.proxy;
 import dev.once.cache.Bypass;
 import dev.once.cache.CacheResult;
 import dev.once.cache.OnceCache;
+import dev.once.cache.internal.WarningGate;
+import java.time.Duration;
 import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A route in api mode: the route's TTL decides, for paid APIs whose answers carry no cache headers.
@@ -12,7 +16,15 @@ import java.util.Locale;
  * otherwise; a client's conditional or range request is answered for that client alone.
  */
 final class ApiMode {
+    private static final Logger log = LoggerFactory.getLogger(ApiMode.class);
     private final ProxyConfig config;
+    /**
+     * An upstream whose answers vary on a header the key leaves out never has one cached; said once a
+     * minute, since only {@code X-Once-Cache: BYPASS} showed it (helper-61: the docs' own {@code neutral:
+     * [User-Agent]} beside an upstream's {@code Vary: User-Agent}).
+     */
+    private final WarningGate varyWarning = WarningGate.every(Duration.ofMinutes(1));
+
     private final Upstream upstream;
 
     ApiMode(ProxyConfig config, Upstream upstream) {
@@ -28,8 +40,10 @@ final class ApiMode {
             result = cache.lookup(x.key(), () -> {
                 Answer a = upstream.forward(x);
                 own[0] = a;
-                if (a instanceof StoredResponse r && storable(x, r) && OnceProxy.fits(cache, r))
-                    return r.shareable(); // its cookie is its client's
+                if (a instanceof StoredResponse r) {
+                    if (storable(x, r) && OnceProxy.fits(cache, r)) return r.shareable(); // its cookie is its client's
+                    warnIfVaryLeftOut(x, r);
+                }
                 if (a instanceof StreamedResponse s && s.overMemory()) throw s.forOthers();
                 throw new Bypass(a, config.passThroughMemory());
             });
@@ -68,7 +82,7 @@ final class ApiMode {
     static boolean storable(ProxyRequest x, StoredResponse r) {
         Route route = x.route;
         if (!route.statuses().contains(r.status())) return false;
-        for (String name : Rfc9111.varyNames(r)) if (name.equals("*") || x.forwardedUnkeyed(name)) return false;
+        if (varyLeftOut(x, r) != null) return false;
         if (route.cachePrivate()) return true;
         if (r.header("Set-Cookie") != null) return false;
         for (String cc : r.headerValues("Cache-Control")) {
@@ -76,5 +90,31 @@ final class ApiMode {
             if (v.contains("no-store") || v.contains("private")) return false;
         }
         return true;
+    }
+
+    /** The first member of the answer's Vary that the key leaves out ({@code *} included), or null. */
+    static String varyLeftOut(ProxyRequest x, StoredResponse r) {
+        for (String name : Rfc9111.varyNames(r)) if (name.equals("*") || x.forwardedUnkeyed(name)) return name;
+        return null;
+    }
+
+    private void warnIfVaryLeftOut(ProxyRequest x, StoredResponse r) {
+        String name = varyLeftOut(x, r);
+        if (name == null || !x.route.statuses().contains(r.status()) || !varyWarning.pass()) return;
+        String why = name.equals("*")
+                ? "'Vary: *' (or a member that names no header the proxy forwards)"
+                : x.route.neutral().contains(name)
+                        ? "'" + name + "', a header the route's neutral list leaves out of the key; if answers differ"
+                                + " by it, remove it from that list"
+                        : HeaderRules.NEUTRAL.contains(name)
+                                ? "'" + name + "', a header no key holds (the client's address, a tracing id)"
+                                : "'" + name + "', a credential shared under keyAuthorization: false; if answers"
+                                        + " differ by caller, drop that setting";
+        log.warn(
+                "api mode: answers for {} {} are passed through, never cached, each such request paying an"
+                        + " upstream call (said at most once a minute): the upstream's Vary names {}",
+                x.method,
+                ProxyRequest.loggedTarget(x.path),
+                why);
     }
 }

@@ -36,6 +36,18 @@ final class CredentialDigest {
         return "hmac=" + HexFormat.of().formatHex(mac().doFinal(value));
     }
 
+    private static final java.util.regex.Pattern DIGEST = java.util.regex.Pattern.compile("(sha256|hmac)=[0-9a-f]{64}");
+
+    /**
+     * A text for a log line with every credential digest in it as {@code sha256=***} or {@code hmac=***}:
+     * once-cache's messages name a failed key's text (a loader's failure in another process, say), and a
+     * key's text holds its credentials' digests; a plain SHA-256 of a short API key can be guessed
+     * (helper-61).
+     */
+    static String masked(String text) {
+        return text == null ? null : DIGEST.matcher(text).replaceAll("$1=***");
+    }
+
     /** A Mac of its own for this call (one Mac is not safe across threads; a clone skips the key set-up). */
     private Mac mac() {
         try {

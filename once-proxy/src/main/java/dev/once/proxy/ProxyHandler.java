@@ -289,7 +289,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                                 + " \"cache\":\"failing\" for {} s after the last)",
                         x.method,
                         ProxyRequest.loggedTarget(x.path),
-                        e.getMessage(),
+                        CredentialDigest.masked(e.getMessage()),
                         STORE_FAILING.toSeconds());
             return Reply.text(502, "no answer: the cache's store or the upstream failed; see the proxy's log");
         }

@@ -356,17 +356,35 @@ final class ProxyRequest {
                 name = rawName;
             }
         }
-        if (name.length() <= LONGEST_NAME && CREDENTIAL_PARAMETERS.contains(plain(name))) return true;
+        if (name.length() <= LONGEST_NAME && credentialName(plain(name))) return true;
         // nested names, as Rails, PHP and qs read them: filter[token], auth[api_key], user.password, however
         // long the whole (a name over 64 characters was passed over, and its token stored as sent: helper-47)
         for (String part : name.split("[\\[\\].]+")) {
             if (!part.isEmpty()
                     && part.length() <= LONGEST_NAME
                     && part.length() < name.length()
-                    && CREDENTIAL_PARAMETERS.contains(plain(part))) return true;
+                    && credentialName(plain(part))) return true;
         }
         return false;
     }
+
+    /**
+     * Whether a parameter's plain name ({@link #plain}) is a credential's: listed ({@link
+     * #CREDENTIAL_PARAMETERS}), holding one of {@link #CREDENTIAL_PARAMETER_WORDS}, or ending in {@code key}.
+     * A list alone stored {@code user_key}, {@code app_key}, {@code hapikey}, {@code x-api-key} as sent in
+     * the key's text and the access log (helper-61). A name taken for a credential by mistake ({@code
+     * sort_key}, {@code author}) only has its value digested in keys and masked in logs: one-to-one, so its
+     * callers share what they shared before; http mode's invalidation of a URI then covers every value of it.
+     */
+    private static boolean credentialName(String plain) {
+        if (CREDENTIAL_PARAMETERS.contains(plain) || plain.endsWith("key")) return true;
+        for (String word : CREDENTIAL_PARAMETER_WORDS) if (plain.contains(word)) return true;
+        return false;
+    }
+
+    /** The words of {@link HeaderRules}' credential headers that no common parameter name holds otherwise. */
+    private static final List<String> CREDENTIAL_PARAMETER_WORDS = List.of(
+            "auth", "token", "secret", "passw", "apikey", "accesskey", "session", "jwt", "signature", "credential");
 
     /** No credential parameter's name, however spelt, is longer: longer names and parts are not read. */
     private static final int LONGEST_NAME = 64;

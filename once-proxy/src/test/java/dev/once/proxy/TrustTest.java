@@ -900,6 +900,39 @@ class TrustTest {
     }
 
     /**
+     * A route that lists a header as neutral while its upstream varies on it never caches an answer: that
+     * was seen only as {@code X-Once-Cache: BYPASS} (helper-61, with the docs' own {@code neutral:
+     * [User-Agent]}). Now it is said in the log, at most once a minute, with what to change.
+     */
+    @Test
+    void apiMode_upstreamVaryingOnARouteNeutralHeader_saidInTheLogOnce() throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put("/ua", (r, n) -> new HttpModeTest.Reply(200, "answer " + n, "Vary", "User-Agent"));
+        Route neutralAgent = new Route(
+                "/",
+                Set.of("GET", "HEAD"),
+                Duration.ofMinutes(10),
+                Route.DEFAULT_STATUSES,
+                List.of(),
+                List.of("User-Agent"),
+                Duration.ZERO,
+                false);
+        OnceProxy p = start(o, route(neutralAgent));
+        List<String> warned = dev.once.jdbc.testing.Warnings.loggedBy(ApiMode.class, () -> {
+            for (int i = 0; i < 3; i++)
+                assertThat(cache(get(p, "/ua?token=SECRET", "User-Agent", "agent " + i)))
+                        .isEqualTo("BYPASS");
+        });
+        assertThat(o.calls("GET /ua")).isEqualTo(3);
+        assertThat(warned).hasSize(1);
+        assertThat(warned.get(0))
+                .contains("GET /ua")
+                .contains("'user-agent'")
+                .contains("remove it from that list")
+                .doesNotContain("SECRET");
+    }
+
+    /**
      * {@code keyAuthorization: false} shares the answers of the named credentials (Authorization, the
      * usual API-key headers, credentialHeaders), not of every header a credential word names: with
      * {@code key} a word, {@code X-Region-Key}, keyed by value before, was forwarded unkeyed, and one
@@ -2042,14 +2075,63 @@ class TrustTest {
                 .isEqualTo("/l?" + longName + "=***&" + dotted + "=***&" + "x".repeat(70) + "=v");
         // OAuth 1.0a's and others' names (helper-23)
         assertThat(ProxyRequest.loggedTarget("/o?oauth_token=S1&oauth_signature=S2&oauth_verifier=S3"
-                        + "&access_token_secret=S4&bearer=S5&session_token=S6&oauth_nonce=n1"))
+                        + "&access_token_secret=S4&bearer=S5&session_token=S6&nonce=n1"))
                 .isEqualTo("/o?oauth_token=***&oauth_signature=***&oauth_verifier=***"
-                        + "&access_token_secret=***&bearer=***&session_token=***&oauth_nonce=n1");
+                        + "&access_token_secret=***&bearer=***&session_token=***&nonce=n1");
         // every value of such a name is hashed: a raw value cannot spell another's hash
         String hashOfA = "sha256=" + ProxyRequest.sha256("a".getBytes(StandardCharsets.UTF_8));
         CredentialDigest plain = new CredentialDigest(null);
         assertThat(ProxyRequest.keyedTarget("/q?key=" + hashOfA, plain))
                 .isNotEqualTo(ProxyRequest.keyedTarget("/q?key=a", plain));
+    }
+
+    /**
+     * The store-refused warning prints once-cache's message, which can name the failed key's text (a
+     * loader's failure in another process), whose credentials are digests: a plain SHA-256 of a short key
+     * can be guessed (helper-61). The warning masks every digest.
+     */
+    @Test
+    void storeFailureWarning_credentialDigestsInTheMessageMasked() {
+        String plain = new CredentialDigest(null).of("ALICE");
+        String keyed = new CredentialDigest("a secret of 16 chars or more").of("ALICE");
+        String message = "the loader for key GET /q?api_key=" + plain + "\nauthorization " + keyed
+                + " failed in another process 3 times; last error: boom";
+        String masked = CredentialDigest.masked(message);
+        assertThat(masked)
+                .doesNotContain(plain.substring(7))
+                .doesNotContain(keyed.substring(5))
+                .contains("api_key=sha256=***")
+                .contains("authorization hmac=***")
+                .endsWith("last error: boom");
+    }
+
+    /**
+     * Query parameters are credentials by their words too, as headers are: a list of names alone stored
+     * {@code user_key}, {@code app_key}, {@code hapikey}, {@code x-api-key} as sent in the key's text and
+     * the access log (helper-61). Names that hold no such word are still stored and logged as sent.
+     */
+    @Test
+    void queryCredentials_namedByTheirWords_neverStoredNorLogged() throws Exception {
+        assertThat(ProxyRequest.loggedTarget("/w?user_key=S1&app_key=S2&hapikey=S3&x-api-key=S4&license.key=S5"
+                        + "&auth_code=S6&my_secret=S7&refresh_token2=S8&SessionID2=S9&keyword=k&page=2&q=a+b"))
+                .isEqualTo("/w?user_key=***&app_key=***&hapikey=***&x-api-key=***&license.key=***"
+                        + "&auth_code=***&my_secret=***&refresh_token2=***&SessionID2=***&keyword=k&page=2&q=a+b");
+        Origin o = echoOrigin();
+        o.scripts.put("/w", (r, n) -> new HttpModeTest.Reply(200, "answer " + n));
+        String ns = TestDatabases.newTable("querywords");
+        OnceProxy p = start(o, TestDatabases.shared(Db.SQLITE), ns, route(Route.of("/", Duration.ofMinutes(1))));
+        assertThat(get(p, "/w?user_key=ALICEKEY&keyword=k").body()).isEqualTo("answer 1");
+        assertThat(cache(get(p, "/w?user_key=ALICEKEY&keyword=k"))).isEqualTo("HIT");
+        assertThat(get(p, "/w?user_key=BOBKEY&keyword=k").body()).isEqualTo("answer 2");
+        assertThat(get(p, "/w?hapikey=HUBSECRET").body()).isEqualTo("answer 3");
+        List<String> rows = storedRows(ns);
+        assertThat(rows).hasSize(3);
+        assertThat(rows)
+                .allSatisfy(row -> assertThat(row)
+                        .doesNotContain("ALICEKEY")
+                        .doesNotContain("BOBKEY")
+                        .doesNotContain("HUBSECRET"));
+        assertThat(rows).anySatisfy(row -> assertThat(row).contains("keyword=k"));
     }
 
     /**
