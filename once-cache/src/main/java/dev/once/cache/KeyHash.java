@@ -44,8 +44,31 @@ final class KeyHash {
 
     /** The key's hash in this namespace. */
     String of(String key) {
+        if (key.length() > MEMO_CHARS) return hash(key);
+        String known = recent.get(key);
+        if (known != null) return known;
+        String hash = hash(key);
+        if (recent.size() >= MEMO_ENTRIES) recent.clear(); // many new keys: the memo starts over
+        recent.put(key, hash);
+        return hash;
+    }
+
+    private String hash(String key) {
         return HexFormat.of().formatHex(copy(prefixed).digest(ExactText.bytes(key)));
     }
+
+    /**
+     * The hashes of keys asked lately: a hot key's hash was worked out on every near-cache hit (SHA-256
+     * of its UTF-8 and the hex, a fifth of a proxy's near-hit work by async-profiler, issue 12), where
+     * looking it up costs the text's hash code and one comparison. Keys are compared exactly, so a
+     * collision of hash codes only costs time. Bounded: at most {@value #MEMO_ENTRIES} keys of at most
+     * {@value #MEMO_CHARS} characters (a few MB at the worst).
+     */
+    private final java.util.concurrent.ConcurrentHashMap<String, String> recent =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    static final int MEMO_ENTRIES = 4096;
+    static final int MEMO_CHARS = 512;
 
     /** The key's hash in the namespace (for tests and tools; a cache keeps its {@link #KeyHash(String)}). */
     static String of(String namespace, String key) {

@@ -445,18 +445,24 @@ final class StoreBreaker implements AutoCloseable {
             } catch (java.util.concurrent.TimeoutException
                     | java.util.concurrent.ExecutionException
                     | RuntimeException e) {
+                quickProbeState = "no answer from its virtual thread: " + e;
                 return false; // not answered in time (a starved virtual thread counts as no answer)
             } catch (InterruptedException e) {
+                quickProbeState = "its platform caller was interrupted";
                 Thread.currentThread().interrupt();
                 return false;
             }
         }
-        Alarm alarm = new Alarm(Thread.currentThread(), System.nanoTime() + Math.min(QUICK_PROBE_NANOS, timeoutNanos));
+        long started = System.nanoTime();
+        Alarm alarm = new Alarm(Thread.currentThread(), started + Math.min(QUICK_PROBE_NANOS, timeoutNanos));
         try {
             p.run();
-            return !alarm.disarm();
+            boolean answered = !alarm.disarm();
+            quickProbeState = (answered ? "answered in " : "answered too late, in ") + sinceMillis(started) + " ms";
+            return answered;
         } catch (SQLException | RuntimeException e) {
             alarm.disarm();
+            quickProbeState = "failed after " + sinceMillis(started) + " ms: " + e;
             return false;
         } catch (Error e) {
             alarm.disarm();
@@ -512,9 +518,17 @@ final class StoreBreaker implements AutoCloseable {
     /** What the probe did last ({@link #describe}). */
     private volatile String probeState = "not started";
 
-    /** The breaker's state, its probe's and its slots', for a test's failure message. */
+    /** What the last quick probe ({@link #answersOthers}, on a virtual thread) did ({@link #describe}). */
+    private volatile String quickProbeState = "not run";
+
+    private static long sinceMillis(long started) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    }
+
+    /** The breaker's state, its probes' and its slots', for a test's failure message. */
     String describe() {
-        return (open.get() ? "open" : "closed") + "; probe: " + probeState + "; slots free: " + slots.available()
+        return (open.get() ? "open" : "closed") + "; probe: " + probeState + "; quick probe: " + quickProbeState
+                + "; slots free: " + slots.available()
                 + (slots.waitingStatements() ? ", statements waiting" : "");
     }
 

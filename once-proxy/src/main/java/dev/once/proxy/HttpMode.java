@@ -838,8 +838,7 @@ final class HttpMode {
                 uris.add("...");
                 break;
             }
-            int at = uriKey.indexOf("\nuri ");
-            uris.add(ProxyRequest.loggedTarget(shortened(at < 0 ? uriKey : uriKey.substring(at + 5))));
+            uris.add(ProxyRequest.loggedTarget(shortened(ProxyRequest.targetOf(uriKey))));
         }
         return uris.isEmpty() ? "no URI (whole purges only)" : String.join(" ", uris);
     }

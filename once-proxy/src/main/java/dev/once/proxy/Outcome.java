@@ -15,6 +15,10 @@ enum Outcome {
     /** Answered without the cache: not cacheable, refused, or the store is unreachable (fail-open). */
     BYPASS;
 
+    /** {@code X-Once-Cache} saying this, encoded once. */
+    final org.eclipse.jetty.http.HttpField field =
+            new org.eclipse.jetty.http.PreEncodedHttpField(ProxyHandler.X_ONCE_CACHE, name());
+
     static Outcome of(CacheResult.Source source) {
         return switch (source) {
             case HIT, NEAR_HIT -> HIT;

@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpURI;
@@ -336,14 +337,18 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
      */
     private String writeCached(
             Request request, Response response, Callback callback, StoredResponse r, Outcome outcome) {
+        // the stored Age replaced by the answer's current age, unless the upstream made it for this request
+        String age = outcome == Outcome.MISS
+                ? null
+                : Long.toString(Rfc9111.currentAgeMillis(r, System.currentTimeMillis()) / 1000);
+        boolean notModified = r.status() == 200 && Rfc9111.notModified(request.getHeaders(), r);
+        long[] range =
+                !notModified && request.getMethod().equals("GET") ? Rfc9111.byteRange(request.getHeaders(), r) : null;
+        if (!notModified && range == null) return write(request, response, callback, r, outcome, age);
         List<String[]> headers = new java.util.ArrayList<>();
-        boolean fromOrigin = outcome == Outcome.MISS;
-        for (String[] h : r.headers()) if (fromOrigin || !h[0].equalsIgnoreCase("Age")) headers.add(h);
-        if (!fromOrigin) {
-            long age = Rfc9111.currentAgeMillis(r, System.currentTimeMillis()) / 1000;
-            headers.add(new String[] {"Age", Long.toString(age)});
-        }
-        if (r.status() == 200 && Rfc9111.notModified(request.getHeaders(), r)) {
+        for (String[] h : r.headers()) if (age == null || !h[0].equalsIgnoreCase("Age")) headers.add(h);
+        if (age != null) headers.add(new String[] {"Age", age});
+        if (notModified) {
             List<String[]> kept = new java.util.ArrayList<>();
             for (String[] h : headers) {
                 String name = h[0].toLowerCase(Locale.ROOT);
@@ -354,9 +359,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             callback.succeeded();
             return "304 " + outcome;
         }
-        long[] range = request.getMethod().equals("GET") ? Rfc9111.byteRange(request.getHeaders(), r) : null;
-        if (range != null) return writeRange(response, callback, r, headers, range, outcome);
-        return write(request, response, callback, r.withHeaders(headers), outcome);
+        return writeRange(response, callback, r, headers, range, outcome);
     }
 
     /** RFC 9110 15.3.7 / 15.5.17: one range of a stored complete answer, or 416 when none can be had. */
@@ -389,23 +392,44 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
 
     /** Status, the answer's headers, X-Once-Cache and the response counter: the start of every answer. */
     private HttpFields.Mutable start(Response response, int status, List<String[]> headers, Outcome outcome) {
+        return start(response, status, headers, outcome, null);
+    }
+
+    /**
+     * The same, with the answer's {@code Age} replaced by {@code age} unless that is null. A stored
+     * answer's fields are encoded once ({@link EncodedHeaders}), not per hit.
+     */
+    private HttpFields.Mutable start(
+            Response response, int status, List<String[]> headers, Outcome outcome, String age) {
         response.setStatus(status);
         HttpFields.Mutable h = response.getHeaders();
-        for (String[] header : headers) h.add(header[0], header[1]);
-        h.put(X_ONCE_CACHE, outcome.name());
+        if (headers instanceof EncodedHeaders stored) {
+            for (HttpField f : stored.fields()) if (age == null || !f.is("Age")) h.add(f);
+        } else {
+            for (String[] header : headers)
+                if (age == null || !header[0].equalsIgnoreCase("Age")) h.add(header[0], header[1]);
+        }
+        if (age != null) h.add(HttpHeader.AGE, age);
+        h.put(outcome.field);
         counter(outcome, status).increment();
         return h;
     }
 
     /** A whole answer; a HEAD gets the length its GET would have, and no body. */
     private String write(Request request, Response response, Callback callback, StoredResponse r, Outcome outcome) {
+        return write(request, response, callback, r, outcome, null);
+    }
+
+    /** The same, with the answer's {@code Age} replaced by {@code age} unless that is null. */
+    private String write(
+            Request request, Response response, Callback callback, StoredResponse r, Outcome outcome, String age) {
         boolean head = request != null && request.getMethod().equals("HEAD");
         if (!head) {
             Runnable release = memory.writing(r.body(), fresh(outcome));
             if (release == null) return overMemory(response, callback);
             callback = releasing(callback, release);
         }
-        HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome);
+        HttpFields.Mutable h = start(response, r.status(), r.headers(), outcome, age);
         // an upstream HEAD's or 304's answer states its own length; Jetty would otherwise write 0 for a 304
         boolean lengthGiven = (head || r.status() == 304) && h.contains(HttpHeader.CONTENT_LENGTH);
         if (r.status() != 204 && r.status() != 304 && r.status() >= 200 && !lengthGiven)

@@ -258,7 +258,15 @@ final class ProxyRequest {
      * each value's digest ({@link #answerKey}): no answer is shared across credentials.
      */
     String uriKey(String pathQuery) {
-        return origin + "\nuri " + maskCredentialParameters(pathQuery, v -> "*");
+        return origin + URI_MARK + maskCredentialParameters(pathQuery, v -> "*");
+    }
+
+    private static final String URI_MARK = "\nuri ";
+
+    /** The path and query a {@link #uriKey} names (credential parameters' values as {@code *}). */
+    static String targetOf(String uriKey) {
+        int at = uriKey.indexOf(URI_MARK);
+        return at < 0 ? uriKey : uriKey.substring(at + URI_MARK.length());
     }
 
     /**

@@ -23,6 +23,7 @@ record StoredResponse(
         implements Answer, Cached {
 
     StoredResponse {
+        headers = EncodedHeaders.of(headers);
         variant = variant == null ? "" : variant;
         encodingAsked = encodingAsked == null ? "" : encodingAsked;
     }

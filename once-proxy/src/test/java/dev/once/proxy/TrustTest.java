@@ -952,6 +952,44 @@ class TrustTest {
         assertThat(cache(again)).as("Authorization shared, as configured").isEqualTo("HIT");
     }
 
+    /**
+     * A stored answer's headers are encoded once and the bytes reused per hit (issue 12): a hit must
+     * carry the very bytes a miss did, for printable values and for others (a Latin-1 byte, a tab),
+     * which are not pre-encoded but written as Jetty always wrote them.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void storedHeaders_hitCarriesTheBytesTheMissDid(String mode) throws Exception {
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/h",
+                (r, n) -> new HttpModeTest.Reply(
+                        200,
+                        "answer " + n,
+                        "Cache-Control",
+                        "max-age=60",
+                        "X-Plain",
+                        "a b;c=\"d\"",
+                        "X-Latin",
+                        "caf\u00e9",
+                        "X-Tab",
+                        "a\tb",
+                        "x-lower-case",
+                        "kept"));
+        OnceProxy p = start(o, route(mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1))));
+        String miss = fromAddress(p, "127.0.0.1", "/h");
+        String hit = fromAddress(p, "127.0.0.1", "/h");
+        assertThat(miss).contains("X-Once-Cache: MISS").contains("answer 1");
+        assertThat(hit).contains("X-Once-Cache: HIT").contains("answer 1");
+        java.util.function.Function<String, List<String>> headerLines = raw -> raw.substring(0, raw.indexOf("\r\n\r\n"))
+                .lines()
+                .filter(l -> !l.startsWith("X-Once-Cache:") && !l.startsWith("Age:"))
+                .toList();
+        assertThat(headerLines.apply(hit)).isEqualTo(headerLines.apply(miss));
+        assertThat(headerLines.apply(hit))
+                .contains("X-Plain: a b;c=\"d\"", "X-Latin: caf\u00e9", "X-Tab: a\tb", "x-lower-case: kept");
+    }
+
     /** The whole answer to a GET sent from a local address of the loopback network (127.0.0.0/8). */
     private static String fromAddress(OnceProxy p, String address, String path) throws Exception {
         try (java.net.Socket s = new java.net.Socket()) {
