@@ -332,27 +332,63 @@ final class ProxyRequest {
     }
 
     /**
-     * Masks the value of every {@code name=value} between separators ({@code / ? & ;}: query parameters,
-     * and the path parameters of {@code ;} that some servers read, as CGI.pm, Rack 2 and older Pythons
-     * read {@code ;} in a query) whose name is a credential's.
+     * Masks the value of every parameter whose name is a credential's. In the path, parameters sit between
+     * {@code /} and {@code ;} (the path parameters some servers read: {@code ;jsessionid=}), and a value
+     * ends at the next of them. In the query a value ends only at the next {@code &}: no framework splits
+     * a query on {@code /} or {@code ?}, and most not on {@code ;}, so {@code ?api_key=AAAA/SECRET}'s
+     * credential is all of {@code AAAA/SECRET}, of which only {@code AAAA} was masked, the rest stored in
+     * the key's text and logged as sent (helper-62). A name after a {@code ;} inside a query chunk counts
+     * too (CGI.pm and Rack 2 read {@code ;} as {@code &}), and its value is masked to the chunk's end.
+     * One-to-one: what comes before a masked value is kept as sent, and the mask holds no separator.
      */
     private static String maskCredentialParameters(String pathQuery, java.util.function.UnaryOperator<String> mask) {
+        int q = pathQuery.indexOf('?');
+        String path = q < 0 ? pathQuery : pathQuery.substring(0, q);
         StringBuilder b = null;
         int from = 0;
-        for (int i = 0; i <= pathQuery.length(); i++) {
-            if (i < pathQuery.length() && "/?&;".indexOf(pathQuery.charAt(i)) < 0) continue;
-            String token = pathQuery.substring(from, i);
-            int eq = token.indexOf('=');
-            if (eq >= 0 && credentialParameter(token.substring(0, eq))) {
+        for (int i = 0; i <= path.length(); i++) {
+            if (i < path.length() && path.charAt(i) != '/' && path.charAt(i) != ';') continue;
+            int eq = path.indexOf('=', from);
+            if (eq >= 0 && eq < i && credentialParameter(path.substring(from, eq))) {
                 if (b == null) b = new StringBuilder(pathQuery.length() + 64).append(pathQuery, 0, from);
-                b.append(token, 0, eq + 1).append(mask.apply(token.substring(eq + 1)));
+                b.append(path, from, eq + 1).append(mask.apply(path.substring(eq + 1, i)));
             } else if (b != null) {
-                b.append(token);
+                b.append(path, from, i);
             }
-            if (b != null && i < pathQuery.length()) b.append(pathQuery.charAt(i));
+            if (b != null && i < path.length()) b.append(path.charAt(i));
             from = i + 1;
         }
+        if (q < 0) return b == null ? pathQuery : b.toString();
+        if (b != null) b.append('?');
+        for (int chunk = q + 1; chunk <= pathQuery.length(); ) {
+            int end = pathQuery.indexOf('&', chunk);
+            if (end < 0) end = pathQuery.length();
+            int masked = credentialValueAt(pathQuery, chunk, end);
+            if (masked >= 0) {
+                if (b == null) b = new StringBuilder(pathQuery.length() + 64).append(pathQuery, 0, chunk);
+                b.append(pathQuery, chunk, masked).append(mask.apply(pathQuery.substring(masked, end)));
+            } else if (b != null) {
+                b.append(pathQuery, chunk, end);
+            }
+            if (b != null && end < pathQuery.length()) b.append('&');
+            chunk = end + 1;
+        }
         return b == null ? pathQuery : b.toString();
+    }
+
+    /**
+     * Where the credential value of the query chunk {@code [from, end)} starts (after its {@code =}): the
+     * chunk's own name's, or that of a name after a {@code ;} in it; -1 when it holds none.
+     */
+    private static int credentialValueAt(String s, int from, int end) {
+        for (int name = from; name < end; ) {
+            int semi = s.indexOf(';', name);
+            if (semi < 0 || semi > end) semi = end;
+            int eq = s.indexOf('=', name);
+            if (eq >= 0 && eq < semi && credentialParameter(s.substring(name, eq))) return eq + 1;
+            name = semi + 1;
+        }
+        return -1;
     }
 
     private static boolean credentialParameter(String rawName) {
@@ -364,7 +400,12 @@ final class ProxyRequest {
                 name = rawName;
             }
         }
-        if (name.length() <= LONGEST_NAME && credentialName(plain(name))) return true;
+        // PHP ends a name at its first NUL: ?key%00x= is $_GET['key'] there (helper-62)
+        int nul = name.indexOf('\u0000');
+        if (nul >= 0 && credentialParameter(name.substring(0, nul))) return true;
+        // the whole name, however long once padded with characters frameworks drop (60 '+' before api_key
+        // is api_key to PHP, and was passed over as a name over 64 characters: helper-62)
+        if (credentialName(plain(name))) return true;
         // nested names, as Rails, PHP and qs read them: filter[token], auth[api_key], user.password, however
         // long the whole (a name over 64 characters was passed over, and its token stored as sent: helper-47)
         for (String part : name.split("[\\[\\].]+")) {
@@ -394,15 +435,19 @@ final class ProxyRequest {
     private static final List<String> CREDENTIAL_PARAMETER_WORDS = List.of(
             "auth", "token", "secret", "passw", "apikey", "accesskey", "session", "jwt", "signature", "credential");
 
-    /** No credential parameter's name, however spelt, is longer: longer names and parts are not read. */
+    /** Parts of a nested name longer than this are not read (the whole name always is). */
     private static final int LONGEST_NAME = 64;
 
-    /** A parameter's name lower case, without {@code - _ . [ ] +}, spaces, tabs and NULs. */
+    /**
+     * A parameter's name lower case, without {@code - _ . [ ] +}, spaces, tabs, NULs, quotes and {@code !}
+     * (Spring binds {@code !pwd} to {@code pwd} and reads {@code creds['pwd']} as {@code creds[pwd]}:
+     * helper-62).
+     */
     private static String plain(String name) {
         StringBuilder n = new StringBuilder(name.length());
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);
-            if ("-_.[]+ \t\u0000".indexOf(c) < 0) n.append(Character.toLowerCase(c));
+            if ("-_.[]+ \t\u0000!'\"".indexOf(c) < 0) n.append(Character.toLowerCase(c));
         }
         return n.toString();
     }
@@ -527,7 +572,10 @@ final class ProxyRequest {
             i += 2;
         }
         String normal = URIUtil.normalizePath(b.toString());
-        return normal == null ? null : encodeTarget(normal, false);
+        // a path that begins "//" is a network-path reference to whatever resolves it (the upstream's URL is
+        // the route's base resolved with the target): Jetty refuses one today, and so does this (helper-62)
+        if (normal == null || normal.startsWith("//")) return null;
+        return encodeTarget(normal, false);
     }
 
     private static boolean unreserved(char c) {

@@ -2144,6 +2144,82 @@ class TrustTest {
     }
 
     /**
+     * A path that begins "//" after normalisation would be a network-path reference to another host when
+     * resolved against the upstream's URL: refused by the proxy itself, not only by Jetty's default URI
+     * compliance (helper-62).
+     */
+    @Test
+    void normalisePath_networkPathReference_refused() {
+        assertThat(ProxyRequest.normalisePath("//127.0.0.1:9001/x")).isNull();
+        assertThat(ProxyRequest.normalisePath("/..//127.0.0.1:9001/x")).isNull();
+        assertThat(ProxyRequest.normalisePath("/a/../b//c")).isEqualTo("/b//c");
+        assertThat(java.net
+                        .URI
+                        .create("http://upstream:8000")
+                        .resolve("//127.0.0.1:9001/x")
+                        .getHost())
+                .as("what a leading // would have done")
+                .isEqualTo("127.0.0.1");
+    }
+
+    /**
+     * A credential parameter's value is masked whole: in the query up to the next {@code &}, whatever
+     * {@code /}, {@code ?} or {@code ;} it holds (base64 secrets and passwords do, and clients such as
+     * Spring's UriComponentsBuilder and curl send them raw), where only the part before the first was
+     * digested and the rest stored in the key's text and logged as sent (helper-62). Names PHP and Spring
+     * read as credentials under other spellings count too: padded past 64 characters with '+', cut at a
+     * NUL, bound with a leading '!' or quoted in brackets.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void queryCredential_valueHoldingSlashQuestionOrSemicolon_maskedWhole(String mode) throws Exception {
+        assertThat(ProxyRequest.loggedTarget("/a?api_key=A/B?C;D&x=1;sig=E/F&y=2"))
+                .isEqualTo("/a?api_key=***&x=1;sig=***&y=2");
+        assertThat(ProxyRequest.loggedTarget("/p;jsessionid=S/x;v=1?q=a/b")).isEqualTo("/p;jsessionid=***/x;v=1?q=a/b");
+        assertThat(ProxyRequest.loggedTarget(
+                        "/n?" + "+".repeat(60) + "api_key=S1&key%00x=S2&pwd%00=S3&!pwd=S4&c['sig']=S5&k=v"))
+                .isEqualTo("/n?" + "+".repeat(60) + "api_key=***&key%00x=***&pwd%00=***&!pwd=***&c['sig']=***&k=v");
+        Origin o = echoOrigin();
+        o.scripts.put(
+                "/v", (r, n) -> new HttpModeTest.Reply(200, "answer " + n, "Cache-Control", "public, max-age=60"));
+        String ns = TestDatabases.newTable("slashcred");
+        OnceProxy p = start(
+                o,
+                TestDatabases.shared(Db.SQLITE),
+                ns,
+                b -> b.accessLog(true)
+                        .routes(List.of(mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1)))));
+        List<String> logged = new ArrayList<>();
+        ch.qos.logback.classic.Logger access =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("dev.once.proxy.access");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> appender =
+                new ch.qos.logback.core.read.ListAppender<>();
+        appender.start();
+        access.addAppender(appender);
+        ch.qos.logback.classic.Level level = access.getLevel();
+        access.setLevel(ch.qos.logback.classic.Level.INFO);
+        try {
+            assertThat(get(p, "/v?api_key=AAAA/TAILSECRET1&x=1").body()).isEqualTo("answer 1");
+            assertThat(get(p, "/v?signature=abc?TAILSECRET2").body()).isEqualTo("answer 2");
+            assertThat(get(p, "/v?token=abc;TAILSECRET3").body()).isEqualTo("answer 3");
+            // another value with the same part before the '/' is another credential: not the first one's answer
+            assertThat(get(p, "/v?api_key=AAAA/OTHER&x=1").body()).isEqualTo("answer 4");
+            // a request's line is logged once its answer is written, which the client may see first
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> appender.list.size() >= 4);
+        } finally {
+            access.detachAppender(appender);
+            access.setLevel(level);
+        }
+        for (ch.qos.logback.classic.spi.ILoggingEvent e : appender.list) logged.add(e.getFormattedMessage());
+        List<String> rows = storedRows(ns);
+        assertThat(rows).isNotEmpty();
+        assertThat(rows)
+                .allSatisfy(row -> assertThat(row).doesNotContain("TAILSECRET").doesNotContain("OTHER"));
+        assertThat(logged).hasSize(4).allSatisfy(line -> assertThat(line).doesNotContain("TAILSECRET"));
+        assertThat(logged.get(0)).contains("/v?api_key=***&x=1");
+    }
+
+    /**
      * Query parameters are credentials by their words too, as headers are: a list of names alone stored
      * {@code user_key}, {@code app_key}, {@code hapikey}, {@code x-api-key} as sent in the key's text and
      * the access log (helper-61). Names that hold no such word are still stored and logged as sent.
