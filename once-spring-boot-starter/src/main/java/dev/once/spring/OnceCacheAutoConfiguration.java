@@ -41,6 +41,18 @@ public class OnceCacheAutoConfiguration {
     public OnceCacheAutoConfiguration() {}
 
     /**
+     * {@code once.cache.namespace-prefix}, or the application's name and a colon: caches are shared by
+     * namespace across everything on the table, and two applications on one database with a cache of the
+     * same name read each other's values (helper-62); replicas of one application share their name.
+     */
+    static String namespacePrefix(
+            OnceCacheProperties properties, org.springframework.core.env.Environment environment) {
+        if (properties.getNamespacePrefix() != null) return properties.getNamespacePrefix();
+        String name = environment.getProperty("spring.application.name");
+        return name == null || name.isBlank() ? "" : name.strip() + ":";
+    }
+
+    /**
      * The application's {@code CacheManager}: the {@code once.cache.*} properties applied to
      * {@link OnceCacheManager#builder}, then every {@link OnceCacheManagerCustomizer} bean in order. Its
      * once-cache meters go to the application's {@link MeterRegistry} when there is one. Spring closes it
@@ -52,6 +64,7 @@ public class OnceCacheAutoConfiguration {
      * @param meterRegistry the registry for once-cache's meters, if Micrometer is configured
      * @param beanFactory where the application's packages (the default allowed packages) and class loader
      *     are found
+     * @param environment where {@code spring.application.name}, the default namespace prefix, is read
      * @return the cache manager, with the caches in {@code once.cache.cache-names} already built
      * @throws IllegalArgumentException naming the property and its value if a property is refused (a
      *     duration that must be positive, a negative size, a table name that is not letters, digits and _,
@@ -64,10 +77,14 @@ public class OnceCacheAutoConfiguration {
             OnceCacheProperties properties,
             ObjectProvider<OnceCacheManagerCustomizer> customizers,
             ObjectProvider<MeterRegistry> meterRegistry,
-            BeanFactory beanFactory) {
-        PropertyCheck.check(properties, dataSource); // every cache's, dynamic ones included, before any is made
+            BeanFactory beanFactory,
+            org.springframework.core.env.Environment environment) {
+        String prefix = namespacePrefix(properties, environment);
+        // every cache's, dynamic ones included, before any is made
+        PropertyCheck.check(properties, dataSource, prefix);
         OnceCacheManager.Builder builder = OnceCacheManager.builder(dataSource)
                 .table(properties.getTable())
+                .namespacePrefix(prefix)
                 .dynamic(properties.isDynamic())
                 .allowNullValues(properties.isAllowNullValues())
                 .failOpen(properties.isFailOpen())

@@ -107,7 +107,7 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
     }
 
     private OnceSpringCache create(String name) {
-        OnceCacheBuilder<byte[]> b = OnceCache.builder(config.dataSource).namespace(name);
+        OnceCacheBuilder<byte[]> b = OnceCache.builder(config.dataSource).namespace(config.namespacePrefix + name);
         b.table(config.table);
         for (Consumer<OnceCacheBuilder<?>> c : config.everyCache) c.accept(b);
         for (Consumer<OnceCacheBuilder<?>> c : config.perCache.getOrDefault(name, List.of())) c.accept(b);
@@ -145,6 +145,7 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
     public static final class Builder {
         private final DataSource dataSource;
         private String table = "once_entry";
+        private String namespacePrefix = "";
         private final List<Consumer<OnceCacheBuilder<?>>> everyCache = new ArrayList<>();
         private final Map<String, List<Consumer<OnceCacheBuilder<?>>>> perCache = new LinkedHashMap<>();
         private final Map<String, JavaType> valueTypes = new LinkedHashMap<>();
@@ -178,6 +179,23 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         }
 
         /**
+         * What each cache's namespace in the table starts with (default none: a cache's namespace is its
+         * name). Caches are shared by namespace across everything that uses the table, so two applications
+         * (or dev and prod) on one database with a cache of the same name read each other's values unless
+         * their prefixes differ; the auto-configuration sets {@code spring.application.name + ":"}.
+         *
+         * @param prefix the prefix, empty for none
+         * @return this builder
+         * @throws NullPointerException if {@code prefix} is null
+         * @throws IllegalStateException if the manager is built already
+         */
+        public Builder namespacePrefix(String prefix) {
+            unbuilt();
+            this.namespacePrefix = Objects.requireNonNull(prefix, "prefix");
+            return this;
+        }
+
+        /**
          * once-cache options for every cache ({@code ttl}, {@code lease}, {@code storeTimeout}, ...). The
          * namespace, table and codec are the manager's.
          *
@@ -196,7 +214,7 @@ public final class OnceCacheManager implements CacheManager, AutoCloseable {
         /**
          * once-cache options for one cache, applied after those for every cache.
          *
-         * @param cacheName the cache's name (its namespace in the table)
+         * @param cacheName the cache's name (its namespace in the table, after the namespace prefix)
          * @param options applied to that cache's {@link OnceCacheBuilder} when it is built
          * @return this builder
          * @throws NullPointerException if {@code options} is null

@@ -19,6 +19,12 @@ public class OnceCacheProperties {
     /** The cache table, created on first use when missing (see create-table). */
     private String table = "once_entry";
 
+    /**
+     * What each cache's namespace in the table starts with; unset, the application's name and a colon
+     * ({@code spring.application.name}), or nothing when that is unset too.
+     */
+    private String namespacePrefix;
+
     /** Whether to create the table when it is missing (CREATE TABLE IF NOT EXISTS). */
     private boolean createTable = true;
 
@@ -204,6 +210,26 @@ public class OnceCacheProperties {
      */
     public void setEnabled(boolean enabled) {
         this.enabled = enabled;
+    }
+
+    /**
+     * What each cache's namespace starts with ({@code once.cache.namespace-prefix}): unset (null), the
+     * application's name and a colon; empty, no prefix (caches of the same name shared with every
+     * application on the table).
+     *
+     * @return the prefix, or null when unset
+     */
+    public String getNamespacePrefix() {
+        return namespacePrefix;
+    }
+
+    /**
+     * Sets what each cache's namespace starts with.
+     *
+     * @param namespacePrefix the prefix; empty for none
+     */
+    public void setNamespacePrefix(String namespacePrefix) {
+        this.namespacePrefix = namespacePrefix;
     }
 
     /**

@@ -18,7 +18,7 @@ import org.springframework.cache.Cache;
 import org.springframework.cache.support.SimpleValueWrapper;
 
 /**
- * A Spring {@link Cache} over one {@link OnceCache} namespace (the cache's name).
+ * A Spring {@link Cache} over one {@link OnceCache} namespace (the cache's name after the manager's namespace prefix).
  *
  * <p><b>What goes through the claim protocol.</b> {@link #get(Object, Callable)} (what
  * {@code @Cacheable(sync = true)} calls) and {@link #retrieve(Object, Supplier)} (its async form, for

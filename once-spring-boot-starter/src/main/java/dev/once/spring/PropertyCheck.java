@@ -21,10 +21,18 @@ final class PropertyCheck {
         scratch = OnceCache.builder(dataSource);
     }
 
-    /** Throws {@link IllegalArgumentException} naming the first bad property and its value. */
-    static void check(OnceCacheProperties p, DataSource dataSource) {
+    /**
+     * Throws {@link IllegalArgumentException} naming the first bad property and its value; every cache's
+     * namespace is checked under {@code namespacePrefix}.
+     */
+    static void check(OnceCacheProperties p, DataSource dataSource, String namespacePrefix) {
         PropertyCheck c = new PropertyCheck(dataSource);
         c.value("once.cache.table", p.getTable(), b -> b.table(p.getTable()));
+        if (!namespacePrefix.isEmpty())
+            c.value(
+                    "once.cache.namespace-prefix (or spring.application.name)",
+                    namespacePrefix,
+                    b -> b.namespace(namespacePrefix));
         c.value("once.cache.ttl", p.getTtl(), b -> b.ttl(p.getTtl()));
         c.value(
                 "once.cache.stale-while-revalidate",
@@ -38,10 +46,11 @@ final class PropertyCheck {
                 b -> b.nearCacheMaxBytes(p.getNearCacheMaxBytes().toBytes()));
         c.value("once.cache.lease", p.getLease(), b -> b.lease(p.getLease()));
         c.value("once.cache.store-timeout", p.getStoreTimeout(), b -> b.storeTimeout(p.getStoreTimeout()));
-        for (String name : p.getCacheNames()) c.value("once.cache.cache-names", name, b -> b.namespace(name));
+        for (String name : p.getCacheNames())
+            c.value("once.cache.cache-names", name, b -> b.namespace(namespacePrefix + name));
         p.getCaches().forEach((name, spec) -> {
             String prefix = "once.cache.caches." + name + ".";
-            c.value(prefix + "*", name, b -> b.namespace(name));
+            c.value(prefix + "*", name, b -> b.namespace(namespacePrefix + name));
             if (spec.getTtl() != null) c.value(prefix + "ttl", spec.getTtl(), b -> b.ttl(spec.getTtl()));
             if (spec.getStaleWhileRevalidate() != null)
                 c.value(

@@ -75,6 +75,38 @@ class OnceCacheAutoConfigurationTest {
         });
     }
 
+    /**
+     * Two applications on one table with a cache of the same name read each other's values when a
+     * cache's namespace is its name (helper-62): the namespace now starts with {@code
+     * spring.application.name}, so each reads its own, replicas of one application share, and {@code
+     * once.cache.namespace-prefix=} (empty) shares on purpose.
+     */
+    @Test
+    void cacheManager_twoApplicationsOnOneTable_cachesOfTheSameNameKeptApart() {
+        java.util.function.BiFunction<ApplicationContextRunner, String, String> quote = (runner, loaded) -> {
+            String[] got = new String[1];
+            runner.run(ctx -> {
+                assertThat(ctx).hasNotFailed();
+                got[0] = ctx.getBean(CacheManager.class).getCache("quotes").get("AAPL", () -> loaded);
+            });
+            return got[0];
+        };
+        ApplicationContextRunner billing = runner(Db.SQLITE).withPropertyValues("spring.application.name=billing");
+        ApplicationContextRunner shipping = runner(Db.SQLITE).withPropertyValues("spring.application.name=shipping");
+        assertThat(quote.apply(billing, "billing's")).isEqualTo("billing's");
+        assertThat(quote.apply(shipping, "shipping's"))
+                .as("another application")
+                .isEqualTo("shipping's");
+        assertThat(quote.apply(billing, "loaded again"))
+                .as("a replica of the first")
+                .isEqualTo("billing's");
+        ApplicationContextRunner shared = runner(Db.SQLITE).withPropertyValues("once.cache.namespace-prefix=");
+        assertThat(quote.apply(shared, "shared")).isEqualTo("shared");
+        assertThat(quote.apply(shared.withPropertyValues("spring.application.name=other"), "loaded again"))
+                .as("an empty prefix shares across applications on purpose")
+                .isEqualTo("shared");
+    }
+
     @Test
     void cacheManager_userDefinedOne_backsOff() {
         runner(Db.SQLITE).withUserConfiguration(OwnCacheManager.class).run(ctx -> {
