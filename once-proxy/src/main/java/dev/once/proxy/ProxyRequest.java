@@ -348,8 +348,8 @@ final class ProxyRequest {
         int from = 0;
         for (int i = 0; i <= path.length(); i++) {
             if (i < path.length() && path.charAt(i) != '/' && path.charAt(i) != ';') continue;
-            int eq = path.indexOf('=', from);
-            if (eq >= 0 && eq < i && credentialParameter(path.substring(from, eq))) {
+            int eq = indexIn(path, '=', from, i);
+            if (eq >= 0 && credentialParameter(path.substring(from, eq))) {
                 if (b == null) b = new StringBuilder(pathQuery.length() + 64).append(pathQuery, 0, from);
                 b.append(path, from, eq + 1).append(mask.apply(path.substring(eq + 1, i)));
             } else if (b != null) {
@@ -382,12 +382,21 @@ final class ProxyRequest {
      */
     private static int credentialValueAt(String s, int from, int end) {
         for (int name = from; name < end; ) {
-            int semi = s.indexOf(';', name);
-            if (semi < 0 || semi > end) semi = end;
-            int eq = s.indexOf('=', name);
-            if (eq >= 0 && eq < semi && credentialParameter(s.substring(name, eq))) return eq + 1;
+            int semi = indexIn(s, ';', name, end);
+            if (semi < 0) semi = end;
+            int eq = indexIn(s, '=', name, semi);
+            if (eq >= 0 && credentialParameter(s.substring(name, eq))) return eq + 1;
             name = semi + 1;
         }
+        return -1;
+    }
+
+    /**
+     * The first index of {@code c} in {@code s} within {@code [from, end)}, or -1: a search bounded by its
+     * segment, so a target of many short parameters costs its length once, not its length per parameter.
+     */
+    private static int indexIn(String s, char c, int from, int end) {
+        for (int i = from; i < end; i++) if (s.charAt(i) == c) return i;
         return -1;
     }
 
