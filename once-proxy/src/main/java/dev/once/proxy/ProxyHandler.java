@@ -344,35 +344,31 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         boolean notModified = r.status() == 200 && Rfc9111.notModified(request.getHeaders(), r);
         long[] range =
                 !notModified && request.getMethod().equals("GET") ? Rfc9111.byteRange(request.getHeaders(), r) : null;
-        if (!notModified && range == null) return write(request, response, callback, r, outcome, age);
-        List<String[]> headers = new java.util.ArrayList<>();
-        for (String[] h : r.headers()) if (age == null || !h[0].equalsIgnoreCase("Age")) headers.add(h);
-        if (age != null) headers.add(new String[] {"Age", age});
         if (notModified) {
             List<String[]> kept = new java.util.ArrayList<>();
-            for (String[] h : headers) {
+            for (String[] h : r.headers()) {
                 String name = h[0].toLowerCase(Locale.ROOT);
                 if (NOT_MODIFIED_FIELDS.contains(name) || name.equals("age")) kept.add(h);
             }
             // RFC 9110 8.6: a 304 may state only the length of the answer it stands for (Jetty would say 0)
-            start(response, 304, kept, outcome).put(HttpHeader.CONTENT_LENGTH, r.body().length);
+            start(response, 304, kept, outcome, age).put(HttpHeader.CONTENT_LENGTH, r.body().length);
             callback.succeeded();
             return "304 " + outcome;
         }
-        return writeRange(response, callback, r, headers, range, outcome);
+        return range == null
+                ? write(request, response, callback, r, outcome, age)
+                : writeRange(response, callback, r, range, outcome, age);
     }
 
-    /** RFC 9110 15.3.7 / 15.5.17: one range of a stored complete answer, or 416 when none can be had. */
+    /**
+     * RFC 9110 15.3.7 / 15.5.17: one range of a stored complete answer, or 416 when none can be had; its
+     * {@code Age} replaced by {@code age} unless that is null.
+     */
     private String writeRange(
-            Response response,
-            Callback callback,
-            StoredResponse r,
-            List<String[]> headers,
-            long[] range,
-            Outcome outcome) {
+            Response response, Callback callback, StoredResponse r, long[] range, Outcome outcome, String age) {
         long length = r.body().length;
         if (range[0] < 0) {
-            HttpFields.Mutable h = start(response, 416, headers, outcome);
+            HttpFields.Mutable h = start(response, 416, r.headers(), outcome, age);
             h.put(HttpHeader.CONTENT_RANGE, "bytes */" + length);
             h.put(HttpHeader.CONTENT_LENGTH, 0);
             callback.succeeded();
@@ -383,7 +379,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         Runnable release = memory.writing(r.body(), fresh(outcome));
         if (release == null) return overMemory(response, callback);
         callback = releasing(callback, release);
-        HttpFields.Mutable h = start(response, 206, headers, outcome);
+        HttpFields.Mutable h = start(response, 206, r.headers(), outcome, age);
         h.put(HttpHeader.CONTENT_RANGE, "bytes " + range[0] + "-" + range[1] + "/" + length);
         h.put(HttpHeader.CONTENT_LENGTH, count);
         response.write(true, ByteBuffer.wrap(r.body(), from, count), callback);
