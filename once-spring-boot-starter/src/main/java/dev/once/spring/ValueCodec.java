@@ -17,8 +17,10 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * A Spring cache's values as JSON: {@code {"t": type, "v": value}}, or {@code {"v": null}} for a
- * cached null.
+ * A Spring cache's values as JSON: {@code {"t": type, "d": cache type, "v": value}}, or {@code {"v":
+ * null}} for a cached null. {@code "t"} is the value's class (absent under a configured type), {@code
+ * "d"} the type the cache knew when it wrote the row (absent when it knew none): a cache that knows its
+ * type reads only rows written under that same type.
  *
  * <p><b>The hazard.</b> Anyone who can write the cache table can write any type name into a row. A
  * codec that loads and instantiates whatever class a row names (Jackson's default typing, Java
@@ -111,6 +113,7 @@ final class ValueCodec implements Codec<Object> {
     Encoded encodeValue(Object value) {
         if (value == null) return new Encoded(null, "{\"v\":null}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         Declared declared = configuredType != null ? null : declaredTypes.get(cache);
+        JavaType expected = expected(declared);
         String type = configuredType != null ? null : typeOf(value);
         if (type != null && (declared == null || !declared.direct())) {
             String refused = refusal(type);
@@ -122,6 +125,7 @@ final class ValueCodec implements Codec<Object> {
         try (JsonGenerator g = mapper.createGenerator(out)) {
             g.writeStartObject();
             if (type != null) g.writeStringField("t", type);
+            if (expected != null) g.writeStringField("d", expected.toCanonical());
             g.writeFieldName("v");
             mapper.writeValue(g, value);
             g.writeEndObject();
@@ -132,7 +136,8 @@ final class ValueCodec implements Codec<Object> {
                     e);
         }
         byte[] bytes = out.toByteArray();
-        if (decode(bytes) instanceof Unreadable u) // stored only what reads back: no reload loop, no wrong type
+        if (decode(bytes, declared)
+                instanceof Unreadable u) // stored only what reads back: no reload loop, no wrong type
         throw new IllegalArgumentException(
                     "cache '" + cache + "': a value of type " + value.getClass().getName()
                             + " would not be read back"
@@ -148,11 +153,26 @@ final class ValueCodec implements Codec<Object> {
     }
 
     /**
-     * Reads {@code {"t": ..., "v": ...}} in that order (as written) with a streaming parser, so numbers
-     * reach the value's own types unrounded; any other shape is {@link Unreadable}.
+     * Reads {@code {"t": ..., "d": ..., "v": ...}} in that order (as written) with a streaming parser, so
+     * numbers reach the value's own types unrounded; any other shape is {@link Unreadable}.
      */
     @Override
     public Object decode(byte[] bytes) {
+        return decode(bytes, configuredType != null ? null : declaredTypes.get(cache));
+    }
+
+    /**
+     * The type this cache holds when it knows one: the configured type, else the one its methods declare.
+     * Written into each row as {@code "d"} and required on reading: a row written under another type
+     * whose JSON happens to read as this one (a method's return type changed in a rolling deploy, two
+     * applications of one name on one table) is a miss, not a value of the wrong type. A claim, like
+     * {@code "t"}: it keeps careless writers apart, not hostile ones.
+     */
+    private JavaType expected(Declared declared) {
+        return configuredType != null ? configuredType : declared == null ? null : declared.type();
+    }
+
+    private Object decode(byte[] bytes, Declared declared) {
         try (JsonParser p = mapper.createParser(bytes)) {
             if (p.nextToken() != JsonToken.START_OBJECT) return new Unreadable("not a Spring cache value");
             String t = null;
@@ -162,11 +182,25 @@ final class ValueCodec implements Codec<Object> {
                 t = p.getText();
                 token = p.nextToken();
             }
+            String d = null;
+            if (token == JsonToken.FIELD_NAME && "d".equals(p.currentName())) {
+                if (p.nextToken() != JsonToken.VALUE_STRING)
+                    return new Unreadable("the row's cache type is not a string");
+                d = p.getText();
+                token = p.nextToken();
+            }
             if (token != JsonToken.FIELD_NAME || !"v".equals(p.currentName()))
                 return new Unreadable("not a Spring cache value");
             if (p.nextToken() == JsonToken.VALUE_NULL) return NULL;
+            JavaType expected = expected(declared);
+            if (expected != null && !expected.toCanonical().equals(d))
+                return new Unreadable(
+                        d == null
+                                ? "the row was written without this cache's type " + expected.toCanonical()
+                                        + " (by a cache that knew no type, or an older version)"
+                                : "the row was written for a cache of type " + shown(d) + ", this one holds "
+                                        + expected.toCanonical());
             JavaType type = configuredType;
-            Declared declared = type != null ? null : declaredTypes.get(cache);
             if (declared != null && declared.direct()) type = declared.type();
             if (type == null) {
                 if (t == null) return new Unreadable("the row names no type");
@@ -232,6 +266,12 @@ final class ValueCodec implements Codec<Object> {
                     + " type (once.cache.caches." + cache + ".type); it is never loaded";
         }
         return null;
+    }
+
+    /** A row's type text for a log line: type-name characters only, at most 200 of them. */
+    private static String shown(String typeText) {
+        String kept = typeText.replaceAll("[^\\p{Alnum}_$.<>,\\[\\] ]", "?");
+        return kept.length() <= 200 ? kept : kept.substring(0, 200) + "...";
     }
 
     private static String firstLine(String message) {

@@ -7,6 +7,7 @@ import dev.once.jdbc.testing.TestDatabases;
 import dev.once.spring.hostile.Gadget;
 import dev.once.spring.values.Endpoint;
 import dev.once.spring.values.Event;
+import dev.once.spring.values.Offer;
 import dev.once.spring.values.Quote;
 import dev.once.spring.values.Shape;
 import java.math.BigDecimal;
@@ -114,8 +115,9 @@ class DeclaredValueTypeTest {
             int calls = 1;
             for (String row : List.of(
                     "{\"t\":\"java.lang.String\",\"v\":\"pwned\"}",
-                    "{\"t\":\"java.util.Map\",\"v\":{\"a\":1}}",
-                    "{\"t\":\"dev.once.spring.values.Endpoint\",\"v\":\"http://evil.example\"}")) {
+                    "{\"t\":\"java.util.Map\",\"d\":\"dev.once.spring.values.Quote\",\"v\":{\"a\":1}}",
+                    "{\"t\":\"dev.once.spring.values.Endpoint\",\"d\":\"dev.once.spring.values.Quote\","
+                            + "\"v\":\"http://evil.example\"}")) {
                 SpringCaches.overwrite(Db.SQLITE, table, "quotes", "AAPL", row);
                 Object got = q.quote("AAPL"); // a ClassCastException here before
                 assertThat(got).as(row).isEqualTo(QUOTE);
@@ -127,12 +129,74 @@ class DeclaredValueTypeTest {
         });
     }
 
+    static class Offers {
+        final AtomicInteger calls = new AtomicInteger();
+
+        public int calls() {
+            return calls.get();
+        }
+
+        @Cacheable(cacheNames = "quotes", sync = true)
+        public Offer quote(String symbol) {
+            calls.incrementAndGet();
+            return OFFER;
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @EnableCaching
+    static class NextVersion {
+        @Bean
+        Offers offers() {
+            return new Offers();
+        }
+    }
+
+    private static final Offer OFFER = new Offer("AAPL", new BigDecimal("1.50"), Instant.parse("2026-11-29T00:00:00Z"));
+
+    /**
+     * The next version of an application returns another type from a cache's method (or a second
+     * application of the same name shares the table): the rows the other wrote read as this type field
+     * for field, and were served as such (helper-62's medium finding, its part left open by the
+     * namespace prefix). Now each side's rows are misses to the other, loaded again.
+     */
+    @Test
+    void cacheable_rowWrittenAsAnotherTypeWhoseJsonReadsAsThisOne_isAMiss() throws Exception {
+        runner.run(ctx -> assertThat(ctx.getBean(Quotes.class).quote("AAPL")).isEqualTo(QUOTE));
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(OnceCacheAutoConfiguration.class))
+                .withUserConfiguration(NextVersion.class)
+                .withBean(DataSource.class, () -> TestDatabases.pool(Db.SQLITE, 4, -1))
+                .withPropertyValues("once.cache.table=" + table, "once.cache.allowed-packages=dev.once.spring.values")
+                .run(ctx -> {
+                    Offers offers = ctx.getBean(Offers.class);
+                    assertThat(offers.quote("AAPL")).isEqualTo(OFFER); // Offer[AAPL, 187.25, 2026-01-02] before
+                    assertThat(offers.calls()).isEqualTo(1);
+                    assertThat(offers.quote("AAPL")).isEqualTo(OFFER); // its own row, read back
+                    assertThat(offers.calls()).isEqualTo(1);
+                });
+        assertThat(SpringCaches.value(Db.SQLITE, table, "quotes", "AAPL"))
+                .contains("\"d\":\"dev.once.spring.values.Offer\"");
+        runner.withPropertyValues("once.cache.caches.quotes.type=dev.once.spring.values.Quote")
+                .run(ctx -> {
+                    Quotes q = ctx.getBean(Quotes.class);
+                    assertThat(q.quote("AAPL")).as("a configured type").isEqualTo(QUOTE);
+                    assertThat(q.calls()).isEqualTo(1);
+                });
+    }
+
     @Test
     void cacheable_optional_readsItsContentAsTheDeclaredType() {
         runner.run(ctx -> {
             Quotes q = ctx.getBean(Quotes.class);
             assertThat(q.maybe("AAPL")).contains(QUOTE);
-            SpringCaches.overwrite(Db.SQLITE, table, "maybe", "AAPL", "{\"t\":\"java.lang.String\",\"v\":\"pwned\"}");
+            SpringCaches.overwrite(
+                    Db.SQLITE,
+                    table,
+                    "maybe",
+                    "AAPL",
+                    "{\"t\":\"java.lang.String\",\"d\":\"java.util.Optional<dev.once.spring.values.Quote>\","
+                            + "\"v\":\"pwned\"}");
             assertThat(q.maybe("AAPL")).contains(QUOTE);
             assertThat(q.calls()).isEqualTo(2);
         });
@@ -163,8 +227,8 @@ class DeclaredValueTypeTest {
                     table,
                     "events",
                     "e",
-                    "{\"t\":\"dev.once.spring.values.Event\",\"v\":{\"name\":\"e\",\"payload\":" + "{\"@class\":\""
-                            + Gadget.class.getName() + "\",\"command\":\"id\"}}}");
+                    "{\"t\":\"dev.once.spring.values.Event\",\"d\":\"dev.once.spring.values.Event\",\"v\":{\"name\":\"e\",\"payload\":"
+                            + "{\"@class\":\"" + Gadget.class.getName() + "\",\"command\":\"id\"}}}");
             assertThat(q.event("e")).isEqualTo(new Event("e", QUOTE));
             assertThat(System.getProperty(Gadget.MARK)).isNull(); // initialised, constructed and set before
             assertThat(q.calls()).isEqualTo(2);
@@ -182,7 +246,7 @@ class DeclaredValueTypeTest {
                     table,
                     "shape",
                     "k",
-                    "{\"t\":\"dev.once.spring.values.Quote\",\"v\":{\"symbol\":\"X\"}}");
+                    "{\"t\":\"dev.once.spring.values.Quote\",\"d\":\"dev.once.spring.values.Shape\",\"v\":{\"symbol\":\"X\"}}");
             Object got = q.shape("k"); // an allowed class, but not a Shape: reloaded
             assertThat(got).isEqualTo(new Shape.Circle(1));
             assertThat(q.calls()).isEqualTo(2);

@@ -76,7 +76,7 @@ class HostileRowTest {
             typed.put("AAPL", quote);
             String stored = SpringCaches.value(db, table, "typed", "AAPL");
             SpringCaches.overwrite(
-                    db, table, "typed", "AAPL", stored.replace("{\"v\"", "{\"t\":\"" + GADGET + "\",\"v\""));
+                    db, table, "typed", "AAPL", stored.replace("{\"d\"", "{\"t\":\"" + GADGET + "\",\"d\""));
             assertThat(SpringCaches.value(db, table, "typed", "AAPL")).contains(GADGET);
 
             assertThat(typed.get("AAPL", Quote.class)).isEqualTo(quote);
