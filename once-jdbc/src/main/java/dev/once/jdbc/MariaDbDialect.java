@@ -41,7 +41,7 @@ final class MariaDbDialect extends Dialect {
 
     @Override
     String quote(String identifier) {
-        return '`' + identifier + '`';
+        return '`' + identifier.replace("`", "``") + '`'; // a backtick in a name is doubled (helper-63)
     }
 
     @Override

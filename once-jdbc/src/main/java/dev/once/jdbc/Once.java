@@ -292,6 +292,12 @@ public final class Once {
         Map<String, Object> l = lookup(t, lookup);
         Map<String, Object> u = t.resolve(nullToEmpty(updates), "updates");
         Map<String, Object> cd = t.resolve(nullToEmpty(createDefaults), "createDefaults");
+        cd.forEach((column, value) -> { // a default never overrides the key, nor what updates set (helper-63)
+            Map<String, Object> set = l.containsKey(column) ? l : u.containsKey(column) ? u : null;
+            if (set != null && !Objects.equals(set.get(column), value))
+                throw new IllegalArgumentException("createDefaults set " + column + " = " + value + " but the "
+                        + (set == l ? "lookup" : "updates") + " set " + column + " = " + set.get(column));
+        });
         List<String> key = keyFor(t, l.keySet(), "updateOrCreate");
         return transactions()
                 .run(
@@ -390,9 +396,15 @@ public final class Once {
                 if (!key.contains(u)) updateColumns.add(u);
             }
             for (Upsert.Guard g : spec.guards) {
-                if (!columns.contains(t.spelling(g.column()))) {
+                String guarded = t.spelling(g.column());
+                if (!columns.contains(guarded)) {
                     throw new IllegalArgumentException(
                             "onlyIfIncoming names " + g.column() + ", which the rows do not set");
+                }
+                if (!updateColumns.contains(guarded) && !key.contains(guarded)) { // helper-63
+                    throw new IllegalArgumentException("onlyIfIncoming compares " + g.column() + ", which "
+                            + spec + " never updates: the stored " + g.column() + " would stay as first written,"
+                            + " so an older row could overwrite a newer one. Add " + g.column() + " to doUpdate");
                 }
             }
         }
@@ -484,6 +496,21 @@ public final class Once {
                     + value.getClass().getName() + " (" + value + ") but the column is text (" + t.textType(column)
                     + "): " + dialect.name() + " would not compare it as the unique index does (MariaDB"
                     + " compares text with a number as numbers, so 1 finds '01'). Pass the key as a String");
+        }
+        if (dialect instanceof MariaDbDialect) { // helper-63
+            if ((value instanceof Number || value instanceof Boolean) && t.isBinary(column)) {
+                throw new IllegalArgumentException("key value for " + t.name() + "." + column + " is a "
+                        + value.getClass().getName() + " (" + value + ") but the column is a byte string ("
+                        + t.typeName(column) + "): MariaDB compares the two as numbers, so 1 finds the row '01'."
+                        + " Pass the key as a byte[] or String");
+            }
+            if ((value instanceof CharSequence || value instanceof Character) && t.isNumber(column)) {
+                throw new IllegalArgumentException("key value for " + t.name() + "." + column + " is text ('"
+                        + value + "') but the column is numeric (" + t.typeName(column) + "): MariaDB compares"
+                        + " the two as floating-point numbers, so 'abc' finds the row 0, '1abc' the row 1 and"
+                        + " '9007199254740993' the row 9007199254740992. Pass the key as a number (Long,"
+                        + " BigDecimal)");
+            }
         }
     }
 

@@ -62,23 +62,37 @@ final class PostgresDialect extends Dialect {
                 + ") AS once_x (once_ord, " + columnList(columns) + ")";
     }
 
-    /** Each column's type by name (bpchar, not character, which would mean char(1)) and its collation. */
+    /**
+     * Each column's type by name (bpchar, not character, which would mean char(1)) and its collation. A
+     * domain is looked through to its base type and an array to its element type (and its domains) before
+     * deciding: a domain over varchar(3) or a varchar(3)[] carries the limit, and an explicit cast to it cuts
+     * 'abcd' to 'abc', which then found and overwrote the row 'abc' (helper-63).
+     */
     @Override
     Map<String, String> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
         Map<String, String> casts = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname,"
+        try (PreparedStatement ps = c.prepareStatement("WITH RECURSIVE r(attnum, typ, arr) AS ("
+                + " SELECT a.attnum, a.atttypid, false FROM pg_attribute a"
+                + " WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+                + " UNION ALL SELECT r.attnum, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END,"
+                + " r.arr OR t.typtype <> 'd' FROM r JOIN pg_type t ON t.oid = r.typ"
+                + " WHERE t.typtype = 'd' OR (NOT r.arr AND t.typcategory = 'A' AND t.typelem <> 0))"
+                + " SELECT a.attname,"
                 // with the column's modifier where a cast rounds as the insert does (numeric(10,2),
                 // timestamp(0)), so 1.001 finds the row 1.00 it would write; without it for strings and bits,
                 // whose cast would cut what the insert refuses as too long
-                + " CASE WHEN ty.typcategory IN ('S', 'V') THEN quote_ident(tn.nspname) || '.' ||"
-                + " quote_ident(ty.typname) ELSE format_type(a.atttypid, a.atttypmod) END,"
+                + " CASE WHEN leaf.typcategory IN ('S', 'V') THEN quote_ident(tn.nspname) || '.' ||"
+                + " quote_ident(leaf.typname) || CASE WHEN r.arr THEN '[]' ELSE '' END"
+                + " ELSE format_type(a.atttypid, a.atttypmod) END,"
                 + " CASE WHEN a.attcollation <> 0 THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END"
-                + " FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid"
-                + " JOIN pg_namespace tn ON tn.oid = ty.typnamespace"
+                + " FROM r JOIN pg_attribute a ON a.attrelid = ?::regclass AND a.attnum = r.attnum"
+                + " JOIN pg_type leaf ON leaf.oid = r.typ"
+                + " JOIN pg_namespace tn ON tn.oid = leaf.typnamespace"
                 + " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
                 + " LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace"
-                + " WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped")) {
+                + " WHERE leaf.typtype <> 'd' AND NOT (NOT r.arr AND leaf.typcategory = 'A' AND leaf.typelem <> 0)")) {
             ps.setString(1, regclass(name));
+            ps.setString(2, regclass(name));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     String collation = rs.getString(3);
@@ -116,14 +130,25 @@ final class PostgresDialect extends Dialect {
     /**
      * Reads pg_index, which tells what JDBC metadata does not: a DEFERRABLE constraint (indimmediate false)
      * and an index left INVALID by a failed CREATE UNIQUE INDEX CONCURRENTLY cannot be ON CONFLICT's
-     * arbiter, nor can partial or expression indexes. INCLUDE columns are not part of the key.
+     * arbiter, nor can partial or expression indexes. INCLUDE columns are not part of the key. Nor can an
+     * index whose operator class is not the column type's default (a citext column indexed with text_ops
+     * tells 'Foo' from 'foo', which the column's = does not: no lookup compares as it does, helper-63).
      */
     @Override
     List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {
         Map<Long, List<String>> indexes = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT i.indexrelid, a.attname FROM pg_index i"
-                + " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)"
+        java.util.Set<Long> foreignOrder = new java.util.HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT i.indexrelid, a.attname,"
+                + " opc.opcdefault AND (opc.opcintype = b.base OR NOT EXISTS (SELECT 1 FROM pg_opclass d"
+                + " WHERE d.opcmethod = opc.opcmethod AND d.opcdefault AND d.opcintype = b.base))"
+                + " FROM pg_index i"
+                + " CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) WITH ORDINALITY"
+                + " AS k(attnum, opclass, position)"
                 + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                + " JOIN pg_type ty ON ty.oid = a.atttypid"
+                + " CROSS JOIN LATERAL (SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END"
+                + " AS base) b"
+                + " JOIN pg_opclass opc ON opc.oid = k.opclass"
                 + " WHERE i.indrelid = ?::regclass AND i.indisunique AND i.indisvalid AND i.indimmediate"
                 + " AND i.indpred IS NULL AND i.indexprs IS NULL AND k.position <= i.indnkeyatts"
                 + " ORDER BY NOT i.indisprimary, i.indexrelid, k.position")) {
@@ -132,12 +157,15 @@ final class PostgresDialect extends Dialect {
                 while (rs.next()) {
                     indexes.computeIfAbsent(rs.getLong(1), k -> new ArrayList<>())
                             .add(rs.getString(2));
+                    if (!rs.getBoolean(3)) foreignOrder.add(rs.getLong(1));
                 }
             }
         }
         List<List<String>> keys = new ArrayList<>();
-        for (List<String> key : indexes.values())
-            TableInfo.canonical(this, key, columns).ifPresent(keys::add);
+        indexes.forEach((index, key) -> {
+            if (!foreignOrder.contains(index))
+                TableInfo.canonical(this, key, columns).ifPresent(keys::add);
+        });
         return keys;
     }
 }

@@ -54,11 +54,12 @@ final class Sql {
 
     /**
      * {@code a = ? AND b = ?}, each value as its column compares it ({@link TableInfo#typed}): on
-     * PostgreSQL a String binds as varchar, and {@code citext = varchar} would compare as text, with case.
+     * PostgreSQL a String binds as varchar, and {@code citext = varchar} would compare as text, with case;
+     * a key column in the collation its unique index compares it in ({@link TableInfo#keyCollation}).
      */
     static String equalities(Dialect d, TableInfo t, Collection<String> columns) {
         StringJoiner j = new StringJoiner(" AND ");
-        for (String c : columns) j.add(d.quote(c) + " = " + t.typed(c, "?"));
+        for (String c : columns) j.add(d.quote(c) + t.keyCollation(c) + " = " + t.keyTyped(c, "?"));
         return j.toString();
     }
 

@@ -6,6 +6,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 final class SqliteDialect extends Dialect {
     // Primary and extended result codes, https://www.sqlite.org/rescode.html
@@ -65,6 +66,41 @@ final class SqliteDialect extends Dialect {
     String differs(String existingColumn, String incomingColumn, boolean text) {
         // an explicit collation wins over a column's (NOCASE, RTRIM), and only text has one
         return existingColumn + " IS NOT " + incomingColumn + " COLLATE BINARY";
+    }
+
+    /**
+     * Each key column's collation as its unique indexes compare it ({@code PRAGMA index_xinfo}), so that
+     * lookups compare as the index does: a NOCASE column with a BINARY unique index holds 'A' and 'a' as two
+     * keys, and a lookup in the column's NOCASE returned the row 'A' for 'a' (helper-63). A column whose
+     * unique indexes compare it in different collations is left to its own.
+     */
+    @Override
+    Map<String, String> keyCollations(Connection c, TableInfo.Name name) throws SQLException {
+        Map<String, String> collations = new java.util.HashMap<>();
+        java.util.Set<String> ambiguous = new java.util.HashSet<>();
+        String schema = name.schema() == null ? "main" : name.schema();
+        try (Statement s = c.createStatement()) {
+            List<String> indexes = new ArrayList<>();
+            try (ResultSet rs =
+                    s.executeQuery("PRAGMA " + quote(schema) + ".index_list(" + quote(name.table()) + ")")) {
+                while (rs.next()) {
+                    if (rs.getInt("unique") == 1 && rs.getInt("partial") == 0) indexes.add(rs.getString("name"));
+                }
+            }
+            for (String index : indexes) {
+                try (ResultSet rs = s.executeQuery("PRAGMA " + quote(schema) + ".index_xinfo(" + quote(index) + ")")) {
+                    while (rs.next()) {
+                        String column = rs.getString("name");
+                        String coll = rs.getString("coll");
+                        if (rs.getInt("key") != 1 || column == null || coll == null) continue;
+                        String previous = collations.putIfAbsent(column, " COLLATE " + quote(coll));
+                        if (previous != null && !previous.equals(" COLLATE " + quote(coll))) ambiguous.add(column);
+                    }
+                }
+            }
+        }
+        collations.keySet().removeAll(ambiguous);
+        return collations;
     }
 
     /** SQLite's PRAGMAs tell partial indexes apart, which its JDBC metadata does not. */

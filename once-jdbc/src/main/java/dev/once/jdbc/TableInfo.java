@@ -33,6 +33,18 @@ final class TableInfo {
             Types.LONGNVARCHAR,
             Types.CLOB,
             Types.NCLOB);
+    private static final Set<Integer> NUMBER_TYPES = Set.of(
+            Types.TINYINT,
+            Types.SMALLINT,
+            Types.INTEGER,
+            Types.BIGINT,
+            Types.DECIMAL,
+            Types.NUMERIC,
+            Types.REAL,
+            Types.FLOAT,
+            Types.DOUBLE);
+    private static final Set<Integer> BINARY_TYPES =
+            Set.of(Types.BINARY, Types.VARBINARY, Types.LONGVARBINARY, Types.BLOB);
 
     /** A validated, possibly schema-qualified table name, as the caller wrote it. */
     record Name(String schema, String table) {
@@ -60,6 +72,8 @@ final class TableInfo {
     private final List<String> columns; // as the database spells them
     private final boolean namesIgnoreCase;
     private final Map<String, String> textColumns; // column: its type as the database names it
+    private final Map<String, Integer> sqlTypes; // every column: its java.sql.Types code
+    private final Map<String, String> typeNames; // every column: its type as the database names it
     private final List<List<String>> uniqueKeys;
     private final Map<String, String> valueCasts;
     private final Map<String, String> keyCollations;
@@ -85,6 +99,8 @@ final class TableInfo {
             Dialect dialect,
             List<String> columns,
             Map<String, String> textColumns,
+            Map<String, Integer> sqlTypes,
+            Map<String, String> typeNames,
             List<List<String>> uniqueKeys,
             Map<String, String> valueCasts,
             Map<String, String> keyCollations) {
@@ -92,6 +108,8 @@ final class TableInfo {
         this.quotedName = quotedName;
         this.columns = List.copyOf(columns);
         this.textColumns = Map.copyOf(textColumns);
+        this.sqlTypes = Map.copyOf(sqlTypes);
+        this.typeNames = Map.copyOf(typeNames);
         this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
         this.valueCasts = Map.copyOf(valueCasts);
@@ -113,6 +131,8 @@ final class TableInfo {
                 requested.table().toUpperCase(Locale.ROOT)))) {
             List<String> columns = new ArrayList<>();
             Map<String, String> text = new LinkedHashMap<>();
+            Map<String, Integer> sqlTypes = new LinkedHashMap<>();
+            Map<String, String> typeNames = new LinkedHashMap<>();
             String schema = null;
             try (ResultSet rs = meta.getColumns(catalog, escape(meta, schemaPattern), escape(meta, candidate), "%")) {
                 TreeMap<Integer, String> byPosition = new TreeMap<>();
@@ -121,6 +141,8 @@ final class TableInfo {
                     byPosition.put(rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"));
                     if (TEXT_TYPES.contains(rs.getInt("DATA_TYPE")))
                         text.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));
+                    sqlTypes.put(rs.getString("COLUMN_NAME"), rs.getInt("DATA_TYPE"));
+                    typeNames.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));
                     schema = dialect.schemasAreCatalogs() ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
                 }
                 columns.addAll(byPosition.values());
@@ -136,6 +158,8 @@ final class TableInfo {
                     dialect,
                     columns,
                     text,
+                    sqlTypes,
+                    typeNames,
                     dialect.uniqueKeys(c, lookupName, columns),
                     dialect.valueCasts(c, lookupName),
                     dialect.keyCollations(c, lookupName));
@@ -273,6 +297,19 @@ final class TableInfo {
         return cast == null ? value : "CAST(" + value + cast;
     }
 
+    /**
+     * An incoming value as {@link #typed}, but in the collation the column's unique index compares it in
+     * where that is another ({@link #keyCollation}): the column's own collation, which {@link #typed}
+     * gives it explicitly on PostgreSQL, is taken off first (two explicit collations would not compare).
+     */
+    String keyTyped(String column, String value) {
+        String collation = keyCollation(column);
+        if (collation.isEmpty()) return typed(column, value);
+        String typed = typed(column, value);
+        int own = typed.lastIndexOf(") COLLATE ");
+        return (own < 0 ? typed : typed.substring(0, own + 1)) + collation;
+    }
+
     /** {@code " COLLATE c"} where a unique index compares the column in another collation ({@link Dialect#keyCollations}), else "". */
     String keyCollation(String column) {
         return keyCollations.getOrDefault(column, "");
@@ -281,6 +318,21 @@ final class TableInfo {
     /** Whether the column holds character strings, which a collation may compare ignoring case or trailing spaces. */
     boolean isText(String column) {
         return textColumns.containsKey(column);
+    }
+
+    /** Whether the database's metadata calls the column numeric (integers, decimals, floating point). */
+    boolean isNumber(String column) {
+        return NUMBER_TYPES.contains(sqlTypes.get(column));
+    }
+
+    /** Whether the database's metadata calls the column a byte string (BINARY, VARBINARY, BLOB). */
+    boolean isBinary(String column) {
+        return BINARY_TYPES.contains(sqlTypes.get(column));
+    }
+
+    /** A column's type as the database names it. */
+    String typeName(String column) {
+        return typeNames.get(column);
     }
 
     /** A text column's type as the database names it (VARCHAR, text, ...), or null for other columns. */

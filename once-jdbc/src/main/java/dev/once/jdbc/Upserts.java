@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -79,6 +80,10 @@ final class Upserts {
             List<String> updateColumns)
             throws SQLException {
         boolean update = spec.update && !updateColumns.isEmpty();
+        if (update && !spec.guards.isEmpty()) {
+            List<UpsertOutcome> inOrder = inRounds(c, callerOwned, t, rows, spec, key, updateColumns);
+            if (inOrder != null) return inOrder;
+        }
         Map<List<Object>, Map<String, Object>> merged = new LinkedHashMap<>();
         for (Map<String, Object> r : rows) {
             List<Object> k = Sql.keyOf(r, key);
@@ -97,6 +102,40 @@ final class Upserts {
         List<UpsertOutcome> out = new ArrayList<>(rows.size());
         for (Map<String, Object> r : rows) out.add(b.outcomes.get(Sql.keyOf(r, key)));
         return out;
+    }
+
+    /**
+     * A guarded batch that holds a key more than once, applied as its rows would be one by one: in rounds
+     * holding each key once, in order. Merging them (the last occurrence wins, as for an unguarded batch)
+     * let an older version written after a newer one in the batch pass a GREATER guard against the stored
+     * row (helper-63). Null when every key occurs once. Keys equal only by the index's collation (not by
+     * Java's equals) still meet in one round, where the last wins.
+     */
+    private List<UpsertOutcome> inRounds(
+            Connection c,
+            boolean callerOwned,
+            TableInfo t,
+            List<Map<String, Object>> rows,
+            Upsert spec,
+            List<String> key,
+            List<String> updateColumns)
+            throws SQLException {
+        List<List<Integer>> rounds = new ArrayList<>();
+        Map<List<Object>, Integer> seen = new HashMap<>();
+        for (int i = 0; i < rows.size(); i++) {
+            int round = seen.merge(Sql.keyOf(rows.get(i), key), 1, Integer::sum) - 1;
+            if (round == rounds.size()) rounds.add(new ArrayList<>());
+            rounds.get(round).add(i);
+        }
+        if (rounds.size() == 1) return null;
+        UpsertOutcome[] out = new UpsertOutcome[rows.size()];
+        for (List<Integer> round : rounds) {
+            List<Map<String, Object>> these = new ArrayList<>(round.size());
+            for (int i : round) these.add(rows.get(i));
+            List<UpsertOutcome> outcomes = upsertAll(c, callerOwned, t, these, spec, key, updateColumns);
+            for (int j = 0; j < round.size(); j++) out[round.get(j)] = outcomes.get(j);
+        }
+        return Arrays.asList(out);
     }
 
     /**
@@ -130,16 +169,16 @@ final class Upserts {
     /**
      * SQLite: one writer, so the outcomes read first in this transaction are what the statement does.
      * The read numbers the incoming rows, finds each one's representative among the rows with its key
-     * by the column's collation (the last for do-update, the first for do-nothing) and the stored row;
-     * only representatives are written.
+     * by the unique index's collation (the last for do-update, the first for do-nothing) and the stored
+     * row; only representatives are written.
      */
     private void sqlite(Batch b, List<Map<String, Object>> chunk) throws SQLException {
         List<String> columns = new ArrayList<>(chunk.get(0).keySet());
         StringJoiner keys = new StringJoiner(", ");
         StringJoiner on = new StringJoiner(" AND ");
         for (String k : b.key) {
-            keys.add("once_v." + d.quote(k));
-            on.add("once_t." + d.quote(k) + " = once_r." + d.quote(k));
+            keys.add("once_v." + d.quote(k) + b.t.keyCollation(k));
+            on.add("once_t." + d.quote(k) + b.t.keyCollation(k) + " = once_r." + d.quote(k));
         }
         String condition = condition(b, col -> "once_t." + d.quote(col), col -> "once_r." + d.quote(col));
         String sql = "WITH once_v AS (" + d.incomingRows(b.t, columns, chunk.size()) + "), once_r AS (SELECT *, "

@@ -378,14 +378,16 @@ final class ProxyRequest {
 
     /**
      * Where the credential value of the query chunk {@code [from, end)} starts (after its {@code =}): the
-     * chunk's own name's, or that of a name after a {@code ;} in it; -1 when it holds none.
+     * chunk's own name's, or that of a name after a {@code ;} in it; -1 when it holds none. A name may
+     * hold {@code =} itself: qs reads {@code a[x=y][token]=S} as the name {@code a[x=y][token]} (it splits
+     * at {@code ]=} first), so each {@code =} ends a candidate name, first to last (helper-62).
      */
     private static int credentialValueAt(String s, int from, int end) {
         for (int name = from; name < end; ) {
             int semi = indexIn(s, ';', name, end);
             if (semi < 0) semi = end;
-            int eq = indexIn(s, '=', name, semi);
-            if (eq >= 0 && credentialParameter(s.substring(name, eq))) return eq + 1;
+            for (int eq = indexIn(s, '=', name, semi); eq >= 0; eq = indexIn(s, '=', eq + 1, semi))
+                if (credentialParameter(s.substring(name, eq))) return eq + 1;
             name = semi + 1;
         }
         return -1;

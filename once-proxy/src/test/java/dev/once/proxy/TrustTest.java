@@ -2220,6 +2220,23 @@ class TrustTest {
     }
 
     /**
+     * A parameter name may hold {@code =}: qs (Express) splits {@code a[x=y][token]=S} at {@code ]=}, so
+     * the upstream reads the name {@code a[x=y][token]} and its token {@code S}, which was stored in the
+     * key's text and logged as sent (the name before the first {@code =}, {@code a[x}, is no credential's:
+     * helper-62, minor). Each {@code =} now ends a candidate name.
+     */
+    @Test
+    void queryCredential_nameHoldingEquals_asQsReadsIt_masked() {
+        assertThat(ProxyRequest.loggedTarget("/q?a[x=y][token]=S1&b[c=d]=e&f=g=h"))
+                .isEqualTo("/q?a[x=y][token]=***&b[c=d]=e&f=g=h");
+        assertThat(ProxyRequest.loggedTarget("/q?a[x=y]=z;b[k=v][key]=S2")).isEqualTo("/q?a[x=y]=z;b[k=v][key]=***");
+        CredentialDigest digest = new CredentialDigest(null);
+        assertThat(ProxyRequest.keyedTarget("/q?a[x=y][token]=S1", digest))
+                .isNotEqualTo(ProxyRequest.keyedTarget("/q?a[x=y][token]=S2", digest))
+                .doesNotContain("S1");
+    }
+
+    /**
      * Query parameters are credentials by their words too, as headers are: a list of names alone stored
      * {@code user_key}, {@code app_key}, {@code hapikey}, {@code x-api-key} as sent in the key's text and
      * the access log (helper-61). Names that hold no such word are still stored and logged as sent.

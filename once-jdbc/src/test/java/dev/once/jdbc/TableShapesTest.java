@@ -1,0 +1,287 @@
+package dev.once.jdbc;
+
+import static dev.once.jdbc.testing.TestDatabases.count;
+import static dev.once.jdbc.testing.TestDatabases.execute;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Tables whose columns compare or convert otherwise than their plain type says (helper-63): a lookup or
+ * an upsert must never match, return or overwrite a row of another key, nor store a value other than the
+ * one given.
+ */
+class TableShapesTest {
+
+    private static Once once(Db db) {
+        return Once.using(TestDatabases.shared(db));
+    }
+
+    /**
+     * A domain over varchar(3), and an array of varchar(3): the cast that makes a bound value compare as the
+     * column does kept the length limit, and an explicit cast cuts where an insert refuses, so 'abcd' found
+     * and overwrote the row 'abc' (and a non-key value was stored cut short, reported INSERTED).
+     */
+    @Test
+    void postgres_domainAndArrayOfLimitedStrings_longerValueNeverMatchesNorIsCut() throws SQLException {
+        Db db = Db.POSTGRES;
+        String t = TestDatabases.newTable("domain");
+        String arrays = TestDatabases.newTable("arrays");
+        execute(
+                db,
+                "CREATE DOMAIN " + t + "_code3 AS varchar(3)",
+                "CREATE DOMAIN " + t + "_code3b AS " + t + "_code3",
+                "CREATE TABLE " + t + " (code " + t + "_code3 PRIMARY KEY, owner text, cc " + t + "_code3b)",
+                "INSERT INTO " + t + " VALUES ('abc', 'alice', NULL)",
+                "CREATE TABLE " + arrays + " (tags varchar(3)[] PRIMARY KEY, owner text, more " + t + "_code3[])",
+                "INSERT INTO " + arrays + " VALUES ('{abc}', 'alice', NULL)");
+        Once once = once(db);
+
+        assertThatThrownBy(() -> once.upsert(
+                        t,
+                        Map.of("code", "abcd", "owner", "mallory"),
+                        Upsert.on("code").doUpdate()))
+                .isInstanceOf(SQLException.class)
+                .hasMessageContaining("too long");
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("code", "abcd"), Map.of("owner", "mallory")))
+                .isInstanceOf(SQLException.class)
+                .hasMessageContaining("too long");
+        assertThatThrownBy(() -> once.upsert(
+                        t,
+                        Map.of("code", "xyz", "cc", "abcdef"),
+                        Upsert.on("code").doUpdate()))
+                .isInstanceOf(SQLException.class)
+                .hasMessageContaining("too long");
+        assertThatThrownBy(() -> once.getOrCreate(arrays, Map.of("tags", new String[] {"abcd"}), Map.of()))
+                .isInstanceOf(SQLException.class)
+                .hasMessageContaining("too long");
+        assertThatThrownBy(() -> once.upsert(
+                        arrays,
+                        Map.of("tags", new String[] {"xyz"}, "more", new String[] {"abcdef"}),
+                        Upsert.on("tags").doUpdate()))
+                .isInstanceOf(SQLException.class)
+                .hasMessageContaining("too long");
+
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE code = 'abc' AND owner = 'alice'"))
+                .isEqualTo(1);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + arrays)).isEqualTo(1);
+        // values within the limit still find their rows, through the domain and the array
+        assertThat(once.getOrCreate(t, Map.of("code", "abc"), Map.of()).get("owner"))
+                .isEqualTo("alice");
+        assertThat(once.getOrCreate(arrays, Map.of("tags", new String[] {"abc"}), Map.of())
+                        .get("owner"))
+                .isEqualTo("alice");
+        assertThat(once.upsert(
+                        t, Map.of("code", "xyz", "cc", "abc"), Upsert.on("code").doUpdate()))
+                .isEqualTo(UpsertOutcome.INSERTED);
+    }
+
+    /**
+     * MariaDB compares a number column with text, and a byte-string column with a number, as floating-point
+     * numbers: 'abc' found and overwrote the row 0, '1abc' the row 1, and 1 found the bytes '01'. Such keys are
+     * refused, as a number for a text column already was.
+     */
+    @Test
+    void mariadb_textForANumberKeyOrANumberForABinaryKey_refused() throws SQLException {
+        Db db = Db.MARIADB;
+        String numbers = TestDatabases.newTable("numkey");
+        String bytes = TestDatabases.newTable("binkey");
+        execute(
+                db,
+                "CREATE TABLE " + numbers + " (k BIGINT PRIMARY KEY, v INT)",
+                "INSERT INTO " + numbers + " VALUES (0, 0), (1, 1), (9007199254740992, 2)",
+                "CREATE TABLE " + bytes + " (k VARBINARY(10) PRIMARY KEY, v INT)",
+                "INSERT INTO " + bytes + " VALUES ('01', 0)");
+        Once once = once(db);
+        for (String key : List.of("abc", "1abc", "9007199254740993", "1")) {
+            assertThatThrownBy(() -> once.getOrCreate(numbers, Map.of("k", key), Map.of("v", 9)))
+                    .as(key)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("Pass the key as a number");
+            assertThatThrownBy(() -> once.upsert(
+                            numbers, Map.of("k", key, "v", 7), Upsert.on("k").doUpdate()))
+                    .as(key)
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+        assertThatThrownBy(() -> once.getOrCreate(bytes, Map.of("k", 1), Map.of("v", 9)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("byte string");
+        assertThat(count(db, "SELECT SUM(v) FROM " + numbers)).isEqualTo(3); // nothing overwritten
+        assertThat(count(db, "SELECT SUM(v) FROM " + bytes)).isZero();
+        // numbers for a number column, text for a byte string, still work
+        assertThat(once.getOrCreate(numbers, Map.of("k", 1L), Map.of()).get("v"))
+                .isEqualTo(1);
+        assertThat(once.getOrCreate(bytes, Map.of("k", "01"), Map.of()).created())
+                .isFalse();
+    }
+
+    /**
+     * onlyIfIncoming on a column the upsert never updates: the stored version stayed as first written, so
+     * v6 overwrote v7 (helper-63). Refused, naming the column to add.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsert_guardOnAColumnNotUpdated_refused(Db db) throws SQLException {
+        String t = UpsertTest.prices(db);
+        assertThatThrownBy(() -> once(db).upsert(
+                                t,
+                                Map.of("sku", "A1", "price", 50, "version", 5),
+                                Upsert.on("sku")
+                                        .doUpdate("price")
+                                        .onlyIfIncoming("version", Upsert.Comparison.GREATER)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Add version to doUpdate");
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isZero();
+        assertThat(once(db).upsert(
+                                t,
+                                Map.of("sku", "A1", "price", 50, "version", 5),
+                                Upsert.on("sku")
+                                        .doUpdate("price", "version")
+                                        .onlyIfIncoming("version", Upsert.Comparison.GREATER)))
+                .isEqualTo(UpsertOutcome.INSERTED);
+    }
+
+    /**
+     * A guarded batch holding one key twice, v7 then v6, over a stored v5: the last occurrence won the merge,
+     * so v6 was written over the v7 the batch itself had (helper-63). Applied in order now, as one by one.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsertAll_guardedBatchHoldingAKeyTwice_appliedInOrder(Db db) throws SQLException {
+        String t = UpsertTest.prices(db);
+        Upsert newest = Upsert.on("sku").doUpdate().onlyIfIncoming("version", Upsert.Comparison.GREATER);
+        once(db).upsert(t, Map.of("sku", "A1", "price", 50, "version", 5), newest);
+        List<UpsertOutcome> outcomes = once(db).upsertAll(
+                        t,
+                        List.of(
+                                Map.of("sku", "A1", "price", 70, "version", 7),
+                                Map.of("sku", "B1", "price", 1, "version", 1),
+                                Map.of("sku", "A1", "price", 60, "version", 6),
+                                Map.of("sku", "A1", "price", 80, "version", 8)),
+                        newest);
+        assertThat(outcomes)
+                .containsExactly(
+                        UpsertOutcome.UPDATED, UpsertOutcome.INSERTED, UpsertOutcome.UNCHANGED, UpsertOutcome.UPDATED);
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE sku = 'A1'")).isEqualTo(80);
+        once(db).upsertAll(
+                        t,
+                        List.of(
+                                Map.of("sku", "A1", "price", 90, "version", 9),
+                                Map.of("sku", "A1", "price", 85, "version", 8)),
+                        newest);
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE sku = 'A1'")).isEqualTo(90);
+    }
+
+    /** updateOrCreate's createDefaults set the key to another value, and the row was created under it (helper-63). */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void updateOrCreate_createDefaultsContradictingTheLookupOrUpdates_refused(Db db) throws SQLException {
+        String t = UpsertTest.prices(db);
+        assertThatThrownBy(() ->
+                        once(db).updateOrCreate(t, Map.of("sku", "AAPL"), Map.of("price", 1), Map.of("sku", "MSFT")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the lookup set sku = AAPL");
+        assertThatThrownBy(
+                        () -> once(db).updateOrCreate(t, Map.of("sku", "AAPL"), Map.of("price", 1), Map.of("price", 2)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the updates set price = 1");
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isZero();
+        assertThat(once(db).updateOrCreate(
+                                t, Map.of("sku", "AAPL"), Map.of("price", 1), Map.of("sku", "AAPL", "version", 3))
+                        .created())
+                .isTrue();
+    }
+
+    /** A backtick in a MariaDB column name was not doubled, so the name ended early and the rest was SQL. */
+    @Test
+    void mariadb_backtickInAColumnName_quoted() throws SQLException {
+        Db db = Db.MARIADB;
+        String t = TestDatabases.newTable("backtick");
+        execute(db, "CREATE TABLE " + t + " (k VARCHAR(10) PRIMARY KEY, `we``ird` INT)");
+        assertThat(once(db).getOrCreate(t, Map.of("k", "a"), Map.of("we`ird", 4))
+                        .get("we`ird"))
+                .isEqualTo(4);
+        assertThat(once(db).upsert(
+                                t, Map.of("k", "a", "we`ird", 5), Upsert.on("k").doUpdate()))
+                .isEqualTo(UpsertOutcome.UPDATED);
+        assertThat(count(db, "SELECT `we``ird` FROM " + t)).isEqualTo(5);
+    }
+
+    /**
+     * A unique index stricter than the column's own comparison: a case-insensitive column with a
+     * case-sensitive unique index ('A' and 'a' are two keys to the index). The lookup compared as the
+     * column does, so getOrCreate('a') returned the row 'A', and an upsert of 'a' reported UPDATED while
+     * the insert added a row (helper-63). Lookups now compare as the index does. A citext column whose
+     * index uses text's operator class is refused: no lookup can compare as that index does.
+     */
+    @ParameterizedTest
+    @EnumSource(
+            value = Db.class,
+            names = {"POSTGRES", "SQLITE"})
+    void uniqueIndexStricterThanTheColumn_lookupsCompareAsTheIndex(Db db) throws SQLException {
+        String t = TestDatabases.newTable("stricter");
+        if (db == Db.POSTGRES) {
+            execute(
+                    db,
+                    "CREATE COLLATION IF NOT EXISTS once_ci (provider = icu, locale = 'und-u-ks-level2',"
+                            + " deterministic = false)",
+                    "CREATE TABLE " + t + " (k text COLLATE once_ci NOT NULL, v int)",
+                    "CREATE UNIQUE INDEX " + t + "_k ON " + t + " (k COLLATE \"C\")");
+        } else {
+            execute(
+                    db,
+                    "CREATE TABLE " + t + " (k TEXT COLLATE NOCASE NOT NULL, v INT)",
+                    "CREATE UNIQUE INDEX " + t + "_k ON " + t + " (k COLLATE BINARY)");
+        }
+        Once once = once(db);
+        assertThat(once.getOrCreate(t, Map.of("k", "A"), Map.of("v", 1)).created())
+                .isTrue();
+        GetOrCreateResult lower = once.getOrCreate(t, Map.of("k", "a"), Map.of("v", 2));
+        assertThat(lower.created()).isTrue();
+        assertThat(lower.get("v")).isEqualTo(2);
+        assertThat(once.getOrCreate(t, Map.of("k", "a"), Map.of("v", 3)).get("v"))
+                .isEqualTo(2); // the row 'A' before
+        assertThat(once.getOrCreate(t, Map.of("k", "A"), Map.of("v", 3)).get("v"))
+                .isEqualTo(1);
+        assertThat(once.upsert(t, Map.of("k", "b", "v", 4), Upsert.on("k").doUpdate()))
+                .isEqualTo(UpsertOutcome.INSERTED);
+        assertThat(once.upsert(t, Map.of("k", "B", "v", 5), Upsert.on("k").doUpdate()))
+                .isEqualTo(UpsertOutcome.INSERTED); // UPDATED before, with a second row written
+        assertThat(once.upsert(t, Map.of("k", "B", "v", 6), Upsert.on("k").doUpdate()))
+                .isEqualTo(UpsertOutcome.UPDATED);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(4);
+        assertThat(count(
+                        db,
+                        "SELECT v FROM " + t + " WHERE k = 'b' COLLATE " + (db == Db.POSTGRES ? "\"C\"" : "BINARY")))
+                .isEqualTo(4);
+    }
+
+    /** citext with an index in text's operator class compares with case where the column does not. */
+    @Test
+    void postgres_citextColumnWithATextOpsIndex_refused() throws SQLException {
+        Db db = Db.POSTGRES;
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                count(db, "SELECT COUNT(*) FROM pg_available_extensions WHERE name = 'citext'") > 0,
+                "this PostgreSQL has no citext extension");
+        String t = TestDatabases.newTable("citextops");
+        execute(
+                db,
+                "CREATE EXTENSION IF NOT EXISTS citext",
+                "CREATE TABLE " + t + " (k citext NOT NULL, v int)",
+                "CREATE UNIQUE INDEX " + t + "_k ON " + t + " (k text_ops)");
+        assertThatThrownBy(() -> once(db).getOrCreate(t, Map.of("k", "Foo"), Map.of("v", 1)))
+                .isInstanceOf(NotAtomicException.class);
+        assertThatThrownBy(() -> once(db).upsert(
+                                t, Map.of("k", "Foo", "v", 1), Upsert.on("k").doUpdate()))
+                .isInstanceOf(NotAtomicException.class);
+    }
+}
