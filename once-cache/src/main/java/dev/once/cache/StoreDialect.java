@@ -77,6 +77,10 @@ enum StoreDialect {
             // NOTIFY (SealedValue); such a lost claim writes a row version, as MariaDB's always did
             case POSTGRES -> {
                 if (!returnOwner) yield onlyIfWon;
+                // each CASE would read clock_timestamp() again: a lease or value expiring between two of
+                // them left the owner (NULL) beside a future lease_until, a row no claim could take until
+                // that lease ran out (helper-64, by reading). The incoming row's updated_at is one instant.
+                claimable = claimable.replace(now, "excluded.updated_at");
                 String keep = " ELSE " + table + ".";
                 yield insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET"
                         + " lease_owner = CASE WHEN " + claimable + " THEN excluded.lease_owner" + keep

@@ -425,18 +425,28 @@ public final class Once {
 
     // ---- shared ----
 
+    /**
+     * The table a statement on this connection names. On MariaDB an unqualified name means a table of the
+     * connection's current database, so what is known of it is kept per database: kept by the name alone,
+     * one database's unique index vouched for another database's table without one, where MariaDB's plain
+     * insert then wrote duplicates (a data source routing tenants to databases; helper-63). The driver
+     * knows its current database without a query.
+     */
     private TableInfo table(Connection c, String table) throws SQLException {
         Dialect d = dialect;
         if (d == null) dialect = d = Dialect.of(c);
-        TableInfo t = tables.get(table); // as the caller spelled it: no parsing on the common path
+        String scope = d.schemasAreCatalogs() ? c.getCatalog() : null;
+        String spelled = scope == null ? table : scope + '\u0000' + table;
+        TableInfo t = tables.get(spelled); // as the caller spelled it: no parsing on the common path
         if (t != null) return t;
         TableInfo.Name name = TableInfo.Name.parse(table);
-        t = tables.get(name.toString());
+        String canonical = scope == null ? name.toString() : scope + '\u0000' + name;
+        t = tables.get(canonical);
         if (t == null) {
             t = TableInfo.read(c, d, name);
-            tables.put(name.toString(), t);
+            tables.put(canonical, t);
         }
-        tables.put(table, t);
+        tables.put(spelled, t);
         return t;
     }
 

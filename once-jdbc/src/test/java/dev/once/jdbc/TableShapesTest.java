@@ -284,4 +284,49 @@ class TableShapesTest {
                                 t, Map.of("k", "Foo", "v", 1), Upsert.on("k").doUpdate()))
                 .isInstanceOf(NotAtomicException.class);
     }
+
+    /**
+     * One Once, connections on two MariaDB databases (a data source routing tenants): each database's
+     * table of the same name is checked for itself. Kept by the name alone, the first database's unique
+     * index vouched for the second's table, which has none, and both callers created a row of one key.
+     */
+    @Test
+    void mariadb_sameTableNameInTwoDatabases_eachCheckedForItself() throws SQLException {
+        Db db = Db.MARIADB;
+        String indexed = TestDatabases.newTable("tenant_a");
+        String bare = TestDatabases.newTable("tenant_b");
+        execute(
+                db,
+                "CREATE DATABASE " + indexed,
+                "CREATE DATABASE " + bare,
+                "CREATE TABLE " + indexed + ".orders (k VARCHAR(10) PRIMARY KEY, v INT)",
+                "CREATE TABLE " + bare + ".orders (k VARCHAR(10), v INT)");
+        Once once = once(db);
+        try (java.sql.Connection c = TestDatabases.connect(db)) {
+            String home = c.getCatalog();
+            try {
+                c.setCatalog(indexed);
+                assertThat(once.getOrCreate(c, "orders", Map.of("k", "a"), Map.of("v", 1))
+                                .created())
+                        .isTrue();
+                c.setCatalog(bare);
+                assertThatThrownBy(() -> once.getOrCreate(c, "orders", Map.of("k", "a"), Map.of("v", 2)))
+                        .isInstanceOf(NotAtomicException.class);
+                assertThatThrownBy(() -> once.upsert(
+                                c,
+                                "orders",
+                                Map.of("k", "a", "v", 2),
+                                Upsert.on("k").doNothing()))
+                        .isInstanceOf(NotAtomicException.class);
+                c.setCatalog(indexed);
+                assertThat(once.getOrCreate(c, "orders", Map.of("k", "a"), Map.of("v", 3))
+                                .get("v"))
+                        .isEqualTo(1);
+            } finally {
+                c.setCatalog(home);
+            }
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + bare + ".orders")).isZero();
+        execute(db, "DROP DATABASE " + indexed, "DROP DATABASE " + bare);
+    }
 }
