@@ -74,6 +74,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
      */
     private static final class Resolution<V> extends CompletableFuture<CacheResult<V>> {
         volatile boolean purged;
+        /** When it began, before its read: its loader read the source after this. */
+        final long started = System.nanoTime();
     }
     /**
      * This cache's part of every claim token: 128 bits from a {@link java.security.SecureRandom}, as the
@@ -282,6 +284,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
      * is shared: during an outage a key still costs one loader call per process.
      */
     private CompletableFuture<CacheResult<V>> lookupAsync(String key, Reloader<V> loader, boolean async) {
+        return lookupAsync(key, loader, async, System.nanoTime());
+    }
+
+    /**
+     * As above, for a caller that asked at {@code asked} (nanoTime): a caller that waited for a resolution
+     * it could not join keeps its first time, so it may join any resolution begun after it asked.
+     */
+    private CompletableFuture<CacheResult<V>> lookupAsync(String key, Reloader<V> loader, boolean async, long asked) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
         if (closed) return CompletableFuture.failedFuture(new CacheLoadException("the cache is closed", null));
@@ -292,8 +302,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
         Resolution<V> mine = new Resolution<>();
         Resolution<V> running = inFlight.putIfAbsent(hash, mine);
-        if (running != null && running.purged) { // after it ends (and leaves the map), a resolution of its own
-            return running.handle((r, t) -> null).thenCompose(ended -> lookupAsync(key, loader, true));
+        if (running != null && (running.purged || unheardPurgesMayPredate(running, asked))) {
+            // after it ends (and leaves the map), a resolution of its own
+            return running.handle((r, t) -> null).thenCompose(ended -> lookupAsync(key, loader, true, asked));
         }
         if (running != null) {
             metrics.coalescedLocal.increment();
@@ -334,6 +345,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             if (cause(t) instanceof Bypass b) return new CacheResult<>(passed(b), CacheResult.Source.BYPASS);
             throw new CompletionException(cause(t));
         });
+    }
+
+    /**
+     * True when the running resolution began more than {@code nearCacheMaxAge} before this caller asked
+     * while no purge notice can be counted on (no NOTIFY, or a listener that has not answered a heartbeat
+     * within that age): a purge committed by another process since it began, which nothing here heard, may
+     * have come after its loader read the source. It is the bound the near cache keeps without notices: a
+     * caller that asks more than {@code nearCacheMaxAge} after a purge returned never takes an answer read
+     * before it (helper-64: a caller joined such a load and got the purged value, on every database).
+     */
+    private boolean unheardPurgesMayPredate(Resolution<V> running, long asked) {
+        return asked - running.started > nearMaxAgeNanos && !heard();
     }
 
     private static Throwable cause(Throwable t) {
@@ -572,11 +595,14 @@ final class SqlOnceCache<V> implements OnceCache<V> {
 
     /**
      * The listener's connection was lost or is back: purges sent meanwhile never reach this process, so
-     * the near cache forgets everything (and keeps new entries no longer than nearCacheMaxAge until the
-     * listener is back), and every waiter re-reads.
+     * it does what a heard purge of every key does: the near cache forgets everything (and keeps new
+     * entries no longer than nearCacheMaxAge until the listener is back), no resolution running now is
+     * joined (its loader may have read the source before a purge it never heard: helper-64 saw a caller
+     * after the gap join one and get the purged value), and every waiter re-reads.
      */
     private void onMissedNotifications() {
         near.invalidateAll();
+        purgedAll();
         waiters.wakeAll();
     }
 
