@@ -11,7 +11,8 @@ import javax.sql.DataSource;
 /**
  * The cache table's statements. Each runs in auto-commit at READ COMMITTED whatever the pool's
  * default: the claim's conditional upsert must judge the latest committed row. Hits only read. On
- * PostgreSQL the writes do not wait for the WAL flush ({@link StoreDialect#asyncCommit()}).
+ * PostgreSQL the claims, loaded values and releases do not wait for the WAL flush ({@link
+ * StoreDialect#asyncCommit()}); puts and purges commit as the connection does.
  */
 final class EntryStore {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(EntryStore.class);

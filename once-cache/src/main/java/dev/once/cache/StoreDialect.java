@@ -106,6 +106,10 @@ enum StoreDialect {
      * Writes a value whatever the row holds: READY, fresh for {@code ttl} ms, no error, no lease. Freeing
      * the lease is what fences a load in flight off ({@code complete} and {@code release} match on the
      * leader's token). Parameters: namespace, key hash, key text, value, ttl.
+     *
+     * <p>Committed as the connection commits, never asynchronously ({@link #asyncCommit()}): a put is the
+     * application's word that the value changed, and losing it in a crash would bring the previous value
+     * back as a fresh hit, a wrong answer, not a reload.
      */
     String put(String table) {
         String columns =
@@ -113,16 +117,10 @@ enum StoreDialect {
         String values = "?, ?, ?, " + Entry.READY + ", ?, " + now + " + ?, " + now;
         String freed = "error = NULL, lease_owner = NULL, lease_until = NULL";
         return switch (this) {
-            case POSTGRES, SQLITE -> {
-                // PostgreSQL's INSERT ... SELECT carries the asynchronous commit; SQLite needs VALUES (its
-                // parser cannot tell an INSERT ... SELECT's ON CONFLICT from a join's ON)
-                String insert = this == POSTGRES
-                        ? columns + "SELECT " + values + asyncCommit()
-                        : columns + "VALUES (" + values + ")";
-                yield insert + " ON CONFLICT (namespace, key_hash) DO UPDATE SET key_text = excluded.key_text,"
-                        + " state = excluded.state, value = excluded.value, expires_at = excluded.expires_at,"
-                        + " updated_at = excluded.updated_at, " + freed;
-            }
+            case POSTGRES, SQLITE ->
+                columns + "VALUES (" + values + ") ON CONFLICT (namespace, key_hash) DO UPDATE SET"
+                        + " key_text = excluded.key_text, state = excluded.state, value = excluded.value,"
+                        + " expires_at = excluded.expires_at, updated_at = excluded.updated_at, " + freed;
             case MARIADB ->
                 columns + "VALUES (" + values + ") ON DUPLICATE KEY UPDATE key_text = VALUES(key_text),"
                         + " state = VALUES(state), value = VALUES(value), expires_at = VALUES(expires_at),"
@@ -132,10 +130,11 @@ enum StoreDialect {
 
     /**
      * PostgreSQL: a FROM item that turns off the wait for the WAL flush for this statement's own
-     * transaction ({@code set_config(..., true)} lasts until its commit). The cache's writes are claims,
-     * values and releases that the cache can always redo: a database crash can lose the last moments of
-     * them, which costs a reload, never a wrong answer (a lost claim fences its leader's write off; a lost
-     * value is loaded again). The application's own transactions are untouched. Empty elsewhere.
+     * transaction ({@code set_config(..., true)} lasts until its commit). Only for the writes the cache
+     * can always redo, claims, loaded values and releases: a database crash can lose the last moments of
+     * them, which costs a reload (a lost claim fences its leader's write off; a lost value is loaded
+     * again). Never for a put, whose loss would serve the value it replaced ({@link #put}). The
+     * application's own transactions are untouched. Empty elsewhere.
      */
     String asyncCommit() {
         return this == POSTGRES ? " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS once_async" : "";

@@ -330,4 +330,50 @@ class OnceCacheTest {
             }
         }
     }
+
+    /**
+     * helper-64: put ran with synchronous_commit off like the loads' writes, so a crash before the WAL
+     * flush could undo an acknowledged put and serve the value it replaced as a fresh hit. A trigger
+     * records the setting each write of the table ran under: the put's must be on (the connection's
+     * setting), a loaded value's may be off (losing it costs a reload).
+     */
+    @Test
+    void put_commitsSynchronously_loadedValuesMayNot() throws Exception {
+        String table = TestDatabases.newTable("sync");
+        var config = new com.zaxxer.hikari.HikariConfig();
+        config.setJdbcUrl(TestDatabases.url(Db.POSTGRES));
+        config.setMaximumPoolSize(2);
+        config.setConnectionInitSql("SET synchronous_commit = on"); // the embedded server's default is off
+        try (var pool = new com.zaxxer.hikari.HikariDataSource(config);
+                OnceCache<String> cache = OnceCache.builder(pool)
+                        .table(table)
+                        .namespace(TestDatabases.newTable("ns"))
+                        .codec(Codec.string())
+                        .build()) {
+            TestDatabases.execute(
+                    Db.POSTGRES,
+                    "CREATE TABLE " + table + "_writes (value TEXT, sync TEXT)",
+                    "CREATE FUNCTION " + table + "_record() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "
+                            + table + "_writes VALUES (convert_from(NEW.value, 'UTF8'),"
+                            + " current_setting('synchronous_commit')); RETURN NEW; END $$",
+                    "CREATE TRIGGER " + table + "_record AFTER INSERT OR UPDATE ON " + table
+                            + " FOR EACH ROW EXECUTE FUNCTION " + table + "_record()");
+            assertThat(cache.get("loaded", () -> "loaded value")).isEqualTo("loaded value");
+            cache.put("put", "put value");
+            cache.put("loaded", "put over the loaded value"); // the update of an existing row
+            assertThat(TestDatabases.count(
+                            Db.POSTGRES,
+                            "SELECT COUNT(*) FROM " + table + "_writes WHERE value = 'loaded value' AND sync = 'off'"))
+                    .as("the loaded value's write, asynchronous")
+                    .isEqualTo(1);
+            assertThat(TestDatabases.count(
+                            Db.POSTGRES,
+                            "SELECT COUNT(*) FROM " + table + "_writes WHERE value LIKE 'put %' AND sync = 'on'"))
+                    .as("puts committed synchronously")
+                    .isEqualTo(2);
+            assertThat(TestDatabases.count(
+                            Db.POSTGRES, "SELECT COUNT(*) FROM " + table + "_writes WHERE value LIKE 'put %'"))
+                    .isEqualTo(2);
+        }
+    }
 }
