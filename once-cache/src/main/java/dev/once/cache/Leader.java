@@ -95,6 +95,7 @@ final class Leader<V> {
             throws Exception {
         V value;
         byte[] bytes;
+        long ttl;
         try {
             long loadStarted = System.nanoTime();
             try {
@@ -121,6 +122,10 @@ final class Leader<V> {
                 log.warn("once-cache: {}", error);
                 throw new CacheLoadException(error, null);
             }
+            // the cache's Expiry is the application's code too: what it throws is this load's failure, and
+            // releases the claim (an exception here once left the claim held: every later caller waited out
+            // the lease, loaded and failed the same way)
+            ttl = freshMillis(value);
         } catch (Exception | Error failure) {
             try {
                 String error = describe(failure);
@@ -134,7 +139,6 @@ final class Leader<V> {
             throw failure;
         }
         try {
-            long ttl = freshMillis(value);
             long writtenAt = near.generation();
             long storeStarted = System.nanoTime();
             boolean stored = store.complete(hash, token, Entry.READY, bytes, null, ttl);
@@ -145,6 +149,11 @@ final class Leader<V> {
             } else {
                 metrics.leaseLost.increment(); // fenced: a newer leader's value stands
             }
+        } catch (RuntimeException | Error failure) {
+            // anything else thrown after the load: the claim is released (fenced, so harmless after the
+            // value's write), never left held until its lease lapses
+            releaseAfter(hash, token, failedRounds, failure);
+            throw failure;
         } catch (StoreException e) {
             if (!config.failOpen) throw StoreException.toCaller(e);
             // once a second at most, and without the key: a proxy's keys hold its credentials' digests, and a
@@ -189,11 +198,32 @@ final class Leader<V> {
         }
     }
 
-    /** How long a value stays fresh: the TTL, or what the cache's {@link Expiry} says of it. */
+    /** Frees the claim after a failure that came once the loader had returned, recording it as a failed round. */
+    private void releaseAfter(String hash, String token, int failedRounds, Throwable failure) {
+        try {
+            store.release(hash, token, Entry.failedRound(failedRounds + 1, describe(failure)));
+            waiters.wake(hash);
+        } catch (StoreException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    /**
+     * How long a value stays fresh: the TTL, or what the cache's {@link Expiry} says of it, at most the
+     * 1,000 years the builder allows.
+     */
     long freshMillis(V value) {
-        return config.expiry == null
-                ? config.ttl.toMillis()
-                : Math.max(0, config.expiry.freshFor(value).toMillis());
+        return config.expiry == null ? config.ttl.toMillis() : boundedMillis(config.expiry.freshFor(value));
+    }
+
+    /**
+     * A duration an {@link Expiry} gave, in milliseconds from zero to the builder's longest duration
+     * (1,000 years; it is added to the database's clock in a BIGINT). {@code ChronoUnit.FOREVER}'s
+     * duration overflowed {@code toMillis()} itself: the ArithmeticException left the load's claim held.
+     */
+    static long boundedMillis(java.time.Duration d) {
+        if (d.isNegative()) return 0;
+        return d.compareTo(OnceCacheBuilder.LONGEST) > 0 ? OnceCacheBuilder.LONGEST.toMillis() : d.toMillis();
     }
 
     /**

@@ -97,7 +97,9 @@ final class NearCache<V> {
         if (weight > maxBytes / 2) return; // one value would push out half of the others: read it from the table
         boolean heard = broadcast.getAsBoolean();
         long cap = heard ? Long.MAX_VALUE : maxAgeNanos;
-        Held<V> held = new Held<>(value, Math.min(cap, remainingMillis * 1_000_000), (int) weight, heard);
+        // saturating: a TTL of the builder's longest (1,000 years) is more nanoseconds than a long holds
+        long ttlNanos = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(remainingMillis);
+        Held<V> held = new Held<>(value, Math.min(cap, ttlNanos), (int) weight, heard);
         // the check and the insert are one step on the key: a single-key invalidation (generation first,
         // then the removal, which waits for this step) either finds the entry and removes it or makes the
         // check fail. A plain put followed by a re-check left the stale entry readable in between: a

@@ -508,7 +508,7 @@ public final class OnceCacheBuilder<V> {
     }
 
     /** Durations become milliseconds added to the database's clock in a BIGINT: a longer one overflowed on every get. */
-    private static final Duration LONGEST = Duration.ofDays(365L * 1000);
+    static final Duration LONGEST = Duration.ofDays(365L * 1000);
 
     private static Duration atMostLongest(Duration d, String name) {
         if (d.compareTo(LONGEST) > 0)

@@ -577,7 +577,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     private long staleWindowMillis(V value) {
         return config.expiry == null
                 ? config.staleWhileRevalidate.toMillis()
-                : Math.max(0, config.expiry.staleWhileRevalidate(value).toMillis());
+                : Leader.boundedMillis(config.expiry.staleWhileRevalidate(value));
     }
 
     /** True while purges reach this process: PostgreSQL with NOTIFY, its listener connected. */

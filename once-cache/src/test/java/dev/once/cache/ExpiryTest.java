@@ -147,4 +147,102 @@ class ExpiryTest {
             assertThat(calls).hasValue(1);
         }
     }
+
+    /** Fresh for ever, stale for ever: {@code ChronoUnit.FOREVER}'s duration, which no long of millis holds. */
+    private static final Expiry<String> FOREVER = new Expiry<>() {
+        @Override
+        public Duration freshFor(String v) {
+            return v.startsWith("stale") ? Duration.ZERO : java.time.temporal.ChronoUnit.FOREVER.getDuration();
+        }
+
+        @Override
+        public Duration staleWhileRevalidate(String v) {
+            return java.time.temporal.ChronoUnit.FOREVER.getDuration();
+        }
+    };
+
+    /**
+     * helper-64: an Expiry giving FOREVER's duration threw ArithmeticException in Duration.toMillis()
+     * after the load, outside the failure handling: the value was not stored, the claim not released, and
+     * every later call waited out the lease, loaded and failed the same way. Now it is fresh for the
+     * builder's longest duration, 1,000 years (and kept in the near cache: its TTL in nanoseconds
+     * overflowed there too).
+     */
+    @org.junit.jupiter.api.Test
+    void expiry_freshForever_storedForTheLongestTtl_oneLoaderCall() throws Exception {
+        String ns = dev.once.jdbc.testing.TestDatabases.newTable("forever");
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache = OnceCacheTest.builder(Db.SQLITE, new SimpleMeterRegistry())
+                        .namespace(ns)
+                        .expiry(FOREVER)
+                        .nearCache(10)
+                        .lease(Duration.ofSeconds(30))
+                        .build();
+                OnceCache<String> other = OnceCacheTest.builder(Db.SQLITE, new SimpleMeterRegistry())
+                        .namespace(ns)
+                        .expiry(FOREVER)
+                        .lease(Duration.ofSeconds(30))
+                        .build()) {
+            assertThat(cache.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v1");
+            assertThat(cache.lookup("k", () -> "v" + calls.incrementAndGet()))
+                    .isEqualTo(new CacheResult<>("v1", CacheResult.Source.NEAR_HIT));
+            assertThat(other.lookup("k", () -> "v" + calls.incrementAndGet()))
+                    .isEqualTo(new CacheResult<>("v1", CacheResult.Source.HIT));
+            assertThat(calls).hasValue(1);
+            long years = dev.once.jdbc.testing.TestDatabases.count(
+                    Db.SQLITE,
+                    "SELECT (expires_at - updated_at) / 1000 / 86400 / 365 FROM once_entry WHERE namespace = '" + ns
+                            + "'");
+            assertThat(years).isEqualTo(1000);
+        }
+    }
+
+    /** The same for a stale window of FOREVER: the value stored stale at once is served while one refresh runs. */
+    @org.junit.jupiter.api.Test
+    void expiry_staleWindowForever_servedStaleWhileOneRefreshRuns() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache = OnceCacheTest.builder(Db.SQLITE, new SimpleMeterRegistry())
+                .namespace(dev.once.jdbc.testing.TestDatabases.newTable("forever"))
+                .expiry(FOREVER)
+                .lease(Duration.ofSeconds(30))
+                .build()) {
+            assertThat(cache.get("k", () -> "stale" + calls.incrementAndGet())).isEqualTo("stale1");
+            assertThat(cache.lookup("k", () -> "v" + calls.incrementAndGet()))
+                    .isEqualTo(new CacheResult<>("stale1", CacheResult.Source.STALE));
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> cache.get("k", () -> "never").equals("v2"));
+            assertThat(calls).hasValue(2);
+        }
+    }
+
+    /**
+     * An Expiry that throws: the caller gets its exception, and the claim is released at once (it was
+     * left held: the next call waited out the lease), so the next call loads again at once.
+     */
+    @org.junit.jupiter.api.Test
+    void expiry_throws_theCallerGetsItAndTheClaimIsReleased() throws Exception {
+        String ns = dev.once.jdbc.testing.TestDatabases.newTable("throws");
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache = OnceCacheTest.builder(Db.SQLITE, new SimpleMeterRegistry())
+                .namespace(ns)
+                .expiry(v -> {
+                    if (v.equals("v1")) throw new IllegalStateException("no freshness for " + v);
+                    return Duration.ofMinutes(1);
+                })
+                .lease(Duration.ofMinutes(5))
+                .build()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> cache.get("k", () -> "v" + calls.incrementAndGet()))
+                    .hasMessageContaining("no freshness for v1");
+            assertThat(dev.once.jdbc.testing.TestDatabases.count(
+                            Db.SQLITE,
+                            "SELECT COUNT(*) FROM once_entry WHERE namespace = '" + ns
+                                    + "' AND lease_owner IS NULL AND error LIKE 'round 1: %no freshness for v1'"))
+                    .as("the claim released as a failed round")
+                    .isEqualTo(1);
+            assertThat(cache.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v2");
+            assertThat(calls).hasValue(2);
+        }
+    }
 }
