@@ -145,7 +145,9 @@ final class Leader<V> {
             metrics.storePhase.record(System.nanoTime() - storeStarted, java.util.concurrent.TimeUnit.NANOSECONDS);
             if (stored) {
                 waiters.wake(hash); // other processes hear the NOTIFY sent with the write itself
-                if (ttl > 0) near.put(hash, value, bytes.length, ttl, writtenAt);
+                // counted from before the write, whose statement read the database's clock: a slow answer
+                // must not keep the value here past the row's expiry
+                if (ttl > 0) near.put(hash, value, bytes.length, ttl - NearCache.millisSince(storeStarted), writtenAt);
             } else {
                 metrics.leaseLost.increment(); // fenced: a newer leader's value stands
             }

@@ -108,6 +108,27 @@ final class NearCache<V> {
         if (generation.get() != readAt) cache.invalidate(keyHash); // invalidateAll iterates: undo behind it
     }
 
+    /**
+     * Milliseconds since {@code startedNanos} ({@link System#nanoTime()}), rounded up: what to take off a
+     * remaining TTL the database counted from a statement that began then, so that a slow answer or a slow
+     * decode does not keep the value here past the row's expiry.
+     */
+    static long millisSince(long startedNanos) {
+        long elapsed = Math.max(0, System.nanoTime() - startedNanos);
+        return (elapsed + 999_999) / 1_000_000;
+    }
+
+    /** How long the key's entry has left, in milliseconds; -1 when there is none. For tests. */
+    long remainingMillis(String keyHash) {
+        if (cache == null || cache.getIfPresent(keyHash) == null) return -1;
+        return cache.policy()
+                .expireVariably()
+                .flatMap(p -> p.getExpiresAfter(keyHash, java.util.concurrent.TimeUnit.MILLISECONDS).stream()
+                        .boxed()
+                        .findFirst())
+                .orElse(-1L);
+    }
+
     /** The weight held now: about the bytes of the values kept (at least {@code maxBytes / maxEntries} each). */
     long weight() {
         if (cache == null) return 0;

@@ -278,6 +278,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return breaker.describe();
     }
 
+    /** How long the key's near-cache entry has left, in milliseconds; -1 when there is none. For tests. */
+    long nearRemainingMillis(String key) {
+        return near.remainingMillis(keyHash.of(key));
+    }
+
     /**
      * The first caller of a key in this process resolves it; the others share its result, or, when the
      * loader said {@link Bypass} (its answer is its caller's alone), load their own. A fail-open answer
@@ -471,7 +476,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                     metrics.hit.increment();
                 }
                 V v = codec.decode(e.value());
-                near.put(hash, v, e.value().length, e.remainingMillis(), readAt);
+                // fresh for what the row had left when the database read it, counted from before the read: a
+                // slow decode or answer must not keep it here past the row's expiry (it did, by that long)
+                near.put(hash, v, e.value().length, e.remainingMillis() - NearCache.millisSince(readStarted), readAt);
                 if (woke != 0) metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
                 return new CacheResult<>(v, source);
             }
@@ -532,7 +539,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         metrics.coalescedRemote.increment();
         // fresh for what its leader said, counted from this caller's read (the store came after it): a
         // notification that arrives late must not keep the value longer than the row would
-        long fresh = sent.freshMillis() - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - readStarted);
+        long fresh = sent.freshMillis() - NearCache.millisSince(readStarted);
         if (fresh > 0) near.put(hash, v, sent.value().length, fresh, readAt);
         metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
         return new CacheResult<>(v, CacheResult.Source.COALESCED);

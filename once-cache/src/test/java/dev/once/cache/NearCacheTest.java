@@ -243,4 +243,101 @@ class NearCacheTest {
             assertThat(cache.lookup("huge", () -> "never").source()).isEqualTo(CacheResult.Source.HIT);
         }
     }
+
+    /** A string codec whose decode takes {@code millis}: the time between the database's read and the near put. */
+    private static Codec<String> decodingFor(long millis) {
+        return new Codec<>() {
+            @Override
+            public byte[] encode(String value) {
+                return Codec.string().encode(value);
+            }
+
+            @Override
+            public String decode(byte[] bytes) {
+                try {
+                    Thread.sleep(millis);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return Codec.string().decode(bytes);
+            }
+        };
+    }
+
+    /**
+     * helper-64: a value read from the table was kept in the near cache for the row's remaining TTL
+     * counted from after its decode, not from the read: a decode of 1 s kept it 1 s past the row's expiry
+     * (served while peek on the table said STALE). The entry's life left right after the read is at most
+     * the TTL less the decode now; it was about the whole TTL.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(
+            value = Db.class,
+            names = {"POSTGRES", "SQLITE"})
+    void nearCache_valueDecodedSlowly_keptNoLongerThanTheRowIsFresh(Db db) throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        Duration ttl = Duration.ofSeconds(3);
+        long decodeMillis = 1_000;
+        try (HikariDataSource poolA = TestDatabases.pool(db, 4, -1);
+                HikariDataSource poolB = TestDatabases.pool(db, 4, -1);
+                OnceCache<String> a = OnceCache.builder(poolA)
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .ttl(ttl)
+                        .build();
+                OnceCache<String> b = OnceCache.builder(poolB)
+                        .namespace(ns)
+                        .codec(decodingFor(decodeMillis))
+                        .ttl(ttl)
+                        .nearCache(10)
+                        .nearCacheMaxAge(Duration.ofSeconds(60)) // no cap of its own under the TTL
+                        .build()) {
+            if (db == Db.POSTGRES) await().atMost(Duration.ofSeconds(10)).until(b::listening);
+            assertThat(a.get("k", () -> "v")).isEqualTo("v");
+            assertThat(b.lookup("k", () -> "never")).isEqualTo(new CacheResult<>("v", CacheResult.Source.HIT));
+            long left = ((SqlOnceCache<String>) b).nearRemainingMillis("k");
+            assertThat(left)
+                    .as("ms B's near entry has left, TTL %d ms, decoded in %d ms", ttl.toMillis(), decodeMillis)
+                    .isPositive()
+                    .isLessThanOrEqualTo(ttl.toMillis() - decodeMillis);
+        }
+    }
+
+    /**
+     * The same for the leader's own value: kept for the TTL counted from before its write, whose statement
+     * read the database's clock, not from its slow answer. B's statements go through a proxy that delays
+     * each answer by 300 ms: the entry had the whole TTL left after the write returned.
+     */
+    @Test
+    void nearCache_leadersWriteAnsweredSlowly_keptNoLongerThanTheRowIsFresh() throws Exception {
+        String url = TestDatabases.url(Db.POSTGRES);
+        Duration ttl = Duration.ofSeconds(3);
+        long delay = 300;
+        try (FaultProxy proxy = FaultProxy.to(url);
+                HikariDataSource slowPool = new HikariDataSource(poolConfig(proxy.url(url)));
+                OnceCache<String> b = OnceCache.builder(slowPool)
+                        .namespace(TestDatabases.newTable("ns"))
+                        .codec(Codec.string())
+                        .ttl(ttl)
+                        .notify(false)
+                        .storeTimeout(Duration.ofSeconds(10))
+                        .nearCache(10)
+                        .nearCacheMaxAge(Duration.ofSeconds(60))
+                        .build()) {
+            proxy.delay(delay); // each way: the write's answer comes at least this long after its clock was read
+            assertThat(b.lookup("k", () -> "v")).isEqualTo(new CacheResult<>("v", CacheResult.Source.MISS));
+            long left = ((SqlOnceCache<String>) b).nearRemainingMillis("k");
+            assertThat(left)
+                    .as("ms the leader's near entry has left, TTL %d ms, answers delayed %d ms", ttl.toMillis(), delay)
+                    .isPositive()
+                    .isLessThanOrEqualTo(ttl.toMillis() - delay);
+        }
+    }
+
+    private static HikariConfig poolConfig(String url) {
+        HikariConfig c = new HikariConfig();
+        c.setJdbcUrl(url);
+        c.setMaximumPoolSize(4);
+        return c;
+    }
 }
