@@ -167,6 +167,9 @@ public final class OnceCacheBuilder<V> {
 
     /**
      * Serve an expired value for this long after its TTL while exactly one process refreshes it. Off by default.
+     * With an {@link #expiry}, which gives each value its own window, set this to the longest window it
+     * gives: cleanup keeps expired rows for this plus {@link #retainExpired}, and cannot see a value's own
+     * window (no column holds it).
      *
      * @param window zero (off) or more
      * @return this builder

@@ -150,4 +150,54 @@ class JanitorTest {
             assertThat(rs.getString(1)).isNull(); // released, and not claimed by the closed cache
         }
     }
+
+    /**
+     * helper-64: the janitor keeps an expired row for the builder's staleWhileRevalidate plus retainExpired;
+     * the stale window an Expiry gives a value is not stored in the row (no column holds it), so the janitor
+     * cannot see it and deletes the row inside that window, unless the builder's staleWhileRevalidate
+     * declares the window. A known limit (docs/once-cache.md); this holds both halves: the limit, and the
+     * declaration that avoids it.
+     */
+    @Test
+    void janitor_staleWindowFromAnExpiry_keptOnlyWhenTheBuilderDeclaresIt() throws Exception {
+        Db db = Db.SQLITE;
+        Expiry<String> expiry = new Expiry<>() {
+            @Override
+            public java.time.Duration freshFor(String value) {
+                return java.time.Duration.ofMillis(100);
+            }
+
+            @Override
+            public java.time.Duration staleWhileRevalidate(String value) {
+                return java.time.Duration.ofMinutes(10);
+            }
+        };
+        String undeclared = TestDatabases.newTable("ns");
+        String declared = TestDatabases.newTable("ns");
+        try (OnceCache<String> plain = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(undeclared)
+                        .codec(Codec.string())
+                        .expiry(expiry)
+                        .retainExpired(java.time.Duration.ZERO)
+                        .cleanupInterval(java.time.Duration.ofMillis(200))
+                        .build();
+                OnceCache<String> told = OnceCache.builder(TestDatabases.shared(db))
+                        .namespace(declared)
+                        .codec(Codec.string())
+                        .expiry(expiry)
+                        .staleWhileRevalidate(java.time.Duration.ofMinutes(10)) // the longest window it gives
+                        .retainExpired(java.time.Duration.ZERO)
+                        .cleanupInterval(java.time.Duration.ofMillis(200))
+                        .build()) {
+            assertThat(plain.get("k", () -> "v")).isEqualTo("v");
+            assertThat(told.get("k", () -> "v")).isEqualTo("v");
+            // the limit: deleted 100 ms after its freshness, inside its 10 min window
+            org.awaitility.Awaitility.await()
+                    .atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> rows(db, undeclared) == 0);
+            Thread.sleep(600); // the other cache's janitor has run as well, more than once
+            assertThat(rows(db, declared)).isEqualTo(1);
+            assertThat(told.lookup("k", () -> "v2")).isEqualTo(new CacheResult<>("v", CacheResult.Source.STALE));
+        }
+    }
 }
