@@ -103,6 +103,16 @@ final class SqliteDialect extends Dialect {
         return collations;
     }
 
+    /**
+     * Whether SQLite gives a column of this declared type text affinity, by its own rules (INT first, then
+     * CHAR, CLOB or TEXT): its driver reports BLOB, untyped, DATE and JSON columns as VARCHAR, and casting
+     * their values to text made a blob key 1 find the row '1' in batches (helper-63).
+     */
+    static boolean textAffinity(String declaredType) {
+        String t = declaredType == null ? "" : declaredType.toUpperCase(java.util.Locale.ROOT);
+        return !t.contains("INT") && (t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT"));
+    }
+
     /** SQLite's PRAGMAs tell partial indexes apart, which its JDBC metadata does not. */
     @Override
     List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {

@@ -139,7 +139,9 @@ final class TableInfo {
                 while (rs.next()) {
                     if (!candidate.equals(rs.getString("TABLE_NAME"))) continue; // '_' is a pattern
                     byPosition.put(rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"));
-                    if (TEXT_TYPES.contains(rs.getInt("DATA_TYPE")))
+                    if (dialect instanceof SqliteDialect
+                            ? SqliteDialect.textAffinity(rs.getString("TYPE_NAME"))
+                            : TEXT_TYPES.contains(rs.getInt("DATA_TYPE")))
                         text.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));
                     sqlTypes.put(rs.getString("COLUMN_NAME"), rs.getInt("DATA_TYPE"));
                     typeNames.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));

@@ -329,4 +329,36 @@ class TableShapesTest {
         assertThat(count(db, "SELECT COUNT(*) FROM " + bare + ".orders")).isZero();
         execute(db, "DROP DATABASE " + indexed, "DROP DATABASE " + bare);
     }
+
+    /**
+     * SQLite gives BLOB, untyped, DATE and JSON columns no text affinity, but its driver reports them as
+     * VARCHAR, so batches and upserts cast their values to text: the blob key 1 found the row '1' in a batch
+     * while getOrCreate found the row 1, an upsert said UPDATED and inserted, and an untyped version 8
+     * passed a GREATER guard against 9 (text sorts after numbers). helper-63.
+     */
+    @Test
+    void sqlite_columnsWithoutTextAffinity_notCastToText() throws SQLException {
+        Db db = Db.SQLITE;
+        String t = TestDatabases.newTable("affinity");
+        execute(db, "CREATE TABLE " + t + " (k BLOB UNIQUE, v INT, version, seen DATE)");
+        Once once = once(db);
+        assertThat(once.getOrCreate(t, Map.of("k", 1), Map.of("v", 0, "version", 9, "seen", 20261129))
+                        .created())
+                .isTrue();
+        assertThat(once.getOrCreateAll(t, List.of(Map.of("k", 1)), l -> Map.of("v", 5))
+                        .get(0)
+                        .created())
+                .isFalse();
+        assertThat(once.upsert(t, Map.of("k", 1, "v", 7), Upsert.on("k").doUpdate()))
+                .isEqualTo(UpsertOutcome.UPDATED);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+        assertThat(once.upsert(
+                        t,
+                        Map.of("k", 1, "v", 8, "version", 8),
+                        Upsert.on("k").doUpdate().onlyIfIncoming("version", Upsert.Comparison.GREATER)))
+                .isEqualTo(UpsertOutcome.UNCHANGED);
+        assertThat(count(db, "SELECT v FROM " + t)).isEqualTo(7);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE typeof(seen) = 'integer'"))
+                .isEqualTo(1);
+    }
 }
