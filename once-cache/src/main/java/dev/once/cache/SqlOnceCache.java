@@ -308,8 +308,13 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         Resolution<V> mine = new Resolution<>();
         Resolution<V> running = inFlight.putIfAbsent(hash, mine);
         if (running != null && (running.purged || unheardPurgesMayPredate(running, asked))) {
-            // after it ends (and leaves the map), a resolution of its own
-            return running.handle((r, t) -> null).thenCompose(ended -> lookupAsync(key, loader, true, asked));
+            // after it ends (and leaves the map), a resolution of its own; but a failure is no purged value,
+            // so one not purged hands its failure on, as joining it would have: re-resolving ran the loader
+            // again for each late caller of a failing load (helper-66)
+            return running.handle((r, t) -> t)
+                    .thenCompose(failure -> failure != null && !running.purged && !(cause(failure) instanceof Bypass)
+                            ? CompletableFuture.failedFuture(cause(failure))
+                            : lookupAsync(key, loader, true, asked));
         }
         if (running != null) {
             metrics.coalescedLocal.increment();
@@ -361,8 +366,17 @@ final class SqlOnceCache<V> implements OnceCache<V> {
      * before it (helper-64: a caller joined such a load and got the purged value, on every database).
      */
     private boolean unheardPurgesMayPredate(Resolution<V> running, long asked) {
-        return asked - running.started > nearMaxAgeNanos && !heard();
+        if (asked - running.started <= nearMaxAgeNanos) return false;
+        // a listener that answers its heartbeat hears every purge, or reports the gap (onMissedNotifications);
+        // without a near cache its heartbeat comes every 2 s, so heard() at nearCacheMaxAge was false about
+        // half the time while it listened (helper-66)
+        NotifyListener l = listener;
+        return closed || l == null || !l.heardWithin(Math.max(nearMaxAgeNanos, LISTENER_SILENCE_NANOS));
     }
+
+    /** How long a listening connection may go unheard: its slowest heartbeat and that heartbeat's timeout. */
+    private static final long LISTENER_SILENCE_NANOS =
+            TimeUnit.MILLISECONDS.toNanos(NotifyListener.HEARTBEAT_MILLIS + NotifyListener.HEARTBEAT_TIMEOUT_MILLIS);
 
     private static Throwable cause(Throwable t) {
         return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;

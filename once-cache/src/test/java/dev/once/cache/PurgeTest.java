@@ -162,4 +162,42 @@ class PurgeTest {
             assertThat(source.calls).hasValue(2);
         }
     }
+
+    /**
+     * A failing load that a late caller may not join (no notice can reach it): the caller waits for it and
+     * gets its failure, as a joined caller does. It re-resolved instead and ran the loader again, one more
+     * paid call per late caller of a failing load (helper-66: 2 calls for 10 callers 300 ms apart).
+     */
+    @Test
+    void failingLoadOlderThanNearCacheMaxAge_aLateCallerGetsItsFailure_noSecondLoaderCall() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        Duration maxAge = Duration.ofMillis(200);
+        AtomicInteger calls = new AtomicInteger();
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (HikariDataSource pool = TestDatabases.pool(Db.SQLITE, 4, -1);
+                OnceCache<String> cache = OnceCache.builder(pool)
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .nearCacheMaxAge(maxAge)
+                        .lease(Duration.ofSeconds(30))
+                        .build()) {
+            CompletableFuture<String> first = cache.getAsync("k", () -> {
+                calls.incrementAndGet();
+                loading.countDown();
+                release.await();
+                throw new IllegalStateException("the paid API failed");
+            });
+            assertThat(loading.await(10, TimeUnit.SECONDS)).isTrue();
+            Thread.sleep(maxAge.toMillis() + 200);
+            CompletableFuture<String> late = cache.getAsync("k", () -> {
+                calls.incrementAndGet();
+                return "second call";
+            });
+            release.countDown();
+            assertThat(first).failsWithin(Duration.ofSeconds(10));
+            assertThat(late).failsWithin(Duration.ofSeconds(10));
+            assertThat(calls).hasValue(1);
+        }
+    }
 }

@@ -292,11 +292,10 @@ public final class Once {
         Map<String, Object> l = lookup(t, lookup);
         Map<String, Object> u = t.resolve(nullToEmpty(updates), "updates");
         Map<String, Object> cd = t.resolve(nullToEmpty(createDefaults), "createDefaults");
-        cd.forEach((column, value) -> { // a default never overrides the key, nor what updates set (helper-63)
-            Map<String, Object> set = l.containsKey(column) ? l : u.containsKey(column) ? u : null;
-            if (set != null && !Objects.equals(set.get(column), value))
-                throw new IllegalArgumentException("createDefaults set " + column + " = " + value + " but the "
-                        + (set == l ? "lookup" : "updates") + " set " + column + " = " + set.get(column));
+        cd.forEach((column, value) -> { // a default never overrides the key (helper-63); it may override updates
+            if (l.containsKey(column) && !Objects.equals(l.get(column), value))
+                throw new IllegalArgumentException("createDefaults set " + column + " = " + value + " but the"
+                        + " lookup set " + column + " = " + l.get(column));
         });
         List<String> key = keyFor(t, l.keySet(), "updateOrCreate");
         return transactions()

@@ -105,21 +105,35 @@ final class PostgresDialect extends Dialect {
         return casts;
     }
 
+    /**
+     * A column's collation where every unique index on it compares it in one collation other than its own.
+     * Where its unique indexes disagree (a primary key on k and a unique index on (k COLLATE ci, tenant)),
+     * the column keeps its own: taking any one index's applied it to lookups by the other key, which then
+     * found and updated another row (helper-66).
+     */
     @Override
     Map<String, String> keyCollations(Connection c, TableInfo.Name name) throws SQLException {
         Map<String, String> collations = new LinkedHashMap<>();
+        java.util.Set<String> ambiguous = new java.util.HashSet<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT a.attname,"
-                + " quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_index i"
+                + " quote_ident(cn.nspname) || '.' || quote_ident(co.collname), k.coll = a.attcollation FROM pg_index i"
                 + " CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indcollation::oid[]) AS k(attnum, coll)"
                 + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
                 + " JOIN pg_collation co ON co.oid = k.coll JOIN pg_namespace cn ON cn.oid = co.collnamespace"
                 + " WHERE i.indrelid = ?::regclass AND i.indisunique AND i.indisvalid AND i.indimmediate"
-                + " AND i.indpred IS NULL AND i.indexprs IS NULL AND k.coll <> a.attcollation")) {
+                + " AND i.indpred IS NULL AND i.indexprs IS NULL")) {
             ps.setString(1, regclass(name));
             try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) collations.put(rs.getString(1), " COLLATE " + rs.getString(2));
+                while (rs.next()) {
+                    String column = rs.getString(1);
+                    String collation = rs.getBoolean(3) ? "" : " COLLATE " + rs.getString(2);
+                    String previous = collations.putIfAbsent(column, collation);
+                    if (previous != null && !previous.equals(collation)) ambiguous.add(column);
+                }
             }
         }
+        collations.keySet().removeAll(ambiguous);
+        collations.values().removeIf(String::isEmpty);
         return collations;
     }
 
@@ -139,8 +153,14 @@ final class PostgresDialect extends Dialect {
         Map<Long, List<String>> indexes = new LinkedHashMap<>();
         java.util.Set<Long> foreignOrder = new java.util.HashSet<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT i.indexrelid, a.attname,"
-                + " opc.opcdefault AND (opc.opcintype = b.base OR NOT EXISTS (SELECT 1 FROM pg_opclass d"
-                + " WHERE d.opcmethod = opc.opcmethod AND d.opcdefault AND d.opcintype = b.base))"
+                // the index's equality must be the column type's own: a non-default class counts when its
+                // = is the default class's (varchar_pattern_ops: text's =), not otherwise (text_ops on citext)
+                + " (SELECT o.amopopr FROM pg_amop o WHERE o.amopfamily = opc.opcfamily AND o.amopstrategy = 3"
+                + " AND o.amoplefttype = opc.opcintype AND o.amoprighttype = opc.opcintype)"
+                + " IS NOT DISTINCT FROM (SELECT o.amopopr FROM pg_opclass d JOIN pg_amop o ON o.amopfamily ="
+                + " d.opcfamily AND o.amopstrategy = 3 AND o.amoplefttype = d.opcintype AND o.amoprighttype ="
+                + " d.opcintype WHERE d.opcmethod = opc.opcmethod AND d.opcdefault AND d.opcintype IN (b.base,"
+                + " opc.opcintype) ORDER BY d.opcintype = b.base DESC LIMIT 1)"
                 + " FROM pg_index i"
                 + " CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) WITH ORDINALITY"
                 + " AS k(attnum, opclass, position)"

@@ -42,7 +42,9 @@ final class TableInfo {
             Types.NUMERIC,
             Types.REAL,
             Types.FLOAT,
-            Types.DOUBLE);
+            Types.DOUBLE,
+            Types.BIT, // MariaDB's TINYINT(1) and BOOLEAN: 'abc' compares as 0 there too (helper-66)
+            Types.BOOLEAN);
     private static final Set<Integer> BINARY_TYPES =
             Set.of(Types.BINARY, Types.VARBINARY, Types.LONGVARBINARY, Types.BLOB);
 

@@ -310,6 +310,10 @@ class GetOrCreateTest {
         assertThat(once.getOrCreate(t, Map.of("item", "AbC"), () -> Map.of("val", 2))
                         .get("item"))
                 .isEqualTo("abc");
+        assertThat(once.getOrCreateAll(t, List.of(Map.of("item", "AbC")), l -> Map.of("val", 2))
+                        .get(0)
+                        .get("item"))
+                .isEqualTo("abc");
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
     }
 
