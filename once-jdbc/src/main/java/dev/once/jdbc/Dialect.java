@@ -178,10 +178,13 @@ abstract class Dialect {
     }
 
     /**
-     * For each column whose incoming values must be converted to compare as the column does, the tail of
-     * {@code CAST(value AS type) COLLATE collation} after the value; empty where values compare as bound.
+     * How an incoming value is converted to compare as its column does: {@code CAST(value AS type)}, in
+     * the column's collation ({@code " COLLATE c"}, or "" for none).
      */
-    java.util.Map<String, String> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
+    record Cast(String type, String collation) {}
+
+    /** For each column whose incoming values must be converted to compare as the column does, its cast; empty where values compare as bound. */
+    java.util.Map<String, Cast> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
         return java.util.Map.of();
     }
 

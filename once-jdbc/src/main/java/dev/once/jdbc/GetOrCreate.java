@@ -212,9 +212,9 @@ final class GetOrCreate {
             List<Map<String, Object>> found)
             throws SQLException {
         StringJoiner on = new StringJoiner(" AND ");
-        for (String col :
-                columns) // as the unique index compares (helper-66: getOrCreateAll disagreed with getOrCreate)
-        on.add("once_t." + d.quote(col) + t.keyCollation(col) + " = once_v." + d.quote(col) + t.keyCollation(col));
+        // as the unique index compares (helper-66: getOrCreateAll disagreed with getOrCreate)
+        for (String col : columns)
+            on.add("once_t." + d.quote(col) + t.keyCollation(col) + " = once_v." + d.quote(col) + t.keyCollation(col));
         int size = Sql.rowsPerStatement(d.maxParameters(), columns.size() + 1); // each lookup and its ordinal
         for (int from = 0; from < which.size(); from += size) {
             List<Integer> chunk = which.subList(from, Math.min(which.size(), from + size));

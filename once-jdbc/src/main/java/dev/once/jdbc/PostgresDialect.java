@@ -69,8 +69,8 @@ final class PostgresDialect extends Dialect {
      * 'abcd' to 'abc', which then found and overwrote the row 'abc' (helper-63).
      */
     @Override
-    Map<String, String> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
-        Map<String, String> casts = new LinkedHashMap<>();
+    Map<String, Cast> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
+        Map<String, Cast> casts = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("WITH RECURSIVE r(attnum, typ, arr) AS ("
                 + " SELECT a.attnum, a.atttypid, false FROM pg_attribute a"
                 + " WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped"
@@ -98,7 +98,7 @@ final class PostgresDialect extends Dialect {
                     String collation = rs.getString(3);
                     casts.put(
                             rs.getString(1),
-                            " AS " + rs.getString(2) + ")" + (collation == null ? "" : " COLLATE " + collation));
+                            new Cast(rs.getString(2), collation == null ? "" : " COLLATE " + collation));
                 }
             }
         }

@@ -80,14 +80,7 @@ final class SqliteDialect extends Dialect {
         java.util.Set<String> ambiguous = new java.util.HashSet<>();
         String schema = name.schema() == null ? "main" : name.schema();
         try (Statement s = c.createStatement()) {
-            List<String> indexes = new ArrayList<>();
-            try (ResultSet rs =
-                    s.executeQuery("PRAGMA " + quote(schema) + ".index_list(" + quote(name.table()) + ")")) {
-                while (rs.next()) {
-                    if (rs.getInt("unique") == 1 && rs.getInt("partial") == 0) indexes.add(rs.getString("name"));
-                }
-            }
-            for (String index : indexes) {
+            for (String index : uniqueIndexes(s, schema, name.table())) {
                 try (ResultSet rs = s.executeQuery("PRAGMA " + quote(schema) + ".index_xinfo(" + quote(index) + ")")) {
                     while (rs.next()) {
                         String column = rs.getString("name");
@@ -113,6 +106,17 @@ final class SqliteDialect extends Dialect {
         return !t.contains("INT") && (t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT"));
     }
 
+    /** The table's unique indexes that are not partial (PRAGMA index_list), by name. */
+    private List<String> uniqueIndexes(Statement s, String schema, String table) throws SQLException {
+        List<String> indexes = new ArrayList<>();
+        try (ResultSet rs = s.executeQuery("PRAGMA " + quote(schema) + ".index_list(" + quote(table) + ")")) {
+            while (rs.next()) {
+                if (rs.getInt("unique") == 1 && rs.getInt("partial") == 0) indexes.add(rs.getString("name"));
+            }
+        }
+        return indexes;
+    }
+
     /** SQLite's PRAGMAs tell partial indexes apart, which its JDBC metadata does not. */
     @Override
     List<List<String>> uniqueKeys(Connection c, TableInfo.Name name, List<String> columns) throws SQLException {
@@ -135,14 +139,7 @@ final class SqliteDialect extends Dialect {
                 for (int[] o : order) pk.add(names.get(o[1]));
             }
             if (!pk.isEmpty()) TableInfo.canonical(this, pk, columns).ifPresent(keys::add);
-            List<String> indexes = new ArrayList<>();
-            try (ResultSet rs =
-                    s.executeQuery("PRAGMA " + quote(schema) + ".index_list(" + quote(name.table()) + ")")) {
-                while (rs.next()) {
-                    if (rs.getInt("unique") == 1 && rs.getInt("partial") == 0) indexes.add(rs.getString("name"));
-                }
-            }
-            for (String index : indexes) {
+            for (String index : uniqueIndexes(s, schema, name.table())) {
                 List<String> key = new ArrayList<>();
                 boolean plain = true;
                 try (ResultSet rs = s.executeQuery("PRAGMA " + quote(schema) + ".index_info(" + quote(index) + ")")) {

@@ -73,11 +73,11 @@ final class TableInfo {
     private final String quotedName;
     private final List<String> columns; // as the database spells them
     private final boolean namesIgnoreCase;
-    private final Map<String, String> textColumns; // column: its type as the database names it
+    private final Set<String> textColumns; // columns holding character strings
     private final Map<String, Integer> sqlTypes; // every column: its java.sql.Types code
     private final Map<String, String> typeNames; // every column: its type as the database names it
     private final List<List<String>> uniqueKeys;
-    private final Map<String, String> valueCasts;
+    private final Map<String, Dialect.Cast> valueCasts;
     private final Map<String, String> keyCollations;
 
     /**
@@ -100,16 +100,16 @@ final class TableInfo {
             String quotedName,
             Dialect dialect,
             List<String> columns,
-            Map<String, String> textColumns,
+            Set<String> textColumns,
             Map<String, Integer> sqlTypes,
             Map<String, String> typeNames,
             List<List<String>> uniqueKeys,
-            Map<String, String> valueCasts,
+            Map<String, Dialect.Cast> valueCasts,
             Map<String, String> keyCollations) {
         this.name = name;
         this.quotedName = quotedName;
         this.columns = List.copyOf(columns);
-        this.textColumns = Map.copyOf(textColumns);
+        this.textColumns = Set.copyOf(textColumns);
         this.sqlTypes = Map.copyOf(sqlTypes);
         this.typeNames = Map.copyOf(typeNames);
         this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
@@ -132,7 +132,7 @@ final class TableInfo {
                 requested.table().toLowerCase(Locale.ROOT),
                 requested.table().toUpperCase(Locale.ROOT)))) {
             List<String> columns = new ArrayList<>();
-            Map<String, String> text = new LinkedHashMap<>();
+            Set<String> text = new LinkedHashSet<>();
             Map<String, Integer> sqlTypes = new LinkedHashMap<>();
             Map<String, String> typeNames = new LinkedHashMap<>();
             String schema = null;
@@ -143,8 +143,7 @@ final class TableInfo {
                     byPosition.put(rs.getInt("ORDINAL_POSITION"), rs.getString("COLUMN_NAME"));
                     if (dialect instanceof SqliteDialect
                             ? SqliteDialect.textAffinity(rs.getString("TYPE_NAME"))
-                            : TEXT_TYPES.contains(rs.getInt("DATA_TYPE")))
-                        text.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));
+                            : TEXT_TYPES.contains(rs.getInt("DATA_TYPE"))) text.add(rs.getString("COLUMN_NAME"));
                     sqlTypes.put(rs.getString("COLUMN_NAME"), rs.getInt("DATA_TYPE"));
                     typeNames.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));
                     schema = dialect.schemasAreCatalogs() ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
@@ -297,21 +296,20 @@ final class TableInfo {
      * PostgreSQL {@code CAST(value AS type) COLLATE collation}, elsewhere the value itself.
      */
     String typed(String column, String value) {
-        String cast = valueCasts.get(column);
-        return cast == null ? value : "CAST(" + value + cast;
+        Dialect.Cast cast = valueCasts.get(column);
+        return cast == null ? value : "CAST(" + value + " AS " + cast.type() + ")" + cast.collation();
     }
 
     /**
      * An incoming value as {@link #typed}, but in the collation the column's unique index compares it in
-     * where that is another ({@link #keyCollation}): the column's own collation, which {@link #typed}
-     * gives it explicitly on PostgreSQL, is taken off first (two explicit collations would not compare).
+     * where that is another ({@link #keyCollation}), instead of the column's own (two explicit collations
+     * would not compare).
      */
     String keyTyped(String column, String value) {
         String collation = keyCollation(column);
         if (collation.isEmpty()) return typed(column, value);
-        String typed = typed(column, value);
-        int own = typed.lastIndexOf(") COLLATE ");
-        return (own < 0 ? typed : typed.substring(0, own + 1)) + collation;
+        Dialect.Cast cast = valueCasts.get(column);
+        return (cast == null ? value : "CAST(" + value + " AS " + cast.type() + ")") + collation;
     }
 
     /** {@code " COLLATE c"} where a unique index compares the column in another collation ({@link Dialect#keyCollations}), else "". */
@@ -321,7 +319,7 @@ final class TableInfo {
 
     /** Whether the column holds character strings, which a collation may compare ignoring case or trailing spaces. */
     boolean isText(String column) {
-        return textColumns.containsKey(column);
+        return textColumns.contains(column);
     }
 
     /** Whether the database's metadata calls the column numeric (integers, decimals, floating point). */
@@ -341,7 +339,7 @@ final class TableInfo {
 
     /** A text column's type as the database names it (VARCHAR, text, ...), or null for other columns. */
     String textType(String column) {
-        return textColumns.get(column);
+        return isText(column) ? typeNames.get(column) : null;
     }
 
     /** The unique key with exactly these columns, in any order. */
