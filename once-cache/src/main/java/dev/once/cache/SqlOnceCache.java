@@ -464,7 +464,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 V previous = e != null && e.state() == Entry.READY && e.value() != null
                         ? decodeOrNull(hash, e.value())
                         : null;
-                boolean stale = previous != null && e.now() < e.expiresAt() + staleWindowMillis(previous);
+                boolean stale = previous != null && staleAfterClaim(e, previous, hash, token);
                 if (stale) { // serve the old value; this process refreshes it in the background
                     metrics.stale.increment();
                     executor.execute(() -> leader.refresh(key, hash, token, loader, previous));
@@ -593,6 +593,24 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         if (config.expiry == null && e.now() >= e.expiresAt() + config.staleWhileRevalidate.toMillis()) return null;
         V old = codec.decode(e.value());
         return e.now() < e.expiresAt() + staleWindowMillis(old) ? old : null;
+    }
+
+    /**
+     * Whether the claimed row's old value is inside its stale window. The window may be the application's
+     * {@link Expiry}: what it throws goes to the caller, and the claim just won is released first (it was
+     * left held: every later call waited out the lease and failed the same way).
+     */
+    private boolean staleAfterClaim(Entry e, V previous, String hash, String token) {
+        try {
+            return e.now() < e.expiresAt() + staleWindowMillis(previous);
+        } catch (RuntimeException | Error failure) {
+            try {
+                store.release(hash, token, "the cache's Expiry threw: " + failure);
+            } catch (StoreException released) {
+                failure.addSuppressed(released);
+            }
+            throw failure;
+        }
     }
 
     private long staleWindowMillis(V value) {

@@ -245,4 +245,52 @@ class ExpiryTest {
             assertThat(calls).hasValue(2);
         }
     }
+    /**
+     * The same for the stale window, asked of the old value by the caller that has just claimed the
+     * expired key: the claim was left held, so the next call waited out the 5-minute lease. Now the
+     * caller gets the Expiry's exception and the claim is released, so the next call fails at once too
+     * (the stored value's window cannot be known) instead of waiting.
+     */
+    @org.junit.jupiter.api.Test
+    void expiry_staleWindowThrows_theCallerGetsItAndTheClaimIsReleased() throws Exception {
+        String ns = dev.once.jdbc.testing.TestDatabases.newTable("stalethrows");
+        AtomicInteger calls = new AtomicInteger();
+        Expiry<String> expiry = new Expiry<>() {
+            @Override
+            public Duration freshFor(String v) {
+                return v.equals("v1") ? Duration.ZERO : Duration.ofMinutes(1);
+            }
+
+            @Override
+            public Duration staleWhileRevalidate(String v) {
+                throw new IllegalStateException("no stale window for " + v);
+            }
+        };
+        try (OnceCache<String> cache = OnceCacheTest.builder(Db.SQLITE, new SimpleMeterRegistry())
+                .namespace(ns)
+                .expiry(expiry)
+                .lease(Duration.ofMinutes(5))
+                .build()) {
+            assertThat(cache.get("k", () -> "v" + calls.incrementAndGet())).isEqualTo("v1");
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> cache.get("k", () -> "v" + calls.incrementAndGet()))
+                    .hasMessageContaining("no stale window for v1");
+            assertThat(dev.once.jdbc.testing.TestDatabases.count(
+                            Db.SQLITE,
+                            "SELECT COUNT(*) FROM once_entry WHERE namespace = '" + ns + "' AND lease_owner IS NULL"))
+                    .as("the claim released")
+                    .isEqualTo(1);
+            var next = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return cache.get("k", () -> "v" + calls.incrementAndGet());
+                } catch (Exception ex) {
+                    return ex.getMessage();
+                }
+            });
+            assertThat(next.get(30, java.util.concurrent.TimeUnit.SECONDS)).contains("no stale window for v1");
+            assertThat(calls)
+                    .as("the old value's window is asked before any load")
+                    .hasValue(1);
+        }
+    }
 }
