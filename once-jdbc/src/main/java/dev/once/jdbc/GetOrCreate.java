@@ -70,10 +70,30 @@ final class GetOrCreate {
             Supplier<Map<String, Object>> defaults,
             boolean eager)
             throws SQLException {
+        // a row that made the insert conflict can be deleted before the read after it: where that read saw
+        // every committed row, the key is free again and the call inserts anew, up to ROUNDS times (it threw)
+        for (int round = 1; ; round++) {
+            boolean last = round >= ROUNDS;
+            GetOrCreateResult r = attempt(c, callerOwned, t, lookup, key, defaults, eager && round == 1, last);
+            if (r != null) return r;
+        }
+    }
+
+    /** One round of {@link #getOrCreate}; null when the conflicting row was gone and another round may insert. */
+    private GetOrCreateResult attempt(
+            Connection c,
+            boolean callerOwned,
+            TableInfo t,
+            Map<String, Object> lookup,
+            List<String> key,
+            Supplier<Map<String, Object>> defaults,
+            boolean eager,
+            boolean last)
+            throws SQLException {
         if (eager && !callerOwned && d.insertsInWith() && t.mostlyMisses()) {
             GetOrCreateResult r = selectOrInsert(c, t, lookup, key, merge(t, lookup, defaults.get()));
             t.observeLookup(r == null || r.created());
-            return r != null ? r : afterLostRace(c, t, lookup, key);
+            return r != null ? r : afterLostRace(c, t, lookup, key, last);
         }
         Map<String, Object> row = select(c, t, lookup, "");
         t.observeLookup(row == null);
@@ -82,7 +102,7 @@ final class GetOrCreate {
         if (d.hasTargetedConflictClause()) {
             Map<String, Object> inserted = Transactions.guarded(c, callerOwned, () -> insert(c, t, values, key));
             if (inserted != null) return new GetOrCreateResult(Sql.canonical(t, inserted), true);
-            return afterLostRace(c, t, lookup, key);
+            return afterLostRace(c, t, lookup, key, last);
         }
         try {
             Map<String, Object> inserted = Transactions.guarded(c, callerOwned, () -> insert(c, t, values, null));
@@ -92,7 +112,11 @@ final class GetOrCreate {
             row = select(c, t, lookup, d.latestRowLock());
             if (row != null) return new GetOrCreateResult(row, false);
             SQLException other = otherLookupValues(c, t, lookup, key, e);
-            throw other != null ? other : e; // else the duplicate was on another unique key
+            if (other != null) throw other;
+            // deleted meanwhile (the read took the latest rows), or a duplicate on another unique key, which
+            // the next rounds meet again
+            if (last) throw e;
+            return null;
         }
     }
 
@@ -122,7 +146,10 @@ final class GetOrCreate {
             if (inserted != null) return new GetOrCreateResult(Sql.canonical(t, inserted), true);
             if (select(c, t, lookup, d.latestRowLock()) == null) {
                 SQLException other = duplicate == null ? null : otherLookupValues(c, t, lookup, key, duplicate);
-                if (duplicate != null) throw other != null ? other : duplicate;
+                if (other != null) throw other;
+                // deleted since the conflict (a locking read sees the latest rows): the next round inserts
+                if (round < ROUNDS && (duplicate != null || seesLatest(c))) continue;
+                if (duplicate != null) throw duplicate;
                 throw unresolved(c, t, lookup, key);
             }
             if (round >= ROUNDS) {
@@ -247,11 +274,20 @@ final class GetOrCreate {
     }
 
     /** Step 3 where the insert had a conflict target: another transaction holds the key; read it, or say why not. */
-    private GetOrCreateResult afterLostRace(Connection c, TableInfo t, Map<String, Object> lookup, List<String> key)
-            throws SQLException {
+    private GetOrCreateResult afterLostRace(
+            Connection c, TableInfo t, Map<String, Object> lookup, List<String> key, boolean last) throws SQLException {
         Map<String, Object> row = select(c, t, lookup, "");
         if (row != null) return new GetOrCreateResult(row, false);
+        if (!last && seesLatest(c) && otherLookupValues(c, t, lookup, key, null) == null)
+            return null; // deleted since the conflict: the key is free again
         throw unresolved(c, t, lookup, key);
+    }
+
+    /** Whether a read on {@code c} sees every committed row: no snapshot older than the statement hides one. */
+    private boolean seesLatest(Connection c) throws SQLException {
+        return d instanceof SqliteDialect // one writer: a write sees the latest rows, or fails itself
+                || c.getAutoCommit()
+                || c.getTransactionIsolation() <= Connection.TRANSACTION_READ_COMMITTED;
     }
 
     /** Steps 1 and 2 in one statement; null when a concurrent insert won the key (step 3 follows). */
@@ -329,9 +365,7 @@ final class GetOrCreate {
             throws SQLException {
         SQLException other = otherLookupValues(c, t, lookup, key, null);
         if (other != null) return other;
-        if (d instanceof SqliteDialect // one writer: a write sees the latest rows, or fails itself
-                || c.getAutoCommit()
-                || c.getTransactionIsolation() <= Connection.TRANSACTION_READ_COMMITTED) {
+        if (seesLatest(c)) {
             // The read after the conflict saw every committed row, so no snapshot hides the one in the way.
             return d.uniqueViolation(
                     "getOrCreate on " + t.name() + lookup.keySet() + ": the insert conflicted on unique key " + key

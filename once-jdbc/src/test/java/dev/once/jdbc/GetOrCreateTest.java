@@ -401,6 +401,83 @@ class GetOrCreateTest {
         assertThat(count(Db.POSTGRES, "SELECT price FROM " + f.table())).isEqualTo(3);
     }
 
+    /**
+     * helper-63: another writer inserts the key between this call's read and its insert, and a third
+     * deletes it again before the read after the insert's conflict. The key is free: the call inserts
+     * it (it threw a unique violation saying no row has the key). The writers run on other connections
+     * just before this call's statements are prepared, so the interleaving is the same in every run.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void getOrCreate_conflictingRowDeletedBeforeTheReadAfterIt_insertsAgain(Db db) throws Exception {
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+        AtomicInteger inserts = new AtomicInteger();
+        AtomicInteger deletes = new AtomicInteger();
+        try (Connection real = pool(db).getConnection()) {
+            Connection c = beforeEachStatement(real, sql -> {
+                if (sql.startsWith("INSERT") && inserts.getAndIncrement() == 0)
+                    execute(db, "INSERT INTO " + t + " (item, price) VALUES ('AAPL', 1)");
+                else if (sql.startsWith("SELECT") && inserts.get() == 1 && deletes.getAndIncrement() == 0)
+                    execute(db, "DELETE FROM " + t + " WHERE item = 'AAPL'");
+            });
+            GetOrCreateResult r = once.getOrCreate(c, t, Map.of("item", "AAPL"), () -> Map.of("price", 190));
+            assertThat(deletes).as("the row was deleted after the conflict").hasPositiveValue();
+            assertThat(r.created()).isTrue();
+            assertThat(((Number) r.get("price")).intValue()).isEqualTo(190);
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE item = 'AAPL' AND price = 190"))
+                .isEqualTo(1);
+    }
+
+    /** The same for updateOrCreate: its update finds no row, its insert conflicts, the row is gone at the read. */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void updateOrCreate_conflictingRowDeletedBeforeTheReadAfterIt_insertsAgain(Db db) throws Exception {
+        // PostgreSQL only: SQLite runs updateOrCreate in one write transaction, and MariaDB's update that
+        // finds no row takes a gap lock until it commits: no other writer can insert the key in between (the
+        // other connection's insert waited out innodb_lock_wait_timeout, 50 s)
+        assumeTrue(db == Db.POSTGRES);
+        String t = quotes(db);
+        Once once = Once.using(pool(db));
+        AtomicInteger inserts = new AtomicInteger();
+        AtomicInteger deletes = new AtomicInteger();
+        try (Connection real = pool(db).getConnection()) {
+            Connection c = beforeEachStatement(real, sql -> {
+                if (sql.startsWith("INSERT") && inserts.getAndIncrement() == 0)
+                    execute(db, "INSERT INTO " + t + " (item, price) VALUES ('AAPL', 1)");
+                else if (sql.startsWith("SELECT") && inserts.get() == 1 && deletes.getAndIncrement() == 0)
+                    execute(db, "DELETE FROM " + t + " WHERE item = 'AAPL'");
+            });
+            GetOrCreateResult r = once.updateOrCreate(c, t, Map.of("item", "AAPL"), Map.of("price", 190), Map.of());
+            assertThat(deletes).as("the row was deleted after the conflict").hasPositiveValue();
+            assertThat(r.created()).isTrue();
+        }
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t + " WHERE item = 'AAPL' AND price = 190"))
+                .isEqualTo(1);
+    }
+
+    interface SqlHook {
+        void before(String sql) throws SQLException;
+    }
+
+    /** The connection, running {@code hook} before each statement it prepares (on the database's own connections). */
+    static Connection beforeEachStatement(Connection real, SqlHook hook) {
+        return (Connection) java.lang.reflect.Proxy.newProxyInstance(
+                Connection.class.getClassLoader(), new Class<?>[] {Connection.class}, (proxy, m, args) -> {
+                    if (m.getName().equals("prepareStatement") && args != null && args[0] instanceof String sql) {
+                        System.err.println("HOOK " + System.nanoTime() / 1000000 + " " + sql);
+                        hook.before(sql.stripLeading());
+                        System.err.println("HOOKED " + System.nanoTime() / 1000000);
+                    }
+                    try {
+                        return m.invoke(real, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
     static long countIn(Connection c, String sql) throws SQLException {
         try (var s = c.createStatement();
                 var rs = s.executeQuery(sql)) {
