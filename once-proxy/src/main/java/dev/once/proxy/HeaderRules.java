@@ -88,7 +88,10 @@ final class HeaderRules {
             "front-end-https",
             "x-url-scheme",
             "x-forwarded-client-cert",
-            "x-ssl-client-cert");
+            "x-ssl-client-cert",
+            // Tornado's scheme and WSGI's mount point (helper-68, by reading): the URL the upstream believes
+            "x-scheme",
+            "x-script-name");
 
     /** Forwarded without joining the key: tracing headers, which no answer depends on. */
     static final Set<String> NEUTRAL = Set.of(
@@ -148,7 +151,30 @@ final class HeaderRules {
             // X-Mashape-Key, X-Master-Key, X-Subscription-Key, X-License-Key, Key: API keys under names that
             // hold none of the words above were forwarded unkeyed in http mode, one caller's answer served
             // to the next (helper-60), and in api mode stored in the key's text as sent
-            "key");
+            "key",
+            "passphrase",
+            // who the caller is, as an authenticating gateway in front says (oauth2-proxy's X-Forwarded-User,
+            // Authelia's Remote-User, Azure's X-MS-Client-Principal-Name, AWS ALB's X-Amzn-Oidc-Identity,
+            // Kong's X-Consumer-Id, Hasura's X-Hasura-User-Id) or its certificate (Traefik's
+            // X-Forwarded-Tls-Client-Cert, Azure's X-ARR-ClientCert): forwarded unkeyed in http mode, bob got
+            // alice's answer (helper-68). Not "user" alone: User-Agent holds it
+            "forwardeduser",
+            "forwardedemail",
+            "forwardedgroups",
+            "remoteuser",
+            "remoteemail",
+            "remotegroups",
+            "remotename",
+            "principal",
+            "oidc",
+            "userinfo",
+            "userid",
+            "username",
+            "useremail",
+            "consumer",
+            "hasura",
+            "identity",
+            "clientcert");
 
     /** Names judged so far: a few per deployment, but a hostile client can send any, so the memo is bounded. */
     private static final java.util.concurrent.ConcurrentHashMap<String, Boolean> JUDGED =

@@ -117,6 +117,13 @@ public record ProxyConfig(
         if (upstream.getRawQuery() != null || upstream.getRawFragment() != null)
             throw new IllegalArgumentException(
                     "the upstream URL has a query or fragment; give the base URL only (requests bring their own query)");
+        // helper-68: "http://host//" (a variable ending in '/' joined with another) made each request's target
+        // a network-path reference, "//evil:80/x", sent to another host with the client's credentials
+        String basePath = upstream.getRawPath() == null ? "" : upstream.getRawPath();
+        if (basePath.contains("//"))
+            throw new IllegalArgumentException("the upstream URL's path " + basePath + " has an empty segment ('//');"
+                    + " give the base URL with single slashes, e.g. " + upstream.getScheme() + "://"
+                    + upstream.getHost() + basePath.replaceAll("/{2,}", "/"));
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
         if (nearCacheBytes < 1) throw new IllegalArgumentException("near cache bytes must be at least 1");
         long heap = Runtime.getRuntime().maxMemory();

@@ -59,7 +59,7 @@ final class Upstream implements AutoCloseable {
         this.memory = memory;
         this.basePath = config.upstream().getRawPath() == null
                 ? ""
-                : config.upstream().getRawPath().replaceAll("/$", "");
+                : config.upstream().getRawPath().replaceAll("/+$", ""); // as ProxyConfig.origin() cuts it
         client.setConnectTimeout(config.connectTimeout().toMillis());
         client.setFollowRedirects(false);
         client.setUserAgentField(null); // the caller's User-Agent is forwarded as it is
@@ -170,9 +170,31 @@ final class Upstream implements AutoCloseable {
         }
     }
 
+    /**
+     * The upstream URL for a request: the upstream's scheme and authority, its base path, then the
+     * request's normalised path and query. Built, never resolved: a base path of "/" before "/evil:80/x"
+     * made the network-path reference "//evil:80/x", which {@code URI.resolve} sends to another host.
+     */
+    static URI target(URI upstream, String basePath, String pathQuery) {
+        String base = basePath.replaceAll("/+$", "");
+        return URI.create(upstream.getScheme() + "://" + upstream.getRawAuthority() + base + pathQuery);
+    }
+
+    /** Whether a request's Authorization is a scheme that logs in the connection (NTLM, Negotiate). */
+    static boolean logsInTheConnection(HttpFields headers) {
+        for (HttpField f : headers) {
+            if (!f.is(HttpHeader.AUTHORIZATION.asString())) continue;
+            String v = f.getValue().stripLeading();
+            int end = v.indexOf(' ');
+            String scheme = end < 0 ? v : v.substring(0, end);
+            if (scheme.equalsIgnoreCase("NTLM") || scheme.equalsIgnoreCase("Negotiate")) return true;
+        }
+        return false;
+    }
+
     private Answer send(ProxyRequest x, String method, byte[] body, Consumer<HttpFields.Mutable> adjust, long timeout)
             throws ClosedBeforeAnswering {
-        URI target = config.upstream().resolve(basePath + x.pathQuery());
+        URI target = target(config.upstream(), basePath, x.pathQuery());
         // No total timeout on the request: it also ran while a client read a streamed answer, and cut a
         // slow reader's answer short though the upstream had sent it all (8.6 of 20 MB, logged as a 200:
         // helper-24). The deadline below covers the upstream's part instead, and the idle timeout an
@@ -182,6 +204,12 @@ final class Upstream implements AutoCloseable {
             h.remove(HttpHeader.ACCEPT_ENCODING);
             for (HttpField f : x.forwarded) h.add(f); // X-Forwarded-For and -Proto included
             adjust.accept(h);
+            // NTLM and Negotiate (IIS's default) log in the connection, not the request: a pooled connection
+            // that carried alice's login answered the next client's request, without credentials, as alice,
+            // and api mode stored that answer for everyone (helper-68). Such a request's connection is closed
+            // after it, so no other request rides it (NTLM's handshake, which spans requests on one
+            // connection, then cannot complete through the proxy: refused, never shared)
+            if (logsInTheConnection(h)) h.put(HttpHeader.CONNECTION, "close");
         });
         if (body.length > 0) request.body(new BytesRequestContent(x.forwarded.get(HttpHeader.CONTENT_TYPE), body));
         HeadListener listener = new HeadListener();

@@ -1040,6 +1040,50 @@ class TrustTest {
         assertThat(cache(get(p, "/data", header, "alice-secret"))).isEqualTo("HIT");
     }
 
+    /**
+     * helper-68: identities that an authenticating gateway in front of the proxy sets (oauth2-proxy,
+     * Authelia, Azure App Service, AWS ALB, Kong, Hasura) and client certificates passed on by Traefik or
+     * Azure were forwarded unkeyed in http mode: bob got alice's answer. Their names now count as
+     * credentials (keyed by digest), as do passphrases.
+     */
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "X-Forwarded-User",
+                "X-Forwarded-Email",
+                "X-Forwarded-Groups",
+                "X-Forwarded-Preferred-Username",
+                "Remote-User",
+                "Remote-Email",
+                "Remote-Groups",
+                "Remote-Name",
+                "X-MS-Client-Principal-Name",
+                "X-MS-Client-Principal-Id",
+                "X-Amzn-Oidc-Identity",
+                "X-Amzn-Oidc-Data",
+                "X-Userinfo",
+                "X-Consumer-Id",
+                "X-Consumer-Username",
+                "X-Hasura-User-Id",
+                "X-User-Id",
+                "X-User-Email",
+                "X-Forwarded-Tls-Client-Cert",
+                "X-ARR-ClientCert",
+                "X-Client-Passphrase"
+            })
+    void httpMode_gatewayIdentityOrClientCertificate_keyedAsACredential(String header) throws Exception {
+        httpMode_apiKeyHeaderOfAnotherName_keyedAsACredential(header);
+    }
+
+    /** Headers that steer an upstream's idea of its own URL (Tornado's X-Scheme, WSGI's X-Script-Name): dropped. */
+    @ParameterizedTest
+    @ValueSource(strings = {"X-Scheme", "X-Script-Name"})
+    void urlSteeringHeaders_notForwarded(String header) throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, route(Route.http("/")));
+        assertThat(get(p, "/steer", header, "https").body()).doesNotContainIgnoringCase(header + "=");
+    }
+
     private static Route routeFor(String mode) {
         return mode.equals("http") ? Route.http("/") : Route.of("/", Duration.ofMinutes(1));
     }
@@ -2592,5 +2636,71 @@ class TrustTest {
                                 .build())
                 .hasMessageContaining("query")
                 .hasMessageNotContaining("SECRETQ");
+    }
+    /**
+     * helper-68: NTLM and Negotiate (IIS's default) log in the upstream connection, not the request. The
+     * proxy's pooled connection that carried alice's login answered mallory's request without credentials
+     * as alice, and in api mode that answer was stored under the no-credentials key for everyone. Now a
+     * request carrying such a login goes on a connection closed after it: no other request rides it.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"NTLM", "Negotiate", "ntlm"})
+    void connectionBoundLogin_neverCarriesAnotherClientsRequest(String scheme) throws Exception {
+        java.util.Map<String, String> loggedIn = new java.util.concurrent.ConcurrentHashMap<>();
+        Origin origin = new Origin();
+        origins.add(origin);
+        origin.fallback = (r, n) -> {
+            String connection = r.getConnectionMetaData().getId();
+            String auth = r.getHeaders().get("Authorization");
+            if (auth != null && auth.regionMatches(true, 0, scheme + " ", 0, scheme.length() + 1)) {
+                loggedIn.put(connection, auth.substring(scheme.length() + 1));
+                return new HttpModeTest.Reply(200, "welcome " + auth.substring(scheme.length() + 1));
+            }
+            String user = loggedIn.get(connection);
+            return new HttpModeTest.Reply(200, "payroll of " + (user == null ? "nobody" : user));
+        };
+        OnceProxy p = start(origin, b -> b);
+        HttpResponse<String> login = send(p, "GET", "/me", null, "Authorization", scheme + " alice");
+        assertThat(login.body()).isEqualTo("welcome alice");
+        for (int i = 0; i < 3; i++) {
+            assertThat(send(p, "GET", "/payroll", null).body())
+                    .as("a request without credentials, after alice's login")
+                    .isEqualTo("payroll of nobody");
+        }
+        assertThat(send(p, "GET", "/payroll", null, "Authorization", "Bearer bob")
+                        .body())
+                .isEqualTo("payroll of nobody");
+    }
+
+    /**
+     * helper-68: an upstream URL whose path holds an empty segment ({@code http://host//}, an environment
+     * variable ending in '/' joined with another) made every request's target a network-path reference:
+     * {@code GET /evil.example:8080/x} went to evil.example with the client's credentials, and its answer
+     * was stored under the real upstream's origin for the replicas configured right. Refused at start.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"//", "//api", "/api//", "/api//v1/"})
+    void configuration_upstreamPathWithAnEmptySegment_refusedWithWhy(String path) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> ProxyConfig.builder(URI.create("http://127.0.0.1:9" + path))
+                                .build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("empty segment");
+    }
+
+    /** And the target is built on the upstream's authority whatever the base path: never resolved as a reference. */
+    @Test
+    void upstreamBasePathSlash_aRequestNamingAnotherHost_stillGoesToTheUpstream() throws Exception {
+        Origin origin = echoOrigin();
+        Origin other = echoOrigin();
+        OnceProxy p =
+                startAt(origin.url() + "/", TestDatabases.shared(Db.SQLITE), TestDatabases.newTable("trust"), b -> b);
+        String otherHost = URI.create(other.url()).getRawAuthority();
+        HttpResponse<String> r = send(p, "GET", "/" + otherHost + "/x", null);
+        assertThat(r.body()).startsWith("GET /" + otherHost + "/x");
+        assertThat(other.calls("GET /x")).isZero();
+        assertThat(Upstream.target(URI.create("http://127.0.0.1:9"), "/", "/" + otherHost + "/x")
+                        .getRawAuthority())
+                .isEqualTo("127.0.0.1:9");
     }
 }
