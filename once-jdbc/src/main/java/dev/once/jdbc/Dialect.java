@@ -164,14 +164,15 @@ abstract class Dialect {
      * The incoming rows as a query with the columns {@code once_ord, columns...}, binding each row's
      * ordinal and then its values, {@code count} rows: the database, not Java, then matches them to
      * stored rows and to each other, by the columns' own equality (collation, char padding, type).
-     * Here (MariaDB): {@code SELECT ? AS once_ord, ? AS a UNION ALL SELECT ?, ? ...}.
+     * Here (MariaDB): {@code SELECT ? AS once_ord, ? AS a UNION ALL SELECT ?, ? ...}, each value as
+     * {@link TableInfo#typed} converts it (a FLOAT's or a BINARY(n)'s).
      */
     String incomingRows(TableInfo t, List<String> columns, int count) {
         StringJoiner union = new StringJoiner(" UNION ALL ");
         for (int i = 0; i < count; i++) {
             StringJoiner select = new StringJoiner(", ", "SELECT ", "");
             select.add(i == 0 ? "? AS once_ord" : "?");
-            for (String col : columns) select.add(i == 0 ? "? AS " + quote(col) : "?");
+            for (String col : columns) select.add(t.typed(col, "?") + (i == 0 ? " AS " + quote(col) : ""));
             union.add(select.toString());
         }
         return union.toString();

@@ -83,6 +83,31 @@ final class MariaDbDialect extends Dialect {
     }
 
     /**
+     * Columns whose stored value is not the bound one, so a lookup must convert it as the insert does
+     * (helper-67): FLOAT holds the nearest single-precision number (0.1 is stored as 0.100000001490116...,
+     * which the double 0.1 does not equal), BINARY(n) pads to n bytes with 0x00 (the 3 bytes 010203 are
+     * stored as 16, which the 3 do not equal). Both casts also clip, onto a stored row: a value beyond FLOAT's
+     * range, or longer than n bytes, is refused before any statement ({@code Once.checkKey}).
+     */
+    @Override
+    Map<String, Cast> valueCasts(Connection c, TableInfo.Name name) throws SQLException {
+        Map<String, Cast> casts = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_OCTET_LENGTH"
+                + " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?"
+                + " AND DATA_TYPE IN ('float', 'binary')")) {
+            ps.setString(1, name.schema() == null ? c.getCatalog() : name.schema());
+            ps.setString(2, name.table());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String type = "float".equalsIgnoreCase(rs.getString(2)) ? "FLOAT" : "BINARY(" + rs.getLong(3) + ")";
+                    casts.put(rs.getString(1), new Cast(type, ""));
+                }
+            }
+        }
+        return casts;
+    }
+
+    /**
      * Reads information_schema.STATISTICS, whose SUB_PART the JDBC metadata leaves out: a unique index on
      * a prefix ({@code UNIQUE (item(2))}) makes "AbC" and "AbD" duplicates, so it cannot serve a key on item.
      */

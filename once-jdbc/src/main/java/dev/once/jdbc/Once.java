@@ -513,6 +513,28 @@ public final class Once {
                         + t.typeName(column) + "): MariaDB compares the two as numbers, so 1 finds the row '01'."
                         + " Pass the key as a byte[] or String");
             }
+            String cast = t.castType(column); // helper-67: the lookup's cast would clip onto a stored row
+            if ("FLOAT".equals(cast) && value instanceof Number n && !(Math.abs(n.doubleValue()) <= Float.MAX_VALUE)) {
+                throw new IllegalArgumentException("key value for " + t.name() + "." + column + " (" + value
+                        + ") is beyond the range of the column's type (FLOAT, single precision, up to "
+                        + Float.MAX_VALUE + "): MariaDB would refuse to store it, and the lookup's CAST(value AS"
+                        + " FLOAT) would find the row holding FLOAT's largest value. Pass a value within the range,"
+                        + " or make the column DOUBLE");
+            }
+            if (cast != null && cast.startsWith("BINARY(")) {
+                int length = value instanceof byte[] b
+                        ? b.length
+                        : value instanceof CharSequence || value instanceof Character
+                                ? value.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                                : -1;
+                if (length > t.size(column)) {
+                    throw new IllegalArgumentException("key value for " + t.name() + "." + column + " is " + length
+                            + " bytes but the column is " + cast + ": MariaDB would refuse to store it, and the"
+                            + " lookup, which pads a shorter value with 0x00 bytes to " + t.size(column) + " as"
+                            + " the column stores it, would cut it to its first " + t.size(column) + " bytes"
+                            + " and find that row. Pass at most " + t.size(column) + " bytes");
+                }
+            }
             if ((value instanceof CharSequence || value instanceof Character) && t.isNumber(column)) {
                 throw new IllegalArgumentException("key value for " + t.name() + "." + column + " is text ('"
                         + value + "') but the column is numeric (" + t.typeName(column) + "): MariaDB compares"

@@ -76,6 +76,7 @@ final class TableInfo {
     private final Set<String> textColumns; // columns holding character strings
     private final Map<String, Integer> sqlTypes; // every column: its java.sql.Types code
     private final Map<String, String> typeNames; // every column: its type as the database names it
+    private final Map<String, Integer> sizes; // every column: its COLUMN_SIZE (BINARY(n): n)
     private final List<List<String>> uniqueKeys;
     private final Map<String, Dialect.Cast> valueCasts;
     private final Map<String, String> keyCollations;
@@ -103,6 +104,7 @@ final class TableInfo {
             Set<String> textColumns,
             Map<String, Integer> sqlTypes,
             Map<String, String> typeNames,
+            Map<String, Integer> sizes,
             List<List<String>> uniqueKeys,
             Map<String, Dialect.Cast> valueCasts,
             Map<String, String> keyCollations) {
@@ -112,6 +114,7 @@ final class TableInfo {
         this.textColumns = Set.copyOf(textColumns);
         this.sqlTypes = Map.copyOf(sqlTypes);
         this.typeNames = Map.copyOf(typeNames);
+        this.sizes = Map.copyOf(sizes);
         this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
         this.valueCasts = Map.copyOf(valueCasts);
@@ -135,6 +138,7 @@ final class TableInfo {
             Set<String> text = new LinkedHashSet<>();
             Map<String, Integer> sqlTypes = new LinkedHashMap<>();
             Map<String, String> typeNames = new LinkedHashMap<>();
+            Map<String, Integer> sizes = new LinkedHashMap<>();
             String schema = null;
             try (ResultSet rs = meta.getColumns(catalog, escape(meta, schemaPattern), escape(meta, candidate), "%")) {
                 TreeMap<Integer, String> byPosition = new TreeMap<>();
@@ -146,6 +150,7 @@ final class TableInfo {
                             : TEXT_TYPES.contains(rs.getInt("DATA_TYPE"))) text.add(rs.getString("COLUMN_NAME"));
                     sqlTypes.put(rs.getString("COLUMN_NAME"), rs.getInt("DATA_TYPE"));
                     typeNames.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));
+                    sizes.put(rs.getString("COLUMN_NAME"), rs.getInt("COLUMN_SIZE"));
                     schema = dialect.schemasAreCatalogs() ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
                 }
                 columns.addAll(byPosition.values());
@@ -163,6 +168,7 @@ final class TableInfo {
                     text,
                     sqlTypes,
                     typeNames,
+                    sizes,
                     dialect.uniqueKeys(c, lookupName, columns),
                     dialect.valueCasts(c, lookupName),
                     dialect.keyCollations(c, lookupName));
@@ -330,6 +336,17 @@ final class TableInfo {
     /** Whether the database's metadata calls the column a byte string (BINARY, VARBINARY, BLOB). */
     boolean isBinary(String column) {
         return BINARY_TYPES.contains(sqlTypes.get(column));
+    }
+
+    /** The type a lookup converts the column's incoming values to ({@link Dialect#valueCasts}), or null. */
+    String castType(String column) {
+        Dialect.Cast cast = valueCasts.get(column);
+        return cast == null ? null : cast.type();
+    }
+
+    /** A column's COLUMN_SIZE in the JDBC metadata: BINARY(n)'s n, a VARCHAR's length. */
+    int size(String column) {
+        return sizes.getOrDefault(column, 0);
     }
 
     /** A column's type as the database names it. */

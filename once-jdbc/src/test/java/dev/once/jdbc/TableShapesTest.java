@@ -421,4 +421,96 @@ class TableShapesTest {
         assertThat(once(db).getOrCreate(t, Map.of("k", false), Map.of("v", 2)).get("v"))
                 .isEqualTo(1);
     }
+
+    /**
+     * A single-precision key (MariaDB FLOAT, PostgreSQL real, SQLite REAL, which holds doubles): 0.1 is
+     * stored as the nearest float, and MariaDB compared the bound double with it, so a second getOrCreate(0.1)
+     * found nothing and failed with a duplicate-key error (helper-67). Lookups now convert the value as the
+     * column stores it; a value beyond the type's range is refused, not clipped onto the largest stored key.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void singlePrecisionKey_foundAgain(Db db) throws SQLException {
+        String t = TestDatabases.newTable("floatkey");
+        String type = switch (db) {
+            case MARIADB -> "FLOAT";
+            case POSTGRES -> "real";
+            case SQLITE -> "REAL";
+        };
+        execute(db, "CREATE TABLE " + t + " (k " + type + " PRIMARY KEY, v INT)");
+        Once once = once(db);
+        assertThat(once.getOrCreate(t, Map.of("k", 0.1), Map.of("v", 1)).created())
+                .isTrue();
+        GetOrCreateResult again = once.getOrCreate(t, Map.of("k", 0.1), Map.of("v", 2));
+        assertThat(again.created()).isFalse();
+        assertThat(again.get("v")).isEqualTo(1);
+        assertThat(once.getOrCreate(t, Map.of("k", new java.math.BigDecimal("0.1")), Map.of("v", 2))
+                        .created())
+                .isFalse();
+        assertThat(once.getOrCreateAll(t, List.of(Map.of("k", 0.1)), l -> Map.of("v", 3))
+                        .get(0)
+                        .created())
+                .isFalse();
+        assertThat(once.updateOrCreate(t, Map.of("k", 0.1), Map.of("v", 4), Map.of())
+                        .created())
+                .isFalse();
+        Upsert upsert = Upsert.on("k").doUpdate();
+        assertThat(once.upsert(t, Map.of("k", 0.1, "v", 5), upsert)).isEqualTo(UpsertOutcome.UPDATED);
+        assertThat(once.upsertAll(t, List.of(Map.of("k", 0.2, "v", 6), Map.of("k", 0.2, "v", 7)), upsert))
+                .containsExactly(UpsertOutcome.INSERTED, UpsertOutcome.INSERTED);
+        assertThat(once.upsert(t, Map.of("k", 0.2, "v", 8), upsert)).isEqualTo(UpsertOutcome.UPDATED);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
+        assertThat(count(db, "SELECT SUM(v) FROM " + t)).isEqualTo(13);
+        if (db == Db.MARIADB) { // CAST(1e40 AS FLOAT) is FLOAT's largest value, which a row holds here
+            execute(db, "INSERT INTO " + t + " VALUES (3.40282e38, 9)");
+            assertThatThrownBy(() -> once.getOrCreate(t, Map.of("k", 1e40), Map.of("v", 10)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("FLOAT");
+            assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(3);
+        }
+    }
+
+    /**
+     * MariaDB pads a BINARY(n) value with 0x00 bytes to n, and compared the bound value unpadded, so a second
+     * getOrCreate of a 3-byte key into BINARY(16) found nothing and failed with a duplicate-key error, a
+     * String key too (helper-67). Lookups now compare the value padded as stored; a value longer than n, which
+     * the padding cast would cut to the first n bytes (and find that row), is refused.
+     */
+    @Test
+    void mariadb_binaryKeyShorterThanItsLength_foundAgain() throws SQLException {
+        Db db = Db.MARIADB;
+        String t = TestDatabases.newTable("binn");
+        execute(db, "CREATE TABLE " + t + " (k BINARY(16) PRIMARY KEY, v INT)");
+        Once once = once(db);
+        byte[] three = {1, 2, 3};
+        assertThat(once.getOrCreate(t, Map.of("k", three), Map.of("v", 1)).created())
+                .isTrue();
+        GetOrCreateResult again = once.getOrCreate(t, Map.of("k", three), Map.of("v", 2));
+        assertThat(again.created()).isFalse();
+        assertThat(again.get("v")).isEqualTo(1);
+        assertThat(once.getOrCreate(t, Map.of("k", "abc"), Map.of("v", 3)).created())
+                .isTrue();
+        assertThat(once.getOrCreate(t, Map.of("k", "abc"), Map.of("v", 4)).get("v"))
+                .isEqualTo(3);
+        assertThat(once.getOrCreateAll(t, List.of(Map.of("k", three), Map.of("k", "abc")), l -> Map.of("v", 5)).stream()
+                        .map(GetOrCreateResult::created))
+                .containsExactly(false, false);
+        assertThat(once.upsert(t, Map.of("k", three, "v", 6), Upsert.on("k").doUpdate()))
+                .isEqualTo(UpsertOutcome.UPDATED);
+        assertThat(once.upsert(t, Map.of("k", "abc", "v", 7), Upsert.on("k").doUpdate()))
+                .isEqualTo(UpsertOutcome.UPDATED);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(2);
+        assertThat(count(db, "SELECT SUM(v) FROM " + t)).isEqualTo(13);
+        // 17 bytes: CAST(? AS BINARY(16)) would cut it to the row of its first 16
+        execute(db, "INSERT INTO " + t + " VALUES ('0123456789abcdef', 8)");
+        assertThatThrownBy(() -> once.getOrCreate(t, Map.of("k", "0123456789abcdefX"), Map.of("v", 9)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("BINARY(16)");
+        assertThatThrownBy(() -> once.upsert(
+                        t,
+                        Map.of("k", "0123456789abcdefX", "v", 9),
+                        Upsert.on("k").doUpdate()))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(count(db, "SELECT SUM(v) FROM " + t)).isEqualTo(21);
+    }
 }
