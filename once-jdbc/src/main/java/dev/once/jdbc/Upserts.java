@@ -80,10 +80,28 @@ final class Upserts {
             List<String> updateColumns)
             throws SQLException {
         boolean update = spec.update && !updateColumns.isEmpty();
-        if (update && !spec.guards.isEmpty()) {
-            List<UpsertOutcome> inOrder = inRounds(c, callerOwned, t, rows, spec, key, updateColumns);
-            if (inOrder != null) return inOrder;
+        if (update && !spec.guards.isEmpty() && rows.size() > 1) {
+            if (d instanceof MariaDbDialect) return inRounds(c, callerOwned, t, rows, spec, key, updateColumns);
+            // chunk after chunk, each with all its rounds: rows of one key stay in input order across chunks
+            List<UpsertOutcome> out = new ArrayList<>(rows.size());
+            for (List<Map<String, Object>> chunk : Sql.chunks(rows, d.maxParameters(), 1))
+                out.addAll(inRounds(c, callerOwned, t, chunk, spec, key, updateColumns));
+            return out;
         }
+        return merged(c, callerOwned, t, rows, spec, key, updateColumns);
+    }
+
+    /** Rows repeating a key merged (the last wins for do-update, the first for do-nothing), then written by chunks. */
+    private List<UpsertOutcome> merged(
+            Connection c,
+            boolean callerOwned,
+            TableInfo t,
+            List<Map<String, Object>> rows,
+            Upsert spec,
+            List<String> key,
+            List<String> updateColumns)
+            throws SQLException {
+        boolean update = spec.update && !updateColumns.isEmpty();
         Map<List<Object>, Map<String, Object>> merged = new LinkedHashMap<>();
         for (Map<String, Object> r : rows) {
             List<Object> k = Sql.keyOf(r, key);
@@ -105,11 +123,14 @@ final class Upserts {
     }
 
     /**
-     * A guarded batch that holds a key more than once, applied as its rows would be one by one: in rounds
-     * holding each key once, in order. Merging them (the last occurrence wins, as for an unguarded batch)
-     * let an older version written after a newer one in the batch pass a GREATER guard against the stored
-     * row (helper-63). Null when every key occurs once. Keys equal only by the index's collation (not by
-     * Java's equals) still meet in one round, where the last wins.
+     * A guarded batch applied as its rows would be one by one: in rounds holding each key once, in order.
+     * Merging a key's rows (the last occurrence wins, as for an unguarded batch) let an older version
+     * written after a newer one in the batch pass a GREATER guard against the stored row (helper-63). A
+     * key is the unique index's: on PostgreSQL and SQLite the database numbers each row's occurrence of its
+     * key ({@link #occurrences}), since rows equal only by the index's collation ('a' v7, 'A' v6 under a
+     * case-insensitive key) met in one round, where v6 won (helper-67); there {@code rows} is one chunk.
+     * MariaDB's write applies such rows one by one in input order itself, so Java's equality splits there.
+     * One statement per round: a key repeated n times costs n statements.
      */
     private List<UpsertOutcome> inRounds(
             Connection c,
@@ -120,22 +141,40 @@ final class Upserts {
             List<String> key,
             List<String> updateColumns)
             throws SQLException {
+        int[] occurrence = new int[rows.size()];
+        if (d instanceof MariaDbDialect) {
+            Map<List<Object>, Integer> seen = new HashMap<>();
+            for (int i = 0; i < rows.size(); i++)
+                occurrence[i] = seen.merge(Sql.keyOf(rows.get(i), key), 1, Integer::sum) - 1;
+        } else occurrences(c, t, rows, key, occurrence);
         List<List<Integer>> rounds = new ArrayList<>();
-        Map<List<Object>, Integer> seen = new HashMap<>();
         for (int i = 0; i < rows.size(); i++) {
-            int round = seen.merge(Sql.keyOf(rows.get(i), key), 1, Integer::sum) - 1;
-            if (round == rounds.size()) rounds.add(new ArrayList<>());
-            rounds.get(round).add(i);
+            while (rounds.size() <= occurrence[i]) rounds.add(new ArrayList<>());
+            rounds.get(occurrence[i]).add(i);
         }
-        if (rounds.size() == 1) return null;
+        if (rounds.size() == 1) return merged(c, callerOwned, t, rows, spec, key, updateColumns);
         UpsertOutcome[] out = new UpsertOutcome[rows.size()];
         for (List<Integer> round : rounds) {
             List<Map<String, Object>> these = new ArrayList<>(round.size());
             for (int i : round) these.add(rows.get(i));
-            List<UpsertOutcome> outcomes = upsertAll(c, callerOwned, t, these, spec, key, updateColumns);
+            List<UpsertOutcome> outcomes = merged(c, callerOwned, t, these, spec, key, updateColumns);
             for (int j = 0; j < round.size(); j++) out[round.get(j)] = outcomes.get(j);
         }
         return Arrays.asList(out);
+    }
+
+    /**
+     * For each row, how many rows before it have its key by the unique index's equality (collation, type):
+     * {@code ROW_NUMBER() OVER (PARTITION BY key ORDER BY once_ord)} over the numbered incoming rows.
+     */
+    private void occurrences(Connection c, TableInfo t, List<Map<String, Object>> rows, List<String> key, int[] out)
+            throws SQLException {
+        StringJoiner keys = new StringJoiner(", ");
+        for (String k : key) keys.add("once_v." + d.quote(k) + t.keyCollation(k));
+        String sql = "WITH once_v AS (" + d.incomingRows(t, key, rows.size()) + ") SELECT once_ord,"
+                + " ROW_NUMBER() OVER (PARTITION BY " + keys + " ORDER BY once_ord) AS once_n FROM once_v";
+        for (Map<String, Object> r : Sql.query(c, sql, Sql.numbered(rows, key)))
+            out[((Number) r.get("once_ord")).intValue()] = ((Number) r.get("once_n")).intValue() - 1;
     }
 
     /**

@@ -513,4 +513,59 @@ class TableShapesTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThat(count(db, "SELECT SUM(v) FROM " + t)).isEqualTo(21);
     }
+
+    /**
+     * A guarded batch holding keys equal only by the unique index's collation ('a' v7 then 'A' v6 under a
+     * case-insensitive key): they met in one round, where the last occurrence won the merge, so v6 was stored
+     * over v7 (helper-67). Applied one by one, v7 stands: rounds now split keys by the database's equality.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void upsertAll_guardedBatchHoldingCollationEqualKeys_appliedInOrder(Db db) throws SQLException {
+        String t = TestDatabases.newTable("cikeys");
+        String columns = ", price INT, version INT)";
+        switch (db) {
+            case POSTGRES ->
+                execute(
+                        db,
+                        "CREATE COLLATION IF NOT EXISTS once_ci (provider = icu, locale = 'und-u-ks-level2',"
+                                + " deterministic = false)",
+                        "CREATE TABLE " + t + " (k text COLLATE once_ci NOT NULL UNIQUE" + columns);
+            case MARIADB ->
+                execute(
+                        db,
+                        "CREATE TABLE " + t + " (k VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+                                + " NOT NULL UNIQUE" + columns);
+            case SQLITE -> execute(db, "CREATE TABLE " + t + " (k TEXT COLLATE NOCASE NOT NULL UNIQUE" + columns);
+        }
+        Once once = once(db);
+        Upsert newest = Upsert.on("k").doUpdate().onlyIfIncoming("version", Upsert.Comparison.GREATER);
+        once.upsert(t, Map.of("k", "a", "price", 50, "version", 5), newest);
+        assertThat(once.upsertAll(
+                        t,
+                        List.of(
+                                Map.of("k", "a", "price", 70, "version", 7),
+                                Map.of("k", "A", "price", 60, "version", 6),
+                                Map.of("k", "c", "price", 70, "version", 7),
+                                Map.of("k", "C", "price", 60, "version", 6),
+                                Map.of("k", "d", "price", 10, "version", 1),
+                                Map.of("k", "D", "price", 20, "version", 2),
+                                Map.of("k", "d", "price", 30, "version", 3)),
+                        newest))
+                .containsExactly(
+                        UpsertOutcome.UPDATED,
+                        UpsertOutcome.UNCHANGED,
+                        UpsertOutcome.INSERTED,
+                        UpsertOutcome.UNCHANGED,
+                        UpsertOutcome.INSERTED,
+                        UpsertOutcome.UPDATED,
+                        UpsertOutcome.UPDATED);
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE version = 7 AND k = 'a'"))
+                .isEqualTo(70);
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE version = 7 AND k = 'c'"))
+                .isEqualTo(70);
+        assertThat(count(db, "SELECT price FROM " + t + " WHERE version = 3 AND k = 'd'"))
+                .isEqualTo(30);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(3);
+    }
 }
