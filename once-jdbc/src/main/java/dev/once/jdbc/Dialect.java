@@ -179,6 +179,14 @@ abstract class Dialect {
     }
 
     /**
+     * The incoming key values as {@link #incomingRows} numbers them, each in the collation its column compares
+     * it in, to partition by: here those of {@code incomingRows} (which casts them, or takes the table's).
+     */
+    String incomingKeys(TableInfo t, List<String> key, int count) {
+        return incomingRows(t, key, count);
+    }
+
+    /**
      * How an incoming value is converted to compare as its column does: {@code CAST(value AS type)}, in
      * the column's collation ({@code " COLLATE c"}, or "" for none).
      */

@@ -83,6 +83,17 @@ final class MariaDbDialect extends Dialect {
     }
 
     /**
+     * A bound string has the connection's collation, which a comparison with the column gives way to but a
+     * PARTITION BY does not: a UNION with the table's (empty) column first gives the incoming keys the
+     * column's collation ('a' and 'A' one key under utf8mb4_general_ci, two under a _bin or _cs one).
+     */
+    @Override
+    String incomingKeys(TableInfo t, List<String> key, int count) {
+        return "SELECT * FROM (SELECT NULL AS once_ord, " + columnList(key) + " FROM " + t.quotedName()
+                + " WHERE 0 UNION ALL " + incomingRows(t, key, count) + ") once_k WHERE once_ord IS NOT NULL";
+    }
+
+    /**
      * Columns whose stored value is not the bound one, so a lookup must convert it as the insert does
      * (helper-67): FLOAT holds the nearest single-precision number (0.1 is stored as 0.100000001490116...,
      * which the double 0.1 does not equal), BINARY(n) pads to n bytes with 0x00 (the 3 bytes 010203 are

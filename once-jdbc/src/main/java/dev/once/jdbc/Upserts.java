@@ -81,7 +81,6 @@ final class Upserts {
             throws SQLException {
         boolean update = spec.update && !updateColumns.isEmpty();
         if (update && !spec.guards.isEmpty() && rows.size() > 1) {
-            if (d instanceof MariaDbDialect) return inRounds(c, callerOwned, t, rows, spec, key, updateColumns);
             // chunk after chunk, each with all its rounds: rows of one key stay in input order across chunks
             List<UpsertOutcome> out = new ArrayList<>(rows.size());
             for (List<Map<String, Object>> chunk : Sql.chunks(rows, d.maxParameters(), 1))
@@ -126,11 +125,11 @@ final class Upserts {
      * A guarded batch applied as its rows would be one by one: in rounds holding each key once, in order.
      * Merging a key's rows (the last occurrence wins, as for an unguarded batch) let an older version
      * written after a newer one in the batch pass a GREATER guard against the stored row (helper-63). A
-     * key is the unique index's: on PostgreSQL and SQLite the database numbers each row's occurrence of its
-     * key ({@link #occurrences}), since rows equal only by the index's collation ('a' v7, 'A' v6 under a
-     * case-insensitive key) met in one round, where v6 won (helper-67); there {@code rows} is one chunk.
-     * MariaDB's write applies such rows one by one in input order itself, so Java's equality splits there.
-     * One statement per round: a key repeated n times costs n statements.
+     * key is the unique index's: the database numbers each row's occurrence of its key ({@link
+     * #occurrences}). Split by Java's equality, rows equal only by the index's collation ('a' v7, 'A' v6 under
+     * a case-insensitive key) met in one round, where v6 won (PostgreSQL, SQLite), or fell into rounds out of
+     * their order ('K2' v3 in the second round after 'k2' v5 in the first: MariaDB; helper-67). {@code rows}
+     * is one chunk. One statement per round: a key repeated n times costs n statements.
      */
     private List<UpsertOutcome> inRounds(
             Connection c,
@@ -141,12 +140,7 @@ final class Upserts {
             List<String> key,
             List<String> updateColumns)
             throws SQLException {
-        int[] occurrence = new int[rows.size()];
-        if (d instanceof MariaDbDialect) {
-            Map<List<Object>, Integer> seen = new HashMap<>();
-            for (int i = 0; i < rows.size(); i++)
-                occurrence[i] = seen.merge(Sql.keyOf(rows.get(i), key), 1, Integer::sum) - 1;
-        } else occurrences(c, t, rows, key, occurrence);
+        int[] occurrence = occurrences(c, t, rows, key);
         List<List<Integer>> rounds = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
             while (rounds.size() <= occurrence[i]) rounds.add(new ArrayList<>());
@@ -167,14 +161,16 @@ final class Upserts {
      * For each row, how many rows before it have its key by the unique index's equality (collation, type):
      * {@code ROW_NUMBER() OVER (PARTITION BY key ORDER BY once_ord)} over the numbered incoming rows.
      */
-    private void occurrences(Connection c, TableInfo t, List<Map<String, Object>> rows, List<String> key, int[] out)
+    private int[] occurrences(Connection c, TableInfo t, List<Map<String, Object>> rows, List<String> key)
             throws SQLException {
+        int[] out = new int[rows.size()];
         StringJoiner keys = new StringJoiner(", ");
         for (String k : key) keys.add("once_v." + d.quote(k) + t.keyCollation(k));
-        String sql = "WITH once_v AS (" + d.incomingRows(t, key, rows.size()) + ") SELECT once_ord,"
+        String sql = "WITH once_v AS (" + d.incomingKeys(t, key, rows.size()) + ") SELECT once_ord,"
                 + " ROW_NUMBER() OVER (PARTITION BY " + keys + " ORDER BY once_ord) AS once_n FROM once_v";
         for (Map<String, Object> r : Sql.query(c, sql, Sql.numbered(rows, key)))
             out[((Number) r.get("once_ord")).intValue()] = ((Number) r.get("once_n")).intValue() - 1;
+        return out;
     }
 
     /**
