@@ -4,7 +4,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -80,18 +79,14 @@ final class Upserts {
             List<String> updateColumns)
             throws SQLException {
         boolean update = spec.update && !updateColumns.isEmpty();
-        if (update && !spec.guards.isEmpty() && rows.size() > 1) {
-            // chunk after chunk, each with all its rounds: rows of one key stay in input order across chunks
-            List<UpsertOutcome> out = new ArrayList<>(rows.size());
-            for (List<Map<String, Object>> chunk : Sql.chunks(rows, d.maxParameters(), 1))
-                out.addAll(inRounds(c, callerOwned, t, chunk, spec, key, updateColumns));
-            return out;
+        if (update && !spec.guards.isEmpty() && rows.size() > 1) { // as one call per row: see GuardedBatch
+            return new GuardedBatch(this, d).upsertAll(c, callerOwned, t, rows, spec, key, updateColumns);
         }
         return merged(c, callerOwned, t, rows, spec, key, updateColumns);
     }
 
     /** Rows repeating a key merged (the last wins for do-update, the first for do-nothing), then written by chunks. */
-    private List<UpsertOutcome> merged(
+    List<UpsertOutcome> merged(
             Connection c,
             boolean callerOwned,
             TableInfo t,
@@ -118,58 +113,6 @@ final class Upserts {
         }
         List<UpsertOutcome> out = new ArrayList<>(rows.size());
         for (Map<String, Object> r : rows) out.add(b.outcomes.get(Sql.keyOf(r, key)));
-        return out;
-    }
-
-    /**
-     * A guarded batch applied as its rows would be one by one: in rounds holding each key once, in order.
-     * Merging a key's rows (the last occurrence wins, as for an unguarded batch) let an older version
-     * written after a newer one in the batch pass a GREATER guard against the stored row (helper-63). A
-     * key is the unique index's: the database numbers each row's occurrence of its key ({@link
-     * #occurrences}). Split by Java's equality, rows equal only by the index's collation ('a' v7, 'A' v6 under
-     * a case-insensitive key) met in one round, where v6 won (PostgreSQL, SQLite), or fell into rounds out of
-     * their order ('K2' v3 in the second round after 'k2' v5 in the first: MariaDB; helper-67). {@code rows}
-     * is one chunk. One statement per round: a key repeated n times costs n statements.
-     */
-    private List<UpsertOutcome> inRounds(
-            Connection c,
-            boolean callerOwned,
-            TableInfo t,
-            List<Map<String, Object>> rows,
-            Upsert spec,
-            List<String> key,
-            List<String> updateColumns)
-            throws SQLException {
-        int[] occurrence = occurrences(c, t, rows, key);
-        List<List<Integer>> rounds = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) {
-            while (rounds.size() <= occurrence[i]) rounds.add(new ArrayList<>());
-            rounds.get(occurrence[i]).add(i);
-        }
-        if (rounds.size() == 1) return merged(c, callerOwned, t, rows, spec, key, updateColumns);
-        UpsertOutcome[] out = new UpsertOutcome[rows.size()];
-        for (List<Integer> round : rounds) {
-            List<Map<String, Object>> these = new ArrayList<>(round.size());
-            for (int i : round) these.add(rows.get(i));
-            List<UpsertOutcome> outcomes = merged(c, callerOwned, t, these, spec, key, updateColumns);
-            for (int j = 0; j < round.size(); j++) out[round.get(j)] = outcomes.get(j);
-        }
-        return Arrays.asList(out);
-    }
-
-    /**
-     * For each row, how many rows before it have its key by the unique index's equality (collation, type):
-     * {@code ROW_NUMBER() OVER (PARTITION BY key ORDER BY once_ord)} over the numbered incoming rows.
-     */
-    private int[] occurrences(Connection c, TableInfo t, List<Map<String, Object>> rows, List<String> key)
-            throws SQLException {
-        int[] out = new int[rows.size()];
-        StringJoiner keys = new StringJoiner(", ");
-        for (String k : key) keys.add("once_v." + d.quote(k) + t.keyCollation(k));
-        String sql = "WITH once_v AS (" + d.incomingKeys(t, key, rows.size()) + ") SELECT once_ord,"
-                + " ROW_NUMBER() OVER (PARTITION BY " + keys + " ORDER BY once_ord) AS once_n FROM once_v";
-        for (Map<String, Object> r : Sql.query(c, sql, Sql.numbered(rows, key)))
-            out[((Number) r.get("once_ord")).intValue()] = ((Number) r.get("once_n")).intValue() - 1;
         return out;
     }
 
@@ -321,9 +264,24 @@ final class Upserts {
         return UpsertOutcome.UPDATED;
     }
 
+    /**
+     * {@code UPDATE ... SET updateColumns WHERE key = ?} for rows whose lock this transaction holds (or, on
+     * SQLite, whose write lock), as one JDBC batch; the rows each statement changed.
+     */
+    int[] updateAll(
+            Connection c,
+            boolean callerOwned,
+            TableInfo t,
+            List<String> key,
+            List<String> updateColumns,
+            List<Map<String, Object>> rows)
+            throws SQLException {
+        return updateAll(new Batch(c, callerOwned, t, null, key, true, updateColumns, null), rows);
+    }
+
     /** {@code UPDATE ... SET columns WHERE key = ?} for rows whose lock this transaction holds, as one JDBC batch. */
-    private void updateAll(Batch b, List<Map<String, Object>> rows) throws SQLException {
-        if (rows.isEmpty()) return;
+    private int[] updateAll(Batch b, List<Map<String, Object>> rows) throws SQLException {
+        if (rows.isEmpty()) return new int[0];
         String sql = d.update() + b.t.quotedName() + " SET " + Sql.assignments(d, b.updateColumns) + " WHERE "
                 + Sql.equalities(d, b.t, b.key);
         try (PreparedStatement ps = b.c.prepareStatement(sql)) {
@@ -333,7 +291,7 @@ final class Upserts {
                 for (Object v : Sql.values(r, b.key)) ps.setObject(i++, v);
                 ps.addBatch();
             }
-            ps.executeBatch();
+            return ps.executeBatch();
         }
     }
 
