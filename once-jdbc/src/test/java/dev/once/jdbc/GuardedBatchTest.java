@@ -155,8 +155,9 @@ class GuardedBatchTest {
 
     /**
      * Guarded batches racing on the same keys (Once's own transactions, retried): each key is INSERTED by
-     * exactly one row of all, and keeps the greatest version any batch held, with that row's price; the
-     * running extreme's read locks the stored rows (PostgreSQL FOR UPDATE) until its update.
+     * exactly one row of all, and keeps the greatest version any batch held, with that row's price, and no
+     * write ever lowers a version (a trigger): the running extreme's read locks the stored rows (PostgreSQL
+     * FOR UPDATE) until its update, else a batch could write over a greater version committed meanwhile.
      */
     @ParameterizedTest
     @EnumSource(
@@ -168,6 +169,21 @@ class GuardedBatchTest {
         Upsert newest = Upsert.on("k").doUpdate().onlyIfIncoming("version", Upsert.Comparison.GREATER);
         java.util.concurrent.atomic.AtomicInteger inserted = new java.util.concurrent.atomic.AtomicInteger();
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        // every write checked as it happens: a lost update lowers a version, and a later batch would hide it
+        if (db == Db.POSTGRES) {
+            execute(
+                    db,
+                    "CREATE FUNCTION " + t + "_rising() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.version"
+                            + " < OLD.version THEN RAISE EXCEPTION 'version lowered from % to %', OLD.version,"
+                            + " NEW.version; END IF; RETURN NEW; END $$",
+                    "CREATE TRIGGER " + t + "_rising BEFORE UPDATE ON " + t + " FOR EACH ROW EXECUTE FUNCTION " + t
+                            + "_rising()");
+        } else {
+            execute(
+                    db,
+                    "CREATE TRIGGER " + t + "_rising BEFORE UPDATE ON " + t + " WHEN NEW.version < OLD.version"
+                            + " BEGIN SELECT RAISE(ABORT, 'version lowered'); END");
+        }
         Map<String, Integer> greatest = new java.util.concurrent.ConcurrentHashMap<>();
         java.util.Queue<Throwable> errors = new java.util.concurrent.ConcurrentLinkedQueue<>();
         List<Thread> threads = new ArrayList<>();
@@ -179,7 +195,7 @@ class GuardedBatchTest {
                     for (int b = 0; b < 30; b++) {
                         List<Map<String, Object>> rows = new ArrayList<>();
                         for (int i = 0; i < 30; i++) {
-                            int v = next.incrementAndGet() * 10 + random.nextInt(10) - 50; // not in order
+                            int v = next.incrementAndGet() * 10 + random.nextInt(100) - 50; // not in order
                             String k = (random.nextBoolean() ? "k" : "K") + random.nextInt(5);
                             rows.add(Map.of("k", k, "price", v, "version", v));
                             greatest.merge(k.toLowerCase(java.util.Locale.ROOT), v, Math::max);
