@@ -513,6 +513,15 @@ public final class Once {
                         + t.typeName(column) + "): MariaDB compares the two as numbers, so 1 finds the row '01'."
                         + " Pass the key as a byte[] or String");
             }
+            Integer places = t.decimalPlaces(column); // helper-67
+            if (places != null && value instanceof Number n && decimalPlaces(n) > places) {
+                throw new IllegalArgumentException("key value for " + t.name() + "." + column + " (" + value
+                        + ") has more decimal places than the column keeps (" + t.typeName(column) + "("
+                        + t.size(column)
+                        + "," + places + "): " + places + "): MariaDB would store it rounded, and the lookup by the"
+                        + " value given would not find that row again (the second call fails with a duplicate-key"
+                        + " error). Round the key to " + places + " decimal places");
+            }
             String cast = t.castType(column); // helper-67: the lookup's cast would clip onto a stored row
             if ("FLOAT".equals(cast) && value instanceof Number n && !(Math.abs(n.doubleValue()) <= Float.MAX_VALUE)) {
                 throw new IllegalArgumentException("key value for " + t.name() + "." + column + " (" + value
@@ -542,6 +551,18 @@ public final class Once {
                         + " '9007199254740993' the row 9007199254740992. Pass the key as a number (Long,"
                         + " BigDecimal)");
             }
+        }
+    }
+
+    /** The decimal places of a number as the driver writes it (a Double as its shortest decimal), 0 for integers. */
+    private static int decimalPlaces(Number n) {
+        if (!(n instanceof java.math.BigDecimal || n instanceof Double || n instanceof Float)) return 0;
+        try {
+            return Math.max(
+                    0,
+                    new java.math.BigDecimal(n.toString()).stripTrailingZeros().scale());
+        } catch (NumberFormatException notFinite) {
+            return 0; // NaN or infinite: the database refuses it
         }
     }
 

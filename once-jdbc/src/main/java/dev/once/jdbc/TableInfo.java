@@ -77,6 +77,7 @@ final class TableInfo {
     private final Map<String, Integer> sqlTypes; // every column: its java.sql.Types code
     private final Map<String, String> typeNames; // every column: its type as the database names it
     private final Map<String, Integer> sizes; // every column: its COLUMN_SIZE (BINARY(n): n)
+    private final Map<String, Integer> places; // columns with DECIMAL_DIGITS: DECIMAL(10,2)'s 2, INT's 0
     private final List<List<String>> uniqueKeys;
     private final Map<String, Dialect.Cast> valueCasts;
     private final Map<String, String> keyCollations;
@@ -105,6 +106,7 @@ final class TableInfo {
             Map<String, Integer> sqlTypes,
             Map<String, String> typeNames,
             Map<String, Integer> sizes,
+            Map<String, Integer> places,
             List<List<String>> uniqueKeys,
             Map<String, Dialect.Cast> valueCasts,
             Map<String, String> keyCollations) {
@@ -115,6 +117,7 @@ final class TableInfo {
         this.sqlTypes = Map.copyOf(sqlTypes);
         this.typeNames = Map.copyOf(typeNames);
         this.sizes = Map.copyOf(sizes);
+        this.places = Map.copyOf(places);
         this.namesIgnoreCase = dialect.columnNamesIgnoreCase();
         this.uniqueKeys = List.copyOf(uniqueKeys);
         this.valueCasts = Map.copyOf(valueCasts);
@@ -139,6 +142,7 @@ final class TableInfo {
             Map<String, Integer> sqlTypes = new LinkedHashMap<>();
             Map<String, String> typeNames = new LinkedHashMap<>();
             Map<String, Integer> sizes = new LinkedHashMap<>();
+            Map<String, Integer> places = new LinkedHashMap<>();
             String schema = null;
             try (ResultSet rs = meta.getColumns(catalog, escape(meta, schemaPattern), escape(meta, candidate), "%")) {
                 TreeMap<Integer, String> byPosition = new TreeMap<>();
@@ -151,6 +155,8 @@ final class TableInfo {
                     sqlTypes.put(rs.getString("COLUMN_NAME"), rs.getInt("DATA_TYPE"));
                     typeNames.put(rs.getString("COLUMN_NAME"), rs.getString("TYPE_NAME"));
                     sizes.put(rs.getString("COLUMN_NAME"), rs.getInt("COLUMN_SIZE"));
+                    int digits = rs.getInt("DECIMAL_DIGITS");
+                    if (!rs.wasNull()) places.put(rs.getString("COLUMN_NAME"), digits);
                     schema = dialect.schemasAreCatalogs() ? rs.getString("TABLE_CAT") : rs.getString("TABLE_SCHEM");
                 }
                 columns.addAll(byPosition.values());
@@ -169,6 +175,7 @@ final class TableInfo {
                     sqlTypes,
                     typeNames,
                     sizes,
+                    places,
                     dialect.uniqueKeys(c, lookupName, columns),
                     dialect.valueCasts(c, lookupName),
                     dialect.keyCollations(c, lookupName));
@@ -347,6 +354,11 @@ final class TableInfo {
     /** A column's COLUMN_SIZE in the JDBC metadata: BINARY(n)'s n, a VARCHAR's length. */
     int size(String column) {
         return sizes.getOrDefault(column, 0);
+    }
+
+    /** The decimal places a numeric column keeps (DECIMAL(10,2): 2, INT: 0), or null where the metadata has none. */
+    Integer decimalPlaces(String column) {
+        return isNumber(column) ? places.get(column) : null;
     }
 
     /** A column's type as the database names it. */

@@ -568,4 +568,47 @@ class TableShapesTest {
                 .isEqualTo(30);
         assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(3);
     }
+
+    /**
+     * MariaDB rounds a number to its column's decimal places as it stores it (DECIMAL(10,2), INT, FLOAT(7,4))
+     * and compares the value given: getOrCreate(1.005) inserted the row 1.01, and the second call found
+     * nothing and failed with a duplicate-key error (helper-67). Such a key is refused, naming the places;
+     * keys within them are found again.
+     */
+    @Test
+    void mariadb_keyWithMoreDecimalsThanTheColumn_refused() throws SQLException {
+        Db db = Db.MARIADB;
+        String t = TestDatabases.newTable("places");
+        execute(db, "CREATE TABLE " + t + " (d DECIMAL(10,2) PRIMARY KEY, i INT UNIQUE, f FLOAT(7,4) UNIQUE, v INT)");
+        Once once = once(db);
+        for (Map<String, Object> key : List.<Map<String, Object>>of(
+                Map.of("d", new java.math.BigDecimal("1.005")),
+                Map.of("d", 1.005),
+                Map.of("i", 1.5),
+                Map.of("f", 0.12345))) {
+            assertThatThrownBy(() -> once.getOrCreate(t, key, Map.of("v", 1)))
+                    .as("%s", key)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("decimal places");
+        }
+        assertThatThrownBy(() -> once.upsert(
+                        t,
+                        Map.of("d", new java.math.BigDecimal("2.001"), "v", 1),
+                        Upsert.on("d").doUpdate()))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isZero();
+        Map<String, Object> within = Map.of("d", new java.math.BigDecimal("1.010"));
+        assertThat(once.getOrCreate(t, within, Map.of("i", 2.0, "f", 0.1234, "v", 1))
+                        .created())
+                .isTrue();
+        assertThat(once.getOrCreate(t, within, Map.of("v", 2)).get("v")).isEqualTo(1);
+        assertThat(once.getOrCreate(t, Map.of("d", 1.01), Map.of("v", 2)).get("v"))
+                .isEqualTo(1);
+        assertThat(once.getOrCreate(t, Map.of("i", 2.0), Map.of("d", 3, "v", 2)).get("v"))
+                .isEqualTo(1);
+        assertThat(once.getOrCreate(t, Map.of("f", 0.1234), Map.of("d", 3, "v", 2))
+                        .get("v"))
+                .isEqualTo(1);
+        assertThat(count(db, "SELECT COUNT(*) FROM " + t)).isEqualTo(1);
+    }
 }
