@@ -1,0 +1,228 @@
+package dev.once.jdbc;
+
+import static dev.once.jdbc.testing.TestDatabases.execute;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.once.jdbc.testing.Db;
+import dev.once.jdbc.testing.TestDatabases;
+import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/** helper-69: guarded batches against one call per row, where the running extreme may differ. */
+class GuardedBatchAttackTest {
+
+    private static List<String> contents(Db db, String t, String columns) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Connection c = TestDatabases.connect(db);
+                var s = c.createStatement();
+                var rs = s.executeQuery("SELECT " + columns + " FROM " + t)) {
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                StringBuilder b = new StringBuilder();
+                for (int i = 1; i <= n; i++) b.append(rs.getString(i)).append(':');
+                out.add(b.toString());
+            }
+        }
+        out.sort(null);
+        return out;
+    }
+
+    private static Map<String, Object> row(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]);
+        return m;
+    }
+
+    /** Applies rows one call each on {@code single} and as a batch on {@code batch}; both must agree. */
+    private static void asOneCallPerRow(
+            Db db, String batch, String single, List<Map<String, Object>> rows, Upsert spec, String columns)
+            throws SQLException {
+        Once once = Once.using(TestDatabases.shared(db));
+        List<UpsertOutcome> expected = new ArrayList<>();
+        for (Map<String, Object> r : rows) expected.add(once.upsert(single, r, spec));
+        List<UpsertOutcome> actual = once.upsertAll(batch, rows, spec);
+        assertThat(actual).as("outcomes of %s", rows).isEqualTo(expected);
+        assertThat(contents(db, batch, columns)).as("stored rows").isEqualTo(contents(db, single, columns));
+    }
+
+    /** PostgreSQL has no max(uuid): a uuid guard (UUIDv7 as a version) worked one call per row and in rounds. */
+    @Test
+    void postgres_uuidGuard_repeatedKey() throws SQLException {
+        Db db = Db.POSTGRES;
+        String batch = TestDatabases.newTable("g69u"), single = TestDatabases.newTable("g69u");
+        for (String t : List.of(batch, single))
+            execute(db, "CREATE TABLE " + t + " (k text PRIMARY KEY, v uuid NOT NULL)");
+        UUID a = UUID.fromString("00000000-0000-7000-8000-000000000001");
+        UUID b = UUID.fromString("00000000-0000-7000-8000-000000000002");
+        List<Map<String, Object>> rows = List.of(row("k", "x", "v", a), row("k", "x", "v", b));
+        asOneCallPerRow(
+                db,
+                batch,
+                single,
+                rows,
+                Upsert.on("k").doUpdate().onlyIfIncoming("v", Upsert.Comparison.GREATER),
+                "k, v");
+    }
+
+    @Test
+    void postgres_booleanGuard_repeatedKey() throws SQLException {
+        Db db = Db.POSTGRES;
+        String batch = TestDatabases.newTable("g69b"), single = TestDatabases.newTable("g69b");
+        for (String t : List.of(batch, single))
+            execute(db, "CREATE TABLE " + t + " (k text PRIMARY KEY, done boolean NOT NULL, note text)");
+        List<Map<String, Object>> rows =
+                List.of(row("k", "x", "done", false, "note", "a"), row("k", "x", "done", true, "note", "b"));
+        asOneCallPerRow(
+                db,
+                batch,
+                single,
+                rows,
+                Upsert.on("k").doUpdate().onlyIfIncoming("done", Upsert.Comparison.GREATER_OR_EQUAL),
+                "k, done, note");
+    }
+
+    /** SQLite binds a BigDecimal as text; one call stores it with the column's NUMERIC affinity. Keep the lowest price. */
+    @Test
+    void sqlite_bigDecimalGuard_numericColumn() throws SQLException {
+        Db db = Db.SQLITE;
+        String batch = TestDatabases.newTable("g69d"), single = TestDatabases.newTable("g69d");
+        for (String t : List.of(batch, single)) {
+            execute(
+                    db,
+                    "CREATE TABLE " + t + " (k TEXT PRIMARY KEY, price NUMERIC NOT NULL)",
+                    "INSERT INTO " + t + " VALUES ('y', 20)");
+        }
+        List<Map<String, Object>> rows = List.of(
+                row("k", "x", "price", new BigDecimal("9.5")),
+                row("k", "x", "price", new BigDecimal("10.25")),
+                row("k", "y", "price", new BigDecimal("12.5")),
+                row("k", "y", "price", new BigDecimal("100")),
+                row("k", "x", "price", new BigDecimal("8")));
+        asOneCallPerRow(
+                db,
+                batch,
+                single,
+                rows,
+                Upsert.on("k").doUpdate().onlyIfIncoming("price", Upsert.Comparison.LESS),
+                "k, price");
+    }
+
+    /** The same, each key once (the merged statement, not the running extreme). */
+    @Test
+    void sqlite_bigDecimalGuard_numericColumn_distinctKeys() throws SQLException {
+        Db db = Db.SQLITE;
+        String batch = TestDatabases.newTable("g69e"), single = TestDatabases.newTable("g69e");
+        for (String t : List.of(batch, single)) {
+            execute(
+                    db,
+                    "CREATE TABLE " + t + " (k TEXT PRIMARY KEY, price NUMERIC NOT NULL)",
+                    "INSERT INTO " + t + " VALUES ('y', 20), ('x', 9)");
+        }
+        List<Map<String, Object>> rows = List.of(
+                row("k", "x", "price", new BigDecimal("10.25")), row("k", "y", "price", new BigDecimal("12.5")));
+        asOneCallPerRow(
+                db,
+                batch,
+                single,
+                rows,
+                Upsert.on("k").doUpdate().onlyIfIncoming("price", Upsert.Comparison.LESS),
+                "k, price");
+    }
+
+    /** Strings for an INTEGER guard column: one call stores 10 as the integer 10. */
+    @Test
+    void sqlite_textValuesForIntegerGuard() throws SQLException {
+        Db db = Db.SQLITE;
+        String batch = TestDatabases.newTable("g69s"), single = TestDatabases.newTable("g69s");
+        for (String t : List.of(batch, single))
+            execute(
+                    db,
+                    "CREATE TABLE " + t + " (k TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+                    "INSERT INTO " + t + " VALUES ('x', 5)");
+        List<Map<String, Object>> rows = List.of(row("k", "x", "version", "10"), row("k", "x", "version", "9"));
+        asOneCallPerRow(
+                db,
+                batch,
+                single,
+                rows,
+                Upsert.on("k").doUpdate().onlyIfIncoming("version", Upsert.Comparison.GREATER),
+                "k, version, typeof(version)");
+    }
+
+    /** A NOCASE text guard: 'B' > 'a' under the column's collation, not under BINARY. */
+    @Test
+    void sqlite_nocaseTextGuard() throws SQLException {
+        Db db = Db.SQLITE;
+        String batch = TestDatabases.newTable("g69n"), single = TestDatabases.newTable("g69n");
+        for (String t : List.of(batch, single))
+            execute(
+                    db,
+                    "CREATE TABLE " + t + " (k TEXT PRIMARY KEY, v TEXT COLLATE NOCASE NOT NULL)",
+                    "INSERT INTO " + t + " VALUES ('y', 'A')");
+        List<Map<String, Object>> rows = List.of(
+                row("k", "x", "v", "a"),
+                row("k", "x", "v", "B"),
+                row("k", "y", "v", "b"),
+                row("k", "y", "v", "C"),
+                row("k", "x", "v", "c"));
+        asOneCallPerRow(
+                db,
+                batch,
+                single,
+                rows,
+                Upsert.on("k").doUpdate().onlyIfIncoming("v", Upsert.Comparison.GREATER),
+                "k, v");
+    }
+
+    /** Two keys trading a value of another unique column: fine one call per row. */
+    @Test
+    void postgres_otherUniqueColumnTraded() throws SQLException {
+        Db db = Db.POSTGRES;
+        String batch = TestDatabases.newTable("g69o"), single = TestDatabases.newTable("g69o");
+        for (String t : List.of(batch, single))
+            execute(db, "CREATE TABLE " + t + " (k text PRIMARY KEY, v int NOT NULL, email text UNIQUE)");
+        List<Map<String, Object>> rows = List.of(
+                row("k", "a", "v", 1, "email", "x"),
+                row("k", "b", "v", 1, "email", "y"),
+                row("k", "b", "v", 2, "email", "z"),
+                row("k", "a", "v", 2, "email", "y"));
+        asOneCallPerRow(
+                db,
+                batch,
+                single,
+                rows,
+                Upsert.on("k").doUpdate().onlyIfIncoming("v", Upsert.Comparison.GREATER),
+                "k, v, email");
+    }
+
+    /** A trigger that sets the guard on update (a stamp): one call per row compares with what was stored. */
+    @Test
+    void postgres_triggerStampsGuard() throws SQLException {
+        Db db = Db.POSTGRES;
+        String batch = TestDatabases.newTable("g69t"), single = TestDatabases.newTable("g69t");
+        for (String t : List.of(batch, single))
+            execute(
+                    db,
+                    "CREATE TABLE " + t + " (k text PRIMARY KEY, v int NOT NULL, note text)",
+                    "CREATE FUNCTION " + t
+                            + "_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := NEW.v * 10; RETURN NEW; END $$",
+                    "CREATE TRIGGER " + t + "_t BEFORE UPDATE ON " + t + " FOR EACH ROW EXECUTE FUNCTION " + t + "_f()",
+                    "INSERT INTO " + t + " VALUES ('a', 1, 'old')");
+        List<Map<String, Object>> rows =
+                List.of(row("k", "a", "v", 2, "note", "n2"), row("k", "a", "v", 3, "note", "n3"));
+        asOneCallPerRow(
+                db,
+                batch,
+                single,
+                rows,
+                Upsert.on("k").doUpdate().onlyIfIncoming("v", Upsert.Comparison.GREATER),
+                "k, v, note");
+    }
+}
