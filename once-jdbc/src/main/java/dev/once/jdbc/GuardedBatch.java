@@ -78,7 +78,7 @@ final class GuardedBatch {
             rounds.get(occurrence[i]).add(i);
         }
         if (rounds.size() == 1) return upserts.merged(c, callerOwned, t, rows, spec, key, updateColumns);
-        if (byRunningExtreme(spec, key, rows))
+        if (byRunningExtreme(t, spec, key, rows))
             return runningExtreme(c, callerOwned, t, rows, spec, key, updateColumns, rounds.get(0));
         UpsertOutcome[] out = new UpsertOutcome[rows.size()];
         for (List<Integer> round : rounds) {
@@ -108,7 +108,7 @@ final class GuardedBatch {
     }
 
     /** Whether the running extreme decides every row (see the class comment). */
-    private boolean byRunningExtreme(Upsert spec, List<String> key, List<Map<String, Object>> rows) {
+    private boolean byRunningExtreme(TableInfo t, Upsert spec, List<String> key, List<Map<String, Object>> rows) {
         if (d instanceof MariaDbDialect || spec.guards.size() != 1) return false;
         Upsert.Guard g = spec.guards.get(0);
         if (key.contains(g.column())) return false;
@@ -116,6 +116,54 @@ final class GuardedBatch {
         boolean strict = g.comparison() == Upsert.Comparison.GREATER || g.comparison() == Upsert.Comparison.LESS;
         if (spec.onlyIfChanged && !strict) return false; // a strict pass changes the guard column, so it implies it
         for (Map<String, Object> r : rows) if (r.get(g.column()) == null) return false;
+        return comparesAsStored(t, g.column(), rows);
+    }
+
+    /** PostgreSQL types with a max() and min() (uuid, boolean, bytea, bit and jsonb compare but have none). */
+    private static final java.util.Set<Integer> AGGREGATED = java.util.Set.of(
+            java.sql.Types.TINYINT,
+            java.sql.Types.SMALLINT,
+            java.sql.Types.INTEGER,
+            java.sql.Types.BIGINT,
+            java.sql.Types.DECIMAL,
+            java.sql.Types.NUMERIC,
+            java.sql.Types.REAL,
+            java.sql.Types.FLOAT,
+            java.sql.Types.DOUBLE,
+            java.sql.Types.CHAR,
+            java.sql.Types.VARCHAR,
+            java.sql.Types.LONGVARCHAR,
+            java.sql.Types.NCHAR,
+            java.sql.Types.NVARCHAR,
+            java.sql.Types.LONGNVARCHAR,
+            java.sql.Types.DATE,
+            java.sql.Types.TIME,
+            java.sql.Types.TIMESTAMP,
+            java.sql.Types.TIME_WITH_TIMEZONE,
+            java.sql.Types.TIMESTAMP_WITH_TIMEZONE);
+
+    /**
+     * Whether the running extreme of the incoming guard values is that of the values one call per row would
+     * store (helper-69). PostgreSQL: they are cast to the column's type, whose max() must exist (a uuid
+     * guard failed with "function max(uuid) does not exist"). SQLite: a value is converted by the column's
+     * affinity only when stored, so a text column's (cast to TEXT here) or numbers that every affinity keeps
+     * as they compare: a BigDecimal or a String is bound as text, and '9' > 10 (text sorts after numbers)
+     * wrote 9 over 10; a Long beyond 2^53 is stored rounded in a REAL column.
+     */
+    private boolean comparesAsStored(TableInfo t, String column, List<Map<String, Object>> rows) {
+        if (!(d instanceof SqliteDialect)) return AGGREGATED.contains(t.sqlType(column));
+        if (t.isText(column)) return true;
+        boolean real = SqliteDialect.realAffinity(t.typeName(column));
+        for (Map<String, Object> r : rows) {
+            Object v = r.get(column);
+            if (v instanceof Integer
+                    || v instanceof Short
+                    || v instanceof Byte
+                    || v instanceof Double
+                    || v instanceof Float) continue;
+            if (v instanceof Long l && (!real || Math.abs(l) <= 1L << 53)) continue;
+            return false;
+        }
         return true;
     }
 

@@ -101,6 +101,18 @@ final class SqliteDialect extends Dialect {
      * CHAR, CLOB or TEXT): its driver reports BLOB, untyped, DATE and JSON columns as VARCHAR, and casting
      * their values to text made a blob key 1 find the row '1' in batches (helper-63).
      */
+    /**
+     * Whether SQLite gives a column of this declared type REAL affinity (no INT, CHAR, CLOB, TEXT or BLOB;
+     * REAL, FLOA or DOUB): it stores an integer as the nearest double, so 2^53 + 1 is stored as 2^53.
+     */
+    static boolean realAffinity(String declaredType) {
+        String t = declaredType == null ? "" : declaredType.toUpperCase(java.util.Locale.ROOT);
+        return !t.contains("INT")
+                && !textAffinity(declaredType)
+                && !t.contains("BLOB")
+                && (t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB"));
+    }
+
     static boolean textAffinity(String declaredType) {
         String t = declaredType == null ? "" : declaredType.toUpperCase(java.util.Locale.ROOT);
         return !t.contains("INT") && (t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT"));

@@ -361,6 +361,12 @@ final class TableInfo {
         return isNumber(column) ? places.get(column) : null;
     }
 
+    /** The column's java.sql.Types code as the metadata reports it ({@link java.sql.Types#OTHER} when unknown). */
+    int sqlType(String column) {
+        Integer type = sqlTypes.get(column);
+        return type == null ? Types.OTHER : type;
+    }
+
     /** A column's type as the database names it. */
     String typeName(String column) {
         return typeNames.get(column);
