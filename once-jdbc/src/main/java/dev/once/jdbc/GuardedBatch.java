@@ -116,7 +116,7 @@ final class GuardedBatch {
         boolean strict = g.comparison() == Upsert.Comparison.GREATER || g.comparison() == Upsert.Comparison.LESS;
         if (spec.onlyIfChanged && !strict) return false; // a strict pass changes the guard column, so it implies it
         for (Map<String, Object> r : rows) if (r.get(g.column()) == null) return false;
-        return comparesAsStored(t, g.column(), rows);
+        return !t.rewritesWrites() && comparesAsStored(t, g.column(), rows);
     }
 
     /** PostgreSQL types with a max() and min() (uuid, boolean, bytea, bit and jsonb compare but have none). */

@@ -137,6 +137,19 @@ final class PostgresDialect extends Dialect {
         return collations;
     }
 
+    @Override
+    boolean rewritesWrites(Connection c, TableInfo.Name name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid ="
+                + " ?::regclass AND NOT tgisinternal) OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = ?::regclass"
+                + " AND rulename <> '_RETURN')")) {
+            ps.setString(1, regclass(name));
+            ps.setString(2, regclass(name));
+            try (ResultSet rs = ps.executeQuery()) {
+                return !rs.next() || rs.getBoolean(1);
+            }
+        }
+    }
+
     private String regclass(TableInfo.Name name) {
         return (name.schema() == null ? "" : quote(name.schema()) + ".") + quote(name.table());
     }

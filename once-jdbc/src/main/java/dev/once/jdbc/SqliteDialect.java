@@ -1,6 +1,7 @@
 package dev.once.jdbc;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -97,11 +98,6 @@ final class SqliteDialect extends Dialect {
     }
 
     /**
-     * Whether SQLite gives a column of this declared type text affinity, by its own rules (INT first, then
-     * CHAR, CLOB or TEXT): its driver reports BLOB, untyped, DATE and JSON columns as VARCHAR, and casting
-     * their values to text made a blob key 1 find the row '1' in batches (helper-63).
-     */
-    /**
      * Whether SQLite gives a column of this declared type REAL affinity (no INT, CHAR, CLOB, TEXT or BLOB;
      * REAL, FLOA or DOUB): it stores an integer as the nearest double, so 2^53 + 1 is stored as 2^53.
      */
@@ -113,9 +109,29 @@ final class SqliteDialect extends Dialect {
                 && (t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB"));
     }
 
+    /**
+     * Whether SQLite gives a column of this declared type text affinity, by its own rules (INT first, then
+     * CHAR, CLOB or TEXT): its driver reports BLOB, untyped, DATE and JSON columns as VARCHAR, and casting
+     * their values to text made a blob key 1 find the row '1' in batches (helper-63).
+     */
     static boolean textAffinity(String declaredType) {
         String t = declaredType == null ? "" : declaredType.toUpperCase(java.util.Locale.ROOT);
         return !t.contains("INT") && (t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT"));
+    }
+
+    /** Triggers on the table, in its schema or in temp (a temp trigger may watch a main table). */
+    @Override
+    boolean rewritesWrites(Connection c, TableInfo.Name name) throws SQLException {
+        String schema = name.schema() == null ? "main" : name.schema();
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM " + quote(schema) + ".sqlite_master WHERE"
+                + " type = 'trigger' AND tbl_name = ? COLLATE NOCASE UNION ALL SELECT 1 FROM temp.sqlite_master"
+                + " WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE")) {
+            ps.setString(1, name.table());
+            ps.setString(2, name.table());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
     }
 
     /** The table's unique indexes that are not partial (PRAGMA index_list), by name. */

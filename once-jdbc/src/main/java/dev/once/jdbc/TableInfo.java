@@ -81,6 +81,8 @@ final class TableInfo {
     private final List<List<String>> uniqueKeys;
     private final Map<String, Dialect.Cast> valueCasts;
     private final Map<String, String> keyCollations;
+    /** Whether triggers or rules may change what a write stores ({@link Dialect#rewritesWrites}). */
+    private final boolean rewritesWrites;
 
     /**
      * How often getOrCreate has lately found no row, as a moving average in [0, 1]: a hint for which
@@ -109,7 +111,8 @@ final class TableInfo {
             Map<String, Integer> places,
             List<List<String>> uniqueKeys,
             Map<String, Dialect.Cast> valueCasts,
-            Map<String, String> keyCollations) {
+            Map<String, String> keyCollations,
+            boolean rewritesWrites) {
         this.name = name;
         this.quotedName = quotedName;
         this.columns = List.copyOf(columns);
@@ -122,6 +125,7 @@ final class TableInfo {
         this.uniqueKeys = List.copyOf(uniqueKeys);
         this.valueCasts = Map.copyOf(valueCasts);
         this.keyCollations = Map.copyOf(keyCollations);
+        this.rewritesWrites = rewritesWrites;
     }
 
     static TableInfo read(Connection c, Dialect dialect, Name requested) throws SQLException {
@@ -178,7 +182,8 @@ final class TableInfo {
                     places,
                     dialect.uniqueKeys(c, lookupName, columns),
                     dialect.valueCasts(c, lookupName),
-                    dialect.keyCollations(c, lookupName));
+                    dialect.keyCollations(c, lookupName),
+                    dialect.rewritesWrites(c, lookupName));
         }
         throw new IllegalArgumentException(
                 "table " + requested + " does not exist (or is not visible to " + meta.getUserName() + ")");
@@ -323,6 +328,11 @@ final class TableInfo {
         if (collation.isEmpty()) return typed(column, value);
         Dialect.Cast cast = valueCasts.get(column);
         return (cast == null ? value : "CAST(" + value + " AS " + cast.type() + ")") + collation;
+    }
+
+    /** Whether the table has triggers or rules, which may store another value than the one written. */
+    boolean rewritesWrites() {
+        return rewritesWrites;
     }
 
     /** {@code " COLLATE c"} where a unique index compares the column in another collation ({@link Dialect#keyCollations}), else "". */
