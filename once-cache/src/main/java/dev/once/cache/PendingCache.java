@@ -39,6 +39,9 @@ final class PendingCache<V> implements OnceCache<V> {
     private final Callable<OnceCache<V>> start;
     private final CompletableFuture<OnceCache<V>> first = new CompletableFuture<>();
     private final ConcurrentHashMap<String, CompletableFuture<V>> inFlight = new ConcurrentHashMap<>();
+    /** The keys whose loader this thread runs now: a loader asking for its own key is refused, not left waiting. */
+    private final ThreadLocal<java.util.Set<String>> loadingHere = ThreadLocal.withInitial(java.util.HashSet::new);
+
     private final Thread starter;
     /** The started cache's own fail-open count, counted from the start (one meter, as Micrometer keys it). */
     private final io.micrometer.core.instrument.Counter failedOpen;
@@ -192,6 +195,7 @@ final class PendingCache<V> implements OnceCache<V> {
     private V loadShared(String key, Reloader<V> loader) {
         CompletableFuture<V> mine = new CompletableFuture<>();
         CompletableFuture<V> running = inFlight.putIfAbsent(key, mine);
+        if (running != null && loadingHere.get().contains(key)) throw SqlOnceCache.recursive(key);
         if (running != null) {
             try {
                 return running.join();
@@ -208,6 +212,8 @@ final class PendingCache<V> implements OnceCache<V> {
         }
         failedOpen.increment(); // once a load, as a started cache counts its fail-open resolutions
         V v;
+        java.util.Set<String> loading = loadingHere.get();
+        boolean marked = loading.add(key);
         try {
             v = loader.load(null);
         } catch (Bypass b) {
@@ -218,6 +224,8 @@ final class PendingCache<V> implements OnceCache<V> {
             inFlight.remove(key, mine);
             mine.completeExceptionally(t);
             throw SqlOnceCache.unwrap(t);
+        } finally {
+            if (marked) loading.remove(key);
         }
         inFlight.remove(key, mine);
         mine.complete(v);

@@ -307,6 +307,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
         Resolution<V> mine = new Resolution<>();
         Resolution<V> running = inFlight.putIfAbsent(hash, mine);
+        if (running != null && loadingHere.get().get(hash) == running) {
+            // this thread runs that resolution's loader, which asked for its own key: joining its own
+            // resolution (or waiting for it to end) waited for good, the lease renewed until loadTimeout
+            // (Caffeine and Guava refuse it too)
+            return CompletableFuture.failedFuture(recursive(key));
+        }
         if (running != null && (running.purged || unheardPurgesMayPredate(running, asked))) {
             // after it ends (and leaves the map), a resolution of its own; but a failure is no purged value,
             // so one not purged hands its failure on, as joining it would have: re-resolving ran the loader
@@ -329,10 +335,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
         // Out of the map before completing: a caller that comes after the answer (after a purge, say) must
         // not join a finished resolution and get its answer.
+        Reloader<V> load = marked(hash, mine, loader);
         Runnable resolve = () -> {
             CacheResult<V> r;
             try {
-                r = resolve(key, hash, loader);
+                r = resolve(key, hash, load);
             } catch (Throwable t) {
                 inFlight.remove(hash, mine);
                 mine.completeExceptionally(t);
@@ -377,6 +384,34 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     /** How long a listening connection may go unheard: its slowest heartbeat and that heartbeat's timeout. */
     private static final long LISTENER_SILENCE_NANOS =
             TimeUnit.MILLISECONDS.toNanos(NotifyListener.HEARTBEAT_MILLIS + NotifyListener.HEARTBEAT_TIMEOUT_MILLIS);
+
+    /**
+     * The resolutions whose loader this thread runs now, by key hash: a loader asking for its own key finds
+     * its own resolution here and is refused, instead of joining it and waiting for itself.
+     */
+    private final ThreadLocal<java.util.Map<String, Resolution<V>>> loadingHere =
+            ThreadLocal.withInitial(java.util.HashMap::new);
+
+    /** The resolution's loader, marked as running in the thread that calls it while it runs. */
+    private Reloader<V> marked(String hash, Resolution<V> mine, Reloader<V> loader) {
+        return previous -> {
+            java.util.Map<String, Resolution<V>> loading = loadingHere.get();
+            Resolution<V> before = loading.put(hash, mine);
+            try {
+                return loader.load(previous);
+            } finally {
+                if (before == null) loading.remove(hash);
+                else loading.put(hash, before);
+            }
+        };
+    }
+
+    static CacheLoadException recursive(String key) {
+        return new CacheLoadException(
+                "recursive load: the loader for key " + key + " asked the same cache for the same key, which"
+                        + " would wait for itself",
+                null);
+    }
 
     private static Throwable cause(Throwable t) {
         return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
