@@ -90,8 +90,34 @@ final class Leader<V> {
         }
     }
 
+    /**
+     * The load, then its write (or the claim's release) with the thread's interrupt status set aside: a
+     * loader that keeps its thread's interrupt (it caught InterruptedException and set it again, as it
+     * should) has still answered, and an interrupt pending when the write began made it fail at once. The
+     * value was lost to every caller joined to it when failing closed, and the claim was left held: other
+     * processes waited out the whole lease, then called the loader again (helper-70). The write is bounded
+     * by storeTimeout as always; the interrupt is set again after it, for the caller to see.
+     */
     private CacheResult<V> loadAndStore(
             String key, String hash, String token, Reloader<V> loader, V previous, int failedRounds, boolean refresh)
+            throws Exception {
+        boolean[] interrupted = {false};
+        try {
+            return loadAndStore(key, hash, token, loader, previous, failedRounds, refresh, interrupted);
+        } finally {
+            if (interrupted[0]) Thread.currentThread().interrupt();
+        }
+    }
+
+    private CacheResult<V> loadAndStore(
+            String key,
+            String hash,
+            String token,
+            Reloader<V> loader,
+            V previous,
+            int failedRounds,
+            boolean refresh,
+            boolean[] interrupted)
             throws Exception {
         V value;
         byte[] bytes;
@@ -99,7 +125,11 @@ final class Leader<V> {
         try {
             long loadStarted = System.nanoTime();
             try {
-                value = load(loader, previous);
+                try {
+                    value = load(loader, previous);
+                } finally {
+                    interrupted[0] = Thread.interrupted();
+                }
             } catch (Bypass pass) {
                 store.complete(
                         hash,

@@ -76,6 +76,39 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         volatile boolean purged;
         /** When it began, before its read: its loader read the source after this. */
         final long started = System.nanoTime();
+        /** What its loader threw, if it did: that is the key's failure, whatever it is. */
+        volatile Throwable loaderThrew;
+    }
+
+    /**
+     * A resolution ended because its own caller was interrupted while it waited (for another's load, a
+     * statement or a slot), not by its loader: that caller gets {@link #forCaller} with its interrupt set
+     * again, and the callers that joined it resolve anew. Before, they got the interrupt too, as "the loader
+     * failed: java.lang.InterruptedException", though no loader had run and their own threads were not
+     * interrupted (helper-70).
+     */
+    private static final class CallerInterrupted extends RuntimeException {
+        final CacheLoadException forCaller;
+
+        CallerInterrupted(CacheLoadException forCaller) {
+            super(forCaller.getMessage(), forCaller, false, false);
+            this.forCaller = forCaller;
+        }
+    }
+
+    /** The resolution's failure as the key's, or, when its caller was interrupted outside the loader, as its own. */
+    private static Throwable failureOf(Resolution<?> r, String key, Throwable t) {
+        if (t == r.loaderThrew) return t;
+        boolean waitInterrupted = t instanceof InterruptedException;
+        boolean statementInterrupted = t instanceof CacheLoadException c
+                && c.getCause() instanceof StoreException
+                && Thread.currentThread().isInterrupted();
+        if (!waitInterrupted && !statementInterrupted) return t;
+        Thread.currentThread().interrupt(); // kept for the caller: waiting for the signal cleared it
+        return new CallerInterrupted(
+                t instanceof CacheLoadException c
+                        ? c
+                        : new CacheLoadException("interrupted while waiting for the value of key " + key, t));
     }
     /**
      * This cache's part of every claim token: 128 bits from a {@link java.security.SecureRandom}, as the
@@ -318,7 +351,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             // so one not purged hands its failure on, as joining it would have: re-resolving ran the loader
             // again for each late caller of a failing load (helper-66)
             return running.handle((r, t) -> t)
-                    .thenCompose(failure -> failure != null && !running.purged && !(cause(failure) instanceof Bypass)
+                    .thenCompose(failure -> failure != null
+                                    && !running.purged
+                                    && !(cause(failure) instanceof Bypass)
+                                    && !(cause(failure) instanceof CallerInterrupted)
                             ? CompletableFuture.failedFuture(cause(failure))
                             : lookupAsync(key, loader, true, asked));
         }
@@ -327,7 +363,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             return running.exceptionallyCompose(t -> cause(t) instanceof Bypass
                             ? CompletableFuture.supplyAsync(
                                     () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS), executor)
-                            : CompletableFuture.failedFuture(cause(t)))
+                            : cause(t) instanceof CallerInterrupted
+                                    ? lookupAsync(key, loader, true, asked) // its caller's interrupt, not this one's
+                                    : CompletableFuture.failedFuture(cause(t)))
                     .thenApply(r -> switch (r.source()) {
                         case MISS, COALESCED -> new CacheResult<>(r.value(), CacheResult.Source.COALESCED);
                         default -> r;
@@ -342,7 +380,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 r = resolve(key, hash, load);
             } catch (Throwable t) {
                 inFlight.remove(hash, mine);
-                mine.completeExceptionally(t);
+                mine.completeExceptionally(failureOf(mine, key, t));
                 return;
             }
             inFlight.remove(hash, mine);
@@ -360,6 +398,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
         return mine.exceptionally(t -> {
             if (cause(t) instanceof Bypass b) return new CacheResult<>(passed(b), CacheResult.Source.BYPASS);
+            if (cause(t) instanceof CallerInterrupted i) throw new CompletionException(i.forCaller);
             throw new CompletionException(cause(t));
         });
     }
@@ -399,6 +438,9 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             Resolution<V> before = loading.put(hash, mine);
             try {
                 return loader.load(previous);
+            } catch (Throwable t) {
+                mine.loaderThrew = t;
+                throw t;
             } finally {
                 if (before == null) loading.remove(hash);
                 else loading.put(hash, before);

@@ -130,11 +130,13 @@ class Helper70AttackTest {
         try (OnceCache<String> remote = builder(db, ns).build();
                 OnceCache<String> local = builder(db, ns).build()) {
             CountDownLatch loading = new CountDownLatch(1);
-            CompletableFuture<String> leader = CompletableFuture.supplyAsync(() -> remote.get("k", () -> {
-                loading.countDown();
-                Thread.sleep(2_000);
-                return "v";
-            }));
+            CompletableFuture<String> leader = new CompletableFuture<>();
+            Thread.ofPlatform()
+                    .start(() -> leader.complete(remote.get("k", () -> {
+                        loading.countDown();
+                        Thread.sleep(2_000);
+                        return "v";
+                    })));
             assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
             AtomicReference<Object> first = new AtomicReference<>();
             AtomicReference<Boolean> stillInterrupted = new AtomicReference<>();
@@ -147,18 +149,31 @@ class Helper70AttackTest {
                 stillInterrupted.set(Thread.currentThread().isInterrupted());
             });
             Thread.sleep(300); // a waits for the remote load
-            CompletableFuture<Object> b = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return local.get("k", () -> "local-b");
-                } catch (Throwable t) {
-                    return t;
-                }
-            });
+            CompletableFuture<Object> b = new CompletableFuture<>();
+            Thread.ofPlatform()
+                    .start(
+                            () -> { // not the common pool: the leader holds its only worker on 2 cores
+                                try {
+                                    b.complete(local.get("k", () -> "local-b"));
+                                } catch (Throwable t) {
+                                    b.complete(t);
+                                }
+                            });
             Thread.sleep(300); // b joined a's resolution
             a.interrupt();
             a.join(5_000);
             assertThat(leader.get(10, TimeUnit.SECONDS)).isEqualTo("v");
             Object bGot = b.get(10, TimeUnit.SECONDS);
+            java.nio.file.Files.writeString(
+                    java.nio.file.Path.of("/tmp/h70-int.log"),
+                    "h70 interrupt " + db + ": a got " + first.get() + ", interrupted after: " + stillInterrupted.get()
+                            + "; b got " + bGot + "\n",
+                    java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.APPEND);
+            if (first.get() instanceof Throwable)
+                assertThat(stillInterrupted.get())
+                        .as("a's interrupt status kept")
+                        .isTrue();
             assertThat(bGot)
                     .as("the caller that joined the interrupted one (a got %s)", first.get())
                     .isEqualTo("v");
@@ -461,6 +476,108 @@ class Helper70AttackTest {
                 for (int i = 0; i < 50; i++)
                     assertThat(fs.get(i).get(10, TimeUnit.SECONDS)).isEqualTo("b" + i);
             }
+        }
+    }
+
+    /**
+     * A loader that keeps its thread's interrupt (catches InterruptedException, sets the flag again and
+     * returns what it has, as Java's guidelines say) returns a value: its callers, the joined ones in other
+     * threads above all, must get it, and other processes must not wait out a lease for a write that was
+     * never tried.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void get_loaderKeepsItsThreadsInterrupt_itsValueReachesItsCallers(boolean failOpen) throws Exception {
+        String ns = TestDatabases.newTable("h70flag");
+        try (OnceCache<String> cache =
+                        builder(Db.POSTGRES, ns).failOpen(failOpen).build();
+                OnceCache<String> other =
+                        builder(Db.POSTGRES, ns).failOpen(failOpen).build()) {
+            CountDownLatch loading = new CountDownLatch(1);
+            CompletableFuture<Object> a = new CompletableFuture<>();
+            AtomicReference<Boolean> aInterrupted = new AtomicReference<>();
+            Thread.ofPlatform().start(() -> {
+                try {
+                    a.complete(cache.get("k", () -> {
+                        loading.countDown();
+                        Thread.sleep(300);
+                        Thread.currentThread().interrupt(); // e.g. a client library that swallowed it and set it back
+                        return "v";
+                    }));
+                } catch (Throwable t) {
+                    a.complete(t);
+                }
+                aInterrupted.set(Thread.currentThread().isInterrupted());
+            });
+            assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Object> b = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return cache.get("k", () -> "b");
+                } catch (Throwable t) {
+                    return t;
+                }
+            });
+            Object aGot = a.get(10, TimeUnit.SECONDS);
+            Object bGot = b.get(10, TimeUnit.SECONDS);
+            long t0 = System.nanoTime();
+            Object otherGot;
+            try {
+                otherGot = other.get("k", () -> "other");
+            } catch (Throwable t) {
+                otherGot = t;
+            }
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            org.slf4j.LoggerFactory.getLogger("h70")
+                    .error("h70 flag failOpen={}: a {} b {} other {} in {} ms", failOpen, aGot, bGot, otherGot, ms);
+            assertThat(bGot).as("the caller that joined the load").isEqualTo("v");
+            assertThat(aGot).as("the leader's caller").isEqualTo("v");
+            assertThat(aInterrupted.get())
+                    .as("the leader's thread keeps its interrupt")
+                    .isTrue();
+            assertThat(ms)
+                    .as("another process asking after the load: " + otherGot)
+                    .isLessThan(2_000);
+        }
+    }
+
+    /** No thread of the cache's own outlives close() (the JVM-wide alarm thread aside). */
+    @Test
+    void close_leavesNoThreadBehind() throws Exception {
+        java.util.function.Supplier<java.util.List<String>> onceThreads =
+                () -> Thread.getAllStackTraces().keySet().stream()
+                        .filter(Thread::isAlive)
+                        .map(Thread::getName)
+                        .filter(n -> n.startsWith("once-cache") && !n.equals("once-cache-store-alarms"))
+                        .sorted()
+                        .toList();
+        java.util.List<String> before = onceThreads.get();
+        try (var pool = TestDatabases.pool(Db.POSTGRES, 4, -1)) {
+            OnceCache<String> cache = OnceCache.builder(pool)
+                    .namespace(TestDatabases.newTable("h70leak"))
+                    .codec(Codec.string())
+                    .meterRegistry(new SimpleMeterRegistry())
+                    .nearCache(100)
+                    .notifyValues(true)
+                    .cleanupInterval(Duration.ofMillis(200))
+                    .loadTimeout(Duration.ofMillis(300))
+                    .build();
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!cache.listening() && System.nanoTime() < until) Thread.sleep(20);
+            CompletableFuture<String> hung = cache.getAsync("hung", () -> {
+                Thread.sleep(1_000);
+                return "late";
+            });
+            assertThat(cache.get("k", () -> "v")).isEqualTo("v");
+            Thread.sleep(500);
+            cache.close();
+            hung.get(5, TimeUnit.SECONDS);
+            java.util.List<String> after = onceThreads.get();
+            until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!after.equals(before) && System.nanoTime() < until) {
+                Thread.sleep(100);
+                after = onceThreads.get();
+            }
+            assertThat(after).as("threads after close (before: %s)", before).isEqualTo(before);
         }
     }
 }
