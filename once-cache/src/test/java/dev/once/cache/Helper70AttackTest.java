@@ -164,12 +164,6 @@ class Helper70AttackTest {
             a.join(5_000);
             assertThat(leader.get(10, TimeUnit.SECONDS)).isEqualTo("v");
             Object bGot = b.get(10, TimeUnit.SECONDS);
-            java.nio.file.Files.writeString(
-                    java.nio.file.Path.of("/tmp/h70-int.log"),
-                    "h70 interrupt " + db + ": a got " + first.get() + ", interrupted after: " + stillInterrupted.get()
-                            + "; b got " + bGot + "\n",
-                    java.nio.file.StandardOpenOption.CREATE,
-                    java.nio.file.StandardOpenOption.APPEND);
             if (first.get() instanceof Throwable)
                 assertThat(stillInterrupted.get())
                         .as("a's interrupt status kept")
