@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** helper-70's attacks on once-cache. */
-class Helper70AttackTest {
+class CallerAbuseTest {
 
     private static OnceCacheBuilder<String> builder(Db db, String ns) {
         return OnceCache.builder(TestDatabases.shared(db))
@@ -105,7 +105,7 @@ class Helper70AttackTest {
     /** A data source whose every connection is refused as unreachable (SQLState 08001). */
     static javax.sql.DataSource unreachable() {
         return (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
-                Helper70AttackTest.class.getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (p, m, a) -> {
+                CallerAbuseTest.class.getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (p, m, a) -> {
                     if (m.getName().startsWith("getConnection"))
                         throw new java.sql.SQLNonTransientConnectionException("refused (h70)", "08001");
                     if (m.getName().equals("toString")) return "unreachable-h70";
