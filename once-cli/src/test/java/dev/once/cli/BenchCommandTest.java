@@ -245,6 +245,8 @@ class BenchCommandTest {
                 .contains("proxy dispatch")
                 .contains("compared build p50")
                 .contains("bare proxy p50")
+                .containsPattern("first upstream call, then from the upstream's answer to a request's last byte: once"
+                        + " serve [0-9.]+ / [0-9.]+, [0-9.-]+ / [0-9.-]+;.* direct [0-9.]+ / [0-9.]+")
                 // under tests the class path holds directories, which a JDK AOT cache cannot take: said, not tried
                 .contains("no first burst from a JDK AOT cache");
         assertThat(run.out()).doesNotContain("requests failed");

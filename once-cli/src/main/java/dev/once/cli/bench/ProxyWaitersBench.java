@@ -59,8 +59,16 @@ final class ProxyWaitersBench {
         this.results = results;
     }
 
-    /** A burst's latencies (ms), the coalesced ones among them, and the errors. */
-    private record Burst(List<Double> all, List<Double> coalesced, int errors) {}
+    /**
+     * A burst's latencies (ms), the coalesced ones among them, and the errors; and where they went: per key,
+     * from the release to its first upstream call ({@code toUpstream}), and per request, from the upstream's
+     * answer (its call plus {@value #UPSTREAM_MILLIS} ms) to the request's last byte ({@code fromUpstream}).
+     */
+    private record Burst(
+            List<Double> all, List<Double> coalesced, int errors, List<Double> toUpstream, List<Double> fromUpstream) {}
+
+    /** When each upstream path was first called (nanoTime, this JVM's clock, as the bursts'): taken by {@link #burst}. */
+    private final Map<String, Long> firstCalls = new ConcurrentHashMap<>();
 
     void run() throws Exception {
         Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
@@ -72,6 +80,7 @@ final class ProxyWaitersBench {
             public boolean handle(Request request, Response response, Callback callback) {
                 String path = request.getHttpURI().getPath();
                 calls.computeIfAbsent(path, k -> new AtomicInteger()).incrementAndGet();
+                firstCalls.putIfAbsent(path, System.nanoTime());
                 thinking.schedule(
                         () -> {
                             response.getHeaders().put("Content-Type", "application/json");
@@ -172,6 +181,8 @@ final class ProxyWaitersBench {
                 side.threadsBefore = CpuTime.byThread(side.pids());
             }
             List<Double> direct = new ArrayList<>();
+            List<Double> directTo = new ArrayList<>();
+            List<Double> directFrom = new ArrayList<>();
             for (int r = 0; r < rounds; r++) {
                 StringBuilder line = new StringBuilder(String.format("  round %d/%d:", r + 1, rounds));
                 Map<Side, Burst> round = new java.util.IdentityHashMap<>();
@@ -184,6 +195,8 @@ final class ProxyWaitersBench {
                     for (int i = 0; i < 3; i++) side.cpu[i] += c1[i] - c0[i];
                     side.all.addAll(b.all());
                     side.coalesced.addAll(b.coalesced());
+                    side.toUpstream.addAll(b.toUpstream());
+                    side.fromUpstream.addAll(b.fromUpstream());
                     errors += b.errors();
                     round.put(side, b);
                 }
@@ -192,6 +205,8 @@ final class ProxyWaitersBench {
                 double[] c2 = cpu(List.of(), self);
                 for (int i = 0; i < 3; i++) cpuDirect[i] += c2[i] - c1[i];
                 direct.addAll(d.all());
+                directTo.addAll(d.toUpstream());
+                directFrom.addAll(d.fromUpstream());
                 errors += d.errors();
                 for (Side side : sides) {
                     line.append(String.format(
@@ -205,6 +220,25 @@ final class ProxyWaitersBench {
                         Stats.percentile(d.all(), 50), Stats.percentile(d.all(), 99)));
                 settings.progress("%s", line);
             }
+            StringBuilder split = new StringBuilder("proxy waiters, measured rounds, where the time went, p50 / p99 ms:"
+                    + " from the burst's release to a key's first upstream call, then from the upstream's answer to"
+                    + " a request's last byte:");
+            for (Side side : sides)
+                split.append(String.format(
+                        " %s %.1f / %.1f, %.1f / %.1f;",
+                        side.label(),
+                        Stats.percentile(side.toUpstream, 50),
+                        Stats.percentile(side.toUpstream, 99),
+                        Stats.percentile(side.fromUpstream, 50),
+                        Stats.percentile(side.fromUpstream, 99)));
+            split.append(String.format(
+                    " direct %.1f / %.1f, %.1f / %.1f",
+                    Stats.percentile(directTo, 50),
+                    Stats.percentile(directTo, 99),
+                    Stats.percentile(directFrom, 50),
+                    Stats.percentile(directFrom, 99)));
+            results.notes.add(split.toString());
+            settings.progress("  %s", split);
             for (Side side : sides) {
                 if (side.onceServe()) note("measured rounds" + side.tag(), side.before, phases(client, side.bases));
                 // the settling test ends the warm-up at a lull: C2 may still be at work in the measured rounds
@@ -426,6 +460,8 @@ final class ProxyWaitersBench {
         final List<String> bases = new ArrayList<>();
         final List<Double> all = new ArrayList<>();
         final List<Double> coalesced = new ArrayList<>();
+        final List<Double> toUpstream = new ArrayList<>();
+        final List<Double> fromUpstream = new ArrayList<>();
         final double[] cpu = new double[3];
         Burst first;
         Map<String, double[]> before;
@@ -630,7 +666,9 @@ final class ProxyWaitersBench {
     private Burst burst(HttpClient client, ExecutorService threads, List<String> bases, String name) throws Exception {
         CountDownLatch go = new CountDownLatch(1);
         List<Future<double[]>> answers = new ArrayList<>();
+        long[] released = new long[1];
         for (int k = 0; k < KEYS; k++) {
+            int key = k;
             for (int j = 0; j < PER_KEY; j++) {
                 URI uri = URI.create(bases.get((k + j) % bases.size()) + "/" + name + "/quote-" + k);
                 HttpRequest get = HttpRequest.newBuilder(uri)
@@ -640,19 +678,22 @@ final class ProxyWaitersBench {
                     go.await();
                     long t0 = System.nanoTime();
                     HttpResponse<byte[]> r = client.send(get, HttpResponse.BodyHandlers.ofByteArray());
-                    double ms = (System.nanoTime() - t0) / 1e6;
+                    long end = System.nanoTime();
+                    double ms = (end - t0) / 1e6;
                     boolean coalesced = "COALESCED"
                             .equals(r.headers().firstValue("X-Once-Cache").orElse(""));
                     if (r.statusCode() != 200) {
                         throw new IllegalStateException(uri + " answered " + r.statusCode() + ": "
                                 + new String(r.body(), StandardCharsets.UTF_8).strip());
                     }
-                    return new double[] {ms, coalesced ? 1 : 0};
+                    return new double[] {ms, coalesced ? 1 : 0, key, (end - released[0]) / 1e6};
                 }));
             }
         }
+        released[0] = System.nanoTime();
         go.countDown();
         List<Double> all = new ArrayList<>();
+        List<double[]> answered = new ArrayList<>();
         List<Double> coalesced = new ArrayList<>();
         int errors = 0;
         for (Future<double[]> f : answers) {
@@ -660,6 +701,7 @@ final class ProxyWaitersBench {
                 double[] a = f.get(60, TimeUnit.SECONDS);
                 all.add(a[0]);
                 if (a[1] == 1) coalesced.add(a[0]);
+                answered.add(a);
             } catch (java.util.concurrent.ExecutionException e) {
                 errors++;
                 if (errors == 1)
@@ -669,7 +711,19 @@ final class ProxyWaitersBench {
             }
         }
         if (all.isEmpty()) throw new IllegalStateException("every request of burst " + name + " failed; see above");
-        return new Burst(all, coalesced, errors);
+        double[] firstCall = new double[KEYS];
+        List<Double> toUpstream = new ArrayList<>();
+        for (int k = 0; k < KEYS; k++) {
+            Long at = firstCalls.remove("/" + name + "/quote-" + k);
+            firstCall[k] = at == null ? Double.NaN : (at - released[0]) / 1e6;
+            if (at != null) toUpstream.add(firstCall[k]);
+        }
+        List<Double> fromUpstream = new ArrayList<>();
+        for (double[] a : answered) {
+            double call = firstCall[(int) a[2]];
+            if (!Double.isNaN(call)) fromUpstream.add(a[3] - call - UPSTREAM_MILLIS);
+        }
+        return new Burst(all, coalesced, errors, toUpstream, fromUpstream);
     }
 
     /** A replica of this build, or of the {@code once.jar} given (another build, started with the same JVM). */
