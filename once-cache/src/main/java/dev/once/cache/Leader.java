@@ -159,7 +159,10 @@ final class Leader<V> {
         } catch (Exception | Error failure) {
             try {
                 String error = describe(failure);
-                if (config.negativeTtl.isZero() || refresh)
+                // a failure of an interrupted loader says its caller was cancelled, not that the key fails: never
+                // cached for everyone (helper-71: with negativeTtl, one cancelled request was served as every
+                // caller's failure for that long, once the interrupt set aside let the write through)
+                if (config.negativeTtl.isZero() || refresh || interrupted[0] || interruption(failure))
                     store.release(hash, token, Entry.failedRound(failedRounds + 1, error));
                 else store.complete(hash, token, Entry.FAILED, null, error, config.negativeTtl.toMillis());
                 waiters.wake(hash); // other processes hear the NOTIFY sent with the write itself
@@ -270,6 +273,17 @@ final class Leader<V> {
                 log.debug("could not release a claim on close; it lapses with its lease", e);
             }
         });
+    }
+
+    /** Whether a failure is, or was caused by, a thread's interrupt (an I/O or channel interrupted too). */
+    static boolean interruption(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof InterruptedException
+                    || t instanceof java.io.InterruptedIOException
+                    || t instanceof java.nio.channels.ClosedByInterruptException) return true;
+            if (t.getCause() == t) break;
+        }
+        return false;
     }
 
     private static String describe(Throwable t) {

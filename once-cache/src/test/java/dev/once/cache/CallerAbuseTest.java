@@ -574,4 +574,57 @@ class CallerAbuseTest {
             assertThat(after).as("threads after close (before: %s)", before).isEqualTo(before);
         }
     }
+    /**
+     * helper-71: a caller cancelled (interrupted) while its loader ran, the loader failing because of it
+     * (HikariCP's "Interrupted during connection acquisition" keeps the flag; an InterruptedException
+     * thrown), under negativeTtl: once the interrupt was set aside for the write, that failure was cached
+     * and every later caller got it for 30 s. A cancellation is its caller's, never the key's.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"flag kept", "InterruptedException"})
+    void loaderFailsBecauseItsCallerWasInterrupted_notCachedAsTheKeysFailure(String how) throws Exception {
+        String ns = TestDatabases.newTable("cancelled");
+        try (OnceCache<String> cache =
+                builder(Db.SQLITE, ns).negativeTtl(Duration.ofSeconds(30)).build()) {
+            Thread t = Thread.ofPlatform().start(() -> {
+                try {
+                    cache.get("k", () -> {
+                        if (how.equals("flag kept")) {
+                            Thread.currentThread().interrupt();
+                            throw new java.sql.SQLException("pool - Interrupted during connection acquisition");
+                        }
+                        throw new InterruptedException("cancelled");
+                    });
+                } catch (Throwable ignored) {
+                    // the cancelled caller's own failure
+                }
+            });
+            t.join(10_000);
+            assertThat(t.isAlive()).isFalse();
+            assertTimeoutPreemptively(
+                    Duration.ofSeconds(10),
+                    () -> assertThat(cache.get("k", () -> "v"))
+                            .as("a caller after the cancelled one")
+                            .isEqualTo("v"));
+        }
+    }
+
+    /** And a loader's ordinary failure is still cached under negativeTtl (the rule above is not wider). */
+    @Test
+    void loaderFailsOtherwise_stillCachedAsTheKeysFailure() throws Exception {
+        String ns = TestDatabases.newTable("failing");
+        AtomicInteger calls = new AtomicInteger();
+        try (OnceCache<String> cache =
+                builder(Db.SQLITE, ns).negativeTtl(Duration.ofSeconds(30)).build()) {
+            assertThatThrownBy(() -> cache.get("k", () -> {
+                        calls.incrementAndGet();
+                        throw new IllegalStateException("the API said no");
+                    }))
+                    .hasMessageContaining("the API said no");
+            assertThatThrownBy(() -> cache.get("k", () -> "v"))
+                    .hasMessageContaining("cached failure")
+                    .hasMessageContaining("the API said no");
+            assertThat(calls).hasValue(1);
+        }
+    }
 }

@@ -114,8 +114,10 @@ final class GetOrCreate {
             SQLException other = otherLookupValues(c, t, lookup, key, e);
             if (other != null) throw other;
             // deleted meanwhile (the read took the latest rows), or a duplicate on another unique key, which
-            // the next rounds meet again
-            if (last) throw e;
+            // the next rounds meet again. Not inside a caller's REPEATABLE READ transaction: each round's locking
+            // read takes a gap lock there, and two such callers could deadlock, rolling back the caller's whole
+            // transaction where it got a duplicate-key error it could handle (helper-71)
+            if (last || !seesLatest(c)) throw e;
             return null;
         }
     }
@@ -147,8 +149,8 @@ final class GetOrCreate {
             if (select(c, t, lookup, d.latestRowLock()) == null) {
                 SQLException other = duplicate == null ? null : otherLookupValues(c, t, lookup, key, duplicate);
                 if (other != null) throw other;
-                // deleted since the conflict (a locking read sees the latest rows): the next round inserts
-                if (round < ROUNDS && (duplicate != null || seesLatest(c))) continue;
+                // deleted since the conflict: the next round inserts (where reads see the latest rows; see attempt)
+                if (round < ROUNDS && seesLatest(c)) continue;
                 if (duplicate != null) throw duplicate;
                 throw unresolved(c, t, lookup, key);
             }

@@ -196,7 +196,8 @@ final class HeaderRules {
         if (configured.contains(name)) return true;
         Boolean judged = JUDGED.get(name);
         if (judged != null) return judged;
-        String plain = name.replace("-", "").replace("_", "");
+        // "X-Forwarded-User-Agent" holds "forwardeduser": a user agent is no credential (helper-71)
+        String plain = name.replace("-", "").replace("_", "").replace("useragent", "");
         boolean credential = CREDENTIAL_WORDS.stream().anyMatch(plain::contains);
         if (JUDGED.size() < 4096) JUDGED.put(name, credential);
         return credential;

@@ -123,7 +123,7 @@ public record ProxyConfig(
         if (basePath.contains("//"))
             throw new IllegalArgumentException("the upstream URL's path " + basePath + " has an empty segment ('//');"
                     + " give the base URL with single slashes, e.g. " + upstream.getScheme() + "://"
-                    + upstream.getHost() + basePath.replaceAll("/{2,}", "/"));
+                    + upstream.getRawAuthority() + basePath.replaceAll("/{2,}", "/"));
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
         if (nearCacheBytes < 1) throw new IllegalArgumentException("near cache bytes must be at least 1");
         long heap = Runtime.getRuntime().maxMemory();
@@ -233,9 +233,10 @@ public record ProxyConfig(
     String keyPolicy(Route route) {
         List<String> names = new java.util.ArrayList<>(credentialHeaders);
         java.util.Collections.sort(names);
-        // "rules 2": the key rules of 2026-11-29 (api mode honours Vary, "key" a credential word): answers stored
-        // under the earlier rules (one for every client address, say) are never found by this version
-        String text = "rules 2 credentials " + (keyAuthorization ? "keyed " : "shared ") + names
+        // "rules 3": the key rules of 2026-11-29 (api mode honours Vary; "key", then gateway identities such
+        // as X-Forwarded-User, credential words): answers stored under earlier rules (one for every client
+        // address, alice's under a URI key her unkeyed identity header shared: helper-71) are never found
+        String text = "rules 3 credentials " + (keyAuthorization ? "keyed " : "shared ") + names
                 + (route == null
                         ? ""
                         : " http " + route.http() + " vary " + route.vary() + " neutral " + route.neutral());

@@ -1075,6 +1075,13 @@ class TrustTest {
         httpMode_apiKeyHeaderOfAnotherName_keyedAsACredential(header);
     }
 
+    /** A user agent is no credential, however it is forwarded (helper-71: "X-Forwarded-User-Agent" held a word). */
+    @ParameterizedTest
+    @ValueSource(strings = {"user-agent", "x-forwarded-user-agent", "x-original-user-agent", "sec-fetch-user"})
+    void userAgentHeaders_notCredentials(String name) {
+        assertThat(HeaderRules.credential(Set.of(), name)).isFalse();
+    }
+
     /** Headers that steer an upstream's idea of its own URL (Tornado's X-Scheme, WSGI's X-Script-Name): dropped. */
     @ParameterizedTest
     @ValueSource(strings = {"X-Scheme", "X-Script-Name"})
