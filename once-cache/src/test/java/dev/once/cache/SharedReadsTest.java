@@ -58,7 +58,10 @@ class SharedReadsTest {
                 String key = "key " + i;
                 assertThat(cache.get(key, () -> "value of " + key)).isEqualTo("value of " + key);
             }
-            for (int round = 0; round < 5; round++) {
+            // 5 rounds at least, more until some reads have shared a statement: whether 100 callers released at
+            // once queue for the slot depends on the scheduler, and on SQLite, whose reads take microseconds,
+            // 5 rounds once went by without any queueing (CI, 2026-11-29); 100 rounds without one is a failure
+            for (int round = 0; round < 5 || (shared(registry) == 0 && round < 100); round++) {
                 CountDownLatch go = new CountDownLatch(1);
                 List<Future<Optional<CacheResult<String>>>> answers = new ArrayList<>();
                 for (int i = 0; i < stored + 30; i++) { // 30 keys without a row, asked for among the others
@@ -80,7 +83,7 @@ class SharedReadsTest {
                     }
                 }
             }
-            // 500 reads through one slot: most waited for it and were answered by another's statement
+            // hundreds of reads through one slot: some waited for it and were answered by another's statement
             assertThat(shared(registry)).isGreaterThan(0);
         }
     }
