@@ -275,13 +275,16 @@ final class Leader<V> {
         });
     }
 
-    /** Whether a failure is, or was caused by, a thread's interrupt (an I/O or channel interrupted too). */
+    /**
+     * Whether a failure is, or was caused by, a thread's interrupt (an I/O or channel interrupted too). A
+     * cause chain can loop ({@code initCause} on an earlier link): at most 64 links are looked at.
+     */
     static boolean interruption(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
+        Throwable t = failure;
+        for (int depth = 0; t != null && depth < 64; t = t.getCause(), depth++) {
             if (t instanceof InterruptedException
                     || t instanceof java.io.InterruptedIOException
                     || t instanceof java.nio.channels.ClosedByInterruptException) return true;
-            if (t.getCause() == t) break;
         }
         return false;
     }

@@ -27,11 +27,13 @@ import org.slf4j.LoggerFactory;
  */
 final class NotifyListener implements AutoCloseable {
     /**
-     * What a cache hears: each payload, and {@code onGap} when notifications may have been missed (the
-     * connection was lost, or is back after a loss). {@code nearMaxAgeNanos} is how stale its near cache
-     * may be when purges stop arriving (0 without a near cache): the heartbeat runs often enough for it.
+     * What a cache hears: each payload; {@code onLost} when the connection is lost (and after each attempt
+     * to reconnect that failed); {@code onBack} when it listens again, or listened already when the cache
+     * subscribed: notifications sent before may have been missed. {@code nearMaxAgeNanos} is how stale its
+     * near cache may be when purges stop arriving (0 without a near cache): the heartbeat runs often enough
+     * for it.
      */
-    record Subscriber(Consumer<String> onPayload, Runnable onGap, long nearMaxAgeNanos) {}
+    record Subscriber(Consumer<String> onPayload, Runnable onLost, Runnable onBack, long nearMaxAgeNanos) {}
 
     private record Key(DataSource dataSource, String channel) {}
 
@@ -44,7 +46,7 @@ final class NotifyListener implements AutoCloseable {
                 new Key(dataSource, channel),
                 k -> new NotifyListener(opener != null ? opener : outsidePool(dataSource), channel));
         l.subscribers.add(subscriber);
-        if (l.listening) subscriber.onGap().run();
+        if (l.listening) subscriber.onBack().run();
         return l;
     }
 
@@ -180,7 +182,7 @@ final class NotifyListener implements AutoCloseable {
                 backoff = 100;
                 if (told != null) log.warn("once-cache listener on {} is listening again", channel);
                 told = null;
-                for (Subscriber sub : subscribers) sub.onGap().run();
+                for (Subscriber sub : subscribers) sub.onBack().run();
                 while (!closed) {
                     long period = heartbeatMillis();
                     long due = heardAt + period * 1_000_000 - System.nanoTime();
@@ -198,7 +200,7 @@ final class NotifyListener implements AutoCloseable {
                 // good, and with it every purge and wake-up): the gap clears the near caches, then reconnect
                 listening = false;
                 if (closed) return;
-                for (Subscriber sub : subscribers) sub.onGap().run();
+                for (Subscriber sub : subscribers) sub.onLost().run();
                 String reason = String.valueOf(e.getMessage());
                 if (!reason.equals(told)) {
                     log.warn(

@@ -186,7 +186,10 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         metrics.nearCache(near);
         this.leader = new Leader<>(config, store, metrics, near, leases, waiters);
         this.subscriber = new NotifyListener.Subscriber(
-                this::onNotification, this::onMissedNotifications, config.nearCacheSize > 0 ? nearMaxAgeNanos : 0);
+                this::onNotification,
+                this::onListenerLost,
+                this::onMissedNotifications,
+                config.nearCacheSize > 0 ? nearMaxAgeNanos : 0);
         this.listener = notify
                 ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
                 : null;
@@ -710,11 +713,25 @@ final class SqlOnceCache<V> implements OnceCache<V> {
     }
 
     /**
-     * The listener's connection was lost or is back: purges sent meanwhile never reach this process, so
-     * it does what a heard purge of every key does: the near cache forgets everything (and keeps new
-     * entries no longer than nearCacheMaxAge until the listener is back), no resolution running now is
-     * joined (its loader may have read the source before a purge it never heard: helper-64 saw a caller
-     * after the gap join one and get the purged value), and every waiter re-reads.
+     * The listener's connection is lost: purges sent from now on do not reach this process. The near cache
+     * forgets what it kept on the word that they did (new entries are kept no longer than nearCacheMaxAge
+     * until the listener is back), and every waiter re-reads (and polls). A resolution running now is still
+     * joined by a caller within nearCacheMaxAge of its start ({@link #unheardPurgesMayPredate}), the bound
+     * that every answer keeps while purges go unheard: marking it as purged here too made every caller after
+     * the loss wait for it and run the loader again, a second paid call per key when the database itself was
+     * down (a caller after the loss, FailOpenTest).
+     */
+    private void onListenerLost() {
+        near.invalidateAll();
+        waiters.wakeAll();
+    }
+
+    /**
+     * The listener is back after a loss: purges sent meanwhile never reached this process, and from now on
+     * {@link #unheardPurgesMayPredate} no longer keeps callers out of older resolutions. So it does what a
+     * heard purge of every key does: the near cache forgets everything, no resolution running now is joined
+     * (its loader may have read the source before a purge it never heard: helper-64 saw a caller after the
+     * gap join one and get the purged value), and every waiter re-reads.
      */
     private void onMissedNotifications() {
         near.invalidateAll();

@@ -118,6 +118,7 @@ class ListenerTest {
                     heard.add(payload);
                 },
                 gaps::incrementAndGet,
+                gaps::incrementAndGet,
                 0);
         NotifyListener listener = NotifyListener.subscribe(pool, null, channel, subscriber);
         try (java.sql.Connection c = TestDatabases.connect(Db.POSTGRES);

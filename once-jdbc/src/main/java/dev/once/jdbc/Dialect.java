@@ -190,7 +190,12 @@ abstract class Dialect {
      * How an incoming value is converted to compare as its column does: {@code CAST(value AS type)}, in
      * the column's collation ({@code " COLLATE c"}, or "" for none).
      */
-    record Cast(String type, String collation) {}
+    record Cast(String type, String collation) {
+        /** {@code CAST(value AS type)}, without the collation. */
+        String of(String value) {
+            return "CAST(" + value + " AS " + type + ")";
+        }
+    }
 
     /** For each column whose incoming values must be converted to compare as the column does, its cast; empty where values compare as bound. */
     java.util.Map<String, Cast> valueCasts(Connection c, TableInfo.Name name) throws SQLException {

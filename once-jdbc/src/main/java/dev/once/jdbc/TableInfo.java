@@ -315,7 +315,7 @@ final class TableInfo {
      */
     String typed(String column, String value) {
         Dialect.Cast cast = valueCasts.get(column);
-        return cast == null ? value : "CAST(" + value + " AS " + cast.type() + ")" + cast.collation();
+        return cast == null ? value : cast.of(value) + cast.collation();
     }
 
     /**
@@ -327,7 +327,7 @@ final class TableInfo {
         String collation = keyCollation(column);
         if (collation.isEmpty()) return typed(column, value);
         Dialect.Cast cast = valueCasts.get(column);
-        return (cast == null ? value : "CAST(" + value + " AS " + cast.type() + ")") + collation;
+        return (cast == null ? value : cast.of(value)) + collation;
     }
 
     /** Whether the table has triggers or rules, which may store another value than the one written. */

@@ -171,13 +171,13 @@ final class Upstream implements AutoCloseable {
     }
 
     /**
-     * The upstream URL for a request: the upstream's scheme and authority, its base path, then the
-     * request's normalised path and query. Built, never resolved: a base path of "/" before "/evil:80/x"
-     * made the network-path reference "//evil:80/x", which {@code URI.resolve} sends to another host.
+     * The upstream URL for a request: the upstream's scheme and authority, its base path (cut of its
+     * trailing slashes once, in the constructor), then the request's normalised path and query. Built, never
+     * resolved: a base path of "/" before "/evil:80/x" made the network-path reference "//evil:80/x", which
+     * {@code URI.resolve} sends to another host; built, a "//" can only be part of the path.
      */
     static URI target(URI upstream, String basePath, String pathQuery) {
-        String base = basePath.replaceAll("/+$", "");
-        return URI.create(upstream.getScheme() + "://" + upstream.getRawAuthority() + base + pathQuery);
+        return URI.create(upstream.getScheme() + "://" + upstream.getRawAuthority() + basePath + pathQuery);
     }
 
     /** Whether a request's Authorization is a scheme that logs in the connection (NTLM, Negotiate). */
