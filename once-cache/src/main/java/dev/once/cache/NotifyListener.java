@@ -29,9 +29,9 @@ final class NotifyListener implements AutoCloseable {
     /**
      * What a cache hears: each payload; {@code onLost} when the connection is lost (and after each attempt
      * to reconnect that failed); {@code onBack} when it listens again, or listened already when the cache
-     * subscribed: notifications sent before may have been missed. {@code nearMaxAgeNanos} is how stale its
-     * near cache may be when purges stop arriving (0 without a near cache): the heartbeat runs often enough
-     * for it.
+     * subscribed: notifications sent before may have been missed. {@code nearMaxAgeNanos} is how long purges
+     * may go unheard before the cache stops trusting the connection (its near cache's entries, the loads its
+     * callers join): the heartbeat runs often enough for it.
      */
     record Subscriber(Consumer<String> onPayload, Runnable onLost, Runnable onBack, long nearMaxAgeNanos) {}
 
@@ -106,7 +106,7 @@ final class NotifyListener implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NotifyListener.class);
     /** How long a heartbeat may wait for its answer before the connection counts as dead. */
     static final long HEARTBEAT_TIMEOUT_MILLIS = 2_000;
-    /** The heartbeat's period when no subscriber keeps a near cache: it only finds a dead connection. */
+    /** The longest heartbeat period, whatever the subscribers' max ages allow. */
     static final long HEARTBEAT_MILLIS = 2_000;
     /** The shortest heartbeat period, whatever a near cache's max age asks. */
     static final long MIN_HEARTBEAT_MILLIS = 20;
@@ -147,8 +147,8 @@ final class NotifyListener implements AutoCloseable {
     }
 
     /**
-     * A heartbeat at a quarter of the shortest near-cache max age, so that a connection that hears keeps
-     * {@link #heardWithin} true for it; every {@value #HEARTBEAT_MILLIS} ms without near caches.
+     * A heartbeat at a quarter of the shortest subscriber's max age, so that a connection that hears keeps
+     * {@link #heardWithin} true for it; every {@value #HEARTBEAT_MILLIS} ms at most.
      */
     private long heartbeatMillis() {
         long millis = HEARTBEAT_MILLIS;
@@ -177,12 +177,15 @@ final class NotifyListener implements AutoCloseable {
                 }
                 PGConnection pg = c.unwrap(PGConnection.class);
                 c.setNetworkTimeout(Runnable::run, (int) HEARTBEAT_TIMEOUT_MILLIS);
+                // the caches hear of the gap before the connection counts as hearing: a caller in between
+                // found it hearing while its cache had not yet kept it out of loads begun before the gap,
+                // and joined one whose loader had read the source before a purge it never heard (helper-72)
+                for (Subscriber sub : subscribers) sub.onBack().run();
                 heardAt = sent;
                 listening = true;
                 backoff = 100;
                 if (told != null) log.warn("once-cache listener on {} is listening again", channel);
                 told = null;
-                for (Subscriber sub : subscribers) sub.onBack().run();
                 while (!closed) {
                     long period = heartbeatMillis();
                     long due = heardAt + period * 1_000_000 - System.nanoTime();

@@ -186,10 +186,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         metrics.nearCache(near);
         this.leader = new Leader<>(config, store, metrics, near, leases, waiters);
         this.subscriber = new NotifyListener.Subscriber(
-                this::onNotification,
-                this::onListenerLost,
-                this::onMissedNotifications,
-                config.nearCacheSize > 0 ? nearMaxAgeNanos : 0);
+                this::onNotification, this::onListenerLost, this::onMissedNotifications, nearMaxAgeNanos);
         this.listener = notify
                 ? NotifyListener.subscribe(config.dataSource, config.listenerConnection, channel, subscriber)
                 : null;
@@ -247,14 +244,40 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         return false;
     }
 
+    /**
+     * A synchronous caller's loader runs in its own thread, with its ThreadLocals (a transaction, a security
+     * context, a logging context), also when the resolution it joined cannot answer it: one purged while it
+     * ran, one whose own caller was interrupted, one whose loader said {@link Bypass}. It ran on the cache's
+     * thread there (helper-71). So the joined resolution tells it to resolve or load itself, here.
+     */
     @Override
     public CacheResult<V> lookup(String key, Reloader<V> loader) {
-        try {
-            return lookupAsync(key, loader, false).join();
-        } catch (CompletionException e) {
-            throw unwrap(e.getCause());
+        long asked = System.nanoTime();
+        while (true) {
+            try {
+                return lookupAsync(key, loader, false, asked).join();
+            } catch (CompletionException e) {
+                Throwable t = cause(e);
+                if (t == RESOLVE_HERE) continue;
+                if (t != LOAD_HERE) throw unwrap(t);
+            }
+            try {
+                return new CacheResult<>(loadOrPass(loader), CacheResult.Source.BYPASS);
+            } catch (Exception e) {
+                throw unwrap(e);
+            }
         }
     }
+
+    /** What a joined resolution tells a synchronous caller that it must do in its own thread. */
+    private static final class InCallersThread extends RuntimeException {
+        InCallersThread(String what) {
+            super(what, null, false, false);
+        }
+    }
+
+    private static final InCallersThread RESOLVE_HERE = new InCallersThread("resolve in the caller's thread");
+    private static final InCallersThread LOAD_HERE = new InCallersThread("load in the caller's thread");
 
     @Override
     public CompletableFuture<V> getAsync(String key, Callable<? extends V> loader) {
@@ -359,15 +382,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                                     && !(cause(failure) instanceof Bypass)
                                     && !(cause(failure) instanceof CallerInterrupted)
                             ? CompletableFuture.failedFuture(cause(failure))
-                            : lookupAsync(key, loader, true, asked));
+                            : again(key, loader, async, asked));
         }
         if (running != null) {
             metrics.coalescedLocal.increment();
             return running.exceptionallyCompose(t -> cause(t) instanceof Bypass
-                            ? CompletableFuture.supplyAsync(
-                                    () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS), executor)
+                            ? async
+                                    ? CompletableFuture.supplyAsync(
+                                            () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS),
+                                            executor)
+                                    : CompletableFuture.failedFuture(LOAD_HERE)
                             : cause(t) instanceof CallerInterrupted
-                                    ? lookupAsync(key, loader, true, asked) // its caller's interrupt, not this one's
+                                    ? again(key, loader, async, asked) // its caller's interrupt, not this one's
                                     : CompletableFuture.failedFuture(cause(t)))
                     .thenApply(r -> switch (r.source()) {
                         case MISS, COALESCED -> new CacheResult<>(r.value(), CacheResult.Source.COALESCED);
@@ -406,6 +432,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         });
     }
 
+    /** The caller resolves anew: an asynchronous one on the cache's executor, a synchronous one in its thread. */
+    private CompletableFuture<CacheResult<V>> again(String key, Reloader<V> loader, boolean async, long asked) {
+        return async ? lookupAsync(key, loader, true, asked) : CompletableFuture.failedFuture(RESOLVE_HERE);
+    }
+
     /**
      * True when the running resolution began more than {@code nearCacheMaxAge} before this caller asked
      * while no purge notice can be counted on (no NOTIFY, or a listener that has not answered a heartbeat
@@ -416,16 +447,15 @@ final class SqlOnceCache<V> implements OnceCache<V> {
      */
     private boolean unheardPurgesMayPredate(Resolution<V> running, long asked) {
         if (asked - running.started <= nearMaxAgeNanos) return false;
-        // a listener that answers its heartbeat hears every purge, or reports the gap (onMissedNotifications);
-        // without a near cache its heartbeat comes every 2 s, so heard() at nearCacheMaxAge was false about
-        // half the time while it listened (helper-66)
+        // a listener that answers its heartbeat hears every purge, or reports the gap (onMissedNotifications).
+        // Its heartbeat comes every quarter of nearCacheMaxAge for every cache on it, near cache or not, so
+        // this holds while it hears. Without a near cache it came every 2 s, and trusting a silent connection
+        // for the 4 s of that heartbeat and its timeout let a caller 800 ms after an unheard purge join a load
+        // older than the bound (helper-72; at nearCacheMaxAge itself such callers had been kept out about half
+        // the time while the listener heard, helper-66)
         NotifyListener l = listener;
-        return closed || l == null || !l.heardWithin(Math.max(nearMaxAgeNanos, LISTENER_SILENCE_NANOS));
+        return closed || l == null || !l.heardWithin(nearMaxAgeNanos);
     }
-
-    /** How long a listening connection may go unheard: its slowest heartbeat and that heartbeat's timeout. */
-    private static final long LISTENER_SILENCE_NANOS =
-            TimeUnit.MILLISECONDS.toNanos(NotifyListener.HEARTBEAT_MILLIS + NotifyListener.HEARTBEAT_TIMEOUT_MILLIS);
 
     /**
      * The resolutions whose loader this thread runs now, by key hash: a loader asking for its own key finds
@@ -734,8 +764,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
      * gap join one and get the purged value), and every waiter re-reads.
      */
     private void onMissedNotifications() {
-        near.invalidateAll();
         purgedAll();
+        near.invalidateAll();
         waiters.wakeAll();
     }
 

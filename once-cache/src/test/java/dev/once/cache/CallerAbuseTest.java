@@ -174,6 +174,49 @@ class CallerAbuseTest {
         }
     }
 
+    /**
+     * A caller of {@code get} whose loader runs runs it in its own thread (its ThreadLocals: a transaction, a
+     * security context), also after the resolution it found could not answer it: one purged while it ran
+     * (the caller waits for it, then resolves anew), one whose loader said {@link Bypass} (the caller loads
+     * its own). Both ran the caller's loader on the cache's thread (helper-71).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"purged", "bypass"})
+    void get_joinedResolutionCannotAnswer_theCallersLoaderRunsInItsOwnThread(String how) throws Exception {
+        try (OnceCache<String> cache =
+                builder(Db.SQLITE, TestDatabases.newTable("h71thread")).build()) {
+            CountDownLatch loading = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread.ofPlatform()
+                    .start(() -> cache.get("k", () -> {
+                        loading.countDown();
+                        release.await();
+                        if (how.equals("bypass")) throw new Bypass("first's own", java.time.Duration.ZERO);
+                        return "first";
+                    }));
+            assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
+            if (how.equals("purged")) cache.purge("k");
+            AtomicReference<Thread> ranIn = new AtomicReference<>();
+            CompletableFuture<Object> second = new CompletableFuture<>();
+            Thread caller = Thread.ofPlatform().start(() -> {
+                try {
+                    second.complete(cache.get("k", () -> {
+                        ranIn.set(Thread.currentThread());
+                        return "second";
+                    }));
+                } catch (Throwable t) {
+                    second.complete(t);
+                }
+            });
+            Thread.sleep(300); // the second caller found the first's resolution
+            release.countDown();
+            assertThat(second.get(10, TimeUnit.SECONDS)).isEqualTo("second");
+            assertThat(ranIn.get())
+                    .as("the thread the second caller's loader ran in")
+                    .isSameAs(caller);
+        }
+    }
+
     /** An Error from the loader reaches its caller and frees the claim: the next caller loads at once. */
     @Test
     void get_loaderThrowsStackOverflowError_callerGetsIt_andTheKeyIsFreeAtOnce() {

@@ -192,8 +192,8 @@ final class BenchCommand implements Callable<Integer> {
                 HikariDataSource pool = database.pool(poolSize)) {
             o.println("database: " + database.description + "; "
                     + Runtime.getRuntime().availableProcessors() + " cores");
-            BenchTarget target =
-                    new BenchTarget(database.url, database.user, database.password, database.description, pool);
+            BenchTarget target = new BenchTarget(
+                    database.url, database.user, database.password, database.description, pool, !database.embedded());
             return Bench.run(target, settings, names, out) ? 0 : 1;
         }
     }

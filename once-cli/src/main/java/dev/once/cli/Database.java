@@ -165,6 +165,11 @@ final class Database implements AutoCloseable {
         return p;
     }
 
+    /** Whether this is the embedded PostgreSQL started for the run (gone with it), not a database given. */
+    boolean embedded() {
+        return embedded != null;
+    }
+
     Connection open() throws SQLException {
         return DriverManager.getConnection(url, properties());
     }

@@ -118,6 +118,7 @@ final class RacecheckCommand implements Callable<Integer> {
         try (Connection c = database.open();
                 Statement s = c.createStatement()) {
             s.execute("DROP TABLE " + table);
+            ScratchTables.dropped(table);
         } catch (SQLException e) {
             System.err.println("once racecheck: could not drop its table " + table + ": " + e.getMessage());
         }
@@ -130,6 +131,7 @@ final class RacecheckCommand implements Callable<Integer> {
             s.execute("CREATE TABLE " + table + " (" + database.idColumn() + ", " + strategy.columns() + ")");
             for (String index : strategy.indexes(table)) s.execute(index);
         }
+        if (!database.embedded()) ScratchTables.dropOnSignal(table, database::open);
     }
 
     /** Runs the worker processes and follows their progress. */

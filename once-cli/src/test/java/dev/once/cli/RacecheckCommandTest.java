@@ -185,8 +185,26 @@ class RacecheckCommandTest {
         }
     }
 
+    /** The racecheck tables on the test database now. */
+    private static List<String> racecheckTables() throws Exception {
+        List<String> names = new java.util.ArrayList<>();
+        try (java.sql.Connection c = TestDatabases.connect(Db.POSTGRES);
+                java.sql.ResultSet rs = c.createStatement()
+                        .executeQuery("SELECT table_name FROM information_schema.tables"
+                                + " WHERE table_name LIKE 'once\\_racecheck\\_%'")) {
+            while (rs.next()) names.add(rs.getString(1));
+        }
+        return names;
+    }
+
+    /**
+     * SIGTERM (or Ctrl-C) mid-run: the workers stop with it, and its table on the user's database is
+     * dropped on the way out (it was left there before: the drop came after the race, which a signal never
+     * reaches).
+     */
     @Test
-    void racecheck_sigterm_stopsItsWorkerProcesses() throws Exception {
+    void racecheck_sigterm_stopsItsWorkerProcessesAndDropsItsTable() throws Exception {
+        List<String> before = racecheckTables();
         Process racecheck = WorkerProcess.of(
                         OnceCommand.class,
                         null,
@@ -210,7 +228,7 @@ class RacecheckCommandTest {
             List<ProcessHandle> workers = racecheck.descendants().toList();
             assertThat(workers).as("worker processes").hasSize(2);
 
-            racecheck.destroy(); // SIGTERM
+            racecheck.toHandle().destroy(); // SIGTERM (Process.destroy would also close its output, unread)
             assertThat(racecheck.waitFor(10, java.util.concurrent.TimeUnit.SECONDS))
                     .isTrue();
             long deadline = System.nanoTime() + 5_000_000_000L;
@@ -218,6 +236,12 @@ class RacecheckCommandTest {
             assertThat(workers.stream().filter(ProcessHandle::isAlive).toList())
                     .as("workers still running 5 s after SIGTERM")
                     .isEmpty();
+            StringBuilder rest = new StringBuilder();
+            while ((line = lines.readLine()) != null) rest.append(line).append('\n');
+            List<String> left = racecheckTables();
+            left.removeAll(before);
+            assertThat(left).as("its table, after SIGTERM; it said: " + rest).isEmpty();
+            assertThat(rest.toString()).contains("stopped early; dropped its table once_racecheck_once_");
         } finally {
             racecheck.descendants().forEach(ProcessHandle::destroyForcibly);
             racecheck.destroyForcibly();

@@ -4,9 +4,21 @@ import javax.sql.DataSource;
 
 /**
  * The database a bench run measures: a pool for in-process work, and the URL and credentials that
- * worker processes use to connect themselves.
+ * worker processes use to connect themselves. {@code given}: the user's database (not the embedded one
+ * started for the run), whose scratch tables a run stopped by a signal drops on the way out.
  */
-public record BenchTarget(String url, String user, String password, String description, DataSource pool) {
+public record BenchTarget(
+        String url, String user, String password, String description, DataSource pool, boolean given) {
+
+    /** {@code table} was just created: dropped on the way out if a signal ends the run before it is. */
+    void created(String table) {
+        if (given) dev.once.cli.ScratchTables.dropOnSignal(table, pool::getConnection);
+    }
+
+    /** {@code table} was dropped. */
+    void dropped(String table) {
+        dev.once.cli.ScratchTables.dropped(table);
+    }
 
     /** The database product's name, lower case ("postgresql", "mariadb", "sqlite"). */
     String product() throws java.sql.SQLException {

@@ -95,6 +95,7 @@ final class CacheBench {
             s.execute("DROP TABLE IF EXISTS " + plain);
             s.execute("CREATE TABLE " + plain + " (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
         }
+        target.created(plain);
         try (OnceCache<String> cache = Workload.cache(target, ns, true, 0)) {
             for (int threads : settings.threads()) {
                 String run = Integer.toString(ThreadLocalRandom.current().nextInt(1_000_000), 36) + "-" + threads;
@@ -112,6 +113,7 @@ final class CacheBench {
                 Statement s = c.createStatement()) {
             s.execute("DROP TABLE IF EXISTS " + plain);
         }
+        target.dropped(plain);
     }
 
     /** P processes x C callers ask for a new key at once, round after round; the loader takes 100 ms. */

@@ -109,6 +109,7 @@ final class JdbcBench {
             s.execute("DROP TABLE IF EXISTS " + name);
             s.execute("CREATE TABLE " + name + " (" + id + ", k VARCHAR(100) NOT NULL UNIQUE, v VARCHAR(200))");
         }
+        target.created(name);
         return name;
     }
 
@@ -117,5 +118,6 @@ final class JdbcBench {
                 Statement s = c.createStatement()) {
             s.execute("DROP TABLE " + table);
         }
+        target.dropped(table);
     }
 }

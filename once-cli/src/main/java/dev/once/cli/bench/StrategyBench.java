@@ -55,6 +55,7 @@ final class StrategyBench {
             s.execute("CREATE TABLE " + unique + " (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
             s.execute("CREATE TABLE " + ignoring + " (k VARCHAR(100) PRIMARY KEY, v VARCHAR(200))");
         }
+        for (String t : List.of(naive, unique, ignoring)) target.created(t);
         try {
             measure(
                     "select, call, insert (no unique index)",
@@ -88,6 +89,7 @@ final class StrategyBench {
                     Statement s = c.createStatement()) {
                 for (String t : List.of(naive, unique, ignoring)) s.execute("DROP TABLE IF EXISTS " + t);
             }
+            for (String t : List.of(naive, unique, ignoring)) target.dropped(t);
         }
     }
 
