@@ -78,6 +78,13 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         final long started = System.nanoTime();
         /** What its loader threw, if it did: that is the key's failure, whatever it is. */
         volatile Throwable loaderThrew;
+        /**
+         * The resolution that the callers kept out of this one resolve by: the first of them registers it
+         * (or joins one another caller began), and the others join it, ended or not. It began after this one
+         * left the map, so after every one of them asked: its answer was read after they asked.
+         */
+        final java.util.concurrent.atomic.AtomicReference<Resolution<V>> next =
+                new java.util.concurrent.atomic.AtomicReference<>();
     }
 
     /**
@@ -252,13 +259,17 @@ final class SqlOnceCache<V> implements OnceCache<V> {
      */
     @Override
     public CacheResult<V> lookup(String key, Reloader<V> loader) {
-        long asked = System.nanoTime();
+        CompletableFuture<CacheResult<V>> answer = lookupAsync(key, loader, Run.HERE, System.nanoTime());
         while (true) {
             try {
-                return lookupAsync(key, loader, false, asked).join();
+                return answer.join();
             } catch (CompletionException e) {
                 Throwable t = cause(e);
-                if (t == RESOLVE_HERE) continue;
+                if (t instanceof ResolveHere here) { // a resolution registered for this caller to run
+                    here.resolve.run();
+                    answer = here.answer();
+                    continue;
+                }
                 if (t != LOAD_HERE) throw unwrap(t);
             }
             try {
@@ -269,20 +280,50 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         }
     }
 
+    /** Where a new resolution runs. */
+    private enum Run {
+        /** In the calling thread, now: a synchronous caller's first resolution. */
+        HERE,
+        /** On the cache's executor: an asynchronous caller's. */
+        EXECUTOR,
+        /**
+         * Registered now (later callers of the key join it), run by the synchronous caller it is handed to
+         * ({@link ResolveHere}) in its own thread: a resolution anew after one it could not join.
+         */
+        DEFER
+    }
+
     /** What a joined resolution tells a synchronous caller that it must do in its own thread. */
-    private static final class InCallersThread extends RuntimeException {
+    private static class InCallersThread extends RuntimeException {
         InCallersThread(String what) {
             super(what, null, false, false);
         }
     }
 
-    private static final InCallersThread RESOLVE_HERE = new InCallersThread("resolve in the caller's thread");
     private static final InCallersThread LOAD_HERE = new InCallersThread("load in the caller's thread");
+
+    /** A resolution registered for a synchronous caller, which runs it and takes its answer. */
+    private static final class ResolveHere extends InCallersThread {
+        final transient Runnable resolve;
+        final transient CompletableFuture<?> answer;
+
+        ResolveHere(Runnable resolve, CompletableFuture<?> answer) {
+            super("resolve in the caller's thread");
+            this.resolve = resolve;
+            this.answer = answer;
+        }
+
+        @SuppressWarnings("unchecked")
+        <T> CompletableFuture<T> answer() {
+            return (CompletableFuture<T>) answer;
+        }
+    }
 
     @Override
     public CompletableFuture<V> getAsync(String key, Callable<? extends V> loader) {
         Objects.requireNonNull(loader, "loader");
-        return lookupAsync(key, previous -> loader.call(), true).thenApply(CacheResult::value);
+        return lookupAsync(key, previous -> loader.call(), Run.EXECUTOR, System.nanoTime())
+                .thenApply(CacheResult::value);
     }
 
     @Override
@@ -347,15 +388,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
      * loader said {@link Bypass} (its answer is its caller's alone), load their own. A fail-open answer
      * is shared: during an outage a key still costs one loader call per process.
      */
-    private CompletableFuture<CacheResult<V>> lookupAsync(String key, Reloader<V> loader, boolean async) {
-        return lookupAsync(key, loader, async, System.nanoTime());
+    /**
+     * For a caller that asked at {@code asked} (nanoTime): a caller that waited for a resolution it could
+     * not join keeps its first time, so it may join any resolution begun after it asked.
+     */
+    private CompletableFuture<CacheResult<V>> lookupAsync(String key, Reloader<V> loader, Run run, long asked) {
+        return lookupAsync(key, loader, run, asked, null);
     }
 
-    /**
-     * As above, for a caller that asked at {@code asked} (nanoTime): a caller that waited for a resolution
-     * it could not join keeps its first time, so it may join any resolution begun after it asked.
-     */
-    private CompletableFuture<CacheResult<V>> lookupAsync(String key, Reloader<V> loader, boolean async, long asked) {
+    /** As above; {@code after}: the resolution this caller was kept out of, whose {@code next} it sets. */
+    private CompletableFuture<CacheResult<V>> lookupAsync(
+            String key, Reloader<V> loader, Run run, long asked, Resolution<V> after) {
+        boolean async = run == Run.EXECUTOR;
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
         if (closed) return CompletableFuture.failedFuture(new CacheLoadException("the cache is closed", null));
@@ -376,30 +420,18 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             // after it ends (and leaves the map), a resolution of its own; but a failure is no purged value,
             // so one not purged hands its failure on, as joining it would have: re-resolving ran the loader
             // again for each late caller of a failing load (helper-66)
-            return running.handle((r, t) -> t)
-                    .thenCompose(failure -> failure != null
-                                    && !running.purged
-                                    && !(cause(failure) instanceof Bypass)
-                                    && !(cause(failure) instanceof CallerInterrupted)
-                            ? CompletableFuture.failedFuture(cause(failure))
-                            : again(key, loader, async, asked));
+            return running.handle((r, t) -> t).thenCompose(failure -> {
+                if (failure != null
+                        && !running.purged
+                        && !(cause(failure) instanceof Bypass)
+                        && !(cause(failure) instanceof CallerInterrupted)) {
+                    return CompletableFuture.failedFuture(cause(failure));
+                }
+                return after(running, key, loader, async, asked);
+            });
         }
-        if (running != null) {
-            metrics.coalescedLocal.increment();
-            return running.exceptionallyCompose(t -> cause(t) instanceof Bypass
-                            ? async
-                                    ? CompletableFuture.supplyAsync(
-                                            () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS),
-                                            executor)
-                                    : CompletableFuture.failedFuture(LOAD_HERE)
-                            : cause(t) instanceof CallerInterrupted
-                                    ? again(key, loader, async, asked) // its caller's interrupt, not this one's
-                                    : CompletableFuture.failedFuture(cause(t)))
-                    .thenApply(r -> switch (r.source()) {
-                        case MISS, COALESCED -> new CacheResult<>(r.value(), CacheResult.Source.COALESCED);
-                        default -> r;
-                    });
-        }
+        if (after != null) after.next.compareAndSet(null, running != null ? running : mine);
+        if (running != null) return joined(running, key, loader, async, asked);
         // Out of the map before completing: a caller that comes after the answer (after a purge, say) must
         // not join a finished resolution and get its answer.
         Reloader<V> load = marked(hash, mine, loader);
@@ -415,26 +447,65 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             inFlight.remove(hash, mine);
             mine.complete(r);
         };
-        if (async) {
-            try {
-                executor.execute(resolve);
-            } catch (java.util.concurrent.RejectedExecutionException closing) {
-                inFlight.remove(hash, mine);
-                mine.completeExceptionally(new CacheLoadException("the cache is closed", closing));
-            }
-        } else {
-            resolve.run(); // the first caller resolves in its own thread: no hand-off on the hit path
-        }
-        return mine.exceptionally(t -> {
+        CompletableFuture<CacheResult<V>> answer = mine.exceptionally(t -> {
             if (cause(t) instanceof Bypass b) return new CacheResult<>(passed(b), CacheResult.Source.BYPASS);
             if (cause(t) instanceof CallerInterrupted i) throw new CompletionException(i.forCaller);
             throw new CompletionException(cause(t));
         });
+        switch (run) {
+            case EXECUTOR -> {
+                try {
+                    executor.execute(resolve);
+                } catch (java.util.concurrent.RejectedExecutionException closing) {
+                    inFlight.remove(hash, mine);
+                    mine.completeExceptionally(new CacheLoadException("the cache is closed", closing));
+                }
+            }
+            case HERE -> resolve.run(); // the first caller resolves in its own thread: no hand-off on the hit path
+            case DEFER -> {
+                return CompletableFuture.failedFuture(new ResolveHere(resolve, answer));
+            }
+        }
+        return answer;
     }
 
-    /** The caller resolves anew: an asynchronous one on the cache's executor, a synchronous one in its thread. */
-    private CompletableFuture<CacheResult<V>> again(String key, Reloader<V> loader, boolean async, long asked) {
-        return async ? lookupAsync(key, loader, true, asked) : CompletableFuture.failedFuture(RESOLVE_HERE);
+    /**
+     * The caller resolves anew: an asynchronous one on the cache's executor; a synchronous one in its own
+     * thread, its resolution registered now. The callers kept out of one resolution come here one after
+     * another in the thread that ends it, so the first registers the next resolution and the others join it:
+     * each ran its own before, and with a fast loader (an outage, failing open) every kept-out caller called
+     * it (helper-73: 64 loader calls for 10 rounds of 8 such callers; 31 when they were started on the
+     * executor, where a fast one could end before the next caller looked).
+     */
+    private CompletableFuture<CacheResult<V>> again(
+            String key, Reloader<V> loader, boolean async, long asked, Resolution<V> keptOutOf) {
+        return lookupAsync(key, loader, async ? Run.EXECUTOR : Run.DEFER, asked, keptOutOf);
+    }
+
+    /** The answer of the resolution after {@code ended}, which this caller could not take the answer of. */
+    private CompletableFuture<CacheResult<V>> after(
+            Resolution<V> ended, String key, Reloader<V> loader, boolean async, long asked) {
+        Resolution<V> next = ended.next.get();
+        return next != null ? joined(next, key, loader, async, asked) : again(key, loader, async, asked, ended);
+    }
+
+    /** The answer of a resolution this caller joins (running, or ended when it is one it may take). */
+    private CompletableFuture<CacheResult<V>> joined(
+            Resolution<V> running, String key, Reloader<V> loader, boolean async, long asked) {
+        metrics.coalescedLocal.increment();
+        return running.exceptionallyCompose(t -> cause(t) instanceof Bypass
+                        ? async
+                                ? CompletableFuture.supplyAsync(
+                                        () -> new CacheResult<>(bypassed(loader), CacheResult.Source.BYPASS), executor)
+                                : CompletableFuture.failedFuture(LOAD_HERE)
+                        : cause(t) instanceof CallerInterrupted
+                                // its caller's interrupt, not this one's: its callers resolve anew, together
+                                ? after(running, key, loader, async, asked)
+                                : CompletableFuture.failedFuture(cause(t)))
+                .thenApply(r -> switch (r.source()) {
+                    case MISS, COALESCED -> new CacheResult<>(r.value(), CacheResult.Source.COALESCED);
+                    default -> r;
+                });
     }
 
     /**
@@ -454,8 +525,16 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         // older than the bound (helper-72; at nearCacheMaxAge itself such callers had been kept out about half
         // the time while the listener heard, helper-66)
         NotifyListener l = listener;
-        return closed || l == null || !l.heardWithin(nearMaxAgeNanos);
+        return closed || l == null || !l.heardWithin(Math.max(nearMaxAgeNanos, SHORTEST_HEARD_NANOS));
     }
+
+    /**
+     * The shortest time a hearing listener is trusted for: four of its shortest heartbeats. Under it, with a
+     * tiny nearCacheMaxAge (5 ms), a listener that heard every purge seldom counted as hearing, and callers
+     * a few milliseconds apart were kept out of each other's loads (helper-73: 9 loader calls for 5 keys).
+     */
+    private static final long SHORTEST_HEARD_NANOS =
+            TimeUnit.MILLISECONDS.toNanos(4 * NotifyListener.MIN_HEARTBEAT_MILLIS);
 
     /**
      * The resolutions whose loader this thread runs now, by key hash: a loader asking for its own key finds

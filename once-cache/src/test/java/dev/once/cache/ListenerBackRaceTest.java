@@ -180,4 +180,43 @@ class ListenerBackRaceTest {
                     .isEqualTo("new");
         }
     }
+
+    /**
+     * A tiny nearCacheMaxAge (5 ms) with a listener that hears: a caller 300 ms into a load joins it. The
+     * heartbeat comes every 20 ms at the shortest, so a listener trusted for exactly nearCacheMaxAge seldom
+     * counted as hearing, and the caller was kept out and loaded again (helper-73: 9 loader calls for 5
+     * keys); it is trusted for four of its shortest heartbeats at least.
+     */
+    @Test
+    void tinyNearCacheMaxAge_aHearingListener_aCallerDuringTheLoadJoinsIt() throws Exception {
+        int rounds = 5;
+        AtomicInteger calls = new AtomicInteger();
+        try (HikariDataSource ds = TestDatabases.pool(Db.POSTGRES, 4, -1);
+                OnceCache<String> cache = OnceCache.builder(ds)
+                        .namespace(TestDatabases.newTable("ns"))
+                        .codec(Codec.string())
+                        .nearCacheMaxAge(Duration.ofMillis(5))
+                        .expiry(v -> Duration.ZERO) // stored stale: a caller after the load loads again
+                        .build()) {
+            await().atMost(Duration.ofSeconds(10)).until(cache::listening);
+            for (int round = 0; round < rounds; round++) {
+                String key = "k" + round;
+                CompletableFuture<String> first = cache.getAsync(key, () -> {
+                    calls.incrementAndGet();
+                    Thread.sleep(600);
+                    return "v";
+                });
+                Thread.sleep(300);
+                assertThat(cache.get(key, () -> {
+                            calls.incrementAndGet();
+                            return "again";
+                        }))
+                        .isEqualTo("v");
+                assertThat(first.get(10, TimeUnit.SECONDS)).isEqualTo("v");
+            }
+        }
+        assertThat(calls)
+                .as("loader calls for %d keys, each asked twice during its one load", rounds)
+                .hasValue(rounds);
+    }
 }
