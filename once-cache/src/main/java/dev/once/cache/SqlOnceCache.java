@@ -525,16 +525,12 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         // older than the bound (helper-72; at nearCacheMaxAge itself such callers had been kept out about half
         // the time while the listener heard, helper-66)
         NotifyListener l = listener;
-        return closed || l == null || !l.heardWithin(Math.max(nearMaxAgeNanos, SHORTEST_HEARD_NANOS));
+        // trusted for nearCacheMaxAge exactly, however short: with 5 ms, and a heartbeat every 20 ms at the
+        // shortest, callers a few milliseconds into a load are often kept out of it and load again, the price
+        // of the bound (trusting it for 80 ms let a caller 30 ms after an unheard purge join the old load,
+        // helper-74)
+        return closed || l == null || !l.heardWithin(nearMaxAgeNanos);
     }
-
-    /**
-     * The shortest time a hearing listener is trusted for: four of its shortest heartbeats. Under it, with a
-     * tiny nearCacheMaxAge (5 ms), a listener that heard every purge seldom counted as hearing, and callers
-     * a few milliseconds apart were kept out of each other's loads (helper-73: 9 loader calls for 5 keys).
-     */
-    private static final long SHORTEST_HEARD_NANOS =
-            TimeUnit.MILLISECONDS.toNanos(4 * NotifyListener.MIN_HEARTBEAT_MILLIS);
 
     /**
      * The resolutions whose loader this thread runs now, by key hash: a loader asking for its own key finds

@@ -182,41 +182,60 @@ class ListenerBackRaceTest {
     }
 
     /**
-     * A tiny nearCacheMaxAge (5 ms) with a listener that hears: a caller 300 ms into a load joins it. The
-     * heartbeat comes every 20 ms at the shortest, so a listener trusted for exactly nearCacheMaxAge seldom
-     * counted as hearing, and the caller was kept out and loaded again (helper-73: 9 loader calls for 5
-     * keys); it is trusted for four of its shortest heartbeats at least.
+     * nearCacheMaxAge 5 ms, the listener's connection goes silent, another process purges at once: a caller
+     * 30 ms after the purge (six times the bound) must not join the load begun before it. A listener trusted
+     * for at least 80 ms (to spare callers a few milliseconds into a load from loading again, helper-73)
+     * let it join and get the purged value (helper-74); it is trusted for nearCacheMaxAge exactly.
      */
     @Test
-    void tinyNearCacheMaxAge_aHearingListener_aCallerDuringTheLoadJoinsIt() throws Exception {
-        int rounds = 5;
-        AtomicInteger calls = new AtomicInteger();
-        try (HikariDataSource ds = TestDatabases.pool(Db.POSTGRES, 4, -1);
-                OnceCache<String> cache = OnceCache.builder(ds)
-                        .namespace(TestDatabases.newTable("ns"))
+    void tinyMaxAge_listenerSilenced_aCallerPastTheBoundAfterAnUnheardPurge_doesNotJoinTheOlderLoad() throws Exception {
+        String ns = TestDatabases.newTable("ns");
+        String direct = TestDatabases.url(Db.POSTGRES);
+        Duration maxAge = Duration.ofMillis(5);
+        AtomicReference<String> value = new AtomicReference<>("old");
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (dev.once.jdbc.testing.FaultProxy proxy = dev.once.jdbc.testing.FaultProxy.to(direct);
+                HikariDataSource poolA = TestDatabases.pool(Db.POSTGRES, 4, -1);
+                HikariDataSource poolB = TestDatabases.pool(Db.POSTGRES, 4, -1);
+                OnceCache<String> a = OnceCache.builder(poolA)
+                        .namespace(ns)
                         .codec(Codec.string())
-                        .nearCacheMaxAge(Duration.ofMillis(5))
-                        .expiry(v -> Duration.ZERO) // stored stale: a caller after the load loads again
+                        .build();
+                OnceCache<String> b = OnceCache.builder(poolB)
+                        .namespace(ns)
+                        .codec(Codec.string())
+                        .nearCacheMaxAge(maxAge)
+                        .lease(Duration.ofSeconds(30))
+                        .listenerConnection(() -> DriverManager.getConnection(proxy.url(direct)))
                         .build()) {
-            await().atMost(Duration.ofSeconds(10)).until(cache::listening);
-            for (int round = 0; round < rounds; round++) {
-                String key = "k" + round;
-                CompletableFuture<String> first = cache.getAsync(key, () -> {
-                    calls.incrementAndGet();
-                    Thread.sleep(600);
-                    return "v";
-                });
-                Thread.sleep(300);
-                assertThat(cache.get(key, () -> {
-                            calls.incrementAndGet();
-                            return "again";
-                        }))
-                        .isEqualTo("v");
-                assertThat(first.get(10, TimeUnit.SECONDS)).isEqualTo("v");
-            }
+            await().atMost(Duration.ofSeconds(10)).until(b::listening);
+            Thread.sleep(300);
+            CompletableFuture<String> firstGet = b.getAsync("k", () -> {
+                String read = value.get();
+                loading.countDown();
+                release.await();
+                return read;
+            });
+            assertThat(loading.await(10, TimeUnit.SECONDS)).isTrue();
+            Thread.sleep(50); // the load is older than the bound
+
+            proxy.silence(); // only the listener goes through the proxy
+            value.set("new");
+            long purged = System.nanoTime();
+            a.purge("k"); // B never hears it
+            long returned = System.nanoTime();
+            Thread.sleep(30);
+            long asked = System.nanoTime();
+            CompletableFuture<String> late = b.getAsync("k", value::get);
+            release.countDown();
+
+            assertThat(firstGet.get(10, TimeUnit.SECONDS)).isEqualTo("old");
+            assertThat(late.get(10, TimeUnit.SECONDS))
+                    .as(
+                            "a caller %d ms after another process's purge returned (purge took %d ms), maxAge %d ms",
+                            (asked - returned) / 1_000_000, (returned - purged) / 1_000_000, maxAge.toMillis())
+                    .isEqualTo("new");
         }
-        assertThat(calls)
-                .as("loader calls for %d keys, each asked twice during its one load", rounds)
-                .hasValue(rounds);
     }
 }
