@@ -124,18 +124,22 @@ class ListenerBackRaceTest {
             }
         }
     }
+
     /**
      * The listener's connection goes silent (a NAT forgot it), another process purges at once. A listener
      * that has not answered a heartbeat within nearCacheMaxAge must not let a caller join a load begun more
-     * than nearCacheMaxAge before it asked; it was trusted for max(nearCacheMaxAge, 4 s) (the heartbeat came
-     * every 2 s in a cache without a near cache), and listening() stays true until the heartbeat times out
-     * (2 s): a caller 800 ms after the purge (maxAge 500 ms) joined the old load.
+     * than nearCacheMaxAge before it asked. With 500 ms: it was trusted for max(nearCacheMaxAge, 4 s) (the
+     * heartbeat came every 2 s in a cache without a near cache), and listening() stays true until the
+     * heartbeat times out (2 s), so a caller 800 ms after the purge joined the old load (helper-72). With
+     * 5 ms: a listener trusted for at least 80 ms (to spare callers a few milliseconds into a load from
+     * loading again, helper-73) let a caller 30 ms after the purge join it (helper-74).
      */
-    @Test
-    void listenerSilenced_aCallerPastNearCacheMaxAgeAfterAnUnheardPurge_doesNotJoinTheOlderLoad() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"500, 600, 800", "5, 50, 30"})
+    void listenerSilenced_aCallerPastNearCacheMaxAgeAfterAnUnheardPurge_doesNotJoinTheOlderLoad(
+            long maxAgeMillis, long loadOlderByMillis, long askAfterMillis) throws Exception {
         String ns = TestDatabases.newTable("ns");
         String direct = TestDatabases.url(Db.POSTGRES);
-        Duration maxAge = Duration.ofMillis(500);
         AtomicReference<String> value = new AtomicReference<>("old");
         CountDownLatch loading = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -149,7 +153,7 @@ class ListenerBackRaceTest {
                 OnceCache<String> b = OnceCache.builder(poolB)
                         .namespace(ns)
                         .codec(Codec.string())
-                        .nearCacheMaxAge(maxAge)
+                        .nearCacheMaxAge(Duration.ofMillis(maxAgeMillis))
                         .lease(Duration.ofSeconds(30))
                         .listenerConnection(() -> DriverManager.getConnection(proxy.url(direct)))
                         .build()) {
@@ -162,12 +166,14 @@ class ListenerBackRaceTest {
                 return read;
             });
             assertThat(loading.await(10, TimeUnit.SECONDS)).isTrue();
-            Thread.sleep(maxAge.toMillis() + 100); // the load is older than the bound
+            Thread.sleep(loadOlderByMillis); // the load is older than the bound
 
             proxy.silence(); // only the listener goes through the proxy
             value.set("new");
             a.purge("k"); // B never hears it
-            Thread.sleep(maxAge.toMillis() + 300);
+            long returned = System.nanoTime();
+            Thread.sleep(askAfterMillis);
+            long asked = System.nanoTime();
             boolean stillListening = b.listening();
             CompletableFuture<String> late = b.getAsync("k", value::get);
             release.countDown();
@@ -175,66 +181,8 @@ class ListenerBackRaceTest {
             assertThat(firstGet.get(10, TimeUnit.SECONDS)).isEqualTo("old");
             assertThat(late.get(10, TimeUnit.SECONDS))
                     .as(
-                            "a caller %d ms after another process's purge (listening() was %s)",
-                            maxAge.toMillis() + 300, stillListening)
-                    .isEqualTo("new");
-        }
-    }
-
-    /**
-     * nearCacheMaxAge 5 ms, the listener's connection goes silent, another process purges at once: a caller
-     * 30 ms after the purge (six times the bound) must not join the load begun before it. A listener trusted
-     * for at least 80 ms (to spare callers a few milliseconds into a load from loading again, helper-73)
-     * let it join and get the purged value (helper-74); it is trusted for nearCacheMaxAge exactly.
-     */
-    @Test
-    void tinyMaxAge_listenerSilenced_aCallerPastTheBoundAfterAnUnheardPurge_doesNotJoinTheOlderLoad() throws Exception {
-        String ns = TestDatabases.newTable("ns");
-        String direct = TestDatabases.url(Db.POSTGRES);
-        Duration maxAge = Duration.ofMillis(5);
-        AtomicReference<String> value = new AtomicReference<>("old");
-        CountDownLatch loading = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        try (dev.once.jdbc.testing.FaultProxy proxy = dev.once.jdbc.testing.FaultProxy.to(direct);
-                HikariDataSource poolA = TestDatabases.pool(Db.POSTGRES, 4, -1);
-                HikariDataSource poolB = TestDatabases.pool(Db.POSTGRES, 4, -1);
-                OnceCache<String> a = OnceCache.builder(poolA)
-                        .namespace(ns)
-                        .codec(Codec.string())
-                        .build();
-                OnceCache<String> b = OnceCache.builder(poolB)
-                        .namespace(ns)
-                        .codec(Codec.string())
-                        .nearCacheMaxAge(maxAge)
-                        .lease(Duration.ofSeconds(30))
-                        .listenerConnection(() -> DriverManager.getConnection(proxy.url(direct)))
-                        .build()) {
-            await().atMost(Duration.ofSeconds(10)).until(b::listening);
-            Thread.sleep(300);
-            CompletableFuture<String> firstGet = b.getAsync("k", () -> {
-                String read = value.get();
-                loading.countDown();
-                release.await();
-                return read;
-            });
-            assertThat(loading.await(10, TimeUnit.SECONDS)).isTrue();
-            Thread.sleep(50); // the load is older than the bound
-
-            proxy.silence(); // only the listener goes through the proxy
-            value.set("new");
-            long purged = System.nanoTime();
-            a.purge("k"); // B never hears it
-            long returned = System.nanoTime();
-            Thread.sleep(30);
-            long asked = System.nanoTime();
-            CompletableFuture<String> late = b.getAsync("k", value::get);
-            release.countDown();
-
-            assertThat(firstGet.get(10, TimeUnit.SECONDS)).isEqualTo("old");
-            assertThat(late.get(10, TimeUnit.SECONDS))
-                    .as(
-                            "a caller %d ms after another process's purge returned (purge took %d ms), maxAge %d ms",
-                            (asked - returned) / 1_000_000, (returned - purged) / 1_000_000, maxAge.toMillis())
+                            "a caller %d ms after another process's purge returned, maxAge %d ms (listening() was %s)",
+                            (asked - returned) / 1_000_000, maxAgeMillis, stillListening)
                     .isEqualTo("new");
         }
     }
