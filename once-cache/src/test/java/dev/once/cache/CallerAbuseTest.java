@@ -534,17 +534,20 @@ class CallerAbuseTest {
             CompletableFuture<Object> a = new CompletableFuture<>();
             AtomicReference<Boolean> aInterrupted = new AtomicReference<>();
             Thread.ofPlatform().start(() -> {
+                Object got;
                 try {
-                    a.complete(cache.get("k", () -> {
+                    got = cache.get("k", () -> {
                         loading.countDown();
                         Thread.sleep(300);
                         Thread.currentThread().interrupt(); // e.g. a client library that swallowed it and set it back
                         return "v";
-                    }));
+                    });
                 } catch (Throwable t) {
-                    a.complete(t);
+                    got = t;
                 }
+                // before a is complete: read after a.get() it was sometimes not set yet (null, under load)
                 aInterrupted.set(Thread.currentThread().isInterrupted());
+                a.complete(got);
             });
             assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
             CompletableFuture<Object> b = CompletableFuture.supplyAsync(() -> {
