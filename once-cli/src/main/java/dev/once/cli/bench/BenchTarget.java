@@ -10,9 +10,14 @@ import javax.sql.DataSource;
 public record BenchTarget(
         String url, String user, String password, String description, DataSource pool, boolean given) {
 
-    /** {@code table} was just created: dropped on the way out if a signal ends the run before it is. */
+    /**
+     * {@code table} was just created: dropped on the way out if a signal ends the run before it is. By a
+     * connection of its own: the pool may be closed by then.
+     */
     void created(String table) {
-        if (given) dev.once.cli.ScratchTables.dropOnSignal(table, pool::getConnection);
+        if (given)
+            dev.once.cli.ScratchTables.dropOnSignal(
+                    table, () -> java.sql.DriverManager.getConnection(url, user, password));
     }
 
     /** {@code table} was dropped. */
