@@ -416,7 +416,11 @@ final class SqlOnceCache<V> implements OnceCache<V> {
             // (Caffeine and Guava refuse it too)
             return CompletableFuture.failedFuture(recursive(key));
         }
-        if (running != null && (running.purged || unheardPurgesMayPredate(running, asked))) {
+        // whether the listener hears, then whether the resolution was purged: the listener counts as hearing
+        // only after its caches marked their resolutions for a gap, so this order never sees it hearing with
+        // the mark missing (read the other way, a caller could read "not purged", then "hearing" after the
+        // listener's return, and join a load begun before a purge it never heard: helper-75, by reading)
+        if (running != null && (unheardPurgesMayPredate(running, asked) || running.purged)) {
             // after it ends (and leaves the map), a resolution of its own; but a failure is no purged value,
             // so one not purged hands its failure on, as joining it would have: re-resolving ran the loader
             // again for each late caller of a failing load (helper-66)

@@ -14,7 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>A run stopped by a signal (Ctrl-C, SIGTERM) never reaches the code that drops its tables: on a
  * database the user gave, each table not dropped yet is dropped on the way out ({@link #dropOnSignal}),
- * so an interrupted {@code once racecheck --db ...} leaves nothing in it. Only {@code kill -9} leaves one.
+ * so an interrupted {@code once racecheck --db ...} leaves nothing in it, unless a table cannot be dropped
+ * within 5 s then (it is named, for dropping by hand); {@code kill -9} leaves it.
  */
 public final class ScratchTables {
     private static final SecureRandom RANDOM = new SecureRandom();
