@@ -63,7 +63,14 @@ final class Database implements AutoCloseable {
 
     private static Database accepted(String url, String user, String password) {
         if (url == null || !url.startsWith("jdbc:")) {
-            throw new UserError("--db '" + url + "' is not a JDBC URL; use " + SUPPORTED);
+            throw new UserError("--db '" + redact(url) + "' is not a JDBC URL; use " + SUPPORTED);
+        }
+        if (url.matches("(?s)jdbc:[a-z0-9]+://[^/?#]*@.*")) {
+            // pgjdbc takes app:PASSWORD@host for a host name: the replica ran uncached for good, printing the
+            // password in four places (helper-76)
+            throw new UserError("--db '" + redact(url) + "' has a user and password before the host, which JDBC"
+                    + " does not read there; give them with --user and --password (or ONCE_DB_USER and"
+                    + " ONCE_DB_PASSWORD), e.g. jdbc:postgresql://host:5432/db");
         }
         try {
             Driver driver = DriverManager.getDriver(url);
@@ -389,7 +396,11 @@ final class Database implements AutoCloseable {
 
     /** The URL without password parameters, for output. */
     static String redact(String url) {
-        return url == null ? null : url.replaceAll("(?i)(password=)[^&;]*", "$1***");
+        // and a URL's user-info (postgres://app:PASSWORD@host, or with jdbc: before it, which pgjdbc takes
+        // for a host name): printed whole in four places before (helper-76)
+        return url == null
+                ? null
+                : url.replaceAll("(?i)(password=)[^&;]*", "$1***").replaceAll("//[^/?#@]*@", "//***@");
     }
 
     @Override

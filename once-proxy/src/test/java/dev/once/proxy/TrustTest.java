@@ -2710,4 +2710,53 @@ class TrustTest {
                         .getRawAuthority())
                 .isEqualTo("127.0.0.1:9");
     }
+
+    /**
+     * An API key in the upstream's base path (/v2/KEY, as Alchemy or Telegram put it) reached every client
+     * in the 502 of an unreachable upstream, and the key's error column (helper-76). The answer names no
+     * address now. (The rows' key texts still begin with the upstream's URL: a reader of the table sees it.)
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"api", "http"})
+    void upstreamUnreachable_answerNamesNoAddress(String mode) throws Exception {
+        int closed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closed = s.getLocalPort();
+        }
+        OnceProxy down = startAt(
+                "http://127.0.0.1:" + closed + "/v2/PATHKEY-s3cr3t",
+                TestDatabases.shared(Db.SQLITE),
+                TestDatabases.newTable("trust"),
+                route(routeFor(mode)));
+        HttpResponse<String> refused = get(down, "/eth/block");
+
+        assertThat(refused.statusCode()).isEqualTo(502);
+        assertThat(refused.body())
+                .contains("unreachable")
+                .doesNotContain("PATHKEY")
+                .doesNotContain(":" + closed);
+        assertThat(refused.headers().map().toString()).doesNotContain("PATHKEY");
+    }
+
+    /**
+     * A query segment of 7,000 '=' (14 KB, under the request line's limit) was searched for a credential
+     * name in time growing with its length squared: 0.8 s per lookup on the connection's I/O thread, hits
+     * too, stalling the replica's other clients (helper-76). A guard against the square, not a speed target:
+     * 20 lookups took about 16 s before, and take milliseconds now.
+     */
+    @Test
+    void manyEqualsInOneQuerySegment_maskedWithoutStallingTheReplica() {
+        String target = "/x?" + "a=".repeat(7_000);
+        CredentialDigest digest = new CredentialDigest(null);
+        String keyed =
+                org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(5), () -> {
+                    String k = null;
+                    for (int i = 0; i < 20; i++) k = ProxyRequest.keyedTarget(target, digest);
+                    return k;
+                });
+        assertThat(keyed).doesNotContain("a=a=a=").isNotEqualTo(target);
+        assertThat(ProxyRequest.keyedTarget("/x?" + "a=".repeat(7_001), digest))
+                .as("another value, another key")
+                .isNotEqualTo(keyed);
+    }
 }

@@ -1,0 +1,64 @@
+package dev.once.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** A careless operator's settings (helper-76): each refused in one line that repeats no secret. */
+class ServeOperatorTest {
+    @TempDir
+    Path dir;
+
+    private static RacecheckCommandTest.Run once(String... args) {
+        return Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30), () -> RacecheckCommandTest.once(args));
+    }
+
+    /**
+     * A libpq-style URL (a Heroku DATABASE_URL in ONCE_DB_URL): echoed whole in its refusal, or, with jdbc:
+     * before it, taken by pgjdbc for a host named app:PASSWORD@127.0.0.1, the password printed four times and
+     * the replica started uncached for good.
+     */
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "postgres://app:Pw-DB-s3cr3t@127.0.0.1:1/app",
+                "postgresql://app:Pw-DB-s3cr3t@127.0.0.1:1/app",
+                "jdbc:postgresql://app:Pw-DB-s3cr3t@127.0.0.1:1/app"
+            })
+    void serve_dbUrlWithUserInfo_refusedWithoutThePassword(String url) {
+        RacecheckCommandTest.Run run =
+                once("serve", "--port", "0", "--exit-after-warm-up", "--upstream", "http://127.0.0.1:1", "--db", url);
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.out() + run.err()).doesNotContain("Pw-DB-s3cr3t");
+        assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
+    }
+
+    /** The YAML parser's message quoted the line it stopped at, a caret under the secret, over six lines. */
+    @ParameterizedTest
+    @ValueSource(
+            strings = {"dbPassword: @Pw-DB-s3cr3t", "keySecret: %Key-s3cr3t-0123456789", "adminToken: `Adm-s3cr3t"})
+    void serve_yamlErrorOnASecretsLine_oneLineWithoutTheSecret(String line) throws Exception {
+        Path config = Files.writeString(dir.resolve("once.yaml"), "upstream: http://127.0.0.1:1\n" + line + "\n");
+        RacecheckCommandTest.Run run = once(
+                "serve",
+                "--port",
+                "0",
+                "--warm-up",
+                "0",
+                "--config",
+                config.toString(),
+                "--db",
+                "jdbc:sqlite:" + dir.resolve("once.db"));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
+        assertThat(run.err()).contains("(line 2)").doesNotContain("s3cr3t");
+    }
+}
