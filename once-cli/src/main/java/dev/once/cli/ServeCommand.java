@@ -200,12 +200,16 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ConfigFile.Data file = config == null ? new ConfigFile.Data() : readConfig();
         Database.refuseEmpty(spec, db, file.db != null && !file.db.isBlank() ? "the db of --config" : DEFAULT_DB);
+        // as an empty --db: --key-secret=$SECRET with the variable unset ran with plain SHA-256 keys (helper-76)
+        picocli.CommandLine.ParseResult given = spec.commandLine().getParseResult();
+        if ((keySecret == null || keySecret.isBlank()) && given != null && given.hasMatchedOption("--key-secret"))
+            throw new UserError("--key-secret is empty; give the secret (e.g. openssl rand -hex 32), or leave"
+                    + " --key-secret out to key credentials by their plain SHA-256");
         // as an empty --db: a file's empty db ran on the SQLite default instead of the database meant
         if ((db == null || db.isBlank()) && file.db != null && file.db.isBlank())
             throw new UserError("'db' in --config is empty; give a JDBC URL, or leave it out to use " + DEFAULT_DB);
         // an empty namespace ran on the default one, sharing its answers and its purge with every proxy
         // left at the default on that database (helper-47)
-        picocli.CommandLine.ParseResult given = spec.commandLine().getParseResult();
         if ((namespace == null || namespace.isBlank()) && given != null && given.hasMatchedOption("--namespace"))
             throw new UserError("--namespace is empty; give a name, or leave --namespace out to use 'proxy'");
         if ((namespace == null || namespace.isBlank()) && file.namespace != null && file.namespace.isBlank())

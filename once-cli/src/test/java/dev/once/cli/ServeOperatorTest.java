@@ -61,4 +61,28 @@ class ServeOperatorTest {
         assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
         assertThat(run.err()).contains("(line 2)").doesNotContain("s3cr3t");
     }
+
+    /** picocli quoted every unmatched argument: the secret typed after a mistyped option with them. */
+    @ParameterizedTest
+    @ValueSource(strings = {"--key-secert", "--pasword", "--admin-tokn"})
+    void serve_mistypedSecretOption_valueNotEchoed(String typo) {
+        RacecheckCommandTest.Run run =
+                once("serve", "--upstream", "http://127.0.0.1:1", typo, "Typo-s3cr3t-0123456789");
+
+        assertThat(run.exit()).isEqualTo(2);
+        assertThat(run.err())
+                .startsWith("once serve: Unknown option: '" + typo + "'")
+                .doesNotContain("Typo-s3cr3t");
+    }
+
+    /** --key-secret=$SECRET with the variable unset ran with plain SHA-256 keys, as --db= ran on the default. */
+    @org.junit.jupiter.api.Test
+    void serve_emptyKeySecretGiven_refused() {
+        RacecheckCommandTest.Run run = once(
+                "serve", "--port", "0", "--exit-after-warm-up", "--upstream", "http://127.0.0.1:1", "--key-secret=");
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
+        assertThat(run.err()).contains("--key-secret is empty");
+    }
 }
