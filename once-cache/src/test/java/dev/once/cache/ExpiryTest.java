@@ -97,6 +97,14 @@ class ExpiryTest {
         List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
         try (OnceCache<String> a = builder(db, ns).build();
                 OnceCache<String> b = builder(db, ns).build()) {
+            // on PostgreSQL, the burst after the listener first hears. 3 loader calls were seen once in a
+            // clean-clone CI run (passing in five runs here): the likely cause, not confirmed, is the first
+            // connection marking the loads begun before it (purges before it were never heard), after which
+            // later callers load again a value that is fresh for zero seconds
+            if (db == Db.POSTGRES)
+                org.awaitility.Awaitility.await()
+                        .atMost(java.time.Duration.ofSeconds(10))
+                        .until(() -> a.listening() && b.listening());
             CountDownLatch start = new CountDownLatch(1);
             List<Thread> threads = new ArrayList<>();
             for (int i = 0; i < 12; i++) {
