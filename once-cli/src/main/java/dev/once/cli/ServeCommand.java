@@ -43,7 +43,7 @@ import picocli.CommandLine.Spec;
             "  once serve --upstream https://origin.example.com --mode http  # Cache-Control decides",
             "",
             "Every response carries X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS.",
-            "Admin: GET /-/health, GET /-/metrics (Prometheus), POST /-/purge (Authorization: Bearer TOKEN).",
+            "Admin: GET /-/health; GET /-/metrics (Prometheus) and POST /-/purge with Authorization: Bearer TOKEN.",
             "SIGTERM: stops accepting, finishes in-flight requests (up to --drain), exits 0."
         })
 final class ServeCommand implements Callable<Integer> {
@@ -108,7 +108,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(
             names = "--admin-token",
             defaultValue = "${env:ONCE_ADMIN_TOKEN}",
-            description = "Token for POST /-/purge (env ONCE_ADMIN_TOKEN); without one purge answers 401.")
+            description = "Token for POST /-/purge and GET /-/metrics, sent as Authorization: Bearer TOKEN (env"
+                    + " ONCE_ADMIN_TOKEN, which keeps it out of the process list; at least 16 characters, e.g."
+                    + " openssl rand -hex 32); without one both answer 401.")
     String adminToken;
 
     @Option(
@@ -258,6 +260,12 @@ final class ServeCommand implements Callable<Integer> {
         try {
             if (file.credentialHeaders != null) b.credentialHeaders(file.credentialHeaders);
             List<Route> routes = ConfigFile.routes(file, http);
+            // a TTL of its own made '/' an api-mode route: RFC 9111 off for every path while the start line said
+            // http (helper-76; ONCE_TTL left in a deployment's environment did it without a word)
+            if (http && routes == null && ttl != null)
+                throw new UserError((given != null && given.hasMatchedOption("--ttl") ? "--ttl" : "ONCE_TTL")
+                        + " gives the default route '/' a TTL of its own, which in http mode turns RFC 9111 off for"
+                        + " it (the upstream's Cache-Control would not decide); leave it out, or use --mode api");
             Route fallback =
                     http && ttl == null ? Route.http("/") : Route.of("/", duration(first(ttl, "10m"), "--ttl"));
             b.routes(routes != null ? routes : List.of(fallback));

@@ -85,4 +85,51 @@ class ServeOperatorTest {
         assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
         assertThat(run.err()).contains("--key-secret is empty");
     }
+
+    /**
+     * helper-76: --mode http with --ttl gave '/' a TTL of its own, an api-mode route: RFC 9111 off for every
+     * path while the start line said http.
+     */
+    @org.junit.jupiter.api.Test
+    void serve_httpModeWithTtl_refused() {
+        RacecheckCommandTest.Run run = once(
+                "serve",
+                "--port",
+                "0",
+                "--exit-after-warm-up",
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--mode",
+                "http",
+                "--ttl",
+                "5m",
+                "--db",
+                "jdbc:sqlite:" + dir.resolve("once.db"));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
+        assertThat(run.err()).contains("--ttl gives the default route '/' a TTL of its own");
+    }
+
+    /** The Kubernetes template's admin token, deployed unchanged: refused at start, not repeated. */
+    @org.junit.jupiter.api.Test
+    void serve_placeholderAdminToken_refused() {
+        RacecheckCommandTest.Run run = once(
+                "serve",
+                "--port",
+                "0",
+                "--exit-after-warm-up",
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--admin-token",
+                "change-me-too-but-long-enough",
+                "--db",
+                "jdbc:sqlite:" + dir.resolve("once.db"));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
+        assertThat(run.err())
+                .contains("admin token is a template's placeholder")
+                .doesNotContain("but-long");
+    }
 }

@@ -334,7 +334,8 @@ class ServeProcessTest {
         // the route's cache namespace is the proxy's and the prefix: both named, not "namespace ..." alone
         files.put(
                 "upstream: http://x\nroutes:\n  - prefix: \"/v1 \"\n",
-                "route /v1  under namespace 'proxy': their cache namespace 'proxy /v1 ' is refused");
+                "route /v1  can never be reached: requests are routed by their path's normal form; write it as"
+                        + " /v1%20");
         files.put(
                 "upstream: http://x\nroutes:\n  - prefix: /a\n    ttl: 99999999999999d\n",
                 "ttl must be at most 100 years");

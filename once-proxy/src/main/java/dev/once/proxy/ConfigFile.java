@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * upstream: https://api.example.com
  * port: 8080
  * db: jdbc:postgresql://db:5432/app
- * adminToken: change-me
+ * adminToken: ...                    # purge and metrics; at least 16 characters (openssl rand -hex 32)
  * namespace: quotes-api                # as --namespace; also nearCache, nearCacheBytes, answerMemory, drain
  * requestHeaderTimeout: 10s            # a request's headers must arrive within this, from their first byte
  * maxConnectionsPerAddress: 64         # per client IP (default 0: none; not behind a load balancer)

@@ -151,11 +151,43 @@ public record ProxyConfig(
             throw new IllegalArgumentException("the key secret must be at least " + MIN_KEY_SECRET_LENGTH
                     + " characters (it is " + keySecret.strip().length()
                     + "); make one with: openssl rand -hex 32");
+        // helper-76: one-letter tokens and the templates' placeholders (deploy/kubernetes.yaml's change-me-too)
+        // were taken, so a replica deployed from the template let anyone who read it purge every answer
+        if (adminToken != null && adminToken.strip().length() < MIN_KEY_SECRET_LENGTH)
+            throw new IllegalArgumentException("the admin token must be at least " + MIN_KEY_SECRET_LENGTH
+                    + " characters (it is " + adminToken.strip().length() + "); make one with: openssl rand -hex 32");
+        refusePlaceholder(adminToken, "the admin token");
+        refusePlaceholder(keySecret, "the key secret");
+        if (maxRequestBodyBytes < 0)
+            throw new IllegalArgumentException(
+                    "the largest request body must be 0 (no bodies) or more, not " + maxRequestBodyBytes);
+        if (maxCachedResponseBytes < 1)
+            throw new IllegalArgumentException(
+                    "the largest answer stored must be at least 1 byte, not " + maxCachedResponseBytes);
+        if (maxRequestHeaderBytes < 1)
+            throw new IllegalArgumentException(
+                    "the largest request header block must be at least 1 byte, not " + maxRequestHeaderBytes);
+        // routes: [] cached nothing and said nothing: every request went to the upstream
+        if (routes.isEmpty())
+            throw new IllegalArgumentException("there are no routes, so nothing would be cached; list at least one,"
+                    + " or leave routes out for the default route '/'");
         credentialHeaders = credentialHeaders.stream()
                 .map(h -> h.trim().toLowerCase(Locale.ROOT))
                 .collect(java.util.stream.Collectors.toUnmodifiableSet());
         java.util.Map<String, String> prefixes = new java.util.HashMap<>();
         for (Route r : routes) {
+            // the admin endpoints answer every path under /-/ before any route is looked at
+            if (r.prefix().startsWith("/-/") || r.prefix().equals("/-"))
+                throw new IllegalArgumentException("route " + r.prefix() + " can never be reached: paths under /-/"
+                        + " are the proxy's own (health, metrics, purge); give another prefix");
+            // requests are routed by their path's normal form (escapes of unreserved characters decoded, the
+            // others upper-cased, non-ASCII and spaces escaped, dot segments removed): a prefix in another
+            // form never matched one (helper-76)
+            String normal = ProxyRequest.normalisePath(r.prefix());
+            if (normal == null || !normal.equals(r.prefix()))
+                throw new IllegalArgumentException("route " + r.prefix() + " can never be reached: requests are"
+                        + " routed by their path's normal form"
+                        + (normal == null ? ", and this prefix has none" : "; write it as " + normal));
             // /v1 and /v1/ cover the same paths: the longer one took them all, the other was never used
             String paths = r.prefix().length() > 1 && r.prefix().endsWith("/")
                     ? r.prefix().substring(0, r.prefix().length() - 1)
@@ -193,6 +225,18 @@ public record ProxyConfig(
                 .sorted(Comparator.comparingInt((Route r) -> r.prefix().length())
                         .reversed())
                 .toList();
+    }
+
+    /** Words of the templates' placeholders: a secret holding one was copied unchanged. */
+    private static final List<String> PLACEHOLDERS = List.of("changeme", "change-me", "change_me", "replace-me");
+
+    private static void refusePlaceholder(String secret, String what) {
+        if (secret == null) return;
+        String lower = secret.toLowerCase(Locale.ROOT);
+        for (String p : PLACEHOLDERS)
+            if (lower.contains(p))
+                throw new IllegalArgumentException(what + " is a template's placeholder (it holds '" + p
+                        + "'); make one with: openssl rand -hex 32");
     }
 
     private static void atLeastOneMilli(Duration timeout, String what) {

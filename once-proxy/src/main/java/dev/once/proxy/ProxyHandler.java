@@ -554,6 +554,9 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                                 + (failing ? "failing" : caching ? "caching" : "fail-open") + "\"}\n");
             }
             case "/-/metrics" -> {
+                // open on the client port, it told every client the routes, the traffic, the hit ratio and
+                // the refusals (helper-76): a scrape sends the admin token, as Prometheus's authorization does
+                if (!authorized(request)) return unauthorized(response, callback, "metrics are off", "metrics need");
                 response.setStatus(200);
                 response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
                 response.write(true, ByteBuffer.wrap(registry.scrape().getBytes(StandardCharsets.UTF_8)), callback);
@@ -563,16 +566,7 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
                 if (!request.getMethod().equals("POST")) {
                     return text(response, callback, 405, "purge takes POST");
                 }
-                if (!authorized(request.getHeaders().get(HttpHeader.AUTHORIZATION))) {
-                    response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
-                    return text(
-                            response,
-                            callback,
-                            401,
-                            config.adminToken() == null
-                                    ? "purge is disabled: no admin token is configured (ONCE_ADMIN_TOKEN)"
-                                    : "purge needs Authorization: Bearer <admin token>");
-                }
+                if (!authorized(request)) return unauthorized(response, callback, "purge is disabled", "purge needs");
                 try {
                     caches.values().forEach(OnceCache::purgeAll);
                 } catch (dev.once.cache.CacheLoadException e) {
@@ -634,8 +628,21 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
         }
     }
 
+    /** 401 for an admin endpoint asked without the admin token: {@code off} when none is configured. */
+    private String unauthorized(Response response, Callback callback, String off, String needs) {
+        response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+        return text(
+                response,
+                callback,
+                401,
+                config.adminToken() == null
+                        ? off + ": no admin token is configured (ONCE_ADMIN_TOKEN)"
+                        : needs + " Authorization: Bearer <admin token>");
+    }
+
     /** {@code Bearer <admin token>}, the scheme in any case (RFC 9110 11.1), the token compared in constant time. */
-    private boolean authorized(String authorization) {
+    private boolean authorized(Request request) {
+        String authorization = request.getHeaders().get(HttpHeader.AUTHORIZATION);
         if (config.adminToken() == null || authorization == null) return false;
         String a = authorization.trim();
         if (a.length() < 7 || !a.regionMatches(true, 0, "Bearer ", 0, 7)) return false;

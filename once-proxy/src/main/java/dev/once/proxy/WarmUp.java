@@ -104,8 +104,8 @@ final class WarmUp {
                             int key = i / PER_KEY;
                             String path = prefixes.get(key % prefixes.size()) + "once-warm-up/" + key;
                             sent.incrementAndGet();
-                            try { // the multi-argument URI quotes what a prefix may hold that a URI may not
-                                URI uri = new URI("http", null, "127.0.0.1", ports.get(i % 2), path, null, null);
+                            try { // a prefix is in a path's normal form, a legal URI path (ProxyConfig)
+                                URI uri = URI.create("http://127.0.0.1:" + ports.get(i % 2) + path);
                                 HttpResponse<Void> r = client.send(
                                         HttpRequest.newBuilder(uri)
                                                 .timeout(Duration.ofSeconds(5))
@@ -117,7 +117,7 @@ final class WarmUp {
                                         .equals(r.headers()
                                                 .firstValue("X-Once-Cache")
                                                 .orElse("BYPASS"))) cached.incrementAndGet();
-                            } catch (java.io.IOException | java.net.URISyntaxException e) {
+                            } catch (java.io.IOException | IllegalArgumentException e) {
                                 // one request less warmed; the others go on
                             }
                         }

@@ -195,4 +195,95 @@ class ProxyConfigTest {
         assertThat(shortest.upstreamTimeout()).isEqualTo(Duration.ofMillis(1));
         assertThat(shortest.connectTimeout()).isEqualTo(Duration.ofMillis(1));
     }
+
+    /**
+     * helper-76: a one-letter admin token, and the templates' placeholders (deploy/kubernetes.yaml's
+     * change-me-too, its change-me-to-32-random-hex-bytes key secret) were taken: a replica deployed from the
+     * template let whoever read it purge every answer. Refused, the secret not repeated.
+     */
+    @Test
+    void build_shortOrPlaceholderSecret_refusedWithoutRepeatingIt() {
+        assertThatThrownBy(() -> build(b -> b.adminToken("Adm-s3cr3t")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("admin token must be at least 16 characters (it is 10)")
+                .hasMessageNotContaining("s3cr3t");
+        assertThatThrownBy(() -> build(b -> b.adminToken("x")))
+                .hasMessageContaining("admin token must be at least 16 characters");
+        for (String placeholder : List.of("change-me-too-0123456789", "CHANGEME0123456789abcdef")) {
+            assertThatThrownBy(() -> build(b -> b.adminToken(placeholder)))
+                    .as(placeholder)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("the admin token is a template's placeholder");
+        }
+        assertThatThrownBy(() -> build(b -> b.keySecret("change-me-to-32-random-hex-bytes")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the key secret is a template's placeholder")
+                .hasMessageNotContaining("random-hex");
+        assertThat(build(b -> b.adminToken("9f86d081884c7d659a2feaa0c55ad015")).adminToken())
+                .isEqualTo("9f86d081884c7d659a2feaa0c55ad015");
+    }
+
+    /** helper-76: negative limits were taken (a body limit of -1 refused every request with a body). */
+    @Test
+    void build_negativeLimits_refusedNamingTheSetting() {
+        assertThatThrownBy(() -> build(b -> b.maxRequestBodyBytes(-1)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the largest request body must be 0 (no bodies) or more, not -1");
+        assertThatThrownBy(() -> build(b -> b.maxCachedResponseBytes(-5)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the largest answer stored must be at least 1 byte, not -5");
+        assertThatThrownBy(() -> build(b -> b.maxRequestHeaderBytes(0)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the largest request header block must be at least 1 byte");
+        assertThat(build(b -> b.maxRequestBodyBytes(0)).maxRequestBodyBytes()).isZero();
+    }
+
+    /**
+     * helper-76: routes: [] cached nothing without a word, and routes under /-/ (the proxy's own paths,
+     * answered before any route is looked at) or in a form no normalised request path has (non-ASCII,
+     * percent-encoded) could never be reached.
+     */
+    @Test
+    void build_noRoutesOrARouteUnderTheAdminPaths_refused() {
+        assertThatThrownBy(() -> build(b -> b.routes(List.of())))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("there are no routes, so nothing would be cached");
+        for (String prefix : List.of("/-/", "/-/api", "/-")) {
+            assertThatThrownBy(() -> build(b -> b.routes(List.of(Route.of(prefix, Duration.ofMinutes(1))))))
+                    .as(prefix)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("route " + prefix + " can never be reached");
+        }
+        for (String[] prefix : List.of(
+                new String[] {"/caf\u00e9", "/caf%C3%A9"},
+                new String[] {"/a%7eb", "/a~b"},
+                new String[] {"/a%2fb", "/a%2Fb"},
+                new String[] {"/a b", "/a%20b"},
+                new String[] {"/v1/../v2", "/v2"})) {
+            assertThatThrownBy(() -> build(b -> b.routes(List.of(Route.of(prefix[0], Duration.ofMinutes(1))))))
+                    .as(prefix[0])
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("route " + prefix[0] + " can never be reached")
+                    .hasMessageEndingWith("write it as " + prefix[1]);
+            assertThat(build(b -> b.routes(List.of(Route.of(prefix[1], Duration.ofMinutes(1)))))
+                            .routes())
+                    .as(prefix[1])
+                    .hasSize(1);
+        }
+        assertThat(build(b -> b.routes(List.of(Route.of("/-x", Duration.ofMinutes(1)))))
+                        .routes())
+                .hasSize(1);
+    }
+
+    /** A config file's routes: [] reaches the same check, in one line. */
+    @Test
+    void configFile_emptyRoutes_refused() throws Exception {
+        Path file = Files.writeString(dir.resolve("once.yaml"), "upstream: http://127.0.0.1:1\nroutes: []\n");
+        ConfigFile.Data data = ConfigFile.read(file);
+        assertThatThrownBy(() -> ProxyConfig.builder(URI.create(data.upstream))
+                        .routes(ConfigFile.routes(data, false))
+                        .build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("there are no routes");
+    }
 }

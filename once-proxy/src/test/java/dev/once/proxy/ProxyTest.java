@@ -24,6 +24,9 @@ import org.junit.jupiter.api.Test;
 
 /** The proxy over real HTTP, in front of a local fake upstream, on the test PostgreSQL. */
 class ProxyTest {
+    /** The admin token of the proxies started here: /-/metrics and /-/purge answer only to it. */
+    static final String ADMIN = "test-admin-token-0123456789";
+
     private final HttpClient http =
             HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private FakeUpstream upstream;
@@ -39,6 +42,7 @@ class ProxyTest {
         ProxyConfig.Builder b = ProxyConfig.builder(URI.create(upstream.url()))
                 .host("127.0.0.1")
                 .port(0)
+                .adminToken(ADMIN) // for /-/metrics
                 .namespace(TestDatabases.newTable("proxy"));
         proxy = OnceProxy.start(options.apply(b).build(), db);
     }
@@ -144,7 +148,9 @@ class ProxyTest {
                 .namespace(ns)
                 .routes(List.of(
                         Route.of("/api", java.time.Duration.ofMinutes(1)),
-                        Route.of("/v1/a|b", java.time.Duration.ofMinutes(1)), // not a legal URI as it is
+                        // an escape in it (a raw "/v1/a|b", not a legal URI as it is, is refused now: the
+                        // request paths it is compared with are normalised to this)
+                        Route.of("/v1/a%7Cb", java.time.Duration.ofMinutes(1)),
                         Route.of("/", java.time.Duration.ofMinutes(1))))
                 .build();
         String scratch = WarmUp.scratchNamespace(ns);
@@ -304,7 +310,8 @@ class ProxyTest {
                     assertThat(readOrClosed(again)).startsWith("HTTP/1.1 200");
                 }
             });
-            assertThat(get("/-/metrics").body()).containsPattern("once_proxy_address_refusals_total [1-9]");
+            assertThat(get("/-/metrics", "Authorization", "Bearer " + ADMIN).body())
+                    .containsPattern("once_proxy_address_refusals_total [1-9]");
         } finally {
             for (Socket s : held) s.close();
         }
@@ -677,10 +684,10 @@ class ProxyTest {
 
     @Test
     void admin_healthMetricsAndPurge() throws Exception {
-        start(10, b -> b.adminToken("s3cret"));
+        start(10, b -> b.adminToken(ADMIN));
         get("/p");
         assertThat(get("/-/health").body()).contains("\"database\":\"up\"");
-        assertThat(get("/-/metrics").body())
+        assertThat(get("/-/metrics", "Authorization", "Bearer " + ADMIN).body())
                 .contains("once_proxy_responses_total")
                 .contains("once_cache_requests_total")
                 .contains("jvm_compilation_time_ms_total") // how warm a replica is
@@ -696,7 +703,7 @@ class ProxyTest {
         assertThat(http.send(purge, HttpResponse.BodyHandlers.ofString()).statusCode())
                 .isEqualTo(401);
         HttpRequest authorized = HttpRequest.newBuilder(purge.uri())
-                .header("Authorization", "Bearer s3cret")
+                .header("Authorization", "Bearer " + ADMIN)
                 .POST(HttpRequest.BodyPublishers.noBody())
                 .build();
         assertThat(http.send(authorized, HttpResponse.BodyHandlers.ofString()).statusCode())

@@ -36,6 +36,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * that echoes what it received.
  */
 class TrustTest {
+    /** The admin token of the proxies started here: /-/metrics and /-/purge answer only to it. */
+    static final String ADMIN = "test-admin-token-0123456789";
+
     private final HttpClient http =
             HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private final List<OnceProxy> proxies = new ArrayList<>();
@@ -84,6 +87,7 @@ class TrustTest {
         ProxyConfig config = options.apply(ProxyConfig.builder(URI.create(upstream))
                         .host("127.0.0.1")
                         .port(0)
+                        .adminToken(ADMIN) // for /-/metrics; a test that sets its own (or none) wins
                         .namespace(namespace))
                 .build();
         OnceProxy p = OnceProxy.start(config, db);
@@ -575,7 +579,7 @@ class TrustTest {
                 HikariDataSource db = poolThrough(relay)) {
             relay.refuse(); // down before either replica starts
             db.getHikariPoolMXBean().softEvictConnections();
-            OnceProxy a = start(o, db, namespace, b -> b.adminToken("s3cret").routes(List.of(route)));
+            OnceProxy a = start(o, db, namespace, b -> b.adminToken(ADMIN).routes(List.of(route)));
             OnceProxy b = start(o, db, namespace, x -> x.routes(List.of(route)));
             for (OnceProxy p : List.of(a, b)) {
                 HttpResponse<String> r = get(p, "/uncached");
@@ -585,7 +589,7 @@ class TrustTest {
                         .contains("\"database\":\"down\"")
                         .contains("\"cache\":\"fail-open\"");
             }
-            HttpResponse<String> purge = send(a, "POST", "/-/purge", null, "Authorization", "Bearer s3cret");
+            HttpResponse<String> purge = send(a, "POST", "/-/purge", null, "Authorization", "Bearer " + ADMIN);
             assertThat(purge.statusCode())
                     .as("a purge that could not happen says so")
                     .isEqualTo(503);
@@ -1146,7 +1150,7 @@ class TrustTest {
         Origin o = echoOrigin();
         try (FaultProxy relay = FaultProxy.to(TestDatabases.url(Db.POSTGRES));
                 HikariDataSource db = poolThrough(relay, 30_000)) {
-            OnceProxy p = start(o, db, TestDatabases.newTable("health"), b -> b.adminToken("s3cret"));
+            OnceProxy p = start(o, db, TestDatabases.newTable("health"), b -> b.adminToken(ADMIN));
             assertThat(get(p, "/-/health").body()).contains("\"database\":\"up\"");
             relay.blackhole();
             db.getHikariPoolMXBean().softEvictConnections(); // no pooled connection to fall back on
@@ -1167,7 +1171,7 @@ class TrustTest {
             assertThat(fastest).as("the fastest health answer, ms").isLessThan(1_000);
             // a purge that cannot reach the store says so in one line, to retry (Jetty's bare 500 and a
             // stack trace before: helper-25)
-            HttpResponse<String> purge = send(p, "POST", "/-/purge", null, "Authorization", "Bearer s3cret");
+            HttpResponse<String> purge = send(p, "POST", "/-/purge", null, "Authorization", "Bearer " + ADMIN);
             assertThat(purge.statusCode()).isEqualTo(503);
             assertThat(purge.headers().firstValue("Retry-After")).contains("1");
             assertThat(purge.body())
@@ -1384,17 +1388,43 @@ class TrustTest {
         assertThat(o.calls).isEmpty();
     }
 
+    /**
+     * helper-76: /-/metrics answered every client on the client port: the routes, the traffic and hit ratio,
+     * the refusals. It answers only to the admin token now, and with none configured to nobody.
+     */
+    @Test
+    void metrics_onlyWithTheAdminToken() throws Exception {
+        Origin o = echoOrigin();
+        OnceProxy p = start(o, b -> b);
+        get(p, "/x");
+        HttpResponse<String> open = get(p, "/-/metrics");
+        assertThat(open.statusCode()).isEqualTo(401);
+        assertThat(open.headers().firstValue("WWW-Authenticate")).hasValue("Bearer");
+        assertThat(open.body()).doesNotContain("once_proxy");
+        assertThat(get(p, "/-/metrics", "Authorization", "Bearer wrong-token-0123456789")
+                        .statusCode())
+                .isEqualTo(401);
+        assertThat(get(p, "/-/metrics", "Authorization", "Bearer " + ADMIN).body())
+                .contains("once_proxy_responses_total");
+
+        OnceProxy none = start(o, b -> b.adminToken(null));
+        HttpResponse<String> off = get(none, "/-/metrics", "Authorization", "Bearer " + ADMIN);
+        assertThat(off.statusCode()).isEqualTo(401);
+        assertThat(off.body()).contains("metrics are off: no admin token is configured");
+        assertThat(get(none, "/-/health").statusCode()).isEqualTo(200); // probes need no token
+    }
+
     @Test
     void purge_bearerSchemeInAnyCase() throws Exception {
         Origin o = echoOrigin();
-        OnceProxy p = start(o, b -> b.adminToken("s3cret"));
-        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "bearer s3cret")
+        OnceProxy p = start(o, b -> b.adminToken(ADMIN));
+        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "bearer " + ADMIN)
                         .statusCode())
                 .isEqualTo(200);
-        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "BEARER s3cret")
+        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "BEARER " + ADMIN)
                         .statusCode())
                 .isEqualTo(200);
-        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "Basic s3cret")
+        assertThat(send(p, "POST", "/-/purge", "", "Authorization", "Basic " + ADMIN)
                         .statusCode())
                 .isEqualTo(401);
     }
@@ -1489,7 +1519,8 @@ class TrustTest {
                                 Route.of("/b", Duration.ofMinutes(1)),
                                 Route.of("/c", Duration.ofMinutes(1)))));
         for (int i = 0; i < 12; i++) assertThat(get(p, "/a/" + i).body()).hasSize(big.length());
-        String metrics = get(p, "/-/metrics").body();
+        String metrics =
+                get(p, "/-/metrics", "Authorization", "Bearer " + ADMIN).body();
         double held = metrics.lines()
                 .filter(l -> l.startsWith("once_cache_near_bytes{") && l.contains(" /a\""))
                 .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
@@ -1960,7 +1991,7 @@ class TrustTest {
     }
 
     private double answerMemory(OnceProxy p) throws Exception {
-        return get(p, "/-/metrics")
+        return get(p, "/-/metrics", "Authorization", "Bearer " + ADMIN)
                 .body()
                 .lines()
                 .filter(l -> l.startsWith("once_proxy_answer_memory_bytes "))

@@ -622,7 +622,9 @@ final class ProxyWaitersBench {
 
     private static String metrics(HttpClient client, String base) throws Exception {
         return client.send(
-                        HttpRequest.newBuilder(URI.create(base + "/-/metrics")).build(),
+                        HttpRequest.newBuilder(URI.create(base + "/-/metrics"))
+                                .header("Authorization", "Bearer " + ADMIN_TOKEN)
+                                .build(),
                         HttpResponse.BodyHandlers.ofString())
                 .body();
     }
@@ -773,9 +775,20 @@ final class ProxyWaitersBench {
         ProcessBuilder pb = jar == null
                 ? WorkerProcess.of(OnceCommand.class, target.password(), jvm, args.toArray(String[]::new))
                 : WorkerProcess.ofJar(jar, target.password(), jvm, args.toArray(String[]::new));
+        // /-/metrics answers only to the admin token (older builds compared here ignore it)
+        pb.environment().put("ONCE_ADMIN_TOKEN", ADMIN_TOKEN);
         pb.redirectErrorStream(true);
         pb.redirectOutput(log.toFile());
         return pb.start();
+    }
+
+    /** The replicas' admin token, this run's own, sent by the scrapes of their /-/metrics. */
+    private static final String ADMIN_TOKEN = adminToken();
+
+    private static String adminToken() {
+        byte[] b = new byte[16];
+        new java.security.SecureRandom().nextBytes(b);
+        return java.util.HexFormat.of().formatHex(b);
     }
 
     /** A {@link BareProxy} in front of the upstream: the floor the replicas are measured against. */
