@@ -115,6 +115,7 @@ public final class OnceProxy implements AutoCloseable {
      *     table); an unreachable database is not one: requests pass through until it answers
      */
     public static OnceProxy start(ProxyConfig config, DataSource dataSource) throws Exception {
+        refuseItself(config);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Map<Route, OnceCacheBuilder<Cached>> builders = new LinkedHashMap<>();
         for (Route route : config.routes()) {
@@ -233,6 +234,38 @@ public final class OnceProxy implements AutoCloseable {
             throw e; // the caches are closed by start
         }
         return new OnceProxy(server, connector, upstream, caches, gcMetrics);
+    }
+
+    /**
+     * An upstream that is this proxy itself (plain HTTP to its port, at an address of this machine it listens
+     * on): every request came back to it, hop after hop, each holding a connection, until the upstream timeout
+     * answered 504s (helper-76). Looked up only when the ports are the same.
+     */
+    static void refuseItself(ProxyConfig config) {
+        java.net.URI up = config.upstream();
+        if (!"http".equals(up.getScheme()) || config.port() == 0) return;
+        int port = up.getPort() == -1 ? 80 : up.getPort();
+        if (port != config.port()) return;
+        try {
+            java.util.List<java.net.InetAddress> listened = wildcard(config.host())
+                    ? null
+                    : java.util.List.of(java.net.InetAddress.getAllByName(config.host()));
+            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(up.getHost())) {
+                boolean here = a.isLoopbackAddress()
+                        || a.isAnyLocalAddress()
+                        || java.net.NetworkInterface.getByInetAddress(a) != null;
+                if (here && (listened == null || a.isAnyLocalAddress() || listened.contains(a)))
+                    throw new IllegalArgumentException("the upstream http://" + up.getHost() + ":" + port
+                            + " is this proxy itself (port " + port + " of this machine): every request would come"
+                            + " back to it until the upstream timeout; give the API's URL");
+            }
+        } catch (java.io.IOException unknown) {
+            // a name that does not resolve now is not this proxy; requests will say what it is
+        }
+    }
+
+    private static boolean wildcard(String host) {
+        return host == null || host.isEmpty() || host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
     }
 
     /**

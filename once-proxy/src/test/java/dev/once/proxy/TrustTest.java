@@ -1414,6 +1414,43 @@ class TrustTest {
         assertThat(get(none, "/-/health").statusCode()).isEqualTo(200); // probes need no token
     }
 
+    /**
+     * helper-76: an upstream that is the proxy itself (its own port, on this machine) sent every request
+     * back to itself, hop after hop, until the upstream timeout answered 504. Refused at start now, for the
+     * addresses it listens on; another loopback address it does not listen on is a mere unreachable upstream.
+     */
+    @Test
+    void start_upstreamIsTheProxyItself_refused() throws Exception {
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        for (String[] hostAndUpstream : List.of(
+                new String[] {"127.0.0.1", "http://127.0.0.1:" + port + "/v1"},
+                new String[] {"127.0.0.1", "http://localhost:" + port},
+                new String[] {"0.0.0.0", "http://127.0.0.1:" + port},
+                new String[] {"0.0.0.0", "http://0.0.0.0:" + port})) {
+            ProxyConfig config = ProxyConfig.builder(URI.create(hostAndUpstream[1]))
+                    .host(hostAndUpstream[0])
+                    .port(port)
+                    .namespace(TestDatabases.newTable("self"))
+                    .build();
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> OnceProxy.start(config, TestDatabases.shared(Db.SQLITE)))
+                    .as(String.join(" -> ", hostAndUpstream))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("is this proxy itself (port " + port + " of this machine)")
+                    .hasMessageNotContaining("/v1");
+        }
+        // a port of its own and an upstream on another loopback address: it starts
+        OnceProxy other = startAt(
+                "http://127.0.0.2:" + port,
+                TestDatabases.shared(Db.SQLITE),
+                TestDatabases.newTable("self"),
+                b -> b.host("127.0.0.1").port(port));
+        assertThat(other.port()).isEqualTo(port);
+    }
+
     @Test
     void purge_bearerSchemeInAnyCase() throws Exception {
         Origin o = echoOrigin();
