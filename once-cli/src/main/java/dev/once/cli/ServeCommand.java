@@ -262,12 +262,13 @@ final class ServeCommand implements Callable<Integer> {
             List<Route> routes = ConfigFile.routes(file, http);
             // a TTL of its own made '/' an api-mode route: RFC 9111 off for every path while the start line said
             // http (helper-76; ONCE_TTL left in a deployment's environment did it without a word)
-            if (http && routes == null && ttl != null)
-                throw new UserError((given != null && given.hasMatchedOption("--ttl") ? "--ttl" : "ONCE_TTL")
-                        + " gives the default route '/' a TTL of its own, which in http mode turns RFC 9111 off for"
-                        + " it (the upstream's Cache-Control would not decide); leave it out, or use --mode api");
-            Route fallback =
-                    http && ttl == null ? Route.http("/") : Route.of("/", duration(first(ttl, "10m"), "--ttl"));
+            if (http && routes == null && ttl != null && !ttl.isBlank()) // a blank one is unset, as elsewhere
+            throw new UserError((given != null && given.hasMatchedOption("--ttl") ? "--ttl" : "ONCE_TTL")
+                    + " gives the default route '/' a TTL of its own, which in http mode turns RFC 9111 off for"
+                    + " it (the upstream's Cache-Control would not decide); leave it out, or use --mode api");
+            Route fallback = http && (ttl == null || ttl.isBlank())
+                    ? Route.http("/")
+                    : Route.of("/", duration(first(ttl, "10m"), "--ttl"));
             b.routes(routes != null ? routes : List.of(fallback));
             proxyConfig = b.build();
         } catch (IllegalArgumentException e) {

@@ -111,6 +111,26 @@ class ServeOperatorTest {
         assertThat(run.err()).contains("--ttl gives the default route '/' a TTL of its own");
     }
 
+    /** helper-78: a blank --ttl (ONCE_TTL=${TTL} with TTL unset) is unset, as elsewhere: http mode runs. */
+    @org.junit.jupiter.api.Test
+    void serve_httpModeWithBlankTtl_runsInHttpMode() {
+        RacecheckCommandTest.Run run = once(
+                "serve",
+                "--port",
+                "0",
+                "--exit-after-warm-up",
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--mode",
+                "http",
+                "--ttl=",
+                "--db",
+                "jdbc:sqlite:" + dir.resolve("once.db"));
+
+        assertThat(run.exit()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("exiting after the warm-up");
+    }
+
     /** The Kubernetes template's admin token, deployed unchanged: refused at start, not repeated. */
     @org.junit.jupiter.api.Test
     void serve_placeholderAdminToken_refused() {

@@ -149,13 +149,16 @@ public record ProxyConfig(
         atLeastOneMilli(upstreamTimeout, "upstream timeout");
         if (keySecret != null && keySecret.strip().length() < MIN_KEY_SECRET_LENGTH)
             throw new IllegalArgumentException("the key secret must be at least " + MIN_KEY_SECRET_LENGTH
-                    + " characters (it is " + keySecret.strip().length()
-                    + "); make one with: openssl rand -hex 32");
+                    + " characters; make one with: openssl rand -hex 32");
         // helper-76: one-letter tokens and the templates' placeholders (deploy/kubernetes.yaml's change-me-too)
         // were taken, so a replica deployed from the template let anyone who read it purge every answer
         if (adminToken != null && adminToken.strip().length() < MIN_KEY_SECRET_LENGTH)
             throw new IllegalArgumentException("the admin token must be at least " + MIN_KEY_SECRET_LENGTH
-                    + " characters (it is " + adminToken.strip().length() + "); make one with: openssl rand -hex 32");
+                    + " characters; make one with: openssl rand -hex 32");
+        // a header carries printable ASCII: any other token could never be sent (helper-78)
+        if (adminToken != null && !adminToken.chars().allMatch(c -> c > 0x20 && c < 0x7F))
+            throw new IllegalArgumentException("the admin token must be printable ASCII without spaces, as an"
+                    + " Authorization header carries it; make one with: openssl rand -hex 32");
         refusePlaceholder(adminToken, "the admin token");
         refusePlaceholder(keySecret, "the key secret");
         if (maxRequestBodyBytes < 0)
@@ -177,7 +180,7 @@ public record ProxyConfig(
         java.util.Map<String, String> prefixes = new java.util.HashMap<>();
         for (Route r : routes) {
             // the admin endpoints answer every path under /-/ before any route is looked at
-            if (r.prefix().startsWith("/-/") || r.prefix().equals("/-"))
+            if (r.prefix().startsWith("/-/") && r.prefix().length() > 3)
                 throw new IllegalArgumentException("route " + r.prefix() + " can never be reached: paths under /-/"
                         + " are the proxy's own (health, metrics, purge); give another prefix");
             // requests are routed by their path's normal form (escapes of unreserved characters decoded, the
@@ -188,6 +191,20 @@ public record ProxyConfig(
                 throw new IllegalArgumentException("route " + r.prefix() + " can never be reached: requests are"
                         + " routed by their path's normal form"
                         + (normal == null ? ", and this prefix has none" : "; write it as " + normal));
+            // ... and a request path the server refuses (400) before any route: %2F, %25, %5C, a control
+            // character's escape, an empty segment (helper-78: accepted, and every request under it got 400)
+            String refused;
+            try {
+                refused = org.eclipse.jetty.http.UriCompliance.checkUriCompliance(
+                        org.eclipse.jetty.http.UriCompliance.DEFAULT,
+                        org.eclipse.jetty.http.HttpURI.build(r.prefix()),
+                        null);
+            } catch (IllegalArgumentException e) {
+                refused = e.getMessage();
+            }
+            if (refused != null)
+                throw new IllegalArgumentException("route " + r.prefix() + " can never be reached: the server refuses"
+                        + " every request path under it (" + refused + ")");
             // /v1 and /v1/ cover the same paths: the longer one took them all, the other was never used
             String paths = r.prefix().length() > 1 && r.prefix().endsWith("/")
                     ? r.prefix().substring(0, r.prefix().length() - 1)
@@ -227,8 +244,15 @@ public record ProxyConfig(
                 .toList();
     }
 
-    /** Words of the templates' placeholders: a secret holding one was copied unchanged. */
-    private static final List<String> PLACEHOLDERS = List.of("changeme", "change-me", "change_me", "replace-me");
+    /**
+     * Words and marks of templates' placeholders: a secret holding one was copied unchanged (none of them
+     * can come out of openssl rand -hex or -base64 but by a chance under one in ten billion).
+     */
+    private static final List<String> PLACEHOLDERS = List.of(
+            "changeme", "change-me", "change_me", "replaceme", "replace-me", "replace_me", "<", ">", "${", "$(");
+
+    /** Fewer distinct characters than this is a pattern (xxxx..., 0000..., passwordpassword), not a secret. */
+    private static final int FEWEST_DISTINCT = 8;
 
     private static void refusePlaceholder(String secret, String what) {
         if (secret == null) return;
@@ -237,6 +261,9 @@ public record ProxyConfig(
             if (lower.contains(p))
                 throw new IllegalArgumentException(what + " is a template's placeholder (it holds '" + p
                         + "'); make one with: openssl rand -hex 32");
+        if (secret.strip().chars().distinct().count() < FEWEST_DISTINCT)
+            throw new IllegalArgumentException(what + " repeats a few characters (fewer than " + FEWEST_DISTINCT
+                    + " different ones): a pattern, not a secret; make one with: openssl rand -hex 32");
     }
 
     private static void atLeastOneMilli(Duration timeout, String what) {
@@ -409,7 +436,9 @@ public record ProxyConfig(
          * @return this builder
          */
         public Builder adminToken(String token) {
-            this.adminToken = token == null || token.isBlank() ? null : token;
+            // stripped as a client's is: a token read from a file with its newline could never be matched,
+            // so purge and metrics were locked out (helper-78)
+            this.adminToken = token == null || token.isBlank() ? null : token.strip();
             return this;
         }
 

@@ -139,6 +139,15 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
             } else if (path.startsWith("/-/")) {
                 blocking(request, start, callback, () -> admin(request, response, callback, path));
                 return true;
+            } else if (authorized(request)) {
+                // a scraper left on Prometheus's default /metrics sent the admin token to the upstream, and
+                // the answer was stored (helper-78): the proxy's own secret never goes there
+                status = text(
+                        response,
+                        callback,
+                        400,
+                        "this request carries the proxy's admin token, which is never sent upstream; the admin"
+                                + " endpoints are GET /-/health, GET /-/metrics and POST /-/purge");
             } else {
                 proxy(request, response, callback, start, method, path, uri.getQuery());
                 return true;

@@ -1407,6 +1407,15 @@ class TrustTest {
         assertThat(get(p, "/-/metrics", "Authorization", "Bearer " + ADMIN).body())
                 .contains("once_proxy_responses_total");
 
+        // helper-78: a scraper left on Prometheus's default /metrics sent the token upstream, and the answer
+        // was stored; the proxy's own secret never goes there
+        HttpResponse<String> upstreamBound = get(p, "/metrics", "Authorization", "Bearer " + ADMIN);
+        assertThat(upstreamBound.statusCode()).isEqualTo(400);
+        assertThat(upstreamBound.body())
+                .contains("carries the proxy's admin token")
+                .doesNotContain(ADMIN);
+        assertThat(o.calls("GET /metrics")).isZero();
+
         OnceProxy none = start(o, b -> b.adminToken(null));
         HttpResponse<String> off = get(none, "/-/metrics", "Authorization", "Bearer " + ADMIN);
         assertThat(off.statusCode()).isEqualTo(401);
