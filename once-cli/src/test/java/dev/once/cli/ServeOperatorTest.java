@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -92,19 +93,7 @@ class ServeOperatorTest {
      */
     @org.junit.jupiter.api.Test
     void serve_httpModeWithTtl_refused() {
-        RacecheckCommandTest.Run run = once(
-                "serve",
-                "--port",
-                "0",
-                "--exit-after-warm-up",
-                "--upstream",
-                "http://127.0.0.1:1",
-                "--mode",
-                "http",
-                "--ttl",
-                "5m",
-                "--db",
-                "jdbc:sqlite:" + dir.resolve("once.db"));
+        RacecheckCommandTest.Run run = trained("--mode", "http", "--ttl", "5m");
 
         assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
         assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
@@ -114,18 +103,7 @@ class ServeOperatorTest {
     /** helper-78: a blank --ttl (ONCE_TTL=${TTL} with TTL unset) is unset, as elsewhere: http mode runs. */
     @org.junit.jupiter.api.Test
     void serve_httpModeWithBlankTtl_runsInHttpMode() {
-        RacecheckCommandTest.Run run = once(
-                "serve",
-                "--port",
-                "0",
-                "--exit-after-warm-up",
-                "--upstream",
-                "http://127.0.0.1:1",
-                "--mode",
-                "http",
-                "--ttl=",
-                "--db",
-                "jdbc:sqlite:" + dir.resolve("once.db"));
+        RacecheckCommandTest.Run run = trained("--mode", "http", "--ttl=");
 
         assertThat(run.exit()).as(run.out() + run.err()).isZero();
         assertThat(run.out()).contains("exiting after the warm-up");
@@ -134,22 +112,21 @@ class ServeOperatorTest {
     /** The Kubernetes template's admin token, deployed unchanged: refused at start, not repeated. */
     @org.junit.jupiter.api.Test
     void serve_placeholderAdminToken_refused() {
-        RacecheckCommandTest.Run run = once(
-                "serve",
-                "--port",
-                "0",
-                "--exit-after-warm-up",
-                "--upstream",
-                "http://127.0.0.1:1",
-                "--admin-token",
-                "change-me-too-but-long-enough",
-                "--db",
-                "jdbc:sqlite:" + dir.resolve("once.db"));
+        RacecheckCommandTest.Run run = trained("--admin-token", "change-me-too-but-long-enough");
 
         assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(2);
         assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
         assertThat(run.err())
                 .contains("admin token is a template's placeholder")
                 .doesNotContain("but-long");
+    }
+
+    /** once serve on SQLite in front of an upstream nobody answers, training only, with these options. */
+    private RacecheckCommandTest.Run trained(String... options) {
+        List<String> args = new java.util.ArrayList<>(
+                List.of("serve", "--port", "0", "--exit-after-warm-up", "--upstream", "http://127.0.0.1:1", "--db"));
+        args.add("jdbc:sqlite:" + dir.resolve("once.db"));
+        args.addAll(List.of(options));
+        return once(args.toArray(String[]::new));
     }
 }
