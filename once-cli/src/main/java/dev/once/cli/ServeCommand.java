@@ -43,7 +43,8 @@ import picocli.CommandLine.Spec;
             "  once serve --upstream https://origin.example.com --mode http  # Cache-Control decides",
             "",
             "Every response carries X-Once-Cache: HIT | MISS | COALESCED | STALE | BYPASS.",
-            "Admin: GET /-/health; GET /-/metrics (Prometheus) and POST /-/purge with Authorization: Bearer TOKEN.",
+            "Admin: GET /-/health; GET /-/metrics (Prometheus) and POST /-/purge with",
+            "  Authorization: Bearer ADMIN_TOKEN.",
             "SIGTERM: stops accepting, finishes in-flight requests (up to --drain), exits 0."
         })
 final class ServeCommand implements Callable<Integer> {
