@@ -461,8 +461,8 @@ class ProxyTest {
     }
 
     /**
-     * A key's other requests in a replica wait without a thread of their own and are answered as its
-     * resolution completes ({@code ApiMode.handleAsync}); what may not be shared is still each one's own:
+     * A key's other requests in a replica join its resolution and are answered as it completes; what may
+     * not be shared is still each one's own:
      * an answer setting a cookie is each request's own upstream call, with its own cookie; one too large
      * to store is streamed whole to each; an upstream too slow gives each waiter the 504, for one call.
      */
