@@ -613,11 +613,13 @@ class CallerAbuseTest {
             hung.get(5, TimeUnit.SECONDS);
             java.util.List<String> after = onceThreads.get();
             until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (!after.equals(before) && System.nanoTime() < until) {
+            // none but those running before (another test's cache may end its own meanwhile: the clean-clone
+            // CI of 205c7cd saw a janitor alive before and gone after)
+            while (!before.containsAll(after) && System.nanoTime() < until) {
                 Thread.sleep(100);
                 after = onceThreads.get();
             }
-            assertThat(after).as("threads after close (before: %s)", before).isEqualTo(before);
+            assertThat(after).as("threads after close (before: %s)", before).isSubsetOf(before);
         }
     }
     /**
