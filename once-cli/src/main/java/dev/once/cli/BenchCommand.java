@@ -43,9 +43,9 @@ import picocli.CommandLine.Spec;
             "                 against nginx's proxy_cache with 1 worker and with worker_processes auto,",
             "                 all loaded by wrk",
             "  proxy-waiters  3 once serve processes on the database, 100 ms upstream, bursts of 50 keys",
-            "                 x 12 identical requests spread over the 3: upstream calls per key and",
-            "                 latency, against the same driver calling the upstream directly; the first",
-            "                 burst after start apart",
+            "                 x 12 identical requests (--burst) spread over the 3: upstream calls per",
+            "                 key and latency, against the same driver calling the upstream directly;",
+            "                 the first burst after start apart",
             "On PostgreSQL, pgbench runs the same SELECT and INSERT beside goc-existing and goc-new.",
             "pgbench, nginx or wrk missing: that part is skipped with a one-line note (Debian: apt-get",
             "install postgresql-client nginx-light wrk); without wrk, Java's HTTP client loads the proxy.",
@@ -111,6 +111,14 @@ final class BenchCommand implements Callable<Integer> {
                     + " --compare-jvm-options='-XX:+UseSerialGC'. For telling JVM settings apart in one run.")
     String compareJvmOptions;
 
+    @Option(
+            names = "--burst",
+            paramLabel = "KEYSxREQUESTS",
+            description = "proxy-waiters: each burst's new keys and identical requests per key, e.g. --burst 10x12"
+                    + " (default 50x12; 3 or more requests per key reach every replica). For seeing how the"
+                    + " proxy's cost grows with the burst on your machine.")
+    String burst;
+
     @Option(names = "--verbose", description = "Print stack traces of failures.")
     boolean verbose;
 
@@ -126,6 +134,27 @@ final class BenchCommand implements Callable<Integer> {
             throw new ParameterException(
                     spec.commandLine(), option + " applies to proxy-waiters; add --only proxy-waiters");
         }
+    }
+
+    /** Most new keys in a burst, and most requests per key: the driver sends a burst's requests all at once. */
+    static final int MAX_BURST_KEYS = 200;
+
+    static final int MAX_REQUESTS_PER_KEY = 48;
+
+    /** {@code --burst KEYSxREQUESTS} as {keys, requests per key}, or a message saying what to give. */
+    private int[] burstShape(String given) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*(\\d{1,6})\\s*[xX]\\s*(\\d{1,6})\\s*")
+                .matcher(given);
+        if (m.matches()) {
+            int keys = Integer.parseInt(m.group(1));
+            int requests = Integer.parseInt(m.group(2));
+            if (keys >= 1 && keys <= MAX_BURST_KEYS && requests >= 1 && requests <= MAX_REQUESTS_PER_KEY)
+                return new int[] {keys, requests};
+        }
+        throw new ParameterException(
+                spec.commandLine(),
+                "--burst '" + given + "': give new keys x requests per key, 1.." + MAX_BURST_KEYS + " x 1.."
+                        + MAX_REQUESTS_PER_KEY + ", e.g. --burst 10x12 (the default is 50x12)");
     }
 
     /** --out as a directory that a file can be written to, made if need be: checked before the run, not after. */
@@ -184,6 +213,11 @@ final class BenchCommand implements Callable<Integer> {
             }
             onlyForProxyWaiters(names, "--compare-jvm-options");
             settings = settings.withCompareJvmOptions(options);
+        }
+        if (burst != null) {
+            onlyForProxyWaiters(names, "--burst");
+            int[] shape = burstShape(burst);
+            settings = settings.withWaiterBurst(shape[0], shape[1]);
         }
         writableDirectory(out);
         int poolSize =

@@ -196,6 +196,8 @@ class BenchCommandTest {
                 launcherJar().toString(),
                 "--compare-jvm-options",
                 "-XX:+UseSerialGC -Xss1m",
+                "--burst",
+                "20x9", // not the default 50x12: the shape given is the shape sent
                 "--db",
                 TestDatabases.url(Db.POSTGRES),
                 "--out",
@@ -223,7 +225,7 @@ class BenchCommandTest {
             assertThat(waiters.get(5).get("mode").asText()).startsWith("nginx proxy_cache_lock, one server");
             assertThat(waiters.get(5).get("loader_calls_per_key").asDouble()).isEqualTo(1.0);
             assertThat(waiters.get(6).get("mode").asText()).startsWith("nginx, one more HTTP hop, no cache");
-            assertThat(waiters.get(6).get("loader_calls_per_key").asDouble()).isEqualTo(12.0);
+            assertThat(waiters.get(6).get("loader_calls_per_key").asDouble()).isEqualTo(9.0);
             assertThat(run.out()).contains("nginx cache lock p50").contains("nginx hop p50");
         }
         JsonNode direct = waiters.get(waiters.size() - 1);
@@ -236,8 +238,13 @@ class BenchCommandTest {
             assertThat(waiters.get(side + 1).get("loader_calls_per_key").asDouble())
                     .isGreaterThanOrEqualTo(1.0);
         }
-        assertThat(direct.get("loader_calls_per_key").asDouble()).isEqualTo(12.0);
+        assertThat(direct.get("loader_calls_per_key").asDouble()).isEqualTo(9.0);
+        assertThat(direct.get("callers_per_process").asInt()).isEqualTo(180);
+        for (int side : new int[] {0, 2, 4})
+            assertThat(waiters.get(side).get("callers_per_process").asInt()).isEqualTo(60);
+        assertThat(notes).contains("bursts of 20 new keys x 9 identical requests");
         assertThat(run.out())
+                .contains("bursts of 20 new keys x 9 identical requests")
                 .contains("where a request's time went")
                 .contains("measured rounds (compared build), where a request's time went")
                 .contains("cache wake")
@@ -279,6 +286,17 @@ class BenchCommandTest {
                 RacecheckCommandTest.once("bench", "--only", "cache-hit", "--compare-jvm-options", "-XX:+UseSerialGC");
         assertThat(optionsElsewhere.exit()).isEqualTo(2);
         assertThat(optionsElsewhere.err()).contains("--compare-jvm-options applies to proxy-waiters");
+
+        for (String bad : new String[] {"50", "0x12", "10x0", "201x1", "1x49", "10x12x3", "ax12", "-1x12", ""}) {
+            RacecheckCommandTest.Run burst =
+                    RacecheckCommandTest.once("bench", "--only", "proxy-waiters", "--burst", bad);
+            assertThat(burst.exit()).as(bad).isEqualTo(2);
+            assertThat(burst.err()).as(bad).contains("--burst '" + bad + "': give new keys x requests per key");
+        }
+        RacecheckCommandTest.Run burstElsewhere =
+                RacecheckCommandTest.once("bench", "--only", "cache-hit", "--burst", "10x12");
+        assertThat(burstElsewhere.exit()).isEqualTo(2);
+        assertThat(burstElsewhere.err()).contains("--burst applies to proxy-waiters");
     }
 
     /** A jar whose manifest runs this build's command from the test class path: "another build" for the bench. */

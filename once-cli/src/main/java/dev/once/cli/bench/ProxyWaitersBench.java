@@ -31,8 +31,8 @@ import org.eclipse.jetty.util.Callback;
 
 /**
  * Coalesced waiters through the proxy: {@value #REPLICAS} {@code once serve} processes on the bench's
- * database in front of an upstream that takes {@value #UPSTREAM_MILLIS} ms; a burst is {@value #KEYS}
- * new keys × {@value #PER_KEY} identical requests, all sent at once and spread over the replicas. The
+ * database in front of an upstream that takes {@value #UPSTREAM_MILLIS} ms; a burst is 50 new
+ * keys × 12 identical requests (or the shape {@code --burst} gives), all sent at once and spread over the replicas. The
  * same driver then sends the same burst straight to the upstream: the proxy's cost is the difference of
  * the two latency distributions, measured alternately in one run. The first burst after the replicas
  * start (cold JIT, cold connections) is reported on its own. {@value #REPLICAS} {@link BareProxy}
@@ -41,8 +41,6 @@ import org.eclipse.jetty.util.Callback;
  */
 final class ProxyWaitersBench {
     static final int REPLICAS = 3;
-    static final int KEYS = 50;
-    static final int PER_KEY = 12;
     static final long UPSTREAM_MILLIS = 100;
     /** The replicas' near caches: full after 20 bursts, the least warm-up there is. */
     static final int NEAR_CACHE_ENTRIES = 1_000;
@@ -52,11 +50,17 @@ final class ProxyWaitersBench {
     private final BenchTarget target;
     private final Settings settings;
     private final Results results;
+    /** A burst's new keys, and the identical requests sent for each. */
+    private final int keys;
+
+    private final int perKey;
 
     ProxyWaitersBench(BenchTarget target, Settings settings, Results results) {
         this.target = target;
         this.settings = settings;
         this.results = results;
+        this.keys = settings.waiterKeys();
+        this.perKey = settings.waiterRequestsPerKey();
     }
 
     /**
@@ -104,8 +108,11 @@ final class ProxyWaitersBench {
                 .build();
         try {
             settings.progress(
-                    "proxy waiters: starting %d once serve processes on %s, upstream %d ms ...",
-                    REPLICAS, target.description(), UPSTREAM_MILLIS);
+                    "proxy waiters: starting %d once serve processes on %s, upstream %d ms, bursts of %d new keys x %d"
+                            + " identical requests ...",
+                    REPLICAS, target.description(), UPSTREAM_MILLIS, keys, perKey);
+            results.notes.add("proxy waiters: bursts of " + keys + " new keys x " + perKey + " identical requests, "
+                    + UPSTREAM_MILLIS + " ms upstream");
             // the driver (and the upstream, in this JVM) warm before the replicas start: the first burst
             // measures cold replicas, not a cold driver (which alone took 0.5 s to send the first burst)
             int warm = Math.max(3, settings.burstRounds() / 5); // 20 in a full run, 4 in a quick one
@@ -269,22 +276,22 @@ final class ProxyWaitersBench {
             }
             for (Side side : sides) {
                 if (!side.onceServe()) continue; // after the builds' rows, with no first-burst row
-                double perKey = callsPerKey(side, calls, rounds);
+                double called = callsPerKey(side, calls, rounds);
                 results.bursts.add(new Results.Burst(
                         "proxy waiters",
                         side.mode,
                         REPLICAS,
-                        KEYS * PER_KEY / REPLICAS,
+                        keys * perKey / REPLICAS,
                         rounds,
                         UPSTREAM_MILLIS,
-                        perKey,
+                        called,
                         side.coalesced,
                         side.all));
                 results.bursts.add(new Results.Burst(
                         "proxy waiters",
                         side.mode + ", first burst after start",
                         REPLICAS,
-                        KEYS * PER_KEY / REPLICAS,
+                        keys * perKey / REPLICAS,
                         1,
                         UPSTREAM_MILLIS,
                         callsPerKey(calls, "/" + side.prefix + "first/"),
@@ -297,7 +304,7 @@ final class ProxyWaitersBench {
                         "proxy waiters",
                         side.mode,
                         side.bases.size(),
-                        KEYS * PER_KEY / side.bases.size(),
+                        keys * perKey / side.bases.size(),
                         rounds,
                         UPSTREAM_MILLIS,
                         callsPerKey(side, calls, rounds),
@@ -309,7 +316,7 @@ final class ProxyWaitersBench {
                         "proxy waiters",
                         REPLICAS + " x once serve from a JDK AOT cache, first burst after start",
                         REPLICAS,
-                        KEYS * PER_KEY / REPLICAS,
+                        keys * perKey / REPLICAS,
                         1,
                         UPSTREAM_MILLIS,
                         callsPerKey(calls, "/aot-first/"),
@@ -320,10 +327,10 @@ final class ProxyWaitersBench {
                     "proxy waiters",
                     "same driver, straight to the upstream",
                     1,
-                    KEYS * PER_KEY,
+                    keys * perKey,
                     rounds,
                     UPSTREAM_MILLIS,
-                    PER_KEY,
+                    perKey,
                     direct,
                     direct));
             if (errors > 0) results.notes.add("proxy waiters: " + errors + " requests failed (see above)");
@@ -647,31 +654,31 @@ final class ProxyWaitersBench {
     }
 
     /** Upstream calls per key over a side's measured rounds. */
-    private static double callsPerKey(Side side, Map<String, AtomicInteger> calls, int rounds) {
-        double perKey = 0;
-        for (int r = 0; r < rounds; r++) perKey += callsPerKey(calls, "/" + side.prefix + "r" + r + "/");
-        return perKey / rounds;
+    private double callsPerKey(Side side, Map<String, AtomicInteger> calls, int rounds) {
+        double sum = 0;
+        for (int r = 0; r < rounds; r++) sum += callsPerKey(calls, "/" + side.prefix + "r" + r + "/");
+        return sum / rounds;
     }
 
     /** Upstream calls per key for the keys under one burst's path prefix. */
-    private static double callsPerKey(Map<String, AtomicInteger> calls, String prefix) {
+    private double callsPerKey(Map<String, AtomicInteger> calls, String prefix) {
         int n = 0;
         for (var e : calls.entrySet())
             if (e.getKey().startsWith(prefix)) n += e.getValue().get();
-        return (double) n / KEYS;
+        return (double) n / keys;
     }
 
     /**
-     * {@value #KEYS} keys × {@value #PER_KEY} requests released at once; request j of key k goes to base
+     * {@link #keys} keys × {@link #perKey} requests released at once; request j of key k goes to base
      * (k + j) mod bases, so every key reaches every replica. Latency is from the release to the last byte.
      */
     private Burst burst(HttpClient client, ExecutorService threads, List<String> bases, String name) throws Exception {
         CountDownLatch go = new CountDownLatch(1);
         List<Future<double[]>> answers = new ArrayList<>();
         long[] released = new long[1];
-        for (int k = 0; k < KEYS; k++) {
+        for (int k = 0; k < keys; k++) {
             int key = k;
-            for (int j = 0; j < PER_KEY; j++) {
+            for (int j = 0; j < perKey; j++) {
                 URI uri = URI.create(bases.get((k + j) % bases.size()) + "/" + name + "/quote-" + k);
                 HttpRequest get = HttpRequest.newBuilder(uri)
                         .timeout(Duration.ofSeconds(30))
@@ -713,9 +720,9 @@ final class ProxyWaitersBench {
             }
         }
         if (all.isEmpty()) throw new IllegalStateException("every request of burst " + name + " failed; see above");
-        double[] firstCall = new double[KEYS];
+        double[] firstCall = new double[keys];
         List<Double> toUpstream = new ArrayList<>();
-        for (int k = 0; k < KEYS; k++) {
+        for (int k = 0; k < keys; k++) {
             Long at = firstCalls.remove("/" + name + "/quote-" + k);
             firstCall[k] = at == null ? Double.NaN : (at - released[0]) / 1e6;
             if (at != null) toUpstream.add(firstCall[k]);

@@ -13,13 +13,32 @@ public record Settings(
         int strategyKeys,
         java.nio.file.Path compareWith,
         List<String> compareJvmOptions,
+        int waiterKeys,
+        int waiterRequestsPerKey,
         PrintWriter out) {
+    /** proxy-waiters' burst by default: the shape issue 12's goals are stated for. */
+    public static final int WAITER_KEYS = 50;
+
+    public static final int WAITER_REQUESTS_PER_KEY = 12;
+
     public static Settings quick(PrintWriter out) {
-        return new Settings(List.of(1, 16), 500, 3, 800, 20, 20, null, List.of(), out);
+        return new Settings(
+                List.of(1, 16), 500, 3, 800, 20, 20, null, List.of(), WAITER_KEYS, WAITER_REQUESTS_PER_KEY, out);
     }
 
     public static Settings full(PrintWriter out) {
-        return new Settings(List.of(1, 4, 16, 64), 2_000, 5, 3_000, 100, 100, null, List.of(), out);
+        return new Settings(
+                List.of(1, 4, 16, 64),
+                2_000,
+                5,
+                3_000,
+                100,
+                100,
+                null,
+                List.of(),
+                WAITER_KEYS,
+                WAITER_REQUESTS_PER_KEY,
+                out);
     }
 
     public Settings withThreads(List<Integer> threads) {
@@ -32,6 +51,8 @@ public record Settings(
                 strategyKeys,
                 compareWith,
                 compareJvmOptions,
+                waiterKeys,
+                waiterRequestsPerKey,
                 out);
     }
 
@@ -46,6 +67,8 @@ public record Settings(
                 strategyKeys,
                 jar,
                 compareJvmOptions,
+                waiterKeys,
+                waiterRequestsPerKey,
                 out);
     }
 
@@ -60,6 +83,24 @@ public record Settings(
                 strategyKeys,
                 compareWith,
                 List.copyOf(options),
+                waiterKeys,
+                waiterRequestsPerKey,
+                out);
+    }
+
+    /** proxy-waiters' burst: {@code keys} new keys, {@code requestsPerKey} identical requests for each. */
+    public Settings withWaiterBurst(int keys, int requestsPerKey) {
+        return new Settings(
+                threads,
+                warmupMillis,
+                repetitions,
+                repetitionMillis,
+                burstRounds,
+                strategyKeys,
+                compareWith,
+                compareJvmOptions,
+                keys,
+                requestsPerKey,
                 out);
     }
 
