@@ -209,7 +209,7 @@ class BenchCommandTest {
         // nginx is on some machines and not others: either both its rows are there or a note says why not
         String notes = json.get("notes").toString();
         boolean nginx = !notes.contains("nginx not found") && !notes.contains("nginx could not be started");
-        assertThat(waiters).as(run.out()).hasSize(nginx ? 8 : 6);
+        assertThat(waiters).as(run.out()).hasSize(nginx ? 9 : 7);
         assertThat(waiters.get(0).get("mode").asText()).isEqualTo("3 x once serve");
         assertThat(waiters.get(1).get("mode").asText()).isEqualTo("3 x once serve, first burst after start");
         assertThat(waiters.get(2).get("mode").asText())
@@ -220,12 +220,22 @@ class BenchCommandTest {
         assertThat(waiters.get(4).get("mode").asText()).isEqualTo("3 x bare coalescing proxy, no database (the floor)");
         // no coordination between bare replicas: one call per key in each, and never a second
         assertThat(waiters.get(4).get("loader_calls_per_key").asDouble()).isEqualTo(3.0);
+        // the least coordination through the database: one call per key across the replicas, as once serve
+        assertThat(waiters.get(5).get("mode").asText())
+                .isEqualTo("3 x minimal database coalescing proxy (the protocol's floor)");
+        assertThat(waiters.get(5).get("loader_calls_per_key").asDouble())
+                .as(run.out())
+                .isEqualTo(1.0);
+        assertThat(TestDatabases.count(
+                        Db.POSTGRES, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'once\\_floor\\_%'"))
+                .as("the floor's scratch table is dropped")
+                .isZero();
         if (nginx) {
             // nginx's cache lock lets one request per key through; its plain hop passes every request on
-            assertThat(waiters.get(5).get("mode").asText()).startsWith("nginx proxy_cache_lock, one server");
-            assertThat(waiters.get(5).get("loader_calls_per_key").asDouble()).isEqualTo(1.0);
-            assertThat(waiters.get(6).get("mode").asText()).startsWith("nginx, one more HTTP hop, no cache");
-            assertThat(waiters.get(6).get("loader_calls_per_key").asDouble()).isEqualTo(9.0);
+            assertThat(waiters.get(6).get("mode").asText()).startsWith("nginx proxy_cache_lock, one server");
+            assertThat(waiters.get(6).get("loader_calls_per_key").asDouble()).isEqualTo(1.0);
+            assertThat(waiters.get(7).get("mode").asText()).startsWith("nginx, one more HTTP hop, no cache");
+            assertThat(waiters.get(7).get("loader_calls_per_key").asDouble()).isEqualTo(9.0);
             assertThat(run.out()).contains("nginx cache lock p50").contains("nginx hop p50");
         }
         JsonNode direct = waiters.get(waiters.size() - 1);
@@ -240,7 +250,7 @@ class BenchCommandTest {
         }
         assertThat(direct.get("loader_calls_per_key").asDouble()).isEqualTo(9.0);
         assertThat(direct.get("callers_per_process").asInt()).isEqualTo(180);
-        for (int side : new int[] {0, 2, 4})
+        for (int side : new int[] {0, 2, 4, 5})
             assertThat(waiters.get(side).get("callers_per_process").asInt()).isEqualTo(60);
         assertThat(notes).contains("bursts of 20 new keys x 9 identical requests");
         assertThat(run.out())
@@ -252,6 +262,7 @@ class BenchCommandTest {
                 .contains("proxy dispatch")
                 .contains("compared build p50")
                 .contains("bare proxy p50")
+                .contains("protocol floor p50")
                 .containsPattern("first upstream call, then from the upstream's answer to a request's last byte: once"
                         + " serve [0-9.]+ / [0-9.]+, [0-9.-]+ / [0-9.-]+;.* direct [0-9.]+ / [0-9.]+")
                 // under tests the class path holds directories, which a JDK AOT cache cannot take: said, not tried

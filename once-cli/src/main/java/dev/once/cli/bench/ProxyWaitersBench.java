@@ -37,7 +37,9 @@ import org.eclipse.jetty.util.Callback;
  * the two latency distributions, measured alternately in one run. The first burst after the replicas
  * start (cold JIT, cold connections) is reported on its own. {@value #REPLICAS} {@link BareProxy}
  * processes take their turn in every round too: the floor, one more HTTP hop with in-process coalescing
- * and nothing else, so that the report tells the hop's price on the machine from the protocol's.
+ * and nothing else, so that the report tells the hop's price on the machine from the protocol's; on
+ * PostgreSQL {@value #REPLICAS} {@link FloorProxy} processes too: the least coordination through the
+ * database that keeps one upstream call per key, so that it tells the database's price from once serve's.
  */
 final class ProxyWaitersBench {
     static final int REPLICAS = 3;
@@ -70,6 +72,9 @@ final class ProxyWaitersBench {
      */
     private record Burst(
             List<Double> all, List<Double> coalesced, int errors, List<Double> toUpstream, List<Double> fromUpstream) {}
+
+    /** The protocol floor's scratch table on PostgreSQL, while it exists. */
+    private String floorTable;
 
     /** When each upstream path was first called (nanoTime, this JVM's clock, as the bursts'): taken by {@link #burst}. */
     private final Map<String, Long> firstCalls = new ConcurrentHashMap<>();
@@ -149,6 +154,28 @@ final class ProxyWaitersBench {
             sides.add(bare);
             settings.progress(
                     "  and %d bare coalescing proxies without a database (the floor of one more HTTP hop)", REPLICAS);
+            Side floor = null;
+            if (target.url().startsWith("jdbc:postgresql:")) {
+                floorTable = "once_floor_" + ThreadLocalRandom.current().nextInt(1_000_000);
+                try (java.sql.Connection c = target.pool().getConnection();
+                        java.sql.Statement s = c.createStatement()) {
+                    s.execute("CREATE TABLE " + floorTable + " (k text PRIMARY KEY, v text)");
+                }
+                target.created(floorTable);
+                floor = new Side(
+                        REPLICAS + " x minimal database coalescing proxy (the protocol's floor)",
+                        "floor-",
+                        null,
+                        List.of());
+                sides.add(floor);
+                settings.progress(
+                        "  and %d minimal coalescing proxies on the database (the floor of coordinating through it:"
+                                + " a statement per key and process, a write with its NOTIFY per key)",
+                        REPLICAS);
+            } else {
+                results.notes.add("proxy waiters: the protocol's floor (minimal database coalescing proxies) is"
+                        + " measured on PostgreSQL only: it waits on LISTEN/NOTIFY");
+            }
             addNginx(sides, origin);
             for (Side side : sides) { // all start at once, then each says its port
                 if (side.nginx != null) continue;
@@ -157,12 +184,14 @@ final class ProxyWaitersBench {
                     side.replicas.add(
                             side == bare
                                     ? bareReplica(origin, side.logs.get(i))
-                                    : replica(
-                                            side.jar,
-                                            side.jvmOptions,
-                                            origin,
-                                            namespace + "-" + side.prefix,
-                                            side.logs.get(i)));
+                                    : side == floor
+                                            ? floorReplica(origin, floorTable, side.logs.get(i))
+                                            : replica(
+                                                    side.jar,
+                                                    side.jvmOptions,
+                                                    origin,
+                                                    namespace + "-" + side.prefix,
+                                                    side.logs.get(i)));
                 }
             }
             for (Side side : sides) {
@@ -345,6 +374,15 @@ final class ProxyWaitersBench {
             threads.shutdownNow();
             upstream.stop();
             thinking.shutdownNow();
+            if (floorTable != null) {
+                try (java.sql.Connection c = target.pool().getConnection();
+                        java.sql.Statement s = c.createStatement()) {
+                    s.execute("DROP TABLE IF EXISTS " + floorTable);
+                    target.dropped(floorTable);
+                } catch (java.sql.SQLException e) {
+                    settings.progress("  could not drop %s (drop it by hand): %s", floorTable, e.getMessage());
+                }
+            }
         }
     }
 
@@ -498,7 +536,7 @@ final class ProxyWaitersBench {
 
         /** once serve replicas, of this build or the compared one: they have phases and a first burst. */
         boolean onceServe() {
-            return nginx == null && !prefix.equals("bare-");
+            return nginx == null && !prefix.equals("bare-") && !prefix.equals("floor-");
         }
 
         List<Long> pids() {
@@ -515,6 +553,7 @@ final class ProxyWaitersBench {
             return switch (prefix) {
                 case "" -> "once serve";
                 case "bare-" -> "bare proxy";
+                case "floor-" -> "protocol floor";
                 case "nginx-lock-" -> "nginx cache lock";
                 case "nginx-hop-" -> "nginx hop";
                 default -> "compared build";
@@ -801,6 +840,20 @@ final class ProxyWaitersBench {
     /** A {@link BareProxy} in front of the upstream: the floor the replicas are measured against. */
     private static Process bareReplica(String origin, java.nio.file.Path log) throws Exception {
         ProcessBuilder pb = WorkerProcess.of(BareProxy.class, null, origin);
+        pb.redirectErrorStream(true);
+        pb.redirectOutput(log.toFile());
+        return pb.start();
+    }
+
+    /** A {@link FloorProxy} on the bench's PostgreSQL: the floor of coordinating through the database. */
+    private Process floorReplica(String origin, String table, java.nio.file.Path log) throws Exception {
+        ProcessBuilder pb = WorkerProcess.of(
+                FloorProxy.class,
+                target.password(),
+                origin,
+                target.url(),
+                target.user() == null ? "" : target.user(),
+                table);
         pb.redirectErrorStream(true);
         pb.redirectOutput(log.toFile());
         return pb.start();
