@@ -518,7 +518,7 @@ final class EntryStore {
         try (Connection c = connection();
                 Statement s = c.createStatement()) {
             s.setQueryTimeout(seconds);
-            String notPrivate = notPrivate(c, seal, seconds);
+            String notPrivate = notPrivate(c, seal, table, seconds);
             if (notPrivate != null) {
                 log.warn(
                         "once-cache: values are not sent with NOTIFY on {}: {}; whoever can read it could forge"
@@ -529,13 +529,16 @@ final class EntryStore {
             }
             byte[] secret = readSecret(s, seal);
             if (secret == null) {
-                byte[] fresh = new byte[32];
-                new java.security.SecureRandom().nextBytes(fresh);
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + seal
-                        + " (id, secret, created_at) VALUES (1, ?, " + dialect.now + ") ON CONFLICT (id) DO NOTHING")) {
-                    ps.setQueryTimeout(seconds);
-                    ps.setBytes(1, fresh);
-                    ps.executeUpdate();
+                // Made by the server, never a statement's parameter: made here and bound to the INSERT, it was
+                // written to the server's log wherever statements are logged (log_statement = 'mod' or 'all'),
+                // and whoever reads that log and may connect could seal values for loads in progress (helper-80).
+                // Two version-4 UUIDs from the server's strong random source (244 random bits), hashed to 32
+                // bytes; gen_random_uuid() is in PostgreSQL 13 and later (older: no values are sent).
+                try (Statement insert = c.createStatement()) {
+                    insert.setQueryTimeout(seconds);
+                    insert.executeUpdate("INSERT INTO " + seal + " (id, secret, created_at) SELECT 1,"
+                            + " sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), "
+                            + dialect.now + " ON CONFLICT (id) DO NOTHING");
                 }
                 secret = readSecret(s, seal); // this one's, or the process's that won the race
             }
@@ -551,22 +554,36 @@ final class EntryStore {
 
     /**
      * Why the seal table (as this connection's search path resolves it) is not private to this role, or
-     * null when it is: owned by this role, no privilege granted to another role or to PUBLIC.
+     * null when it is: owned by this role, no privilege on it granted to another role or to PUBLIC, and
+     * no role that may log in able to read its secret without being able to write the cache table itself
+     * (one that can write the table can change its answers anyway). The last catches what the table's own
+     * grants do not show (helper-80: a role given {@code pg_read_all_data}, the usual backup or monitoring
+     * role, and a grant on the secret column alone both read the secret and forged answers that a waiting
+     * replica served for an hour): privileges through a role it belongs to count, whether it inherits them
+     * or must {@code SET ROLE} to use them.
      */
-    private static String notPrivate(Connection c, String seal, int seconds) throws SQLException {
+    private static String notPrivate(Connection c, String seal, String table, int seconds) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT pg_get_userbyid(t.relowner), t.relowner = (SELECT oid"
                 + " FROM pg_roles WHERE rolname = current_user), (SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0"
                 + " THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, ', ') FROM aclexplode(t.relacl) a WHERE"
-                + " a.grantee <> t.relowner) FROM pg_class t WHERE t.oid = to_regclass(?)")) {
+                + " a.grantee <> t.relowner), (SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) FROM pg_roles r"
+                + " WHERE r.rolcanlogin AND r.rolname <> current_user AND NOT COALESCE(has_table_privilege(r.oid,"
+                + " to_regclass(?), 'UPDATE'), false) AND EXISTS (SELECT 1 FROM pg_roles g WHERE pg_has_role(r.oid,"
+                + " g.oid, 'MEMBER') AND has_column_privilege(g.oid, t.oid, 'secret', 'SELECT'))) FROM pg_class t"
+                + " WHERE t.oid = to_regclass(?)")) {
             ps.setQueryTimeout(seconds);
-            ps.setString(1, seal);
+            ps.setString(1, table);
+            ps.setString(2, seal);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) throw new SQLException(seal + " does not exist");
                 if (!rs.getBoolean(2)) return seal + " is owned by " + rs.getString(1) + ", not by this role";
                 String others = rs.getString(3);
-                return others == null
+                if (others != null) return seal + " is granted to " + others + " (REVOKE ALL ON " + seal + " FROM ...)";
+                String readers = rs.getString(4);
+                return readers == null
                         ? null
-                        : seal + " is granted to " + others + " (REVOKE ALL ON " + seal + " FROM ...)";
+                        : seal + "'s secret can be read by " + readers + ", who may not write " + table
+                                + " (pg_read_all_data, a grant on the column, or a role they belong to)";
             }
         }
     }

@@ -741,11 +741,22 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         metrics.wait.record(woke - waitStarted, TimeUnit.NANOSECONDS);
         metrics.coalescedRemote.increment();
         // fresh for what its leader said, counted from this caller's read (the store came after it): a
-        // notification that arrives late must not keep the value longer than the row would
-        long fresh = sent.freshMillis() - NearCache.millisSince(readStarted);
+        // notification that arrives late must not keep the value longer than the row would; and never for
+        // longer than this cache would give the value itself (a payload sealed by someone who had read the
+        // secret said an hour, and this process served it as a hit for that long: helper-80)
+        long fresh = Math.min(sent.freshMillis(), ownFreshMillis(v)) - NearCache.millisSince(readStarted);
         if (fresh > 0) near.put(hash, v, sent.value().length, fresh, readAt);
         metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);
         return new CacheResult<>(v, CacheResult.Source.COALESCED);
+    }
+
+    /** How long this cache would keep {@code v} fresh, 0 when its {@link Expiry} fails on it. */
+    private long ownFreshMillis(V v) {
+        try {
+            return leader.freshMillis(v);
+        } catch (RuntimeException e) {
+            return 0;
+        }
     }
 
     /**

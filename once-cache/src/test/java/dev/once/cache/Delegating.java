@@ -57,6 +57,23 @@ final class Delegating {
         });
     }
 
+    /** A data source whose prepared statements add each parameter bound to them to {@code bound}. */
+    static DataSource parameters(DataSource real, java.util.List<Object> bound) {
+        return proxy(DataSource.class, real, (ds, m, args) -> {
+            Object r = invoke(m, real, args);
+            if (!(r instanceof Connection c)) return r;
+            return proxy(Connection.class, c, (conn, cm, cargs) -> {
+                Object cr = invoke(cm, c, cargs);
+                if (!(cr instanceof java.sql.PreparedStatement ps)
+                        || !cm.getName().equals("prepareStatement")) return cr;
+                return proxy(java.sql.PreparedStatement.class, ps, (stmt, sm, sargs) -> {
+                    if (sm.getName().startsWith("set") && sargs != null && sargs.length >= 2) bound.add(sargs[1]);
+                    return invoke(sm, ps, sargs);
+                });
+            });
+        });
+    }
+
     static <T> T proxy(Class<T> type, Object target, InvocationHandler handler) {
         return type.cast(Proxy.newProxyInstance(Delegating.class.getClassLoader(), new Class<?>[] {type}, handler));
     }

@@ -197,19 +197,42 @@ class SealedNotifyTest {
      * to a reader, or that another role made first, is refused and no value is sent; waiters read rows.
      */
     @ParameterizedTest
-    @CsvSource({"granted", "ownedByAnother"})
+    @CsvSource({"granted", "ownedByAnother", "readAllData", "secretColumnGranted"})
     void sealTableNotPrivate_noValueIsSent(String how) throws Exception {
+        try {
+            sealTableNotPrivate(how);
+        } finally { // login roles that can read every table: none may outlive the case, or no other test seals
+            TestDatabases.execute(
+                    Db.POSTGRES, "DROP OWNED BY " + LOGIN_READERS, "DROP ROLE IF EXISTS " + LOGIN_READERS);
+        }
+    }
+
+    /** Login roles that some cases let read the secret (helper-80's two ways past the seal table's own grants). */
+    private static final String LOGIN_READERS = "once_backup, once_reporter";
+
+    private void sealTableNotPrivate(String how) throws Exception {
         String table = "t_"
                 + TestDatabases.newTable(how).replaceAll("[^A-Za-z0-9_]", "_").toLowerCase();
         try (Connection c = TestDatabases.connect(Db.POSTGRES);
                 Statement s = c.createStatement()) {
             for (String role : List.of("once_reader", "once_other"))
                 s.execute("DO $$ BEGIN CREATE ROLE " + role + "; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+            for (String role : LOGIN_READERS.split(", "))
+                s.execute("DO $$ BEGIN CREATE ROLE " + role
+                        + " LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
             s.execute("GRANT CREATE ON SCHEMA public TO once_other");
             for (String statement : Schema.ddl(StoreDialect.POSTGRES, table).split(";"))
                 if (!statement.isBlank()) s.execute(statement);
             if (how.equals("granted")) {
                 s.execute("GRANT SELECT ON " + table + "_seal TO once_reader");
+            } else if (how.equals("readAllData")) {
+                // the predefined role backup and monitoring tools are given (PostgreSQL 14+): the seal table's
+                // own grants do not show it
+                s.execute("GRANT pg_read_all_data TO once_backup");
+            } else if (how.equals("secretColumnGranted")) {
+                // a reporting role given the cache table (harmless) and, by mistake, the secret's column
+                s.execute("GRANT SELECT ON " + table + " TO once_reporter");
+                s.execute("GRANT SELECT (secret) ON " + table + "_seal TO once_reporter");
             } else {
                 s.execute("DROP TABLE " + table + "_seal");
                 s.execute("SET ROLE once_other");
@@ -438,6 +461,118 @@ class SealedNotifyTest {
             assertThat(reads)
                     .as("reads: the first, one per payload sent, none for the genuine one")
                     .hasValue(5);
+        }
+    }
+
+    /**
+     * A login role that belongs to the cache's own role reads the secret but can write the table too (it
+     * could change the answers directly): not a reason to stop sending values, so the waiter reads once.
+     */
+    @Test
+    void sealSecretReadableOnlyByRolesThatMayWriteTheTable_valuesStillSent() throws Exception {
+        String ns = TestDatabases.newTable("member");
+        AtomicInteger reads = new AtomicInteger();
+        TestDatabases.execute(
+                Db.POSTGRES,
+                "DO $$ BEGIN CREATE ROLE once_admin LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+                "DO $$ BEGIN EXECUTE format('GRANT %I TO once_admin', current_user); END $$");
+        try (OnceCache<String> leader =
+                        cache(TestDatabases.shared(Db.POSTGRES), ns).build();
+                OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), ns)
+                        .build()) {
+            assertThat(waitThroughALoad(leader, waiter, reads, "the answer"))
+                    .isEqualTo(new CacheResult<>("the answer", CacheResult.Source.COALESCED));
+            assertThat(reads).as("the waiter took the sent value: one read").hasValue(1);
+        } finally {
+            TestDatabases.execute(Db.POSTGRES, "DROP ROLE IF EXISTS once_admin");
+        }
+    }
+
+    /**
+     * The seal secret is made by the server: it is never a statement's parameter, which a server that
+     * logs statements (log_statement = 'mod') wrote to its log, for anyone who reads it to forge values
+     * (helper-80).
+     */
+    @Test
+    void sealSecret_neverSentByTheClient() throws Exception {
+        String table = "t_"
+                + TestDatabases.newTable("secret")
+                        .replaceAll("[^A-Za-z0-9_]", "_")
+                        .toLowerCase();
+        List<Object> bound = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (OnceCache<String> cache = cache(Delegating.parameters(TestDatabases.shared(Db.POSTGRES), bound), "ns")
+                .table(table)
+                .build()) {
+            assertThat(cache.get("k", () -> "v")).isEqualTo("v");
+        }
+        byte[] secret;
+        try (Connection c = TestDatabases.connect(Db.POSTGRES);
+                Statement s = c.createStatement();
+                var rs = s.executeQuery("SELECT secret FROM " + table + "_seal WHERE id = 1")) {
+            assertThat(rs.next()).as("a secret was made").isTrue();
+            secret = rs.getBytes(1);
+        }
+        assertThat(secret).hasSize(32);
+        String hex = java.util.HexFormat.of().formatHex(secret);
+        assertThat(bound).as("the statements' parameters").isNotEmpty();
+        for (Object p : bound) {
+            if (p instanceof byte[] b) assertThat(b).isNotEqualTo(secret);
+            else assertThat(String.valueOf(p)).doesNotContainIgnoringCase(hex);
+        }
+    }
+
+    /**
+     * A payload that opens (sealed by whoever read the secret, with the live lease's token) is still kept
+     * in the near cache no longer than this cache would keep the value: a forged one said an hour, and a
+     * replica served it as a hit for that long past its route's TTL (helper-80).
+     */
+    @Test
+    void sentValue_keptNoLongerThanThisCachesOwnTtl_whateverThePayloadSays() throws Exception {
+        String ns = TestDatabases.newTable("cap");
+        String hash = KeyHash.of(ns, "k");
+        AtomicInteger reads = new AtomicInteger();
+        try (Connection attacker = TestDatabases.connect(Db.POSTGRES);
+                OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), ns)
+                        .ttl(Duration.ofSeconds(1))
+                        .build();
+                OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), ns)
+                        .ttl(Duration.ofSeconds(1))
+                        .nearCache(100)
+                        .nearCacheMaxAge(Duration.ofMinutes(1))
+                        .build()) {
+            CacheResult<String> taken = waitThroughALoad(leader, waiter, reads, "the real answer", waited -> {
+                String token;
+                try (PreparedStatement ps = attacker.prepareStatement(
+                        "SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
+                    ps.setString(1, ns);
+                    ps.setString(2, hash);
+                    try (var rs = ps.executeQuery()) {
+                        assertThat(rs.next()).isTrue();
+                        token = rs.getString(1);
+                    }
+                }
+                byte[] secret;
+                try (Statement st = attacker.createStatement();
+                        var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
+                    assertThat(rs.next()).isTrue();
+                    secret = rs.getBytes(1);
+                }
+                String forged =
+                        SealedValue.seal(secret, token, ns, hash, 3_600_000, "forged".getBytes(StandardCharsets.UTF_8));
+                try (PreparedStatement ps = attacker.prepareStatement("SELECT pg_notify(?, ?)")) {
+                    ps.setString(1, CHANNEL);
+                    ps.setString(2, forged);
+                    ps.execute();
+                }
+                waited.get(10, TimeUnit.SECONDS); // taken: with the secret out, a forged value opens
+            });
+            assertThat(taken.value()).isEqualTo("forged");
+            Awaitility.await()
+                    .pollDelay(Duration.ofMillis(1_100))
+                    .atMost(Duration.ofSeconds(5))
+                    .untilAsserted(() -> assertThat(waiter.nearValue("k"))
+                            .as("gone from the near cache after this cache's 1 s TTL, not the payload's hour")
+                            .isEmpty());
         }
     }
 }
