@@ -536,14 +536,22 @@ final class EntryStore {
                 // bytes; gen_random_uuid() is in PostgreSQL 13 and later (older: no values are sent).
                 try (Statement insert = c.createStatement()) {
                     insert.setQueryTimeout(seconds);
+                    // pg_catalog named: on a server without the function (12 and older) a role that may create
+                    // in public could have put one of its own there, returning a secret it knows (helper-81)
                     insert.executeUpdate("INSERT INTO " + seal + " (id, secret, created_at) SELECT 1,"
-                            + " sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), "
-                            + dialect.now + " ON CONFLICT (id) DO NOTHING");
+                            + " pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.gen_random_uuid()::text ||"
+                            + " pg_catalog.gen_random_uuid()::text, 'UTF8')), " + dialect.now
+                            + " ON CONFLICT (id) DO NOTHING");
                 }
                 secret = readSecret(s, seal); // this one's, or the process's that won the race
             }
             if (secret == null || secret.length < 16) throw new SQLException(seal + " holds no usable secret");
             sealSecret = secret;
+        } catch (SealCheckFailed e) {
+            log.warn(
+                    "once-cache: values are not sent with NOTIFY on {}: {}; waiters read them from the table",
+                    table,
+                    e.getMessage());
         } catch (SQLException e) {
             log.info(
                     "once-cache: values are not sent with NOTIFY on {} ({}); waiters read them from the table",
@@ -554,27 +562,48 @@ final class EntryStore {
 
     /**
      * Why the seal table (as this connection's search path resolves it) is not private to this role, or
-     * null when it is: owned by this role, no privilege on it granted to another role or to PUBLIC, and
-     * no role that may log in able to read its secret without being able to write the cache table itself
-     * (one that can write the table can change its answers anyway). The last catches what the table's own
-     * grants do not show (helper-80: a role given {@code pg_read_all_data}, the usual backup or monitoring
-     * role, and a grant on the secret column alone both read the secret and forged answers that a waiting
-     * replica served for an hour): privileges through a role it belongs to count, whether it inherits them
-     * or must {@code SET ROLE} to use them.
+     * null when it is: owned by this role, no privilege on it granted to another role or to PUBLIC, and no
+     * role that may log in and cannot write the cache table able to learn or choose its secret (one that
+     * can write the table can change its answers anyway, so it is not counted). The last catches what the
+     * seal table's own grants do not show, each of which let a role forge answers that a waiting process
+     * served: {@code pg_read_all_data} and a grant on the secret column alone (helper-80); a column grant of
+     * UPDATE or INSERT, to set a secret of one's own, and the right to read the server's files, where the
+     * table's heap holds the secret (helper-81). Also counted: REPLICATION roles (a base backup or logical
+     * decoding reads every table) and members of {@code pg_read_server_files} and {@code
+     * pg_execute_server_program}. Membership counts both ways, inherited or not (a role it may only SET
+     * ROLE to): a NOINHERIT login that may become the cache's role writes the table. Each set of roles is
+     * worked out once, so the check stays linear in the roles (a correlated form took 9 s for 3,300).
      */
     private static String notPrivate(Connection c, String seal, String table, int seconds) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT pg_get_userbyid(t.relowner), t.relowner = (SELECT oid"
-                + " FROM pg_roles WHERE rolname = current_user), (SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0"
-                + " THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, ', ') FROM aclexplode(t.relacl) a WHERE"
-                + " a.grantee <> t.relowner), (SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) FROM pg_roles r"
-                + " WHERE r.rolcanlogin AND r.rolname <> current_user AND NOT COALESCE(has_table_privilege(r.oid,"
-                + " to_regclass(?), 'UPDATE'), false) AND EXISTS (SELECT 1 FROM pg_roles g WHERE pg_has_role(r.oid,"
-                + " g.oid, 'MEMBER') AND has_column_privilege(g.oid, t.oid, 'secret', 'SELECT'))) FROM pg_class t"
-                + " WHERE t.oid = to_regclass(?)")) {
+        try (PreparedStatement ps = c.prepareStatement("WITH s AS (SELECT to_regclass(?) AS seal, to_regclass(?) AS"
+                + " cache), readers AS MATERIALIZED (SELECT g.oid FROM pg_catalog.pg_roles g, s WHERE"
+                + " has_column_privilege(g.oid, s.seal, 'secret', 'SELECT, INSERT, UPDATE') OR g.rolname IN"
+                + " ('pg_read_server_files', 'pg_execute_server_program') OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc"
+                + " p WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname IN ('pg_read_file',"
+                + " 'pg_read_binary_file') AND has_function_privilege(g.oid, p.oid, 'EXECUTE'))), writers AS"
+                + " MATERIALIZED (SELECT w.oid FROM pg_catalog.pg_roles w, s WHERE has_table_privilege(w.oid,"
+                + " s.cache, 'UPDATE')) SELECT pg_get_userbyid(t.relowner), t.relowner = (SELECT oid FROM"
+                + " pg_catalog.pg_roles WHERE rolname = current_user), (SELECT string_agg(DISTINCT CASE WHEN"
+                + " a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, ', ') FROM aclexplode(t.relacl)"
+                + " a WHERE a.grantee <> t.relowner), (SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) FROM"
+                + " pg_catalog.pg_roles r WHERE r.rolcanlogin AND r.rolname <> current_user AND (r.rolreplication OR"
+                + " EXISTS (SELECT 1 FROM readers g WHERE pg_has_role(r.oid, g.oid, 'MEMBER'))) AND NOT EXISTS"
+                + " (SELECT 1 FROM writers w WHERE pg_has_role(r.oid, w.oid, 'MEMBER'))) FROM pg_catalog.pg_class t, s"
+                + " WHERE t.oid = s.seal")) {
             ps.setQueryTimeout(seconds);
-            ps.setString(1, table);
-            ps.setString(2, seal);
-            try (ResultSet rs = ps.executeQuery()) {
+            ps.setString(1, seal);
+            ps.setString(2, table);
+            ResultSet checked;
+            try {
+                checked = ps.executeQuery();
+            } catch (SQLException e) {
+                // said at WARN with what was being done: at INFO, a check cut off by the store timeout (many
+                // roles, a slow catalog) turned values off with a line most applications do not show
+                throw new SealCheckFailed(
+                        "could not check who can read " + seal + " within " + seconds + " s (" + e.getMessage() + ")",
+                        e);
+            }
+            try (ResultSet rs = checked) {
                 if (!rs.next()) throw new SQLException(seal + " does not exist");
                 if (!rs.getBoolean(2)) return seal + " is owned by " + rs.getString(1) + ", not by this role";
                 String others = rs.getString(3);
@@ -582,9 +611,17 @@ final class EntryStore {
                 String readers = rs.getString(4);
                 return readers == null
                         ? null
-                        : seal + "'s secret can be read by " + readers + ", who may not write " + table
-                                + " (pg_read_all_data, a grant on the column, or a role they belong to)";
+                        : seal + "'s secret can be read or set by " + readers + ", who may not write " + table
+                                + " (pg_read_all_data, a grant on its column, REPLICATION, reading the server's files,"
+                                + " or a role they belong to)";
             }
+        }
+    }
+
+    /** The seal table's privacy could not be checked: values are not sent, said at WARN. */
+    private static final class SealCheckFailed extends SQLException {
+        SealCheckFailed(String message, SQLException cause) {
+            super(message, cause.getSQLState(), cause);
         }
     }
 
