@@ -39,6 +39,8 @@ final class EntryStore {
     private final boolean sealValues;
     /** The table's seal secret ({@link SealedValue}), once read; null while values are not sent. */
     private volatile byte[] sealSecret;
+    /** The builder's {@code sealKey}, from outside the database, or null. */
+    private final byte[] sealKey;
 
     private final StoreBreaker breaker;
     private final int networkTimeoutMillis;
@@ -49,6 +51,7 @@ final class EntryStore {
      *     statement; null for none
      * @param sealValues send a stored value with its NOTIFY, sealed ({@link SealedValue}), so that
      *     waiters need not read it, once {@link #enableSealing} has read the table's seal secret
+     * @param sealKey a secret from outside the database that values are sealed under too, or null
      */
     EntryStore(
             DataSource dataSource,
@@ -57,8 +60,10 @@ final class EntryStore {
             String namespace,
             String notifyChannel,
             boolean sealValues,
+            byte[] sealKey,
             StoreBreaker breaker) {
         this.sealValues = sealValues && notifyChannel != null;
+        this.sealKey = sealKey;
         this.dataSource = dataSource;
         this.breaker = breaker;
         this.networkTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, breaker.timeoutMillis());
@@ -518,7 +523,8 @@ final class EntryStore {
         try (Connection c = connection();
                 Statement s = c.createStatement()) {
             s.setQueryTimeout(seconds);
-            String notPrivate = notPrivate(c, seal, table, seconds);
+            // with a key from outside the database, reading the seal table is not enough to forge: no check
+            String notPrivate = sealKey != null ? null : notPrivate(c, seal, table, seconds);
             if (notPrivate != null) {
                 log.warn(
                         "once-cache: values are not sent with NOTIFY on {}: {}; whoever can read it could forge"
@@ -546,7 +552,7 @@ final class EntryStore {
                 secret = readSecret(s, seal); // this one's, or the process's that won the race
             }
             if (secret == null || secret.length < 16) throw new SQLException(seal + " holds no usable secret");
-            sealSecret = secret;
+            sealSecret = sealKey == null ? secret : SealedValue.combine(sealKey, secret);
         } catch (SealCheckFailed e) {
             log.warn(
                     "once-cache: values are not sent with NOTIFY on {}: {}; waiters read them from the table",

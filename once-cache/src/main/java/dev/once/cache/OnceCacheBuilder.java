@@ -39,6 +39,7 @@ public final class OnceCacheBuilder<V> {
     Duration nearCacheMaxAge = Duration.ofSeconds(1);
     boolean notify = true;
     boolean notifyValues = false;
+    byte[] sealKey;
     ConnectionOpener listenerConnection;
     Duration pollMin = Duration.ofMillis(2);
     Duration pollMax = Duration.ofMillis(50);
@@ -77,6 +78,7 @@ public final class OnceCacheBuilder<V> {
         c.nearCacheMaxAge = nearCacheMaxAge;
         c.notify = notify;
         c.notifyValues = notifyValues;
+        c.sealKey = sealKey;
         c.listenerConnection = listenerConnection;
         c.pollMin = pollMin;
         c.pollMax = pollMax;
@@ -272,6 +274,25 @@ public final class OnceCacheBuilder<V> {
      */
     public OnceCacheBuilder<V> notifyValues(boolean notifyValues) {
         this.notifyValues = notifyValues;
+        return this;
+    }
+
+    /**
+     * A secret kept outside the database, the same in every process on the table, that values sent with
+     * NOTIFY ({@link #notifyValues}) are sealed under as well as the table's seal secret: whoever can
+     * read the database (a role given {@code pg_read_all_data}, a REPLICATION role, a backup or a dump)
+     * learns the seal secret but not this, so cannot make a payload that opens. With it, values are
+     * sent whichever roles can read the seal table; without it, only while none but the cache's own (and
+     * roles that can write the cache table) can. A process with another key, or none, cannot open the
+     * values and reads the rows instead: never a wrong answer, during a rolling change of key too.
+     *
+     * @param key at least 16 bytes, random (copied)
+     * @return this builder
+     */
+    public OnceCacheBuilder<V> sealKey(byte[] key) {
+        Objects.requireNonNull(key, "sealKey");
+        if (key.length < 16) throw new IllegalArgumentException("sealKey must be at least 16 bytes, not " + key.length);
+        this.sealKey = key.clone();
         return this;
     }
 

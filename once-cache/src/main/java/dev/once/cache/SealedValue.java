@@ -113,6 +113,21 @@ final class SealedValue {
         return new String[] {payload.substring(2, last - 65), payload.substring(last - 64, last)};
     }
 
+    /**
+     * The secret values are sealed under when a key from outside the database ({@code sealKey}) is given:
+     * HMAC-SHA256 of the table's secret under that key, so neither alone opens a payload.
+     */
+    static byte[] combine(byte[] sealKey, byte[] tableSecret) {
+        try {
+            Mac hmac = Mac.getInstance("HmacSHA256");
+            hmac.init(new SecretKeySpec(sealKey, "HmacSHA256"));
+            hmac.update("once-cache seal key\0".getBytes(StandardCharsets.UTF_8));
+            return hmac.doFinal(tableSecret);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
+        }
+    }
+
     private static Cipher cipher(int mode, byte[] secret, String token, byte[] nonce, String namespace, String keyHash)
             throws GeneralSecurityException {
         Mac hmac = Mac.getInstance("HmacSHA256");

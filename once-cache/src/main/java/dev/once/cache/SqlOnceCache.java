@@ -159,6 +159,7 @@ final class SqlOnceCache<V> implements OnceCache<V> {
                 config.namespace,
                 notify ? channel : null,
                 config.notifyValues,
+                config.sealKey,
                 breaker);
         int storable;
         try {

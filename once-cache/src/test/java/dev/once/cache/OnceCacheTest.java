@@ -38,6 +38,7 @@ class OnceCacheTest {
                     namespace,
                     null,
                     false,
+                    null,
                     new StoreBreaker(dev.once.jdbc.SqlErrors.of(c), 5_000, "once_entry", 8));
         }
     }

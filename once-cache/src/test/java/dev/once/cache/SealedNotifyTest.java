@@ -620,4 +620,77 @@ class SealedNotifyTest {
             TestDatabases.execute(Db.POSTGRES, String.format(roles, "DROP", ""));
         }
     }
+
+    /**
+     * With a key from outside the database ({@code sealKey}), values are sent whichever roles can read the
+     * seal table (a backup role with {@code pg_read_all_data} here), and the table's secret alone, which
+     * such a role reads, opens nothing: a payload sealed with it and the live token only wakes the waiter,
+     * which reads the row and serves the real answer.
+     */
+    @Test
+    void sealKey_valuesSentWhateverReadsTheSealTable_andTheTableSecretAloneForgesNothing() throws Exception {
+        String ns = TestDatabases.newTable("key");
+        String hash = KeyHash.of(ns, "k");
+        AtomicInteger reads = new AtomicInteger();
+        byte[] key = "a key kept outside the database".getBytes(StandardCharsets.UTF_8);
+        TestDatabases.execute(
+                Db.POSTGRES,
+                "DO $$ BEGIN CREATE ROLE once_backup LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+                "GRANT pg_read_all_data TO once_backup");
+        try (Connection attacker = TestDatabases.connect(Db.POSTGRES);
+                OnceCache<String> leader = cache(TestDatabases.shared(Db.POSTGRES), ns)
+                        .sealKey(key)
+                        .build();
+                OnceCache<String> waiter = cache(counted(TestDatabases.shared(Db.POSTGRES), reads, null), ns)
+                        .sealKey(key)
+                        .build()) {
+            assertThat(waitThroughALoad(leader, waiter, reads, "the answer"))
+                    .isEqualTo(new CacheResult<>("the answer", CacheResult.Source.COALESCED));
+            assertThat(reads)
+                    .as("sent despite the reader: the waiter read once")
+                    .hasValue(1);
+
+            leader.purge("k");
+            reads.set(0);
+            CacheResult<String> result = waitThroughALoad(leader, waiter, reads, "the new answer", waited -> {
+                String token;
+                try (PreparedStatement ps = attacker.prepareStatement(
+                        "SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
+                    ps.setString(1, ns);
+                    ps.setString(2, hash);
+                    try (var rs = ps.executeQuery()) {
+                        assertThat(rs.next()).isTrue();
+                        token = rs.getString(1);
+                    }
+                }
+                byte[] tableSecret;
+                try (Statement st = attacker.createStatement();
+                        var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
+                    assertThat(rs.next()).isTrue();
+                    tableSecret = rs.getBytes(1);
+                }
+                String forged = SealedValue.seal(
+                        tableSecret, token, ns, hash, 60_000, "forged".getBytes(StandardCharsets.UTF_8));
+                try (PreparedStatement ps = attacker.prepareStatement("SELECT pg_notify(?, ?)")) {
+                    ps.setString(1, CHANNEL);
+                    ps.setString(2, forged);
+                    ps.execute();
+                }
+                // it wakes the waiter, which does not take it: it reads the row, finds the lease, waits on
+                Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 2);
+                assertThat(waited).isNotDone();
+            });
+            assertThat(result).isEqualTo(new CacheResult<>("the new answer", CacheResult.Source.COALESCED));
+        } finally {
+            TestDatabases.execute(Db.POSTGRES, "DROP OWNED BY once_backup", "DROP ROLE IF EXISTS once_backup");
+        }
+    }
+
+    @Test
+    void sealKey_shorterThan16Bytes_refused() {
+        var builder = OnceCache.builder(TestDatabases.shared(Db.POSTGRES));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> builder.sealKey(new byte[15]))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 16 bytes");
+    }
 }
