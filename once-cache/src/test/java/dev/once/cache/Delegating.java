@@ -38,6 +38,29 @@ final class Delegating {
 
     /** A data source whose prepared statements call {@code hook} before and after each execution. */
     static DataSource statements(DataSource real, StatementHook hook) {
+        return preparedStatements(real, (sql, ps, m, args) -> {
+            boolean runs = m.getName().startsWith("execute");
+            if (runs) hook.before(sql);
+            Object r = invoke(m, ps, args);
+            if (runs) hook.after(sql);
+            return r;
+        });
+    }
+
+    /** A data source whose prepared statements add each parameter bound to them to {@code bound}. */
+    static DataSource parameters(DataSource real, java.util.List<Object> bound) {
+        return preparedStatements(real, (sql, ps, m, args) -> {
+            if (m.getName().startsWith("set") && args != null && args.length >= 2) bound.add(args[1]);
+            return invoke(m, ps, args);
+        });
+    }
+
+    /** Each call on a prepared statement, with the statement's SQL. */
+    private interface StatementCall {
+        Object invoke(String sql, java.sql.PreparedStatement ps, Method m, Object[] args) throws Throwable;
+    }
+
+    private static DataSource preparedStatements(DataSource real, StatementCall call) {
         return proxy(DataSource.class, real, (ds, m, args) -> {
             Object r = invoke(m, real, args);
             if (!(r instanceof Connection c)) return r;
@@ -46,30 +69,8 @@ final class Delegating {
                 if (!(cr instanceof java.sql.PreparedStatement ps)
                         || !cm.getName().equals("prepareStatement")) return cr;
                 String sql = (String) cargs[0];
-                return proxy(java.sql.PreparedStatement.class, ps, (stmt, sm, sargs) -> {
-                    boolean runs = sm.getName().startsWith("execute");
-                    if (runs) hook.before(sql);
-                    Object sr = invoke(sm, ps, sargs);
-                    if (runs) hook.after(sql);
-                    return sr;
-                });
-            });
-        });
-    }
-
-    /** A data source whose prepared statements add each parameter bound to them to {@code bound}. */
-    static DataSource parameters(DataSource real, java.util.List<Object> bound) {
-        return proxy(DataSource.class, real, (ds, m, args) -> {
-            Object r = invoke(m, real, args);
-            if (!(r instanceof Connection c)) return r;
-            return proxy(Connection.class, c, (conn, cm, cargs) -> {
-                Object cr = invoke(cm, c, cargs);
-                if (!(cr instanceof java.sql.PreparedStatement ps)
-                        || !cm.getName().equals("prepareStatement")) return cr;
-                return proxy(java.sql.PreparedStatement.class, ps, (stmt, sm, sargs) -> {
-                    if (sm.getName().startsWith("set") && sargs != null && sargs.length >= 2) bound.add(sargs[1]);
-                    return invoke(sm, ps, sargs);
-                });
+                return proxy(
+                        java.sql.PreparedStatement.class, ps, (stmt, sm, sargs) -> call.invoke(sql, ps, sm, sargs));
             });
         });
     }

@@ -438,22 +438,8 @@ class SealedNotifyTest {
             leader.purge("k");
             CacheResult<String> result = waitThroughALoad(leader, waiter, reads, "the new answer", waited -> {
                 // a role that can read the cache table sees the live lease's token, not the seal table's secret
-                String token;
-                try (PreparedStatement ps = eavesdropper.prepareStatement(
-                        "SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
-                    ps.setString(1, ns);
-                    ps.setString(2, hash);
-                    try (var rs = ps.executeQuery()) {
-                        assertThat(rs.next()).isTrue();
-                        token = rs.getString(1);
-                    }
-                }
-                byte[] secret;
-                try (Statement st = eavesdropper.createStatement();
-                        var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
-                    assertThat(rs.next()).isTrue();
-                    secret = rs.getBytes(1);
-                }
+                String token = liveToken(eavesdropper, ns, hash);
+                byte[] secret = tableSecret(eavesdropper);
                 byte[] evil = "the attacker's answer".getBytes(StandardCharsets.UTF_8);
                 byte[] otherSecret = new byte[32];
                 new java.security.SecureRandom().nextBytes(otherSecret);
@@ -462,11 +448,7 @@ class SealedNotifyTest {
                 String garbage = "v/" + ns + "/" + hash + "/" + "A".repeat(60);
                 int expected = 1;
                 for (String sent : List.of(recorded, tokenWithoutSecret, secretWithoutToken, garbage)) {
-                    try (PreparedStatement ps = eavesdropper.prepareStatement("SELECT pg_notify(?, ?)")) {
-                        ps.setString(1, CHANNEL);
-                        ps.setString(2, sent);
-                        ps.execute();
-                    }
+                    send(eavesdropper, sent);
                     int after = ++expected;
                     // each wakes the waiter, which does not take it: it reads the row, finds the lease, waits on
                     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == after);
@@ -561,29 +543,11 @@ class SealedNotifyTest {
                         .nearCacheMaxAge(Duration.ofMinutes(1))
                         .build()) {
             CacheResult<String> taken = waitThroughALoad(leader, waiter, reads, "the real answer", waited -> {
-                String token;
-                try (PreparedStatement ps = attacker.prepareStatement(
-                        "SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
-                    ps.setString(1, ns);
-                    ps.setString(2, hash);
-                    try (var rs = ps.executeQuery()) {
-                        assertThat(rs.next()).isTrue();
-                        token = rs.getString(1);
-                    }
-                }
-                byte[] secret;
-                try (Statement st = attacker.createStatement();
-                        var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
-                    assertThat(rs.next()).isTrue();
-                    secret = rs.getBytes(1);
-                }
+                String token = liveToken(attacker, ns, hash);
+                byte[] secret = tableSecret(attacker);
                 String forged =
                         SealedValue.seal(secret, token, ns, hash, said, "forged".getBytes(StandardCharsets.UTF_8));
-                try (PreparedStatement ps = attacker.prepareStatement("SELECT pg_notify(?, ?)")) {
-                    ps.setString(1, CHANNEL);
-                    ps.setString(2, forged);
-                    ps.execute();
-                }
+                send(attacker, forged);
                 waited.get(10, TimeUnit.SECONDS); // taken: with the secret out, a forged value opens
             });
             assertThat(taken.value()).isEqualTo("forged");
@@ -653,29 +617,11 @@ class SealedNotifyTest {
             leader.purge("k");
             reads.set(0);
             CacheResult<String> result = waitThroughALoad(leader, waiter, reads, "the new answer", waited -> {
-                String token;
-                try (PreparedStatement ps = attacker.prepareStatement(
-                        "SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
-                    ps.setString(1, ns);
-                    ps.setString(2, hash);
-                    try (var rs = ps.executeQuery()) {
-                        assertThat(rs.next()).isTrue();
-                        token = rs.getString(1);
-                    }
-                }
-                byte[] tableSecret;
-                try (Statement st = attacker.createStatement();
-                        var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
-                    assertThat(rs.next()).isTrue();
-                    tableSecret = rs.getBytes(1);
-                }
+                String token = liveToken(attacker, ns, hash);
+                byte[] tableSecret = tableSecret(attacker);
                 String forged = SealedValue.seal(
                         tableSecret, token, ns, hash, 60_000, "forged".getBytes(StandardCharsets.UTF_8));
-                try (PreparedStatement ps = attacker.prepareStatement("SELECT pg_notify(?, ?)")) {
-                    ps.setString(1, CHANNEL);
-                    ps.setString(2, forged);
-                    ps.execute();
-                }
+                send(attacker, forged);
                 // it wakes the waiter, which does not take it: it reads the row, finds the lease, waits on
                 Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> reads.get() == 2);
                 assertThat(waited).isNotDone();
@@ -692,5 +638,36 @@ class SealedNotifyTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> builder.sealKey(new byte[15]))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("at least 16 bytes");
+    }
+
+    /** The live lease's token on the key, as any role that may read the cache table sees it. */
+    private static String liveToken(Connection c, String ns, String hash) throws java.sql.SQLException {
+        try (PreparedStatement ps =
+                c.prepareStatement("SELECT lease_owner FROM once_entry WHERE namespace = ? AND key_hash = ?")) {
+            ps.setString(1, ns);
+            ps.setString(2, hash);
+            try (var rs = ps.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                return rs.getString(1);
+            }
+        }
+    }
+
+    /** The cache table's seal secret, as a role that may read the seal table sees it. */
+    private static byte[] tableSecret(Connection c) throws java.sql.SQLException {
+        try (Statement st = c.createStatement();
+                var rs = st.executeQuery("SELECT secret FROM once_entry_seal WHERE id = 1")) {
+            assertThat(rs.next()).isTrue();
+            return rs.getBytes(1);
+        }
+    }
+
+    /** Sends {@code payload} on the caches' channel, as any role that may connect can. */
+    private static void send(Connection c, String payload) throws java.sql.SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify(?, ?)")) {
+            ps.setString(1, CHANNEL);
+            ps.setString(2, payload);
+            ps.execute();
+        }
     }
 }

@@ -39,12 +39,7 @@ public final class BareProxy {
                     @Override
                     public boolean handle(Request request, Response response, Callback callback) {
                         String path = request.getHttpURI().getPath();
-                        if (path.equals("/-/metrics")) {
-                            long jit = java.lang.management.ManagementFactory.getCompilationMXBean()
-                                    .getTotalCompilationTime();
-                            write(response, callback, "jvm_compilation_time_ms_total " + jit + "\n", null);
-                            return true;
-                        }
+                        if (metrics(path, response, callback)) return true;
                         CompletableFuture<byte[]> mine = new CompletableFuture<>();
                         CompletableFuture<byte[]> had = answers.putIfAbsent(path, mine);
                         if (had == null) {
@@ -69,7 +64,16 @@ public final class BareProxy {
         server.join();
     }
 
-    private static void write(Response response, Callback callback, String text, byte[] body) {
+    /** {@code /-/metrics}: only the JIT's time, for the bench's warm-up; false for any other path. */
+    static boolean metrics(String path, Response response, Callback callback) {
+        if (!path.equals("/-/metrics")) return false;
+        long jit = java.lang.management.ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
+        write(response, callback, "jvm_compilation_time_ms_total " + jit + "\n", null);
+        return true;
+    }
+
+    /** A text answer, or a stored answer's body as JSON. */
+    static void write(Response response, Callback callback, String text, byte[] body) {
         response.getHeaders().put("Content-Type", text != null ? "text/plain" : "application/json");
         byte[] bytes = text != null ? text.getBytes(StandardCharsets.UTF_8) : body;
         response.write(true, ByteBuffer.wrap(bytes), callback);

@@ -3,7 +3,6 @@ package dev.once.cli.bench;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.once.cli.demo.LoopbackServer;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -91,12 +90,7 @@ public final class FloorProxy {
                     @Override
                     public boolean handle(Request request, Response response, Callback callback) {
                         String path = request.getHttpURI().getPath();
-                        if (path.equals("/-/metrics")) {
-                            long jit = java.lang.management.ManagementFactory.getCompilationMXBean()
-                                    .getTotalCompilationTime();
-                            write(response, callback, "jvm_compilation_time_ms_total " + jit + "\n", null);
-                            return true;
-                        }
+                        if (BareProxy.metrics(path, response, callback)) return true;
                         // in the map before the claim: a NOTIFY that comes after the claim's snapshot finds it
                         CompletableFuture<byte[]> mine = new CompletableFuture<>();
                         CompletableFuture<byte[]> had = answers.putIfAbsent(path, mine);
@@ -104,7 +98,7 @@ public final class FloorProxy {
                             Thread.startVirtualThread(() -> resolve(pool, claim, store, client, origin, path, mine));
                         (had == null ? mine : had).whenComplete((body, failure) -> {
                             if (failure != null) callback.failed(failure);
-                            else write(response, callback, null, body);
+                            else BareProxy.write(response, callback, null, body);
                         });
                         return true;
                     }
@@ -165,11 +159,5 @@ public final class FloorProxy {
                 }
             });
         }
-    }
-
-    private static void write(Response response, Callback callback, String text, byte[] body) {
-        response.getHeaders().put("Content-Type", text != null ? "text/plain" : "application/json");
-        byte[] bytes = text != null ? text.getBytes(StandardCharsets.UTF_8) : body;
-        response.write(true, ByteBuffer.wrap(bytes), callback);
     }
 }
