@@ -744,9 +744,8 @@ final class SqlOnceCache<V> implements OnceCache<V> {
         // fresh for what its leader said, counted from this caller's read (the store came after it): a
         // notification that arrives late must not keep the value longer than the row would; and never for
         // longer than this cache would give the value itself (a payload sealed by someone who had read the
-        // secret said an hour, and this process served it as a hit for that long: helper-80)
-        // (a payload's freshness below zero is none: Long.MIN_VALUE wrapped to forever in the subtraction,
-        // helper-81)
+        // secret said an hour, and this process served it as a hit for that long: helper-80), a freshness
+        // below zero being none (Long.MIN_VALUE wrapped to forever in the subtraction: helper-81)
         long fresh = Math.min(Math.max(0, sent.freshMillis()), ownFreshMillis(v)) - NearCache.millisSince(readStarted);
         if (fresh > 0) near.put(hash, v, sent.value().length, fresh, readAt);
         metrics.wakePhase.record(System.nanoTime() - woke, TimeUnit.NANOSECONDS);

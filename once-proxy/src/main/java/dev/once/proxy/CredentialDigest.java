@@ -36,6 +36,14 @@ final class CredentialDigest {
         return "hmac=" + HexFormat.of().formatHex(mac().doFinal(value));
     }
 
+    /**
+     * A key for another purpose taken from the secret: its HMAC of {@code label}, never the secret itself;
+     * null without a secret.
+     */
+    byte[] derived(String label) {
+        return prototype == null ? null : mac().doFinal(label.getBytes(StandardCharsets.UTF_8));
+    }
+
     private static final java.util.regex.Pattern DIGEST = java.util.regex.Pattern.compile("(sha256|hmac)=[0-9a-f]{64}");
 
     /**

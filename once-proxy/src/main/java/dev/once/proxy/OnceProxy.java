@@ -117,6 +117,10 @@ public final class OnceProxy implements AutoCloseable {
     public static OnceProxy start(ProxyConfig config, DataSource dataSource) throws Exception {
         refuseItself(config);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        // with a key secret (kept outside the database), sealed values are keyed with it too: whoever reads
+        // the database (pg_read_all_data, a REPLICATION role, a backup) cannot forge one, and values are sent
+        // whichever roles can read the seal table (helper-80, helper-81)
+        byte[] sealKey = new CredentialDigest(config.keySecret()).derived(SEAL_KEY_LABEL);
         Map<Route, OnceCacheBuilder<Cached>> builders = new LinkedHashMap<>();
         for (Route route : config.routes()) {
             var builder = routeNamespace(OnceCache.builder(dataSource), config.namespace(), route)
@@ -133,10 +137,7 @@ public final class OnceProxy implements AutoCloseable {
                     // not read the row. Two same-run pairs of the proxy-waiters bench on a quiet machine (issue
                     // 12): p50 151.2 / 151.3 against 153.5 / 156.0 ms, p99 193.1 / 188.0 against 199.6 / 194.6
                     .notifyValues(true);
-            // with a key secret (kept outside the database), sealed values are keyed with it too: whoever
-            // reads the database (pg_read_all_data, a REPLICATION role, a backup) cannot forge one, and values
-            // are sent whichever roles can read the seal table (helper-80, helper-81)
-            if (config.keySecret() != null) builder.sealKey(sealKey(config.keySecret()));
+            if (sealKey != null) builder.sealKey(sealKey);
             if (route.http()) builder.expiry(HttpMode.expiry(route)).retainExpired(HttpMode.RETAIN);
             builders.put(
                     route,
@@ -453,16 +454,6 @@ public final class OnceProxy implements AutoCloseable {
         }
     }
 
-    /** The once-cache seal key taken from the key secret: its own HMAC, never the secret itself. */
-    static byte[] sealKey(String keySecret) {
-        try {
-            javax.crypto.Mac hmac = javax.crypto.Mac.getInstance("HmacSHA256");
-            hmac.init(new javax.crypto.spec.SecretKeySpec(
-                    keySecret.strip().getBytes(java.nio.charset.StandardCharsets.UTF_8), "HmacSHA256"));
-            return hmac.doFinal("once serve: the seal key of values sent with NOTIFY"
-                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
-        }
-    }
+    /** What the once-cache seal key is derived from the key secret for ({@link CredentialDigest#derived}). */
+    private static final String SEAL_KEY_LABEL = "once serve: the seal key of values sent with NOTIFY";
 }
